@@ -1,0 +1,238 @@
+//! Roles, the identity of whoever writes a change, and what each role may see.
+//!
+//! Deny by default: every check here answers "no" unless a rule says "yes".
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::case::CaseKind;
+use crate::jurisdiction::{JurisdictionPath, Level};
+use crate::{Error, Result};
+
+/// What a user does in the case loop. Each role has one kind of scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 网格员: one grid.
+    GridWorker,
+    /// 调解员: one village.
+    Mediator,
+    /// 乡镇综治中心: one township.
+    TownshipStaff,
+    /// 县级指挥中心: the county.
+    CountyAdmin,
+    /// 职能部门: the cases assigned to its department within a county.
+    DepartmentHandler,
+    /// The server's own actor (the supervision clock); never a person.
+    System,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::GridWorker,
+        Role::Mediator,
+        Role::TownshipStaff,
+        Role::CountyAdmin,
+        Role::DepartmentHandler,
+        Role::System,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::GridWorker => "grid_worker",
+            Role::Mediator => "mediator",
+            Role::TownshipStaff => "township_staff",
+            Role::CountyAdmin => "county_admin",
+            Role::DepartmentHandler => "department_handler",
+            Role::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Role::GridWorker => "网格员",
+            Role::Mediator => "调解员",
+            Role::TownshipStaff => "乡镇工作人员",
+            Role::CountyAdmin => "县级管理员",
+            Role::DepartmentHandler => "部门承办人",
+            Role::System => "系统",
+        }
+    }
+
+    /// The level of the node a user of this role is scoped to.
+    pub fn scope_level(self) -> Level {
+        match self {
+            Role::GridWorker => Level::Grid,
+            Role::Mediator => Level::Village,
+            Role::TownshipStaff => Level::Township,
+            Role::CountyAdmin | Role::DepartmentHandler | Role::System => Level::County,
+        }
+    }
+
+    /// The level at which this role handles cases in the loop ("小事不出村、大事不出乡").
+    /// Departments and the system do not own a level.
+    pub fn handling_level(self) -> Option<Level> {
+        match self {
+            Role::GridWorker | Role::Mediator | Role::TownshipStaff | Role::CountyAdmin => {
+                Some(self.scope_level())
+            }
+            Role::DepartmentHandler | Role::System => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who is acting: the authenticated user, their role and scope, and the device they use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub user: String,
+    pub role: Role,
+    pub scope: JurisdictionPath,
+    /// The department code for department handlers.
+    pub department: Option<String>,
+    pub device: String,
+}
+
+impl Identity {
+    /// Builds an identity, checking that the scope fits the role.
+    pub fn new(
+        user: impl Into<String>,
+        role: Role,
+        scope: JurisdictionPath,
+        department: Option<String>,
+        device: impl Into<String>,
+    ) -> Result<Self> {
+        let id = Identity {
+            user: user.into(),
+            role,
+            scope,
+            department,
+            device: device.into(),
+        };
+        id.validate()?;
+        Ok(id)
+    }
+
+    /// The invariants every identity must hold (checked again on anything read from disk).
+    pub fn validate(&self) -> Result<()> {
+        let field = |f: &str, reason: String| Error::InvalidInput {
+            field: f.into(),
+            reason,
+        };
+        if !valid_token(&self.user) {
+            return Err(field("user", format!("bad user id {:?}", self.user)));
+        }
+        if !valid_token(&self.device) {
+            return Err(field("device", format!("bad device id {:?}", self.device)));
+        }
+        if self.scope.level() != self.role.scope_level() {
+            return Err(field(
+                "scope",
+                format!(
+                    "a {} is scoped to a {}, not a {}",
+                    self.role,
+                    self.role.scope_level(),
+                    self.scope.level()
+                ),
+            ));
+        }
+        match (&self.role, &self.department) {
+            (Role::DepartmentHandler, Some(d)) if valid_token(d) => Ok(()),
+            (Role::DepartmentHandler, _) => Err(field(
+                "department",
+                "a department handler needs a department".into(),
+            )),
+            (_, None) => Ok(()),
+            (_, Some(_)) => Err(field(
+                "department",
+                "only department handlers have a department".into(),
+            )),
+        }
+    }
+
+    /// May this identity see a case of `kind` at `place`, currently assigned to `department`?
+    pub fn may_read(
+        &self,
+        kind: CaseKind,
+        place: &JurisdictionPath,
+        department: Option<&str>,
+    ) -> bool {
+        if !place.is_within(&self.scope) {
+            return false;
+        }
+        match self.role {
+            Role::DepartmentHandler => {
+                kind != CaseKind::KeyPersonVisit
+                    && department.is_some()
+                    && department == self.department.as_deref()
+            }
+            // Key-person data is sensitive: mediators do not see it.
+            Role::Mediator => kind != CaseKind::KeyPersonVisit,
+            Role::GridWorker | Role::TownshipStaff | Role::CountyAdmin | Role::System => true,
+        }
+    }
+
+    /// May this identity open a new case of `kind` at `place`?
+    pub fn may_report(&self, kind: CaseKind, place: &JurisdictionPath) -> bool {
+        let role_may = match self.role {
+            Role::GridWorker | Role::TownshipStaff | Role::CountyAdmin => true,
+            Role::Mediator => kind != CaseKind::KeyPersonVisit,
+            Role::DepartmentHandler | Role::System => false,
+        };
+        role_may && place.is_within(&self.scope)
+    }
+}
+
+/// User, device and department ids are ASCII tokens so they can travel in change metadata.
+fn valid_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(s: &str) -> JurisdictionPath {
+        JurisdictionPath::parse(s).unwrap()
+    }
+
+    #[test]
+    fn scope_must_fit_the_role() {
+        assert!(Identity::new("w1", Role::GridWorker, path("1/2/3/4"), None, "d1").is_ok());
+        assert!(Identity::new("w1", Role::GridWorker, path("1/2/3"), None, "d1").is_err());
+        assert!(Identity::new("h1", Role::DepartmentHandler, path("1"), None, "d1").is_err());
+        assert!(Identity::new("u;x", Role::CountyAdmin, path("1"), None, "d1").is_err());
+    }
+
+    #[test]
+    fn mediators_do_not_see_key_persons_and_departments_see_only_their_cases() {
+        let m = Identity::new("m1", Role::Mediator, path("1/2/3"), None, "d").unwrap();
+        assert!(m.may_read(CaseKind::Dispute, &path("1/2/3/4"), None));
+        assert!(!m.may_read(CaseKind::KeyPersonVisit, &path("1/2/3/4"), None));
+        assert!(!m.may_read(CaseKind::Dispute, &path("1/2/9/4"), None));
+        let h = Identity::new(
+            "h1",
+            Role::DepartmentHandler,
+            path("1"),
+            Some("water".into()),
+            "d",
+        )
+        .unwrap();
+        assert!(h.may_read(CaseKind::Request, &path("1/2/3/4"), Some("water")));
+        assert!(!h.may_read(CaseKind::Request, &path("1/2/3/4"), Some("housing")));
+        assert!(!h.may_read(CaseKind::Request, &path("1/2/3/4"), None));
+    }
+}

@@ -1,0 +1,327 @@
+//! Admission: the hub's judgement of the changes a device pushes for one case.
+//!
+//! The server (and the test hub) call [`admit`] for each case in a push. The changes are applied
+//! together on a fork of the stored document; only if the result passes every check are they
+//! accepted. Checks: the bytes are changes; each change's actor is bound to the pushing device and
+//! its recorded author is someone signed in on that device; nothing immutable (id, kind, reporter,
+//! creation time) moved; the case stays readable and inside the writer's jurisdiction before and
+//! after; the category is in the catalogue for the kind; the event log only grew; and every new
+//! workflow event passes [`workflow::check`] as its writer saw the case. A batch that fails is
+//! refused whole (each change gets a reason) and the caller quarantines it — never merges it,
+//! never drops it.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::{ActorId, Change, ChangeHash};
+
+use crate::access::Identity;
+use crate::case::{Case, CaseDoc, ChangeAuthor, parse_change};
+use crate::protocol::RejectCode;
+use crate::taxonomy::Taxonomy;
+use crate::workflow::{self, CaseEvent};
+
+/// The largest single change the hub accepts.
+pub const MAX_CHANGE_BYTES: usize = 512 * 1024;
+
+/// One refused change (or undecodable bytes, with no hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub hash: Option<ChangeHash>,
+    pub bytes: Vec<u8>,
+    pub code: RejectCode,
+    pub reason: String,
+}
+
+/// The outcome for one case.
+#[derive(Debug)]
+pub struct Verdict {
+    /// Changes new to the hub that passed, in the order given.
+    pub accepted: Vec<Change>,
+    /// Changes the hub already had: acknowledged again, stored once.
+    pub duplicates: Vec<ChangeHash>,
+    pub refused: Vec<Refused>,
+    /// The document with the accepted changes, when there were any.
+    pub doc: Option<CaseDoc>,
+}
+
+/// Who may have written changes from the pushing device.
+#[derive(Debug, Clone)]
+pub struct DeviceAuthority<'a> {
+    /// Actor ids registered to the device.
+    pub actors: &'a [ActorId],
+    /// Everyone signed in on the device (a shared phone has several); the first is the caller.
+    pub users: &'a [Identity],
+}
+
+impl DeviceAuthority<'_> {
+    fn identity_of(&self, author: &ChangeAuthor) -> Option<&Identity> {
+        self.users
+            .iter()
+            .find(|u| u.user == author.user && u.device == author.device && u.role == author.role)
+    }
+}
+
+/// Judges the changes pushed for case `doc_id` against the stored document (`None` for a case
+/// the hub has never seen).
+pub fn admit(
+    current: Option<&mut CaseDoc>,
+    doc_id: &str,
+    raw: &[impl AsRef<[u8]>],
+    device: &DeviceAuthority<'_>,
+    taxonomy: &Taxonomy,
+) -> Verdict {
+    let mut verdict = Verdict {
+        accepted: Vec::new(),
+        duplicates: Vec::new(),
+        refused: Vec::new(),
+        doc: None,
+    };
+    let mut fresh: Vec<(Change, &Identity)> = Vec::new();
+    let mut current = current;
+    let mut seen = HashSet::new();
+    for bytes in raw {
+        let bytes = bytes.as_ref();
+        let refuse = |hash, code, reason: String| Refused {
+            hash,
+            bytes: bytes.to_vec(),
+            code,
+            reason,
+        };
+        if bytes.len() > MAX_CHANGE_BYTES {
+            verdict.refused.push(refuse(
+                None,
+                RejectCode::TooLarge,
+                format!("change of {} bytes", bytes.len()),
+            ));
+            continue;
+        }
+        let change = match parse_change(bytes) {
+            Ok(c) => c,
+            Err(e) => {
+                verdict
+                    .refused
+                    .push(refuse(None, RejectCode::BadChange, e.to_string()));
+                continue;
+            }
+        };
+        let hash = change.hash();
+        if !seen.insert(hash) {
+            continue;
+        }
+        if current
+            .as_deref_mut()
+            .is_some_and(|d| d.change(&hash).is_some())
+        {
+            verdict.duplicates.push(hash);
+            continue;
+        }
+        if !device.actors.contains(change.actor_id()) {
+            verdict.refused.push(refuse(
+                Some(hash),
+                RejectCode::ForgedActor,
+                format!("actor {} is not bound to this device", change.actor_id()),
+            ));
+            continue;
+        }
+        match ChangeAuthor::of_change(&change).and_then(|a| device.identity_of(&a)) {
+            Some(who) => fresh.push((change, who)),
+            None => verdict.refused.push(refuse(
+                Some(hash),
+                RejectCode::ForgedAuthor,
+                "the change's author is not signed in on this device".into(),
+            )),
+        }
+    }
+    if fresh.is_empty() {
+        return verdict;
+    }
+    match judge(current, doc_id, &fresh, taxonomy) {
+        Ok(doc) => {
+            verdict.accepted = fresh.into_iter().map(|(c, _)| c).collect();
+            verdict.doc = Some(doc);
+        }
+        Err((code, reason)) => {
+            for (change, _) in fresh {
+                verdict.refused.push(Refused {
+                    hash: Some(change.hash()),
+                    bytes: change.raw_bytes().to_vec(),
+                    code,
+                    reason: reason.clone(),
+                });
+            }
+        }
+    }
+    verdict
+}
+
+type Judgement<T> = std::result::Result<T, (RejectCode, String)>;
+
+/// Applies the fresh changes on a fork and checks the result.
+fn judge(
+    current: Option<&mut CaseDoc>,
+    doc_id: &str,
+    fresh: &[(Change, &Identity)],
+    taxonomy: &Taxonomy,
+) -> Judgement<CaseDoc> {
+    let (before, mut fork) = match current {
+        Some(doc) => {
+            let before = doc
+                .read()
+                .map_err(|e| (RejectCode::InvalidCase, e.to_string()))?;
+            (Some(before), doc.fork())
+        }
+        None => (None, CaseDoc::empty(ActorId::random())),
+    };
+    fork.apply(fresh.iter().map(|(c, _)| c.clone()).collect())
+        .map_err(|e| (RejectCode::BadChange, e.to_string()))?;
+    let missing: Vec<String> = fresh
+        .iter()
+        .filter(|(c, _)| fork.change(&c.hash()).is_none())
+        .map(|(c, _)| c.hash().to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err((
+            RejectCode::MissingDependency,
+            format!(
+                "depends on changes the server does not have ({})",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let after = fork
+        .read()
+        .map_err(|e| (RejectCode::InvalidCase, e.to_string()))?;
+    if after.id != doc_id {
+        return Err((
+            RejectCode::InvalidCase,
+            format!("the document is case {}, not {doc_id}", after.id),
+        ));
+    }
+    if let Some(before) = &before {
+        immutable_unchanged(before, &after)?;
+    }
+    let writers: Vec<&Identity> = fresh.iter().map(|(_, who)| *who).collect();
+    in_scope(before.as_ref(), &after, &writers)?;
+    let category = taxonomy.category(&after.category);
+    if !category.is_some_and(|c| c.applies_to(after.kind.as_str())) {
+        return Err((
+            RejectCode::InvalidCategory,
+            format!(
+                "category {:?} is not in the catalogue for {}",
+                after.category, after.kind
+            ),
+        ));
+    }
+    new_events_allowed(before.as_ref(), &after, &writers)?;
+    Ok(fork)
+}
+
+fn immutable_unchanged(before: &Case, after: &Case) -> Judgement<()> {
+    let same = before.id == after.id
+        && before.kind == after.kind
+        && before.reporter == after.reporter
+        && before.created_at == after.created_at;
+    if same {
+        Ok(())
+    } else {
+        Err((
+            RejectCode::InvalidCase,
+            "id, kind, reporter and creation time cannot change".into(),
+        ))
+    }
+}
+
+fn in_scope(before: Option<&Case>, after: &Case, writers: &[&Identity]) -> Judgement<()> {
+    let dept = |c: &Case| workflow::fold(&c.events).department;
+    for who in writers {
+        let reach = |c: &Case| who.may_read(c.kind, &c.jurisdiction, dept(c).as_deref());
+        // Department handlers only see a case while it is assigned to them, which is the
+        // state before their change; township staff may move a case within their township.
+        let ok = match before {
+            Some(b) => reach(b) && (reach(after) || after.jurisdiction.is_within(&who.scope)),
+            None => who.may_report(after.kind, &after.jurisdiction),
+        };
+        if !ok {
+            return Err((
+                RejectCode::OutOfScope,
+                format!(
+                    "{} {} may not write a {} at {}",
+                    who.role, who.user, after.kind, after.jurisdiction
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn new_events_allowed(before: Option<&Case>, after: &Case, writers: &[&Identity]) -> Judgement<()> {
+    let old: &[CaseEvent] = before.map(|b| b.events.as_slice()).unwrap_or_default();
+    let old_ids: HashMap<&str, &CaseEvent> = old.iter().map(|e| (e.id.as_str(), e)).collect();
+    let kept = old_ids
+        .iter()
+        .all(|(id, e)| after.events.iter().any(|a| a.id == *id && a == *e));
+    if !kept || after.events.len() < old.len() {
+        return Err((
+            RejectCode::InvalidCase,
+            "the event log is append-only".into(),
+        ));
+    }
+    let by_id: HashMap<&str, usize> = after
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.id.as_str(), i))
+        .collect();
+    if by_id.len() != after.events.len() {
+        return Err((RejectCode::InvalidCase, "two events share an id".into()));
+    }
+    if after.events.first().map(|e| e.kind) != Some(workflow::EventType::Reported) {
+        return Err((
+            RejectCode::WorkflowRefused,
+            "a case starts with its report".into(),
+        ));
+    }
+    for event in after
+        .events
+        .iter()
+        .filter(|e| !old_ids.contains_key(e.id.as_str()))
+    {
+        let who = writers
+            .iter()
+            .find(|w| w.user == event.by && w.device == event.device && w.role == event.role)
+            .ok_or((
+                RejectCode::ForgedAuthor,
+                format!("event {} names another author", event.id),
+            ))?;
+        // The state as the writer saw it: the events it had seen, in log order.
+        let seen = ancestors(&after.events, &by_id, event);
+        let view: Vec<CaseEvent> = after
+            .events
+            .iter()
+            .filter(|e| seen.contains(e.id.as_str()))
+            .cloned()
+            .collect();
+        let state = workflow::fold(&view);
+        workflow::check(&state, event, who, after.kind, &after.jurisdiction)
+            .map_err(|r| (RejectCode::WorkflowRefused, r.to_string()))?;
+    }
+    Ok(())
+}
+
+fn ancestors<'a>(
+    events: &'a [CaseEvent],
+    by_id: &HashMap<&str, usize>,
+    event: &CaseEvent,
+) -> HashSet<&'a str> {
+    let mut seen = HashSet::new();
+    let mut stack: Vec<&str> = event.deps.iter().map(String::as_str).collect();
+    while let Some(id) = stack.pop() {
+        if let Some(&i) = by_id.get(id) {
+            let e = &events[i];
+            if seen.insert(e.id.as_str()) {
+                stack.extend(e.deps.iter().map(String::as_str));
+            }
+        }
+    }
+    seen
+}

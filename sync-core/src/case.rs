@@ -1,0 +1,949 @@
+//! The case document: schema v1 over Automerge, typed reads and writes, and field conflicts.
+//!
+//! This module is the only place that knows the document's keys. Every field a person edits is
+//! its own key (or a Text), so concurrent edits of different fields merge; concurrent writes of one
+//! key keep every value and show up in [`CaseDoc::conflicts`] until someone writes it again.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{
+    ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::access::{Identity, Role};
+use crate::jurisdiction::{JurisdictionPath, Level};
+use crate::workflow::{self, CaseEvent, EventDraft, WorkflowState};
+use crate::{Error, Result};
+
+/// The schema version written into every case.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Limits that keep documents small (history cost grows with size).
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_TEXT_CHARS: usize = 20_000;
+pub const MAX_SHORT_CHARS: usize = 500;
+
+/// Milliseconds since the Unix epoch, on the clock of whoever wrote the value.
+pub type Millis = i64;
+
+/// What sort of case this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseKind {
+    /// 事件
+    Incident,
+    /// 诉求
+    Request,
+    /// 矛盾纠纷
+    Dispute,
+    /// 巡查
+    Patrol,
+    /// 基础信息采集
+    Household,
+    /// 重点人员走访
+    KeyPersonVisit,
+}
+
+impl CaseKind {
+    pub const ALL: [CaseKind; 6] = [
+        CaseKind::Incident,
+        CaseKind::Request,
+        CaseKind::Dispute,
+        CaseKind::Patrol,
+        CaseKind::Household,
+        CaseKind::KeyPersonVisit,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseKind::Incident => "incident",
+            CaseKind::Request => "request",
+            CaseKind::Dispute => "dispute",
+            CaseKind::Patrol => "patrol",
+            CaseKind::Household => "household",
+            CaseKind::KeyPersonVisit => "key_person_visit",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CaseKind> {
+        CaseKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            CaseKind::Incident => "事件",
+            CaseKind::Request => "诉求",
+            CaseKind::Dispute => "矛盾纠纷",
+            CaseKind::Patrol => "巡查",
+            CaseKind::Household => "基础信息",
+            CaseKind::KeyPersonVisit => "重点人员走访",
+        }
+    }
+}
+
+impl fmt::Display for CaseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the case happened.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub accuracy_m: Option<f64>,
+    pub address: String,
+}
+
+/// Who first captured the case, on which device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reporter {
+    pub user: String,
+    pub device: String,
+}
+
+/// A person involved: requester, party to a dispute, key person, household member.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    pub id: String,
+    pub name: String,
+    /// e.g. `requester`, `applicant`, `respondent`, `key_person`, `member`.
+    pub role: String,
+    pub phone: String,
+}
+
+/// A reference to a photo or document stored by content hash.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub sha256: String,
+    pub mime: String,
+    pub bytes: u64,
+    pub caption: String,
+    pub captured_at: Millis,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
+/// One mediation session of a dispute.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediationSession {
+    pub id: String,
+    pub at: Millis,
+    pub mediators: Vec<String>,
+    pub notes: String,
+    /// e.g. `agreed`, `partial`, `failed`, `adjourned`.
+    pub outcome: String,
+}
+
+/// The mediation block of a dispute (empty for other kinds).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mediation {
+    pub sessions: Vec<MediationSession>,
+    /// The agreement text (调解协议), co-edited as Text.
+    pub agreement: String,
+    /// `success` or `failure`, empty while open.
+    pub result: String,
+    /// Where a failed mediation was referred: `court` (诉调), `police` (警调), `petition` (访调).
+    pub referral: String,
+}
+
+/// What a person fills in when capturing a new case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCase {
+    pub kind: CaseKind,
+    pub jurisdiction: JurisdictionPath,
+    pub category: String,
+    pub title: String,
+    pub description: String,
+    pub location: Location,
+    pub people: Vec<Party>,
+}
+
+/// A typed snapshot of a case document. Where a field is in conflict it shows the value Automerge
+/// picks deterministically; [`CaseDoc::conflicts`] lists all of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    pub id: String,
+    pub kind: CaseKind,
+    pub jurisdiction: JurisdictionPath,
+    pub category: String,
+    pub title: String,
+    pub description: String,
+    pub location: Location,
+    pub reporter: Reporter,
+    pub created_at: Millis,
+    pub people: Vec<Party>,
+    pub attachments: Vec<Attachment>,
+    pub events: Vec<CaseEvent>,
+    pub mediation: Mediation,
+    pub extra: BTreeMap<String, String>,
+}
+
+/// Who wrote a change, as recorded in the change's message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeAuthor {
+    pub user: String,
+    pub device: String,
+    pub role: Role,
+}
+
+impl ChangeAuthor {
+    const PREFIX: &'static str = "gs1";
+
+    pub fn of(who: &Identity) -> Self {
+        ChangeAuthor {
+            user: who.user.clone(),
+            device: who.device.clone(),
+            role: who.role,
+        }
+    }
+
+    /// The change message: `gs1 <user> <device> <role>` (ids are space-free tokens).
+    pub fn to_message(&self) -> String {
+        format!(
+            "{} {} {} {}",
+            Self::PREFIX,
+            self.user,
+            self.device,
+            self.role
+        )
+    }
+
+    pub fn from_message(message: &str) -> Option<Self> {
+        let mut parts = message.split(' ');
+        if parts.next()? != Self::PREFIX {
+            return None;
+        }
+        let author = ChangeAuthor {
+            user: parts.next()?.to_owned(),
+            device: parts.next()?.to_owned(),
+            role: Role::parse(parts.next()?)?,
+        };
+        parts.next().is_none().then_some(author)
+    }
+
+    pub fn of_change(change: &Change) -> Option<Self> {
+        change.message().and_then(Self::from_message)
+    }
+}
+
+/// One of the values a field holds after concurrent writes, and who wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictValue {
+    pub value: String,
+    pub author: Option<ChangeAuthor>,
+    /// Device clock of the change that wrote it.
+    pub at: Millis,
+    /// Hex hash of that change.
+    pub change: String,
+}
+
+/// A field that concurrent edits left with more than one value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldConflict {
+    /// Dotted path, e.g. `title`, `location.address`, `people.0.phone`.
+    pub field: String,
+    pub values: Vec<ConflictValue>,
+}
+
+/// One case as an Automerge document.
+#[derive(Debug, Clone)]
+pub struct CaseDoc {
+    doc: AutoCommit,
+}
+
+impl CaseDoc {
+    /// Captures a new case: the document with every object it will ever hold, and the
+    /// `reported` event, in one change.
+    pub fn create(
+        actor: ActorId,
+        id: &str,
+        new: &NewCase,
+        by: &Identity,
+        at: Millis,
+    ) -> Result<(CaseDoc, ChangeHash)> {
+        validate_case_id(id)?;
+        if !by.may_report(new.kind, &new.jurisdiction) {
+            return Err(workflow::Refusal::OutOfScope {
+                what: format!(
+                    "{} may not report a {} at {}",
+                    by.role, new.kind, new.jurisdiction
+                ),
+            }
+            .into());
+        }
+        let mut case = CaseDoc {
+            doc: AutoCommit::new().with_actor(actor),
+        };
+        let hash = case.edit(by, at, |e| e.write_new(id, new, by, at))?;
+        let hash = hash.ok_or_else(|| Error::InvalidCase("empty creation".into()))?;
+        Ok((case, hash))
+    }
+
+    /// Loads a saved document; corrupt bytes are an error, never a panic.
+    pub fn load(bytes: &[u8]) -> Result<CaseDoc> {
+        let doc = guard(|| AutoCommit::load(bytes))?;
+        Ok(CaseDoc { doc })
+    }
+
+    /// A document built from raw changes (the server's log or a pull).
+    pub fn from_changes(changes: Vec<Change>) -> Result<CaseDoc> {
+        let mut doc = AutoCommit::new();
+        guard(|| doc.apply_changes(changes))?;
+        Ok(CaseDoc { doc })
+    }
+
+    /// An empty document, for a case first seen through a pull.
+    pub fn empty(actor: ActorId) -> CaseDoc {
+        CaseDoc {
+            doc: AutoCommit::new().with_actor(actor),
+        }
+    }
+
+    pub fn set_actor(&mut self, actor: ActorId) {
+        self.doc.set_actor(actor);
+    }
+
+    pub fn save(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// Changes the holder of `have` lacks.
+    pub fn changes_since(&mut self, have: &[ChangeHash]) -> Vec<Change> {
+        self.doc.get_changes(have)
+    }
+
+    pub fn change(&mut self, hash: &ChangeHash) -> Option<Change> {
+        self.doc.get_change_by_hash(hash)
+    }
+
+    /// Applies changes from elsewhere; duplicates are ignored by Automerge.
+    pub fn apply(&mut self, changes: Vec<Change>) -> Result<()> {
+        guard(|| self.doc.apply_changes_batch(changes))
+    }
+
+    /// Hashes among `of` whose dependencies are not all here yet (Automerge holds them back).
+    pub fn missing_deps(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_missing_deps(&[])
+    }
+
+    /// A copy to try changes on before accepting them.
+    pub fn fork(&mut self) -> CaseDoc {
+        CaseDoc {
+            doc: self.doc.fork(),
+        }
+    }
+
+    /// Makes one change from `f`: all of its writes or none of them.
+    pub fn edit<F>(&mut self, by: &Identity, at: Millis, f: F) -> Result<Option<ChangeHash>>
+    where
+        F: FnOnce(&mut CaseEditor<'_>) -> Result<()>,
+    {
+        let outcome = {
+            let mut editor = CaseEditor {
+                doc: &mut self.doc,
+                by,
+                at,
+            };
+            catch_unwind(AssertUnwindSafe(|| f(&mut editor)))
+                .unwrap_or_else(|_| Err(Error::Automerge("panic inside automerge".into())))
+        };
+        match outcome {
+            Ok(()) => Ok(self.doc.commit_with(
+                CommitOptions::default()
+                    .with_message(ChangeAuthor::of(by).to_message())
+                    .with_time(at),
+            )),
+            Err(e) => {
+                self.doc.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads the whole case, checking the schema.
+    pub fn read(&self) -> Result<Case> {
+        let d = &self.doc;
+        let root = ObjId::Root;
+        let schema = get_i64(d, &root, "schema")?.unwrap_or(0);
+        if schema != SCHEMA_VERSION {
+            return Err(Error::InvalidCase(format!(
+                "schema {schema} is not {SCHEMA_VERSION}"
+            )));
+        }
+        let kind_s = req_str(d, &root, "kind")?;
+        let kind = CaseKind::parse(&kind_s)
+            .ok_or_else(|| Error::InvalidCase(format!("unknown kind {kind_s:?}")))?;
+        let jur = req_obj(d, &root, "jurisdiction")?;
+        let codes: Vec<String> = ["county", "township", "village", "grid"]
+            .iter()
+            .map(|k| get_str(d, &jur, k))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .take_while(|c| !c.is_empty())
+            .collect();
+        let jurisdiction = JurisdictionPath::new(codes)
+            .map_err(|e| Error::InvalidCase(format!("jurisdiction: {e}")))?;
+        let loc = req_obj(d, &root, "location")?;
+        let rep = req_obj(d, &root, "reporter")?;
+        let med = req_obj(d, &root, "mediation")?;
+        let extra_obj = req_obj(d, &root, "extra")?;
+        let mut extra = BTreeMap::new();
+        for key in d.keys(&extra_obj) {
+            let v = get_str(d, &extra_obj, &key)?;
+            extra.insert(key, v);
+        }
+        Ok(Case {
+            id: req_str(d, &root, "id")?,
+            kind,
+            jurisdiction,
+            category: get_str(d, &root, "category")?,
+            title: get_str(d, &root, "title")?,
+            description: get_text(d, &root, "description")?,
+            location: Location {
+                lat: get_f64(d, &loc, "lat")?,
+                lon: get_f64(d, &loc, "lon")?,
+                accuracy_m: get_f64(d, &loc, "accuracy_m")?,
+                address: get_str(d, &loc, "address")?,
+            },
+            reporter: Reporter {
+                user: get_str(d, &rep, "user")?,
+                device: get_str(d, &rep, "device")?,
+            },
+            created_at: get_i64(d, &root, "created_at")?.unwrap_or(0),
+            people: read_list(d, &root, "people", read_party)?,
+            attachments: read_list(d, &root, "attachments", read_attachment)?,
+            events: read_list(d, &root, "events", workflow::read_event)?,
+            mediation: Mediation {
+                sessions: read_list(d, &med, "sessions", read_session)?,
+                agreement: get_text(d, &med, "agreement")?,
+                result: get_str(d, &med, "result")?,
+                referral: get_str(d, &med, "referral")?,
+            },
+            extra,
+        })
+    }
+
+    /// The workflow status derived from the event log.
+    pub fn workflow(&self) -> Result<WorkflowState> {
+        let events = read_list(&self.doc, &ObjId::Root, "events", workflow::read_event)?;
+        Ok(workflow::fold(&events))
+    }
+
+    /// Every field that holds more than one value, with who wrote each, in a stable order.
+    pub fn conflicts(&self) -> Vec<FieldConflict> {
+        let mut out = Vec::new();
+        self.collect_conflicts(&ObjId::Root, String::new(), &mut out);
+        out
+    }
+
+    fn collect_conflicts(&self, obj: &ObjId, path: String, out: &mut Vec<FieldConflict>) {
+        let d = &self.doc;
+        let join = |key: &str| {
+            if path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
+        match d.object_type(obj) {
+            Ok(ObjType::Map) | Ok(ObjType::Table) => {
+                for key in d.keys(obj) {
+                    // The event log is append-only; workflow conflicts are judged by `fold`.
+                    if path.is_empty() && key == "events" {
+                        continue;
+                    }
+                    let all = d.get_all(obj, key.as_str()).unwrap_or_default();
+                    if all.len() > 1 {
+                        out.push(self.field_conflict(join(&key), &all));
+                    }
+                    if let Some((Value::Object(_), child)) = all.into_iter().last() {
+                        self.collect_conflicts(&child, join(&key), out);
+                    }
+                }
+            }
+            Ok(ObjType::List) => {
+                for i in 0..d.length(obj) {
+                    let all = d.get_all(obj, i).unwrap_or_default();
+                    if all.len() > 1 {
+                        out.push(self.field_conflict(join(&i.to_string()), &all));
+                    }
+                    if let Some((Value::Object(_), child)) = all.into_iter().last() {
+                        self.collect_conflicts(&child, join(&i.to_string()), out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn field_conflict(&self, field: String, all: &[(Value<'_>, ObjId)]) -> FieldConflict {
+        let values = all
+            .iter()
+            .map(|(value, id)| {
+                let meta = self
+                    .doc
+                    .hash_for_opid(id)
+                    .and_then(|h| ReadDoc::get_change_by_hash(&self.doc, &h).map(|c| (h, c)));
+                ConflictValue {
+                    value: display_value(&self.doc, value, id),
+                    author: meta.as_ref().and_then(|(_, c)| ChangeAuthor::of_change(c)),
+                    at: meta.as_ref().map(|(_, c)| c.timestamp()).unwrap_or(0),
+                    change: meta.map(|(h, _)| h.to_string()).unwrap_or_default(),
+                }
+            })
+            .collect();
+        FieldConflict { field, values }
+    }
+}
+
+/// Writes inside one change. Obtained from [`CaseDoc::edit`].
+#[derive(Debug)]
+pub struct CaseEditor<'a> {
+    doc: &'a mut AutoCommit,
+    by: &'a Identity,
+    at: Millis,
+}
+
+impl CaseEditor<'_> {
+    fn write_new(&mut self, id: &str, new: &NewCase, by: &Identity, at: Millis) -> Result<()> {
+        check_len("title", &new.title, MAX_TITLE_CHARS)?;
+        check_len("category", &new.category, MAX_SHORT_CHARS)?;
+        check_len("description", &new.description, MAX_TEXT_CHARS)?;
+        let d = &mut *self.doc;
+        let root = ObjId::Root;
+        d.put(&root, "schema", SCHEMA_VERSION)?;
+        d.put(&root, "id", id)?;
+        d.put(&root, "kind", new.kind.as_str())?;
+        d.put(&root, "created_at", at)?;
+        let jur = d.put_object(&root, "jurisdiction", ObjType::Map)?;
+        for (key, code) in ["county", "township", "village", "grid"].iter().zip(
+            new.jurisdiction
+                .codes()
+                .iter()
+                .map(String::as_str)
+                .chain(std::iter::repeat("")),
+        ) {
+            d.put(&jur, *key, code)?;
+        }
+        d.put(&root, "category", new.category.as_str())?;
+        d.put(&root, "title", new.title.as_str())?;
+        let desc = d.put_object(&root, "description", ObjType::Text)?;
+        d.update_text(&desc, &new.description)?;
+        d.put_object(&root, "location", ObjType::Map)?;
+        let rep = d.put_object(&root, "reporter", ObjType::Map)?;
+        d.put(&rep, "user", by.user.as_str())?;
+        d.put(&rep, "device", by.device.as_str())?;
+        d.put_object(&root, "people", ObjType::List)?;
+        d.put_object(&root, "attachments", ObjType::List)?;
+        d.put_object(&root, "events", ObjType::List)?;
+        let med = d.put_object(&root, "mediation", ObjType::Map)?;
+        d.put_object(&med, "sessions", ObjType::List)?;
+        d.put_object(&med, "agreement", ObjType::Text)?;
+        d.put(&med, "result", "")?;
+        d.put(&med, "referral", "")?;
+        d.put_object(&root, "extra", ObjType::Map)?;
+        self.set_location(&new.location)?;
+        for p in &new.people {
+            self.add_person(p)?;
+        }
+        self.append_event(EventDraft::reported(
+            by.role.handling_level().unwrap_or(Level::County),
+        ))?;
+        Ok(())
+    }
+
+    pub fn set_title(&mut self, title: &str) -> Result<()> {
+        check_len("title", title, MAX_TITLE_CHARS)?;
+        self.doc.put(ObjId::Root, "title", title)?;
+        Ok(())
+    }
+
+    pub fn set_category(&mut self, code: &str) -> Result<()> {
+        check_len("category", code, MAX_SHORT_CHARS)?;
+        self.doc.put(ObjId::Root, "category", code)?;
+        Ok(())
+    }
+
+    /// Replaces the description by a minimal text diff, so concurrent edits interleave.
+    pub fn set_description(&mut self, text: &str) -> Result<()> {
+        check_len("description", text, MAX_TEXT_CHARS)?;
+        let obj = req_obj(self.doc, &ObjId::Root, "description")?;
+        self.doc.update_text(&obj, text)?;
+        Ok(())
+    }
+
+    /// Moves the case to another node (township staff correcting a report).
+    pub fn set_jurisdiction(&mut self, path: &JurisdictionPath) -> Result<()> {
+        let jur = req_obj(self.doc, &ObjId::Root, "jurisdiction")?;
+        let codes = path
+            .codes()
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::repeat(""));
+        for (key, code) in ["county", "township", "village", "grid"].iter().zip(codes) {
+            if get_str(self.doc, &jur, key)? != code {
+                self.doc.put(&jur, *key, code)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes only the location keys that changed, so a concurrent edit of another key survives.
+    pub fn set_location(&mut self, loc: &Location) -> Result<()> {
+        check_len("location.address", &loc.address, MAX_SHORT_CHARS)?;
+        let obj = req_obj(self.doc, &ObjId::Root, "location")?;
+        for (key, v) in [
+            ("lat", loc.lat),
+            ("lon", loc.lon),
+            ("accuracy_m", loc.accuracy_m),
+        ] {
+            if let Some(v) = v {
+                if !v.is_finite() {
+                    return Err(invalid(key, "not a finite number"));
+                }
+                if get_f64(self.doc, &obj, key)? != Some(v) {
+                    self.doc.put(&obj, key, v)?;
+                }
+            }
+        }
+        if get_str(self.doc, &obj, "address")? != loc.address {
+            self.doc.put(&obj, "address", loc.address.as_str())?;
+        }
+        Ok(())
+    }
+
+    /// Adds a person; returns their id within the case.
+    pub fn add_person(&mut self, p: &Party) -> Result<String> {
+        for (f, v) in [
+            ("people.name", &p.name),
+            ("people.role", &p.role),
+            ("people.phone", &p.phone),
+        ] {
+            check_len(f, v, MAX_SHORT_CHARS)?;
+        }
+        let list = req_obj(self.doc, &ObjId::Root, "people")?;
+        let id = if p.id.is_empty() {
+            new_id()
+        } else {
+            p.id.clone()
+        };
+        let at = self.doc.length(&list);
+        let obj = self.doc.insert_object(&list, at, ObjType::Map)?;
+        self.doc.put(&obj, "id", id.as_str())?;
+        self.doc.put(&obj, "name", p.name.as_str())?;
+        self.doc.put(&obj, "role", p.role.as_str())?;
+        self.doc.put(&obj, "phone", p.phone.as_str())?;
+        Ok(id)
+    }
+
+    pub fn add_attachment(&mut self, a: &Attachment) -> Result<()> {
+        let ok = a.sha256.len() == 64 && a.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        if !ok {
+            return Err(invalid("attachments.sha256", "not a SHA-256 hex digest"));
+        }
+        check_len("attachments.caption", &a.caption, MAX_SHORT_CHARS)?;
+        check_len("attachments.mime", &a.mime, 100)?;
+        let list = req_obj(self.doc, &ObjId::Root, "attachments")?;
+        let at = self.doc.length(&list);
+        let obj = self.doc.insert_object(&list, at, ObjType::Map)?;
+        self.doc
+            .put(&obj, "sha256", a.sha256.to_ascii_lowercase())?;
+        self.doc.put(&obj, "mime", a.mime.as_str())?;
+        self.doc.put(&obj, "bytes", a.bytes)?;
+        self.doc.put(&obj, "caption", a.caption.as_str())?;
+        self.doc.put(&obj, "captured_at", a.captured_at)?;
+        for (key, v) in [("lat", a.lat), ("lon", a.lon)] {
+            if let Some(v) = v.filter(|v| v.is_finite()) {
+                self.doc.put(&obj, key, v)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs a mediation session; returns its id.
+    pub fn add_mediation_session(&mut self, s: &MediationSession) -> Result<String> {
+        check_len("mediation.notes", &s.notes, MAX_TEXT_CHARS)?;
+        check_len("mediation.outcome", &s.outcome, MAX_SHORT_CHARS)?;
+        let med = req_obj(self.doc, &ObjId::Root, "mediation")?;
+        let list = req_obj(self.doc, &med, "sessions")?;
+        let id = if s.id.is_empty() {
+            new_id()
+        } else {
+            s.id.clone()
+        };
+        let at = self.doc.length(&list);
+        let obj = self.doc.insert_object(&list, at, ObjType::Map)?;
+        self.doc.put(&obj, "id", id.as_str())?;
+        self.doc.put(&obj, "at", s.at)?;
+        let mediators = self.doc.put_object(&obj, "mediators", ObjType::List)?;
+        for (i, m) in s.mediators.iter().enumerate() {
+            self.doc.insert(&mediators, i, m.as_str())?;
+        }
+        let notes = self.doc.put_object(&obj, "notes", ObjType::Text)?;
+        self.doc.update_text(&notes, &s.notes)?;
+        self.doc.put(&obj, "outcome", s.outcome.as_str())?;
+        Ok(id)
+    }
+
+    /// Co-edits the agreement text.
+    pub fn set_agreement(&mut self, text: &str) -> Result<()> {
+        check_len("mediation.agreement", text, MAX_TEXT_CHARS)?;
+        let med = req_obj(self.doc, &ObjId::Root, "mediation")?;
+        let obj = req_obj(self.doc, &med, "agreement")?;
+        self.doc.update_text(&obj, text)?;
+        Ok(())
+    }
+
+    /// `success` or `failure`, and where a failure was referred.
+    pub fn set_mediation_result(&mut self, result: &str, referral: &str) -> Result<()> {
+        if !["", "success", "failure"].contains(&result) {
+            return Err(invalid("mediation.result", "expected success or failure"));
+        }
+        if !["", "court", "police", "petition"].contains(&referral) {
+            return Err(invalid(
+                "mediation.referral",
+                "expected court, police or petition",
+            ));
+        }
+        let med = req_obj(self.doc, &ObjId::Root, "mediation")?;
+        self.doc.put(&med, "result", result)?;
+        self.doc.put(&med, "referral", referral)?;
+        Ok(())
+    }
+
+    pub fn set_extra(&mut self, key: &str, value: &str) -> Result<()> {
+        check_len("extra", key, 64)?;
+        check_len("extra", value, MAX_SHORT_CHARS)?;
+        let obj = req_obj(self.doc, &ObjId::Root, "extra")?;
+        self.doc.put(&obj, key, value)?;
+        Ok(())
+    }
+
+    /// Appends a workflow event after checking it against the rules and the status this
+    /// replica sees now. Returns the new event's id.
+    pub fn append_event(&mut self, draft: EventDraft) -> Result<String> {
+        let list = req_obj(self.doc, &ObjId::Root, "events")?;
+        let events = read_list(self.doc, &ObjId::Root, "events", workflow::read_event)?;
+        let jur = read_jurisdiction(self.doc)?;
+        let kind_s = get_str(self.doc, &ObjId::Root, "kind")?;
+        let kind = CaseKind::parse(&kind_s).ok_or_else(|| Error::InvalidCase("kind".into()))?;
+        let event = workflow::prepare(&events, draft, self.by, self.at, kind, &jur)?;
+        let at = self.doc.length(&list);
+        let obj = self.doc.insert_object(&list, at, ObjType::Map)?;
+        workflow::write_event(self.doc, &obj, &event)?;
+        Ok(event.id)
+    }
+}
+
+/// Runs an Automerge call that may panic on hostile bytes.
+fn guard<T>(f: impl FnOnce() -> std::result::Result<T, automerge::AutomergeError>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Error::Automerge(e.to_string())),
+        Err(_) => Err(Error::Automerge("automerge panicked on this input".into())),
+    }
+}
+
+/// Parses change bytes from the network; never panics.
+pub fn parse_change(bytes: &[u8]) -> Result<Change> {
+    match catch_unwind(AssertUnwindSafe(|| Change::try_from(bytes))) {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(Error::Automerge(e.to_string())),
+        Err(_) => Err(Error::Automerge("automerge panicked on this change".into())),
+    }
+}
+
+/// Case ids are UUIDs (v7 from [`new_case_id`]); anything else is refused.
+pub fn validate_case_id(id: &str) -> Result<()> {
+    uuid::Uuid::parse_str(id)
+        .map(|_| ())
+        .map_err(|_| invalid("id", "not a UUID"))
+}
+
+/// A fresh, time-ordered case id.
+pub fn new_case_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn invalid(field: &str, reason: &str) -> Error {
+    Error::InvalidInput {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+fn check_len(field: &str, s: &str, max: usize) -> Result<()> {
+    if s.chars().count() > max {
+        return Err(invalid(field, &format!("longer than {max} characters")));
+    }
+    Ok(())
+}
+
+fn read_jurisdiction<D: ReadDoc>(d: &D) -> Result<JurisdictionPath> {
+    let jur = req_obj(d, &ObjId::Root, "jurisdiction")?;
+    let codes: Vec<String> = ["county", "township", "village", "grid"]
+        .iter()
+        .map(|k| get_str(d, &jur, k))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .take_while(|c| !c.is_empty())
+        .collect();
+    JurisdictionPath::new(codes).map_err(|e| Error::InvalidCase(format!("jurisdiction: {e}")))
+}
+
+fn display_value<D: ReadDoc>(d: &D, value: &Value<'_>, id: &ObjId) -> String {
+    match value {
+        Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Str(s) => s.to_string(),
+            ScalarValue::Int(i) => i.to_string(),
+            ScalarValue::Uint(u) => u.to_string(),
+            ScalarValue::F64(f) => f.to_string(),
+            ScalarValue::Boolean(b) => b.to_string(),
+            ScalarValue::Null => String::new(),
+            other => format!("{other}"),
+        },
+        Value::Object(ObjType::Text) => d.text(id).unwrap_or_default(),
+        Value::Object(t) => format!("<{t:?}>"),
+    }
+}
+
+// ---- typed getters: schema errors, never panics --------------------------------------------
+
+pub(crate) fn req_obj<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<ObjId> {
+    match d.get(obj, key)? {
+        Some((Value::Object(_), id)) => Ok(id),
+        _ => Err(Error::InvalidCase(format!(
+            "{key} is missing or not an object"
+        ))),
+    }
+}
+
+pub(crate) fn get_str<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<String> {
+    match d.get(obj, key)? {
+        None => Ok(String::new()),
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Str(s) => Ok(s.to_string()),
+            ScalarValue::Null => Ok(String::new()),
+            _ => Err(Error::InvalidCase(format!("{key} is not a string"))),
+        },
+        Some((Value::Object(ObjType::Text), id)) => Ok(d.text(&id)?),
+        Some(_) => Err(Error::InvalidCase(format!("{key} is not a string"))),
+    }
+}
+
+fn req_str<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<String> {
+    let s = get_str(d, obj, key)?;
+    if s.is_empty() {
+        return Err(Error::InvalidCase(format!("{key} is missing")));
+    }
+    Ok(s)
+}
+
+fn get_text<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<String> {
+    match d.get(obj, key)? {
+        Some((Value::Object(ObjType::Text), id)) => Ok(d.text(&id)?),
+        None => Ok(String::new()),
+        Some(_) => Err(Error::InvalidCase(format!("{key} is not text"))),
+    }
+}
+
+pub(crate) fn get_i64<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<Option<i64>> {
+    match d.get(obj, key)? {
+        None => Ok(None),
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Ok(Some(*i)),
+            ScalarValue::Uint(u) => Ok(i64::try_from(*u).ok()),
+            ScalarValue::Null => Ok(None),
+            _ => Err(Error::InvalidCase(format!("{key} is not an integer"))),
+        },
+        Some(_) => Err(Error::InvalidCase(format!("{key} is not an integer"))),
+    }
+}
+
+fn get_f64<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<Option<f64>> {
+    match d.get(obj, key)? {
+        None => Ok(None),
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::F64(f) => Ok(Some(*f)),
+            ScalarValue::Int(i) => Ok(Some(*i as f64)),
+            ScalarValue::Null => Ok(None),
+            _ => Err(Error::InvalidCase(format!("{key} is not a number"))),
+        },
+        Some(_) => Err(Error::InvalidCase(format!("{key} is not a number"))),
+    }
+}
+
+pub(crate) fn get_str_list<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<Vec<String>> {
+    match d.get(obj, key)? {
+        None => Ok(Vec::new()),
+        Some((Value::Object(ObjType::List), list)) => (0..d.length(&list))
+            .map(|i| match d.get(&list, i)? {
+                Some((Value::Scalar(s), _)) => Ok(s.as_str().unwrap_or_default().to_owned()),
+                _ => Err(Error::InvalidCase(format!("{key}[{i}] is not a string"))),
+            })
+            .collect(),
+        Some(_) => Err(Error::InvalidCase(format!("{key} is not a list"))),
+    }
+}
+
+pub(crate) fn read_list<D: ReadDoc, T>(
+    d: &D,
+    obj: &ObjId,
+    key: &str,
+    item: impl Fn(&D, &ObjId) -> Result<T>,
+) -> Result<Vec<T>> {
+    let list = req_obj(d, obj, key)?;
+    (0..d.length(&list))
+        .map(|i| match d.get(&list, i)? {
+            Some((Value::Object(ObjType::Map), id)) => item(d, &id),
+            _ => Err(Error::InvalidCase(format!("{key}[{i}] is not a map"))),
+        })
+        .collect()
+}
+
+fn read_party<D: ReadDoc>(d: &D, o: &ObjId) -> Result<Party> {
+    Ok(Party {
+        id: get_str(d, o, "id")?,
+        name: get_str(d, o, "name")?,
+        role: get_str(d, o, "role")?,
+        phone: get_str(d, o, "phone")?,
+    })
+}
+
+fn read_attachment<D: ReadDoc>(d: &D, o: &ObjId) -> Result<Attachment> {
+    Ok(Attachment {
+        sha256: get_str(d, o, "sha256")?,
+        mime: get_str(d, o, "mime")?,
+        bytes: get_i64(d, o, "bytes")?
+            .and_then(|b| u64::try_from(b).ok())
+            .unwrap_or(0),
+        caption: get_str(d, o, "caption")?,
+        captured_at: get_i64(d, o, "captured_at")?.unwrap_or(0),
+        lat: get_f64(d, o, "lat")?,
+        lon: get_f64(d, o, "lon")?,
+    })
+}
+
+fn read_session<D: ReadDoc>(d: &D, o: &ObjId) -> Result<MediationSession> {
+    Ok(MediationSession {
+        id: get_str(d, o, "id")?,
+        at: get_i64(d, o, "at")?.unwrap_or(0),
+        mediators: get_str_list(d, o, "mediators")?,
+        notes: get_text(d, o, "notes")?,
+        outcome: get_str(d, o, "outcome")?,
+    })
+}

@@ -1,0 +1,70 @@
+//! The one error type of `gridsync-core`.
+
+use crate::workflow::Refusal;
+
+/// Everything that can go wrong inside the core. Each variant carries a machine-readable
+/// [`Error::code`] so servers and apps can act on it without parsing messages.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bytes that claim to be a sync message but are not one we can read.
+    #[error("malformed sync message: {0}")]
+    Malformed(String),
+    /// A sync message from a protocol version this build does not speak.
+    #[error("unsupported protocol version {0}")]
+    UnsupportedVersion(u16),
+    /// A message or document larger than the configured limit.
+    #[error("too large: {what} is {size} bytes, the limit is {limit}")]
+    TooLarge {
+        what: &'static str,
+        size: usize,
+        limit: usize,
+    },
+    /// Automerge refused a change or a document (corrupt bytes, bad history).
+    #[error("automerge: {0}")]
+    Automerge(String),
+    /// A case document that does not follow the schema.
+    #[error("invalid case document: {0}")]
+    InvalidCase(String),
+    /// A field value a user supplied that is not acceptable (the field is named).
+    #[error("invalid value for {field}: {reason}")]
+    InvalidInput { field: String, reason: String },
+    /// A workflow step that the rules do not allow.
+    #[error(transparent)]
+    Workflow(#[from] Refusal),
+    /// The category catalogue could not be read.
+    #[error("taxonomy: {0}")]
+    Taxonomy(String),
+    /// A case id the store does not know.
+    #[error("no case with id {0}")]
+    UnknownCase(String),
+    /// The local store failed (I/O, SQLite, decryption).
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+impl Error {
+    /// A stable, machine-readable code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Malformed(_) => "malformed",
+            Error::UnsupportedVersion(_) => "unsupported_version",
+            Error::TooLarge { .. } => "too_large",
+            Error::Automerge(_) => "bad_change",
+            Error::InvalidCase(_) => "invalid_case",
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::Workflow(r) => r.code(),
+            Error::Taxonomy(_) => "taxonomy",
+            Error::UnknownCase(_) => "unknown_case",
+            Error::Storage(_) => "storage",
+        }
+    }
+}
+
+impl From<automerge::AutomergeError> for Error {
+    fn from(e: automerge::AutomergeError) -> Self {
+        Error::Automerge(e.to_string())
+    }
+}
+
+/// Result alias for the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,29 @@
+//! # gridsync-core
+//!
+//! The sans-I/O heart of gridsync, shared by the phone apps (through `gridsync-ffi`) and the
+//! server. A grid worker's case is one Automerge document ([`case`]); its status is derived from an
+//! append-only event log under one set of rules ([`workflow`]); who may see and do what follows
+//! from roles and the jurisdiction tree ([`access`], [`jurisdiction`]); deadlines come from the
+//! category catalogue ([`taxonomy`]). Phones and the server exchange changes in one round trip
+//! ([`protocol`]); the server judges every pushed change with [`admission`]. The device-side store,
+//! [`Replica`], is behind the `replica` feature so the server does not build it.
+
+pub mod access;
+pub mod admission;
+pub mod case;
+mod error;
+pub mod jurisdiction;
+pub mod protocol;
+#[cfg(all(feature = "replica", any()))]
+pub mod replica;
+pub mod taxonomy;
+#[cfg(all(feature = "testing", any()))]
+pub mod testing;
+pub mod workflow;
+
+pub use access::{Identity, Role};
+pub use case::{Case, CaseDoc, CaseKind, FieldConflict, NewCase};
+pub use error::{Error, Result};
+pub use jurisdiction::{JurisdictionPath, Level};
+
+pub use workflow::{CaseEvent, EventDraft, EventType, Rating, Status, WorkflowState};

@@ -1,0 +1,284 @@
+//! The sync protocol: one round trip between a phone and the hub (the server).
+//!
+//! A [`SyncRequest`] pushes, per case, the Automerge changes made since the heads the server last
+//! acknowledged, and asks for the server's change feed after the device's cursor. The
+//! [`SyncResponse`] acknowledges each pushed change (only after the server committed it) or rejects
+//! it with a machine-readable [`RejectCode`], and returns a page of the feed with the new cursor.
+//! Retrying a request is harmless: changes are identified by hash.
+//!
+//! On the wire both messages travel in a versioned envelope: `GSYN`, protocol version (u16, big
+//! endian), message kind (u8), flags (u8; bit 0 = deflate), then the CBOR body, deflated. See
+//! `docs/PROTOCOL.md`. Decoding untrusted bytes returns errors, never panics, and refuses
+//! decompression bombs.
+
+use std::io::Read;
+
+use automerge::ChangeHash;
+use flate2::Compression;
+use flate2::read::{DeflateDecoder, DeflateEncoder};
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::{Error, Result};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// The largest envelope accepted off the wire.
+pub const MAX_ENVELOPE_BYTES: usize = 8 * 1024 * 1024;
+/// The largest body after decompression (a deflate bomb stops here).
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Nesting deeper than this is refused while decoding CBOR.
+const MAX_DEPTH: usize = 32;
+
+const MAGIC: &[u8; 4] = b"GSYN";
+const HEADER_LEN: usize = 8;
+const FLAG_DEFLATE: u8 = 1;
+
+/// The two messages of the exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum MessageKind {
+    Request = 1,
+    Response = 2,
+}
+
+/// The changes of one case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocChanges {
+    /// The case id.
+    pub doc: String,
+    /// Raw Automerge change bytes, causal order not required.
+    pub changes: Vec<ByteBuf>,
+}
+
+/// A case whose history the device lacks part of (it received changes whose dependencies it
+/// never got): the server answers with everything after `heads`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocHeads {
+    pub doc: String,
+    pub heads: Vec<ByteBuf>,
+}
+
+/// Phone → server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// The device id (must match the device of the access token).
+    pub device: String,
+    /// Random per attempt; for logs and tracing only (idempotency comes from hashes).
+    pub request_id: String,
+    /// The position in the server's change feed this device has applied up to.
+    pub cursor: u64,
+    /// Upper bound on the pulled change bytes the device wants in one response (weak links ask
+    /// for small pages); 0 means the server's default.
+    pub page_bytes: u32,
+    pub push: Vec<DocChanges>,
+    /// Cases to repair (see [`DocHeads`]).
+    #[serde(default)]
+    pub want: Vec<DocHeads>,
+}
+
+/// Why the server refused a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectCode {
+    /// Not decodable as an Automerge change.
+    BadChange,
+    /// Its actor id is not bound to the pushing device.
+    ForgedActor,
+    /// Its author (user, device, role) is not who the device is signed in as.
+    ForgedAuthor,
+    /// The case (before or after) is outside the writer's jurisdiction or role.
+    OutOfScope,
+    /// A workflow step the rules refuse.
+    WorkflowRefused,
+    /// The resulting document breaks the schema (or changes an immutable field).
+    InvalidCase,
+    /// The category is not in the catalogue for this kind of case.
+    InvalidCategory,
+    /// Depends on changes the server does not have (and never accepted).
+    MissingDependency,
+    /// Larger than the server accepts.
+    TooLarge,
+    /// Another change in the same batch for this case was refused, and this one came with it.
+    BatchRefused,
+}
+
+impl RejectCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::BadChange => "bad_change",
+            RejectCode::ForgedActor => "forged_actor",
+            RejectCode::ForgedAuthor => "forged_author",
+            RejectCode::OutOfScope => "out_of_scope",
+            RejectCode::WorkflowRefused => "workflow_refused",
+            RejectCode::InvalidCase => "invalid_case",
+            RejectCode::InvalidCategory => "invalid_category",
+            RejectCode::MissingDependency => "missing_dependency",
+            RejectCode::TooLarge => "too_large",
+            RejectCode::BatchRefused => "batch_refused",
+        }
+    }
+}
+
+/// One refused change. `hash` is empty when the bytes were not a change at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub doc: String,
+    pub hash: ByteBuf,
+    pub code: RejectCode,
+    /// Human-readable, in the language of the server's operators.
+    pub reason: String,
+}
+
+/// The hashes of one case the server has stored durably.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocAck {
+    pub doc: String,
+    pub hashes: Vec<ByteBuf>,
+}
+
+/// Server → phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    /// Pushed changes now stored (including ones the server already had).
+    pub accepted: Vec<DocAck>,
+    pub rejected: Vec<Rejection>,
+    /// Feed changes after the request's cursor, from other devices, inside the device's scope.
+    pub pull: Vec<DocChanges>,
+    /// The cursor to send next time.
+    pub cursor: u64,
+    /// More of the feed is waiting: sync again.
+    pub more: bool,
+    /// The server's clock (ms) so the app can show how far off the phone's clock is.
+    pub server_time: i64,
+}
+
+/// Encodes a request into its envelope.
+pub fn encode_request(msg: &SyncRequest) -> Result<Vec<u8>> {
+    encode(MessageKind::Request, msg)
+}
+
+/// Encodes a response into its envelope.
+pub fn encode_response(msg: &SyncResponse) -> Result<Vec<u8>> {
+    encode(MessageKind::Response, msg)
+}
+
+/// Decodes and checks a request from untrusted bytes.
+pub fn decode_request(bytes: &[u8]) -> Result<SyncRequest> {
+    let msg: SyncRequest = decode(MessageKind::Request, bytes)?;
+    check_id("device", &msg.device)?;
+    for d in msg
+        .push
+        .iter()
+        .map(|d| &d.doc)
+        .chain(msg.want.iter().map(|w| &w.doc))
+    {
+        crate::case::validate_case_id(d).map_err(|_| malformed(format!("bad case id {d:?}")))?;
+    }
+    for w in &msg.want {
+        w.heads.iter().try_for_each(|h| to_hash(h).map(|_| ()))?;
+    }
+    Ok(msg)
+}
+
+/// Decodes and checks a response (the phone trusts its server, but not the bytes in between).
+pub fn decode_response(bytes: &[u8]) -> Result<SyncResponse> {
+    let msg: SyncResponse = decode(MessageKind::Response, bytes)?;
+    for d in msg.accepted.iter() {
+        d.hashes.iter().try_for_each(|h| to_hash(h).map(|_| ()))?;
+    }
+    Ok(msg)
+}
+
+/// A change hash from its 32 wire bytes.
+pub fn to_hash(bytes: &[u8]) -> Result<ChangeHash> {
+    ChangeHash::try_from(bytes)
+        .map_err(|_| malformed(format!("a hash is 32 bytes, got {}", bytes.len())))
+}
+
+/// A hash as wire bytes.
+pub fn hash_bytes(hash: &ChangeHash) -> ByteBuf {
+    ByteBuf::from(hash.0.to_vec())
+}
+
+fn encode<T: Serialize>(kind: MessageKind, msg: &T) -> Result<Vec<u8>> {
+    let mut cbor = Vec::new();
+    ciborium::into_writer(msg, &mut cbor).map_err(|e| malformed(e.to_string()))?;
+    let mut out = Vec::with_capacity(HEADER_LEN + cbor.len() / 2);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&PROTOCOL_VERSION.to_be_bytes());
+    out.push(kind as u8);
+    out.push(FLAG_DEFLATE);
+    DeflateEncoder::new(cbor.as_slice(), Compression::new(6))
+        .read_to_end(&mut out)
+        .map_err(|e| malformed(e.to_string()))?;
+    Ok(out)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(kind: MessageKind, bytes: &[u8]) -> Result<T> {
+    if bytes.len() > MAX_ENVELOPE_BYTES {
+        return Err(Error::TooLarge {
+            what: "sync message",
+            size: bytes.len(),
+            limit: MAX_ENVELOPE_BYTES,
+        });
+    }
+    if bytes.len() < HEADER_LEN || &bytes[..4] != MAGIC {
+        return Err(malformed("not a gridsync envelope".into()));
+    }
+    let version = u16::from_be_bytes([bytes[4], bytes[5]]);
+    if version != PROTOCOL_VERSION {
+        return Err(Error::UnsupportedVersion(version));
+    }
+    if bytes[6] != kind as u8 {
+        return Err(malformed(format!(
+            "expected message kind {}, got {}",
+            kind as u8, bytes[6]
+        )));
+    }
+    let flags = bytes[7];
+    if flags & !FLAG_DEFLATE != 0 {
+        return Err(malformed(format!("unknown flags {flags:#x}")));
+    }
+    let payload = &bytes[HEADER_LEN..];
+    let body = if flags & FLAG_DEFLATE != 0 {
+        let mut body = Vec::new();
+        DeflateDecoder::new(payload)
+            .take(MAX_BODY_BYTES as u64 + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| malformed(format!("deflate: {e}")))?;
+        if body.len() > MAX_BODY_BYTES {
+            return Err(Error::TooLarge {
+                what: "decompressed sync message",
+                size: body.len(),
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        body
+    } else {
+        payload.to_vec()
+    };
+    let mut reader = body.as_slice();
+    let msg = ciborium::de::from_reader_with_recursion_limit(&mut reader, MAX_DEPTH)
+        .map_err(|e| malformed(format!("cbor: {e}")))?;
+    if !reader.is_empty() {
+        return Err(malformed(format!("{} trailing bytes", reader.len())));
+    }
+    Ok(msg)
+}
+
+fn check_id(field: &str, s: &str) -> Result<()> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(malformed(format!("bad {field} id")))
+    }
+}
+
+fn malformed(what: String) -> Error {
+    Error::Malformed(what)
+}

@@ -1,0 +1,702 @@
+//! The category taxonomy (事项分类): which categories a case of each kind may take, the time limit
+//! (办结时限) to close a case of that category, and the department it is routed to.
+//!
+//! The catalogue is data, not code: the crate ships `categories.toml` ([`Taxonomy::builtin`]) and a
+//! deployment may load its own ([`Taxonomy::load`]). Both pass the same checks, so the rest of the
+//! core can trust every code, kind, limit and department reference it finds here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The case kinds of schema v1; a category must name at least one of them.
+const KINDS: [&str; 6] = [
+    "incident",
+    "request",
+    "dispute",
+    "patrol",
+    "household",
+    "key_person_visit",
+];
+
+/// The catalogue format this build reads.
+const VERSION: i64 = 1;
+
+// Limits beyond about a year are typos, and an unbounded count of working days would make
+// deadline arithmetic walk the calendar for ever.
+const MAX_HOURS: u32 = 8760;
+const MAX_WORKING_DAYS: u32 = 250;
+
+// Codes end up in case documents, SQL columns and URLs: keep them short and plain.
+const MAX_CODE_LEN: usize = 64;
+
+/// The time allowed to close a case: `"24h"` counts clock hours, `"3wd"` counts working days.
+/// Serialised as that same string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeLimit {
+    Hours(u32),
+    WorkingDays(u32),
+}
+
+impl TimeLimit {
+    /// Parses `"1h"`, `"24h"`, `"1wd"`, `"3wd"`. Zero, leading zeros, signs, spaces, other units
+    /// and limits over a year are `None`, so that [`Display`](fmt::Display) gives back the input.
+    pub fn parse(s: &str) -> Option<TimeLimit> {
+        let (digits, make, max): (&str, fn(u32) -> TimeLimit, u32) =
+            if let Some(d) = s.strip_suffix("wd") {
+                (d, TimeLimit::WorkingDays, MAX_WORKING_DAYS)
+            } else if let Some(d) = s.strip_suffix('h') {
+                (d, TimeLimit::Hours, MAX_HOURS)
+            } else {
+                return None;
+            };
+        // u32::from_str alone would accept "+3" and "03".
+        if digits.is_empty()
+            || digits.starts_with('0')
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let n: u32 = digits.parse().ok()?;
+        (n <= max).then(|| make(n))
+    }
+}
+
+impl fmt::Display for TimeLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TimeLimit::Hours(n) => write!(f, "{n}h"),
+            TimeLimit::WorkingDays(n) => write!(f, "{n}wd"),
+        }
+    }
+}
+
+impl FromStr for TimeLimit {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<TimeLimit> {
+        TimeLimit::parse(s).ok_or_else(|| Error::Taxonomy(bad_limit(s)))
+    }
+}
+
+fn bad_limit(s: &str) -> String {
+    format!(
+        "bad time limit {s:?}: write hours as \"24h\" or working days as \"3wd\" \
+         (1 to {MAX_HOURS}h, 1 to {MAX_WORKING_DAYS}wd)"
+    )
+}
+
+impl Serialize for TimeLimit {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        TimeLimit::parse(&s).ok_or_else(|| serde::de::Error::custom(bad_limit(&s)))
+    }
+}
+
+/// A department cases are routed to (职能部门).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Department {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
+/// One category of the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Category {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// The case kinds this category applies to, in catalogue order.
+    pub kinds: Vec<String>,
+    pub limit: TimeLimit,
+    /// The responsible department's code; `None` when the grid and township handle it themselves.
+    pub department: Option<String>,
+}
+
+impl Category {
+    /// Whether a case of `kind` may take this category.
+    pub fn applies_to(&self, kind: &str) -> bool {
+        self.kinds.iter().any(|k| k == kind)
+    }
+}
+
+/// A checked category catalogue: unique codes, known kinds, valid limits, known departments.
+#[derive(Debug, Clone)]
+pub struct Taxonomy {
+    categories: BTreeMap<String, Category>,
+    departments: BTreeMap<String, Department>,
+}
+
+impl Taxonomy {
+    /// The catalogue shipped in `sync-core/categories.toml`, parsed on first use.
+    pub fn builtin() -> &'static Taxonomy {
+        static BUILTIN: OnceLock<Taxonomy> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            // The shipped file is compiled in and checked by the tests below, so this cannot fail
+            // in a released build.
+            Taxonomy::from_toml_str(include_str!("../categories.toml"))
+                .expect("the shipped categories.toml is valid")
+        })
+    }
+
+    /// Parses and checks a catalogue; the error names the offending entry.
+    pub fn from_toml_str(text: &str) -> Result<Taxonomy> {
+        // Read the version alone first, so a newer file is reported as such rather than as
+        // whatever field it happens to have changed.
+        let header: Header = toml::from_str(text).map_err(toml_error)?;
+        if header.version != VERSION {
+            return Err(Error::Taxonomy(format!(
+                "unsupported catalogue version {}, this build reads version {VERSION}",
+                header.version
+            )));
+        }
+        let raw: RawTaxonomy = toml::from_str(text).map_err(toml_error)?;
+        Taxonomy::check(raw)
+    }
+
+    /// Reads a deployment's own catalogue file.
+    pub fn load(path: &Path) -> Result<Taxonomy> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Taxonomy(format!("cannot read {}: {e}", path.display())))?;
+        Taxonomy::from_toml_str(&text).map_err(|e| match e {
+            Error::Taxonomy(msg) => Error::Taxonomy(format!("{}: {msg}", path.display())),
+            other => other,
+        })
+    }
+
+    pub fn category(&self, code: &str) -> Option<&Category> {
+        self.categories.get(code)
+    }
+
+    pub fn department(&self, code: &str) -> Option<&Department> {
+        self.departments.get(code)
+    }
+
+    /// All categories, ordered by code.
+    pub fn categories(&self) -> impl Iterator<Item = &Category> {
+        self.categories.values()
+    }
+
+    /// The categories a case of `kind` may take, ordered by code.
+    pub fn categories_for_kind<'a>(
+        &'a self,
+        kind: &'a str,
+    ) -> impl Iterator<Item = &'a Category> + 'a {
+        self.categories.values().filter(move |c| c.applies_to(kind))
+    }
+
+    fn check(raw: RawTaxonomy) -> Result<Taxonomy> {
+        let mut departments = BTreeMap::new();
+        for (code, d) in raw.departments {
+            let what = format!("department {code:?}");
+            check_code(&what, &code)?;
+            let name_zh = required_name(&what, "name_zh", d.name_zh)?;
+            let name_en = required_name(&what, "name_en", d.name_en)?;
+            departments.insert(
+                code.clone(),
+                Department {
+                    code,
+                    name_zh,
+                    name_en,
+                },
+            );
+        }
+
+        if raw.category.is_empty() {
+            return Err(Error::Taxonomy(
+                "the catalogue has no [[category]] entries".into(),
+            ));
+        }
+        let mut categories = BTreeMap::new();
+        for (i, c) in raw.category.into_iter().enumerate() {
+            // Entries are numbered from 1 as a person counts them in the file.
+            let what = format!("category #{} {:?}", i + 1, c.code);
+            check_code(&what, &c.code)?;
+            if categories.contains_key(&c.code) {
+                return Err(Error::Taxonomy(format!("{what}: duplicate code")));
+            }
+            let name_zh = required_name(&what, "name_zh", c.name_zh)?;
+            let name_en = required_name(&what, "name_en", c.name_en)?;
+
+            if c.kinds.is_empty() {
+                return Err(Error::Taxonomy(format!("{what}: kinds is empty")));
+            }
+            let mut seen = BTreeSet::new();
+            for kind in &c.kinds {
+                if !KINDS.contains(&kind.as_str()) {
+                    return Err(Error::Taxonomy(format!(
+                        "{what}: unknown kind {kind:?}, expected one of {}",
+                        KINDS.join(", ")
+                    )));
+                }
+                if !seen.insert(kind.as_str()) {
+                    return Err(Error::Taxonomy(format!(
+                        "{what}: kind {kind:?} listed twice"
+                    )));
+                }
+            }
+
+            let limit = TimeLimit::parse(&c.limit)
+                .ok_or_else(|| Error::Taxonomy(format!("{what}: {}", bad_limit(&c.limit))))?;
+
+            if let Some(dept) = &c.department
+                && !departments.contains_key(dept)
+            {
+                return Err(Error::Taxonomy(format!(
+                    "{what}: unknown department {dept:?}, add it under [departments]"
+                )));
+            }
+
+            categories.insert(
+                c.code.clone(),
+                Category {
+                    code: c.code,
+                    name_zh,
+                    name_en,
+                    kinds: c.kinds,
+                    limit,
+                    department: c.department,
+                },
+            );
+        }
+        Ok(Taxonomy {
+            categories,
+            departments,
+        })
+    }
+}
+
+// toml's message spans lines with a snippet of the file; only the trailing newline is noise.
+fn toml_error(e: toml::de::Error) -> Error {
+    Error::Taxonomy(e.to_string().trim_end().to_owned())
+}
+
+/// Codes are lowercase snake_case ASCII; dots may group them (`dispute.land_boundary`).
+fn check_code(what: &str, code: &str) -> Result<()> {
+    let segment_ok = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    if code.len() > MAX_CODE_LEN || !code.split('.').all(segment_ok) {
+        return Err(Error::Taxonomy(format!(
+            "{what}: code must be lowercase ASCII snake_case (letters, digits, `_`, `.` between \
+             parts, starting with a letter, at most {MAX_CODE_LEN} bytes)"
+        )));
+    }
+    Ok(())
+}
+
+fn required_name(what: &str, field: &str, value: String) -> Result<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(Error::Taxonomy(format!("{what}: {field} is empty")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Only the version, read before anything else.
+#[derive(Deserialize)]
+struct Header {
+    version: i64,
+}
+
+// Unknown fields are refused so a misspelt `limt` or `departmnet` is not silently dropped.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTaxonomy {
+    // Already checked through `Header`; named here only so it is not an unknown field.
+    #[serde(rename = "version")]
+    _version: serde::de::IgnoredAny,
+    #[serde(default)]
+    departments: BTreeMap<String, RawDepartment>,
+    #[serde(default)]
+    category: Vec<RawCategory>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDepartment {
+    name_zh: String,
+    name_en: String,
+}
+
+// `limit` stays a string here so the error can name the category it belongs to.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCategory {
+    code: String,
+    name_zh: String,
+    name_en: String,
+    kinds: Vec<String>,
+    limit: String,
+    department: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A small valid catalogue; tests break one thing in it at a time.
+    const MINIMAL: &str = r#"
+version = 1
+
+[departments.housing]
+name_zh = "住建局"
+name_en = "Housing and Construction Bureau"
+
+[[category]]
+code = "elevator_repair"
+name_zh = "电梯维修"
+name_en = "Elevator repair"
+kinds = ["request", "incident"]
+limit = "1wd"
+department = "housing"
+"#;
+
+    fn with(from: &str, to: &str) -> String {
+        assert!(MINIMAL.contains(from), "test fixture lacks {from:?}");
+        MINIMAL.replacen(from, to, 1)
+    }
+
+    /// The message of the `Error::Taxonomy` that `text` must produce.
+    fn refusal(text: &str) -> String {
+        match Taxonomy::from_toml_str(text) {
+            Err(Error::Taxonomy(msg)) => msg,
+            Err(other) => panic!("expected Error::Taxonomy, got {other:?}"),
+            Ok(t) => panic!("expected an error, got {t:?}"),
+        }
+    }
+
+    #[test]
+    fn builtin_parses_with_a_realistic_size() {
+        let n = Taxonomy::builtin().categories().count();
+        assert!((20..=30).contains(&n), "{n} categories");
+    }
+
+    #[test]
+    fn builtin_limits_follow_the_articles() {
+        let t = Taxonomy::builtin();
+        let limit = |code| t.category(code).map(|c| c.limit);
+        assert_eq!(limit("policy_question"), Some(TimeLimit::Hours(1)));
+        assert_eq!(limit("elevator_repair"), Some(TimeLimit::WorkingDays(1)));
+    }
+
+    #[test]
+    fn builtin_covers_every_kind() {
+        let t = Taxonomy::builtin();
+        for kind in KINDS {
+            assert!(
+                t.categories_for_kind(kind).next().is_some(),
+                "no category for {kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn builtin_declares_only_departments_it_uses() {
+        let t = Taxonomy::builtin();
+        let used: BTreeSet<_> = t
+            .categories()
+            .filter_map(|c| c.department.as_deref())
+            .collect();
+        let declared: BTreeSet<_> = t.departments.keys().map(String::as_str).collect();
+        assert_eq!(used, declared);
+    }
+
+    #[test]
+    fn builtin_has_the_dispute_types_of_the_articles() {
+        let t = Taxonomy::builtin();
+        let disputes: Vec<_> = t
+            .categories_for_kind("dispute")
+            .map(|c| c.code.as_str())
+            .collect();
+        for code in [
+            "dispute_marriage_family",
+            "dispute_neighbours",
+            "dispute_land_boundary",
+            "dispute_traffic_accident",
+            "dispute_medical",
+            "dispute_labour",
+            "dispute_property",
+        ] {
+            assert!(disputes.contains(&code), "{code} missing from {disputes:?}");
+        }
+    }
+
+    #[test]
+    fn categories_for_kind_filters() {
+        let t = Taxonomy::builtin();
+        assert!(
+            t.categories_for_kind("dispute")
+                .all(|c| c.applies_to("dispute"))
+        );
+        assert!(
+            !t.categories_for_kind("dispute")
+                .any(|c| c.code == "policy_question")
+        );
+        assert_eq!(t.categories_for_kind("no_such_kind").count(), 0);
+    }
+
+    #[test]
+    fn lookups_resolve() {
+        let t = Taxonomy::builtin();
+        let elevator = t.category("elevator_repair");
+        assert_eq!(elevator.map(|c| c.name_zh.as_str()), Some("电梯维修"));
+        let dept = elevator.and_then(|c| c.department.as_deref());
+        assert_eq!(
+            dept.and_then(|d| t.department(d)).map(|d| d.code.as_str()),
+            dept
+        );
+        assert!(t.category("no_such_category").is_none());
+        assert!(t.department("no_such_department").is_none());
+    }
+
+    #[test]
+    fn minimal_catalogue_parses() -> Result<()> {
+        let t = Taxonomy::from_toml_str(MINIMAL)?;
+        let c = t.category("elevator_repair");
+        assert_eq!(
+            c.map(|c| c.kinds.clone()),
+            Some(vec!["request".into(), "incident".into()])
+        );
+        assert_eq!(c.and_then(|c| c.department.as_deref()), Some("housing"));
+        assert_eq!(
+            t.department("housing").map(|d| d.name_zh.as_str()),
+            Some("住建局")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn duplicate_code_is_refused() {
+        let second = MINIMAL
+            .split_once("[[category]]")
+            .map(|(_, c)| c)
+            .unwrap_or_default();
+        let text = format!("{MINIMAL}\n[[category]]{second}");
+        let msg = refusal(&text);
+        assert!(
+            msg.contains("duplicate") && msg.contains("elevator_repair"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn unknown_kind_is_refused() {
+        let msg = refusal(&with(r#""incident"]"#, r#""complaint"]"#));
+        assert!(
+            msg.contains("unknown kind") && msg.contains("complaint"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn repeated_and_missing_kinds_are_refused() {
+        assert!(refusal(&with(r#""incident"]"#, r#""request"]"#)).contains("twice"));
+        assert!(refusal(&with(r#"["request", "incident"]"#, "[]")).contains("kinds is empty"));
+    }
+
+    #[test]
+    fn bad_limits_are_refused() {
+        for bad in ["0h", "abc", "3d", "", "1.5h", "-1wd"] {
+            let msg = refusal(&with(r#"limit = "1wd""#, &format!("limit = {bad:?}")));
+            assert!(
+                msg.contains("bad time limit") && msg.contains("elevator_repair"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_department_is_refused() {
+        let msg = refusal(&with(
+            r#"department = "housing""#,
+            r#"department = "water""#,
+        ));
+        assert!(
+            msg.contains("unknown department") && msg.contains("water"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn empty_names_are_refused() {
+        assert!(refusal(&with(r#""电梯维修""#, r#""  ""#)).contains("name_zh is empty"));
+        assert!(
+            refusal(&with(
+                r#"name_en = "Housing and Construction Bureau""#,
+                r#"name_en = """#
+            ))
+            .contains("name_en is empty")
+        );
+    }
+
+    #[test]
+    fn bad_codes_are_refused() {
+        for bad in ["Elevator", "elevator repair", "", "1st", "a..b", "电梯"] {
+            let msg = refusal(&with(
+                r#"code = "elevator_repair""#,
+                &format!("code = {bad:?}"),
+            ));
+            assert!(msg.contains("snake_case"), "{bad:?}: {msg}");
+        }
+        assert!(
+            Taxonomy::from_toml_str(&with(r#""elevator_repair""#, r#""request.elevator""#)).is_ok()
+        );
+    }
+
+    #[test]
+    fn versions_other_than_one_are_refused() {
+        assert!(
+            refusal(&with("version = 1", "version = 2"))
+                .contains("unsupported catalogue version 2")
+        );
+        assert!(refusal(&with("version = 1", "")).contains("version"));
+    }
+
+    #[test]
+    fn misspelt_fields_and_empty_catalogues_are_refused() {
+        assert!(refusal(&with("limit =", "limt =")).contains("limt"));
+        assert!(refusal("version = 1").contains("no [[category]]"));
+        assert!(!refusal("version = 1\n[[category]\n").is_empty());
+    }
+
+    #[test]
+    fn load_reads_a_file_and_names_it_in_errors() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::Storage(e.to_string()))?;
+        let path = dir.path().join("categories.toml");
+        std::fs::write(&path, MINIMAL).map_err(|e| Error::Storage(e.to_string()))?;
+        assert!(Taxonomy::load(&path)?.category("elevator_repair").is_some());
+
+        std::fs::write(&path, with("version = 1", "version = 3"))
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        match Taxonomy::load(&path) {
+            Err(Error::Taxonomy(msg)) => assert!(
+                msg.contains("categories.toml") && msg.contains("version 3"),
+                "{msg}"
+            ),
+            other => panic!("expected Error::Taxonomy, got {other:?}"),
+        }
+        match Taxonomy::load(&dir.path().join("missing.toml")) {
+            Err(Error::Taxonomy(msg)) => assert!(msg.contains("missing.toml"), "{msg}"),
+            other => panic!("expected Error::Taxonomy, got {other:?}"),
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn limits_parse_and_print_back() {
+        for (text, limit) in [
+            ("1h", TimeLimit::Hours(1)),
+            ("24h", TimeLimit::Hours(24)),
+            ("1wd", TimeLimit::WorkingDays(1)),
+            ("3wd", TimeLimit::WorkingDays(3)),
+        ] {
+            assert_eq!(TimeLimit::parse(text), Some(limit));
+            assert_eq!(limit.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn odd_limits_do_not_parse() {
+        for bad in [
+            "",
+            "h",
+            "wd",
+            "0h",
+            "0wd",
+            "01h",
+            "+1h",
+            " 1h",
+            "1h ",
+            "1 h",
+            "1H",
+            "1WD",
+            "1d",
+            "1w",
+            "1hwd",
+            "8761h",
+            "251wd",
+            "4294967296h",
+            "１h",
+        ] {
+            assert_eq!(TimeLimit::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(TimeLimit::parse("8760h"), Some(TimeLimit::Hours(MAX_HOURS)));
+        assert_eq!(
+            TimeLimit::parse("250wd"),
+            Some(TimeLimit::WorkingDays(MAX_WORKING_DAYS))
+        );
+    }
+
+    #[test]
+    fn limits_serialise_as_their_string() -> std::result::Result<(), toml::ser::Error> {
+        #[derive(Serialize, Deserialize)]
+        struct Row {
+            limit: TimeLimit,
+        }
+        let text = toml::to_string(&Row {
+            limit: TimeLimit::WorkingDays(3),
+        })?;
+        assert_eq!(text.trim(), r#"limit = "3wd""#);
+        assert_eq!(
+            toml::from_str::<Row>(&text).ok().map(|r| r.limit),
+            Some(TimeLimit::WorkingDays(3))
+        );
+        assert!(toml::from_str::<Row>(r#"limit = "3d""#).is_err());
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn every_valid_limit_round_trips(hours in 1..=MAX_HOURS, days in 1..=MAX_WORKING_DAYS) {
+            for limit in [TimeLimit::Hours(hours), TimeLimit::WorkingDays(days)] {
+                prop_assert_eq!(TimeLimit::parse(&limit.to_string()), Some(limit));
+            }
+        }
+
+        #[test]
+        fn parsed_limits_print_back_exactly(s in "[0-9+ -]{0,6}(h|wd|d)?") {
+            if let Some(limit) = TimeLimit::parse(&s) {
+                prop_assert_eq!(limit.to_string(), s);
+            }
+        }
+
+        // Deployment files are typed by people: nothing in them may panic the loader.
+        #[test]
+        fn any_text_gives_a_catalogue_or_a_taxonomy_error(s in "\\PC*") {
+            let result = Taxonomy::from_toml_str(&s);
+            prop_assert!(matches!(result, Ok(_) | Err(Error::Taxonomy(_))));
+        }
+
+        #[test]
+        fn mangled_minimal_catalogues_never_panic(at in 0..MINIMAL.len(), junk in "[\\[\\]=\"a-z0-9 \n]{0,8}") {
+            let mut text = MINIMAL.to_owned();
+            if text.is_char_boundary(at) {
+                text.insert_str(at, &junk);
+            }
+            let result = Taxonomy::from_toml_str(&text);
+            prop_assert!(matches!(result, Ok(_) | Err(Error::Taxonomy(_))));
+        }
+    }
+}

@@ -1,0 +1,775 @@
+//! The case workflow as an append-only event log.
+//!
+//! Status is never a register two people can overwrite: it is [`fold`]ed, deterministically, from
+//! the `events` list of the case document. [`RULES`] says who may append which event from which
+//! status; phone and server both call [`check`]. Each event records the event-log heads its writer
+//! had seen (`deps`), so the fold can tell a step taken in ignorance of a concurrent one. When two
+//! such steps are incompatible (resolved vs escalated) both stay in the log, the first in log order
+//! counts, and the other is reported as an open [`WorkflowConflict`] until a `settled` event
+//! chooses between them.
+
+use std::collections::{BTreeSet, HashMap};
+
+use automerge::transaction::Transactable;
+use automerge::{ObjId, ObjType, ReadDoc};
+use serde::{Deserialize, Serialize};
+
+use crate::access::{Identity, Role};
+use crate::case::{CaseKind, Millis, get_i64, get_str, get_str_list, new_id};
+use crate::jurisdiction::{JurisdictionPath, Level};
+use crate::{Error, Result};
+
+/// Where a case stands, derived from its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Nothing reported yet (only seen while a document is being built).
+    New,
+    Reported,
+    Accepted,
+    Assigned,
+    InProgress,
+    Resolved,
+    Evaluated,
+    Archived,
+    Returned,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Reported => "reported",
+            Status::Accepted => "accepted",
+            Status::Assigned => "assigned",
+            Status::InProgress => "in_progress",
+            Status::Resolved => "resolved",
+            Status::Evaluated => "evaluated",
+            Status::Archived => "archived",
+            Status::Returned => "returned",
+        }
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Status::New => "新建",
+            Status::Reported => "已上报",
+            Status::Accepted => "已受理",
+            Status::Assigned => "已转办",
+            Status::InProgress => "办理中",
+            Status::Resolved => "已办结",
+            Status::Evaluated => "已评价",
+            Status::Archived => "已归档",
+            Status::Returned => "已退回",
+        }
+    }
+}
+
+/// The steps of the case loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    /// 上报
+    Reported,
+    /// 受理/核实
+    Accepted,
+    /// 转办/分流 to a department
+    Assigned,
+    /// 办理中 (a department signing for a case starts here)
+    InProgress,
+    /// 办结
+    Resolved,
+    /// 评价: 满意/基本满意/不满意
+    Evaluated,
+    /// 归档
+    Archived,
+    /// 上报上级: one level up
+    Escalated,
+    /// 退回
+    Returned,
+    /// 督办 (the deadline clock or a supervisor); does not change status
+    Supervised,
+    /// 验收不通过: handled again; the second time raises accountability
+    Reopened,
+    /// A reviewer chose between two concurrent incompatible steps
+    Settled,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 12] = [
+        EventType::Reported,
+        EventType::Accepted,
+        EventType::Assigned,
+        EventType::InProgress,
+        EventType::Resolved,
+        EventType::Evaluated,
+        EventType::Archived,
+        EventType::Escalated,
+        EventType::Returned,
+        EventType::Supervised,
+        EventType::Reopened,
+        EventType::Settled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Reported => "reported",
+            EventType::Accepted => "accepted",
+            EventType::Assigned => "assigned",
+            EventType::InProgress => "in_progress",
+            EventType::Resolved => "resolved",
+            EventType::Evaluated => "evaluated",
+            EventType::Archived => "archived",
+            EventType::Escalated => "escalated",
+            EventType::Returned => "returned",
+            EventType::Supervised => "supervised",
+            EventType::Reopened => "reopened",
+            EventType::Settled => "settled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            EventType::Reported => "上报",
+            EventType::Accepted => "受理",
+            EventType::Assigned => "转办",
+            EventType::InProgress => "办理",
+            EventType::Resolved => "办结",
+            EventType::Evaluated => "评价",
+            EventType::Archived => "归档",
+            EventType::Escalated => "上报上级",
+            EventType::Returned => "退回",
+            EventType::Supervised => "督办",
+            EventType::Reopened => "重新办理",
+            EventType::Settled => "冲突裁定",
+        }
+    }
+}
+
+/// The requester's rating of the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rating {
+    /// 满意
+    Satisfied,
+    /// 基本满意
+    BasicallySatisfied,
+    /// 不满意
+    Unsatisfied,
+}
+
+impl Rating {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rating::Satisfied => "satisfied",
+            Rating::BasicallySatisfied => "basically_satisfied",
+            Rating::Unsatisfied => "unsatisfied",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Rating> {
+        [
+            Rating::Satisfied,
+            Rating::BasicallySatisfied,
+            Rating::Unsatisfied,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// One entry of the event log, as stored in the case document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseEvent {
+    pub id: String,
+    pub kind: EventType,
+    pub by: String,
+    pub role: Role,
+    pub device: String,
+    /// Device clock when the step was taken.
+    pub at: Millis,
+    /// The level the step concerns: the new level for `escalated`, the supervising level for
+    /// `supervised`, the case's level otherwise.
+    pub level: Level,
+    /// Event-log heads the writer had seen.
+    pub deps: Vec<String>,
+    pub note: String,
+    pub department: Option<String>,
+    pub rating: Option<Rating>,
+    /// For `settled`: the event chosen.
+    pub chosen: Option<String>,
+}
+
+/// What a person asks for; [`prepare`] fills in who, when, level and deps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventDraft {
+    pub kind: EventType,
+    pub note: String,
+    pub department: Option<String>,
+    pub rating: Option<Rating>,
+    pub chosen: Option<String>,
+    level: Option<Level>,
+}
+
+impl EventDraft {
+    pub fn new(kind: EventType) -> Self {
+        EventDraft {
+            kind,
+            note: String::new(),
+            department: None,
+            rating: None,
+            chosen: None,
+            level: None,
+        }
+    }
+
+    pub(crate) fn reported(level: Level) -> Self {
+        EventDraft {
+            level: Some(level),
+            ..EventDraft::new(EventType::Reported)
+        }
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.note = note.into();
+        self
+    }
+
+    pub fn assign_to(department: impl Into<String>) -> Self {
+        EventDraft {
+            department: Some(department.into()),
+            ..EventDraft::new(EventType::Assigned)
+        }
+    }
+
+    pub fn evaluate(rating: Rating) -> Self {
+        EventDraft {
+            rating: Some(rating),
+            ..EventDraft::new(EventType::Evaluated)
+        }
+    }
+
+    pub fn settle(chosen: impl Into<String>) -> Self {
+        EventDraft {
+            chosen: Some(chosen.into()),
+            ..EventDraft::new(EventType::Settled)
+        }
+    }
+}
+
+/// How far a role's reach must extend for a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// The case lies within the writer's scope.
+    InScope,
+    /// In scope, and the writer handles at the case's current level or above.
+    AtLevel,
+    /// `AtLevel`, or the handler of the department the case is assigned to.
+    Handler,
+}
+
+/// One row of the rules: this event, from these statuses, by these roles, with this reach.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub event: EventType,
+    pub from: &'static [Status],
+    pub roles: &'static [Role],
+    pub reach: Reach,
+}
+
+use Role::{CountyAdmin as CA, DepartmentHandler as DH, GridWorker as GW, Mediator as ME};
+use Role::{System as SY, TownshipStaff as TS};
+use Status as S;
+
+const OPEN: &[Status] = &[
+    S::Reported,
+    S::Accepted,
+    S::Assigned,
+    S::InProgress,
+    S::Resolved,
+    S::Evaluated,
+    S::Returned,
+];
+
+/// Who may append which event from which status. The single source of the workflow rules.
+pub const RULES: &[Rule] = &[
+    Rule {
+        event: EventType::Reported,
+        from: &[S::New],
+        roles: &[GW, ME, TS, CA],
+        reach: Reach::InScope,
+    },
+    Rule {
+        event: EventType::Accepted,
+        from: &[S::Reported],
+        roles: &[GW, ME, TS, CA],
+        reach: Reach::AtLevel,
+    },
+    Rule {
+        event: EventType::Assigned,
+        from: &[S::Accepted, S::InProgress, S::Returned],
+        roles: &[TS, CA],
+        reach: Reach::AtLevel,
+    },
+    Rule {
+        event: EventType::InProgress,
+        from: &[S::Accepted, S::Assigned, S::Returned],
+        roles: &[GW, ME, TS, CA, DH],
+        reach: Reach::Handler,
+    },
+    Rule {
+        event: EventType::Resolved,
+        from: &[S::Accepted, S::Assigned, S::InProgress, S::Returned],
+        roles: &[GW, ME, TS, CA, DH],
+        reach: Reach::Handler,
+    },
+    Rule {
+        event: EventType::Evaluated,
+        from: &[S::Resolved],
+        roles: &[GW, ME, TS, CA],
+        reach: Reach::InScope,
+    },
+    Rule {
+        event: EventType::Archived,
+        from: &[S::Resolved, S::Evaluated],
+        roles: &[TS, CA],
+        reach: Reach::InScope,
+    },
+    Rule {
+        event: EventType::Escalated,
+        from: &[S::Reported, S::Accepted, S::InProgress, S::Returned],
+        roles: &[GW, ME, TS, CA],
+        reach: Reach::AtLevel,
+    },
+    Rule {
+        event: EventType::Returned,
+        from: &[
+            S::Reported,
+            S::Accepted,
+            S::Assigned,
+            S::InProgress,
+            S::Resolved,
+        ],
+        roles: &[TS, CA, DH],
+        reach: Reach::Handler,
+    },
+    Rule {
+        event: EventType::Supervised,
+        from: OPEN,
+        roles: &[SY, TS, CA],
+        reach: Reach::InScope,
+    },
+    Rule {
+        event: EventType::Reopened,
+        from: &[S::Resolved, S::Evaluated],
+        roles: &[TS, CA],
+        reach: Reach::InScope,
+    },
+    Rule {
+        event: EventType::Settled,
+        from: OPEN,
+        roles: &[TS, CA],
+        reach: Reach::InScope,
+    },
+];
+
+/// The rule for an event type (every type has exactly one).
+pub fn rule(event: EventType) -> &'static Rule {
+    RULES.iter().find(|r| r.event == event).unwrap_or(&RULES[0])
+}
+
+/// Why a workflow step was refused. `code()` is machine-readable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{event} is not allowed while the case is {status}")]
+    WrongStatus {
+        event: &'static str,
+        status: &'static str,
+    },
+    #[error("a {role} may not append {event}")]
+    WrongRole {
+        event: &'static str,
+        role: &'static str,
+    },
+    #[error("{event} needs a handler at the {needed} level or above")]
+    WrongLevel {
+        event: &'static str,
+        needed: &'static str,
+    },
+    #[error("out of scope: {what}")]
+    OutOfScope { what: String },
+    #[error("the event claims to be written by someone else")]
+    ForgedAuthor,
+    #[error("invalid {event}: {what}")]
+    Invalid { event: &'static str, what: String },
+}
+
+impl Refusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::WrongStatus { .. } => "workflow_status",
+            Refusal::WrongRole { .. } => "workflow_role",
+            Refusal::WrongLevel { .. } => "workflow_level",
+            Refusal::OutOfScope { .. } => "out_of_scope",
+            Refusal::ForgedAuthor => "forged_author",
+            Refusal::Invalid { .. } => "workflow_invalid",
+        }
+    }
+}
+
+/// Two concurrent steps that cannot both hold. The `applied` ones count; `pending` waits for a
+/// reviewer's `settled` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowConflict {
+    pub applied: Vec<String>,
+    pub pending: String,
+    pub pending_kind: EventType,
+}
+
+/// Everything the event log says about a case now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowState {
+    pub status: Status,
+    pub level: Level,
+    /// 首问/首办负责: the user who owns the case at its current level.
+    pub owner: Option<String>,
+    /// The department the case is assigned to.
+    pub department: Option<String>,
+    pub reopen_count: u32,
+    pub supervision_count: u32,
+    /// The highest level that has supervised the case.
+    pub supervised_level: Option<Level>,
+    /// Reopened twice: someone is accountable (问责).
+    pub accountability: bool,
+    pub rating: Option<Rating>,
+    /// Event ids no later event has seen.
+    pub heads: Vec<String>,
+    /// Open workflow conflicts.
+    pub conflicts: Vec<WorkflowConflict>,
+    /// Status-moving events applied so far.
+    pub version: u32,
+}
+
+impl Default for WorkflowState {
+    fn default() -> Self {
+        WorkflowState {
+            status: Status::New,
+            level: Level::Grid,
+            owner: None,
+            department: None,
+            reopen_count: 0,
+            supervision_count: 0,
+            supervised_level: None,
+            accountability: false,
+            rating: None,
+            heads: Vec::new(),
+            conflicts: Vec::new(),
+            version: 0,
+        }
+    }
+}
+
+/// Derives the workflow state from the event log, in log order. Pure and deterministic: every
+/// replica holding the same log derives the same state and the same conflicts.
+pub fn fold(events: &[CaseEvent]) -> WorkflowState {
+    let mut st = WorkflowState::default();
+    let mut version_after: HashMap<&str, u32> = HashMap::new();
+    // (version reached, event id) of each applied status-moving event.
+    let mut applied: Vec<(u32, &str)> = Vec::new();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    for e in events {
+        for d in &e.deps {
+            seen.insert(d.as_str());
+        }
+        let base = e
+            .deps
+            .iter()
+            .filter_map(|d| version_after.get(d.as_str()))
+            .max()
+            .copied()
+            .unwrap_or(0);
+        match e.kind {
+            EventType::Supervised => {
+                st.supervision_count += 1;
+                st.supervised_level = st.supervised_level.max(Some(e.level));
+            }
+            EventType::Settled => settle(&mut st, e, events),
+            _ => {
+                let allowed = rule(e.kind).from.contains(&st.status);
+                if allowed {
+                    apply(&mut st, e);
+                    st.version += 1;
+                    applied.push((st.version, e.id.as_str()));
+                } else if st.status != Status::New {
+                    let unseen = applied
+                        .iter()
+                        .filter(|(v, _)| *v > base)
+                        .map(|(_, id)| (*id).to_owned())
+                        .collect();
+                    st.conflicts.push(WorkflowConflict {
+                        applied: unseen,
+                        pending: e.id.clone(),
+                        pending_kind: e.kind,
+                    });
+                }
+            }
+        }
+        version_after.insert(e.id.as_str(), st.version);
+    }
+    st.heads = events
+        .iter()
+        .map(|e| e.id.as_str())
+        .filter(|id| !seen.contains(id))
+        .map(str::to_owned)
+        .collect();
+    st.heads.sort();
+    st
+}
+
+/// The effect of a status-moving event whose from-status has been checked.
+fn apply(st: &mut WorkflowState, e: &CaseEvent) {
+    match e.kind {
+        EventType::Reported => {
+            st.status = Status::Reported;
+            st.level = e.level;
+            st.owner = Some(e.by.clone());
+        }
+        EventType::Accepted => {
+            st.status = Status::Accepted;
+            st.owner = Some(e.by.clone());
+        }
+        EventType::Assigned => {
+            st.status = Status::Assigned;
+            st.department = e.department.clone();
+        }
+        EventType::InProgress => st.status = Status::InProgress,
+        EventType::Resolved => st.status = Status::Resolved,
+        EventType::Evaluated => {
+            st.rating = e.rating;
+            if e.rating == Some(Rating::Unsatisfied) {
+                reopen(st);
+            } else {
+                st.status = Status::Evaluated;
+            }
+        }
+        EventType::Reopened => reopen(st),
+        EventType::Archived => st.status = Status::Archived,
+        EventType::Escalated => {
+            st.status = Status::Reported;
+            st.level = st.level.up().unwrap_or(Level::County);
+            st.department = None;
+            st.owner = None;
+        }
+        EventType::Returned => {
+            st.status = Status::Returned;
+            st.department = None;
+        }
+        EventType::Supervised | EventType::Settled => {}
+    }
+}
+
+/// 一次验收不通过,重新办理;连续两次不通过,问责.
+fn reopen(st: &mut WorkflowState) {
+    st.status = Status::InProgress;
+    st.reopen_count += 1;
+    st.accountability = st.reopen_count >= 2;
+}
+
+fn settle(st: &mut WorkflowState, e: &CaseEvent, events: &[CaseEvent]) {
+    let Some(chosen) = e.chosen.as_deref() else {
+        return;
+    };
+    let Some(i) = st
+        .conflicts
+        .iter()
+        .position(|c| c.pending == chosen || c.applied.iter().any(|a| a == chosen))
+    else {
+        return;
+    };
+    let conflict = st.conflicts.remove(i);
+    if conflict.pending == chosen {
+        if let Some(pending) = events.iter().find(|p| p.id == chosen) {
+            apply(st, pending);
+            st.version += 1;
+        }
+    }
+}
+
+/// Checks one event against the rules as its writer sees the case (`state`).
+pub fn check(
+    state: &WorkflowState,
+    event: &CaseEvent,
+    who: &Identity,
+    kind: CaseKind,
+    place: &JurisdictionPath,
+) -> std::result::Result<(), Refusal> {
+    let name = event.kind.as_str();
+    if event.by != who.user || event.role != who.role || event.device != who.device {
+        return Err(Refusal::ForgedAuthor);
+    }
+    let rule = rule(event.kind);
+    if !rule.roles.contains(&who.role) {
+        return Err(Refusal::WrongRole {
+            event: name,
+            role: who.role.as_str(),
+        });
+    }
+    if !rule.from.contains(&state.status) {
+        return Err(Refusal::WrongStatus {
+            event: name,
+            status: state.status.as_str(),
+        });
+    }
+    // Departments see a case only while it is assigned to them, which is all they may act on.
+    if !who.may_read(kind, place, state.department.as_deref()) {
+        return Err(Refusal::OutOfScope {
+            what: format!("{place} is outside {}", who.scope),
+        });
+    }
+    let at_level = who.role.handling_level().is_some_and(|l| l >= state.level);
+    let own_department = who.role == Role::DepartmentHandler
+        && state.department.is_some()
+        && state.department == who.department;
+    let reach_ok = match rule.reach {
+        Reach::InScope => true,
+        Reach::AtLevel => at_level,
+        Reach::Handler => at_level || own_department,
+    };
+    if !reach_ok {
+        return Err(Refusal::WrongLevel {
+            event: name,
+            needed: state.level.as_str(),
+        });
+    }
+    let invalid = |what: &str| Refusal::Invalid {
+        event: name,
+        what: what.to_owned(),
+    };
+    match event.kind {
+        EventType::Reported
+            if event.level != who.role.handling_level().unwrap_or(Level::County) =>
+        {
+            Err(invalid("reported at a level other than the writer's"))
+        }
+        EventType::Assigned if event.department.as_deref().is_none_or(str::is_empty) => {
+            Err(invalid("a department is required"))
+        }
+        EventType::Evaluated if event.rating.is_none() => Err(invalid("a rating is required")),
+        EventType::Escalated if state.level.up() != Some(event.level) => Err(invalid(
+            "escalation goes one level up from the current level",
+        )),
+        EventType::Escalated | EventType::Returned | EventType::Reopened
+            if event.note.trim().is_empty() =>
+        {
+            Err(invalid("a reason is required"))
+        }
+        EventType::Settled => {
+            let chosen = event.chosen.as_deref().unwrap_or_default();
+            let open = state
+                .conflicts
+                .iter()
+                .any(|c| c.pending == chosen || c.applied.iter().any(|a| a == chosen));
+            if open {
+                Ok(())
+            } else {
+                Err(invalid("chosen is not part of an open workflow conflict"))
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Builds the event for `draft` as `who` sees the log, and checks it.
+pub fn prepare(
+    events: &[CaseEvent],
+    draft: EventDraft,
+    who: &Identity,
+    at: Millis,
+    kind: CaseKind,
+    place: &JurisdictionPath,
+) -> Result<CaseEvent> {
+    let state = fold(events);
+    let level = match draft.kind {
+        EventType::Reported => draft.level.unwrap_or(Level::County),
+        EventType::Escalated => state.level.up().unwrap_or(Level::County),
+        EventType::Supervised => who
+            .role
+            .handling_level()
+            .unwrap_or_else(|| state.level.up().unwrap_or(Level::County)),
+        _ => state.level,
+    };
+    let event = CaseEvent {
+        id: new_id(),
+        kind: draft.kind,
+        by: who.user.clone(),
+        role: who.role,
+        device: who.device.clone(),
+        at,
+        level,
+        deps: state.heads.clone(),
+        note: draft.note,
+        department: draft.department,
+        rating: draft.rating,
+        chosen: draft.chosen,
+    };
+    check(&state, &event, who, kind, place).map_err(Error::from)?;
+    Ok(event)
+}
+
+pub(crate) fn write_event(doc: &mut impl Transactable, obj: &ObjId, e: &CaseEvent) -> Result<()> {
+    doc.put(obj, "id", e.id.as_str())?;
+    doc.put(obj, "type", e.kind.as_str())?;
+    doc.put(obj, "by", e.by.as_str())?;
+    doc.put(obj, "role", e.role.as_str())?;
+    doc.put(obj, "device", e.device.as_str())?;
+    doc.put(obj, "at", e.at)?;
+    doc.put(obj, "level", e.level.as_str())?;
+    let deps = doc.put_object(obj, "deps", ObjType::List)?;
+    for (i, d) in e.deps.iter().enumerate() {
+        doc.insert(&deps, i, d.as_str())?;
+    }
+    doc.put(obj, "note", e.note.as_str())?;
+    if let Some(d) = &e.department {
+        doc.put(obj, "department", d.as_str())?;
+    }
+    if let Some(r) = e.rating {
+        doc.put(obj, "rating", r.as_str())?;
+    }
+    if let Some(c) = &e.chosen {
+        doc.put(obj, "chosen", c.as_str())?;
+    }
+    Ok(())
+}
+
+pub(crate) fn read_event<D: ReadDoc>(d: &D, o: &ObjId) -> Result<CaseEvent> {
+    let bad = |what: &str| Error::InvalidCase(format!("event: {what}"));
+    let kind = get_str(d, o, "type")?;
+    let role = get_str(d, o, "role")?;
+    let level = get_str(d, o, "level")?;
+    let opt = |key: &str| -> Result<Option<String>> {
+        let s = get_str(d, o, key)?;
+        Ok((!s.is_empty()).then_some(s))
+    };
+    let rating = match opt("rating")? {
+        None => None,
+        Some(r) => Some(Rating::parse(&r).ok_or_else(|| bad("unknown rating"))?),
+    };
+    Ok(CaseEvent {
+        id: get_str(d, o, "id")?,
+        kind: EventType::parse(&kind).ok_or_else(|| bad("unknown type"))?,
+        by: get_str(d, o, "by")?,
+        role: Role::parse(&role).ok_or_else(|| bad("unknown role"))?,
+        device: get_str(d, o, "device")?,
+        at: get_i64(d, o, "at")?.unwrap_or(0),
+        level: Level::parse(&level).ok_or_else(|| bad("unknown level"))?,
+        deps: get_str_list(d, o, "deps")?,
+        note: get_str(d, o, "note")?,
+        department: opt("department")?,
+        rating,
+        chosen: opt("chosen")?,
+    })
+}
