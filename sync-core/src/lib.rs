@@ -14,10 +14,10 @@ pub mod case;
 mod error;
 pub mod jurisdiction;
 pub mod protocol;
-#[cfg(all(feature = "replica", any()))]
+#[cfg(feature = "replica")]
 pub mod replica;
 pub mod taxonomy;
-#[cfg(all(feature = "testing", any()))]
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod workflow;
 
@@ -25,5 +25,7 @@ pub use access::{Identity, Role};
 pub use case::{Case, CaseDoc, CaseKind, FieldConflict, NewCase};
 pub use error::{Error, Result};
 pub use jurisdiction::{JurisdictionPath, Level};
+#[cfg(feature = "replica")]
+pub use replica::Replica;
 
 pub use workflow::{CaseEvent, EventDraft, EventType, Rating, Status, WorkflowState};

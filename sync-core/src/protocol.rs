@@ -15,7 +15,8 @@ use std::io::Read;
 
 use automerge::ChangeHash;
 use flate2::Compression;
-use flate2::read::{DeflateDecoder, DeflateEncoder};
+use flate2::bufread::DeflateDecoder;
+use flate2::read::DeflateEncoder;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
@@ -243,10 +244,14 @@ fn decode<T: serde::de::DeserializeOwned>(kind: MessageKind, bytes: &[u8]) -> Re
     let payload = &bytes[HEADER_LEN..];
     let body = if flags & FLAG_DEFLATE != 0 {
         let mut body = Vec::new();
-        DeflateDecoder::new(payload)
+        let mut inflate = DeflateDecoder::new(payload);
+        (&mut inflate)
             .take(MAX_BODY_BYTES as u64 + 1)
             .read_to_end(&mut body)
             .map_err(|e| malformed(format!("deflate: {e}")))?;
+        if body.len() <= MAX_BODY_BYTES && inflate.total_in() != payload.len() as u64 {
+            return Err(malformed("bytes after the compressed body".into()));
+        }
         if body.len() > MAX_BODY_BYTES {
             return Err(Error::TooLarge {
                 what: "decompressed sync message",

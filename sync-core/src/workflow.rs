@@ -560,7 +560,7 @@ fn apply(st: &mut WorkflowState, e: &CaseEvent) {
         EventType::Archived => st.status = Status::Archived,
         EventType::Escalated => {
             st.status = Status::Reported;
-            st.level = st.level.up().unwrap_or(Level::County);
+            st.level = e.level;
             st.department = None;
             st.owner = None;
         }
@@ -591,11 +591,11 @@ fn settle(st: &mut WorkflowState, e: &CaseEvent, events: &[CaseEvent]) {
         return;
     };
     let conflict = st.conflicts.remove(i);
-    if conflict.pending == chosen {
-        if let Some(pending) = events.iter().find(|p| p.id == chosen) {
-            apply(st, pending);
-            st.version += 1;
-        }
+    if conflict.pending == chosen
+        && let Some(pending) = events.iter().find(|p| p.id == chosen)
+    {
+        apply(st, pending);
+        st.version += 1;
     }
 }
 

@@ -1,0 +1,734 @@
+//! The device replica: a phone's cases in a local SQLite file, encrypted at rest.
+//!
+//! A lost phone must not leak dispute or key-person data, so every document, summary, identity and
+//! rejection reason is sealed with XChaCha20-Poly1305 under a 32-byte key the app keeps in the
+//! platform keystore; only case ids, sync states and timestamps are plain. Each sealed value is
+//! bound to its row and column (associated data), so blobs cannot be swapped between cases.
+//!
+//! Sync is two calls with the network in between: [`Replica::next_sync_request`] reads only, and
+//! [`Replica::apply_sync_response`] writes everything the response says in one transaction. A crash
+//! between them loses nothing (the outbox is derived from the acknowledged heads, which only move
+//! on commit) and a repeated response applies nothing twice (changes are identified by hash).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use automerge::{ActorId, ChangeHash};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::access::Identity;
+use crate::case::{CaseDoc, CaseEditor, CaseKind, Millis, NewCase, new_case_id, parse_change};
+use crate::jurisdiction::{JurisdictionPath, Level};
+use crate::protocol::{DocChanges, DocHeads, SyncRequest, SyncResponse, hash_bytes, to_hash};
+use crate::workflow::{EventDraft, Status};
+use crate::{Error, Result};
+
+/// Pushed change bytes per request, so a request fits a weak link; the rest goes next round.
+pub const MAX_PUSH_BYTES: usize = 512 * 1024;
+/// What the replica asks the server to send per response by default.
+pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
+
+const SCHEMA: i64 = 1;
+
+/// Where a case stands between this phone and the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// Has changes the server has not acknowledged.
+    Pending,
+    /// The server holds everything this phone has.
+    Synced,
+    /// The server refused some of this phone's changes (kept here, and in its quarantine).
+    Rejected,
+}
+
+impl SyncState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncState::Pending => "pending",
+            SyncState::Synced => "synced",
+            SyncState::Rejected => "rejected",
+        }
+    }
+
+    fn parse(s: &str) -> Result<SyncState> {
+        match s {
+            "pending" => Ok(SyncState::Pending),
+            "synced" => Ok(SyncState::Synced),
+            "rejected" => Ok(SyncState::Rejected),
+            other => Err(Error::Storage(format!("unknown sync state {other:?}"))),
+        }
+    }
+}
+
+/// What the case list shows, kept sealed beside each document so listing 10,000 cases never
+/// loads a document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    pub id: String,
+    pub kind: CaseKind,
+    pub category: String,
+    pub title: String,
+    pub jurisdiction: JurisdictionPath,
+    pub status: Status,
+    pub level: Level,
+    pub created_at: Millis,
+    /// Fields holding more than one value.
+    pub field_conflicts: u32,
+    /// Open workflow conflicts.
+    pub workflow_conflicts: u32,
+    #[serde(skip)]
+    pub sync_state: Option<SyncState>,
+    #[serde(skip)]
+    pub updated_at: Millis,
+}
+
+impl CaseSummary {
+    pub fn in_conflict(&self) -> bool {
+        self.field_conflicts + self.workflow_conflicts > 0
+    }
+}
+
+/// A filter for [`Replica::list`]; empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub kind: Option<CaseKind>,
+    pub status: Option<Status>,
+    pub sync_state: Option<SyncState>,
+    pub conflict_only: bool,
+    /// Matched against title and category.
+    pub text: Option<String>,
+}
+
+/// A change of this phone's that the server refused, with its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalRejection {
+    pub case_id: String,
+    pub hash: String,
+    pub code: String,
+    pub reason: String,
+}
+
+/// What one applied response did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncOutcome {
+    pub accepted: usize,
+    pub rejected: usize,
+    pub pulled_changes: usize,
+    /// Cases that changed locally because of the pull.
+    pub updated_cases: Vec<String>,
+    /// The server has more: sync again.
+    pub more: bool,
+}
+
+/// The phone's local store of cases.
+#[derive(Debug)]
+pub struct Replica {
+    conn: Connection,
+    seal: Sealer,
+    actor: ActorId,
+    identity: Option<Identity>,
+}
+
+impl Replica {
+    /// Opens (or creates) the store at `path`. A wrong key is an error, not garbage.
+    pub fn open(path: &Path, key: &[u8; 32]) -> Result<Replica> {
+        let conn = Connection::open(path).map_err(storage)?;
+        Replica::init(conn, key)
+    }
+
+    /// A store that lives only in memory (tests, previews).
+    pub fn open_in_memory(key: &[u8; 32]) -> Result<Replica> {
+        Replica::init(Connection::open_in_memory().map_err(storage)?, key)
+    }
+
+    fn init(conn: Connection, key: &[u8; 32]) -> Result<Replica> {
+        // The phone can lose power at any moment: WAL and a full sync on every commit.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(storage)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(storage)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(storage)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(storage)?;
+        if version > SCHEMA {
+            return Err(Error::Storage(format!(
+                "store schema {version} is newer than this app ({SCHEMA})"
+            )));
+        }
+        if version < SCHEMA {
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+                 CREATE TABLE IF NOT EXISTS cases (
+                     id TEXT PRIMARY KEY,
+                     doc BLOB NOT NULL,
+                     summary BLOB NOT NULL,
+                     acked BLOB NOT NULL,
+                     sync_state TEXT NOT NULL,
+                     updated_at INTEGER NOT NULL);
+                 CREATE INDEX IF NOT EXISTS cases_sync_state ON cases(sync_state);
+                 CREATE TABLE IF NOT EXISTS rejections (
+                     case_id TEXT NOT NULL,
+                     hash TEXT NOT NULL,
+                     code TEXT NOT NULL,
+                     reason BLOB NOT NULL,
+                     PRIMARY KEY (case_id, hash));
+                 PRAGMA user_version = 1;",
+            )
+            .map_err(storage)?;
+        }
+        let seal = Sealer::new(key);
+        let mut replica = Replica {
+            conn,
+            seal,
+            actor: ActorId::random(),
+            identity: None,
+        };
+        replica.load_meta()?;
+        Ok(replica)
+    }
+
+    fn load_meta(&mut self) -> Result<()> {
+        match self.meta("key_check")? {
+            Some(sealed) => {
+                let plain = self.seal.open(&sealed, b"meta:key_check")?;
+                if plain != b"gridsync" {
+                    return Err(Error::Storage("wrong encryption key".into()));
+                }
+            }
+            None => {
+                let sealed = self.seal.seal(b"gridsync", b"meta:key_check");
+                self.set_meta("key_check", &sealed)?;
+            }
+        }
+        match self.meta("actor")? {
+            Some(bytes) => self.actor = ActorId::from(bytes.as_slice()),
+            None => {
+                let bytes = self.actor.to_bytes().to_vec();
+                self.set_meta("actor", &bytes)?;
+            }
+        }
+        if let Some(sealed) = self.meta("identity")? {
+            let plain = self.seal.open(&sealed, b"meta:identity")?;
+            let identity: Identity = ciborium::from_reader(plain.as_slice())
+                .map_err(|e| Error::Storage(format!("identity: {e}")))?;
+            identity.validate()?;
+            self.identity = Some(identity);
+        }
+        Ok(())
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(storage)
+    }
+
+    fn set_meta(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(storage)
+    }
+
+    /// This phone's Automerge actor id; the server binds it to the device at sign-in.
+    pub fn actor_id(&self) -> &ActorId {
+        &self.actor
+    }
+
+    /// Records who uses the phone now (a shared phone changes hands). Kept sealed.
+    pub fn sign_in(&mut self, identity: Identity) -> Result<()> {
+        identity.validate()?;
+        let mut plain = Vec::new();
+        ciborium::into_writer(&identity, &mut plain)
+            .map_err(|e| Error::Storage(format!("identity: {e}")))?;
+        let sealed = self.seal.seal(&plain, b"meta:identity");
+        self.set_meta("identity", &sealed)?;
+        self.identity = Some(identity);
+        Ok(())
+    }
+
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_ref()
+    }
+
+    fn who(&self) -> Result<Identity> {
+        self.identity.clone().ok_or_else(|| Error::InvalidInput {
+            field: "identity".into(),
+            reason: "nobody is signed in on this phone".into(),
+        })
+    }
+
+    /// The position in the server's change feed this phone has applied up to.
+    pub fn cursor(&self) -> Result<u64> {
+        Ok(self
+            .meta("cursor")?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    }
+
+    /// Captures a new case offline; returns its id.
+    pub fn capture(&mut self, new: &NewCase, at: Millis) -> Result<String> {
+        let who = self.who()?;
+        let id = new_case_id();
+        let (mut doc, _) = CaseDoc::create(self.actor.clone(), &id, new, &who, at)?;
+        let tx = self.conn.transaction().map_err(storage)?;
+        store_doc(&tx, &self.seal, &id, &mut doc, &[], &[], at)?;
+        tx.commit().map_err(storage)?;
+        Ok(id)
+    }
+
+    /// Edits a case offline: all of `f`'s writes become one change, or none do.
+    pub fn edit<F>(&mut self, id: &str, at: Millis, f: F) -> Result<()>
+    where
+        F: FnOnce(&mut CaseEditor<'_>) -> Result<()>,
+    {
+        let who = self.who()?;
+        let tx = self.conn.transaction().map_err(storage)?;
+        let (mut doc, acked) = load_doc(&tx, &self.seal, id)?;
+        doc.set_actor(self.actor.clone());
+        if doc.edit(&who, at, f)?.is_some() {
+            let rejected = rejected_hashes(&tx, id)?;
+            store_doc(&tx, &self.seal, id, &mut doc, &acked, &rejected, at)?;
+        }
+        tx.commit().map_err(storage)
+    }
+
+    /// Appends a workflow step, checked against the rules; returns the event id.
+    pub fn append_event(&mut self, id: &str, draft: EventDraft, at: Millis) -> Result<String> {
+        let mut event_id = String::new();
+        self.edit(id, at, |e| {
+            event_id = e.append_event(draft)?;
+            Ok(())
+        })?;
+        Ok(event_id)
+    }
+
+    /// The whole document of a case.
+    pub fn case(&self, id: &str) -> Result<CaseDoc> {
+        let row: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT doc FROM cases WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(storage)?;
+        let sealed = row.ok_or_else(|| Error::UnknownCase(id.to_owned()))?;
+        CaseDoc::load(&self.seal.open(&sealed, &aad(id, "doc"))?)
+    }
+
+    /// Case ids, oldest first.
+    pub fn case_ids(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM cases ORDER BY id")
+            .map_err(storage)?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(storage)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(storage)?;
+        Ok(ids)
+    }
+
+    /// Lists cases with their sync state, newest change first, filtered.
+    pub fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, summary, sync_state, updated_at FROM cases ORDER BY updated_at DESC, id")
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
+            .map_err(storage)?;
+        let needle = filter.text.as_deref().map(str::to_lowercase);
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, sealed, state, updated_at) = row.map_err(storage)?;
+            let state = SyncState::parse(&state)?;
+            if filter.sync_state.is_some_and(|s| s != state) {
+                continue;
+            }
+            let plain = self.seal.open(&sealed, &aad(&id, "summary"))?;
+            let summary: Option<CaseSummary> = ciborium::from_reader(plain.as_slice())
+                .map_err(|e| Error::Storage(format!("summary: {e}")))?;
+            // Not listed until its history is complete.
+            let Some(mut s) = summary else { continue };
+            s.sync_state = Some(state);
+            s.updated_at = updated_at;
+            let keep = filter.kind.is_none_or(|k| k == s.kind)
+                && filter.status.is_none_or(|st| st == s.status)
+                && (!filter.conflict_only || s.in_conflict())
+                && needle.as_deref().is_none_or(|n| {
+                    s.title.to_lowercase().contains(n) || s.category.to_lowercase().contains(n)
+                });
+            if keep {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Cases with changes the server has not acknowledged.
+    pub fn pending_count(&self) -> Result<usize> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM cases WHERE sync_state = 'pending'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| usize::try_from(n).unwrap_or(0))
+            .map_err(storage)
+    }
+
+    /// This phone's changes the server refused, with reasons.
+    pub fn rejections(&self, id: &str) -> Result<Vec<LocalRejection>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT hash, code, reason FROM rejections WHERE case_id = ?1 ORDER BY hash")
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })
+            .map_err(storage)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (hash, code, sealed) = row.map_err(storage)?;
+            let reason = self
+                .seal
+                .open(&sealed, &aad(id, &format!("rejection:{hash}")))?;
+            out.push(LocalRejection {
+                case_id: id.to_owned(),
+                hash,
+                code,
+                reason: String::from_utf8_lossy(&reason).into_owned(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The next request: this phone's unacknowledged changes (up to [`MAX_PUSH_BYTES`]), the
+    /// pull cursor, and repairs for cases with gaps. Reads only.
+    pub fn next_sync_request(&self) -> Result<SyncRequest> {
+        let who = self.who()?;
+        let mut push = Vec::new();
+        let mut want = Vec::new();
+        let mut budget = MAX_PUSH_BYTES;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, doc, acked, sync_state FROM cases WHERE sync_state != 'synced' ORDER BY updated_at, id")
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(storage)?;
+        for row in rows {
+            let (id, sealed, acked, _) = row.map_err(storage)?;
+            let mut doc = CaseDoc::load(&self.seal.open(&sealed, &aad(&id, "doc"))?)?;
+            let acked = decode_hashes(&acked)?;
+            let rejected = rejected_hashes(&self.conn, &id)?;
+            let changes: Vec<ByteBuf> = doc
+                .changes_since(&acked)
+                .into_iter()
+                .filter(|c| !rejected.contains(&c.hash()))
+                .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
+                .collect();
+            if !doc.missing_deps().is_empty() {
+                want.push(DocHeads {
+                    doc: id.clone(),
+                    heads: doc.heads().iter().map(hash_bytes).collect(),
+                });
+            }
+            let size: usize = changes.iter().map(|c| c.len()).sum();
+            if changes.is_empty() || (size > budget && !push.is_empty()) {
+                continue;
+            }
+            budget = budget.saturating_sub(size);
+            push.push(DocChanges { doc: id, changes });
+        }
+        Ok(SyncRequest {
+            device: who.device,
+            request_id: uuid::Uuid::new_v4().to_string(),
+            cursor: self.cursor()?,
+            page_bytes: DEFAULT_PAGE_BYTES,
+            push,
+            want,
+        })
+    }
+
+    /// Applies a response in one transaction: acknowledgements, rejections, pulled changes and
+    /// the new cursor land together or not at all.
+    pub fn apply_sync_response(&mut self, resp: &SyncResponse, now: Millis) -> Result<SyncOutcome> {
+        let cursor = self.cursor()?;
+        let tx = self.conn.transaction().map_err(storage)?;
+        let mut outcome = SyncOutcome {
+            more: resp.more,
+            ..SyncOutcome::default()
+        };
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut newly_acked: HashMap<String, Vec<ChangeHash>> = HashMap::new();
+        for ack in &resp.accepted {
+            for h in &ack.hashes {
+                newly_acked
+                    .entry(ack.doc.clone())
+                    .or_default()
+                    .push(to_hash(h)?);
+                outcome.accepted += 1;
+            }
+            touched.insert(ack.doc.clone());
+        }
+        for r in &resp.rejected {
+            let hash = if r.hash.is_empty() {
+                "-".to_owned()
+            } else {
+                to_hash(&r.hash)?.to_string()
+            };
+            let sealed = self.seal.seal(
+                r.reason.as_bytes(),
+                &aad(&r.doc, &format!("rejection:{hash}")),
+            );
+            tx.execute(
+                "INSERT INTO rejections (case_id, hash, code, reason) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (case_id, hash) DO UPDATE SET code = excluded.code, reason = excluded.reason",
+                params![r.doc, hash, r.code.as_str(), sealed],
+            )
+            .map_err(storage)?;
+            outcome.rejected += 1;
+            touched.insert(r.doc.clone());
+        }
+        let mut pulled_docs: HashMap<String, (CaseDoc, Vec<ChangeHash>)> = HashMap::new();
+        for pulled in &resp.pull {
+            crate::case::validate_case_id(&pulled.doc)?;
+            let changes = pulled
+                .changes
+                .iter()
+                .map(|b| parse_change(b))
+                .collect::<Result<Vec<_>>>()?;
+            let hashes: Vec<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
+            let entry = match pulled_docs.remove(&pulled.doc) {
+                Some(found) => found,
+                None => match load_doc(&tx, &self.seal, &pulled.doc) {
+                    Ok(found) => found,
+                    Err(Error::UnknownCase(_)) => (CaseDoc::empty(self.actor.clone()), Vec::new()),
+                    Err(e) => return Err(e),
+                },
+            };
+            let (mut doc, acked) = entry;
+            doc.apply(changes)?;
+            outcome.pulled_changes += hashes.len();
+            newly_acked
+                .entry(pulled.doc.clone())
+                .or_default()
+                .extend(hashes);
+            outcome.updated_cases.push(pulled.doc.clone());
+            touched.insert(pulled.doc.clone());
+            pulled_docs.insert(pulled.doc.clone(), (doc, acked));
+        }
+        for id in &touched {
+            let found = match pulled_docs.remove(id) {
+                Some(found) => Ok(found),
+                None => load_doc(&tx, &self.seal, id),
+            };
+            let (mut doc, mut acked) = match found {
+                Ok(found) => found,
+                // A rejection for a case this phone never stored (bytes it never sent).
+                Err(Error::UnknownCase(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            acked.extend(newly_acked.remove(id).unwrap_or_default());
+            let rejected = rejected_hashes(&tx, id)?;
+            store_doc(&tx, &self.seal, id, &mut doc, &acked, &rejected, now)?;
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('cursor', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            // A late copy of an old response must not move the cursor back.
+            [resp.cursor.max(cursor).to_be_bytes().to_vec()],
+        )
+        .map_err(storage)?;
+        tx.commit().map_err(storage)?;
+        Ok(outcome)
+    }
+}
+
+fn load_doc(conn: &Connection, seal: &Sealer, id: &str) -> Result<(CaseDoc, Vec<ChangeHash>)> {
+    let row: Option<(Vec<u8>, Vec<u8>)> = conn
+        .query_row("SELECT doc, acked FROM cases WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+        .map_err(storage)?;
+    let (sealed, acked) = row.ok_or_else(|| Error::UnknownCase(id.to_owned()))?;
+    let doc = CaseDoc::load(&seal.open(&sealed, &aad(id, "doc"))?)?;
+    Ok((doc, decode_hashes(&acked)?))
+}
+
+/// Saves a document with its summary, its acknowledged heads (minimised) and its sync state.
+fn store_doc(
+    conn: &Connection,
+    seal: &Sealer,
+    id: &str,
+    doc: &mut CaseDoc,
+    acked: &[ChangeHash],
+    rejected: &[ChangeHash],
+    now: Millis,
+) -> Result<()> {
+    let unacked: Vec<ChangeHash> = doc.changes_since(acked).iter().map(|c| c.hash()).collect();
+    let (state, acked) = if unacked.is_empty() {
+        (SyncState::Synced, doc.heads())
+    } else if unacked.iter().all(|h| rejected.contains(h)) {
+        (SyncState::Rejected, minimise(doc, acked))
+    } else {
+        (SyncState::Pending, minimise(doc, acked))
+    };
+    let summary = summarise(doc);
+    let mut plain = Vec::new();
+    ciborium::into_writer(&summary, &mut plain).map_err(|e| Error::Storage(e.to_string()))?;
+    let sealed_doc = seal.seal(&doc.save(), &aad(id, "doc"));
+    let sealed_summary = seal.seal(&plain, &aad(id, "summary"));
+    conn.execute(
+        "INSERT INTO cases (id, doc, summary, acked, sync_state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, summary = excluded.summary,
+             acked = excluded.acked, sync_state = excluded.sync_state, updated_at = excluded.updated_at",
+        params![id, sealed_doc, sealed_summary, encode_hashes(&acked), state.as_str(), now],
+    )
+    .map_err(storage)?;
+    Ok(())
+}
+
+/// `None` while a case waits for the rest of its history (a repair pull).
+fn summarise(doc: &CaseDoc) -> Option<CaseSummary> {
+    let case = doc.read().ok()?;
+    let wf = doc.workflow().ok()?;
+    Some(CaseSummary {
+        field_conflicts: u32::try_from(doc.conflicts().len()).unwrap_or(u32::MAX),
+        workflow_conflicts: u32::try_from(wf.conflicts.len()).unwrap_or(u32::MAX),
+        id: case.id,
+        kind: case.kind,
+        category: case.category,
+        title: case.title,
+        jurisdiction: case.jurisdiction,
+        status: wf.status,
+        level: wf.level,
+        created_at: case.created_at,
+        sync_state: None,
+        updated_at: 0,
+    })
+}
+
+/// Drops hashes that another hash in the set already depends on directly.
+fn minimise(doc: &mut CaseDoc, acked: &[ChangeHash]) -> Vec<ChangeHash> {
+    let set: BTreeSet<ChangeHash> = acked.iter().copied().collect();
+    let mut covered = BTreeSet::new();
+    for h in &set {
+        if let Some(c) = doc.change(h) {
+            covered.extend(c.deps().iter().copied());
+        }
+    }
+    set.difference(&covered).copied().collect()
+}
+
+fn rejected_hashes(conn: &Connection, id: &str) -> Result<Vec<ChangeHash>> {
+    let mut stmt = conn
+        .prepare("SELECT hash FROM rejections WHERE case_id = ?1")
+        .map_err(storage)?;
+    let rows = stmt
+        .query_map([id], |r| r.get::<_, String>(0))
+        .map_err(storage)?
+        .collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(storage)?;
+    Ok(rows.iter().filter_map(|h| h.parse().ok()).collect())
+}
+
+fn encode_hashes(hashes: &[ChangeHash]) -> Vec<u8> {
+    hashes.iter().flat_map(|h| h.0).collect()
+}
+
+fn decode_hashes(bytes: &[u8]) -> Result<Vec<ChangeHash>> {
+    if !bytes.len().is_multiple_of(32) {
+        return Err(Error::Storage("corrupt acknowledged heads".into()));
+    }
+    bytes
+        .chunks(32)
+        .map(|c| to_hash(c).map_err(|e| Error::Storage(e.to_string())))
+        .collect()
+}
+
+fn aad(id: &str, column: &str) -> Vec<u8> {
+    format!("gridsync:{id}:{column}").into_bytes()
+}
+
+fn storage(e: rusqlite::Error) -> Error {
+    Error::Storage(e.to_string())
+}
+
+/// Authenticated encryption of everything sensitive in the store.
+struct Sealer {
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(..)")
+    }
+}
+
+impl Sealer {
+    fn new(key: &[u8; 32]) -> Sealer {
+        Sealer {
+            cipher: XChaCha20Poly1305::new(key.into()),
+        }
+    }
+
+    /// nonce (24 bytes) ‖ ciphertext+tag.
+    fn seal(&self, plain: &[u8], aad: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; 24];
+        rand::rng().fill_bytes(&mut nonce);
+        let mut out = nonce.to_vec();
+        // Encryption with a valid key and nonce length cannot fail.
+        let ct = self
+            .cipher
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad })
+            .unwrap_or_default();
+        out.extend_from_slice(&ct);
+        out
+    }
+
+    fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        if sealed.len() < 24 + 16 {
+            return Err(Error::Storage("sealed value too short".into()));
+        }
+        let (nonce, ct) = sealed.split_at(24);
+        self.cipher
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
+            .map_err(|_| Error::Storage("cannot decrypt: wrong key or corrupt store".into()))
+    }
+}

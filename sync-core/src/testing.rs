@@ -1,0 +1,228 @@
+//! An in-memory hub speaking the real protocol, for tests of replicas and convergence.
+//!
+//! It does what the server does, minus durability and HTTP: decodes the envelope, judges each
+//! case's push with [`admit`], appends accepted changes to a change feed with a monotonic
+//! sequence, keeps refused ones in a quarantine, and answers with the feed after the device's
+//! cursor, filtered to what the device may read and without the device's own changes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use automerge::ActorId;
+use serde_bytes::ByteBuf;
+
+use crate::access::Identity;
+use crate::admission::{DeviceAuthority, Refused, admit};
+use crate::case::CaseDoc;
+use crate::protocol::{
+    DocAck, DocChanges, Rejection, SyncResponse, decode_request, encode_response, hash_bytes,
+    to_hash,
+};
+use crate::taxonomy::Taxonomy;
+use crate::workflow;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone)]
+struct FeedEntry {
+    seq: u64,
+    doc: String,
+    device: String,
+    bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+struct Device {
+    identity: Identity,
+    actors: Vec<ActorId>,
+}
+
+/// A hub held in memory. Not for production: nothing survives the process.
+#[derive(Debug, Default)]
+pub struct MemoryHub {
+    docs: BTreeMap<String, CaseDoc>,
+    feed: Vec<FeedEntry>,
+    devices: HashMap<String, Device>,
+    quarantine: Vec<(String, Refused)>,
+}
+
+impl MemoryHub {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Binds a device (and its actor) to the identity signed in on it.
+    pub fn register_device(&mut self, identity: Identity, actor: ActorId) {
+        let entry = self
+            .devices
+            .entry(identity.device.clone())
+            .or_insert(Device {
+                identity: identity.clone(),
+                actors: Vec::new(),
+            });
+        entry.identity = identity;
+        if !entry.actors.contains(&actor) {
+            entry.actors.push(actor);
+        }
+    }
+
+    /// Handles one sync request from `device` (as authenticated by the transport).
+    pub fn handle(&mut self, device: &str, request: &[u8], now: i64) -> Result<Vec<u8>> {
+        let req = decode_request(request)?;
+        let dev = self
+            .devices
+            .get(device)
+            .cloned()
+            .ok_or_else(|| Error::InvalidInput {
+                field: "device".into(),
+                reason: "unknown device".into(),
+            })?;
+        if req.device != device {
+            return Err(Error::InvalidInput {
+                field: "device".into(),
+                reason: "not the authenticated device".into(),
+            });
+        }
+        let users = [dev.identity.clone()];
+        let authority = DeviceAuthority {
+            actors: &dev.actors,
+            users: &users,
+        };
+        let mut accepted = Vec::new();
+        let mut rejected = Vec::new();
+        for push in &req.push {
+            let verdict = admit(
+                self.docs.get_mut(&push.doc),
+                &push.doc,
+                &push.changes,
+                &authority,
+                Taxonomy::builtin(),
+            );
+            let mut hashes: Vec<ByteBuf> = verdict.duplicates.iter().map(hash_bytes).collect();
+            for change in &verdict.accepted {
+                let seq = self.feed.len() as u64 + 1;
+                self.feed.push(FeedEntry {
+                    seq,
+                    doc: push.doc.clone(),
+                    device: device.to_owned(),
+                    bytes: change.raw_bytes().to_vec(),
+                });
+                hashes.push(hash_bytes(&change.hash()));
+            }
+            if let Some(doc) = verdict.doc {
+                self.docs.insert(push.doc.clone(), doc);
+            }
+            for r in verdict.refused {
+                rejected.push(Rejection {
+                    doc: push.doc.clone(),
+                    hash: r.hash.as_ref().map(hash_bytes).unwrap_or_default(),
+                    code: r.code,
+                    reason: r.reason.clone(),
+                });
+                self.quarantine.push((push.doc.clone(), r));
+            }
+            if !hashes.is_empty() {
+                accepted.push(DocAck {
+                    doc: push.doc.clone(),
+                    hashes,
+                });
+            }
+        }
+        let mut pull: Vec<DocChanges> = Vec::new();
+        for want in &req.want {
+            let heads = want
+                .heads
+                .iter()
+                .map(|h| to_hash(h))
+                .collect::<Result<Vec<_>>>()?;
+            if !self.may_read(&dev.identity, &want.doc) {
+                continue;
+            }
+            if let Some(doc) = self.docs.get_mut(&want.doc) {
+                let changes = doc
+                    .changes_since(&heads)
+                    .iter()
+                    .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
+                    .collect();
+                pull.push(DocChanges {
+                    doc: want.doc.clone(),
+                    changes,
+                });
+            }
+        }
+        let page = if req.page_bytes == 0 {
+            256 * 1024
+        } else {
+            req.page_bytes as usize
+        };
+        let mut cursor = req.cursor;
+        let mut size = 0usize;
+        let mut more = false;
+        let start = usize::try_from(req.cursor)
+            .unwrap_or(usize::MAX)
+            .min(self.feed.len());
+        for entry in &self.feed[start..] {
+            if size >= page {
+                more = true;
+                break;
+            }
+            cursor = entry.seq;
+            if entry.device == device || !self.may_read(&dev.identity, &entry.doc) {
+                continue;
+            }
+            size += entry.bytes.len();
+            match pull.iter_mut().find(|p| p.doc == entry.doc) {
+                Some(p) => p.changes.push(ByteBuf::from(entry.bytes.clone())),
+                None => pull.push(DocChanges {
+                    doc: entry.doc.clone(),
+                    changes: vec![ByteBuf::from(entry.bytes.clone())],
+                }),
+            }
+        }
+        encode_response(&SyncResponse {
+            accepted,
+            rejected,
+            pull,
+            cursor,
+            more,
+            server_time: now,
+        })
+    }
+
+    fn may_read(&self, who: &Identity, doc: &str) -> bool {
+        let Some(d) = self.docs.get(doc) else {
+            return false;
+        };
+        let (Ok(case), Ok(wf)) = (d.read(), d.workflow()) else {
+            return false;
+        };
+        who.may_read(case.kind, &case.jurisdiction, wf.department.as_deref())
+    }
+
+    /// The hub's copy of a case.
+    pub fn doc(&mut self, id: &str) -> Option<&mut CaseDoc> {
+        self.docs.get_mut(id)
+    }
+
+    pub fn doc_ids(&self) -> Vec<String> {
+        self.docs.keys().cloned().collect()
+    }
+
+    /// Number of accepted changes in the feed.
+    pub fn feed_len(&self) -> usize {
+        self.feed.len()
+    }
+
+    /// Refused changes, kept whole.
+    pub fn quarantine(&self) -> &[(String, Refused)] {
+        &self.quarantine
+    }
+
+    /// Whether `who` may see case `id` here.
+    pub fn visible_to(&self, who: &Identity, id: &str) -> bool {
+        self.may_read(who, id)
+    }
+
+    /// Status derived from the hub's copy.
+    pub fn workflow(&self, id: &str) -> Option<workflow::WorkflowState> {
+        self.docs.get(id).and_then(|d| d.workflow().ok())
+    }
+}

@@ -1,0 +1,84 @@
+//! Integration tests of gridsync-core: replicas syncing through the in-memory hub.
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+mod fixtures;
+mod merge;
+mod protocol;
+mod replica;
+mod workflow;
+
+use gridsync_core::case::{Location, NewCase};
+use gridsync_core::testing::MemoryHub;
+use gridsync_core::{CaseKind, Identity, JurisdictionPath, Replica, Role};
+
+pub const KEY: [u8; 32] = [7; 32];
+pub const T0: i64 = 1_790_000_000_000;
+
+pub fn path(s: &str) -> JurisdictionPath {
+    JurisdictionPath::parse(s).unwrap()
+}
+
+/// A grid worker of grid 01, village 201, township 101, county 130322.
+pub fn worker(user: &str, device: &str) -> Identity {
+    Identity::new(
+        user,
+        Role::GridWorker,
+        path("130322/101/201/01"),
+        None,
+        device,
+    )
+    .unwrap()
+}
+
+pub fn mediator(user: &str, device: &str) -> Identity {
+    Identity::new(user, Role::Mediator, path("130322/101/201"), None, device).unwrap()
+}
+
+pub fn township(user: &str, device: &str) -> Identity {
+    Identity::new(user, Role::TownshipStaff, path("130322/101"), None, device).unwrap()
+}
+
+pub fn replica_for(hub: &mut MemoryHub, who: Identity) -> Replica {
+    let mut r = Replica::open_in_memory(&KEY).unwrap();
+    hub.register_device(who.clone(), r.actor_id().clone());
+    r.sign_in(who).unwrap();
+    r
+}
+
+pub fn new_request(title: &str) -> NewCase {
+    NewCase {
+        kind: CaseKind::Request,
+        jurisdiction: path("130322/101/201/01"),
+        category: "street_light".into(),
+        title: title.into(),
+        description: "村口路灯不亮，晚上出行不便。".into(),
+        location: Location {
+            lat: Some(36.1),
+            lon: Some(115.2),
+            accuracy_m: Some(8.0),
+            address: "东街村村口".into(),
+        },
+        people: vec![],
+    }
+}
+
+/// One full round trip; panics on protocol errors (tests only).
+pub fn sync(hub: &mut MemoryHub, r: &mut Replica) -> gridsync_core::replica::SyncOutcome {
+    let req = r.next_sync_request().unwrap();
+    let device = req.device.clone();
+    let bytes = gridsync_core::protocol::encode_request(&req).unwrap();
+    let resp = hub.handle(&device, &bytes, T0).unwrap();
+    let resp = gridsync_core::protocol::decode_response(&resp).unwrap();
+    r.apply_sync_response(&resp, T0).unwrap()
+}
+
+/// Syncs until the hub has nothing more and the replica nothing pending.
+pub fn sync_until_quiet(hub: &mut MemoryHub, r: &mut Replica) {
+    for _ in 0..50 {
+        let out = sync(hub, r);
+        if !out.more && out.accepted == 0 && out.pulled_changes == 0 {
+            return;
+        }
+    }
+    panic!("sync did not settle in 50 rounds");
+}

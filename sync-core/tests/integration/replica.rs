@@ -1,0 +1,228 @@
+use std::process::Command;
+
+use gridsync_core::protocol::{RejectCode, decode_response, encode_request};
+use gridsync_core::replica::{CaseFilter, SyncState};
+use gridsync_core::testing::MemoryHub;
+use gridsync_core::{CaseKind, Replica};
+
+use crate::*;
+
+const CRASH_DIR: &str = "GRIDSYNC_CRASH_CHILD_DIR";
+
+/// Run only as a child of `a_replica_killed_between_request_and_response_recovers`: captures
+/// cases, writes its sync request to disk, and dies without applying any response.
+#[test]
+fn crash_child() {
+    let Some(dir) = std::env::var_os(CRASH_DIR) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let mut r = Replica::open(&dir.join("phone.db"), &KEY).unwrap();
+    r.sign_in(worker("wang", "phone-a")).unwrap();
+    for i in 0..20 {
+        r.capture(&new_request(&format!("路灯不亮 {i}")), T0 + i)
+            .unwrap();
+    }
+    let req = encode_request(&r.next_sync_request().unwrap()).unwrap();
+    std::fs::write(dir.join("request.bin"), req).unwrap();
+    std::process::abort();
+}
+
+#[test]
+fn a_replica_killed_between_request_and_response_recovers_without_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "replica::crash_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CRASH_DIR, dir.path())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the child must die, not exit cleanly");
+
+    let mut hub = MemoryHub::new();
+    let mut r = Replica::open(&dir.path().join("phone.db"), &KEY).unwrap();
+    hub.register_device(worker("wang", "phone-a"), r.actor_id().clone());
+    // The server got the request and committed it; the answer never reached the phone.
+    let lost = hub
+        .handle(
+            "phone-a",
+            &std::fs::read(dir.path().join("request.bin")).unwrap(),
+            T0,
+        )
+        .unwrap();
+    assert_eq!(hub.feed_len(), 20);
+    assert_eq!(
+        r.pending_count().unwrap(),
+        20,
+        "nothing captured before the crash is lost"
+    );
+
+    // The phone restarts and syncs again: the server acknowledges, stores nothing twice.
+    sync_until_quiet(&mut hub, &mut r);
+    assert_eq!(hub.feed_len(), 20, "a retried push is a no-op");
+    assert_eq!(r.pending_count().unwrap(), 0);
+    assert_eq!(hub.doc_ids().len(), 20);
+    for id in r.case_ids().unwrap() {
+        assert_eq!(r.case(&id).unwrap().heads(), hub.doc(&id).unwrap().heads());
+    }
+
+    // A late copy of the lost response applies nothing twice either.
+    let cursor = r.cursor().unwrap();
+    let out = r
+        .apply_sync_response(&decode_response(&lost).unwrap(), T0)
+        .unwrap();
+    assert_eq!(out.pulled_changes, 0);
+    assert_eq!(r.pending_count().unwrap(), 0);
+    assert_eq!(
+        r.cursor().unwrap(),
+        cursor,
+        "an old response never moves the cursor back"
+    );
+}
+
+#[test]
+fn the_store_is_encrypted_at_rest_and_refuses_a_wrong_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("phone.db");
+    {
+        let mut r = Replica::open(&file, &KEY).unwrap();
+        r.sign_in(worker("wang", "phone-a")).unwrap();
+        let mut new = new_request("张三家邻里纠纷");
+        new.kind = CaseKind::Dispute;
+        new.category = "dispute_neighbours".into();
+        new.description = "KEYWORD-SECRET 宅基地边界争议".into();
+        r.capture(&new, T0).unwrap();
+    }
+    // Checkpoint the WAL so every byte sits in the main file, then look for plaintext.
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")
+        .unwrap();
+    drop(conn);
+    let raw = std::fs::read(&file).unwrap();
+    for needle in [
+        "KEYWORD-SECRET".as_bytes(),
+        "张三".as_bytes(),
+        b"wang",
+        b"dispute_neighbours",
+    ] {
+        assert!(
+            !raw.windows(needle.len()).any(|w| w == needle),
+            "plaintext {:?} on disk",
+            String::from_utf8_lossy(needle)
+        );
+    }
+    let err = Replica::open(&file, &[8; 32]).unwrap_err();
+    assert_eq!(err.code(), "storage");
+    assert!(err.to_string().contains("wrong key"), "{err}");
+    let r = Replica::open(&file, &KEY).unwrap();
+    assert_eq!(
+        r.list(&CaseFilter::default()).unwrap()[0].title,
+        "张三家邻里纠纷"
+    );
+}
+
+#[test]
+fn a_case_the_server_refuses_shows_as_rejected_with_its_reason_and_is_kept() {
+    let mut hub = MemoryHub::new();
+    let mut r = Replica::open_in_memory(&KEY).unwrap();
+    // The phone still thinks it covers grid 01; the server has moved the worker to grid 02.
+    r.sign_in(worker("wang", "phone-a")).unwrap();
+    let moved = gridsync_core::Identity::new(
+        "wang",
+        gridsync_core::Role::GridWorker,
+        path("130322/101/201/02"),
+        None,
+        "phone-a",
+    )
+    .unwrap();
+    hub.register_device(moved, r.actor_id().clone());
+    let id = r.capture(&new_request("路灯不亮"), T0).unwrap();
+    let out = sync(&mut hub, &mut r);
+    assert_eq!((out.accepted, out.rejected), (0, 1));
+    let listed = r
+        .list(&CaseFilter {
+            sync_state: Some(SyncState::Rejected),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, id);
+    let why = r.rejections(&id).unwrap();
+    assert_eq!(why[0].code, RejectCode::OutOfScope.as_str());
+    assert!(
+        why[0].reason.contains("130322/101/201/01"),
+        "{}",
+        why[0].reason
+    );
+    assert_eq!(
+        r.case(&id).unwrap().read().unwrap().title,
+        "路灯不亮",
+        "kept on the phone"
+    );
+    assert_eq!(hub.quarantine().len(), 1, "kept in the server's quarantine");
+    assert!(hub.doc_ids().is_empty(), "and not merged");
+    // A rejected case is not pushed again and again.
+    assert_eq!(r.pending_count().unwrap(), 0);
+    assert!(r.next_sync_request().unwrap().push.is_empty());
+}
+
+#[test]
+fn a_change_from_an_actor_of_another_device_is_refused_as_forged() {
+    let mut hub = MemoryHub::new();
+    let mut a = replica_for(&mut hub, worker("wang", "phone-a"));
+    let _b = replica_for(&mut hub, worker("liu", "phone-b"));
+    a.capture(&new_request("路灯不亮"), T0).unwrap();
+    // phone-b replays phone-a's changes as its own.
+    let mut req = a.next_sync_request().unwrap();
+    req.device = "phone-b".into();
+    let resp = hub
+        .handle("phone-b", &encode_request(&req).unwrap(), T0)
+        .unwrap();
+    let resp = decode_response(&resp).unwrap();
+    assert!(resp.accepted.is_empty());
+    assert_eq!(resp.rejected[0].code, RejectCode::ForgedActor);
+    assert_eq!(hub.quarantine().len(), 1);
+}
+
+#[test]
+fn lists_filter_by_kind_status_sync_state_and_text() {
+    let mut hub = MemoryHub::new();
+    let mut r = replica_for(&mut hub, worker("wang", "phone-a"));
+    r.capture(&new_request("路灯不亮"), T0).unwrap();
+    let mut patrol = new_request("日常巡查");
+    patrol.kind = CaseKind::Patrol;
+    patrol.category = "patrol_routine".into();
+    r.capture(&patrol, T0 + 1).unwrap();
+    let all = r.list(&CaseFilter::default()).unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().all(|c| c.sync_state == Some(SyncState::Pending)));
+    let patrols = r
+        .list(&CaseFilter {
+            kind: Some(CaseKind::Patrol),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(patrols.len(), 1);
+    assert_eq!(patrols[0].title, "日常巡查");
+    let text = r
+        .list(&CaseFilter {
+            text: Some("路灯".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(text.len(), 1);
+    assert_eq!(r.pending_count().unwrap(), 2);
+    sync_until_quiet(&mut hub, &mut r);
+    assert_eq!(r.pending_count().unwrap(), 0);
+    let synced = r
+        .list(&CaseFilter {
+            sync_state: Some(SyncState::Synced),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(synced.len(), 2);
+}

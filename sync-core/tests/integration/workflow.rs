@@ -1,0 +1,182 @@
+use gridsync_core::testing::MemoryHub;
+use gridsync_core::workflow::{EventDraft, EventType, Rating, Status};
+use gridsync_core::{Error, Level};
+
+use crate::*;
+
+#[test]
+fn a_disallowed_step_is_refused_with_a_clear_error() {
+    let mut hub = MemoryHub::new();
+    let mut a = replica_for(&mut hub, worker("wang", "phone-a"));
+    let id = a.capture(&new_request("路灯不亮"), T0).unwrap();
+
+    // A grid worker may not archive, nor assign to a department.
+    let err = a
+        .append_event(&id, EventDraft::new(EventType::Archived), T0)
+        .unwrap_err();
+    assert_eq!(err.code(), "workflow_role", "{err}");
+    assert!(
+        err.to_string()
+            .contains("grid_worker may not append archived"),
+        "{err}"
+    );
+    let err = a
+        .append_event(&id, EventDraft::assign_to("urban_management"), T0)
+        .unwrap_err();
+    assert_eq!(err.code(), "workflow_role");
+    // Resolving an unaccepted case is out of order.
+    let err = a
+        .append_event(&id, EventDraft::new(EventType::Resolved), T0)
+        .unwrap_err();
+    assert_eq!(err.code(), "workflow_status");
+    assert!(matches!(err, Error::Workflow(_)));
+    // Escalation needs a reason.
+    let err = a
+        .append_event(&id, EventDraft::new(EventType::Escalated), T0)
+        .unwrap_err();
+    assert_eq!(err.code(), "workflow_invalid");
+    // Nothing of the refused steps was written.
+    let doc = a.case(&id).unwrap();
+    assert_eq!(doc.read().unwrap().events.len(), 1);
+    assert_eq!(doc.workflow().unwrap().status, Status::Reported);
+}
+
+#[test]
+fn escalation_goes_one_level_at_a_time_and_the_lower_level_loses_the_case() {
+    let mut hub = MemoryHub::new();
+    let mut a = replica_for(&mut hub, worker("wang", "phone-a"));
+    let id = a.capture(&new_request("路灯不亮"), T0).unwrap();
+    a.append_event(
+        &id,
+        EventDraft::new(EventType::Escalated).note("需村里协调"),
+        T0 + 1,
+    )
+    .unwrap();
+    let wf = a.case(&id).unwrap().workflow().unwrap();
+    assert_eq!((wf.status, wf.level), (Status::Reported, Level::Village));
+    // The grid worker is below the case's level now.
+    let err = a
+        .append_event(&id, EventDraft::new(EventType::Accepted), T0 + 2)
+        .unwrap_err();
+    assert_eq!(err.code(), "workflow_level");
+}
+
+#[test]
+fn unsatisfied_twice_raises_accountability() {
+    let mut hub = MemoryHub::new();
+    let mut w = replica_for(&mut hub, worker("wang", "phone-a"));
+    let mut t = replica_for(&mut hub, township("li", "pc-b"));
+    let id = w.capture(&new_request("路灯不亮"), T0).unwrap();
+    sync_until_quiet(&mut hub, &mut w);
+    sync_until_quiet(&mut hub, &mut t);
+    t.append_event(&id, EventDraft::new(EventType::Accepted), T0 + 1)
+        .unwrap();
+    t.append_event(&id, EventDraft::assign_to("urban_management"), T0 + 2)
+        .unwrap();
+    for round in 1..=2u32 {
+        t.append_event(&id, EventDraft::new(EventType::Resolved), T0 + 3)
+            .unwrap();
+        t.append_event(&id, EventDraft::evaluate(Rating::Unsatisfied), T0 + 4)
+            .unwrap();
+        let wf = t.case(&id).unwrap().workflow().unwrap();
+        assert_eq!(wf.status, Status::InProgress);
+        assert_eq!(wf.reopen_count, round);
+        assert_eq!(wf.accountability, round == 2);
+    }
+    t.append_event(&id, EventDraft::new(EventType::Resolved), T0 + 5)
+        .unwrap();
+    t.append_event(&id, EventDraft::evaluate(Rating::Satisfied), T0 + 6)
+        .unwrap();
+    t.append_event(&id, EventDraft::new(EventType::Archived), T0 + 7)
+        .unwrap();
+    sync_until_quiet(&mut hub, &mut t);
+    sync_until_quiet(&mut hub, &mut w);
+    let wf = w.case(&id).unwrap().workflow().unwrap();
+    assert_eq!(wf.status, Status::Archived);
+    assert!(wf.accountability);
+    assert_eq!(wf.rating, Some(Rating::Satisfied));
+    assert_eq!(wf.department.as_deref(), Some("urban_management"));
+}
+
+#[test]
+fn concurrent_resolve_and_escalate_are_both_kept_as_a_workflow_conflict_until_settled() {
+    let mut hub = MemoryHub::new();
+    let mut w = replica_for(&mut hub, worker("wang", "phone-a"));
+    let mut t = replica_for(&mut hub, township("li", "pc-b"));
+    let id = w.capture(&new_request("路灯不亮"), T0).unwrap();
+    w.append_event(&id, EventDraft::new(EventType::Accepted), T0 + 1)
+        .unwrap();
+    sync_until_quiet(&mut hub, &mut w);
+    sync_until_quiet(&mut hub, &mut t);
+
+    // Offline, at the same time: the worker resolves, the township... resolves differently:
+    // the worker escalates while the township staff resolves.
+    let escalated = w
+        .append_event(
+            &id,
+            EventDraft::new(EventType::Escalated).note("村里处理不了"),
+            T0 + 2,
+        )
+        .unwrap();
+    let resolved = t
+        .append_event(&id, EventDraft::new(EventType::Resolved), T0 + 3)
+        .unwrap();
+    sync_until_quiet(&mut hub, &mut w);
+    sync_until_quiet(&mut hub, &mut t);
+    sync_until_quiet(&mut hub, &mut w);
+
+    let wf_w = w.case(&id).unwrap().workflow().unwrap();
+    let wf_t = t.case(&id).unwrap().workflow().unwrap();
+    assert_eq!(wf_w, wf_t, "both phones derive the same state");
+    assert_eq!(
+        Some(&wf_w),
+        hub.workflow(&id).as_ref(),
+        "and so does the hub"
+    );
+    let events = w.case(&id).unwrap().read().unwrap().events;
+    assert!(events.iter().any(|e| e.id == escalated), "escalation kept");
+    assert!(events.iter().any(|e| e.id == resolved), "resolution kept");
+    assert_eq!(wf_w.conflicts.len(), 1, "{:?}", wf_w.conflicts);
+    let c = &wf_w.conflicts[0];
+    let mut pair = vec![c.pending.clone(), c.applied[0].clone()];
+    pair.sort();
+    let mut expected = vec![escalated.clone(), resolved.clone()];
+    expected.sort();
+    assert_eq!(pair, expected);
+    assert!(t.list(&Default::default()).unwrap()[0].in_conflict());
+
+    // The township settles for the escalation.
+    t.append_event(&id, EventDraft::settle(escalated.clone()), T0 + 10)
+        .unwrap();
+    sync_until_quiet(&mut hub, &mut t);
+    sync_until_quiet(&mut hub, &mut w);
+    let wf = w.case(&id).unwrap().workflow().unwrap();
+    assert!(wf.conflicts.is_empty());
+    assert_eq!((wf.status, wf.level), (Status::Reported, Level::Village));
+}
+
+#[test]
+fn concurrent_supervision_is_not_a_conflict() {
+    let mut hub = MemoryHub::new();
+    let mut w = replica_for(&mut hub, worker("wang", "phone-a"));
+    let mut t = replica_for(&mut hub, township("li", "pc-b"));
+    let id = w.capture(&new_request("路灯不亮"), T0).unwrap();
+    sync_until_quiet(&mut hub, &mut w);
+    sync_until_quiet(&mut hub, &mut t);
+    w.append_event(&id, EventDraft::new(EventType::Accepted), T0 + 1)
+        .unwrap();
+    t.append_event(
+        &id,
+        EventDraft::new(EventType::Supervised).note("超时督办"),
+        T0 + 2,
+    )
+    .unwrap();
+    sync_until_quiet(&mut hub, &mut w);
+    sync_until_quiet(&mut hub, &mut t);
+    sync_until_quiet(&mut hub, &mut w);
+    let wf = w.case(&id).unwrap().workflow().unwrap();
+    assert!(wf.conflicts.is_empty());
+    assert_eq!(wf.status, Status::Accepted);
+    assert_eq!(wf.supervision_count, 1);
+    assert_eq!(wf.supervised_level, Some(Level::Township));
+}
