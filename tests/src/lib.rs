@@ -1,1 +1,2 @@
-//! e2e
+//! End-to-end tests of gridsync live in `tests/e2e/`: several phone replicas, the hub, and (as
+//! the server and FFI issues land) the real server and the generated bindings.
