@@ -468,7 +468,11 @@ impl Replica {
                 });
             }
             let size: usize = changes.iter().map(|c| c.len()).sum();
-            if changes.is_empty() || (size > budget && !push.is_empty()) {
+            if size > budget && !push.is_empty() {
+                // Full: the rest goes in the next round, without loading more documents.
+                break;
+            }
+            if changes.is_empty() {
                 continue;
             }
             budget = budget.saturating_sub(size);
