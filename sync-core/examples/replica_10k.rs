@@ -12,7 +12,11 @@ use gridsync_core::replica::CaseFilter;
 use gridsync_core::{CaseKind, Identity, JurisdictionPath, Replica, Role};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(10_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(10_000);
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("phone.db");
     let key = [9u8; 32];
@@ -30,7 +34,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 category: "street_light".into(),
                 title: format!("东街村路灯不亮 第{i}号"),
                 description: "村口路灯不亮，晚上出行不便，群众多次反映。".into(),
-                location: Location { address: "东街村村口".into(), ..Default::default() },
+                location: Location {
+                    address: "东街村村口".into(),
+                    ..Default::default()
+                },
                 people: vec![],
             };
             r.capture(&new, 1_790_000_000_000 + i as i64)?;

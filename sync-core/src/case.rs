@@ -439,6 +439,11 @@ impl CaseDoc {
         Ok(workflow::fold(&events))
     }
 
+    /// True when a field holds several values or two workflow steps contradict each other.
+    pub fn in_conflict(&self) -> bool {
+        !self.conflicts().is_empty() || self.workflow().is_ok_and(|w| !w.conflicts.is_empty())
+    }
+
     /// Every field that holds more than one value, with who wrote each, in a stable order.
     pub fn conflicts(&self) -> Vec<FieldConflict> {
         let mut out = Vec::new();

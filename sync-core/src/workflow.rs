@@ -773,3 +773,35 @@ pub(crate) fn read_event<D: ReadDoc>(d: &D, o: &ObjId) -> Result<CaseEvent> {
         chosen: opt("chosen")?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_type_has_exactly_one_rule() {
+        for t in EventType::ALL {
+            assert_eq!(RULES.iter().filter(|r| r.event == t).count(), 1, "{t:?}");
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+        }
+    }
+
+    #[test]
+    fn nobody_but_reporters_open_a_case_and_archived_is_final() {
+        assert_eq!(rule(EventType::Reported).from, &[Status::New]);
+        for r in RULES {
+            assert!(
+                !r.from.contains(&Status::Archived),
+                "{:?} leaves archived",
+                r.event
+            );
+            assert!(r.event == EventType::Reported || !r.from.contains(&Status::New));
+        }
+        assert!(
+            !rule(EventType::Reported)
+                .roles
+                .contains(&Role::DepartmentHandler)
+        );
+        assert!(rule(EventType::Supervised).roles.contains(&Role::System));
+    }
+}
