@@ -14,11 +14,11 @@ use std::collections::{HashMap, HashSet};
 
 use automerge::{ActorId, Change, ChangeHash};
 
-use crate::access::Identity;
+use crate::access::{Identity, Role};
 use crate::case::{Case, CaseDoc, ChangeAuthor, parse_change};
 use crate::protocol::RejectCode;
 use crate::taxonomy::Taxonomy;
-use crate::workflow::{self, CaseEvent};
+use crate::workflow::{self, CaseEvent, Refusal};
 
 /// The largest single change the hub accepts.
 pub const MAX_CHANGE_BYTES: usize = 512 * 1024;
@@ -87,14 +87,6 @@ pub fn admit(
             code,
             reason,
         };
-        if bytes.len() > MAX_CHANGE_BYTES {
-            verdict.refused.push(refuse(
-                None,
-                RejectCode::TooLarge,
-                format!("change of {} bytes", bytes.len()),
-            ));
-            continue;
-        }
         let change = match parse_change(bytes) {
             Ok(c) => c,
             Err(e) => {
@@ -104,6 +96,17 @@ pub fn admit(
                 continue;
             }
         };
+        if bytes.len() > MAX_CHANGE_BYTES {
+            verdict.refused.push(refuse(
+                Some(change.hash()),
+                RejectCode::TooLarge,
+                format!(
+                    "a change of {} bytes; the limit is {MAX_CHANGE_BYTES}",
+                    bytes.len()
+                ),
+            ));
+            continue;
+        }
         let hash = change.hash();
         if !seen.insert(hash) {
             continue;
@@ -212,7 +215,7 @@ fn judge(
             ),
         ));
     }
-    new_events_allowed(before.as_ref(), &after, &writers)?;
+    new_events_allowed(before.as_ref(), &after, &writers, taxonomy)?;
     Ok(fork)
 }
 
@@ -233,10 +236,23 @@ fn immutable_unchanged(before: &Case, after: &Case) -> Judgement<()> {
 
 fn in_scope(before: Option<&Case>, after: &Case, writers: &[&Identity]) -> Judgement<()> {
     let dept = |c: &Case| workflow::fold(&c.events).department;
+    if let Some(b) = before
+        && b.jurisdiction != after.jurisdiction
+    {
+        let movers = writers
+            .iter()
+            .all(|w| matches!(w.role, Role::TownshipStaff | Role::CountyAdmin));
+        if !movers {
+            return Err((
+                RejectCode::OutOfScope,
+                "only township or county staff move a case".into(),
+            ));
+        }
+    }
     for who in writers {
         let reach = |c: &Case| who.may_read(c.kind, &c.jurisdiction, dept(c).as_deref());
         // Department handlers only see a case while it is assigned to them, which is the
-        // state before their change; township staff may move a case within their township.
+        // state before their change (a return clears the department).
         let ok = match before {
             Some(b) => reach(b) && (reach(after) || after.jurisdiction.is_within(&who.scope)),
             None => who.may_report(after.kind, &after.jurisdiction),
@@ -254,7 +270,12 @@ fn in_scope(before: Option<&Case>, after: &Case, writers: &[&Identity]) -> Judge
     Ok(())
 }
 
-fn new_events_allowed(before: Option<&Case>, after: &Case, writers: &[&Identity]) -> Judgement<()> {
+fn new_events_allowed(
+    before: Option<&Case>,
+    after: &Case,
+    writers: &[&Identity],
+    taxonomy: &Taxonomy,
+) -> Judgement<()> {
     let old: &[CaseEvent] = before.map(|b| b.events.as_slice()).unwrap_or_default();
     let old_ids: HashMap<&str, &CaseEvent> = old.iter().map(|e| (e.id.as_str(), e)).collect();
     let kept = old_ids
@@ -302,8 +323,22 @@ fn new_events_allowed(before: Option<&Case>, after: &Case, writers: &[&Identity]
             .cloned()
             .collect();
         let state = workflow::fold(&view);
-        workflow::check(&state, event, who, after.kind, &after.jurisdiction)
-            .map_err(|r| (RejectCode::WorkflowRefused, r.to_string()))?;
+        workflow::check(&state, event, who, after.kind, &after.jurisdiction).map_err(|r| {
+            let code = match r {
+                Refusal::OutOfScope { .. } => RejectCode::OutOfScope,
+                Refusal::ForgedAuthor => RejectCode::ForgedAuthor,
+                _ => RejectCode::WorkflowRefused,
+            };
+            (code, format!("{}: {r}", r.code()))
+        })?;
+        if let Some(d) = &event.department
+            && taxonomy.department(d).is_none()
+        {
+            return Err((
+                RejectCode::WorkflowRefused,
+                format!("unknown department {d:?}"),
+            ));
+        }
     }
     Ok(())
 }

@@ -331,7 +331,7 @@ impl CaseDoc {
         guard(|| self.doc.apply_changes_batch(changes))
     }
 
-    /// Hashes among `of` whose dependencies are not all here yet (Automerge holds them back).
+    /// Hashes this document's held-back changes depend on but does not have.
     pub fn missing_deps(&mut self) -> Vec<ChangeHash> {
         self.doc.get_missing_deps(&[])
     }

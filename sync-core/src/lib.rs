@@ -6,7 +6,7 @@
 //! from roles and the jurisdiction tree ([`access`], [`jurisdiction`]); deadlines come from the
 //! category catalogue ([`taxonomy`]). Phones and the server exchange changes in one round trip
 //! ([`protocol`]); the server judges every pushed change with [`admission`]. The device-side store,
-//! [`Replica`], is behind the `replica` feature so the server does not build it.
+//! `Replica`, is behind the `replica` feature so the server does not build it.
 
 pub mod access;
 pub mod admission;

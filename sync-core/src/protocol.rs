@@ -100,8 +100,6 @@ pub enum RejectCode {
     MissingDependency,
     /// Larger than the server accepts.
     TooLarge,
-    /// Another change in the same batch for this case was refused, and this one came with it.
-    BatchRefused,
 }
 
 impl RejectCode {
@@ -116,7 +114,6 @@ impl RejectCode {
             RejectCode::InvalidCategory => "invalid_category",
             RejectCode::MissingDependency => "missing_dependency",
             RejectCode::TooLarge => "too_large",
-            RejectCode::BatchRefused => "batch_refused",
         }
     }
 }

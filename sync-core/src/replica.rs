@@ -2,7 +2,9 @@
 //!
 //! A lost phone must not leak dispute or key-person data, so every document, summary, identity and
 //! rejection reason is sealed with XChaCha20-Poly1305 under a 32-byte key the app keeps in the
-//! platform keystore; only case ids, sync states and timestamps are plain. Each sealed value is
+//! platform keystore. Plain are only what says nothing about people: case ids (random UUIDs),
+//! sync states, timestamps, change hashes (acknowledged and rejected) with rejection codes, the
+//! feed cursor and the actor id. Each sealed value is
 //! bound to its row and column (associated data), so blobs cannot be swapped between cases.
 //!
 //! Sync is two calls with the network in between: [`Replica::next_sync_request`] reads only, and
@@ -45,6 +47,9 @@ pub enum SyncState {
     Synced,
     /// The server refused some of this phone's changes (kept here, and in its quarantine).
     Rejected,
+    /// Part of the case's history has not arrived yet (it became visible to this phone after it
+    /// started): the next sync asks for the rest. Not listed until complete.
+    Incomplete,
 }
 
 impl SyncState {
@@ -53,6 +58,7 @@ impl SyncState {
             SyncState::Pending => "pending",
             SyncState::Synced => "synced",
             SyncState::Rejected => "rejected",
+            SyncState::Incomplete => "incomplete",
         }
     }
 
@@ -61,6 +67,7 @@ impl SyncState {
             "pending" => Ok(SyncState::Pending),
             "synced" => Ok(SyncState::Synced),
             "rejected" => Ok(SyncState::Rejected),
+            "incomplete" => Ok(SyncState::Incomplete),
             other => Err(Error::Storage(format!("unknown sync state {other:?}"))),
         }
     }
@@ -299,6 +306,8 @@ impl Replica {
         let who = self.who()?;
         let tx = self.conn.transaction().map_err(storage)?;
         let (mut doc, acked) = load_doc(&tx, &self.seal, id)?;
+        // A case still waiting for its history cannot be edited: the edit would float free of it.
+        doc.read()?;
         doc.set_actor(self.actor.clone());
         if doc.edit(&who, at, f)?.is_some() {
             let rejected = rejected_hashes(&tx, id)?;
@@ -451,29 +460,39 @@ impl Replica {
             })
             .map_err(storage)?;
         for row in rows {
+            if budget == 0 {
+                break;
+            }
             let (id, sealed, acked, _) = row.map_err(storage)?;
             let mut doc = CaseDoc::load(&self.seal.open(&sealed, &aad(&id, "doc"))?)?;
             let acked = decode_hashes(&acked)?;
             let rejected = rejected_hashes(&self.conn, &id)?;
-            let changes: Vec<ByteBuf> = doc
-                .changes_since(&acked)
-                .into_iter()
-                .filter(|c| !rejected.contains(&c.hash()))
-                .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
-                .collect();
             if !doc.missing_deps().is_empty() {
                 want.push(DocHeads {
                     doc: id.clone(),
                     heads: doc.heads().iter().map(hash_bytes).collect(),
                 });
             }
-            let size: usize = changes.iter().map(|c| c.len()).sum();
-            if size > budget && !push.is_empty() {
-                // Full: the rest goes in the next round, without loading more documents.
-                break;
+            // Changes come in causal order, so any prefix can be admitted on its own: send what
+            // fits (at least one change) and the rest next round.
+            let mut changes = Vec::new();
+            let mut size = 0;
+            for c in doc.changes_since(&acked) {
+                if rejected.contains(&c.hash()) {
+                    continue;
+                }
+                let len = c.raw_bytes().len();
+                if !changes.is_empty() && size + len > budget {
+                    break;
+                }
+                size += len;
+                changes.push(ByteBuf::from(c.raw_bytes().to_vec()));
             }
             if changes.is_empty() {
                 continue;
+            }
+            if size > budget && !push.is_empty() {
+                break;
             }
             budget = budget.saturating_sub(size);
             push.push(DocChanges { doc: id, changes });
@@ -606,7 +625,9 @@ fn store_doc(
     now: Millis,
 ) -> Result<()> {
     let unacked: Vec<ChangeHash> = doc.changes_since(acked).iter().map(|c| c.hash()).collect();
-    let (state, acked) = if unacked.is_empty() {
+    let (state, acked) = if !doc.missing_deps().is_empty() {
+        (SyncState::Incomplete, minimise(doc, acked))
+    } else if unacked.is_empty() {
         (SyncState::Synced, doc.heads())
     } else if unacked.iter().all(|h| rejected.contains(h)) {
         (SyncState::Rejected, minimise(doc, acked))

@@ -31,7 +31,8 @@ struct FeedEntry {
 
 #[derive(Debug, Clone)]
 struct Device {
-    identity: Identity,
+    /// Everyone who signed in on the device, latest first (phones are shared).
+    users: Vec<Identity>,
     actors: Vec<ActorId>,
 }
 
@@ -55,10 +56,11 @@ impl MemoryHub {
             .devices
             .entry(identity.device.clone())
             .or_insert(Device {
-                identity: identity.clone(),
+                users: Vec::new(),
                 actors: Vec::new(),
             });
-        entry.identity = identity;
+        entry.users.retain(|u| u.user != identity.user);
+        entry.users.insert(0, identity);
         if !entry.actors.contains(&actor) {
             entry.actors.push(actor);
         }
@@ -81,11 +83,12 @@ impl MemoryHub {
                 reason: "not the authenticated device".into(),
             });
         }
-        let users = [dev.identity.clone()];
         let authority = DeviceAuthority {
             actors: &dev.actors,
-            users: &users,
+            users: &dev.users,
         };
+        // The one signed in now decides what the device may read.
+        let reader = &dev.users[0];
         let mut accepted = Vec::new();
         let mut rejected = Vec::new();
         for push in &req.push {
@@ -133,7 +136,7 @@ impl MemoryHub {
                 .iter()
                 .map(|h| to_hash(h))
                 .collect::<Result<Vec<_>>>()?;
-            if !self.may_read(&dev.identity, &want.doc) {
+            if !self.may_read(reader, &want.doc) {
                 continue;
             }
             if let Some(doc) = self.docs.get_mut(&want.doc) {
@@ -165,7 +168,7 @@ impl MemoryHub {
                 break;
             }
             cursor = entry.seq;
-            if entry.device == device || !self.may_read(&dev.identity, &entry.doc) {
+            if entry.device == device || !self.may_read(reader, &entry.doc) {
                 continue;
             }
             size += entry.bytes.len();

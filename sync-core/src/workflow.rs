@@ -382,6 +382,9 @@ pub fn rule(event: EventType) -> &'static Rule {
     RULES.iter().find(|r| r.event == event).unwrap_or(&RULES[0])
 }
 
+/// The longest note (reason, comment) an event may carry.
+pub const MAX_NOTE_CHARS: usize = 2_000;
+
 /// Why a workflow step was refused. `code()` is machine-readable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -497,7 +500,11 @@ pub fn fold(events: &[CaseEvent]) -> WorkflowState {
                 st.supervision_count += 1;
                 st.supervised_level = st.supervised_level.max(Some(e.level));
             }
-            EventType::Settled => settle(&mut st, e, events),
+            EventType::Settled => {
+                if let Some(id) = settle(&mut st, e, events) {
+                    applied.push((st.version, id));
+                }
+            }
             _ => {
                 let allowed = rule(e.kind).from.contains(&st.status);
                 if allowed {
@@ -579,24 +586,21 @@ fn reopen(st: &mut WorkflowState) {
     st.accountability = st.reopen_count >= 2;
 }
 
-fn settle(st: &mut WorkflowState, e: &CaseEvent, events: &[CaseEvent]) {
-    let Some(chosen) = e.chosen.as_deref() else {
-        return;
-    };
-    let Some(i) = st
+/// Closes the conflict `e` settles; returns the pending event it applied, if it chose that one.
+fn settle<'a>(st: &mut WorkflowState, e: &CaseEvent, events: &'a [CaseEvent]) -> Option<&'a str> {
+    let chosen = e.chosen.as_deref()?;
+    let i = st
         .conflicts
         .iter()
-        .position(|c| c.pending == chosen || c.applied.iter().any(|a| a == chosen))
-    else {
-        return;
-    };
+        .position(|c| c.pending == chosen || c.applied.iter().any(|a| a == chosen))?;
     let conflict = st.conflicts.remove(i);
-    if conflict.pending == chosen
-        && let Some(pending) = events.iter().find(|p| p.id == chosen)
-    {
-        apply(st, pending);
-        st.version += 1;
+    if conflict.pending != chosen {
+        return None;
     }
+    let pending = events.iter().find(|p| p.id == chosen)?;
+    apply(st, pending);
+    st.version += 1;
+    Some(pending.id.as_str())
 }
 
 /// Checks one event against the rules as its writer sees the case (`state`).
@@ -649,6 +653,15 @@ pub fn check(
         event: name,
         what: what.to_owned(),
     };
+    if event.note.chars().count() > MAX_NOTE_CHARS {
+        return Err(invalid("the note is too long"));
+    }
+    let token = |d: &str| {
+        !d.is_empty() && d.len() <= 64 && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    if event.department.as_deref().is_some_and(|d| !token(d)) {
+        return Err(invalid("a department is a catalogue code"));
+    }
     match event.kind {
         EventType::Reported
             if event.level != who.role.handling_level().unwrap_or(Level::County) =>

@@ -180,3 +180,80 @@ fn concurrent_supervision_is_not_a_conflict() {
     assert_eq!(wf.supervision_count, 1);
     assert_eq!(wf.supervised_level, Some(Level::Township));
 }
+
+#[test]
+fn a_department_gets_the_whole_case_once_it_is_assigned_and_hands_it_back_resolved() {
+    let mut hub = MemoryHub::new();
+    let mut w = replica_for(&mut hub, worker("wang", "phone-a"));
+    let mut t = replica_for(&mut hub, township("li", "pc-b"));
+    let handler = gridsync_core::Identity::new(
+        "chen",
+        gridsync_core::Role::DepartmentHandler,
+        path("130322"),
+        Some("urban_management".into()),
+        "pc-chen",
+    )
+    .unwrap();
+    let mut d = replica_for(&mut hub, handler);
+    let id = w.capture(&new_request("路灯不亮"), T0).unwrap();
+    w.edit(&id, T0 + 1, |e| e.set_description("村口两盏路灯不亮"))
+        .unwrap();
+    sync_until_quiet(&mut hub, &mut w);
+    sync_until_quiet(&mut hub, &mut d);
+    assert!(
+        d.case_ids().unwrap().is_empty(),
+        "not the department's case yet"
+    );
+
+    sync_until_quiet(&mut hub, &mut t);
+    t.append_event(&id, EventDraft::new(EventType::Accepted), T0 + 2)
+        .unwrap();
+    t.append_event(&id, EventDraft::assign_to("urban_management"), T0 + 3)
+        .unwrap();
+    sync_until_quiet(&mut hub, &mut t);
+
+    // The department's cursor went past the case's first changes while it could not see them:
+    // the repair path fetches them.
+    sync_until_quiet(&mut hub, &mut d);
+    let listed = d.list(&Default::default()).unwrap();
+    assert_eq!(listed.len(), 1, "the case is complete and listed");
+    assert_eq!(listed[0].status, Status::Assigned);
+    assert_eq!(
+        d.case(&id).unwrap().read().unwrap().description,
+        "村口两盏路灯不亮"
+    );
+    d.append_event(&id, EventDraft::new(EventType::InProgress), T0 + 4)
+        .unwrap();
+    d.append_event(&id, EventDraft::new(EventType::Resolved), T0 + 5)
+        .unwrap();
+    sync_until_quiet(&mut hub, &mut d);
+    assert!(hub.quarantine().is_empty(), "{:?}", hub.quarantine());
+    sync_until_quiet(&mut hub, &mut w);
+    assert_eq!(
+        w.case(&id).unwrap().workflow().unwrap().status,
+        Status::Resolved
+    );
+}
+
+#[test]
+fn an_assignment_to_a_department_outside_the_catalogue_is_refused_by_the_hub() {
+    let mut hub = MemoryHub::new();
+    let mut t = replica_for(&mut hub, township("li", "pc-b"));
+    let mut new = new_request("路灯不亮");
+    new.jurisdiction = path("130322/101/201/01");
+    let id = t.capture(&new, T0).unwrap();
+    t.append_event(&id, EventDraft::new(EventType::Accepted), T0 + 1)
+        .unwrap();
+    t.append_event(&id, EventDraft::assign_to("no_such_bureau"), T0 + 2)
+        .unwrap();
+    let out = sync(&mut hub, &mut t);
+    assert_eq!(out.rejected, 3, "the whole batch of the case is refused");
+    let why = t.rejections(&id).unwrap();
+    assert!(why.iter().all(|r| r.code == "workflow_refused"));
+    assert!(
+        why[0].reason.contains("no_such_bureau"),
+        "{}",
+        why[0].reason
+    );
+    assert_eq!(hub.quarantine().len(), 3);
+}
