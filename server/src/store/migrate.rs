@@ -1,0 +1,58 @@
+//! Schema migrations: one list, run in order, each in its own transaction, on either backend.
+
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+
+use super::{Backend, Result};
+
+/// (version, SQL). Append only: a shipped migration never changes.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+
+pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    let done: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+    let blob = match backend {
+        Backend::Sqlite => "BLOB",
+        Backend::Postgres => "BYTEA",
+    };
+    for (version, sql) in MIGRATIONS {
+        if done.contains(version) {
+            continue;
+        }
+        let mut tx = pool.begin().await?;
+        for statement in statements(sql) {
+            let statement = statement.replace("{blob}", blob);
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(version)
+            .bind(crate::now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(version, "applied migration");
+    }
+    Ok(())
+}
+
+/// Splits a migration on lines holding only `;`, dropping comment-only pieces.
+fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {
+    sql.split("\n;\n").map(str::trim).filter_map(|s| {
+        let code: String = s
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        (!code.trim().is_empty()).then(|| code.trim().trim_end_matches(';').to_owned())
+    })
+}

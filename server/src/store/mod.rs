@@ -1,0 +1,284 @@
+//! The authoritative case store: one set of migrations and queries for SQLite (the embedded
+//! default) and PostgreSQL (the path to scale), through sqlx's `Any` driver.
+//!
+//! Portable SQL only: `$n` placeholders (both backends accept them), `ON CONFLICT … DO UPDATE`,
+//! `RETURNING`, BIGINT/TEXT columns and a `{blob}` type substituted per backend in migrations.
+
+mod migrate;
+mod sync;
+
+use std::str::FromStr;
+
+use automerge::ActorId;
+use gridsync_core::{Identity, JurisdictionPath, Role};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Connection as _, Row};
+
+pub use sync::PullPage;
+
+/// Which database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Everything the store can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Core(#[from] gridsync_core::Error),
+    #[error("unsupported database URL {0:?} (use sqlite:// or postgres://)")]
+    UnsupportedUrl(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What the store knows about a device: its bound actors and who signed in on it.
+#[derive(Debug, Clone)]
+pub struct DeviceContext {
+    pub device: String,
+    pub actors: Vec<ActorId>,
+    /// Latest sign-in first; the first one is the device's current user.
+    pub users: Vec<Identity>,
+    pub revoked: bool,
+}
+
+/// A user account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: String,
+    pub display_name: String,
+    pub role: Role,
+    pub scope: JurisdictionPath,
+    pub department: Option<String>,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+/// The case store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `sqlite://path` (created if missing; WAL, `synchronous=FULL`) or
+    /// `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                // One writer at a time in SQLite anyway; a few readers beside it.
+                Backend::Sqlite => 4,
+                Backend::Postgres => 16,
+            })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // Set explicitly: an acknowledged change must survive power loss.
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = FULL",
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA busy_timeout = 10000",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    conn.ping().await
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Brings the schema up to date.
+    pub async fn migrate(&self) -> Result<()> {
+        migrate::run(&self.pool, self.backend).await
+    }
+
+    /// Creates a user account.
+    pub async fn add_user(&self, user: &UserRecord, now: i64) -> Result<()> {
+        let taken = sqlx::query("SELECT 1 FROM users WHERE id = $1")
+            .bind(&user.id)
+            .fetch_optional(&self.pool)
+            .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!("user {} exists", user.id)));
+        }
+        sqlx::query(
+            "INSERT INTO users (id, display_name, role, scope, department, password_hash, disabled, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&user.id)
+        .bind(&user.display_name)
+        .bind(user.role.as_str())
+        .bind(user.scope.to_string())
+        .bind(user.department.clone())
+        .bind(&user.password_hash)
+        .bind(i64::from(user.disabled))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn user(&self, id: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query(
+            "SELECT id, display_name, role, scope, department, password_hash, disabled FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    /// Records that `user` signed in on `device` with Automerge actor `actor`. An actor already
+    /// bound to another device is refused: it would let one phone write as another.
+    pub async fn bind_device(
+        &self,
+        device: &str,
+        user: &str,
+        actor: &ActorId,
+        now: i64,
+    ) -> Result<()> {
+        let actor = actor.to_hex_string();
+        let mut tx = self.pool.begin().await?;
+        let owner: Option<String> =
+            sqlx::query("SELECT device_id FROM device_actors WHERE actor = $1")
+                .bind(&actor)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+        if owner.as_deref().is_some_and(|o| o != device) {
+            return Err(StoreError::Conflict(
+                "actor id bound to another device".into(),
+            ));
+        }
+        sqlx::query("INSERT INTO devices (id, revoked, created_at) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING")
+            .bind(device)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO device_users (device_id, user_id, signed_in_at) VALUES ($1, $2, $3)
+             ON CONFLICT (device_id, user_id) DO UPDATE SET signed_in_at = excluded.signed_in_at",
+        )
+        .bind(device)
+        .bind(user)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if owner.is_none() {
+            sqlx::query("INSERT INTO device_actors (actor, device_id) VALUES ($1, $2)")
+                .bind(&actor)
+                .bind(device)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Revokes a lost phone: its next request is refused.
+    pub async fn revoke_device(&self, device: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE devices SET revoked = 1 WHERE id = $1")
+            .bind(device)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The device's actors and users, or `None` for a device never seen.
+    pub async fn device_context(&self, device: &str) -> Result<Option<DeviceContext>> {
+        let Some(row) = sqlx::query("SELECT revoked FROM devices WHERE id = $1")
+            .bind(device)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let revoked: i64 = row.try_get(0)?;
+        let actors =
+            sqlx::query("SELECT actor FROM device_actors WHERE device_id = $1 ORDER BY actor")
+                .bind(device)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    let hex: String = r.try_get(0)?;
+                    ActorId::from_str(&hex)
+                        .map_err(|_| StoreError::Corrupt(format!("actor {hex:?}")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+        let rows = sqlx::query(
+            "SELECT u.id, u.display_name, u.role, u.scope, u.department, u.password_hash, u.disabled
+             FROM device_users d JOIN users u ON u.id = d.user_id
+             WHERE d.device_id = $1 ORDER BY d.signed_in_at DESC, u.id",
+        )
+        .bind(device)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut users = Vec::new();
+        for r in &rows {
+            let u = user_from_row(r)?;
+            if !u.disabled {
+                users.push(Identity::new(u.id, u.role, u.scope, u.department, device)?);
+            }
+        }
+        Ok(Some(DeviceContext {
+            device: device.to_owned(),
+            actors,
+            users,
+            revoked: revoked != 0,
+        }))
+    }
+}
+
+fn user_from_row(r: &sqlx::any::AnyRow) -> Result<UserRecord> {
+    let role: String = r.try_get(2)?;
+    let scope: String = r.try_get(3)?;
+    let disabled: i64 = r.try_get(6)?;
+    Ok(UserRecord {
+        id: r.try_get(0)?,
+        display_name: r.try_get(1)?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
+        scope: JurisdictionPath::parse(&scope)?,
+        department: r.try_get(4)?,
+        password_hash: r.try_get(5)?,
+        disabled: disabled != 0,
+    })
+}

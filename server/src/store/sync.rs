@@ -1,0 +1,399 @@
+//! The sync transaction: pushed changes judged, stored, projected and fed on; and the pull.
+
+use gridsync_core::admission::{DeviceAuthority, admit};
+use gridsync_core::case::{CaseDoc, ChangeAuthor};
+use gridsync_core::protocol::{
+    DocAck, DocChanges, DocHeads, Rejection, SyncRequest, SyncResponse, hash_bytes, to_hash,
+};
+use gridsync_core::taxonomy::Taxonomy;
+use gridsync_core::{CaseKind, Identity, JurisdictionPath};
+use serde_bytes::ByteBuf;
+use sqlx::{Any, Row, Transaction};
+
+use super::{DeviceContext, Result, Store, StoreError};
+
+/// Feed rows read per query while filling a page.
+const SCAN_BATCH: i64 = 500;
+/// Page size when the phone does not say.
+const DEFAULT_PAGE_BYTES: usize = 256 * 1024;
+
+/// What a device gets back from the change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullPage {
+    pub pull: Vec<DocChanges>,
+    pub cursor: u64,
+    pub more: bool,
+}
+
+impl Store {
+    /// One round trip: the push committed, then the pull read, as one response. The device's
+    /// current user (its latest sign-in) decides what it may read.
+    pub async fn sync(
+        &self,
+        ctx: &DeviceContext,
+        req: &SyncRequest,
+        taxonomy: &Taxonomy,
+        now: i64,
+    ) -> Result<SyncResponse> {
+        let reader = ctx.users.first().ok_or_else(|| {
+            StoreError::Conflict(format!("nobody is signed in on device {}", ctx.device))
+        })?;
+        let (accepted, rejected) = self.commit_push(ctx, &req.push, taxonomy, now).await?;
+        let page = self
+            .pull(reader, &ctx.device, req.cursor, &req.want, req.page_bytes)
+            .await?;
+        Ok(SyncResponse {
+            accepted,
+            rejected,
+            pull: page.pull,
+            cursor: page.cursor,
+            more: page.more,
+            server_time: now,
+        })
+    }
+
+    /// Judges every pushed case with [`admit`] and stores the outcome in one transaction:
+    /// accepted changes into the log (with feed sequence numbers), the document snapshot and the
+    /// case projection; refused ones into quarantine. Returns the acknowledgements, which are true
+    /// only once this returns (the commit happened).
+    pub async fn commit_push(
+        &self,
+        ctx: &DeviceContext,
+        push: &[DocChanges],
+        taxonomy: &Taxonomy,
+        now: i64,
+    ) -> Result<(Vec<DocAck>, Vec<Rejection>)> {
+        let mut tx = self.pool.begin().await?;
+        // Taking the feed counter first serialises writers: sequence numbers commit in order, so
+        // a device's cursor never skips a change that commits late.
+        let mut head: i64 =
+            sqlx::query("UPDATE counters SET value = value WHERE name = 'feed' RETURNING value")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+        let authority = DeviceAuthority {
+            actors: &ctx.actors,
+            users: &ctx.users,
+        };
+        let current_user = ctx
+            .users
+            .first()
+            .map(|u| u.user.clone())
+            .unwrap_or_default();
+        let mut acks = Vec::new();
+        let mut rejections = Vec::new();
+        for case in push {
+            let mut current = load_doc(&mut tx, &case.doc).await?;
+            let verdict = admit(
+                current.as_mut(),
+                &case.doc,
+                &case.changes,
+                &authority,
+                taxonomy,
+            );
+            let mut hashes: Vec<ByteBuf> = verdict.duplicates.iter().map(hash_bytes).collect();
+            for change in &verdict.accepted {
+                head += 1;
+                let author = ChangeAuthor::of_change(change);
+                sqlx::query(
+                    "INSERT INTO changes (seq, doc, hash, actor, device_id, user_id, device_time, received_at, bytes)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(head)
+                .bind(&case.doc)
+                .bind(change.hash().to_string())
+                .bind(change.actor_id().to_hex_string())
+                .bind(&ctx.device)
+                .bind(author.map(|a| a.user).unwrap_or_else(|| current_user.clone()))
+                .bind(change.timestamp())
+                .bind(now)
+                .bind(change.raw_bytes().to_vec())
+                .execute(&mut *tx)
+                .await?;
+                hashes.push(hash_bytes(&change.hash()));
+            }
+            if let Some(mut doc) = verdict.doc {
+                save_doc(&mut tx, &case.doc, &mut doc, head, now).await?;
+            }
+            for refused in verdict.refused {
+                let hash = refused.hash.map(|h| h.to_string()).unwrap_or_default();
+                sqlx::query(
+                    "INSERT INTO quarantine (id, doc, hash, device_id, user_id, code, reason, received_at, bytes)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(&case.doc)
+                .bind(&hash)
+                .bind(&ctx.device)
+                .bind(&current_user)
+                .bind(refused.code.as_str())
+                .bind(&refused.reason)
+                .bind(now)
+                .bind(refused.bytes)
+                .execute(&mut *tx)
+                .await?;
+                tracing::info!(doc = %case.doc, device = %ctx.device, code = refused.code.as_str(), "change quarantined");
+                rejections.push(Rejection {
+                    doc: case.doc.clone(),
+                    hash: refused.hash.as_ref().map(hash_bytes).unwrap_or_default(),
+                    code: refused.code,
+                    reason: refused.reason,
+                });
+            }
+            if !hashes.is_empty() {
+                acks.push(DocAck {
+                    doc: case.doc.clone(),
+                    hashes,
+                });
+            }
+        }
+        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'feed'")
+            .bind(head)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE devices SET last_sync_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&ctx.device)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((acks, rejections))
+    }
+
+    /// The page of the change feed after `cursor` that `reader` may see, without the device's
+    /// own changes, plus the repairs it asked for (`want`).
+    pub async fn pull(
+        &self,
+        reader: &Identity,
+        device: &str,
+        cursor: u64,
+        want: &[DocHeads],
+        page_bytes: u32,
+    ) -> Result<PullPage> {
+        let budget = match page_bytes {
+            0 => DEFAULT_PAGE_BYTES,
+            n => n as usize,
+        };
+        let mut pull: Vec<DocChanges> = Vec::new();
+        let mut size = 0usize;
+        for w in want {
+            if !self.may_read(reader, &w.doc).await? {
+                continue;
+            }
+            let heads = w
+                .heads
+                .iter()
+                .map(|h| to_hash(h))
+                .collect::<gridsync_core::Result<Vec<_>>>()?;
+            let mut conn = self.pool.begin().await?;
+            if let Some(mut doc) = load_doc(&mut conn, &w.doc).await? {
+                let changes: Vec<ByteBuf> = doc
+                    .changes_since(&heads)
+                    .iter()
+                    .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
+                    .collect();
+                size += changes.iter().map(|c| c.len()).sum::<usize>();
+                pull.push(DocChanges {
+                    doc: w.doc.clone(),
+                    changes,
+                });
+            }
+            conn.commit().await?;
+        }
+        let head: i64 = sqlx::query("SELECT value FROM counters WHERE name = 'feed'")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        let mut position = i64::try_from(cursor).unwrap_or(i64::MAX).min(head);
+        let mut more = false;
+        'scan: while position < head {
+            let rows = sqlx::query(
+                "SELECT ch.seq, ch.doc, ch.device_id, ch.bytes, c.kind, c.path, c.department
+                 FROM changes ch JOIN cases c ON c.id = ch.doc
+                 WHERE ch.seq > $1 AND ch.seq <= $2 ORDER BY ch.seq LIMIT $3",
+            )
+            .bind(position)
+            .bind(head)
+            .bind(SCAN_BATCH)
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                position = head;
+                break;
+            }
+            for row in &rows {
+                if size >= budget {
+                    more = true;
+                    break 'scan;
+                }
+                let seq: i64 = row.try_get(0)?;
+                let doc: String = row.try_get(1)?;
+                let from: String = row.try_get(2)?;
+                let visible = from != device && visible_row(reader, row)?;
+                if visible {
+                    let bytes: Vec<u8> = row.try_get(3)?;
+                    size += bytes.len();
+                    match pull.iter_mut().find(|p| p.doc == doc) {
+                        Some(p) => p.changes.push(ByteBuf::from(bytes)),
+                        None => pull.push(DocChanges {
+                            doc,
+                            changes: vec![ByteBuf::from(bytes)],
+                        }),
+                    }
+                }
+                position = seq;
+            }
+        }
+        Ok(PullPage {
+            pull,
+            cursor: u64::try_from(position).unwrap_or(0),
+            more,
+        })
+    }
+
+    /// Whether `reader` may see case `id`, judged on the projection.
+    pub async fn may_read(&self, reader: &Identity, id: &str) -> Result<bool> {
+        let row =
+            sqlx::query("SELECT id, id, id, id, kind, path, department FROM cases WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        match row {
+            Some(r) => visible_row(reader, &r),
+            None => Ok(false),
+        }
+    }
+
+    /// The stored document of a case.
+    pub async fn case_doc(&self, id: &str) -> Result<Option<CaseDoc>> {
+        let mut tx = self.pool.begin().await?;
+        let doc = load_doc(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(doc)
+    }
+
+    /// Number of accepted changes in the log.
+    pub async fn change_count(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT count(*) FROM changes")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?)
+    }
+
+    /// Refused changes kept in quarantine: (doc, hash, code, reason).
+    pub async fn quarantine(&self) -> Result<Vec<(String, String, String, String)>> {
+        let rows =
+            sqlx::query("SELECT doc, hash, code, reason FROM quarantine ORDER BY received_at, id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect()
+    }
+}
+
+/// Reads kind (4), path (5) and department (6) of a projection row and asks the core's rule.
+fn visible_row(reader: &Identity, row: &sqlx::any::AnyRow) -> Result<bool> {
+    let kind: String = row.try_get(4)?;
+    let path: String = row.try_get(5)?;
+    let department: Option<String> = row.try_get(6)?;
+    let kind =
+        CaseKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("kind {kind:?}")))?;
+    let path = JurisdictionPath::parse(&path)?;
+    Ok(reader.may_read(kind, &path, department.as_deref()))
+}
+
+async fn load_doc(tx: &mut Transaction<'static, Any>, id: &str) -> Result<Option<CaseDoc>> {
+    let snapshot = sqlx::query("SELECT snapshot, upto_seq FROM docs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (mut doc, upto) = match snapshot {
+        Some(r) => {
+            let bytes: Vec<u8> = r.try_get(0)?;
+            (Some(CaseDoc::load(&bytes)?), r.try_get::<i64, _>(1)?)
+        }
+        None => (None, 0),
+    };
+    // Changes logged after the snapshot (a snapshot is rewritten with every push today, so
+    // this is empty unless a writer died between the two).
+    let later = sqlx::query("SELECT bytes FROM changes WHERE doc = $1 AND seq > $2 ORDER BY seq")
+        .bind(id)
+        .bind(upto)
+        .fetch_all(&mut **tx)
+        .await?;
+    if !later.is_empty() {
+        let changes = later
+            .iter()
+            .map(|r| {
+                let bytes: Vec<u8> = r.try_get(0)?;
+                Ok(gridsync_core::case::parse_change(&bytes)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        match doc.as_mut() {
+            Some(d) => d.apply(changes)?,
+            None => doc = Some(CaseDoc::from_changes(changes)?),
+        }
+    }
+    Ok(doc)
+}
+
+async fn save_doc(
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+    doc: &mut CaseDoc,
+    seq: i64,
+    now: i64,
+) -> Result<()> {
+    let case = doc.read()?;
+    let wf = doc.workflow()?;
+    let field_conflicts = doc.conflicts().len() as i64;
+    sqlx::query(
+        "INSERT INTO docs (id, snapshot, upto_seq) VALUES ($1, $2, $3)
+         ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, upto_seq = excluded.upto_seq",
+    )
+    .bind(id)
+    .bind(doc.save())
+    .bind(seq)
+    .execute(&mut **tx)
+    .await?;
+    let j = &case.jurisdiction;
+    sqlx::query(
+        "INSERT INTO cases (id, kind, category, title, status, level, path, county, township, village, grid,
+             department, reporter, created_at, updated_at, field_conflicts, workflow_conflicts, reopen_count,
+             accountability, supervision_count, rating, last_seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, category = excluded.category, title = excluded.title,
+             status = excluded.status, level = excluded.level, path = excluded.path, county = excluded.county,
+             township = excluded.township, village = excluded.village, grid = excluded.grid,
+             department = excluded.department, updated_at = excluded.updated_at,
+             field_conflicts = excluded.field_conflicts, workflow_conflicts = excluded.workflow_conflicts,
+             reopen_count = excluded.reopen_count, accountability = excluded.accountability,
+             supervision_count = excluded.supervision_count, rating = excluded.rating, last_seq = excluded.last_seq",
+    )
+    .bind(id)
+    .bind(case.kind.as_str())
+    .bind(&case.category)
+    .bind(&case.title)
+    .bind(wf.status.as_str())
+    .bind(wf.level.as_str())
+    .bind(j.to_string())
+    .bind(j.county().to_owned())
+    .bind(j.township().map(str::to_owned))
+    .bind(j.village().map(str::to_owned))
+    .bind(j.grid().map(str::to_owned))
+    .bind(wf.department.clone())
+    .bind(&case.reporter.user)
+    .bind(case.created_at)
+    .bind(now)
+    .bind(field_conflicts)
+    .bind(i64::try_from(wf.conflicts.len()).unwrap_or(i64::MAX))
+    .bind(i64::from(wf.reopen_count))
+    .bind(i64::from(wf.accountability))
+    .bind(i64::from(wf.supervision_count))
+    .bind(wf.rating.map(|r| r.as_str().to_owned()))
+    .bind(seq)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

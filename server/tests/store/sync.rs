@@ -1,0 +1,234 @@
+use gridsync_core::case::{Location, NewCase};
+use gridsync_core::protocol::{decode_request, encode_request};
+use gridsync_core::replica::{CaseFilter, SyncOutcome, SyncState};
+use gridsync_core::taxonomy::Taxonomy;
+use gridsync_core::{CaseKind, Replica, Role};
+use gridsync_server::store::Store;
+
+use crate::*;
+
+fn request(title: &str, grid: &str) -> NewCase {
+    NewCase {
+        kind: CaseKind::Request,
+        jurisdiction: path(grid),
+        category: "street_light".into(),
+        title: title.into(),
+        description: "村口路灯不亮".into(),
+        location: Location::default(),
+        people: vec![],
+    }
+}
+
+/// One round trip through the store, with the request passing the wire encoding.
+async fn round(store: &Store, r: &mut Replica) -> SyncOutcome {
+    let req = decode_request(&encode_request(&r.next_sync_request().unwrap()).unwrap()).unwrap();
+    let ctx = store.device_context(&req.device).await.unwrap().unwrap();
+    let resp = store
+        .sync(&ctx, &req, Taxonomy::builtin(), T0)
+        .await
+        .unwrap();
+    r.apply_sync_response(&resp, T0).unwrap()
+}
+
+async fn until_quiet(store: &Store, r: &mut Replica) {
+    for _ in 0..50 {
+        let out = round(store, r).await;
+        if !out.more && out.accepted == 0 && out.pulled_changes == 0 {
+            return;
+        }
+    }
+    panic!("did not settle");
+}
+
+conformance!(migrations_are_idempotent, |store: Store| async move {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(store.change_count().await.unwrap(), 0);
+});
+
+conformance!(
+    a_push_is_stored_fed_to_others_in_scope_and_retries_are_no_ops,
+    |store: Store| async move {
+        let (_, mut a) = phone(
+            &store,
+            "wang",
+            Role::GridWorker,
+            "130322/101/201/01",
+            "phone-a",
+        )
+        .await;
+        let (_, mut b) = phone(&store, "zhao", Role::Mediator, "130322/101/201", "phone-b").await;
+        let (_, mut other) = phone(
+            &store,
+            "sun",
+            Role::GridWorker,
+            "130322/101/202/01",
+            "phone-c",
+        )
+        .await;
+        let id = a
+            .capture(&request("路灯不亮", "130322/101/201/01"), T0)
+            .unwrap();
+        a.edit(&id, T0 + 1, |e| e.set_title("东街路灯不亮"))
+            .unwrap();
+
+        // The first attempt's response is lost: the push is committed all the same.
+        let req = a.next_sync_request().unwrap();
+        let ctx = store.device_context("phone-a").await.unwrap().unwrap();
+        let lost = store
+            .sync(&ctx, &req, Taxonomy::builtin(), T0)
+            .await
+            .unwrap();
+        assert_eq!(lost.accepted[0].hashes.len(), 2);
+        assert_eq!(store.change_count().await.unwrap(), 2);
+        // The retry is acknowledged and stores nothing twice.
+        until_quiet(&store, &mut a).await;
+        assert_eq!(store.change_count().await.unwrap(), 2);
+        assert_eq!(a.pending_count().unwrap(), 0);
+
+        until_quiet(&store, &mut b).await;
+        until_quiet(&store, &mut other).await;
+        let server = store.case_doc(&id).await.unwrap().unwrap();
+        assert_eq!(b.case(&id).unwrap().read().unwrap(), server.read().unwrap());
+        assert_eq!(
+            b.list(&CaseFilter::default()).unwrap()[0].title,
+            "东街路灯不亮"
+        );
+        assert!(
+            other.case_ids().unwrap().is_empty(),
+            "another village's worker sees nothing"
+        );
+
+        // The mediator edits; the worker gets it; the worker's own changes never come back to it.
+        b.edit(&id, T0 + 5, |e| e.set_description("村口两盏路灯不亮"))
+            .unwrap();
+        until_quiet(&store, &mut b).await;
+        let out = round(&store, &mut a).await;
+        assert_eq!(out.pulled_changes, 1);
+        assert_eq!(
+            a.case(&id).unwrap().read().unwrap().description,
+            "村口两盏路灯不亮"
+        );
+    }
+);
+
+conformance!(
+    refused_changes_are_quarantined_not_merged_and_not_fed,
+    |store: Store| async move {
+        // The phone believes it covers grid 01; the account says grid 02.
+        let (_, mut a) = phone(
+            &store,
+            "wang",
+            Role::GridWorker,
+            "130322/101/201/02",
+            "phone-a",
+        )
+        .await;
+        a.sign_in(
+            gridsync_core::Identity::new(
+                "wang",
+                Role::GridWorker,
+                path("130322/101/201/01"),
+                None,
+                "phone-a",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let (_, mut t) = phone(&store, "li", Role::TownshipStaff, "130322/101", "pc-t").await;
+        let id = a
+            .capture(&request("越界上报", "130322/101/201/01"), T0)
+            .unwrap();
+        let out = round(&store, &mut a).await;
+        assert_eq!((out.accepted, out.rejected), (0, 1));
+        assert_eq!(
+            a.list(&CaseFilter::default()).unwrap()[0].sync_state,
+            Some(SyncState::Rejected)
+        );
+        let q = store.quarantine().await.unwrap();
+        assert_eq!(q.len(), 1);
+        assert_eq!(
+            (q[0].0.as_str(), q[0].2.as_str()),
+            (id.as_str(), "out_of_scope")
+        );
+        assert!(store.case_doc(&id).await.unwrap().is_none(), "never merged");
+        until_quiet(&store, &mut t).await;
+        assert!(t.case_ids().unwrap().is_empty(), "never sent to others");
+    }
+);
+
+conformance!(a_forged_actor_is_quarantined, |store: Store| async move {
+    let (_, mut a) = phone(
+        &store,
+        "wang",
+        Role::GridWorker,
+        "130322/101/201/01",
+        "phone-a",
+    )
+    .await;
+    let (_, _b) = phone(
+        &store,
+        "liu",
+        Role::GridWorker,
+        "130322/101/201/01",
+        "phone-b",
+    )
+    .await;
+    a.capture(&request("路灯不亮", "130322/101/201/01"), T0)
+        .unwrap();
+    let mut req = a.next_sync_request().unwrap();
+    req.device = "phone-b".into();
+    let ctx = store.device_context("phone-b").await.unwrap().unwrap();
+    let resp = store
+        .sync(&ctx, &req, Taxonomy::builtin(), T0)
+        .await
+        .unwrap();
+    assert!(resp.accepted.is_empty());
+    assert_eq!(resp.rejected[0].code.as_str(), "forged_actor");
+    assert_eq!(store.quarantine().await.unwrap()[0].2, "forged_actor");
+    assert_eq!(store.change_count().await.unwrap(), 0);
+});
+
+conformance!(
+    the_feed_pages_by_bytes_and_loses_nothing,
+    |store: Store| async move {
+        let (_, mut a) = phone(
+            &store,
+            "wang",
+            Role::GridWorker,
+            "130322/101/201/01",
+            "phone-a",
+        )
+        .await;
+        let (_, mut t) = phone(&store, "li", Role::TownshipStaff, "130322/101", "pc-t").await;
+        for i in 0..30 {
+            a.capture(
+                &request(&format!("巡查发现问题 {i}"), "130322/101/201/01"),
+                T0 + i,
+            )
+            .unwrap();
+        }
+        until_quiet(&store, &mut a).await;
+        let ctx = store.device_context("pc-t").await.unwrap().unwrap();
+        let mut cursor = 0;
+        let mut pages = 0;
+        let mut seen = 0;
+        loop {
+            let page = store
+                .pull(&ctx.users[0], "pc-t", cursor, &[], 2_000)
+                .await
+                .unwrap();
+            seen += page.pull.iter().map(|p| p.changes.len()).sum::<usize>();
+            assert!(page.cursor >= cursor);
+            cursor = page.cursor;
+            pages += 1;
+            if !page.more {
+                break;
+            }
+        }
+        assert!(pages > 3, "small pages: {pages}");
+        assert_eq!(seen, 30);
+        until_quiet(&store, &mut t).await;
+        assert_eq!(t.case_ids().unwrap().len(), 30);
+    }
+);
