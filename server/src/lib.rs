@@ -1,11 +1,16 @@
 //! # gridsync-server
 //!
-//! The township's authoritative case store and the sync endpoint phones talk to. This crate is
-//! being built in issue #3: so far the [`store`] (SQLite or PostgreSQL, one set of migrations and
-//! queries) with the sync transaction — admission of pushed changes, the change feed, quarantine
-//! and the case projection. HTTP, accounts and tokens follow.
+//! The township's authoritative case store and the sync endpoint phones talk to (issue #3, in
+//! progress): the [`store`] (SQLite or PostgreSQL, one set of migrations and queries) with the
+//! sync transaction — admission of pushed changes, the change feed, quarantine and the case
+//! projection; [`auth`] (Argon2 passwords, EdDSA access tokens, rotating refresh tokens); and
+//! [`http`], the axum routes. The `gridsync` binary in `main.rs` only wires these together.
 
+pub mod auth;
+pub mod http;
 pub mod store;
+
+pub use http::{AppState, app};
 
 /// Milliseconds since the Unix epoch on the server's clock.
 pub fn now_ms() -> i64 {

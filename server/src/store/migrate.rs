@@ -5,7 +5,10 @@ use sqlx::{AnyPool, AssertSqlSafe, Row};
 use super::{Backend, Result};
 
 /// (version, SQL). Append only: a shipped migration never changes.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_auth.sql")),
+];
 
 pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
     sqlx::query(

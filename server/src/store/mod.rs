@@ -4,6 +4,7 @@
 //! Portable SQL only: `$n` placeholders (both backends accept them), `ON CONFLICT … DO UPDATE`,
 //! `RETURNING`, BIGINT/TEXT columns and a `{blob}` type substituted per backend in migrations.
 
+mod accounts;
 mod migrate;
 mod sync;
 
@@ -14,6 +15,7 @@ use gridsync_core::{Identity, JurisdictionPath, Role};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection as _, Row};
 
+pub use accounts::{DeviceRow, RefreshUse};
 pub use sync::PullPage;
 
 /// Which database is behind the pool.
@@ -215,10 +217,16 @@ impl Store {
 
     /// Revokes a lost phone: its next request is refused.
     pub async fn revoke_device(&self, device: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE devices SET revoked = 1 WHERE id = $1")
             .bind(device)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE device_id = $1")
+            .bind(device)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -26,18 +26,16 @@ pub struct PullPage {
 }
 
 impl Store {
-    /// One round trip: the push committed, then the pull read, as one response. The device's
-    /// current user (its latest sign-in) decides what it may read.
+    /// One round trip: the push committed, then the pull read, as one response. `reader` is the
+    /// signed-in account the request speaks for; it decides what comes back.
     pub async fn sync(
         &self,
         ctx: &DeviceContext,
+        reader: &Identity,
         req: &SyncRequest,
         taxonomy: &Taxonomy,
         now: i64,
     ) -> Result<SyncResponse> {
-        let reader = ctx.users.first().ok_or_else(|| {
-            StoreError::Conflict(format!("nobody is signed in on device {}", ctx.device))
-        })?;
         let (accepted, rejected) = self.commit_push(ctx, &req.push, taxonomy, now).await?;
         let page = self
             .pull(reader, &ctx.device, req.cursor, &req.want, req.page_bytes)

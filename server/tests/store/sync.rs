@@ -24,7 +24,7 @@ async fn round(store: &Store, r: &mut Replica) -> SyncOutcome {
     let req = decode_request(&encode_request(&r.next_sync_request().unwrap()).unwrap()).unwrap();
     let ctx = store.device_context(&req.device).await.unwrap().unwrap();
     let resp = store
-        .sync(&ctx, &req, Taxonomy::builtin(), T0)
+        .sync(&ctx, &ctx.users[0], &req, Taxonomy::builtin(), T0)
         .await
         .unwrap();
     r.apply_sync_response(&resp, T0).unwrap()
@@ -76,7 +76,7 @@ conformance!(
         let req = a.next_sync_request().unwrap();
         let ctx = store.device_context("phone-a").await.unwrap().unwrap();
         let lost = store
-            .sync(&ctx, &req, Taxonomy::builtin(), T0)
+            .sync(&ctx, &ctx.users[0], &req, Taxonomy::builtin(), T0)
             .await
             .unwrap();
         assert_eq!(lost.accepted[0].hashes.len(), 2);
@@ -180,7 +180,7 @@ conformance!(a_forged_actor_is_quarantined, |store: Store| async move {
     req.device = "phone-b".into();
     let ctx = store.device_context("phone-b").await.unwrap().unwrap();
     let resp = store
-        .sync(&ctx, &req, Taxonomy::builtin(), T0)
+        .sync(&ctx, &ctx.users[0], &req, Taxonomy::builtin(), T0)
         .await
         .unwrap();
     assert!(resp.accepted.is_empty());

@@ -2,3 +2,4 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 mod convergence;
+mod server;

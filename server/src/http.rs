@@ -1,0 +1,409 @@
+//! The HTTP surface: accounts and tokens, the sync endpoint, health.
+//!
+//! Every error leaves as `{code, message}` JSON with the right status; internals are logged,
+//! never sent.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use gridsync_core::protocol::{MAX_ENVELOPE_BYTES, decode_request, encode_response};
+use gridsync_core::taxonomy::Taxonomy;
+use gridsync_core::{Error as CoreError, Identity};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{self, Claims, Keys};
+use crate::store::{RefreshUse, Store, StoreError};
+
+/// The content type of sync envelopes.
+pub const SYNC_CONTENT_TYPE: &str = "application/x-gridsync";
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub keys: Keys,
+    pub taxonomy: Taxonomy,
+}
+
+pub use axum::Router;
+
+/// Serves `router` on `listener` until the process stops (tests; `main` adds graceful shutdown).
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: Router,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).await
+}
+
+/// The whole router.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/v1/auth/login", post(login))
+        .route("/v1/auth/refresh", post(refresh))
+        .route("/v1/auth/logout", post(logout))
+        .route("/v1/sync", post(sync))
+        .layer(DefaultBodyLimit::max(MAX_ENVELOPE_BYTES))
+        .with_state(state)
+}
+
+/// An error as the client sees it.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn unauthorized(code: &'static str, message: &str) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.code.into(),
+            message: self.message,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error, logged on the server",
+        )
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(e: BytesRejection) -> Self {
+        match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("request bodies are limited to {MAX_ENVELOPE_BYTES} bytes"),
+            ),
+            status => ApiError::new(status, "bad_request", e.body_text()),
+        }
+    }
+}
+
+/// The verified claims of the request's bearer token.
+#[derive(Debug)]
+pub struct Authenticated(pub Claims);
+
+impl FromRequestParts<Arc<AppState>> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing_token", "an access token is required")
+            })?;
+        state.keys.verify(token).map(Authenticated).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => {
+                    ApiError::unauthorized("token_expired", "the access token expired; refresh it")
+                }
+                _ => ApiError::unauthorized("invalid_token", "the access token is not valid here"),
+            }
+        })
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, ApiError> {
+    sqlx::query("SELECT 1")
+        .execute(state.store.pool())
+        .await
+        .map_err(StoreError::from)?;
+    Ok("ready")
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    pub user: String,
+    pub password: String,
+    pub device: String,
+    /// The phone's Automerge actor id, hex; bound to the device here.
+    pub actor: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    pub user: String,
+    pub role: String,
+    pub scope: String,
+    pub department: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+async fn login(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<LoginRequest>, JsonRejection>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let Json(req) = body?;
+    let now = crate::now_ms();
+    let actor: automerge::ActorId = req.actor.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            "actor must be a hex actor id",
+        )
+    })?;
+    let bad = || ApiError::unauthorized("invalid_credentials", "wrong user name or password");
+    let user = state.store.user(&req.user).await?;
+    let Some(user) =
+        user.filter(|u| !u.disabled && auth::verify_password(&u.password_hash, &req.password))
+    else {
+        tracing::info!(user = %req.user, "login refused");
+        return Err(bad());
+    };
+    let identity = Identity::new(
+        &user.id,
+        user.role,
+        user.scope.clone(),
+        user.department.clone(),
+        &req.device,
+    )
+    .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", e.to_string()))?;
+    if let Some(ctx) = state.store.device_context(&req.device).await?
+        && ctx.revoked
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "device_revoked",
+            "this device was revoked",
+        ));
+    }
+    state
+        .store
+        .bind_device(&req.device, &user.id, &actor, now)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "actor_taken", m),
+            other => ApiError::from(other),
+        })?;
+    let family = uuid::Uuid::new_v4().to_string();
+    let tokens = issue(&state, &identity, &family, now).await?;
+    state
+        .store
+        .audit(&user.id, "login", &req.device, "", now)
+        .await?;
+    Ok(Json(tokens))
+}
+
+async fn issue(
+    state: &AppState,
+    who: &Identity,
+    family: &str,
+    now: i64,
+) -> Result<TokenResponse, ApiError> {
+    let access_token = state.keys.access_token(who, now / 1000).map_err(|e| {
+        tracing::error!(error = %e, "signing failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error, logged on the server",
+        )
+    })?;
+    let (refresh_token, hash) = auth::new_refresh_token();
+    let expires = now + auth::REFRESH_DAYS * 24 * 3600 * 1000;
+    state
+        .store
+        .store_refresh(&hash, family, &who.device, &who.user, now, expires)
+        .await?;
+    Ok(TokenResponse {
+        access_token,
+        refresh_token,
+        token_type: "Bearer".into(),
+        expires_in: auth::ACCESS_SECONDS,
+        user: who.user.clone(),
+        role: who.role.as_str().into(),
+        scope: who.scope.to_string(),
+        department: who.department.clone(),
+    })
+}
+
+async fn refresh(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<RefreshRequest>, JsonRejection>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let Json(req) = body?;
+    let now = crate::now_ms();
+    let hash = auth::refresh_hash(&req.refresh_token);
+    match state.store.use_refresh(&hash, now).await? {
+        RefreshUse::Rotated {
+            family,
+            device,
+            user,
+        } => {
+            let ctx = state.store.device_context(&device).await?;
+            let Some(who) = ctx
+                .filter(|c| !c.revoked)
+                .and_then(|c| c.users.into_iter().find(|u| u.user == user))
+            else {
+                return Err(ApiError::unauthorized(
+                    "device_revoked",
+                    "this device or account is no longer allowed",
+                ));
+            };
+            Ok(Json(issue(&state, &who, &family, now).await?))
+        }
+        RefreshUse::Reused { device, .. } => {
+            state
+                .store
+                .audit("-", "refresh_token_reused", &device, "family revoked", now)
+                .await?;
+            Err(ApiError::unauthorized(
+                "token_reused",
+                "this refresh token was already used; sign in again",
+            ))
+        }
+        RefreshUse::Expired => Err(ApiError::unauthorized(
+            "token_expired",
+            "the refresh token expired; sign in again",
+        )),
+        RefreshUse::Revoked | RefreshUse::Unknown => Err(ApiError::unauthorized(
+            "invalid_token",
+            "the refresh token is not valid; sign in again",
+        )),
+    }
+}
+
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<RefreshRequest>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(req) = body?;
+    state
+        .store
+        .revoke_refresh_family_of(&auth::refresh_hash(&req.refresh_token))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/sync`: one round trip, push and pull (see docs/PROTOCOL.md).
+async fn sync(
+    State(state): State<Arc<AppState>>,
+    Authenticated(claims): Authenticated,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body?;
+    let req = decode_request(&body).map_err(|e| {
+        let status = match e {
+            CoreError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    })?;
+    if req.device != claims.dev {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "device_mismatch",
+            "the request names another device than the token",
+        ));
+    }
+    let Some(ctx) = state.store.device_context(&claims.dev).await? else {
+        return Err(ApiError::unauthorized(
+            "unknown_device",
+            "sign in on this device first",
+        ));
+    };
+    if ctx.revoked {
+        return Err(ApiError::unauthorized(
+            "device_revoked",
+            "this device was revoked",
+        ));
+    }
+    // The account as stored now decides (a disabled user is gone from the context).
+    let Some(reader) = ctx.users.iter().find(|u| u.user == claims.sub).cloned() else {
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "this account may not sync from this device",
+        ));
+    };
+    let now = crate::now_ms();
+    let resp = state
+        .store
+        .sync(&ctx, &reader, &req, &state.taxonomy, now)
+        .await?;
+    let bytes = encode_response(&resp).map_err(|e| {
+        tracing::error!(error = %e, "encoding a response failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error, logged on the server",
+        )
+    })?;
+    tracing::info!(
+        device = %ctx.device,
+        pushed = req.push.len(),
+        accepted = resp.accepted.iter().map(|a| a.hashes.len()).sum::<usize>(),
+        rejected = resp.rejected.len(),
+        pulled = resp.pull.iter().map(|p| p.changes.len()).sum::<usize>(),
+        "sync"
+    );
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(SYNC_CONTENT_TYPE),
+        )],
+        bytes,
+    )
+        .into_response())
+}

@@ -1,0 +1,225 @@
+//! `gridsync`: the server binary. Wiring only: configuration, store, migrations, serve.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use gridsync_core::taxonomy::Taxonomy;
+use gridsync_core::{JurisdictionPath, Role};
+use gridsync_server::auth::{self, Keys};
+use gridsync_server::store::{Store, UserRecord};
+use gridsync_server::{AppState, app, now_ms};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gridsync",
+    version,
+    about = "gridsync: offline case capture for grid workers, merged into the township's case store"
+)]
+struct Cli {
+    /// Database: `sqlite://path` (the default, ./gridsync.db) or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://gridsync.db",
+        global = true
+    )]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs migrations and serves the HTTP API.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "GRIDSYNC_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// A category catalogue replacing the shipped one.
+        #[arg(long, env = "GRIDSYNC_CATEGORIES")]
+        categories: Option<PathBuf>,
+    },
+    /// Brings the database schema up to date.
+    Migrate,
+    /// User accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Phones and other devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Adds an account; the password comes from GRIDSYNC_PASSWORD or is generated and printed once.
+    Add {
+        id: String,
+        /// grid_worker, mediator, township_staff, county_admin or department_handler.
+        #[arg(long)]
+        role: String,
+        /// Jurisdiction path, e.g. 130322/101/201/01 for a grid.
+        #[arg(long)]
+        scope: String,
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Lists accounts.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Lists devices with their last sync.
+    List,
+    /// Revokes a lost phone: its next request is refused.
+    Revoke { id: String },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let store = Store::connect(&cli.database_url)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&cli.database_url)))?;
+    store.migrate().await.context("migrating the database")?;
+    match cli.command {
+        Command::Migrate => println!("schema is up to date"),
+        Command::Serve { listen, categories } => {
+            let taxonomy = match categories {
+                Some(path) => Taxonomy::load(&path)?,
+                None => Taxonomy::builtin().clone(),
+            };
+            let keys = Keys::load_or_create(&store).await?;
+            let state = Arc::new(AppState {
+                store,
+                keys,
+                taxonomy,
+            });
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            // Tests start the server on port 0 and read the real address from this line.
+            println!("gridsync listening on http://{}", listener.local_addr()?);
+            tracing::info!(addr = %listener.local_addr()?, "serving");
+            axum::serve(listener, app(state))
+                .with_graceful_shutdown(shutdown())
+                .await?;
+            tracing::info!("stopped");
+        }
+        Command::User(UserCommand::Add {
+            id,
+            role,
+            scope,
+            department,
+            name,
+        }) => {
+            let Some(role) = Role::parse(&role) else {
+                bail!("unknown role {role:?}");
+            };
+            let scope = JurisdictionPath::parse(&scope)?;
+            gridsync_core::Identity::new(&id, role, scope.clone(), department.clone(), "cli")?;
+            let (password, generated) = match std::env::var("GRIDSYNC_PASSWORD") {
+                Ok(p) if !p.is_empty() => (p, false),
+                _ => (auth::new_refresh_token().0[..16].to_owned(), true),
+            };
+            let hash =
+                auth::hash_password(&password).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+            store
+                .add_user(
+                    &UserRecord {
+                        display_name: name.unwrap_or_else(|| id.clone()),
+                        id: id.clone(),
+                        role,
+                        scope,
+                        department,
+                        password_hash: hash,
+                        disabled: false,
+                    },
+                    now_ms(),
+                )
+                .await?;
+            if generated {
+                println!("added {id}; password (shown once): {password}");
+            } else {
+                println!("added {id}");
+            }
+        }
+        Command::User(UserCommand::List) => {
+            for u in store.users().await? {
+                let dept = u.department.as_deref().unwrap_or("-");
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    u.id,
+                    u.display_name,
+                    u.role,
+                    u.scope,
+                    dept,
+                    if u.disabled { "disabled" } else { "active" }
+                );
+            }
+        }
+        Command::Device(DeviceCommand::List) => {
+            for d in store.devices().await? {
+                let last = d
+                    .last_sync_at
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "never".into());
+                println!(
+                    "{}\t{}\tlast sync {}\t{}",
+                    d.id,
+                    if d.revoked { "revoked" } else { "active" },
+                    last,
+                    d.users.join(",")
+                );
+            }
+        }
+        Command::Device(DeviceCommand::Revoke { id }) => {
+            if !store.revoke_device(&id).await? {
+                bail!("no device {id:?}");
+            }
+            store
+                .audit("cli", "device_revoked", &id, "", now_ms())
+                .await?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+/// A database URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,519 @@
+//! The real server (in process, on 127.0.0.1:0, SQLite) with phone replicas syncing over HTTP.
+
+use std::sync::Arc;
+
+use gridsync_core::case::{Location, NewCase};
+use gridsync_core::protocol::{SyncResponse, decode_response, encode_request};
+use gridsync_core::replica::{CaseFilter, SyncState};
+use gridsync_core::taxonomy::Taxonomy;
+use gridsync_core::{CaseKind, Identity, JurisdictionPath, Replica, Role};
+use gridsync_server::auth::{self, Claims, Keys};
+use gridsync_server::store::{Store, UserRecord};
+use gridsync_server::{AppState, app};
+
+const KEY: [u8; 32] = [1; 32];
+const PASSWORD: &str = "网格-2026-secret";
+
+struct Server {
+    url: String,
+    state: Arc<AppState>,
+    rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+fn path(s: &str) -> JurisdictionPath {
+    JurisdictionPath::parse(s).unwrap()
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let url = format!("sqlite://{}", dir.path().join("gridsync.db").display());
+        let (state, addr) = rt.block_on(async {
+            let store = Store::connect(&url).await.unwrap();
+            store.migrate().await.unwrap();
+            let keys = Keys::load_or_create(&store).await.unwrap();
+            let state = Arc::new(AppState {
+                store,
+                keys,
+                taxonomy: Taxonomy::builtin().clone(),
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let router = app(state.clone());
+            tokio::spawn(async move { axum_serve(listener, router).await });
+            (state, addr)
+        });
+        Server {
+            url: format!("http://{addr}"),
+            state,
+            rt,
+            _dir: dir,
+        }
+    }
+
+    fn add_user(&self, id: &str, role: Role, scope: &str) {
+        let hash = auth::hash_password(PASSWORD).unwrap();
+        self.rt
+            .block_on(self.state.store.add_user(
+                &UserRecord {
+                    id: id.into(),
+                    display_name: id.into(),
+                    role,
+                    scope: path(scope),
+                    department: None,
+                    password_hash: hash,
+                    disabled: false,
+                },
+                0,
+            ))
+            .unwrap();
+    }
+
+    fn store<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        self.rt.block_on(f)
+    }
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, router: axum_router::Router) {
+    let _ = axum_router::serve(listener, router).await;
+}
+
+/// axum is reached through the server crate's re-export path.
+mod axum_router {
+    pub use gridsync_server::http::serve_router as serve;
+    pub type Router = gridsync_server::http::Router;
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// A phone: its replica and its access token.
+struct Phone {
+    replica: Replica,
+    token: String,
+    device: String,
+}
+
+fn login(
+    server: &Server,
+    user: &str,
+    device: &str,
+    replica: &Replica,
+) -> ureq::http::Response<ureq::Body> {
+    let body = serde_json::json!({
+        "user": user, "password": PASSWORD, "device": device, "actor": replica.actor_id().to_hex_string()
+    });
+    agent()
+        .post(format!("{}/v1/auth/login", server.url))
+        .send_json(&body)
+        .unwrap()
+}
+
+fn phone(server: &Server, user: &str, role: Role, scope: &str, device: &str) -> Phone {
+    let mut replica = Replica::open_in_memory(&KEY).unwrap();
+    let mut resp = login(server, user, device, &replica);
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.body_mut().read_json().unwrap();
+    replica
+        .sign_in(Identity::new(user, role, path(scope), None, device).unwrap())
+        .unwrap();
+    Phone {
+        replica,
+        token: body["access_token"].as_str().unwrap().to_owned(),
+        device: device.into(),
+    }
+}
+
+fn post_sync(server: &Server, token: &str, bytes: &[u8]) -> (u16, Vec<u8>) {
+    let mut resp = agent()
+        .post(format!("{}/v1/sync", server.url))
+        .header("Authorization", &format!("Bearer {token}"))
+        .content_type("application/x-gridsync")
+        .send(bytes)
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.body_mut().read_to_vec().unwrap(),
+    )
+}
+
+fn error_code(body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+    v["code"].as_str().unwrap().to_owned()
+}
+
+impl Phone {
+    fn sync_once(&mut self, server: &Server) -> SyncResponse {
+        let req = encode_request(&self.replica.next_sync_request().unwrap()).unwrap();
+        let (status, body) = post_sync(server, &self.token, &req);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let resp = decode_response(&body).unwrap();
+        self.replica.apply_sync_response(&resp, 0).unwrap();
+        resp
+    }
+
+    fn sync(&mut self, server: &Server) {
+        for _ in 0..30 {
+            let resp = self.sync_once(server);
+            let busy = resp.more || !resp.accepted.is_empty() || !resp.pull.is_empty();
+            if !busy {
+                return;
+            }
+        }
+        panic!("{} did not settle", self.device);
+    }
+}
+
+fn report(title: &str, grid: &str) -> NewCase {
+    NewCase {
+        kind: CaseKind::Incident,
+        jurisdiction: path(grid),
+        category: "safety_hazard".into(),
+        title: title.into(),
+        description: "危房墙体开裂".into(),
+        location: Location {
+            address: "东街村".into(),
+            ..Default::default()
+        },
+        people: vec![],
+    }
+}
+
+#[test]
+fn three_phones_capture_offline_and_converge_through_the_server() {
+    let server = Server::start();
+    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
+    server.add_user("liu", Role::GridWorker, "130322/101/201/01");
+    server.add_user("zhao", Role::Mediator, "130322/101/201");
+    server.add_user("sun", Role::GridWorker, "130322/101/202/01");
+    let mut wang = phone(
+        &server,
+        "wang",
+        Role::GridWorker,
+        "130322/101/201/01",
+        "phone-wang",
+    );
+    let mut liu = phone(
+        &server,
+        "liu",
+        Role::GridWorker,
+        "130322/101/201/01",
+        "phone-liu",
+    );
+    let mut zhao = phone(
+        &server,
+        "zhao",
+        Role::Mediator,
+        "130322/101/201",
+        "phone-zhao",
+    );
+    let mut sun = phone(
+        &server,
+        "sun",
+        Role::GridWorker,
+        "130322/101/202/01",
+        "phone-sun",
+    );
+
+    // A shared case first, then everyone offline.
+    let shared = wang
+        .replica
+        .capture(&report("东街危房", "130322/101/201/01"), 1)
+        .unwrap();
+    wang.sync(&server);
+    liu.sync(&server);
+    zhao.sync(&server);
+    for (i, p) in [&mut wang, &mut liu, &mut zhao].into_iter().enumerate() {
+        p.replica
+            .capture(&report(&format!("离线上报 {i}"), "130322/101/201/01"), 10)
+            .unwrap();
+    }
+    wang.replica
+        .edit(&shared, 20, |e| e.set_title("东街三号危房"))
+        .unwrap();
+    liu.replica
+        .edit(&shared, 21, |e| e.set_title("东街危房（已设警示）"))
+        .unwrap();
+    zhao.replica
+        .edit(&shared, 22, |e| {
+            e.set_description("危房墙体开裂，已通知户主")
+        })
+        .unwrap();
+
+    // Reconnect in an order unlike the capture order, then once more each.
+    for _ in 0..2 {
+        for p in [&mut zhao, &mut liu, &mut wang] {
+            p.sync(&server);
+        }
+    }
+    sun.sync(&server);
+
+    let ids = wang.replica.case_ids().unwrap();
+    assert_eq!(ids.len(), 4);
+    for id in &ids {
+        let on_server = server
+            .store(server.state.store.case_doc(id))
+            .unwrap()
+            .unwrap();
+        for p in [&wang, &liu, &zhao] {
+            let mine = p.replica.case(id).unwrap();
+            assert_eq!(
+                mine.read().unwrap(),
+                on_server.read().unwrap(),
+                "{} holds the server's case",
+                p.device
+            );
+            assert_eq!(mine.conflicts(), on_server.conflicts());
+        }
+    }
+    let conflicts = server
+        .store(server.state.store.case_doc(&shared))
+        .unwrap()
+        .unwrap()
+        .conflicts();
+    assert_eq!(conflicts.len(), 1, "the two titles conflict, visibly");
+    assert_eq!(conflicts[0].field, "title");
+    assert_eq!(
+        zhao.replica
+            .case(&shared)
+            .unwrap()
+            .read()
+            .unwrap()
+            .description,
+        "危房墙体开裂，已通知户主"
+    );
+    assert!(
+        sun.replica.case_ids().unwrap().is_empty(),
+        "village B sees nothing of village A"
+    );
+}
+
+#[test]
+fn writes_outside_scope_and_forged_actors_are_quarantined_and_retries_change_nothing() {
+    let server = Server::start();
+    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
+    server.add_user("sun", Role::GridWorker, "130322/101/202/01");
+    let mut wang = phone(
+        &server,
+        "wang",
+        Role::GridWorker,
+        "130322/101/201/01",
+        "phone-wang",
+    );
+    // sun's phone claims grid 201/01 locally; the server knows better.
+    let mut sun = phone(
+        &server,
+        "sun",
+        Role::GridWorker,
+        "130322/101/202/01",
+        "phone-sun",
+    );
+    sun.replica
+        .sign_in(
+            Identity::new(
+                "sun",
+                Role::GridWorker,
+                path("130322/101/201/01"),
+                None,
+                "phone-sun",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let foreign = sun
+        .replica
+        .capture(&report("越界上报", "130322/101/201/01"), 1)
+        .unwrap();
+    let resp = sun.sync_once(&server);
+    assert_eq!(resp.rejected.len(), 1);
+    assert_eq!(resp.rejected[0].code.as_str(), "out_of_scope");
+    assert_eq!(
+        sun.replica.list(&CaseFilter::default()).unwrap()[0].sync_state,
+        Some(SyncState::Rejected)
+    );
+    assert!(
+        server
+            .store(server.state.store.case_doc(&foreign))
+            .unwrap()
+            .is_none()
+    );
+
+    // sun replays wang's change under its own token: forged actor.
+    wang.replica
+        .capture(&report("东街危房", "130322/101/201/01"), 2)
+        .unwrap();
+    let mut req = wang.replica.next_sync_request().unwrap();
+    req.device = "phone-sun".into();
+    let (status, body) = post_sync(&server, &sun.token, &encode_request(&req).unwrap());
+    assert_eq!(status, 200);
+    let resp = decode_response(&body).unwrap();
+    assert_eq!(resp.rejected[0].code.as_str(), "forged_actor");
+    let quarantine = server.store(server.state.store.quarantine()).unwrap();
+    assert_eq!(
+        quarantine.iter().map(|q| q.2.as_str()).collect::<Vec<_>>(),
+        ["out_of_scope", "forged_actor"]
+    );
+
+    // A request whose response is lost, sent again: nothing changes the second time.
+    let bytes = encode_request(&wang.replica.next_sync_request().unwrap()).unwrap();
+    let (first, _) = post_sync(&server, &wang.token, &bytes);
+    let count = server.store(server.state.store.change_count()).unwrap();
+    let (second, body) = post_sync(&server, &wang.token, &bytes);
+    assert_eq!((first, second), (200, 200));
+    assert_eq!(
+        server.store(server.state.store.change_count()).unwrap(),
+        count
+    );
+    wang.replica
+        .apply_sync_response(&decode_response(&body).unwrap(), 0)
+        .unwrap();
+    assert_eq!(wang.replica.pending_count().unwrap(), 0);
+}
+
+#[test]
+fn bad_tokens_are_refused_with_401_and_a_code() {
+    let server = Server::start();
+    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
+    let wang = phone(
+        &server,
+        "wang",
+        Role::GridWorker,
+        "130322/101/201/01",
+        "phone-wang",
+    );
+    let body = encode_request(&wang.replica.next_sync_request().unwrap()).unwrap();
+    let now = gridsync_server::now_ms() / 1000;
+    let claims = Claims {
+        sub: "wang".into(),
+        dev: "phone-wang".into(),
+        role: "grid_worker".into(),
+        scope: "130322/101/201/01".into(),
+        dept: None,
+        iss: auth::ISSUER.into(),
+        aud: auth::AUDIENCE.into(),
+        iat: now - 3600,
+        exp: now - 1800,
+    };
+    let keys = &server.state.keys;
+    let expired = keys.sign_claims(&claims).unwrap();
+    let wrong_audience = keys
+        .sign_claims(&Claims {
+            aud: "console".into(),
+            exp: now + 600,
+            ..claims.clone()
+        })
+        .unwrap();
+    let hs256 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &Claims {
+            exp: now + 600,
+            ..claims.clone()
+        },
+        &jsonwebtoken::EncodingKey::from_secret(b"guessed"),
+    )
+    .unwrap();
+    let unsigned = {
+        let good = keys
+            .sign_claims(&Claims {
+                exp: now + 600,
+                ..claims.clone()
+            })
+            .unwrap();
+        let payload = good.split('.').nth(1).unwrap().to_owned();
+        format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.")
+    };
+    for (token, code) in [
+        (expired.as_str(), "token_expired"),
+        (wrong_audience.as_str(), "invalid_token"),
+        (hs256.as_str(), "invalid_token"),
+        (unsigned.as_str(), "invalid_token"),
+        ("garbage", "invalid_token"),
+    ] {
+        let (status, resp) = post_sync(&server, token, &body);
+        assert_eq!(
+            (status, error_code(&resp).as_str()),
+            (401, code),
+            "token {token:.20}…"
+        );
+    }
+    let (status, _) = post_sync(&server, &wang.token, &body);
+    assert_eq!(status, 200, "the real token works");
+
+    // A revoked phone is refused on its very next request.
+    assert!(
+        server
+            .store(server.state.store.revoke_device("phone-wang"))
+            .unwrap()
+    );
+    let (status, resp) = post_sync(&server, &wang.token, &body);
+    assert_eq!(
+        (status, error_code(&resp).as_str()),
+        (401, "device_revoked")
+    );
+}
+
+#[test]
+fn refresh_tokens_rotate_and_a_replayed_one_revokes_the_family() {
+    let server = Server::start();
+    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
+    let replica = Replica::open_in_memory(&KEY).unwrap();
+    let mut resp = login(&server, "wang", "phone-wang", &replica);
+    let first: serde_json::Value = resp.body_mut().read_json().unwrap();
+    let refresh = |token: &str| {
+        let mut r = agent()
+            .post(format!("{}/v1/auth/refresh", server.url))
+            .send_json(serde_json::json!({ "refresh_token": token }))
+            .unwrap();
+        let status = r.status().as_u16();
+        (
+            status,
+            r.body_mut().read_json::<serde_json::Value>().unwrap(),
+        )
+    };
+    let (status, second) = refresh(first["refresh_token"].as_str().unwrap());
+    assert_eq!(status, 200);
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+    // The spent token comes back: a thief or a replay. The whole family dies.
+    let (status, body) = refresh(first["refresh_token"].as_str().unwrap());
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (401, "token_reused")
+    );
+    let (status, body) = refresh(second["refresh_token"].as_str().unwrap());
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (401, "invalid_token")
+    );
+    // Wrong password and malformed bodies get codes too.
+    let mut r = agent()
+        .post(format!("{}/v1/auth/login", server.url))
+        .send_json(
+            serde_json::json!({"user": "wang", "password": "nope", "device": "d", "actor": "00"}),
+        )
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.body_mut().read_json::<serde_json::Value>().unwrap()["code"],
+        "invalid_credentials"
+    );
+    let mut r = agent()
+        .post(format!("{}/v1/auth/login", server.url))
+        .content_type("application/json")
+        .send("{not json")
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.body_mut().read_json::<serde_json::Value>().unwrap()["code"],
+        "bad_request"
+    );
+}
