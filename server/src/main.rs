@@ -41,6 +41,9 @@ enum Command {
         /// A category catalogue replacing the shipped one.
         #[arg(long, env = "GRIDSYNC_CATEGORIES")]
         categories: Option<PathBuf>,
+        /// On an empty database, seed a demo county (accounts, a few hundred cases) first.
+        #[arg(long)]
+        demo: bool,
     },
     /// Brings the database schema up to date.
     Migrate,
@@ -95,11 +98,18 @@ async fn main() -> anyhow::Result<()> {
     store.migrate().await.context("migrating the database")?;
     match cli.command {
         Command::Migrate => println!("schema is up to date"),
-        Command::Serve { listen, categories } => {
+        Command::Serve {
+            listen,
+            categories,
+            demo,
+        } => {
             let taxonomy = match categories {
                 Some(path) => Taxonomy::load(&path)?,
                 None => Taxonomy::builtin().clone(),
             };
+            if demo {
+                seed_demo(&store, &taxonomy).await?;
+            }
             let keys = Keys::load_or_create(&store).await?;
             let state = Arc::new(AppState {
                 store,
@@ -193,6 +203,39 @@ async fn main() -> anyhow::Result<()> {
                 .await?;
             println!("revoked {id}");
         }
+    }
+    Ok(())
+}
+
+async fn seed_demo(store: &Store, taxonomy: &Taxonomy) -> anyhow::Result<()> {
+    println!("正在生成演示数据 (seeding the demo county through the sync path)…");
+    let Some(summary) = gridsync_server::demo::seed(store, taxonomy, now_ms()).await? else {
+        println!("演示数据已存在 (the database already has accounts; nothing seeded)");
+        return Ok(());
+    };
+    println!(
+        "演示县: {} 个案件, {} 条变更, {} 处编辑冲突 ({} cases, {} changes, {} conflicts)",
+        summary.cases,
+        summary.changes,
+        summary.conflicts,
+        summary.cases,
+        summary.changes,
+        summary.conflicts
+    );
+    println!("账号 (passwords are shown once; keep them):");
+    println!(
+        "{:<18} {:<20} {:<14} {}",
+        "user", "role", "password", "scope / name"
+    );
+    for a in &summary.accounts {
+        println!(
+            "{:<18} {:<20} {:<14} {}  {}",
+            a.user,
+            a.role.as_str(),
+            a.password,
+            a.scope,
+            a.name
+        );
     }
     Ok(())
 }

@@ -131,6 +131,20 @@ impl Store {
         migrate::run(&self.pool, self.backend).await
     }
 
+    /// Adds (or renames) a node of the jurisdiction tree.
+    pub async fn add_org_unit(&self, path: &JurisdictionPath, name: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO org_units (path, name, level) VALUES ($1, $2, $3)
+             ON CONFLICT (path) DO UPDATE SET name = excluded.name",
+        )
+        .bind(path.to_string())
+        .bind(name)
+        .bind(path.level().as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Creates a user account.
     pub async fn add_user(&self, user: &UserRecord, now: i64) -> Result<()> {
         let taken = sqlx::query("SELECT 1 FROM users WHERE id = $1")

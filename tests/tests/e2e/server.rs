@@ -517,3 +517,93 @@ fn refresh_tokens_rotate_and_a_replayed_one_revokes_the_family() {
         "bad_request"
     );
 }
+
+#[test]
+fn the_demo_seeds_a_working_county_through_the_sync_path() {
+    let server = Server::start();
+    let store = &server.state.store;
+    let summary = server
+        .store(gridsync_server::demo::seed(
+            store,
+            Taxonomy::builtin(),
+            gridsync_server::now_ms(),
+        ))
+        .unwrap()
+        .expect("an empty database gets the demo");
+    assert!(
+        summary.cases >= 200,
+        "a few hundred cases: {}",
+        summary.cases
+    );
+    assert!(summary.conflicts >= 3);
+    assert!(
+        server.store(store.quarantine()).unwrap().is_empty(),
+        "every demo change passed admission"
+    );
+    for role in [
+        Role::GridWorker,
+        Role::Mediator,
+        Role::TownshipStaff,
+        Role::CountyAdmin,
+        Role::DepartmentHandler,
+    ] {
+        assert!(
+            summary.accounts.iter().any(|a| a.role == role),
+            "an account for {role}"
+        );
+    }
+    // A second start seeds nothing.
+    assert!(
+        server
+            .store(gridsync_server::demo::seed(store, Taxonomy::builtin(), 0))
+            .unwrap()
+            .is_none()
+    );
+
+    // The printed password works, and a fresh phone of that grid gets its cases.
+    let worker = summary
+        .accounts
+        .iter()
+        .find(|a| a.role == Role::GridWorker)
+        .unwrap();
+    let mut replica = Replica::open_in_memory(&KEY).unwrap();
+    let body = serde_json::json!({
+        "user": worker.user, "password": worker.password, "device": "new-phone",
+        "actor": replica.actor_id().to_hex_string()
+    });
+    let mut resp = agent()
+        .post(format!("{}/v1/auth/login", server.url))
+        .send_json(&body)
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let token: serde_json::Value = resp.body_mut().read_json().unwrap();
+    replica
+        .sign_in(
+            Identity::new(
+                &worker.user,
+                Role::GridWorker,
+                path(&worker.scope),
+                None,
+                "new-phone",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let mut phone = Phone {
+        replica,
+        token: token["access_token"].as_str().unwrap().into(),
+        device: "new-phone".into(),
+    };
+    phone.sync(&server);
+    let listed = phone.replica.list(&CaseFilter::default()).unwrap();
+    assert!(
+        listed.len() >= 10,
+        "the worker's grid has its cases: {}",
+        listed.len()
+    );
+    assert!(
+        listed
+            .iter()
+            .all(|c| c.jurisdiction.is_within(&path(&worker.scope)))
+    );
+}

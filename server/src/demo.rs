@@ -1,0 +1,532 @@
+//! `gridsync serve --demo`: a realistic county on an empty database, so a newcomer sees a working
+//! system at once.
+//!
+//! Everything goes through the real sync path: simulated phones are the very `Replica` the apps
+//! embed; they capture cases offline (Chinese titles, categories from the catalogue, device clocks
+//! spread over the past weeks), edit the same cases concurrently, and sync through
+//! [`Store::sync`], which judges every change exactly as for a real phone.
+
+use gridsync_core::case::{Location, MediationSession, NewCase, Party};
+use gridsync_core::replica::SyncOutcome;
+use gridsync_core::taxonomy::Taxonomy;
+use gridsync_core::workflow::{EventDraft, EventType};
+use gridsync_core::{CaseKind, Identity, JurisdictionPath, Replica, Role};
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
+
+use crate::auth;
+use crate::store::{Result, Store, StoreError, UserRecord};
+
+const COUNTY: (&str, &str) = ("130533", "威县");
+/// (code, name) of a node.
+type Unit = (&'static str, &'static str);
+
+const TOWNSHIPS: [(&str, &str, [Unit; 3]); 3] = [
+    (
+        "100",
+        "洺州镇",
+        [("201", "东街村"), ("202", "西关村"), ("203", "南关社区")],
+    ),
+    (
+        "101",
+        "梨园屯镇",
+        [("201", "梨园屯村"), ("202", "北胡村"), ("203", "前营村")],
+    ),
+    (
+        "102",
+        "章台镇",
+        [("201", "章台村"), ("202", "后郭村"), ("203", "大寨村")],
+    ),
+];
+const GRIDS_PER_VILLAGE: usize = 2;
+const CASES_PER_WORKER: usize = 14;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// The accounts created, with their one-time passwords.
+#[derive(Debug, Clone)]
+pub struct DemoAccount {
+    pub user: String,
+    pub name: String,
+    pub role: Role,
+    pub scope: String,
+    pub password: String,
+}
+
+/// What the demo seeded.
+#[derive(Debug, Clone, Default)]
+pub struct DemoSummary {
+    pub accounts: Vec<DemoAccount>,
+    pub cases: usize,
+    pub changes: i64,
+    pub conflicts: usize,
+}
+
+/// A simulated phone.
+struct Phone {
+    who: Identity,
+    replica: Replica,
+}
+
+/// Seeds the demo county, unless the database already has accounts (then `None`).
+pub async fn seed(store: &Store, taxonomy: &Taxonomy, now: i64) -> Result<Option<DemoSummary>> {
+    if !store.users().await?.is_empty() {
+        return Ok(None);
+    }
+    let mut rng = StdRng::seed_from_u64(2026);
+    let mut summary = DemoSummary::default();
+    let county = path(&[COUNTY.0])?;
+    store.add_org_unit(&county, COUNTY.1).await?;
+
+    let admin = account(
+        store,
+        &mut summary,
+        "county.admin",
+        "县指挥中心 刘主任",
+        Role::CountyAdmin,
+        &county,
+        None,
+        now,
+    )
+    .await?;
+    let handler = account(
+        store,
+        &mut summary,
+        "dept.urban",
+        "城管局 张科长",
+        Role::DepartmentHandler,
+        &county,
+        Some("urban_management"),
+        now,
+    )
+    .await?;
+    let mut workers: Vec<Phone> = Vec::new();
+    let mut mediators: Vec<Phone> = Vec::new();
+    let mut staff: Vec<Phone> = Vec::new();
+    let surnames = [
+        "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡",
+        "郭", "何", "林",
+    ];
+    let mut n = 0;
+    for (tcode, tname, villages) in TOWNSHIPS {
+        let township = county.child(tcode)?;
+        store.add_org_unit(&township, tname).await?;
+        staff.push(
+            phone(
+                store,
+                account(
+                    store,
+                    &mut summary,
+                    &format!("ts.{tcode}"),
+                    &format!("{tname}综治中心"),
+                    Role::TownshipStaff,
+                    &township,
+                    None,
+                    now,
+                )
+                .await?,
+                now,
+            )
+            .await?,
+        );
+        for (vcode, vname) in villages {
+            let village = township.child(vcode)?;
+            store.add_org_unit(&village, vname).await?;
+            let med = account(
+                store,
+                &mut summary,
+                &format!("med.{tcode}{vcode}"),
+                &format!("{vname}调解员 {}大姐", surnames[n % surnames.len()]),
+                Role::Mediator,
+                &village,
+                None,
+                now,
+            )
+            .await?;
+            mediators.push(phone(store, med, now).await?);
+            for g in 1..=GRIDS_PER_VILLAGE {
+                let grid = village.child(&format!("{g:02}"))?;
+                store
+                    .add_org_unit(&grid, &format!("{vname}第{g}网格"))
+                    .await?;
+                n += 1;
+                let w = account(
+                    store,
+                    &mut summary,
+                    &format!("gw.{tcode}{vcode}{g:02}"),
+                    &format!(
+                        "网格员 {}{}",
+                        surnames[n % surnames.len()],
+                        ["建国", "秀英", "志强", "桂兰", "海涛", "丽娟"][n % 6]
+                    ),
+                    Role::GridWorker,
+                    &grid,
+                    None,
+                    now,
+                )
+                .await?;
+                workers.push(phone(store, w, now).await?);
+            }
+        }
+    }
+    let mut county_desk = phone(store, admin, now).await?;
+    let mut department = phone(store, handler, now).await?;
+
+    // Weeks of offline capture, in the field.
+    let start = now - 28 * DAY_MS;
+    for w in workers.iter_mut() {
+        for i in 0..CASES_PER_WORKER {
+            let at = start + rng.random_range(0..27 * DAY_MS);
+            let new = field_report(&mut rng, &w.who, i, taxonomy);
+            w.replica.capture(&new, at)?;
+        }
+        // Some they verify and handle themselves ("小事不出村").
+        for id in w.replica.case_ids()?.into_iter().take(4) {
+            let at = start + 27 * DAY_MS;
+            let _ = w
+                .replica
+                .append_event(&id, EventDraft::new(EventType::Accepted), at);
+            let _ = w.replica.append_event(
+                &id,
+                EventDraft::new(EventType::Resolved).note("已现场处理"),
+                at + 3_600_000,
+            );
+        }
+    }
+    for m in mediators.iter_mut() {
+        for i in 0..4 {
+            let at = start + rng.random_range(0..27 * DAY_MS);
+            let id = m.replica.capture(&dispute(&mut rng, &m.who, i), at)?;
+            m.replica.edit(&id, at + DAY_MS, |e| {
+                e.add_mediation_session(&MediationSession {
+                    at: at + DAY_MS,
+                    mediators: vec![m.who.user.clone()],
+                    notes: "双方到场，调解员释法说理，初步达成一致。".into(),
+                    outcome: "partial".into(),
+                    ..Default::default()
+                })?;
+                e.set_agreement("经调解，双方自愿达成如下协议：一、……二、……")
+            })?;
+        }
+    }
+    for p in workers.iter_mut().chain(mediators.iter_mut()) {
+        sync_until_quiet(store, p, now).await?;
+    }
+
+    // The township reviews: accepts, dispatches, escalates.
+    for s in staff.iter_mut() {
+        sync_until_quiet(store, s, now).await?;
+        let ids = s.replica.case_ids()?;
+        for (k, id) in ids.iter().enumerate() {
+            let at = now - rng.random_range(0..3 * DAY_MS);
+            match k % 6 {
+                0 | 1 => {
+                    let _ = s
+                        .replica
+                        .append_event(id, EventDraft::new(EventType::Accepted), at);
+                    let _ = s.replica.append_event(
+                        id,
+                        EventDraft::assign_to("urban_management"),
+                        at + 60_000,
+                    );
+                }
+                2 => {
+                    let _ = s
+                        .replica
+                        .append_event(id, EventDraft::new(EventType::Accepted), at);
+                }
+                3 => {
+                    let _ = s.replica.append_event(
+                        id,
+                        EventDraft::new(EventType::Supervised).note("超时督办"),
+                        at,
+                    );
+                }
+                _ => {}
+            }
+        }
+        sync_until_quiet(store, s, now).await?;
+    }
+    sync_until_quiet(store, &mut department, now).await?;
+    for id in department.replica.case_ids()?.into_iter().step_by(2) {
+        let at = now - DAY_MS;
+        let _ = department.replica.append_event(
+            &id,
+            EventDraft::new(EventType::InProgress).note("已签收"),
+            at,
+        );
+        let _ = department.replica.append_event(
+            &id,
+            EventDraft::new(EventType::Resolved).note("已处置完毕，附照片"),
+            at + 7_200_000,
+        );
+    }
+    sync_until_quiet(store, &mut department, now).await?;
+
+    // Offline edits of the same cases by two people: conflicts for the console to settle.
+    for pair in workers.chunks_mut(GRIDS_PER_VILLAGE) {
+        if let [a, b] = pair {
+            sync_until_quiet(store, a, now).await?;
+            sync_until_quiet(store, b, now).await?;
+            let shared = a.replica.capture(
+                &field_report(&mut rng, &a.who, 99, taxonomy),
+                now - 2 * DAY_MS,
+            )?;
+            sync_until_quiet(store, a, now).await?;
+            // b is in another grid of the same village and does not see a's grid; the mediator does.
+            let Some(m) = mediators
+                .iter_mut()
+                .find(|m| a.who.scope.is_within(&m.who.scope))
+            else {
+                continue;
+            };
+            sync_until_quiet(store, m, now).await?;
+            a.replica.edit(&shared, now - DAY_MS, |e| {
+                e.set_title("村口变压器漏油（已设警示）")
+            })?;
+            m.replica.edit(&shared, now - DAY_MS + 600_000, |e| {
+                e.set_title("村口变压器漏油，群众围观")
+            })?;
+            sync_until_quiet(store, a, now).await?;
+            sync_until_quiet(store, m, now).await?;
+            summary.conflicts += 1;
+        }
+    }
+    sync_until_quiet(store, &mut county_desk, now).await?;
+    summary.cases = county_desk.replica.case_ids()?.len();
+    summary.changes = store.change_count().await?;
+    Ok(Some(summary))
+}
+
+async fn sync_until_quiet(store: &Store, p: &mut Phone, now: i64) -> Result<()> {
+    for _ in 0..100 {
+        let req = p.replica.next_sync_request()?;
+        let ctx = store
+            .device_context(&p.who.device)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("demo device {} vanished", p.who.device)))?;
+        let resp = store
+            .sync(&ctx, &p.who, &req, Taxonomy::builtin(), now)
+            .await?;
+        if !resp.rejected.is_empty() {
+            tracing::warn!(device = %p.who.device, rejected = resp.rejected.len(), "demo changes refused");
+        }
+        let out: SyncOutcome = p.replica.apply_sync_response(&resp, now)?;
+        if !out.more && out.accepted == 0 && out.pulled_changes == 0 {
+            return Ok(());
+        }
+    }
+    Err(StoreError::Corrupt(format!(
+        "demo device {} did not settle",
+        p.who.device
+    )))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn account(
+    store: &Store,
+    summary: &mut DemoSummary,
+    id: &str,
+    name: &str,
+    role: Role,
+    scope: &JurisdictionPath,
+    department: Option<&str>,
+    now: i64,
+) -> Result<Identity> {
+    let (token, _) = auth::new_refresh_token();
+    let password: String = token
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect();
+    let hash =
+        auth::hash_password(&password).map_err(|e| StoreError::Corrupt(format!("hashing: {e}")))?;
+    store
+        .add_user(
+            &UserRecord {
+                id: id.into(),
+                display_name: name.into(),
+                role,
+                scope: scope.clone(),
+                department: department.map(str::to_owned),
+                password_hash: hash,
+                disabled: false,
+            },
+            now,
+        )
+        .await?;
+    summary.accounts.push(DemoAccount {
+        user: id.into(),
+        name: name.into(),
+        role,
+        scope: scope.to_string(),
+        password,
+    });
+    Ok(Identity::new(
+        id,
+        role,
+        scope.clone(),
+        department.map(str::to_owned),
+        format!("demo-{id}"),
+    )?)
+}
+
+async fn phone(store: &Store, who: Identity, now: i64) -> Result<Phone> {
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    let mut replica = Replica::open_in_memory(&key)?;
+    replica.sign_in(who.clone())?;
+    store
+        .bind_device(&who.device, &who.user, replica.actor_id(), now)
+        .await?;
+    Ok(Phone { who, replica })
+}
+
+fn path(codes: &[&str]) -> Result<JurisdictionPath> {
+    Ok(JurisdictionPath::new(codes.iter().copied())?)
+}
+
+const REPORTS: [(CaseKind, &str, &str, &str); 12] = [
+    (
+        CaseKind::Incident,
+        "street_light",
+        "村口路灯不亮",
+        "村口两盏路灯已坏多日，夜间出行不便，群众多次反映。",
+    ),
+    (
+        CaseKind::Request,
+        "water_supply",
+        "自来水停水三天",
+        "三组十余户自来水停水，老人取水困难，请求尽快恢复供水。",
+    ),
+    (
+        CaseKind::Incident,
+        "road_damage",
+        "村道塌陷",
+        "村东道路出现约一米塌陷，已设置临时警示。",
+    ),
+    (
+        CaseKind::Incident,
+        "sanitation",
+        "垃圾堆放未清运",
+        "村西坑塘边垃圾堆放一周未清运，气味较大。",
+    ),
+    (
+        CaseKind::Incident,
+        "illegal_construction",
+        "疑似违建",
+        "村民在承包地上搭建彩钢房，疑似违法建设。",
+    ),
+    (
+        CaseKind::Incident,
+        "safety_hazard",
+        "危房隐患",
+        "独居老人房屋墙体开裂，存在安全隐患。",
+    ),
+    (
+        CaseKind::Incident,
+        "fire_hazard",
+        "柴草堆放消防隐患",
+        "农户院外大量柴草堆放，靠近电线，存在火灾隐患。",
+    ),
+    (
+        CaseKind::Request,
+        "policy_question",
+        "咨询医保缴费政策",
+        "村民咨询2027年度城乡居民医保缴费标准和方式。",
+    ),
+    (
+        CaseKind::Request,
+        "elevator_repair",
+        "小区电梯故障",
+        "南关社区3号楼电梯停运，高层老人出行困难。",
+    ),
+    (
+        CaseKind::Patrol,
+        "patrol_routine",
+        "日常巡查",
+        "完成网格日常巡查，走访重点户，未发现新增问题。",
+    ),
+    (
+        CaseKind::Household,
+        "household_person",
+        "新增常住人口登记",
+        "新增外来务工人员一名，已登记基本信息。",
+    ),
+    (
+        CaseKind::KeyPersonVisit,
+        "key_person_visit",
+        "重点人员走访",
+        "按期走访，情绪稳定，生活正常。",
+    ),
+];
+
+fn field_report(rng: &mut StdRng, who: &Identity, i: usize, taxonomy: &Taxonomy) -> NewCase {
+    let (kind, category, title, description) =
+        REPORTS[(i + rng.random_range(0..REPORTS.len())) % REPORTS.len()];
+    debug_assert!(taxonomy.category(category).is_some());
+    NewCase {
+        kind,
+        jurisdiction: who.scope.clone(),
+        category: category.into(),
+        title: title.into(),
+        description: description.into(),
+        location: Location {
+            lat: Some(36.98 + rng.random_range(-0.2..0.2)),
+            lon: Some(115.25 + rng.random_range(-0.2..0.2)),
+            accuracy_m: Some(rng.random_range(5.0..30.0)),
+            address: format!("{}号附近", rng.random_range(1..120)),
+        },
+        people: vec![Party {
+            name: "群众（匿名）".into(),
+            role: "requester".into(),
+            ..Default::default()
+        }],
+    }
+}
+
+fn dispute(rng: &mut StdRng, who: &Identity, i: usize) -> NewCase {
+    let kinds = [
+        (
+            "dispute_neighbours",
+            "邻里排水纠纷",
+            "两户因院墙排水问题发生争执。",
+        ),
+        (
+            "dispute_land_boundary",
+            "承包地边界纠纷",
+            "两户承包地地界不清，因种植发生争议。",
+        ),
+        (
+            "dispute_marriage_family",
+            "赡养纠纷",
+            "兄弟三人因老人赡养费用分担发生矛盾。",
+        ),
+        (
+            "dispute_labour",
+            "农民工工资纠纷",
+            "村民在外务工被拖欠工资，请求协调。",
+        ),
+    ];
+    let (category, title, description) =
+        kinds[(i + rng.random_range(0..kinds.len())) % kinds.len()];
+    NewCase {
+        kind: CaseKind::Dispute,
+        jurisdiction: who.scope.clone(),
+        category: category.into(),
+        title: title.into(),
+        description: description.into(),
+        location: Location::default(),
+        people: vec![
+            Party {
+                name: "当事人甲".into(),
+                role: "applicant".into(),
+                ..Default::default()
+            },
+            Party {
+                name: "当事人乙".into(),
+                role: "respondent".into(),
+                ..Default::default()
+            },
+        ],
+    }
+}
