@@ -224,8 +224,8 @@ async fn seed_demo(store: &Store, taxonomy: &Taxonomy) -> anyhow::Result<()> {
     );
     println!("账号 (passwords are shown once; keep them):");
     println!(
-        "{:<18} {:<20} {:<14} {}",
-        "user", "role", "password", "scope / name"
+        "{:<18} {:<20} {:<14} scope / name",
+        "user", "role", "password"
     );
     for a in &summary.accounts {
         println!(
