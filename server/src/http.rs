@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +20,9 @@ use gridsync_core::{Error as CoreError, Identity};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, Claims, Keys};
-use crate::store::{RefreshUse, Store, StoreError};
+use crate::store::{
+    CasePage, CaseQuery, DeviceContext, HistoryEntry, RefreshUse, Store, StoreError,
+};
 
 /// The content type of sync envelopes.
 pub const SYNC_CONTENT_TYPE: &str = "application/x-gridsync";
@@ -51,6 +54,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/auth/refresh", post(refresh))
         .route("/v1/auth/logout", post(logout))
         .route("/v1/sync", post(sync))
+        .route("/v1/cases", get(list_cases))
+        .route("/v1/cases/{id}", get(case_detail))
         .layer(DefaultBodyLimit::max(MAX_ENVELOPE_BYTES))
         .with_state(state)
 }
@@ -358,25 +363,7 @@ async fn sync(
             "the request names another device than the token",
         ));
     }
-    let Some(ctx) = state.store.device_context(&claims.dev).await? else {
-        return Err(ApiError::unauthorized(
-            "unknown_device",
-            "sign in on this device first",
-        ));
-    };
-    if ctx.revoked {
-        return Err(ApiError::unauthorized(
-            "device_revoked",
-            "this device was revoked",
-        ));
-    }
-    // The account as stored now decides (a disabled user is gone from the context).
-    let Some(reader) = ctx.users.iter().find(|u| u.user == claims.sub).cloned() else {
-        return Err(ApiError::unauthorized(
-            "invalid_token",
-            "this account may not sync from this device",
-        ));
-    };
+    let (ctx, reader) = signed_in(&state, &claims).await?;
     let now = crate::now_ms();
     let resp = state
         .store
@@ -406,4 +393,81 @@ async fn sync(
         bytes,
     )
         .into_response())
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())
+    }
+}
+
+/// The device and the identity a token speaks for, as the store knows them now: a revoked device
+/// or a disabled account is refused here, on every request.
+async fn signed_in(
+    state: &AppState,
+    claims: &Claims,
+) -> Result<(DeviceContext, Identity), ApiError> {
+    let Some(ctx) = state.store.device_context(&claims.dev).await? else {
+        return Err(ApiError::unauthorized(
+            "unknown_device",
+            "sign in on this device first",
+        ));
+    };
+    if ctx.revoked {
+        return Err(ApiError::unauthorized(
+            "device_revoked",
+            "this device was revoked",
+        ));
+    }
+    let Some(who) = ctx.users.iter().find(|u| u.user == claims.sub).cloned() else {
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "this account may not act from this device",
+        ));
+    };
+    Ok((ctx, who))
+}
+
+/// `GET /v1/cases`: the cases the caller may read, filtered and paged.
+async fn list_cases(
+    State(state): State<Arc<AppState>>,
+    Authenticated(claims): Authenticated,
+    query: Result<Query<CaseQuery>, QueryRejection>,
+) -> Result<Json<CasePage>, ApiError> {
+    let Query(q) = query?;
+    let (_, who) = signed_in(&state, &claims).await?;
+    Ok(Json(state.store.list_cases(&who, &q).await?))
+}
+
+/// Everything about one case a reviewer needs.
+#[derive(Debug, Serialize)]
+pub struct CaseDetail {
+    pub case: gridsync_core::Case,
+    pub workflow: gridsync_core::WorkflowState,
+    pub conflicts: Vec<gridsync_core::FieldConflict>,
+    pub history: Vec<HistoryEntry>,
+}
+
+/// `GET /v1/cases/{id}`: 404 both for a missing case and for one the caller may not read, so
+/// ids outside the caller's jurisdiction reveal nothing.
+async fn case_detail(
+    State(state): State<Arc<AppState>>,
+    Authenticated(claims): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<CaseDetail>, ApiError> {
+    let (_, who) = signed_in(&state, &claims).await?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such case");
+    if gridsync_core::case::validate_case_id(&id).is_err()
+        || !state.store.may_read(&who, &id).await?
+    {
+        return Err(not_found());
+    }
+    let doc = state.store.case_doc(&id).await?.ok_or_else(not_found)?;
+    let corrupt = |e: gridsync_core::Error| ApiError::from(StoreError::from(e));
+    Ok(Json(CaseDetail {
+        case: doc.read().map_err(corrupt)?,
+        workflow: doc.workflow().map_err(corrupt)?,
+        conflicts: doc.conflicts(),
+        history: state.store.case_history(&id).await?,
+    }))
 }

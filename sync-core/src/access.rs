@@ -167,18 +167,28 @@ impl Identity {
         place: &JurisdictionPath,
         department: Option<&str>,
     ) -> bool {
-        if !place.is_within(&self.scope) {
-            return false;
-        }
-        match self.role {
-            Role::DepartmentHandler => {
-                kind != CaseKind::KeyPersonVisit
-                    && department.is_some()
-                    && department == self.department.as_deref()
-            }
+        self.read_filter().admits(kind, place, department)
+    }
+
+    /// The read rule as data, so a store can turn it into a query; [`Identity::may_read`] is
+    /// this filter applied to one case.
+    pub fn read_filter(&self) -> ReadFilter {
+        let (hidden_kinds, department): (&'static [CaseKind], _) = match self.role {
+            // Departments see only what is assigned to them, and never key persons.
+            Role::DepartmentHandler => (
+                &[CaseKind::KeyPersonVisit],
+                Some(self.department.clone().unwrap_or_default()),
+            ),
             // Key-person data is sensitive: mediators do not see it.
-            Role::Mediator => kind != CaseKind::KeyPersonVisit,
-            Role::GridWorker | Role::TownshipStaff | Role::CountyAdmin | Role::System => true,
+            Role::Mediator => (&[CaseKind::KeyPersonVisit], None),
+            Role::GridWorker | Role::TownshipStaff | Role::CountyAdmin | Role::System => {
+                (&[], None)
+            }
+        };
+        ReadFilter {
+            scope: self.scope.clone(),
+            hidden_kinds,
+            department,
         }
     }
 
@@ -190,6 +200,32 @@ impl Identity {
             Role::DepartmentHandler | Role::System => false,
         };
         role_may && place.is_within(&self.scope)
+    }
+}
+
+/// Which cases an identity may read: those at or below `scope`, not of a hidden kind, and (for a
+/// department) assigned to `department`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadFilter {
+    pub scope: JurisdictionPath,
+    pub hidden_kinds: &'static [CaseKind],
+    /// `Some`: only cases currently assigned to this department.
+    pub department: Option<String>,
+}
+
+impl ReadFilter {
+    pub fn admits(
+        &self,
+        kind: CaseKind,
+        place: &JurisdictionPath,
+        department: Option<&str>,
+    ) -> bool {
+        place.is_within(&self.scope)
+            && !self.hidden_kinds.contains(&kind)
+            && self
+                .department
+                .as_deref()
+                .is_none_or(|d| !d.is_empty() && department == Some(d))
     }
 }
 

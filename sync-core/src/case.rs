@@ -166,7 +166,7 @@ pub struct NewCase {
 
 /// A typed snapshot of a case document. Where a field is in conflict it shows the value Automerge
 /// picks deterministically; [`CaseDoc::conflicts`] lists all of them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Case {
     pub id: String,
     pub kind: CaseKind,

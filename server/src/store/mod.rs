@@ -5,6 +5,7 @@
 //! `RETURNING`, BIGINT/TEXT columns and a `{blob}` type substituted per backend in migrations.
 
 mod accounts;
+mod cases;
 mod migrate;
 mod sync;
 
@@ -16,6 +17,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection as _, Row};
 
 pub use accounts::{DeviceRow, RefreshUse};
+pub use cases::{CasePage, CaseQuery, CaseRow, HistoryEntry};
 pub use sync::PullPage;
 
 /// Which database is behind the pool.

@@ -232,3 +232,71 @@ conformance!(
         assert_eq!(t.case_ids().unwrap().len(), 30);
     }
 );
+
+conformance!(
+    the_case_list_is_scoped_filtered_and_searched_alike_on_both_backends,
+    |store: Store| async move {
+        use gridsync_server::store::CaseQuery;
+        let (_, mut a) = phone(
+            &store,
+            "wang",
+            Role::GridWorker,
+            "130322/101/201/01",
+            "phone-a",
+        )
+        .await;
+        let (li, _) = phone(&store, "li", Role::TownshipStaff, "130322/101", "pc-t").await;
+        let (other, _) = phone(&store, "he", Role::TownshipStaff, "130322/102", "pc-o").await;
+        a.capture(&request("路灯不亮 100%", "130322/101/201/01"), T0)
+            .unwrap();
+        a.capture(&request("道路破损_急", "130322/101/201/01"), T0 + 1)
+            .unwrap();
+        until_quiet(&store, &mut a).await;
+        let all = store.list_cases(&li, &CaseQuery::default()).await.unwrap();
+        assert_eq!(all.total, 2);
+        assert_eq!(all.items[0].title, "道路破损_急", "newest first");
+        assert_eq!(
+            store
+                .list_cases(&other, &CaseQuery::default())
+                .await
+                .unwrap()
+                .total,
+            0
+        );
+        let q = |text: &str| CaseQuery {
+            q: Some(text.into()),
+            ..Default::default()
+        };
+        assert_eq!(store.list_cases(&li, &q("路灯")).await.unwrap().total, 1);
+        assert_eq!(
+            store.list_cases(&li, &q("100%")).await.unwrap().total,
+            1,
+            "a % in the text is literal"
+        );
+        assert_eq!(
+            store.list_cases(&li, &q("_")).await.unwrap().total,
+            1,
+            "so is an underscore"
+        );
+        let page = store
+            .list_cases(
+                &li,
+                &CaseQuery {
+                    per_page: Some(1),
+                    page: Some(2),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (page.total, page.items.len(), page.items[0].title.as_str()),
+            (2, 1, "路灯不亮 100%")
+        );
+        let by_grid = CaseQuery {
+            grid: Some("02".into()),
+            ..Default::default()
+        };
+        assert_eq!(store.list_cases(&li, &by_grid).await.unwrap().total, 0);
+    }
+);

@@ -607,3 +607,112 @@ fn the_demo_seeds_a_working_county_through_the_sync_path() {
             .all(|c| c.jurisdiction.is_within(&path(&worker.scope)))
     );
 }
+
+fn get_json(server: &Server, token: &str, path: &str) -> (u16, serde_json::Value) {
+    let mut resp = agent()
+        .get(format!("{}{path}", server.url))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    (resp.status().as_u16(), resp.body_mut().read_json().unwrap())
+}
+
+#[test]
+fn reviewers_read_cases_in_their_jurisdiction_only_with_history_and_conflicts() {
+    let server = Server::start();
+    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
+    server.add_user("zhao", Role::Mediator, "130322/101/201");
+    server.add_user("li", Role::TownshipStaff, "130322/101");
+    server.add_user("he", Role::TownshipStaff, "130322/102");
+    let mut wang = phone(
+        &server,
+        "wang",
+        Role::GridWorker,
+        "130322/101/201/01",
+        "phone-wang",
+    );
+    let mut zhao = phone(
+        &server,
+        "zhao",
+        Role::Mediator,
+        "130322/101/201",
+        "phone-zhao",
+    );
+    let li = phone(&server, "li", Role::TownshipStaff, "130322/101", "pc-li");
+    let he = phone(&server, "he", Role::TownshipStaff, "130322/102", "pc-he");
+
+    let hazard = wang
+        .replica
+        .capture(&report("东街危房", "130322/101/201/01"), 1_000)
+        .unwrap();
+    let mut visit = report("重点人员走访记录", "130322/101/201/01");
+    visit.kind = CaseKind::KeyPersonVisit;
+    visit.category = "key_person_visit".into();
+    let visit = wang.replica.capture(&visit, 2_000).unwrap();
+    wang.sync(&server);
+    zhao.sync(&server);
+    wang.replica
+        .edit(&hazard, 3_000, |e| e.set_title("东街三号危房"))
+        .unwrap();
+    zhao.replica
+        .edit(&hazard, 4_000, |e| e.set_title("东街危房（已设警示）"))
+        .unwrap();
+    wang.sync(&server);
+    zhao.sync(&server);
+
+    let (status, page) = get_json(&server, &li.token, "/v1/cases");
+    assert_eq!(status, 200);
+    assert_eq!(
+        page["total"], 2,
+        "township staff see both cases of their township"
+    );
+    let (_, page) = get_json(&server, &zhao.token, "/v1/cases");
+    assert_eq!(page["total"], 1, "mediators never see key-person visits");
+    assert_eq!(page["items"][0]["id"], hazard.as_str());
+    let (_, page) = get_json(&server, &he.token, "/v1/cases");
+    assert_eq!(page["total"], 0, "another township sees nothing");
+    let (_, page) = get_json(&server, &li.token, "/v1/cases?conflict=true");
+    assert_eq!(page["total"], 1);
+    let (_, page) = get_json(
+        &server,
+        &li.token,
+        "/v1/cases?q=%E9%87%8D%E7%82%B9&kind=key_person_visit",
+    );
+    assert_eq!(page["items"][0]["id"], visit.as_str());
+    let (status, body) = get_json(&server, &li.token, "/v1/cases?per_page=abc");
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (400, "bad_request")
+    );
+
+    let (status, detail) = get_json(&server, &li.token, &format!("/v1/cases/{hazard}"));
+    assert_eq!(status, 200);
+    assert_eq!(detail["conflicts"][0]["field"], "title");
+    assert_eq!(detail["workflow"]["status"], "reported");
+    let history = detail["history"].as_array().unwrap();
+    assert_eq!(history.len(), 3, "capture and two edits");
+    assert_eq!(history[0]["device"], "phone-wang");
+    assert_eq!(
+        history[0]["device_time"], 1_000,
+        "the phone's clock at capture"
+    );
+    assert!(
+        history[0]["received_at"].as_i64().unwrap() > 1_000_000,
+        "and the server's at receipt"
+    );
+    assert_eq!(history[2]["user"], "zhao");
+
+    // Outside the caller's jurisdiction a case does not exist; so does a malformed id.
+    for (token, path) in [
+        (&he.token, format!("/v1/cases/{hazard}")),
+        (&zhao.token, format!("/v1/cases/{visit}")),
+        (&li.token, "/v1/cases/..%2F..%2Fetc".to_owned()),
+    ] {
+        let (status, body) = get_json(&server, token, &path);
+        assert_eq!(
+            (status, body["code"].as_str().unwrap()),
+            (404, "not_found"),
+            "{path}"
+        );
+    }
+}

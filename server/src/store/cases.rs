@@ -1,0 +1,209 @@
+//! Reviewers' reads of the case projection and the change history, always through the reader's
+//! [`ReadFilter`].
+
+use gridsync_core::Identity;
+use gridsync_core::access::ReadFilter;
+use serde::{Deserialize, Serialize};
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{Result, Store};
+
+/// Filters of the case list; empty ones match everything.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CaseQuery {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub category: Option<String>,
+    pub township: Option<String>,
+    pub village: Option<String>,
+    pub grid: Option<String>,
+    /// Only cases with field or workflow conflicts.
+    pub conflict: Option<bool>,
+    /// Text searched in titles.
+    pub q: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// One row of the case list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseRow {
+    pub id: String,
+    pub kind: String,
+    pub category: String,
+    pub title: String,
+    pub status: String,
+    pub level: String,
+    pub path: String,
+    pub department: Option<String>,
+    pub reporter: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub field_conflicts: i64,
+    pub workflow_conflicts: i64,
+    pub reopen_count: i64,
+    pub accountability: bool,
+    pub rating: Option<String>,
+}
+
+/// A page of the case list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CasePage {
+    pub total: i64,
+    pub page: u32,
+    pub per_page: u32,
+    pub items: Vec<CaseRow>,
+}
+
+/// One accepted change of a case: who, on which device, the device's clock and the server's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub seq: i64,
+    pub hash: String,
+    pub user: String,
+    pub device: String,
+    pub device_time: i64,
+    pub received_at: i64,
+}
+
+pub const MAX_PER_PAGE: u32 = 200;
+
+/// SQL with numbered placeholders and the values to bind, in order.
+struct Sql {
+    text: String,
+    args: Vec<String>,
+}
+
+impl Sql {
+    fn arg(&mut self, value: impl Into<String>) -> String {
+        self.args.push(value.into());
+        format!("${}", self.args.len())
+    }
+}
+
+/// The reader's filter as a WHERE clause over `cases`.
+fn scoped(filter: &ReadFilter, sql: &mut Sql) -> String {
+    let scope = filter.scope.to_string();
+    let prefix = format!("{scope}/");
+    let mut clause = format!(
+        "(path = {} OR substr(path, 1, {}) = {})",
+        sql.arg(scope),
+        prefix.len(),
+        sql.arg(prefix.clone())
+    );
+    for kind in filter.hidden_kinds {
+        clause.push_str(&format!(" AND kind <> {}", sql.arg(kind.as_str())));
+    }
+    if let Some(d) = &filter.department {
+        clause.push_str(&format!(" AND department = {}", sql.arg(d.clone())));
+    }
+    clause
+}
+
+impl Store {
+    /// The case list as `reader` may see it, filtered and paged, newest first.
+    pub async fn list_cases(&self, reader: &Identity, q: &CaseQuery) -> Result<CasePage> {
+        let mut sql = Sql {
+            text: String::new(),
+            args: Vec::new(),
+        };
+        let mut clause = scoped(&reader.read_filter(), &mut sql);
+        for (column, value) in [
+            ("status", &q.status),
+            ("kind", &q.kind),
+            ("category", &q.category),
+            ("township", &q.township),
+            ("village", &q.village),
+            ("grid", &q.grid),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                clause.push_str(&format!(" AND {column} = {}", sql.arg(v)));
+            }
+        }
+        if q.conflict == Some(true) {
+            clause.push_str(" AND (field_conflicts > 0 OR workflow_conflicts > 0)");
+        }
+        if let Some(text) = q.q.as_deref().filter(|t| !t.is_empty()) {
+            // User text may hold LIKE's wildcards: escape them (portable to both backends).
+            let escaped = text
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            clause.push_str(&format!(
+                " AND title LIKE {} ESCAPE '\\'",
+                sql.arg(format!("%{escaped}%"))
+            ));
+        }
+        let per_page = q.per_page.unwrap_or(50).clamp(1, MAX_PER_PAGE);
+        let page = q.page.unwrap_or(1).max(1);
+        let count_sql = format!("SELECT count(*) FROM cases WHERE {clause}");
+        let mut count = sqlx::query(AssertSqlSafe(count_sql));
+        for a in &sql.args {
+            count = count.bind(a.clone());
+        }
+        let total: i64 = count.fetch_one(&self.pool).await?.try_get(0)?;
+        sql.text = format!(
+            "SELECT id, kind, category, title, status, level, path, department, reporter, created_at, updated_at,
+                    field_conflicts, workflow_conflicts, reopen_count, accountability, rating
+             FROM cases WHERE {clause} ORDER BY created_at DESC, id LIMIT {per_page} OFFSET {}",
+            i64::from(page - 1) * i64::from(per_page)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql.text));
+        for a in sql.args {
+            query = query.bind(a);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                let accountability: i64 = r.try_get(14)?;
+                Ok(CaseRow {
+                    id: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    category: r.try_get(2)?,
+                    title: r.try_get(3)?,
+                    status: r.try_get(4)?,
+                    level: r.try_get(5)?,
+                    path: r.try_get(6)?,
+                    department: r.try_get(7)?,
+                    reporter: r.try_get(8)?,
+                    created_at: r.try_get(9)?,
+                    updated_at: r.try_get(10)?,
+                    field_conflicts: r.try_get(11)?,
+                    workflow_conflicts: r.try_get(12)?,
+                    reopen_count: r.try_get(13)?,
+                    accountability: accountability != 0,
+                    rating: r.try_get(15)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(CasePage {
+            total,
+            page,
+            per_page,
+            items,
+        })
+    }
+
+    /// Every accepted change of a case, in log order.
+    pub async fn case_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
+        let rows = sqlx::query(
+            "SELECT seq, hash, user_id, device_id, device_time, received_at FROM changes WHERE doc = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    seq: r.try_get(0)?,
+                    hash: r.try_get(1)?,
+                    user: r.try_get(2)?,
+                    device: r.try_get(3)?,
+                    device_time: r.try_get(4)?,
+                    received_at: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+}
