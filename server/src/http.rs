@@ -111,7 +111,12 @@ impl From<StoreError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text())
+        match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.body_text())
+            }
+            _ => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()),
+        }
     }
 }
 
@@ -178,6 +183,9 @@ pub struct LoginRequest {
     pub device: String,
     /// The phone's Automerge actor id, hex; bound to the device here.
     pub actor: String,
+    /// The secret the first sign-in on this device returned; required ever after.
+    #[serde(default)]
+    pub device_secret: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -190,6 +198,9 @@ pub struct TokenResponse {
     pub role: String,
     pub scope: String,
     pub department: Option<String>,
+    /// Only on the first sign-in on a device: keep it (encrypted) and send it with every later
+    /// sign-in on this device id.
+    pub device_secret: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -235,6 +246,26 @@ async fn login(
             "this device was revoked",
         ));
     }
+    // A device id proves itself with the secret its first sign-in received: knowing a colleague's
+    // device id (it is in every case they wrote) must not let anyone sign in as that device.
+    let taken = || {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "device_taken",
+            "this device id belongs to another phone",
+        )
+    };
+    let known_secret = state.store.device_secret_hash(&req.device).await?;
+    if let Some(hash) = &known_secret {
+        let presented = req.device_secret.as_deref().map(auth::refresh_hash);
+        if presented.as_deref() != Some(hash.as_str()) {
+            state
+                .store
+                .audit(&user.id, "login_device_taken", &req.device, "", now)
+                .await?;
+            return Err(taken());
+        }
+    }
     state
         .store
         .bind_device(&req.device, &user.id, &actor, now)
@@ -243,8 +274,23 @@ async fn login(
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "actor_taken", m),
             other => ApiError::from(other),
         })?;
+    let new_secret = match known_secret {
+        Some(_) => None,
+        None => {
+            let (secret, hash) = auth::new_refresh_token();
+            if !state
+                .store
+                .set_device_secret_hash(&req.device, &hash)
+                .await?
+            {
+                return Err(taken());
+            }
+            Some(secret)
+        }
+    };
     let family = uuid::Uuid::new_v4().to_string();
-    let tokens = issue(&state, &identity, &family, now).await?;
+    let mut tokens = issue(&state, &identity, &family, now).await?;
+    tokens.device_secret = new_secret;
     state
         .store
         .audit(&user.id, "login", &req.device, "", now)
@@ -281,6 +327,7 @@ async fn issue(
         role: who.role.as_str().into(),
         scope: who.scope.to_string(),
         department: who.department.clone(),
+        device_secret: None,
     })
 }
 
@@ -335,10 +382,15 @@ async fn logout(
     body: Result<Json<RefreshRequest>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Json(req) = body?;
-    state
-        .store
-        .revoke_refresh_family_of(&auth::refresh_hash(&req.refresh_token))
-        .await?;
+    let hash = auth::refresh_hash(&req.refresh_token);
+    if let Some((device, user)) = state.store.revoke_refresh_family_of(&hash).await? {
+        // Signed out of the device too: the access token stops working there at once.
+        state.store.sign_out(&device, &user).await?;
+        state
+            .store
+            .audit(&user, "logout", &device, "", crate::now_ms())
+            .await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

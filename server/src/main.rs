@@ -134,8 +134,11 @@ async fn main() -> anyhow::Result<()> {
             department,
             name,
         }) => {
-            let Some(role) = Role::parse(&role) else {
-                bail!("unknown role {role:?}");
+            // `system` is the server's own actor, never a person.
+            let Some(role) = Role::parse(&role).filter(|r| *r != Role::System) else {
+                bail!(
+                    "unknown role {role:?}: use grid_worker, mediator, township_staff, county_admin or department_handler"
+                );
             };
             let scope = JurisdictionPath::parse(&scope)?;
             gridsync_core::Identity::new(&id, role, scope.clone(), department.clone(), "cli")?;

@@ -24,7 +24,9 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use crate::access::Identity;
-use crate::case::{CaseDoc, CaseEditor, CaseKind, Millis, NewCase, new_case_id, parse_change};
+use crate::case::{
+    CaseDoc, CaseEditor, CaseKind, ChangeAuthor, Millis, NewCase, new_case_id, parse_change,
+};
 use crate::jurisdiction::{JurisdictionPath, Level};
 use crate::protocol::{DocChanges, DocHeads, SyncRequest, SyncResponse, hash_bytes, to_hash};
 use crate::workflow::{EventDraft, Status};
@@ -480,6 +482,11 @@ impl Replica {
             for c in doc.changes_since(&acked) {
                 if rejected.contains(&c.hash()) {
                     continue;
+                }
+                // Only the signed-in user's changes can be pushed with their token; another
+                // user's (a shared phone) wait, with everything after them, for that user.
+                if ChangeAuthor::of_change(&c).is_none_or(|a| a.user != who.user) {
+                    break;
                 }
                 let len = c.raw_bytes().len();
                 if !changes.is_empty() && size + len > budget {

@@ -83,12 +83,13 @@ impl MemoryHub {
                 reason: "not the authenticated device".into(),
             });
         }
+        // The one signed in now writes and decides what the device may read; other users' changes
+        // wait on the phone until they sign in again (as on the server).
+        let reader = &dev.users[0];
         let authority = DeviceAuthority {
             actors: &dev.actors,
-            users: &dev.users,
+            users: std::slice::from_ref(reader),
         };
-        // The one signed in now decides what the device may read.
-        let reader = &dev.users[0];
         let mut accepted = Vec::new();
         let mut rejected = Vec::new();
         for push in &req.push {

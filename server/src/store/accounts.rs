@@ -111,30 +111,47 @@ impl Store {
         } else if expires_at <= now {
             RefreshUse::Expired
         } else {
-            sqlx::query("UPDATE refresh_tokens SET used = 1 WHERE hash = $1")
-                .bind(hash)
-                .execute(&mut *tx)
-                .await?;
-            RefreshUse::Rotated {
-                family,
-                device,
-                user,
+            // Conditional: of two refreshes racing with one token, only one spends it.
+            let spent =
+                sqlx::query("UPDATE refresh_tokens SET used = 1 WHERE hash = $1 AND used = 0")
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await?;
+            if spent.rows_affected() == 1 {
+                RefreshUse::Rotated {
+                    family,
+                    device,
+                    user,
+                }
+            } else {
+                sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE family = $1")
+                    .bind(&family)
+                    .execute(&mut *tx)
+                    .await?;
+                RefreshUse::Reused { family, device }
             }
         };
         tx.commit().await?;
         Ok(outcome)
     }
 
-    /// Ends a session: every token of the family stops working.
-    pub async fn revoke_refresh_family_of(&self, hash: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE refresh_tokens SET revoked = 1
-             WHERE family = (SELECT family FROM refresh_tokens WHERE hash = $1)",
-        )
-        .bind(hash)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+    /// Ends a session: every token of the family stops working. Returns the (device, user) the
+    /// family belonged to.
+    pub async fn revoke_refresh_family_of(&self, hash: &str) -> Result<Option<(String, String)>> {
+        let Some(owner) =
+            sqlx::query("SELECT family, device_id, user_id FROM refresh_tokens WHERE hash = $1")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let family: String = owner.try_get(0)?;
+        sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE family = $1")
+            .bind(&family)
+            .execute(&self.pool)
+            .await?;
+        Ok(Some((owner.try_get(1)?, owner.try_get(2)?)))
     }
 
     /// Appends to the audit log (logins, revocations, exports, console actions). Never secrets.

@@ -194,23 +194,27 @@ impl Store {
     ) -> Result<()> {
         let actor = actor.to_hex_string();
         let mut tx = self.pool.begin().await?;
-        let owner: Option<String> =
-            sqlx::query("SELECT device_id FROM device_actors WHERE actor = $1")
-                .bind(&actor)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
-        if owner.as_deref().is_some_and(|o| o != device) {
-            return Err(StoreError::Conflict(
-                "actor id bound to another device".into(),
-            ));
-        }
         sqlx::query("INSERT INTO devices (id, revoked, created_at) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING")
             .bind(device)
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        // Insert-or-keep, then look: two sign-ins racing for one actor cannot both win.
+        sqlx::query("INSERT INTO device_actors (actor, device_id) VALUES ($1, $2) ON CONFLICT (actor) DO NOTHING")
+            .bind(&actor)
+            .bind(device)
+            .execute(&mut *tx)
+            .await?;
+        let owner: String = sqlx::query("SELECT device_id FROM device_actors WHERE actor = $1")
+            .bind(&actor)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if owner != device {
+            return Err(StoreError::Conflict(
+                "actor id bound to another device".into(),
+            ));
+        }
         sqlx::query(
             "INSERT INTO device_users (device_id, user_id, signed_in_at) VALUES ($1, $2, $3)
              ON CONFLICT (device_id, user_id) DO UPDATE SET signed_in_at = excluded.signed_in_at",
@@ -220,14 +224,41 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        if owner.is_none() {
-            sqlx::query("INSERT INTO device_actors (actor, device_id) VALUES ($1, $2)")
-                .bind(&actor)
-                .bind(device)
-                .execute(&mut *tx)
-                .await?;
-        }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// The SHA-256 of the device's secret, if it has one yet.
+    pub async fn device_secret_hash(&self, device: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT secret_hash FROM devices WHERE id = $1")
+            .bind(device)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get(0)?,
+            None => None,
+        })
+    }
+
+    /// Gives a device its secret, once: `false` when it already had one (a racing sign-in won).
+    pub async fn set_device_secret_hash(&self, device: &str, hash: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE devices SET secret_hash = $1 WHERE id = $2 AND secret_hash IS NULL",
+        )
+        .bind(hash)
+        .bind(device)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Signs `user` out of `device`: its token stops working there at once.
+    pub async fn sign_out(&self, device: &str, user: &str) -> Result<()> {
+        sqlx::query("DELETE FROM device_users WHERE device_id = $1 AND user_id = $2")
+            .bind(device)
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

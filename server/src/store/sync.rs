@@ -36,7 +36,9 @@ impl Store {
         taxonomy: &Taxonomy,
         now: i64,
     ) -> Result<SyncResponse> {
-        let (accepted, rejected) = self.commit_push(ctx, &req.push, taxonomy, now).await?;
+        let (accepted, rejected) = self
+            .commit_push(ctx, reader, &req.push, taxonomy, now)
+            .await?;
         let page = self
             .pull(reader, &ctx.device, req.cursor, &req.want, req.page_bytes)
             .await?;
@@ -50,13 +52,14 @@ impl Store {
         })
     }
 
-    /// Judges every pushed case with [`admit`] and stores the outcome in one transaction:
+    /// Judges every case `writer` pushed with [`admit`] and stores the outcome in one transaction:
     /// accepted changes into the log (with feed sequence numbers), the document snapshot and the
     /// case projection; refused ones into quarantine. Returns the acknowledgements, which are true
     /// only once this returns (the commit happened).
     pub async fn commit_push(
         &self,
         ctx: &DeviceContext,
+        writer: &Identity,
         push: &[DocChanges],
         taxonomy: &Taxonomy,
         now: i64,
@@ -69,15 +72,13 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get(0)?;
+        // Only the account whose token this is may write: a phone holding another user's offline
+        // changes pushes them when that user signs in again.
         let authority = DeviceAuthority {
             actors: &ctx.actors,
-            users: &ctx.users,
+            users: std::slice::from_ref(writer),
         };
-        let current_user = ctx
-            .users
-            .first()
-            .map(|u| u.user.clone())
-            .unwrap_or_default();
+        let current_user = writer.user.clone();
         let mut acks = Vec::new();
         let mut rejections = Vec::new();
         for case in push {

@@ -226,3 +226,35 @@ fn lists_filter_by_kind_status_sync_state_and_text() {
         .unwrap();
     assert_eq!(synced.len(), 2);
 }
+
+#[test]
+fn on_a_shared_phone_each_user_pushes_only_their_own_changes() {
+    let mut hub = MemoryHub::new();
+    let mut r = Replica::open_in_memory(&KEY).unwrap();
+    hub.register_device(worker("wang", "phone-a"), r.actor_id().clone());
+    hub.register_device(worker("liu", "phone-a"), r.actor_id().clone());
+    r.sign_in(worker("wang", "phone-a")).unwrap();
+    let wangs = r.capture(&new_request("王的上报"), T0).unwrap();
+    // liu takes the phone before it synced.
+    r.sign_in(worker("liu", "phone-a")).unwrap();
+    let lius = r.capture(&new_request("刘的上报"), T0 + 1).unwrap();
+    let req = r.next_sync_request().unwrap();
+    assert_eq!(
+        req.push.iter().map(|p| p.doc.as_str()).collect::<Vec<_>>(),
+        [lius.as_str()]
+    );
+    sync_until_quiet(&mut hub, &mut r);
+    assert!(
+        hub.quarantine().is_empty(),
+        "nothing pushed under the wrong name"
+    );
+    assert_eq!(hub.doc_ids(), std::slice::from_ref(&lius));
+    assert_eq!(r.pending_count().unwrap(), 1, "wang's case waits for wang");
+    // wang signs in again: his case goes up, as his.
+    r.sign_in(worker("wang", "phone-a")).unwrap();
+    hub.register_device(worker("wang", "phone-a"), r.actor_id().clone());
+    sync_until_quiet(&mut hub, &mut r);
+    assert_eq!(r.pending_count().unwrap(), 0);
+    let reporter = hub.doc(&wangs).unwrap().read().unwrap().reporter;
+    assert_eq!(reporter.user, "wang");
+}

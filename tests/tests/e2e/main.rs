@@ -1,5 +1,6 @@
 //! End-to-end tests across replicas and the hub.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+mod access_matrix;
 mod convergence;
 mod server;

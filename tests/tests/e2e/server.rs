@@ -14,19 +14,19 @@ use gridsync_server::{AppState, app};
 const KEY: [u8; 32] = [1; 32];
 const PASSWORD: &str = "网格-2026-secret";
 
-struct Server {
-    url: String,
-    state: Arc<AppState>,
+pub(crate) struct Server {
+    pub(crate) url: String,
+    pub(crate) state: Arc<AppState>,
     rt: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
 }
 
-fn path(s: &str) -> JurisdictionPath {
+pub(crate) fn path(s: &str) -> JurisdictionPath {
     JurisdictionPath::parse(s).unwrap()
 }
 
 impl Server {
-    fn start() -> Server {
+    pub(crate) fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -57,7 +57,7 @@ impl Server {
         }
     }
 
-    fn add_user(&self, id: &str, role: Role, scope: &str) {
+    pub(crate) fn add_user(&self, id: &str, role: Role, scope: &str) {
         let hash = auth::hash_password(PASSWORD).unwrap();
         self.rt
             .block_on(self.state.store.add_user(
@@ -75,7 +75,51 @@ impl Server {
             .unwrap();
     }
 
-    fn store<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+    pub(crate) fn add_department_handler(&self, id: &str, department: &str) {
+        let hash = auth::hash_password(PASSWORD).unwrap();
+        self.rt
+            .block_on(self.state.store.add_user(
+                &UserRecord {
+                    id: id.into(),
+                    display_name: id.into(),
+                    role: Role::DepartmentHandler,
+                    scope: path("130322"),
+                    department: Some(department.into()),
+                    password_hash: hash,
+                    disabled: false,
+                },
+                0,
+            ))
+            .unwrap();
+    }
+
+    /// A signed-in phone of a department handler (county scope).
+    pub(crate) fn department_phone(&self, id: &str, department: &str) -> Phone {
+        let device = format!("dev-{id}");
+        let mut replica = Replica::open_in_memory(&KEY).unwrap();
+        let mut resp = login(self, id, &device, &replica);
+        assert_eq!(resp.status(), 200);
+        let body: serde_json::Value = resp.body_mut().read_json().unwrap();
+        replica
+            .sign_in(
+                Identity::new(
+                    id,
+                    Role::DepartmentHandler,
+                    path("130322"),
+                    Some(department.into()),
+                    &device,
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        Phone {
+            replica,
+            token: body["access_token"].as_str().unwrap().to_owned(),
+            device,
+        }
+    }
+
+    pub(crate) fn store<T>(&self, f: impl std::future::Future<Output = T>) -> T {
         self.rt.block_on(f)
     }
 }
@@ -98,10 +142,10 @@ fn agent() -> ureq::Agent {
 }
 
 /// A phone: its replica and its access token.
-struct Phone {
-    replica: Replica,
-    token: String,
-    device: String,
+pub(crate) struct Phone {
+    pub(crate) replica: Replica,
+    pub(crate) token: String,
+    pub(crate) device: String,
 }
 
 fn login(
@@ -119,7 +163,7 @@ fn login(
         .unwrap()
 }
 
-fn phone(server: &Server, user: &str, role: Role, scope: &str, device: &str) -> Phone {
+pub(crate) fn phone(server: &Server, user: &str, role: Role, scope: &str, device: &str) -> Phone {
     let mut replica = Replica::open_in_memory(&KEY).unwrap();
     let mut resp = login(server, user, device, &replica);
     assert_eq!(resp.status(), 200);
@@ -134,20 +178,21 @@ fn phone(server: &Server, user: &str, role: Role, scope: &str, device: &str) -> 
     }
 }
 
-fn post_sync(server: &Server, token: &str, bytes: &[u8]) -> (u16, Vec<u8>) {
-    let mut resp = agent()
+pub(crate) fn post_sync(server: &Server, token: &str, bytes: &[u8]) -> (u16, Vec<u8>) {
+    let mut req = agent()
         .post(format!("{}/v1/sync", server.url))
-        .header("Authorization", &format!("Bearer {token}"))
-        .content_type("application/x-gridsync")
-        .send(bytes)
-        .unwrap();
+        .content_type("application/x-gridsync");
+    if !token.is_empty() {
+        req = req.header("Authorization", &format!("Bearer {token}"));
+    }
+    let mut resp = req.send(bytes).unwrap();
     (
         resp.status().as_u16(),
         resp.body_mut().read_to_vec().unwrap(),
     )
 }
 
-fn error_code(body: &[u8]) -> String {
+pub(crate) fn error_code(body: &[u8]) -> String {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap();
     v["code"].as_str().unwrap().to_owned()
 }
@@ -162,7 +207,7 @@ impl Phone {
         resp
     }
 
-    fn sync(&mut self, server: &Server) {
+    pub(crate) fn sync(&mut self, server: &Server) {
         for _ in 0..30 {
             let resp = self.sync_once(server);
             let busy = resp.more || !resp.accepted.is_empty() || !resp.pull.is_empty();
@@ -174,7 +219,7 @@ impl Phone {
     }
 }
 
-fn report(title: &str, grid: &str) -> NewCase {
+pub(crate) fn report(title: &str, grid: &str) -> NewCase {
     NewCase {
         kind: CaseKind::Incident,
         jurisdiction: path(grid),
@@ -608,12 +653,12 @@ fn the_demo_seeds_a_working_county_through_the_sync_path() {
     );
 }
 
-fn get_json(server: &Server, token: &str, path: &str) -> (u16, serde_json::Value) {
-    let mut resp = agent()
-        .get(format!("{}{path}", server.url))
-        .header("Authorization", &format!("Bearer {token}"))
-        .call()
-        .unwrap();
+pub(crate) fn get_json(server: &Server, token: &str, path: &str) -> (u16, serde_json::Value) {
+    let mut req = agent().get(format!("{}{path}", server.url));
+    if !token.is_empty() {
+        req = req.header("Authorization", &format!("Bearer {token}"));
+    }
+    let mut resp = req.call().unwrap();
     (resp.status().as_u16(), resp.body_mut().read_json().unwrap())
 }
 
@@ -715,4 +760,64 @@ fn reviewers_read_cases_in_their_jurisdiction_only_with_history_and_conflicts() 
             "{path}"
         );
     }
+}
+
+#[test]
+fn a_device_id_is_proven_by_its_secret_and_logout_ends_the_session_at_once() {
+    let server = Server::start();
+    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
+    server.add_user("liu", Role::GridWorker, "130322/101/201/01");
+    let replica = Replica::open_in_memory(&KEY).unwrap();
+    let mut first = login(&server, "wang", "phone-wang", &replica);
+    assert_eq!(first.status(), 200);
+    let first: serde_json::Value = first.body_mut().read_json().unwrap();
+    let secret = first["device_secret"]
+        .as_str()
+        .expect("the first sign-in hands out the device secret")
+        .to_owned();
+
+    // A colleague who knows the device id (it is in every case wang wrote) cannot take it over.
+    let thief = Replica::open_in_memory(&KEY).unwrap();
+    let mut resp = login(&server, "liu", "phone-wang", &thief);
+    assert_eq!(resp.status(), 403);
+    assert_eq!(
+        resp.body_mut().read_json::<serde_json::Value>().unwrap()["code"],
+        "device_taken"
+    );
+    // The same phone, shared, with its secret: fine, and no new secret is handed out.
+    let body = serde_json::json!({
+        "user": "liu", "password": PASSWORD, "device": "phone-wang",
+        "actor": replica.actor_id().to_hex_string(), "device_secret": secret,
+    });
+    let mut resp = agent()
+        .post(format!("{}/v1/auth/login", server.url))
+        .send_json(&body)
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let liu: serde_json::Value = resp.body_mut().read_json().unwrap();
+    assert!(liu["device_secret"].is_null());
+
+    // Logout: the refresh token is dead and the access token stops working at once.
+    let token = liu["access_token"].as_str().unwrap();
+    let (status, _) = get_json(&server, token, "/v1/cases");
+    assert_eq!(status, 200);
+    let resp = agent()
+        .post(format!("{}/v1/auth/logout", server.url))
+        .send_json(serde_json::json!({ "refresh_token": liu["refresh_token"] }))
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let (status, body) = get_json(&server, token, "/v1/cases");
+    assert_eq!(
+        (status, body["code"].as_str().unwrap()),
+        (401, "invalid_token")
+    );
+    let (status, _) = get_json(
+        &server,
+        first["access_token"].as_str().unwrap(),
+        "/v1/cases",
+    );
+    assert_eq!(
+        status, 200,
+        "wang, still signed in on the phone, is unaffected"
+    );
 }
