@@ -20,6 +20,8 @@ use gridsync_core::{Error as CoreError, Identity};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, Claims, Keys};
+use crate::limit::RateLimiter;
+use crate::metrics::Metrics;
 use crate::store::{
     CasePage, CaseQuery, DeviceContext, HistoryEntry, RefreshUse, Store, StoreError,
 };
@@ -33,6 +35,34 @@ pub struct AppState {
     pub store: Store,
     pub keys: Keys,
     pub taxonomy: Taxonomy,
+    pub metrics: Metrics,
+    /// Sync requests per device: a burst of 120, then 10 a second (paging after a long
+    /// offline spell stays well inside).
+    pub sync_limit: RateLimiter,
+    /// Sign-ins and refreshes per account name: 10, then 10 a minute.
+    pub login_limit: RateLimiter,
+}
+
+impl AppState {
+    pub fn new(store: Store, keys: Keys, taxonomy: Taxonomy) -> Self {
+        AppState {
+            store,
+            keys,
+            taxonomy,
+            metrics: Metrics::default(),
+            sync_limit: RateLimiter::new(120, 600),
+            login_limit: RateLimiter::new(10, 10),
+        }
+    }
+}
+
+fn rate_limited(state: &AppState) -> ApiError {
+    Metrics::add(&state.metrics.rate_limited, 1);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many requests; wait a moment and retry",
+    )
 }
 
 pub use axum::Router;
@@ -50,6 +80,8 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .route("/v1/auth/login", post(login))
         .route("/v1/auth/refresh", post(refresh))
         .route("/v1/auth/logout", post(logout))
@@ -82,7 +114,7 @@ impl ApiError {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
@@ -164,10 +196,25 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
     }
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "the process is up", body = String)))]
 async fn healthz() -> &'static str {
     "ok"
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format; aggregates only", body = String)))]
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let body = state.metrics.render();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "the database answers", body = String), (status = 500, body = ErrorBody)))]
 async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, ApiError> {
     sqlx::query("SELECT 1")
         .execute(state.store.pool())
@@ -176,7 +223,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Result<&'static str, ApiE
     Ok("ready")
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     pub user: String,
     pub password: String,
@@ -188,7 +235,7 @@ pub struct LoginRequest {
     pub device_secret: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     pub refresh_token: String,
@@ -203,11 +250,15 @@ pub struct TokenResponse {
     pub device_secret: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, description = "invalid_credentials", body = ErrorBody),
+        (status = 403, description = "device_revoked, device_taken", body = ErrorBody), (status = 409, description = "actor_taken", body = ErrorBody),
+        (status = 429, description = "rate_limited", body = ErrorBody)))]
 async fn login(
     State(state): State<Arc<AppState>>,
     body: Result<Json<LoginRequest>, JsonRejection>,
@@ -221,7 +272,13 @@ async fn login(
             "actor must be a hex actor id",
         )
     })?;
-    let bad = || ApiError::unauthorized("invalid_credentials", "wrong user name or password");
+    if !state.login_limit.allow(&req.user) {
+        return Err(rate_limited(&state));
+    }
+    let bad = || {
+        Metrics::add(&state.metrics.logins_refused, 1);
+        ApiError::unauthorized("invalid_credentials", "wrong user name or password")
+    };
     let user = state.store.user(&req.user).await?;
     let Some(user) =
         user.filter(|u| !u.disabled && auth::verify_password(&u.password_hash, &req.password))
@@ -291,6 +348,7 @@ async fn login(
     let family = uuid::Uuid::new_v4().to_string();
     let mut tokens = issue(&state, &identity, &family, now).await?;
     tokens.device_secret = new_secret;
+    Metrics::add(&state.metrics.logins_ok, 1);
     state
         .store
         .audit(&user.id, "login", &req.device, "", now)
@@ -331,6 +389,9 @@ async fn issue(
     })
 }
 
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, description = "token_reused, token_expired, invalid_token, device_revoked", body = ErrorBody),
+        (status = 429, description = "rate_limited", body = ErrorBody)))]
 async fn refresh(
     State(state): State<Arc<AppState>>,
     body: Result<Json<RefreshRequest>, JsonRejection>,
@@ -338,6 +399,9 @@ async fn refresh(
     let Json(req) = body?;
     let now = crate::now_ms();
     let hash = auth::refresh_hash(&req.refresh_token);
+    if !state.login_limit.allow(&hash) {
+        return Err(rate_limited(&state));
+    }
     match state.store.use_refresh(&hash, now).await? {
         RefreshUse::Rotated {
             family,
@@ -377,6 +441,8 @@ async fn refresh(
     }
 }
 
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "signed out of the device")))]
 async fn logout(
     State(state): State<Arc<AppState>>,
     body: Result<Json<RefreshRequest>, JsonRejection>,
@@ -395,11 +461,21 @@ async fn logout(
 }
 
 /// `POST /v1/sync`: one round trip, push and pull (see docs/PROTOCOL.md).
+#[utoipa::path(post, path = "/v1/sync", tag = "sync", security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "application/x-gridsync", description = "a SyncRequest envelope (docs/PROTOCOL.md)"),
+    responses((status = 200, content_type = "application/x-gridsync", body = Vec<u8>, description = "a SyncResponse envelope"),
+        (status = 400, description = "malformed, unsupported_version", body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "device_mismatch", body = ErrorBody), (status = 413, description = "too_large", body = ErrorBody),
+        (status = 429, description = "rate_limited", body = ErrorBody)))]
 async fn sync(
     State(state): State<Arc<AppState>>,
     Authenticated(claims): Authenticated,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    if !state.sync_limit.allow(&claims.dev) {
+        return Err(rate_limited(&state));
+    }
+    let started = std::time::Instant::now();
     let body = body?;
     let req = decode_request(&body).map_err(|e| {
         let status = match e {
@@ -421,6 +497,23 @@ async fn sync(
         .store
         .sync(&ctx, &reader, &req, &state.taxonomy, now)
         .await?;
+    let m = &state.metrics;
+    Metrics::add(&m.sync_requests, 1);
+    Metrics::add(
+        &m.changes_accepted,
+        resp.accepted.iter().map(|a| a.hashes.len() as u64).sum(),
+    );
+    Metrics::add(
+        &m.changes_pulled,
+        resp.pull.iter().map(|p| p.changes.len() as u64).sum(),
+    );
+    for r in &resp.rejected {
+        m.rejected(r.code);
+    }
+    Metrics::add(
+        &m.sync_micros,
+        u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+    );
     let bytes = encode_response(&resp).map_err(|e| {
         tracing::error!(error = %e, "encoding a response failed");
         ApiError::new(
@@ -481,6 +574,8 @@ async fn signed_in(
 }
 
 /// `GET /v1/cases`: the cases the caller may read, filtered and paged.
+#[utoipa::path(get, path = "/v1/cases", tag = "cases", security(("bearer" = [])), params(CaseQuery),
+    responses((status = 200, body = CasePage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn list_cases(
     State(state): State<Arc<AppState>>,
     Authenticated(claims): Authenticated,
@@ -492,16 +587,24 @@ async fn list_cases(
 }
 
 /// Everything about one case a reviewer needs.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CaseDetail {
+    /// The case document's fields (schema v1, docs/PROTOCOL.md).
+    #[schema(value_type = Object)]
     pub case: gridsync_core::Case,
+    /// Status, level, owner, department, counts and open workflow conflicts, derived from the events.
+    #[schema(value_type = Object)]
     pub workflow: gridsync_core::WorkflowState,
+    /// Fields holding several values, each with who set it.
+    #[schema(value_type = Vec<Object>)]
     pub conflicts: Vec<gridsync_core::FieldConflict>,
     pub history: Vec<HistoryEntry>,
 }
 
 /// `GET /v1/cases/{id}`: 404 both for a missing case and for one the caller may not read, so
 /// ids outside the caller's jurisdiction reveal nothing.
+#[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases", security(("bearer" = [])), params(("id" = String, Path, description = "case id (UUID)")),
+    responses((status = 200, body = CaseDetail), (status = 401, body = ErrorBody), (status = 404, description = "not_found: missing or outside the caller's jurisdiction", body = ErrorBody)))]
 async fn case_detail(
     State(state): State<Arc<AppState>>,
     Authenticated(claims): Authenticated,
@@ -522,4 +625,37 @@ async fn case_detail(
         conflicts: doc.conflicts(),
         history: state.store.case_history(&id).await?,
     }))
+}
+
+/// The OpenAPI description of this API.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "gridsync", description = "Offline case capture for grid workers, merged into the township's case store. The sync body is a binary envelope described in docs/PROTOCOL.md."),
+    paths(healthz, readyz, metrics, login, refresh, logout, sync, list_cases, case_detail),
+    components(schemas(ErrorBody, LoginRequest, TokenResponse, RefreshRequest, CaseDetail, CasePage, crate::store::CaseRow, HistoryEntry)),
+    modifiers(&BearerAuth)
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(<ApiDoc as utoipa::OpenApi>::openapi())
 }

@@ -9,6 +9,9 @@
 pub mod auth;
 pub mod demo;
 pub mod http;
+pub mod limit;
+pub mod metrics;
+pub mod org;
 pub mod store;
 
 pub use http::{AppState, app};

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::{JurisdictionPath, Role};
 use gridsync_server::auth::{self, Keys};
+use gridsync_server::org::{self, OrgSummary};
 use gridsync_server::store::{Store, UserRecord};
 use gridsync_server::{AppState, app, now_ms};
 
@@ -53,6 +54,9 @@ enum Command {
     /// Phones and other devices.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// The jurisdiction tree: county, townships, villages, grids.
+    #[command(subcommand)]
+    Org(OrgCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +87,18 @@ enum DeviceCommand {
     Revoke { id: String },
 }
 
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Imports the tree from a CSV (one row per grid); all rows or none. See --help for the format.
+    #[command(long_about = org::FORMAT_HELP)]
+    Import {
+        /// The CSV file (UTF-8; columns county_code,county_name,…,grid_code,grid_name).
+        csv: PathBuf,
+    },
+    /// Lists the tree: path, level and name, sorted by path.
+    List,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -111,11 +127,7 @@ async fn main() -> anyhow::Result<()> {
                 seed_demo(&store, &taxonomy).await?;
             }
             let keys = Keys::load_or_create(&store).await?;
-            let state = Arc::new(AppState {
-                store,
-                keys,
-                taxonomy,
-            });
+            let state = Arc::new(AppState::new(store, keys, taxonomy));
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
@@ -205,6 +217,36 @@ async fn main() -> anyhow::Result<()> {
                 .audit("cli", "device_revoked", &id, "", now_ms())
                 .await?;
             println!("revoked {id}");
+        }
+        Command::Org(OrgCommand::Import { csv }) => {
+            let file =
+                std::fs::File::open(&csv).with_context(|| format!("opening {}", csv.display()))?;
+            let units = org::parse_org_csv_with_progress(std::io::BufReader::new(file), |rows| {
+                eprintln!("已读取 {rows} 行 ({rows} rows read)…");
+            })
+            .with_context(|| format!("{}: nothing imported", csv.display()))?;
+            store.import_org_units(&units).await?;
+            let summary = OrgSummary::of(&units);
+            store
+                .audit(
+                    "cli",
+                    "org_imported",
+                    &csv.display().to_string(),
+                    &summary.en(),
+                    now_ms(),
+                )
+                .await?;
+            println!("{}", summary.zh());
+            println!("{}", summary.en());
+        }
+        Command::Org(OrgCommand::List) => {
+            let units = store.org_units().await?;
+            if units.is_empty() {
+                eprintln!("还没有组织架构 (no org units yet): gridsync org import <csv>");
+            }
+            for (path, name) in units {
+                println!("{path}\t{}\t{name}", path.level());
+            }
         }
     }
     Ok(())

@@ -9,7 +9,8 @@ use sqlx::{AssertSqlSafe, Row};
 use super::{Result, Store};
 
 /// Filters of the case list; empty ones match everything.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CaseQuery {
     pub status: Option<String>,
     pub kind: Option<String>,
@@ -26,7 +27,7 @@ pub struct CaseQuery {
 }
 
 /// One row of the case list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseRow {
     pub id: String,
     pub kind: String,
@@ -47,7 +48,7 @@ pub struct CaseRow {
 }
 
 /// A page of the case list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CasePage {
     pub total: i64,
     pub page: u32,
@@ -56,7 +57,7 @@ pub struct CasePage {
 }
 
 /// One accepted change of a case: who, on which device, the device's clock and the server's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub seq: i64,
     pub hash: String,

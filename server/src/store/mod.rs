@@ -7,6 +7,7 @@
 mod accounts;
 mod cases;
 mod migrate;
+mod org;
 mod sync;
 
 use std::str::FromStr;
@@ -135,16 +136,8 @@ impl Store {
 
     /// Adds (or renames) a node of the jurisdiction tree.
     pub async fn add_org_unit(&self, path: &JurisdictionPath, name: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO org_units (path, name, level) VALUES ($1, $2, $3)
-             ON CONFLICT (path) DO UPDATE SET name = excluded.name",
-        )
-        .bind(path.to_string())
-        .bind(name)
-        .bind(path.level().as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.import_org_units(&[(path.clone(), name.to_owned())])
+            .await
     }
 
     /// Creates a user account.

@@ -5,6 +5,7 @@
 //! print a skip otherwise.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+mod org;
 mod sync;
 
 use gridsync_core::{Identity, JurisdictionPath, Replica, Role};

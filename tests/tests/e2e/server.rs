@@ -38,11 +38,7 @@ impl Server {
             let store = Store::connect(&url).await.unwrap();
             store.migrate().await.unwrap();
             let keys = Keys::load_or_create(&store).await.unwrap();
-            let state = Arc::new(AppState {
-                store,
-                keys,
-                taxonomy: Taxonomy::builtin().clone(),
-            });
+            let state = Arc::new(AppState::new(store, keys, Taxonomy::builtin().clone()));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let router = app(state.clone());
@@ -819,5 +815,100 @@ fn a_device_id_is_proven_by_its_secret_and_logout_ends_the_session_at_once() {
     assert_eq!(
         status, 200,
         "wang, still signed in on the phone, is unaffected"
+    );
+}
+
+#[test]
+fn metrics_count_syncs_and_refusals_and_a_retry_storm_is_rate_limited() {
+    let server = Server::start();
+    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
+    let mut wang = phone(
+        &server,
+        "wang",
+        Role::GridWorker,
+        "130322/101/201/01",
+        "phone-wang",
+    );
+    wang.replica
+        .capture(&report("东街危房", "130322/101/201/01"), 1)
+        .unwrap();
+    wang.sync(&server);
+    let text = agent()
+        .get(format!("{}/metrics", server.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(text.contains("gridsync_changes_accepted_total 1"), "{text}");
+    assert!(text.contains("gridsync_logins_total 1"));
+    assert!(!text.contains("wang"), "no personal data in metrics");
+
+    // A phone stuck in a loop: after its burst it gets 429 with a code, and the others do not.
+    let body = encode_request(&wang.replica.next_sync_request().unwrap()).unwrap();
+    // The burst is 120 with 10 a second refilled: a tight loop outruns it unless each request
+    // took over 100 ms.
+    let mut first_refusal = None;
+    for i in 0..2_000 {
+        let (status, resp) = post_sync(&server, &wang.token, &body);
+        if status == 429 {
+            assert_eq!(error_code(&resp), "rate_limited");
+            first_refusal = Some(i);
+            break;
+        }
+        assert_eq!(status, 200);
+    }
+    let first_refusal = first_refusal.expect("a retry storm is limited");
+    // (the sync above spent a few tokens of the burst)
+    assert!(
+        first_refusal >= 100,
+        "the burst is allowed: refused at {first_refusal}"
+    );
+    let text = agent()
+        .get(format!("{}/metrics", server.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(!text.contains("gridsync_rate_limited_total 0"), "{text}");
+}
+
+#[test]
+fn the_openapi_document_describes_every_route() {
+    let server = Server::start();
+    let doc: serde_json::Value = agent()
+        .get(format!("{}/openapi.json", server.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/v1/auth/login", "post"),
+        ("/v1/auth/refresh", "post"),
+        ("/v1/auth/logout", "post"),
+        ("/v1/sync", "post"),
+        ("/v1/cases", "get"),
+        ("/v1/cases/{id}", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is documented"
+        );
+    }
+    assert_eq!(
+        paths.len(),
+        9,
+        "every documented path is a route: {:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(
+        doc["components"]["schemas"]["TokenResponse"]["properties"]["device_secret"].is_object()
     );
 }
