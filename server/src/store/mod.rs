@@ -5,6 +5,7 @@
 //! `RETURNING`, BIGINT/TEXT columns and a `{blob}` type substituted per backend in migrations.
 
 mod accounts;
+mod cache;
 mod cases;
 mod migrate;
 mod org;
@@ -72,6 +73,7 @@ pub struct UserRecord {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    cache: std::sync::Arc<cache::DocCache>,
 }
 
 impl Store {
@@ -118,7 +120,11 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            cache: std::sync::Arc::new(cache::DocCache::new(cache::DEFAULT_CAPACITY)),
+        })
     }
 
     pub fn backend(&self) -> Backend {

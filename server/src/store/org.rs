@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::{Result, Store};
 
-/// The upsert [`Store::add_org_unit`] runs: add a node, or rename it if it exists.
+/// Adds a node, or renames it if it exists (every write of the tree goes through here).
 const UPSERT_ORG_UNIT: &str = "INSERT INTO org_units (path, name, level) VALUES ($1, $2, $3)
              ON CONFLICT (path) DO UPDATE SET name = excluded.name";
 

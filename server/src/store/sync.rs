@@ -10,6 +10,7 @@ use gridsync_core::{CaseKind, Identity, JurisdictionPath};
 use serde_bytes::ByteBuf;
 use sqlx::{Any, Row, Transaction};
 
+use super::cache::DocCache;
 use super::{DeviceContext, Result, Store, StoreError};
 
 /// Feed rows read per query while filling a page.
@@ -81,8 +82,10 @@ impl Store {
         let current_user = writer.user.clone();
         let mut acks = Vec::new();
         let mut rejections = Vec::new();
+        // Documents written, cached only once the commit made them true.
+        let mut saved = Vec::new();
         for case in push {
-            let mut current = load_doc(&mut tx, &case.doc).await?;
+            let mut current = load_doc(&self.cache, &mut tx, &case.doc).await?;
             let verdict = admit(
                 current.as_mut(),
                 &case.doc,
@@ -113,6 +116,7 @@ impl Store {
             }
             if let Some(mut doc) = verdict.doc {
                 save_doc(&mut tx, &case.doc, &mut doc, head, now).await?;
+                saved.push((case.doc.clone(), head, doc));
             }
             for refused in verdict.refused {
                 let hash = refused.hash.map(|h| h.to_string()).unwrap_or_default();
@@ -156,6 +160,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        for (id, seq, doc) in saved {
+            self.cache.put(&id, seq, doc);
+        }
         Ok((acks, rejections))
     }
 
@@ -185,7 +192,7 @@ impl Store {
                 .map(|h| to_hash(h))
                 .collect::<gridsync_core::Result<Vec<_>>>()?;
             let mut conn = self.pool.begin().await?;
-            if let Some(mut doc) = load_doc(&mut conn, &w.doc).await? {
+            if let Some(mut doc) = load_doc(&self.cache, &mut conn, &w.doc).await? {
                 let changes: Vec<ByteBuf> = doc
                     .changes_since(&heads)
                     .iter()
@@ -266,7 +273,7 @@ impl Store {
     /// The stored document of a case.
     pub async fn case_doc(&self, id: &str) -> Result<Option<CaseDoc>> {
         let mut tx = self.pool.begin().await?;
-        let doc = load_doc(&mut tx, id).await?;
+        let doc = load_doc(&self.cache, &mut tx, id).await?;
         tx.commit().await?;
         Ok(doc)
     }
@@ -302,39 +309,34 @@ fn visible_row(reader: &Identity, row: &sqlx::any::AnyRow) -> Result<bool> {
     Ok(reader.may_read(kind, &path, department.as_deref()))
 }
 
-async fn load_doc(tx: &mut Transaction<'static, Any>, id: &str) -> Result<Option<CaseDoc>> {
-    let snapshot = sqlx::query("SELECT snapshot, upto_seq FROM docs WHERE id = $1")
+/// The stored document of a case: from the cache when it holds this very version, else parsed
+/// from its snapshot. The snapshot is written in the same transaction as the changes it holds, so
+/// it is always complete.
+async fn load_doc(
+    cache: &DocCache,
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+) -> Result<Option<CaseDoc>> {
+    let Some(row) = sqlx::query("SELECT upto_seq FROM docs WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut **tx)
-        .await?;
-    let (mut doc, upto) = match snapshot {
-        Some(r) => {
-            let bytes: Vec<u8> = r.try_get(0)?;
-            (Some(CaseDoc::load(&bytes)?), r.try_get::<i64, _>(1)?)
-        }
-        None => (None, 0),
+        .await?
+    else {
+        return Ok(None);
     };
-    // Changes logged after the snapshot (a snapshot is rewritten with every push today, so
-    // this is empty unless a writer died between the two).
-    let later = sqlx::query("SELECT bytes FROM changes WHERE doc = $1 AND seq > $2 ORDER BY seq")
-        .bind(id)
-        .bind(upto)
-        .fetch_all(&mut **tx)
-        .await?;
-    if !later.is_empty() {
-        let changes = later
-            .iter()
-            .map(|r| {
-                let bytes: Vec<u8> = r.try_get(0)?;
-                Ok(gridsync_core::case::parse_change(&bytes)?)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        match doc.as_mut() {
-            Some(d) => d.apply(changes)?,
-            None => doc = Some(CaseDoc::from_changes(changes)?),
-        }
+    let seq: i64 = row.try_get(0)?;
+    if let Some(doc) = cache.get(id, seq) {
+        return Ok(Some(doc));
     }
-    Ok(doc)
+    let row = sqlx::query("SELECT snapshot FROM docs WHERE id = $1 AND upto_seq = $2")
+        .bind(id)
+        .bind(seq)
+        .fetch_one(&mut **tx)
+        .await?;
+    let bytes: Vec<u8> = row.try_get(0)?;
+    let doc = CaseDoc::load(&bytes)?;
+    cache.put(id, seq, doc.clone());
+    Ok(Some(doc))
 }
 
 async fn save_doc(

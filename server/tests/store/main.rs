@@ -19,6 +19,7 @@ pub const T0: i64 = 1_790_000_000_000;
 #[derive(Debug)]
 pub struct TestDb {
     pub store: Store,
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
     pg_name: Option<(String, String)>,
 }
@@ -54,6 +55,7 @@ pub async fn sqlite() -> TestDb {
     store.migrate().await.unwrap();
     TestDb {
         store,
+        url,
         _dir: Some(dir),
         pg_name: None,
     }
@@ -80,10 +82,12 @@ pub async fn postgres() -> Option<TestDb> {
         .await
         .unwrap();
     let (base, _) = admin.rsplit_once('/').unwrap();
-    let store = Store::connect(&format!("{base}/{name}")).await.unwrap();
+    let url = format!("{base}/{name}");
+    let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     Some(TestDb {
         store,
+        url,
         _dir: None,
         pg_name: Some((admin, name)),
     })
@@ -104,6 +108,27 @@ macro_rules! conformance {
             async fn postgres() {
                 if let Some(db) = $crate::postgres().await {
                     ($body)(db.store.clone()).await;
+                }
+            }
+        }
+    };
+}
+
+/// Like `conformance!`, for bodies that need the database URL too (a second server).
+#[macro_export]
+macro_rules! conformance_db {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                let db = $crate::sqlite().await;
+                ($body)(db.store.clone(), db.url.clone()).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(db) = $crate::postgres().await {
+                    ($body)(db.store.clone(), db.url.clone()).await;
                 }
             }
         }

@@ -300,3 +300,43 @@ conformance!(
         assert_eq!(store.list_cases(&li, &by_grid).await.unwrap().total, 0);
     }
 );
+
+conformance_db!(
+    two_servers_on_one_database_never_serve_stale_documents,
+    |one: Store, url: String| async move {
+        // A second stateless server on the same database, with its own document cache.
+        let two = Store::connect(&url).await.unwrap();
+        let (_, mut a) = phone(
+            &one,
+            "wang",
+            Role::GridWorker,
+            "130322/101/201/01",
+            "phone-a",
+        )
+        .await;
+        let (_, mut b) = phone(&one, "zhao", Role::Mediator, "130322/101/201", "phone-b").await;
+        let id = a
+            .capture(&request("路灯不亮", "130322/101/201/01"), T0)
+            .unwrap();
+        until_quiet(&one, &mut a).await; // server one caches the case
+        until_quiet(&two, &mut b).await; // server two too
+        b.edit(&id, T0 + 1, |e| e.set_description("两盏灯都不亮"))
+            .unwrap();
+        until_quiet(&two, &mut b).await; // the case moves on through server two
+        a.edit(&id, T0 + 2, |e| e.set_title("东街路灯不亮"))
+            .unwrap();
+        until_quiet(&one, &mut a).await; // server one must not build on its cached copy
+        let stored = one.case_doc(&id).await.unwrap().unwrap().read().unwrap();
+        assert_eq!(
+            (stored.title.as_str(), stored.description.as_str()),
+            ("东街路灯不亮", "两盏灯都不亮")
+        );
+        assert_eq!(
+            two.case_doc(&id).await.unwrap().unwrap().read().unwrap(),
+            stored
+        );
+        assert_eq!(one.change_count().await.unwrap(), 3);
+        until_quiet(&two, &mut b).await;
+        assert_eq!(b.case(&id).unwrap().read().unwrap(), stored);
+    }
+);
