@@ -1,4 +1,5 @@
-//! The HTTP surface: accounts and tokens, the sync endpoint, health.
+//! The HTTP surface: accounts and tokens, the sync endpoint, the reviewers' read API, health,
+//! metrics, rate limits and the OpenAPI description.
 //!
 //! Every error leaves as `{code, message}` JSON with the right status; internals are logged,
 //! never sent.
@@ -39,7 +40,7 @@ pub struct AppState {
     /// Sync requests per device: a burst of 120, then 10 a second (paging after a long
     /// offline spell stays well inside).
     pub sync_limit: RateLimiter,
-    /// Sign-ins and refreshes per account name: 10, then 10 a minute.
+    /// Sign-ins per account name and refreshes per device: 10, then 10 a minute.
     pub login_limit: RateLimiter,
 }
 
@@ -399,15 +400,16 @@ async fn refresh(
     let Json(req) = body?;
     let now = crate::now_ms();
     let hash = auth::refresh_hash(&req.refresh_token);
-    if !state.login_limit.allow(&hash) {
-        return Err(rate_limited(&state));
-    }
+    // Guessing a 256-bit token is hopeless; the limit is per device, for phones stuck in a loop.
     match state.store.use_refresh(&hash, now).await? {
         RefreshUse::Rotated {
             family,
             device,
             user,
         } => {
+            if !state.login_limit.allow(&format!("refresh:{device}")) {
+                return Err(rate_limited(&state));
+            }
             let ctx = state.store.device_context(&device).await?;
             let Some(who) = ctx
                 .filter(|c| !c.revoked)

@@ -49,7 +49,7 @@ pub struct Verdict {
 pub struct DeviceAuthority<'a> {
     /// Actor ids registered to the device.
     pub actors: &'a [ActorId],
-    /// Everyone signed in on the device (a shared phone has several); the first is the caller.
+    /// Who may have written the pushed changes: the server passes only the token's own account.
     pub users: &'a [Identity],
 }
 
@@ -131,7 +131,7 @@ pub fn admit(
             None => verdict.refused.push(refuse(
                 Some(hash),
                 RejectCode::ForgedAuthor,
-                "the change's author is not signed in on this device".into(),
+                "the change's author is not the account pushing it".into(),
             )),
         }
     }

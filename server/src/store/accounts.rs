@@ -136,22 +136,30 @@ impl Store {
     }
 
     /// Ends a session: every token of the family stops working. Returns the (device, user) the
-    /// family belonged to.
+    /// session belonged to when the token presented was its live one.
     pub async fn revoke_refresh_family_of(&self, hash: &str) -> Result<Option<(String, String)>> {
-        let Some(owner) =
-            sqlx::query("SELECT family, device_id, user_id FROM refresh_tokens WHERE hash = $1")
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await?
+        let Some(row) = sqlx::query(
+            "SELECT family, device_id, user_id, used, revoked FROM refresh_tokens WHERE hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?
         else {
             return Ok(None);
         };
-        let family: String = owner.try_get(0)?;
+        let family: String = row.try_get(0)?;
+        let used: i64 = row.try_get(3)?;
+        let revoked: i64 = row.try_get(4)?;
         sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE family = $1")
             .bind(&family)
             .execute(&self.pool)
             .await?;
-        Ok(Some((owner.try_get(1)?, owner.try_get(2)?)))
+        // A spent or dead token still ends its family, but only the live one speaks for the
+        // session on the device (an old token must not sign out a newer session).
+        if used != 0 || revoked != 0 {
+            return Ok(None);
+        }
+        Ok(Some((row.try_get(1)?, row.try_get(2)?)))
     }
 
     /// Appends to the audit log (logins, revocations, exports, console actions). Never secrets.

@@ -131,7 +131,7 @@ impl Store {
                 .replace('%', "\\%")
                 .replace('_', "\\_");
             clause.push_str(&format!(
-                " AND title LIKE {} ESCAPE '\\'",
+                " AND lower(title) LIKE lower({}) ESCAPE '\\'",
                 sql.arg(format!("%{escaped}%"))
             ));
         }
