@@ -91,28 +91,15 @@ impl Server {
 
     /// A signed-in phone of a department handler (county scope).
     pub(crate) fn department_phone(&self, id: &str, department: &str) -> Phone {
-        let device = format!("dev-{id}");
-        let mut replica = Replica::open_in_memory(&KEY).unwrap();
-        let mut resp = login(self, id, &device, &replica);
-        assert_eq!(resp.status(), 200);
-        let body: serde_json::Value = resp.body_mut().read_json().unwrap();
-        replica
-            .sign_in(
-                Identity::new(
-                    id,
-                    Role::DepartmentHandler,
-                    path("130322"),
-                    Some(department.into()),
-                    &device,
-                )
-                .unwrap(),
-            )
-            .unwrap();
-        Phone {
-            replica,
-            token: body["access_token"].as_str().unwrap().to_owned(),
-            device,
-        }
+        let who = Identity::new(
+            id,
+            Role::DepartmentHandler,
+            path("130322"),
+            Some(department.into()),
+            format!("dev-{id}"),
+        )
+        .unwrap();
+        signed_in_phone(self, who)
     }
 
     pub(crate) fn store<T>(&self, f: impl std::future::Future<Output = T>) -> T {
@@ -160,17 +147,24 @@ fn login(
 }
 
 pub(crate) fn phone(server: &Server, user: &str, role: Role, scope: &str, device: &str) -> Phone {
+    signed_in_phone(
+        server,
+        Identity::new(user, role, path(scope), None, device).unwrap(),
+    )
+}
+
+/// A fresh replica that signed in over HTTP as `who`.
+fn signed_in_phone(server: &Server, who: Identity) -> Phone {
     let mut replica = Replica::open_in_memory(&KEY).unwrap();
-    let mut resp = login(server, user, device, &replica);
+    let mut resp = login(server, &who.user, &who.device, &replica);
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.body_mut().read_json().unwrap();
-    replica
-        .sign_in(Identity::new(user, role, path(scope), None, device).unwrap())
-        .unwrap();
+    let device = who.device.clone();
+    replica.sign_in(who).unwrap();
     Phone {
         replica,
         token: body["access_token"].as_str().unwrap().to_owned(),
-        device: device.into(),
+        device,
     }
 }
 
