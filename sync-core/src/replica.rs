@@ -252,6 +252,25 @@ impl Replica {
             .map_err(storage)
     }
 
+    /// Keeps a small secret (tokens, the device secret) sealed in the store.
+    pub fn set_secret(&self, name: &str, value: &[u8]) -> Result<()> {
+        let sealed = self
+            .seal
+            .seal(value, format!("meta:secret:{name}").as_bytes());
+        self.set_meta(&format!("secret:{name}"), &sealed)
+    }
+
+    /// A secret kept with [`Replica::set_secret`].
+    pub fn secret(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        match self.meta(&format!("secret:{name}"))? {
+            Some(sealed) => Ok(Some(
+                self.seal
+                    .open(&sealed, format!("meta:secret:{name}").as_bytes())?,
+            )),
+            None => Ok(None),
+        }
+    }
+
     /// This phone's Automerge actor id; the server binds it to the device at sign-in.
     pub fn actor_id(&self) -> &ActorId {
         &self.actor

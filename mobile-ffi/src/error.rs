@@ -1,0 +1,47 @@
+//! The one error an app sees, with variants it can act on.
+
+/// What went wrong, in the terms an app acts on.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum FfiError {
+    /// The server could not be reached or answered badly: retry later, nothing is lost.
+    #[error("network: {reason}")]
+    Network { reason: String },
+    /// The sign-in is no longer valid: ask the user to sign in again.
+    #[error("sign in again: {reason}")]
+    Auth { reason: String },
+    /// The local store failed (disk full, wrong key, corruption).
+    #[error("storage: {reason}")]
+    Storage { reason: String },
+    /// A value the user entered, or a step the rules do not allow now; `field` says which.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput { field: String, reason: String },
+    /// The server refused something because of a conflicting state.
+    #[error("conflict: {reason}")]
+    Conflict { reason: String },
+    /// A bug: please report it.
+    #[error("internal: {reason}")]
+    Internal { reason: String },
+}
+
+impl From<gridsync_core::Error> for FfiError {
+    fn from(e: gridsync_core::Error) -> Self {
+        use gridsync_core::Error as E;
+        let reason = e.to_string();
+        match e {
+            E::Storage(_) => FfiError::Storage { reason },
+            E::InvalidInput { field, reason } => FfiError::InvalidInput { field, reason },
+            E::Workflow(_) => FfiError::InvalidInput {
+                field: "workflow".into(),
+                reason,
+            },
+            E::UnknownCase(_) => FfiError::InvalidInput {
+                field: "case_id".into(),
+                reason,
+            },
+            E::Malformed(_) | E::UnsupportedVersion(_) | E::TooLarge { .. } => {
+                FfiError::Network { reason }
+            }
+            E::Automerge(_) | E::InvalidCase(_) | E::Taxonomy(_) => FfiError::Internal { reason },
+        }
+    }
+}
