@@ -23,6 +23,20 @@ pub enum FfiError {
     Internal { reason: String },
 }
 
+impl FfiError {
+    /// The variant's name, for logs (the reason may quote user input).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            FfiError::Network { .. } => "network",
+            FfiError::Auth { .. } => "auth",
+            FfiError::Storage { .. } => "storage",
+            FfiError::InvalidInput { .. } => "invalid_input",
+            FfiError::Conflict { .. } => "conflict",
+            FfiError::Internal { .. } => "internal",
+        }
+    }
+}
+
 impl From<gridsync_core::Error> for FfiError {
     fn from(e: gridsync_core::Error) -> Self {
         use gridsync_core::Error as E;

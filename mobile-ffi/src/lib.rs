@@ -2,10 +2,12 @@
 //!
 //! The sync core for the grid workers' Android and iOS apps, through UniFFI. Thin on purpose:
 //! [`FieldStore`] delegates to `gridsync_core::Replica`; this crate owns only what crosses the
-//! boundary (records, one error enum) and the transport (a blocking HTTPS client for `sync`).
-//! Nothing panics across the boundary: every exported call returns `Result<_, FfiError>`.
+//! boundary (records, one error enum, the log callback) and the transport (a blocking HTTPS
+//! client for `sync`). Nothing panics across the boundary: every exported call returns
+//! `Result<_, FfiError>`, and UniFFI turns an unexpected panic into an exception, not an abort.
 
 mod error;
+mod log;
 mod records;
 mod transport;
 
@@ -13,19 +15,23 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use gridsync_core::case::{Location, NewCase};
 use gridsync_core::protocol::{decode_response, encode_request};
-use gridsync_core::replica::CaseFilter;
+use gridsync_core::replica::AttachmentMeta;
 use gridsync_core::{Identity, JurisdictionPath, Replica, Role};
 
 pub use error::FfiError;
+pub use log::{LogLevel, LogSink, clear_log_sink, set_log_sink};
 pub use records::{
-    CaseSummaryRecord, ConflictValueRecord, EventKind, FieldConflictRecord, NewCaseRecord,
-    RejectionRecord, SignedInRecord, SyncOutcomeRecord,
+    AttachmentRecord, CaseDetailRecord, CaseFilterRecord, CaseSummaryRecord, ConflictValueRecord,
+    CredentialsRecord, EventKind, EventRecord, FieldConflictRecord, MediationRecord,
+    MediationSessionRecord, NewCaseRecord, PartyRecord, RejectionRecord, SignedInRecord,
+    SyncOutcomeRecord,
 };
 
 uniffi::setup_scaffolding!();
 
 /// The phone's local case store, encrypted at rest with a key the app keeps in the platform
-/// keystore (Android Keystore, iOS Keychain).
+/// keystore (Android Keystore, iOS Keychain). Safe to share between threads; call `sync` off the
+/// UI thread (it blocks on the network, but not the other calls).
 #[derive(Debug, uniffi::Object)]
 pub struct FieldStore {
     replica: Mutex<Replica>,
@@ -35,7 +41,8 @@ const DEVICE_ID: &str = "device_id";
 
 #[uniffi::export]
 impl FieldStore {
-    /// Opens (or creates) the store at `path`. `encryption_key` must be 32 bytes.
+    /// Opens (or creates) the store at `path`. `encryption_key` must be 32 bytes; a wrong key
+    /// is a `Storage` error, never garbage.
     #[uniffi::constructor]
     pub fn open(path: String, encryption_key: Vec<u8>) -> Result<Arc<Self>, FfiError> {
         let key: [u8; 32] =
@@ -54,6 +61,7 @@ impl FieldStore {
                 format!("phone-{}", uuid::Uuid::new_v4().simple()).as_bytes(),
             )?;
         }
+        log::emit(LogLevel::Debug, || "store opened".into());
         Ok(Arc::new(FieldStore {
             replica: Mutex::new(replica),
         }))
@@ -61,44 +69,39 @@ impl FieldStore {
 
     /// This installation's device id.
     pub fn device_id(&self) -> Result<String, FfiError> {
-        let r = self.lock();
-        let id = r.secret(DEVICE_ID)?.ok_or_else(|| FfiError::Internal {
-            reason: "no device id".into(),
-        })?;
-        Ok(String::from_utf8_lossy(&id).into_owned())
+        device_id(&self.lock())
     }
 
-    /// Signs in online; tokens and the device secret are kept in the encrypted store.
+    /// Signs in online; tokens and the device secret are kept in the encrypted store. On a
+    /// shared phone, signing in another user makes later edits theirs.
     pub fn login(
         &self,
         server_url: String,
         user: String,
         password: String,
     ) -> Result<SignedInRecord, FfiError> {
-        let device = self.device_id()?;
-        let mut r = self.lock();
-        let signed = transport::login(&mut r, &server_url, &user, &password, &device)?;
-        let role = Role::parse(&signed.role).ok_or_else(|| FfiError::Internal {
-            reason: "unknown role from server".into(),
-        })?;
-        let scope = JurisdictionPath::parse(&signed.scope)?;
-        r.sign_in(Identity::new(
-            &signed.user,
-            role,
-            scope,
-            signed.department.clone(),
-            &device,
-        )?)?;
-        Ok(signed)
+        transport::login(
+            &self.replica,
+            &server_url,
+            &CredentialsRecord { user, password },
+        )
+    }
+
+    /// Who is signed in on this phone (kept offline), if anyone.
+    pub fn signed_in(&self) -> Option<SignedInRecord> {
+        self.lock().identity().map(|i| SignedInRecord {
+            user: i.user.clone(),
+            role: i.role.as_str().into(),
+            scope: i.scope.to_string(),
+            department: i.department.clone(),
+        })
     }
 
     /// Captures a case offline; returns its id.
-    pub fn capture(&self, new_case: NewCaseRecord, at_ms: i64) -> Result<String, FfiError> {
-        let kind = records::parse_kind(&new_case.kind)?;
-        let jurisdiction = JurisdictionPath::parse(&new_case.jurisdiction)?;
+    pub fn capture(&self, new_case: NewCaseRecord) -> Result<String, FfiError> {
         let new = NewCase {
-            kind,
-            jurisdiction,
+            kind: records::parse_kind(&new_case.kind)?,
+            jurisdiction: JurisdictionPath::parse(&new_case.jurisdiction)?,
             category: new_case.category,
             title: new_case.title,
             description: new_case.description,
@@ -108,24 +111,108 @@ impl FieldStore {
                 accuracy_m: None,
                 address: new_case.address,
             },
-            people: vec![],
+            people: new_case.people.into_iter().map(records::party).collect(),
         };
-        Ok(self.lock().capture(&new, at_ms)?)
+        let id = self.lock().capture(&new, now_ms())?;
+        log::emit(LogLevel::Info, || format!("captured case {id}"));
+        Ok(id)
     }
 
-    pub fn set_title(&self, case_id: String, title: String, at_ms: i64) -> Result<(), FfiError> {
-        Ok(self.lock().edit(&case_id, at_ms, |e| e.set_title(&title))?)
+    pub fn set_title(&self, case_id: String, title: String) -> Result<(), FfiError> {
+        self.edit(&case_id, |e| e.set_title(&title))
     }
 
-    pub fn set_description(
+    pub fn set_description(&self, case_id: String, description: String) -> Result<(), FfiError> {
+        self.edit(&case_id, |e| e.set_description(&description))
+    }
+
+    /// A category code from the catalogue (it sets the case's time limit).
+    pub fn set_category(&self, case_id: String, category: String) -> Result<(), FfiError> {
+        self.edit(&case_id, |e| e.set_category(&category))
+    }
+
+    pub fn set_location(
         &self,
         case_id: String,
-        description: String,
-        at_ms: i64,
+        address: String,
+        lat: Option<f64>,
+        lon: Option<f64>,
     ) -> Result<(), FfiError> {
-        Ok(self
-            .lock()
-            .edit(&case_id, at_ms, |e| e.set_description(&description))?)
+        let loc = Location {
+            lat,
+            lon,
+            accuracy_m: None,
+            address,
+        };
+        self.edit(&case_id, |e| e.set_location(&loc))
+    }
+
+    /// Adds a person (party, requester, household member, key person); returns their id.
+    pub fn add_person(&self, case_id: String, person: PartyRecord) -> Result<String, FfiError> {
+        let party = records::party(person);
+        let mut id = String::new();
+        self.edit(&case_id, |e| {
+            id = e.add_person(&party)?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// A kind-specific field: household data, a patrol checklist item, visit notes.
+    pub fn set_field(&self, case_id: String, key: String, value: String) -> Result<(), FfiError> {
+        self.edit(&case_id, |e| e.set_extra(&key, &value))
+    }
+
+    /// Logs a mediation session of a dispute; returns its id.
+    pub fn add_mediation_session(
+        &self,
+        case_id: String,
+        session: MediationSessionRecord,
+    ) -> Result<String, FfiError> {
+        let s = records::session(session);
+        let mut id = String::new();
+        self.edit(&case_id, |e| {
+            id = e.add_mediation_session(&s)?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    /// The agreement text (调解协议); co-edited offline, merged character by character.
+    pub fn set_agreement(&self, case_id: String, text: String) -> Result<(), FfiError> {
+        self.edit(&case_id, |e| e.set_agreement(&text))
+    }
+
+    /// `success` or `failure`; after a failure, `court`, `police` or `petition`.
+    pub fn set_mediation_result(
+        &self,
+        case_id: String,
+        result: String,
+        referral: String,
+    ) -> Result<(), FfiError> {
+        self.edit(&case_id, |e| e.set_mediation_result(&result, &referral))
+    }
+
+    /// Attaches a photo or PDF from a file: the bytes are copied, sealed, into the store (the
+    /// app may delete its file) and the case references them by SHA-256.
+    pub fn attach_photo(
+        &self,
+        case_id: String,
+        path: String,
+        caption: String,
+        lat: Option<f64>,
+        lon: Option<f64>,
+    ) -> Result<AttachmentRecord, FfiError> {
+        let bytes = std::fs::read(&path).map_err(|e| FfiError::InvalidInput {
+            field: "path".into(),
+            reason: format!("cannot read the file: {e}"),
+        })?;
+        let meta = AttachmentMeta { caption, lat, lon };
+        let a = self.lock().attach(&case_id, &bytes, &meta, now_ms())?;
+        log::emit(LogLevel::Info, || {
+            format!("attached {} bytes to case {case_id}", a.bytes)
+        });
+        Ok(records::attachment(a))
     }
 
     /// Appends a workflow step the signed-in user's role allows; returns the event id.
@@ -134,57 +221,47 @@ impl FieldStore {
         case_id: String,
         event: EventKind,
         note: String,
-        at_ms: i64,
     ) -> Result<String, FfiError> {
         let draft = records::draft(event, note);
-        Ok(self.lock().append_event(&case_id, draft, at_ms)?)
+        Ok(self.lock().append_event(&case_id, draft, now_ms())?)
     }
 
-    /// Local cases, newest first, with sync state and conflict counts.
-    pub fn list_cases(&self) -> Result<Vec<CaseSummaryRecord>, FfiError> {
+    /// Local cases, most recently changed first, with sync state and conflicts.
+    pub fn list_cases(&self, filter: CaseFilterRecord) -> Result<Vec<CaseSummaryRecord>, FfiError> {
+        let filter = records::filter(filter)?;
         let r = self.lock();
-        let rows = r.list(&CaseFilter::default())?;
+        let rows = r.list(&filter)?;
         rows.into_iter().map(|s| records::summary(&r, s)).collect()
     }
 
-    /// Fields of a case holding several values, with who set each.
-    pub fn case_conflicts(&self, case_id: String) -> Result<Vec<FieldConflictRecord>, FfiError> {
-        let doc = self.lock().case(&case_id)?;
-        Ok(doc.conflicts().into_iter().map(records::conflict).collect())
-    }
-
-    /// Status of a case as derived from its event log.
-    pub fn case_status(&self, case_id: String) -> Result<String, FfiError> {
-        Ok(self
-            .lock()
-            .case(&case_id)?
-            .workflow()?
-            .status
-            .as_str()
-            .to_owned())
-    }
-
-    /// The title of a case (the value Automerge shows when it is in conflict).
-    pub fn case_title(&self, case_id: String) -> Result<String, FfiError> {
-        Ok(self.lock().case(&case_id)?.read()?.title)
-    }
-
-    /// Why the server refused this phone's changes to a case.
-    pub fn rejections(&self, case_id: String) -> Result<Vec<RejectionRecord>, FfiError> {
-        Ok(self
-            .lock()
-            .rejections(&case_id)?
-            .into_iter()
-            .map(|r| RejectionRecord {
-                code: r.code,
-                reason: r.reason,
-            })
-            .collect())
+    /// Everything about one case: fields, people, photos, events, mediation, conflicts (each
+    /// value with who set it) and the server's refusals.
+    pub fn get_case(&self, case_id: String) -> Result<CaseDetailRecord, FfiError> {
+        let r = self.lock();
+        let doc = r.case(&case_id)?;
+        Ok(records::detail(records::DetailParts {
+            case: doc.read()?,
+            workflow: doc.workflow()?,
+            sync_state: r.sync_state(&case_id)?.as_str().into(),
+            conflicts: doc.conflicts(),
+            rejections: records::rejections(&r, &case_id)?,
+        }))
     }
 
     /// Cases with changes the server has not acknowledged.
     pub fn pending_count(&self) -> Result<u64, FfiError> {
         Ok(self.lock().pending_count()? as u64)
+    }
+
+    /// Syncs with the server until there is nothing more to send or fetch. The access token is
+    /// renewed when it expired; when the session has ended and `credentials` are given, signs
+    /// in again with them. No network raises `FfiError::Network`: retry later, nothing is lost.
+    pub fn sync(
+        &self,
+        server_url: String,
+        credentials: Option<CredentialsRecord>,
+    ) -> Result<SyncOutcomeRecord, FfiError> {
+        transport::sync_until_quiet(&self.replica, &server_url, credentials.as_ref())
     }
 
     /// For apps that own their networking: the next request body for `POST /v1/sync`.
@@ -193,30 +270,67 @@ impl FieldStore {
         Ok(encode_request(&req)?)
     }
 
-    /// For apps that own their networking: applies a response body (atomically).
-    pub fn apply_sync_response(
-        &self,
-        bytes: Vec<u8>,
-        now_ms: i64,
-    ) -> Result<SyncOutcomeRecord, FfiError> {
+    /// For apps that own their networking: applies a `POST /v1/sync` response body, atomically.
+    pub fn apply_sync_response(&self, bytes: Vec<u8>) -> Result<SyncOutcomeRecord, FfiError> {
         let resp = decode_response(&bytes)?;
         Ok(records::outcome(
-            self.lock().apply_sync_response(&resp, now_ms)?,
+            self.lock().apply_sync_response(&resp, now_ms())?,
         ))
     }
 
-    /// Syncs with the server until there is nothing more to send or fetch, refreshing the access
-    /// token when it expired. A network failure raises `FfiError::Network` (retry later).
-    pub fn sync(&self, server_url: String, now_ms: i64) -> Result<SyncOutcomeRecord, FfiError> {
-        let mut r = self.lock();
-        transport::sync_until_quiet(&mut r, &server_url, now_ms)
+    /// For apps that own their networking: the `Authorization` header value, if signed in.
+    pub fn authorization_header(&self) -> Result<Option<String>, FfiError> {
+        transport::authorization_header(&self.lock())
     }
 }
 
 impl FieldStore {
     fn lock(&self) -> MutexGuard<'_, Replica> {
-        // A panic elsewhere cannot leave the replica half-written (SQLite transactions), so a
-        // poisoned lock is still safe to use.
-        self.replica.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.replica)
     }
+
+    fn edit<F>(&self, case_id: &str, f: F) -> Result<(), FfiError>
+    where
+        F: FnOnce(&mut gridsync_core::case::CaseEditor<'_>) -> gridsync_core::Result<()>,
+    {
+        Ok(self.lock().edit(case_id, now_ms(), f)?)
+    }
+}
+
+pub(crate) fn lock(m: &Mutex<Replica>) -> MutexGuard<'_, Replica> {
+    // A panic elsewhere cannot leave the replica half-written (SQLite transactions), so a
+    // poisoned lock is still safe to use.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn device_id(r: &Replica) -> Result<String, FfiError> {
+    let id = r.secret(DEVICE_ID)?.ok_or_else(|| FfiError::Internal {
+        reason: "no device id".into(),
+    })?;
+    Ok(String::from_utf8_lossy(&id).into_owned())
+}
+
+/// Signs the user in on the replica with what the server said about them.
+pub(crate) fn sign_in(r: &mut Replica, signed: &SignedInRecord) -> Result<(), FfiError> {
+    let role = Role::parse(&signed.role).ok_or_else(|| FfiError::Internal {
+        reason: "unknown role from server".into(),
+    })?;
+    let scope = JurisdictionPath::parse(&signed.scope)?;
+    let device = device_id(r)?;
+    r.sign_in(Identity::new(
+        &signed.user,
+        role,
+        scope,
+        signed.department.clone(),
+        &device,
+    )?)?;
+    Ok(())
+}
+
+/// The phone's clock: device time is what the field worker saw, kept as evidence.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

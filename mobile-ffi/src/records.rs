@@ -1,8 +1,11 @@
 //! Records and enums owned by the FFI, converted from the core's types in one place.
 
-use gridsync_core::replica::{CaseSummary, SyncOutcome};
+use std::collections::HashMap;
+
+use gridsync_core::case::{Attachment, Case, Mediation, MediationSession, Party};
+use gridsync_core::replica::{CaseFilter, CaseSummary, SyncOutcome, SyncState};
 use gridsync_core::workflow::{EventDraft, EventType, Rating};
-use gridsync_core::{CaseKind, FieldConflict, Replica};
+use gridsync_core::{CaseEvent, CaseKind, FieldConflict, Replica, Status, WorkflowState};
 
 use crate::FfiError;
 
@@ -15,10 +18,48 @@ pub struct NewCaseRecord {
     pub jurisdiction: String,
     pub category: String,
     pub title: String,
+    #[uniffi(default)]
     pub description: String,
+    #[uniffi(default)]
     pub address: String,
+    #[uniffi(default)]
     pub lat: Option<f64>,
+    #[uniffi(default)]
     pub lon: Option<f64>,
+    /// Requester, parties to a dispute, the key person visited, household members.
+    #[uniffi(default)]
+    pub people: Vec<PartyRecord>,
+}
+
+/// A person involved in a case.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct PartyRecord {
+    /// Empty when adding: the store assigns one.
+    #[uniffi(default)]
+    pub id: String,
+    pub name: String,
+    /// requester, applicant, respondent, key_person, member …
+    #[uniffi(default)]
+    pub role: String,
+    #[uniffi(default)]
+    pub phone: String,
+}
+
+/// Which local cases to list; `None` and `false` match everything.
+#[derive(Debug, Clone, Default, uniffi::Record)]
+pub struct CaseFilterRecord {
+    #[uniffi(default)]
+    pub kind: Option<String>,
+    #[uniffi(default)]
+    pub status: Option<String>,
+    /// pending, synced, rejected or incomplete.
+    #[uniffi(default)]
+    pub sync_state: Option<String>,
+    #[uniffi(default)]
+    pub conflict_only: bool,
+    /// Matched against title and category.
+    #[uniffi(default)]
+    pub text: Option<String>,
 }
 
 /// One row of the case list.
@@ -35,6 +76,93 @@ pub struct CaseSummaryRecord {
     pub in_conflict: bool,
     /// The first refusal's reason when `sync_state` is rejected.
     pub rejection: Option<String>,
+}
+
+/// A photo or document attached to a case.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct AttachmentRecord {
+    pub sha256: String,
+    pub mime: String,
+    pub bytes: u64,
+    pub caption: String,
+    pub captured_at_ms: i64,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
+/// One step of the case's workflow, as recorded.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct EventRecord {
+    pub id: String,
+    /// reported, accepted, assigned, in_progress, resolved, evaluated, archived, escalated,
+    /// returned, supervised, reopened or settled.
+    pub kind: String,
+    pub by: String,
+    pub role: String,
+    pub device: String,
+    pub at_ms: i64,
+    pub level: String,
+    pub note: String,
+    pub department: Option<String>,
+    pub rating: Option<String>,
+}
+
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct MediationSessionRecord {
+    /// Empty when adding: the store assigns one.
+    #[uniffi(default)]
+    pub id: String,
+    pub at_ms: i64,
+    pub mediators: Vec<String>,
+    #[uniffi(default)]
+    pub notes: String,
+    /// agreed, partial, failed or adjourned.
+    #[uniffi(default)]
+    pub outcome: String,
+}
+
+/// The mediation of a dispute (empty for other kinds).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct MediationRecord {
+    pub sessions: Vec<MediationSessionRecord>,
+    pub agreement: String,
+    /// success or failure; empty while open.
+    pub result: String,
+    /// court, police or petition after a failure.
+    pub referral: String,
+}
+
+/// Everything about one case, as this phone holds it.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct CaseDetailRecord {
+    pub id: String,
+    pub kind: String,
+    pub jurisdiction: String,
+    pub category: String,
+    pub title: String,
+    pub description: String,
+    pub address: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub reporter: String,
+    pub reporter_device: String,
+    pub created_at_ms: i64,
+    pub status: String,
+    /// village, township or county: where the case is handled now.
+    pub level: String,
+    /// 首办负责: who owns the case at its level.
+    pub owner: Option<String>,
+    pub department: Option<String>,
+    pub accountability: bool,
+    pub sync_state: String,
+    pub people: Vec<PartyRecord>,
+    pub attachments: Vec<AttachmentRecord>,
+    pub events: Vec<EventRecord>,
+    pub mediation: MediationRecord,
+    /// Kind-specific fields: household data, patrol checklist items, visit notes.
+    pub extra: HashMap<String, String>,
+    pub conflicts: Vec<FieldConflictRecord>,
+    pub rejections: Vec<RejectionRecord>,
 }
 
 #[derive(Debug, Clone, uniffi::Record)]
@@ -74,48 +202,218 @@ pub struct SignedInRecord {
     pub department: Option<String>,
 }
 
+/// A user's sign-in, for `sync` to sign in again when the session has ended.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct CredentialsRecord {
+    pub user: String,
+    pub password: String,
+}
+
 /// Workflow steps an app offers (the rules decide whether the user may take them).
-#[derive(Debug, Clone, Copy, uniffi::Enum)]
+#[derive(Debug, Clone, uniffi::Enum)]
 pub enum EventKind {
     Accepted,
+    /// 转办 to a department (code from the catalogue).
+    Assigned {
+        department: String,
+    },
+    /// A department signs for the case (签收) and starts handling it.
     InProgress,
     Resolved,
     Escalated,
     Returned,
+    Supervised,
     Archived,
     Reopened,
     Satisfied,
     BasicallySatisfied,
     Unsatisfied,
+    /// Chooses one of two concurrent incompatible steps.
+    Settled {
+        chosen_event: String,
+    },
 }
 
 pub(crate) fn draft(kind: EventKind, note: String) -> EventDraft {
     let d = match kind {
         EventKind::Accepted => EventDraft::new(EventType::Accepted),
+        EventKind::Assigned { department } => EventDraft::assign_to(department),
         EventKind::InProgress => EventDraft::new(EventType::InProgress),
         EventKind::Resolved => EventDraft::new(EventType::Resolved),
         EventKind::Escalated => EventDraft::new(EventType::Escalated),
         EventKind::Returned => EventDraft::new(EventType::Returned),
+        EventKind::Supervised => EventDraft::new(EventType::Supervised),
         EventKind::Archived => EventDraft::new(EventType::Archived),
         EventKind::Reopened => EventDraft::new(EventType::Reopened),
         EventKind::Satisfied => EventDraft::evaluate(Rating::Satisfied),
         EventKind::BasicallySatisfied => EventDraft::evaluate(Rating::BasicallySatisfied),
         EventKind::Unsatisfied => EventDraft::evaluate(Rating::Unsatisfied),
+        EventKind::Settled { chosen_event } => EventDraft::settle(chosen_event),
     };
     d.note(note)
 }
 
+fn invalid(field: &str, reason: String) -> FfiError {
+    FfiError::InvalidInput {
+        field: field.into(),
+        reason,
+    }
+}
+
 pub(crate) fn parse_kind(s: &str) -> Result<CaseKind, FfiError> {
-    CaseKind::parse(s).ok_or_else(|| FfiError::InvalidInput {
-        field: "kind".into(),
-        reason: format!("unknown case kind {s:?}"),
+    CaseKind::parse(s).ok_or_else(|| invalid("kind", format!("unknown case kind {s:?}")))
+}
+
+pub(crate) fn filter(f: CaseFilterRecord) -> Result<CaseFilter, FfiError> {
+    Ok(CaseFilter {
+        kind: f.kind.as_deref().map(parse_kind).transpose()?,
+        status: f
+            .status
+            .as_deref()
+            .map(|s| {
+                Status::parse(s).ok_or_else(|| invalid("status", format!("unknown status {s:?}")))
+            })
+            .transpose()?,
+        sync_state: f
+            .sync_state
+            .as_deref()
+            .map(|s| {
+                SyncState::from_name(s)
+                    .ok_or_else(|| invalid("sync_state", format!("unknown sync state {s:?}")))
+            })
+            .transpose()?,
+        conflict_only: f.conflict_only,
+        text: f.text.filter(|t| !t.is_empty()),
     })
+}
+
+pub(crate) fn party(p: PartyRecord) -> Party {
+    Party {
+        id: p.id,
+        name: p.name,
+        role: p.role,
+        phone: p.phone,
+    }
+}
+
+fn party_record(p: Party) -> PartyRecord {
+    PartyRecord {
+        id: p.id,
+        name: p.name,
+        role: p.role,
+        phone: p.phone,
+    }
+}
+
+pub(crate) fn session(s: MediationSessionRecord) -> MediationSession {
+    MediationSession {
+        id: s.id,
+        at: s.at_ms,
+        mediators: s.mediators,
+        notes: s.notes,
+        outcome: s.outcome,
+    }
+}
+
+pub(crate) fn attachment(a: Attachment) -> AttachmentRecord {
+    AttachmentRecord {
+        sha256: a.sha256,
+        mime: a.mime,
+        bytes: a.bytes,
+        caption: a.caption,
+        captured_at_ms: a.captured_at,
+        lat: a.lat,
+        lon: a.lon,
+    }
+}
+
+fn event(e: CaseEvent) -> EventRecord {
+    EventRecord {
+        id: e.id,
+        kind: e.kind.as_str().into(),
+        by: e.by,
+        role: e.role.as_str().into(),
+        device: e.device,
+        at_ms: e.at,
+        level: e.level.as_str().into(),
+        note: e.note,
+        department: e.department,
+        rating: e.rating.map(|r| r.as_str().into()),
+    }
+}
+
+fn mediation(m: Mediation) -> MediationRecord {
+    MediationRecord {
+        sessions: m
+            .sessions
+            .into_iter()
+            .map(|s| MediationSessionRecord {
+                id: s.id,
+                at_ms: s.at,
+                mediators: s.mediators,
+                notes: s.notes,
+                outcome: s.outcome,
+            })
+            .collect(),
+        agreement: m.agreement,
+        result: m.result,
+        referral: m.referral,
+    }
+}
+
+pub(crate) struct DetailParts {
+    pub case: Case,
+    pub workflow: WorkflowState,
+    pub sync_state: String,
+    pub conflicts: Vec<FieldConflict>,
+    pub rejections: Vec<RejectionRecord>,
+}
+
+pub(crate) fn detail(p: DetailParts) -> CaseDetailRecord {
+    let c = p.case;
+    CaseDetailRecord {
+        id: c.id,
+        kind: c.kind.as_str().into(),
+        jurisdiction: c.jurisdiction.to_string(),
+        category: c.category,
+        title: c.title,
+        description: c.description,
+        address: c.location.address,
+        lat: c.location.lat,
+        lon: c.location.lon,
+        reporter: c.reporter.user,
+        reporter_device: c.reporter.device,
+        created_at_ms: c.created_at,
+        status: p.workflow.status.as_str().into(),
+        level: p.workflow.level.as_str().into(),
+        owner: p.workflow.owner,
+        department: p.workflow.department,
+        accountability: p.workflow.accountability,
+        sync_state: p.sync_state,
+        people: c.people.into_iter().map(party_record).collect(),
+        attachments: c.attachments.into_iter().map(attachment).collect(),
+        events: c.events.into_iter().map(event).collect(),
+        mediation: mediation(c.mediation),
+        extra: c.extra.into_iter().collect(),
+        conflicts: p.conflicts.into_iter().map(conflict).collect(),
+        rejections: p.rejections,
+    }
+}
+
+pub(crate) fn rejections(r: &Replica, id: &str) -> Result<Vec<RejectionRecord>, FfiError> {
+    Ok(r.rejections(id)?
+        .into_iter()
+        .map(|x| RejectionRecord {
+            code: x.code,
+            reason: x.reason,
+        })
+        .collect())
 }
 
 pub(crate) fn summary(r: &Replica, s: CaseSummary) -> Result<CaseSummaryRecord, FfiError> {
     let state = s.sync_state.map(|x| x.as_str()).unwrap_or("pending");
     let rejection = if state == "rejected" {
-        r.rejections(&s.id)?
+        rejections(r, &s.id)?
             .into_iter()
             .next()
             .map(|x| format!("{}: {}", x.code, x.reason))

@@ -75,6 +75,27 @@ enum UserCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Changes an account: moves it to another grid or role, resets its password (from
+    /// GRIDSYNC_PASSWORD, or generated and printed once), disables or re-enables it.
+    Update {
+        id: String,
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        scope: Option<String>,
+        /// A department code; `-` clears it.
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        reset_password: bool,
+        /// Refuses the account's requests from now on (a departed worker).
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        #[arg(long)]
+        enable: bool,
+    },
     /// Lists accounts.
     List,
 }
@@ -146,18 +167,10 @@ async fn main() -> anyhow::Result<()> {
             department,
             name,
         }) => {
-            // `system` is the server's own actor, never a person.
-            let Some(role) = Role::parse(&role).filter(|r| *r != Role::System) else {
-                bail!(
-                    "unknown role {role:?}: use grid_worker, mediator, township_staff, county_admin or department_handler"
-                );
-            };
+            let role = person_role(&role)?;
             let scope = JurisdictionPath::parse(&scope)?;
             gridsync_core::Identity::new(&id, role, scope.clone(), department.clone(), "cli")?;
-            let (password, generated) = match std::env::var("GRIDSYNC_PASSWORD") {
-                Ok(p) if !p.is_empty() => (p, false),
-                _ => (auth::new_refresh_token().0[..16].to_owned(), true),
-            };
+            let (password, generated) = new_password();
             let hash =
                 auth::hash_password(&password).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
             store
@@ -178,6 +191,60 @@ async fn main() -> anyhow::Result<()> {
                 println!("added {id}; password (shown once): {password}");
             } else {
                 println!("added {id}");
+            }
+        }
+        Command::User(UserCommand::Update {
+            id,
+            role,
+            scope,
+            department,
+            name,
+            reset_password,
+            disable,
+            enable,
+        }) => {
+            let Some(mut user) = store.user(&id).await? else {
+                bail!("no user {id:?}");
+            };
+            if let Some(role) = role {
+                user.role = person_role(&role)?;
+            }
+            if let Some(scope) = scope {
+                user.scope = JurisdictionPath::parse(&scope)?;
+            }
+            if let Some(dept) = department {
+                user.department = (dept != "-").then_some(dept);
+            }
+            if let Some(name) = name {
+                user.display_name = name;
+            }
+            user.disabled = (user.disabled || disable) && !enable;
+            // The same checks as for a new account: the scope must fit the role.
+            gridsync_core::Identity::new(
+                &id,
+                user.role,
+                user.scope.clone(),
+                user.department.clone(),
+                "cli",
+            )?;
+            let mut shown = None;
+            if reset_password {
+                let (password, generated) = new_password();
+                user.password_hash =
+                    auth::hash_password(&password).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+                shown = generated.then_some(password);
+            }
+            store.update_user(&user).await?;
+            let what = format!(
+                "role={} scope={} disabled={}",
+                user.role, user.scope, user.disabled
+            );
+            store
+                .audit("cli", "user_updated", &id, &what, now_ms())
+                .await?;
+            match shown {
+                Some(p) => println!("updated {id} ({what}); password (shown once): {p}"),
+                None => println!("updated {id} ({what})"),
             }
         }
         Command::User(UserCommand::List) => {
@@ -250,6 +317,24 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A role a person may hold (`system` is the server's own actor, never a person).
+fn person_role(role: &str) -> anyhow::Result<Role> {
+    match Role::parse(role).filter(|r| *r != Role::System) {
+        Some(r) => Ok(r),
+        None => bail!(
+            "unknown role {role:?}: use grid_worker, mediator, township_staff, county_admin or department_handler"
+        ),
+    }
+}
+
+/// The password from GRIDSYNC_PASSWORD, or a generated one (and whether it was generated).
+fn new_password() -> (String, bool) {
+    match std::env::var("GRIDSYNC_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (auth::new_refresh_token().0[..16].to_owned(), true),
+    }
 }
 
 async fn seed_demo(store: &Store, taxonomy: &Taxonomy) -> anyhow::Result<()> {

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod admission;
+pub mod attachment;
 pub mod case;
 mod error;
 pub mod jurisdiction;

@@ -24,8 +24,10 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use crate::access::Identity;
+use crate::attachment::{check_attachment, sha256_hex};
 use crate::case::{
-    CaseDoc, CaseEditor, CaseKind, ChangeAuthor, Millis, NewCase, new_case_id, parse_change,
+    Attachment, CaseDoc, CaseEditor, CaseKind, ChangeAuthor, Millis, NewCase, new_case_id,
+    parse_change,
 };
 use crate::jurisdiction::{JurisdictionPath, Level};
 use crate::protocol::{DocChanges, DocHeads, SyncRequest, SyncResponse, hash_bytes, to_hash};
@@ -37,7 +39,7 @@ pub const MAX_PUSH_BYTES: usize = 512 * 1024;
 /// What the replica asks the server to send per response by default.
 pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
 
-const SCHEMA: i64 = 1;
+const SCHEMA: i64 = 2;
 
 /// Where a case stands between this phone and the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,14 +66,19 @@ impl SyncState {
         }
     }
 
+    pub const ALL: [SyncState; 4] = [
+        SyncState::Pending,
+        SyncState::Synced,
+        SyncState::Rejected,
+        SyncState::Incomplete,
+    ];
+
+    pub fn from_name(s: &str) -> Option<SyncState> {
+        SyncState::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
     fn parse(s: &str) -> Result<SyncState> {
-        match s {
-            "pending" => Ok(SyncState::Pending),
-            "synced" => Ok(SyncState::Synced),
-            "rejected" => Ok(SyncState::Rejected),
-            "incomplete" => Ok(SyncState::Incomplete),
-            other => Err(Error::Storage(format!("unknown sync state {other:?}"))),
-        }
+        SyncState::from_name(s).ok_or_else(|| Error::Storage(format!("unknown sync state {s:?}")))
     }
 }
 
@@ -112,6 +119,14 @@ pub struct CaseFilter {
     pub conflict_only: bool,
     /// Matched against title and category.
     pub text: Option<String>,
+}
+
+/// What the user says about a photo or document when attaching it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttachmentMeta {
+    pub caption: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
 }
 
 /// A change of this phone's that the server refused, with its reason.
@@ -190,6 +205,20 @@ impl Replica {
                      reason BLOB NOT NULL,
                      PRIMARY KEY (case_id, hash));
                  PRAGMA user_version = 1;",
+            )
+            .map_err(storage)?;
+        }
+        if version < 2 {
+            // Attached photos and documents, sealed, named by the SHA-256 of their plain bytes;
+            // `uploaded` is set once the server holds the whole blob.
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS blobs (
+                     sha256 TEXT PRIMARY KEY,
+                     mime TEXT NOT NULL,
+                     bytes INTEGER NOT NULL,
+                     data BLOB NOT NULL,
+                     uploaded INTEGER NOT NULL DEFAULT 0);
+                 PRAGMA user_version = 2;",
             )
             .map_err(storage)?;
         }
@@ -347,6 +376,79 @@ impl Replica {
         Ok(event_id)
     }
 
+    /// Attaches a photo or document to a case offline: the bytes are sealed into the store (once,
+    /// however often they are attached) and the case references them by SHA-256.
+    pub fn attach(
+        &mut self,
+        id: &str,
+        bytes: &[u8],
+        meta: &AttachmentMeta,
+        at: Millis,
+    ) -> Result<Attachment> {
+        let (sha256, mime) = check_attachment(bytes)?;
+        let attachment = Attachment {
+            sha256: sha256.clone(),
+            mime: mime.to_owned(),
+            bytes: bytes.len() as u64,
+            caption: meta.caption.clone(),
+            captured_at: at,
+            lat: meta.lat,
+            lon: meta.lon,
+        };
+        let sealed = self.seal.seal(bytes, &aad_blob(&sha256));
+        self.conn
+            .execute(
+                "INSERT INTO blobs (sha256, mime, bytes, data) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (sha256) DO NOTHING",
+                params![sha256, mime, bytes.len() as i64, sealed],
+            )
+            .map_err(storage)?;
+        // If the edit fails the blob stays unreferenced; attaching it again reuses it.
+        self.edit(id, at, |e| e.add_attachment(&attachment))?;
+        Ok(attachment)
+    }
+
+    /// The bytes of an attached blob held on this phone, checked against its name.
+    pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        let row: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT data FROM blobs WHERE sha256 = ?1", [sha256], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(storage)?;
+        let Some(sealed) = row else { return Ok(None) };
+        let plain = self.seal.open(&sealed, &aad_blob(sha256))?;
+        if sha256_hex(&plain) != sha256 {
+            return Err(Error::Storage(format!(
+                "blob {sha256} does not match its name"
+            )));
+        }
+        Ok(Some(plain))
+    }
+
+    /// Blobs held here that the server does not have yet, oldest first.
+    pub fn blobs_to_upload(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT sha256 FROM blobs WHERE uploaded = 0 ORDER BY rowid")
+            .map_err(storage)?;
+        let names = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(storage)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(storage)?;
+        Ok(names)
+    }
+
+    /// Records that the server holds the whole blob.
+    pub fn mark_uploaded(&self, sha256: &str) -> Result<()> {
+        self.conn
+            .execute("UPDATE blobs SET uploaded = 1 WHERE sha256 = ?1", [sha256])
+            .map(|_| ())
+            .map_err(storage)
+    }
+
     /// The whole document of a case.
     pub fn case(&self, id: &str) -> Result<CaseDoc> {
         let row: Option<Vec<u8>> = self
@@ -414,6 +516,18 @@ impl Replica {
             }
         }
         Ok(out)
+    }
+
+    /// Where one case stands with the server.
+    pub fn sync_state(&self, id: &str) -> Result<SyncState> {
+        let state: Option<String> = self
+            .conn
+            .query_row("SELECT sync_state FROM cases WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(storage)?;
+        SyncState::parse(&state.ok_or_else(|| Error::UnknownCase(id.to_owned()))?)
     }
 
     /// Cases with changes the server has not acknowledged.
@@ -735,6 +849,10 @@ fn decode_hashes(bytes: &[u8]) -> Result<Vec<ChangeHash>> {
 
 fn aad(id: &str, column: &str) -> Vec<u8> {
     format!("gridsync:{id}:{column}").into_bytes()
+}
+
+fn aad_blob(sha256: &str) -> Vec<u8> {
+    format!("gridsync-blob:{sha256}").into_bytes()
 }
 
 fn storage(e: rusqlite::Error) -> Error {

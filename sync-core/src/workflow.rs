@@ -36,6 +36,22 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 9] = [
+        Status::New,
+        Status::Reported,
+        Status::Accepted,
+        Status::Assigned,
+        Status::InProgress,
+        Status::Resolved,
+        Status::Evaluated,
+        Status::Archived,
+        Status::Returned,
+    ];
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::New => "new",

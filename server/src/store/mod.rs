@@ -42,6 +42,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("no such {0}")]
+    NotFound(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -169,6 +171,29 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Replaces an account's role, scope, department, name, password hash and disabled flag.
+    /// Takes effect on the account's next request: identities are read per request.
+    pub async fn update_user(&self, user: &UserRecord) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE users SET display_name = $2, role = $3, scope = $4, department = $5,
+                 password_hash = $6, disabled = $7
+             WHERE id = $1",
+        )
+        .bind(&user.id)
+        .bind(&user.display_name)
+        .bind(user.role.as_str())
+        .bind(user.scope.to_string())
+        .bind(user.department.clone())
+        .bind(&user.password_hash)
+        .bind(i64::from(user.disabled))
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("user {}", user.id)));
+        }
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 //! print a skip otherwise.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+mod accounts;
 mod org;
 mod sync;
 

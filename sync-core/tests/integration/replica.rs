@@ -258,3 +258,56 @@ fn on_a_shared_phone_each_user_pushes_only_their_own_changes() {
     let reporter = hub.doc(&wangs).unwrap().read().unwrap().reporter;
     assert_eq!(reporter.user, "wang");
 }
+
+#[test]
+fn a_photo_is_sealed_into_the_store_once_and_referenced_by_its_hash() {
+    use gridsync_core::attachment::sha256_hex;
+    use gridsync_core::replica::AttachmentMeta;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("phone.db");
+    let mut photo = b"\xFF\xD8\xFF\xE0".to_vec();
+    photo.extend_from_slice(b"PHOTO-PLAINTEXT-MARKER broken street lamp");
+    let name = sha256_hex(&photo);
+    let id;
+    {
+        let mut r = Replica::open(&file, &KEY).unwrap();
+        r.sign_in(worker("wang", "phone-a")).unwrap();
+        id = r.capture(&new_request("路灯不亮"), T0).unwrap();
+        let meta = AttachmentMeta {
+            caption: "现场照片".into(),
+            lat: Some(37.1),
+            lon: Some(115.0),
+        };
+        let a = r.attach(&id, &photo, &meta, T0 + 1).unwrap();
+        assert_eq!(
+            (a.sha256.as_str(), a.mime.as_str()),
+            (name.as_str(), "image/jpeg")
+        );
+        // The same photo attached again is referenced twice but stored once.
+        r.attach(&id, &photo, &meta, T0 + 2).unwrap();
+        assert_eq!(r.blobs_to_upload().unwrap(), vec![name.clone()]);
+        let err = r
+            .attach(&id, b"<script>alert(1)</script>", &meta, T0 + 3)
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_input");
+        let case = r.case(&id).unwrap().read().unwrap();
+        assert_eq!(case.attachments.len(), 2);
+        assert_eq!(case.attachments[0].caption, "现场照片");
+    }
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")
+        .unwrap();
+    drop(conn);
+    let raw = std::fs::read(&file).unwrap();
+    let needle = b"PHOTO-PLAINTEXT-MARKER";
+    assert!(
+        !raw.windows(needle.len()).any(|w| w == needle),
+        "photo on disk in plain"
+    );
+
+    let r = Replica::open(&file, &KEY).unwrap();
+    assert_eq!(r.blob(&name).unwrap().unwrap(), photo);
+    r.mark_uploaded(&name).unwrap();
+    assert!(r.blobs_to_upload().unwrap().is_empty());
+    assert!(r.blob(&sha256_hex(b"other")).unwrap().is_none());
+}
