@@ -55,7 +55,9 @@ impl From<gridsync_core::Error> for FfiError {
             E::Malformed(_) | E::UnsupportedVersion(_) | E::TooLarge { .. } => {
                 FfiError::Network { reason }
             }
-            E::Automerge(_) | E::InvalidCase(_) | E::Taxonomy(_) => FfiError::Internal { reason },
+            E::Automerge(_) | E::InvalidCase(_) | E::Taxonomy(_) | E::Calendar(_) => {
+                FfiError::Internal { reason }
+            }
         }
     }
 }

@@ -735,14 +735,30 @@ impl CaseEditor<'_> {
     }
 
     /// Appends a workflow event after checking it against the rules and the status this
-    /// replica sees now. Returns the new event's id.
+    /// replica sees now, with deadlines from the shipped catalogue and calendar. Returns the new
+    /// event's id.
     pub fn append_event(&mut self, draft: EventDraft) -> Result<String> {
+        self.append_event_with(draft, &workflow::Deadlines::builtin())
+    }
+
+    /// [`CaseEditor::append_event`] with a deployment's catalogue and calendar.
+    pub fn append_event_with(
+        &mut self,
+        draft: EventDraft,
+        deadlines: &workflow::Deadlines<'_>,
+    ) -> Result<String> {
         let list = req_obj(self.doc, &ObjId::Root, "events")?;
         let events = read_list(self.doc, &ObjId::Root, "events", workflow::read_event)?;
         let jur = read_jurisdiction(self.doc)?;
         let kind_s = get_str(self.doc, &ObjId::Root, "kind")?;
         let kind = CaseKind::parse(&kind_s).ok_or_else(|| Error::InvalidCase("kind".into()))?;
-        let event = workflow::prepare(&events, draft, self.by, self.at, kind, &jur)?;
+        let category = get_str(self.doc, &ObjId::Root, "category")?;
+        let facts = workflow::CaseFacts {
+            kind,
+            place: &jur,
+            category: &category,
+        };
+        let event = workflow::prepare(&events, draft, self.by, self.at, facts, deadlines)?;
         let at = self.doc.length(&list);
         let obj = self.doc.insert_object(&list, at, ObjType::Map)?;
         workflow::write_event(self.doc, &obj, &event)?;

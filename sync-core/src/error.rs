@@ -34,6 +34,9 @@ pub enum Error {
     /// The category catalogue could not be read.
     #[error("taxonomy: {0}")]
     Taxonomy(String),
+    /// The working-day calendar could not be read.
+    #[error("calendar: {0}")]
+    Calendar(String),
     /// A case id the store does not know.
     #[error("no case with id {0}")]
     UnknownCase(String),
@@ -54,6 +57,7 @@ impl Error {
             Error::InvalidInput { .. } => "invalid_input",
             Error::Workflow(r) => r.code(),
             Error::Taxonomy(_) => "taxonomy",
+            Error::Calendar(_) => "calendar",
             Error::UnknownCase(_) => "unknown_case",
             Error::Storage(_) => "storage",
         }

@@ -11,6 +11,7 @@
 pub mod access;
 pub mod admission;
 pub mod attachment;
+pub mod calendar;
 pub mod case;
 mod error;
 pub mod jurisdiction;

@@ -116,6 +116,8 @@ pub struct Department {
     pub code: String,
     pub name_zh: String,
     pub name_en: String,
+    /// Time to sign for an assigned case (签收) before it is supervised.
+    pub sign_within: TimeLimit,
 }
 
 /// One category of the catalogue.
@@ -143,7 +145,13 @@ impl Category {
 pub struct Taxonomy {
     categories: BTreeMap<String, Category>,
     departments: BTreeMap<String, Department>,
+    accept_within: TimeLimit,
 }
+
+/// Without a setting: a level answers (受理) a case and a department signs for one within a
+/// working day.
+const DEFAULT_ACCEPT_WITHIN: TimeLimit = TimeLimit::WorkingDays(1);
+const DEFAULT_SIGN_WITHIN: TimeLimit = TimeLimit::WorkingDays(1);
 
 impl Taxonomy {
     /// The catalogue shipped in `sync-core/categories.toml`, parsed on first use.
@@ -190,6 +198,11 @@ impl Taxonomy {
         self.departments.get(code)
     }
 
+    /// Time for a level to answer (受理) a case reported, escalated or returned to it.
+    pub fn accept_within(&self) -> TimeLimit {
+        self.accept_within
+    }
+
     /// All categories, ordered by code.
     pub fn categories(&self) -> impl Iterator<Item = &Category> {
         self.categories.values()
@@ -210,12 +223,15 @@ impl Taxonomy {
             check_code(&what, &code)?;
             let name_zh = required_name(&what, "name_zh", d.name_zh)?;
             let name_en = required_name(&what, "name_en", d.name_en)?;
+            let sign_within =
+                optional_limit(&what, "sign_within", d.sign_within)?.unwrap_or(DEFAULT_SIGN_WITHIN);
             departments.insert(
                 code.clone(),
                 Department {
                     code,
                     name_zh,
                     name_en,
+                    sign_within,
                 },
             );
         }
@@ -280,6 +296,8 @@ impl Taxonomy {
         Ok(Taxonomy {
             categories,
             departments,
+            accept_within: optional_limit("the catalogue", "accept_within", raw.accept_within)?
+                .unwrap_or(DEFAULT_ACCEPT_WITHIN),
         })
     }
 }
@@ -305,6 +323,15 @@ fn check_code(what: &str, code: &str) -> Result<()> {
     Ok(())
 }
 
+fn optional_limit(what: &str, field: &str, value: Option<String>) -> Result<Option<TimeLimit>> {
+    value
+        .map(|v| {
+            TimeLimit::parse(&v)
+                .ok_or_else(|| Error::Taxonomy(format!("{what}: {field}: {}", bad_limit(&v))))
+        })
+        .transpose()
+}
+
 fn required_name(what: &str, field: &str, value: String) -> Result<String> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
@@ -326,6 +353,7 @@ struct RawTaxonomy {
     // Already checked through `Header`; named here only so it is not an unknown field.
     #[serde(rename = "version")]
     _version: serde::de::IgnoredAny,
+    accept_within: Option<String>,
     #[serde(default)]
     departments: BTreeMap<String, RawDepartment>,
     #[serde(default)]
@@ -337,6 +365,7 @@ struct RawTaxonomy {
 struct RawDepartment {
     name_zh: String,
     name_en: String,
+    sign_within: Option<String>,
 }
 
 // `limit` stays a string here so the error can name the category it belongs to.

@@ -15,8 +15,10 @@ use automerge::{ObjId, ObjType, ReadDoc};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Identity, Role};
+use crate::calendar::Calendar;
 use crate::case::{CaseKind, Millis, get_i64, get_str, get_str_list, new_id};
 use crate::jurisdiction::{JurisdictionPath, Level};
+use crate::taxonomy::{Taxonomy, TimeLimit};
 use crate::{Error, Result};
 
 /// Where a case stands, derived from its events.
@@ -50,6 +52,18 @@ impl Status {
 
     pub fn parse(s: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Still being handled: not yet resolved, evaluated or archived.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            Status::Reported
+                | Status::Accepted
+                | Status::Assigned
+                | Status::InProgress
+                | Status::Returned
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -218,6 +232,9 @@ pub struct CaseEvent {
     pub rating: Option<Rating>,
     /// For `settled`: the event chosen.
     pub chosen: Option<String>,
+    /// For an event that starts a clock (see [`Deadlines`]): when it runs out, computed by the
+    /// writer on its calendar and kept, so phone and server show the same deadline offline.
+    pub due: Option<Millis>,
 }
 
 /// What a person asks for; [`prepare`] fills in who, when, level and deps.
@@ -228,6 +245,8 @@ pub struct EventDraft {
     pub department: Option<String>,
     pub rating: Option<Rating>,
     pub chosen: Option<String>,
+    /// Set to override the computed deadline (tests, imports); normally left `None`.
+    pub due: Option<Millis>,
     level: Option<Level>,
 }
 
@@ -239,7 +258,16 @@ impl EventDraft {
             department: None,
             rating: None,
             chosen: None,
+            due: None,
             level: None,
+        }
+    }
+
+    /// A supervision (督办) from `level`, above the case's current level.
+    pub fn supervise(level: Level) -> Self {
+        EventDraft {
+            level: Some(level),
+            ..EventDraft::new(EventType::Supervised)
         }
     }
 
@@ -460,8 +488,20 @@ pub struct WorkflowState {
     pub department: Option<String>,
     pub reopen_count: u32,
     pub supervision_count: u32,
-    /// The highest level that has supervised the case.
+    /// The highest level that has supervised the case since its current clock started.
     pub supervised_level: Option<Level>,
+    /// When the current clock runs out (受理, 签收 or 办结 by then); `None` once resolved.
+    pub due: Option<Millis>,
+    /// When the current clock started.
+    pub clock_started: Option<Millis>,
+    /// First acceptance (受理).
+    pub accepted_at: Option<Millis>,
+    /// The latest resolution (办结) still standing (a reopen clears it).
+    pub resolved_at: Option<Millis>,
+    /// Whether that resolution came before its deadline (no deadline counts as on time).
+    pub resolved_on_time: Option<bool>,
+    /// The level that resolved it: "小事不出村、大事不出乡、难事不出县".
+    pub resolved_level: Option<Level>,
     /// Reopened twice: someone is accountable (问责).
     pub accountability: bool,
     pub rating: Option<Rating>,
@@ -483,6 +523,12 @@ impl Default for WorkflowState {
             reopen_count: 0,
             supervision_count: 0,
             supervised_level: None,
+            due: None,
+            clock_started: None,
+            accepted_at: None,
+            resolved_at: None,
+            resolved_on_time: None,
+            resolved_level: None,
             accountability: false,
             rating: None,
             heads: Vec::new(),
@@ -555,6 +601,7 @@ pub fn fold(events: &[CaseEvent]) -> WorkflowState {
 
 /// The effect of a status-moving event whose from-status has been checked.
 fn apply(st: &mut WorkflowState, e: &CaseEvent) {
+    let before = st.status;
     match e.kind {
         EventType::Reported => {
             st.status = Status::Reported;
@@ -564,13 +611,19 @@ fn apply(st: &mut WorkflowState, e: &CaseEvent) {
         EventType::Accepted => {
             st.status = Status::Accepted;
             st.owner = Some(e.by.clone());
+            st.accepted_at = st.accepted_at.or(Some(e.at));
         }
         EventType::Assigned => {
             st.status = Status::Assigned;
             st.department = e.department.clone();
         }
         EventType::InProgress => st.status = Status::InProgress,
-        EventType::Resolved => st.status = Status::Resolved,
+        EventType::Resolved => {
+            st.status = Status::Resolved;
+            st.resolved_at = Some(e.at);
+            st.resolved_on_time = Some(st.due.is_none_or(|d| e.at <= d));
+            st.resolved_level = Some(st.level);
+        }
         EventType::Evaluated => {
             st.rating = e.rating;
             if e.rating == Some(Rating::Unsatisfied) {
@@ -593,11 +646,38 @@ fn apply(st: &mut WorkflowState, e: &CaseEvent) {
         }
         EventType::Supervised | EventType::Settled => {}
     }
+    if starts_clock(e.kind, before, e.rating) {
+        st.due = e.due;
+        st.clock_started = e.due.map(|_| e.at);
+        st.supervised_level = None;
+    } else if !st.status.is_open() {
+        st.due = None;
+        st.clock_started = None;
+    }
+}
+
+/// Whether `kind`, taken while the case is `before`, starts a new clock.
+fn starts_clock(kind: EventType, before: Status, rating: Option<Rating>) -> bool {
+    match kind {
+        EventType::Reported
+        | EventType::Escalated
+        | EventType::Returned
+        | EventType::Accepted
+        | EventType::Assigned
+        | EventType::Reopened => true,
+        // A department signing (签收) starts its handling clock.
+        EventType::InProgress => before == Status::Assigned,
+        EventType::Evaluated => rating == Some(Rating::Unsatisfied),
+        _ => false,
+    }
 }
 
 /// 一次验收不通过,重新办理;连续两次不通过,问责.
 fn reopen(st: &mut WorkflowState) {
     st.status = Status::InProgress;
+    st.resolved_at = None;
+    st.resolved_on_time = None;
+    st.resolved_level = None;
     st.reopen_count += 1;
     st.accountability = st.reopen_count >= 2;
 }
@@ -672,6 +752,16 @@ pub fn check(
     if event.note.chars().count() > MAX_NOTE_CHARS {
         return Err(invalid("the note is too long"));
     }
+    // A deadline lies after the step and within a year of it (the longest catalogue limit).
+    const YEAR: Millis = 366 * 86_400_000;
+    if event
+        .due
+        .is_some_and(|d| d <= event.at || d - event.at > YEAR)
+    {
+        return Err(invalid(
+            "the deadline must fall after the step and within a year",
+        ));
+    }
     let token = |d: &str| {
         !d.is_empty() && d.len() <= 64 && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     };
@@ -712,26 +802,107 @@ pub fn check(
     }
 }
 
-/// Builds the event for `draft` as `who` sees the log, and checks it.
+/// What a case's deadlines are computed with: the catalogue's limits on the working-day
+/// calendar. Phones use the shipped ones; a server uses its deployment's.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines<'a> {
+    pub taxonomy: &'a Taxonomy,
+    pub calendar: &'a Calendar,
+}
+
+impl Deadlines<'static> {
+    pub fn builtin() -> Self {
+        Deadlines {
+            taxonomy: Taxonomy::builtin(),
+            calendar: Calendar::builtin(),
+        }
+    }
+}
+
+impl Deadlines<'_> {
+    /// The limit of the clock an event starts, or `None` when it starts none (or the category
+    /// is unknown to this catalogue).
+    pub fn limit(&self, event: &CaseEvent, before: Status, category: &str) -> Option<TimeLimit> {
+        if !starts_clock(event.kind, before, event.rating) {
+            return None;
+        }
+        match event.kind {
+            EventType::Reported | EventType::Escalated | EventType::Returned => {
+                Some(self.taxonomy.accept_within())
+            }
+            EventType::Assigned => event
+                .department
+                .as_deref()
+                .and_then(|d| self.taxonomy.department(d))
+                .map(|d| d.sign_within),
+            _ => self.taxonomy.category(category).map(|c| c.limit),
+        }
+    }
+
+    /// When the clock `event` starts runs out.
+    pub fn due(&self, event: &CaseEvent, before: Status, category: &str) -> Option<Millis> {
+        self.limit(event, before, category)
+            .map(|l| self.calendar.due(event.at, l))
+    }
+}
+
+/// The level that should supervise (督办) a late case now, if one above those that already did:
+/// one level above the case once its clock ran out, two levels once it ran out a second time
+/// (another span as long as the first), and so on up to the county. `None` when on time, closed,
+/// or already supervised from that high.
+pub fn supervision_due(st: &WorkflowState, now: Millis) -> Option<Level> {
+    let due = st.due?;
+    if !st.status.is_open() || now <= due {
+        return None;
+    }
+    const HOUR: Millis = 3_600_000;
+    let span = (due - st.clock_started.unwrap_or(due)).max(HOUR);
+    let periods = 1 + (now - due - 1) / span;
+    let mut target = st.level;
+    for _ in 0..periods.min(4) {
+        match target.up() {
+            Some(up) => target = up,
+            None => break,
+        }
+    }
+    let already = st.supervised_level.is_some_and(|s| s >= target);
+    (target != st.level && !already).then_some(target)
+}
+
+/// Whether the case is past its deadline now.
+pub fn is_overdue(st: &WorkflowState, now: Millis) -> bool {
+    st.status.is_open() && st.due.is_some_and(|d| now > d)
+}
+
+/// The inputs of [`prepare`] besides the draft: where the case stands and what it is.
+#[derive(Debug, Clone, Copy)]
+pub struct CaseFacts<'a> {
+    pub kind: CaseKind,
+    pub place: &'a JurisdictionPath,
+    pub category: &'a str,
+}
+
+/// Builds the event for `draft` as `who` sees the log (with its deadline, if it starts a
+/// clock), and checks it.
 pub fn prepare(
     events: &[CaseEvent],
     draft: EventDraft,
     who: &Identity,
     at: Millis,
-    kind: CaseKind,
-    place: &JurisdictionPath,
+    facts: CaseFacts<'_>,
+    deadlines: &Deadlines<'_>,
 ) -> Result<CaseEvent> {
     let state = fold(events);
     let level = match draft.kind {
         EventType::Reported => draft.level.unwrap_or(Level::County),
         EventType::Escalated => state.level.up().unwrap_or(Level::County),
-        EventType::Supervised => who
-            .role
-            .handling_level()
+        EventType::Supervised => draft
+            .level
+            .or(who.role.handling_level())
             .unwrap_or_else(|| state.level.up().unwrap_or(Level::County)),
         _ => state.level,
     };
-    let event = CaseEvent {
+    let mut event = CaseEvent {
         id: new_id(),
         kind: draft.kind,
         by: who.user.clone(),
@@ -744,8 +915,12 @@ pub fn prepare(
         department: draft.department,
         rating: draft.rating,
         chosen: draft.chosen,
+        due: None,
     };
-    check(&state, &event, who, kind, place).map_err(Error::from)?;
+    event.due = draft
+        .due
+        .or_else(|| deadlines.due(&event, state.status, facts.category));
+    check(&state, &event, who, facts.kind, facts.place).map_err(Error::from)?;
     Ok(event)
 }
 
@@ -770,6 +945,9 @@ pub(crate) fn write_event(doc: &mut impl Transactable, obj: &ObjId, e: &CaseEven
     }
     if let Some(c) = &e.chosen {
         doc.put(obj, "chosen", c.as_str())?;
+    }
+    if let Some(due) = e.due {
+        doc.put(obj, "due", due)?;
     }
     Ok(())
 }
@@ -800,6 +978,7 @@ pub(crate) fn read_event<D: ReadDoc>(d: &D, o: &ObjId) -> Result<CaseEvent> {
         department: opt("department")?,
         rating,
         chosen: opt("chosen")?,
+        due: get_i64(d, o, "due")?,
     })
 }
 

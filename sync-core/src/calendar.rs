@@ -1,0 +1,321 @@
+//! The working-time clock: when a time limit runs out.
+//!
+//! Limits in hours count clock hours. Limits in working days follow the county's calendar:
+//! Monday to Friday except public holidays, plus make-up working days (调休) on weekends. "N
+//! working days" ends at the close (24:00 local time) of the N-th working day after the day the
+//! clock started, so a case accepted on a Friday with a one-working-day limit is due at the end
+//! of Monday, and one accepted on a Saturday is due then too. The calendar is data
+//! (`calendar-2026.toml`); phone and server compute the same due time, and the writer of the
+//! event that starts a clock records it in the case, so a later calendar change never moves it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::case::Millis;
+use crate::taxonomy::TimeLimit;
+use crate::{Error, Result};
+
+const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
+const VERSION: i64 = 1;
+
+/// A day as days since 1970-01-01 (local calendar date).
+type Day = i64;
+
+/// Working days, holidays and make-up days for the years a deployment knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Calendar {
+    offset_ms: i64,
+    years: BTreeSet<i32>,
+    holidays: BTreeSet<Day>,
+    workdays: BTreeSet<Day>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    version: i64,
+    utc_offset_minutes: i64,
+    #[serde(default)]
+    years: Vec<i32>,
+    #[serde(default)]
+    holiday: Vec<RawHoliday>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHoliday {
+    name: String,
+    days: Vec<String>,
+    #[serde(default)]
+    workdays: Vec<String>,
+}
+
+impl Calendar {
+    /// The calendar shipped in `sync-core/calendar-2026.toml`.
+    pub fn builtin() -> &'static Calendar {
+        static BUILTIN: OnceLock<Calendar> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            // Compiled in and checked by the tests below.
+            Calendar::from_toml_str(include_str!("../calendar-2026.toml"))
+                .expect("the shipped calendar-2026.toml is valid")
+        })
+    }
+
+    /// Reads a deployment's calendar file.
+    pub fn load(path: &Path) -> Result<Calendar> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Calendar(format!("cannot read {}: {e}", path.display())))?;
+        Calendar::from_toml_str(&text)
+            .map_err(|e| Error::Calendar(format!("{}: {e}", path.display())))
+    }
+
+    pub fn from_toml_str(text: &str) -> Result<Calendar> {
+        let raw: RawCalendar =
+            toml::from_str(text).map_err(|e| Error::Calendar(e.to_string().trim_end().into()))?;
+        if raw.version != VERSION {
+            return Err(Error::Calendar(format!(
+                "unsupported calendar version {}, this build reads version {VERSION}",
+                raw.version
+            )));
+        }
+        if !(-14 * 60..=14 * 60).contains(&raw.utc_offset_minutes) {
+            return Err(Error::Calendar("utc_offset_minutes out of range".into()));
+        }
+        let mut cal = Calendar {
+            offset_ms: raw.utc_offset_minutes * 60_000,
+            years: raw.years.into_iter().collect(),
+            holidays: BTreeSet::new(),
+            workdays: BTreeSet::new(),
+        };
+        for h in raw.holiday {
+            for (list, is_holiday) in [(&h.days, true), (&h.workdays, false)] {
+                for s in list {
+                    let day = parse_date(s).ok_or_else(|| {
+                        Error::Calendar(format!("{}: {s:?} is not a date (YYYY-MM-DD)", h.name))
+                    })?;
+                    if !cal.years.contains(&year_of(day)) {
+                        return Err(Error::Calendar(format!(
+                            "{}: {s} lies outside the years listed in `years`",
+                            h.name
+                        )));
+                    }
+                    let weekend = is_weekend(day);
+                    if !is_holiday && !weekend {
+                        return Err(Error::Calendar(format!(
+                            "{}: make-up working day {s} is not a Saturday or Sunday",
+                            h.name
+                        )));
+                    }
+                    let set = if is_holiday {
+                        &mut cal.holidays
+                    } else {
+                        &mut cal.workdays
+                    };
+                    set.insert(day);
+                }
+            }
+        }
+        if let Some(day) = cal.holidays.intersection(&cal.workdays).next() {
+            return Err(Error::Calendar(format!(
+                "{} is both a holiday and a make-up working day",
+                format_date(*day)
+            )));
+        }
+        Ok(cal)
+    }
+
+    /// Whether the local date `day` is a working day.
+    fn is_working(&self, day: Day) -> bool {
+        if self.workdays.contains(&day) {
+            true
+        } else if self.holidays.contains(&day) {
+            false
+        } else {
+            !is_weekend(day)
+        }
+    }
+
+    /// Whether the instant `at` falls on a working day (local time).
+    pub fn is_working_day(&self, at: Millis) -> bool {
+        self.is_working(self.local_day(at))
+    }
+
+    /// Whether the calendar knows the holidays of the year `at` falls in.
+    pub fn covers(&self, at: Millis) -> bool {
+        self.years.contains(&year_of(self.local_day(at)))
+    }
+
+    /// When a clock started at `start` with `limit` runs out.
+    pub fn due(&self, start: Millis, limit: TimeLimit) -> Millis {
+        match limit {
+            TimeLimit::Hours(h) => start.saturating_add(i64::from(h) * HOUR_MS),
+            TimeLimit::WorkingDays(n) => {
+                let mut day = self.local_day(start);
+                let mut left = n;
+                while left > 0 {
+                    day += 1;
+                    if self.is_working(day) {
+                        left -= 1;
+                    }
+                }
+                // The close of that day: the start of the next, local time.
+                (day + 1) * DAY_MS - self.offset_ms
+            }
+        }
+    }
+
+    fn local_day(&self, at: Millis) -> Day {
+        (at + self.offset_ms).div_euclid(DAY_MS)
+    }
+
+    /// The instant of local midnight starting `YYYY-MM-DD` (for tests and tools).
+    pub fn local_midnight(&self, date: &str) -> Option<Millis> {
+        parse_date(date).map(|d| d * DAY_MS - self.offset_ms)
+    }
+}
+
+fn is_weekend(day: Day) -> bool {
+    // 1970-01-01 was a Thursday: 0 = Thursday, so 2 = Saturday, 3 = Sunday.
+    matches!(day.rem_euclid(7), 2 | 3)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: i64, d: i64) -> Day {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: Day) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+fn year_of(day: Day) -> i32 {
+    civil_from_days(day).0 as i32
+}
+
+fn parse_date(s: &str) -> Option<Day> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let day = days_from_civil(y, m, d);
+    // Refuses 2026-02-30 and friends: the date must survive the round trip.
+    (civil_from_days(day) == (y, m, d)).then_some(day)
+}
+
+fn format_date(day: Day) -> String {
+    let (y, m, d) = civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cal() -> &'static Calendar {
+        Calendar::builtin()
+    }
+
+    /// Local time `date` at `hh:mm` China time.
+    fn at(date: &str, hh: i64, mm: i64) -> Millis {
+        cal().local_midnight(date).unwrap() + hh * HOUR_MS + mm * 60_000
+    }
+
+    #[test]
+    fn dates_round_trip_and_weekdays_are_right() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(format_date(parse_date("2026-02-28").unwrap()), "2026-02-28");
+        assert_eq!(parse_date("2026-02-30"), None);
+        assert_eq!(parse_date("2026-2-3"), None);
+        assert!(is_weekend(parse_date("2026-11-28").unwrap())); // a Saturday
+        assert!(!is_weekend(parse_date("2026-11-27").unwrap())); // a Friday
+    }
+
+    #[test]
+    fn one_working_day_from_friday_is_the_end_of_monday() {
+        // Friday 2026-11-20, 15:00 → end of Monday 2026-11-23.
+        let due = cal().due(at("2026-11-20", 15, 0), TimeLimit::WorkingDays(1));
+        assert_eq!(due, at("2026-11-24", 0, 0));
+        // Accepted on the Saturday: the same deadline.
+        let due = cal().due(at("2026-11-21", 9, 0), TimeLimit::WorkingDays(1));
+        assert_eq!(due, at("2026-11-24", 0, 0));
+    }
+
+    #[test]
+    fn make_up_saturdays_count_and_holidays_do_not() {
+        // Friday 2026-02-13 → the make-up Saturday 2026-02-14 is the next working day.
+        let due = cal().due(at("2026-02-13", 10, 0), TimeLimit::WorkingDays(1));
+        assert_eq!(due, at("2026-02-15", 0, 0));
+        // From that Saturday, the Spring Festival (15th–23rd) is skipped: Tuesday the 24th.
+        let due = cal().due(at("2026-02-14", 10, 0), TimeLimit::WorkingDays(1));
+        assert_eq!(due, at("2026-02-25", 0, 0));
+        // National Day: Wednesday 30 September + 3wd → 8th (Thu), 9th (Fri), 10th (make-up Sat).
+        let due = cal().due(at("2026-09-30", 10, 0), TimeLimit::WorkingDays(3));
+        assert_eq!(due, at("2026-10-11", 0, 0));
+        assert!(cal().covers(at("2026-05-01", 0, 0)));
+        assert!(!cal().covers(at("2027-05-01", 0, 0)));
+    }
+
+    #[test]
+    fn hour_limits_count_clock_hours_through_weekends() {
+        let due = cal().due(at("2026-11-20", 23, 30), TimeLimit::Hours(1));
+        assert_eq!(due, at("2026-11-21", 0, 30));
+    }
+
+    #[test]
+    fn bad_calendars_are_refused_with_the_reason() {
+        let err = |t: &str| Calendar::from_toml_str(t).unwrap_err().to_string();
+        let head = "version = 1\nutc_offset_minutes = 480\nyears = [2026]\n";
+        assert!(
+            err(&format!(
+                "{head}[[holiday]]\nname = \"x\"\ndays = [\"2026-13-01\"]"
+            ))
+            .contains("not a date")
+        );
+        assert!(
+            err(&format!(
+                "{head}[[holiday]]\nname = \"x\"\ndays = [\"2027-01-01\"]"
+            ))
+            .contains("outside the years")
+        );
+        assert!(
+            err(&format!(
+                "{head}[[holiday]]\nname = \"x\"\ndays = []\nworkdays = [\"2026-11-24\"]"
+            ))
+            .contains("not a Saturday or Sunday")
+        );
+        assert!(err("version = 2\nutc_offset_minutes = 480").contains("version"));
+    }
+}
