@@ -52,9 +52,13 @@ impl From<gridsync_core::Error> for FfiError {
                 field: "case_id".into(),
                 reason,
             },
-            E::Malformed(_) | E::UnsupportedVersion(_) | E::TooLarge { .. } => {
-                FfiError::Network { reason }
-            }
+            // Bytes from the server that do not decode: a broken answer, retry later.
+            E::Malformed(_) | E::UnsupportedVersion(_) => FfiError::Network { reason },
+            // Something the user gave (a photo, a long text) is over a limit.
+            E::TooLarge { what, .. } => FfiError::InvalidInput {
+                field: what.into(),
+                reason,
+            },
             E::Automerge(_) | E::InvalidCase(_) | E::Taxonomy(_) | E::Calendar(_) => {
                 FfiError::Internal { reason }
             }

@@ -35,6 +35,9 @@ uniffi::setup_scaffolding!();
 #[derive(Debug, uniffi::Object)]
 pub struct FieldStore {
     replica: Mutex<Replica>,
+    /// One `sync` at a time: two would race to renew the same refresh token, which the server
+    /// takes for a stolen token and ends the session.
+    syncing: Mutex<()>,
 }
 
 const DEVICE_ID: &str = "device_id";
@@ -64,6 +67,7 @@ impl FieldStore {
         log::emit(LogLevel::Debug, || "store opened".into());
         Ok(Arc::new(FieldStore {
             replica: Mutex::new(replica),
+            syncing: Mutex::new(()),
         }))
     }
 
@@ -215,6 +219,12 @@ impl FieldStore {
         Ok(records::attachment(a))
     }
 
+    /// The bytes of an attached photo or document held on this phone (`None` when only the
+    /// reference has arrived so far).
+    pub fn attachment_bytes(&self, sha256: String) -> Result<Option<Vec<u8>>, FfiError> {
+        Ok(self.lock().blob(&sha256)?)
+    }
+
     /// Appends a workflow step the signed-in user's role allows; returns the event id.
     pub fn append_event(
         &self,
@@ -261,6 +271,7 @@ impl FieldStore {
         server_url: String,
         credentials: Option<CredentialsRecord>,
     ) -> Result<SyncOutcomeRecord, FfiError> {
+        let _one_at_a_time = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
         transport::sync_until_quiet(&self.replica, &server_url, credentials.as_ref())
     }
 
@@ -272,7 +283,10 @@ impl FieldStore {
 
     /// For apps that own their networking: applies a `POST /v1/sync` response body, atomically.
     pub fn apply_sync_response(&self, bytes: Vec<u8>) -> Result<SyncOutcomeRecord, FfiError> {
-        let resp = decode_response(&bytes)?;
+        // Whatever fails to decode is a broken answer from the server: retry later.
+        let resp = decode_response(&bytes).map_err(|e| FfiError::Network {
+            reason: e.to_string(),
+        })?;
         Ok(records::outcome(
             self.lock().apply_sync_response(&resp, now_ms())?,
         ))

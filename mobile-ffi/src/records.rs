@@ -191,6 +191,8 @@ pub struct SyncOutcomeRecord {
     pub rejected: u64,
     pub pulled_changes: u64,
     pub updated_cases: Vec<String>,
+    /// The server has more to send: apps that own their networking sync again.
+    pub more: bool,
 }
 
 /// Who signed in.
@@ -455,5 +457,6 @@ pub(crate) fn outcome(o: SyncOutcome) -> SyncOutcomeRecord {
         rejected: o.rejected as u64,
         pulled_changes: o.pulled_changes as u64,
         updated_cases: o.updated_cases,
+        more: o.more,
     }
 }

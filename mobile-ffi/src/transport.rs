@@ -181,7 +181,7 @@ fn round(replica: &Mutex<Replica>, server: &str) -> Result<(SyncOutcome, bool), 
             .read_to_vec()
             .map_err(network)?;
         if status == 200 {
-            let resp = decode_response(&bytes)?;
+            let resp = decode_response(&bytes).map_err(network)?;
             let more = resp.more;
             let outcome = lock(replica).apply_sync_response(&resp, crate::now_ms())?;
             return Ok((outcome, more));
@@ -208,6 +208,7 @@ pub(crate) fn sync_until_quiet(
         rejected: 0,
         pulled_changes: 0,
         updated_cases: Vec::new(),
+        more: false,
     };
     let mut signed_in_again = false;
     let signed_in = {
@@ -247,6 +248,7 @@ pub(crate) fn sync_until_quiet(
             )
         });
         let busy = more || o.accepted > 0 || o.pulled_changes > 0;
+        total.more = more;
         total.accepted += o.accepted;
         total.rejected += o.rejected;
         total.pulled_changes += o.pulled_changes;

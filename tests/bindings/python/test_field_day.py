@@ -130,6 +130,8 @@ def _field_day(ffi, server, tmp_path, log):
     )
     attached = wang.attach_photo(lamp, str(photo), "现场照片", 37.1, 115.0)
     assert (attached.mime, attached.bytes) == ("image/jpeg", photo.stat().st_size)
+    # The store holds its own copy: the app may delete its file.
+    assert wang.attachment_bytes(attached.sha256) == photo.read_bytes()
     household = wang.capture(
         new_case(
             ffi, kind="household", jurisdiction=GRID, category="household_person", title="张家户籍信息"
@@ -322,7 +324,7 @@ def test_apps_that_own_their_networking_use_the_sans_io_pair(ffi, server, tmp_pa
     )
     with urllib.request.urlopen(req, timeout=30) as resp:
         out = store.apply_sync_response(resp.read())
-    assert out.accepted == 1
+    assert (out.accepted, out.more) == (1, False)
     assert store.pending_count() == 0
     assert store.get_case(case).sync_state == "synced"
     with pytest.raises(ffi.FfiError.Network):
