@@ -13,6 +13,7 @@ pub mod limit;
 pub mod metrics;
 pub mod org;
 pub mod store;
+pub mod supervision;
 
 pub use http::{AppState, app};
 

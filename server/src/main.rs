@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use gridsync_core::calendar::Calendar;
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::{JurisdictionPath, Role};
 use gridsync_server::auth::{self, Keys};
 use gridsync_server::org::{self, OrgSummary};
 use gridsync_server::store::{Store, UserRecord};
+use gridsync_server::supervision::Supervisor;
 use gridsync_server::{AppState, app, now_ms};
 
 #[derive(Debug, Parser)]
@@ -42,6 +44,13 @@ enum Command {
         /// A category catalogue replacing the shipped one.
         #[arg(long, env = "GRIDSYNC_CATEGORIES")]
         categories: Option<PathBuf>,
+        /// A working-day calendar replacing the shipped one (holidays and 调休 make-up days).
+        #[arg(long, env = "GRIDSYNC_CALENDAR")]
+        calendar: Option<PathBuf>,
+        /// Seconds between passes of the supervision clock (督办); 0 turns it off (when another
+        /// server on the same database runs it, running it here too is harmless).
+        #[arg(long, env = "GRIDSYNC_SUPERVISE_EVERY", default_value_t = 60)]
+        supervise_every: u64,
         /// On an empty database, seed a demo county (accounts, a few hundred cases) first.
         #[arg(long)]
         demo: bool,
@@ -138,14 +147,35 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve {
             listen,
             categories,
+            calendar,
+            supervise_every,
             demo,
         } => {
             let taxonomy = match categories {
                 Some(path) => Taxonomy::load(&path)?,
                 None => Taxonomy::builtin().clone(),
             };
+            let calendar = match calendar {
+                Some(path) => Calendar::load(&path)?,
+                None => Calendar::builtin().clone(),
+            };
+            if !calendar.covers(now_ms()) {
+                tracing::warn!(
+                    "the calendar does not list this year's holidays: working days fall back to Monday to Friday (pass --calendar)"
+                );
+            }
             if demo {
                 seed_demo(&store, &taxonomy).await?;
+            }
+            if supervise_every > 0 {
+                Supervisor::new(
+                    store.clone(),
+                    Arc::new(taxonomy.clone()),
+                    Arc::new(calendar),
+                    now_ms(),
+                )
+                .await?
+                .spawn(std::time::Duration::from_secs(supervise_every));
             }
             let keys = Keys::load_or_create(&store).await?;
             let state = Arc::new(AppState::new(store, keys, taxonomy));

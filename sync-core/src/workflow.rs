@@ -822,8 +822,17 @@ impl Deadlines<'static> {
 impl Deadlines<'_> {
     /// The limit of the clock an event starts, or `None` when it starts none (or the category
     /// is unknown to this catalogue).
-    pub fn limit(&self, event: &CaseEvent, before: Status, category: &str) -> Option<TimeLimit> {
-        if !starts_clock(event.kind, before, event.rating) {
+    pub fn limit(
+        &self,
+        event: &CaseEvent,
+        before: Status,
+        case: CaseKind,
+        category: &str,
+    ) -> Option<TimeLimit> {
+        // Patrol records and household data are records, not requests awaiting an answer.
+        if matches!(case, CaseKind::Patrol | CaseKind::Household)
+            || !starts_clock(event.kind, before, event.rating)
+        {
             return None;
         }
         match event.kind {
@@ -840,8 +849,14 @@ impl Deadlines<'_> {
     }
 
     /// When the clock `event` starts runs out.
-    pub fn due(&self, event: &CaseEvent, before: Status, category: &str) -> Option<Millis> {
-        self.limit(event, before, category)
+    pub fn due(
+        &self,
+        event: &CaseEvent,
+        before: Status,
+        case: CaseKind,
+        category: &str,
+    ) -> Option<Millis> {
+        self.limit(event, before, case, category)
             .map(|l| self.calendar.due(event.at, l))
     }
 }
@@ -919,7 +934,7 @@ pub fn prepare(
     };
     event.due = draft
         .due
-        .or_else(|| deadlines.due(&event, state.status, facts.category));
+        .or_else(|| deadlines.due(&event, state.status, facts.kind, facts.category));
     check(&state, &event, who, facts.kind, facts.place).map_err(Error::from)?;
     Ok(event)
 }

@@ -208,3 +208,22 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// Cases past their deadline that a level above may still supervise: (id, county code),
+    /// most overdue first. Cases at the county level, or supervised by it, have nobody above.
+    pub async fn late_cases(&self, now: i64) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, county FROM cases
+             WHERE due_at IS NOT NULL AND due_at < $1 AND level <> 'county'
+               AND (supervised_level IS NULL OR supervised_level <> 'county')
+             ORDER BY due_at, id",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+}

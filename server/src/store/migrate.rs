@@ -9,9 +9,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_auth.sql")),
     (3, include_str!("../../migrations/0003_device_secret.sql")),
+    (4, include_str!("../../migrations/0004_case_loop.sql")),
 ];
 
-pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
+/// Migrations that add projection columns: the projection is rebuilt from the documents after
+/// any of them runs, so old cases get the new columns too.
+pub(super) const REPROJECT_AFTER: &[i64] = &[4];
+
+/// Runs what is missing; says whether the projection must be rebuilt.
+pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<bool> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
@@ -27,10 +33,13 @@ pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
         Backend::Sqlite => "BLOB",
         Backend::Postgres => "BYTEA",
     };
+    let mut reproject = false;
     for (version, sql) in MIGRATIONS {
         if done.contains(version) {
             continue;
         }
+        // A fresh database has no cases to rebuild.
+        reproject |= REPROJECT_AFTER.contains(version) && !done.is_empty();
         let mut tx = pool.begin().await?;
         for statement in statements(sql) {
             let statement = statement.replace("{blob}", blob);
@@ -46,7 +55,7 @@ pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
         tx.commit().await?;
         tracing::info!(version, "applied migration");
     }
-    Ok(())
+    Ok(reproject)
 }
 
 /// Splits a migration on lines holding only `;`, dropping comment-only pieces.

@@ -20,7 +20,7 @@ use sqlx::{AnyPool, Connection as _, Row};
 
 pub use accounts::{DeviceRow, RefreshUse};
 pub use cases::{CasePage, CaseQuery, CaseRow, HistoryEntry};
-pub use sync::PullPage;
+pub use sync::{PullPage, SERVER_DEVICE};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +44,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("no such {0}")]
     NotFound(String),
+    /// The server's own write was refused by admission (and quarantined).
+    #[error("refused ({code}): {reason}")]
+    Refused { code: &'static str, reason: String },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -139,7 +142,35 @@ impl Store {
 
     /// Brings the schema up to date.
     pub async fn migrate(&self) -> Result<()> {
-        migrate::run(&self.pool, self.backend).await
+        if migrate::run(&self.pool, self.backend).await? {
+            self.reproject_all().await?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds every case's projection row from its stored document (after a migration added
+    /// projection columns). Documents are the truth; the projection only follows them.
+    pub async fn reproject_all(&self) -> Result<usize> {
+        let ids: Vec<String> = sqlx::query("SELECT id FROM docs ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()?;
+        for id in &ids {
+            let mut tx = self.pool.begin().await?;
+            let row = sqlx::query(
+                "SELECT d.snapshot, d.upto_seq, c.updated_at FROM docs d JOIN cases c ON c.id = d.id WHERE d.id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let doc = gridsync_core::CaseDoc::load(&row.try_get::<Vec<u8>, _>(0)?)?;
+            sync::project(&mut tx, id, &doc, row.try_get(1)?, row.try_get(2)?).await?;
+            tx.commit().await?;
+        }
+        tracing::info!(cases = ids.len(), "projection rebuilt");
+        Ok(ids.len())
     }
 
     /// Adds (or renames) a node of the jurisdiction tree.

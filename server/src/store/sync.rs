@@ -65,105 +65,101 @@ impl Store {
         taxonomy: &Taxonomy,
         now: i64,
     ) -> Result<(Vec<DocAck>, Vec<Rejection>)> {
-        let mut tx = self.pool.begin().await?;
-        // Taking the feed counter first serialises writers: sequence numbers commit in order, so
-        // a device's cursor never skips a change that commits late.
-        let mut head: i64 =
-            sqlx::query("UPDATE counters SET value = value WHERE name = 'feed' RETURNING value")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-        // Only the account whose token this is may write: a phone holding another user's offline
-        // changes pushes them when that user signs in again.
-        let authority = DeviceAuthority {
-            actors: &ctx.actors,
-            users: std::slice::from_ref(writer),
-        };
-        let current_user = writer.user.clone();
+        let mut feed = FeedTx::begin(self).await?;
         let mut acks = Vec::new();
         let mut rejections = Vec::new();
-        // Documents written, cached only once the commit made them true.
-        let mut saved = Vec::new();
         for case in push {
-            let mut current = load_doc(&self.cache, &mut tx, &case.doc).await?;
-            let verdict = admit(
-                current.as_mut(),
-                &case.doc,
-                &case.changes,
-                &authority,
-                taxonomy,
-            );
-            let mut hashes: Vec<ByteBuf> = verdict.duplicates.iter().map(hash_bytes).collect();
-            for change in &verdict.accepted {
-                head += 1;
-                let author = ChangeAuthor::of_change(change);
-                sqlx::query(
-                    "INSERT INTO changes (seq, doc, hash, actor, device_id, user_id, device_time, received_at, bytes)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            let current = load_doc(&self.cache, &mut feed.tx, &case.doc).await?;
+            let (ack, refused) = feed
+                .admit(
+                    ctx,
+                    writer,
+                    current,
+                    &case.doc,
+                    &case.changes,
+                    taxonomy,
+                    now,
                 )
-                .bind(head)
-                .bind(&case.doc)
-                .bind(change.hash().to_string())
-                .bind(change.actor_id().to_hex_string())
-                .bind(&ctx.device)
-                .bind(author.map(|a| a.user).unwrap_or_else(|| current_user.clone()))
-                .bind(change.timestamp())
-                .bind(now)
-                .bind(change.raw_bytes().to_vec())
-                .execute(&mut *tx)
                 .await?;
-                hashes.push(hash_bytes(&change.hash()));
-            }
-            if let Some(mut doc) = verdict.doc {
-                save_doc(&mut tx, &case.doc, &mut doc, head, now).await?;
-                saved.push((case.doc.clone(), head, doc));
-            }
-            for refused in verdict.refused {
-                let hash = refused.hash.map(|h| h.to_string()).unwrap_or_default();
-                sqlx::query(
-                    "INSERT INTO quarantine (id, doc, hash, device_id, user_id, code, reason, received_at, bytes)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(&case.doc)
-                .bind(&hash)
-                .bind(&ctx.device)
-                .bind(&current_user)
-                .bind(refused.code.as_str())
-                .bind(&refused.reason)
-                .bind(now)
-                .bind(refused.bytes)
-                .execute(&mut *tx)
-                .await?;
-                tracing::info!(doc = %case.doc, device = %ctx.device, code = refused.code.as_str(), "change quarantined");
-                rejections.push(Rejection {
-                    doc: case.doc.clone(),
-                    hash: refused.hash.as_ref().map(hash_bytes).unwrap_or_default(),
-                    code: refused.code,
-                    reason: refused.reason,
-                });
-            }
-            if !hashes.is_empty() {
-                acks.push(DocAck {
-                    doc: case.doc.clone(),
-                    hashes,
-                });
-            }
+            acks.extend(ack);
+            rejections.extend(refused);
         }
-        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'feed'")
-            .bind(head)
-            .execute(&mut *tx)
+        feed.commit(self, &ctx.device, now).await?;
+        Ok((acks, rejections))
+    }
+
+    /// Writes one change on the server's behalf (supervision now, console actions later) through
+    /// the same admission as a phone's push. `decide` runs inside the feed lock on the stored
+    /// document as it is then, so two servers never take the same decision twice; it edits the
+    /// document (its actor already set to `ctx`'s) and returns the new change, or `None` when
+    /// there is nothing to do. Returns whether a change was stored; a refusal is quarantined and
+    /// returned as an error.
+    pub async fn write_case<F>(
+        &self,
+        ctx: &DeviceContext,
+        writer: &Identity,
+        id: &str,
+        taxonomy: &Taxonomy,
+        now: i64,
+        decide: F,
+    ) -> Result<bool>
+    where
+        F: FnOnce(&mut CaseDoc) -> gridsync_core::Result<Option<automerge::ChangeHash>>,
+    {
+        let mut feed = FeedTx::begin(self).await?;
+        let Some(current) = load_doc(&self.cache, &mut feed.tx, id).await? else {
+            return Err(StoreError::NotFound(format!("case {id}")));
+        };
+        let actor = ctx
+            .actors
+            .first()
+            .ok_or_else(|| StoreError::Corrupt(format!("device {} has no actor", ctx.device)))?;
+        let mut draft = current.clone();
+        draft.set_actor(actor.clone());
+        let Some(hash) = decide(&mut draft)? else {
+            return Ok(false);
+        };
+        let change = draft
+            .change(&hash)
+            .ok_or_else(|| StoreError::Corrupt("the new change vanished".into()))?;
+        let raw = [ByteBuf::from(change.raw_bytes().to_vec())];
+        let (_, refused) = feed
+            .admit(ctx, writer, Some(current), id, &raw, taxonomy, now)
             .await?;
-        sqlx::query("UPDATE devices SET last_sync_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(&ctx.device)
+        feed.commit(self, &ctx.device, now).await?;
+        match refused.into_iter().next() {
+            None => Ok(true),
+            Some(r) => Err(StoreError::Refused {
+                code: r.code.as_str(),
+                reason: r.reason,
+            }),
+        }
+    }
+
+    /// The server's own device, with a fresh actor id for this process: every server on a
+    /// database writes with its own actor, so their changes never collide.
+    pub async fn server_device(&self, now: i64) -> Result<DeviceContext> {
+        let actor = automerge::ActorId::random();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO devices (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(SERVER_DEVICE)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO device_actors (actor, device_id) VALUES ($1, $2)")
+            .bind(actor.to_hex_string())
+            .bind(SERVER_DEVICE)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        for (id, seq, doc) in saved {
-            self.cache.put(&id, seq, doc);
-        }
-        Ok((acks, rejections))
+        Ok(DeviceContext {
+            device: SERVER_DEVICE.to_owned(),
+            actors: vec![actor],
+            users: Vec::new(),
+            revoked: false,
+        })
     }
 
     /// The page of the change feed after `cursor` that `reader` may see, without the device's
@@ -298,6 +294,130 @@ impl Store {
     }
 }
 
+/// The device id the server writes its own changes from (supervision, console actions).
+pub const SERVER_DEVICE: &str = "server";
+
+/// One write transaction holding the feed lock: changes get consecutive feed numbers, documents
+/// are cached only after the commit made them true.
+struct FeedTx {
+    tx: Transaction<'static, Any>,
+    head: i64,
+    saved: Vec<(String, i64, CaseDoc)>,
+}
+
+impl FeedTx {
+    async fn begin(store: &Store) -> Result<FeedTx> {
+        let mut tx = store.pool.begin().await?;
+        // Taking the feed counter first serialises writers: sequence numbers commit in order, so
+        // a device's cursor never skips a change that commits late.
+        let head: i64 =
+            sqlx::query("UPDATE counters SET value = value WHERE name = 'feed' RETURNING value")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+        Ok(FeedTx {
+            tx,
+            head,
+            saved: Vec::new(),
+        })
+    }
+
+    /// Admits one case's changes from `writer` and stores the outcome (log, snapshot,
+    /// projection, quarantine) in this transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn admit(
+        &mut self,
+        ctx: &DeviceContext,
+        writer: &Identity,
+        mut current: Option<CaseDoc>,
+        doc_id: &str,
+        changes: &[ByteBuf],
+        taxonomy: &Taxonomy,
+        now: i64,
+    ) -> Result<(Option<DocAck>, Vec<Rejection>)> {
+        // Only the account whose token this is may write: a phone holding another user's offline
+        // changes pushes them when that user signs in again.
+        let authority = DeviceAuthority {
+            actors: &ctx.actors,
+            users: std::slice::from_ref(writer),
+        };
+        let verdict = admit(current.as_mut(), doc_id, changes, &authority, taxonomy);
+        let mut hashes: Vec<ByteBuf> = verdict.duplicates.iter().map(hash_bytes).collect();
+        for change in &verdict.accepted {
+            self.head += 1;
+            let author = ChangeAuthor::of_change(change);
+            sqlx::query(
+                "INSERT INTO changes (seq, doc, hash, actor, device_id, user_id, device_time, received_at, bytes)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(self.head)
+            .bind(doc_id)
+            .bind(change.hash().to_string())
+            .bind(change.actor_id().to_hex_string())
+            .bind(&ctx.device)
+            .bind(author.map(|a| a.user).unwrap_or_else(|| writer.user.clone()))
+            .bind(change.timestamp())
+            .bind(now)
+            .bind(change.raw_bytes().to_vec())
+            .execute(&mut *self.tx)
+            .await?;
+            hashes.push(hash_bytes(&change.hash()));
+        }
+        if let Some(mut doc) = verdict.doc {
+            save_doc(&mut self.tx, doc_id, &mut doc, self.head, now).await?;
+            self.saved.push((doc_id.to_owned(), self.head, doc));
+        }
+        let mut rejections = Vec::new();
+        for refused in verdict.refused {
+            let hash = refused.hash.map(|h| h.to_string()).unwrap_or_default();
+            sqlx::query(
+                "INSERT INTO quarantine (id, doc, hash, device_id, user_id, code, reason, received_at, bytes)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(doc_id)
+            .bind(&hash)
+            .bind(&ctx.device)
+            .bind(&writer.user)
+            .bind(refused.code.as_str())
+            .bind(&refused.reason)
+            .bind(now)
+            .bind(refused.bytes)
+            .execute(&mut *self.tx)
+            .await?;
+            tracing::info!(doc = %doc_id, device = %ctx.device, code = refused.code.as_str(), "change quarantined");
+            rejections.push(Rejection {
+                doc: doc_id.to_owned(),
+                hash: refused.hash.as_ref().map(hash_bytes).unwrap_or_default(),
+                code: refused.code,
+                reason: refused.reason,
+            });
+        }
+        let ack = (!hashes.is_empty()).then(|| DocAck {
+            doc: doc_id.to_owned(),
+            hashes,
+        });
+        Ok((ack, rejections))
+    }
+
+    async fn commit(mut self, store: &Store, device: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'feed'")
+            .bind(self.head)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query("UPDATE devices SET last_sync_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(device)
+            .execute(&mut *self.tx)
+            .await?;
+        self.tx.commit().await?;
+        for (id, seq, doc) in self.saved {
+            store.cache.put(&id, seq, doc);
+        }
+        Ok(())
+    }
+}
+
 /// Reads kind (4), path (5) and department (6) of a projection row and asks the core's rule.
 fn visible_row(reader: &Identity, row: &sqlx::any::AnyRow) -> Result<bool> {
     let kind: String = row.try_get(4)?;
@@ -346,9 +466,6 @@ async fn save_doc(
     seq: i64,
     now: i64,
 ) -> Result<()> {
-    let case = doc.read()?;
-    let wf = doc.workflow()?;
-    let field_conflicts = doc.conflicts().len() as i64;
     sqlx::query(
         "INSERT INTO docs (id, snapshot, upto_seq) VALUES ($1, $2, $3)
          ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, upto_seq = excluded.upto_seq",
@@ -358,19 +475,41 @@ async fn save_doc(
     .bind(seq)
     .execute(&mut **tx)
     .await?;
+    project(tx, id, doc, seq, now).await
+}
+
+/// Writes the case's row of the projection, derived from its document only.
+pub(super) async fn project(
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+    doc: &CaseDoc,
+    seq: i64,
+    updated_at: i64,
+) -> Result<()> {
+    let case = doc.read()?;
+    let wf = doc.workflow()?;
+    let field_conflicts = doc.conflicts().len() as i64;
     let j = &case.jurisdiction;
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     sqlx::query(
         "INSERT INTO cases (id, kind, category, title, status, level, path, county, township, village, grid,
              department, reporter, created_at, updated_at, field_conflicts, workflow_conflicts, reopen_count,
-             accountability, supervision_count, rating, last_seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+             accountability, supervision_count, rating, last_seq, due_at, clock_started_at, supervised_level,
+             accepted_at, resolved_at, resolved_on_time, resolved_level, mediation_result, referral)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+             $23, $24, $25, $26, $27, $28, $29, $30, $31)
          ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, category = excluded.category, title = excluded.title,
              status = excluded.status, level = excluded.level, path = excluded.path, county = excluded.county,
              township = excluded.township, village = excluded.village, grid = excluded.grid,
              department = excluded.department, updated_at = excluded.updated_at,
              field_conflicts = excluded.field_conflicts, workflow_conflicts = excluded.workflow_conflicts,
              reopen_count = excluded.reopen_count, accountability = excluded.accountability,
-             supervision_count = excluded.supervision_count, rating = excluded.rating, last_seq = excluded.last_seq",
+             supervision_count = excluded.supervision_count, rating = excluded.rating, last_seq = excluded.last_seq,
+             due_at = excluded.due_at, clock_started_at = excluded.clock_started_at,
+             supervised_level = excluded.supervised_level, accepted_at = excluded.accepted_at,
+             resolved_at = excluded.resolved_at, resolved_on_time = excluded.resolved_on_time,
+             resolved_level = excluded.resolved_level, mediation_result = excluded.mediation_result,
+             referral = excluded.referral",
     )
     .bind(id)
     .bind(case.kind.as_str())
@@ -386,7 +525,7 @@ async fn save_doc(
     .bind(wf.department.clone())
     .bind(&case.reporter.user)
     .bind(case.created_at)
-    .bind(now)
+    .bind(updated_at)
     .bind(field_conflicts)
     .bind(i64::try_from(wf.conflicts.len()).unwrap_or(i64::MAX))
     .bind(i64::from(wf.reopen_count))
@@ -394,6 +533,15 @@ async fn save_doc(
     .bind(i64::from(wf.supervision_count))
     .bind(wf.rating.map(|r| r.as_str().to_owned()))
     .bind(seq)
+    .bind(wf.due)
+    .bind(wf.clock_started)
+    .bind(wf.supervised_level.map(|l| l.as_str().to_owned()))
+    .bind(wf.accepted_at)
+    .bind(wf.resolved_at)
+    .bind(wf.resolved_on_time.map(i64::from))
+    .bind(wf.resolved_level.map(|l| l.as_str().to_owned()))
+    .bind(nonempty(&case.mediation.result))
+    .bind(nonempty(&case.mediation.referral))
     .execute(&mut **tx)
     .await?;
     Ok(())
