@@ -585,7 +585,9 @@ async fn list_cases(
 ) -> Result<Json<CasePage>, ApiError> {
     let Query(q) = query?;
     let (_, who) = signed_in(&state, &claims).await?;
-    Ok(Json(state.store.list_cases(&who, &q).await?))
+    Ok(Json(
+        state.store.list_cases(&who, &q, crate::now_ms()).await?,
+    ))
 }
 
 /// Everything about one case a reviewer needs.

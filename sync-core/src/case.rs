@@ -720,6 +720,13 @@ impl CaseEditor<'_> {
                 "expected court, police or petition",
             ));
         }
+        // 诉调/警调/访调: a failed mediation is handed on, and only a failed one.
+        if (result == "failure") == referral.is_empty() {
+            return Err(invalid(
+                "mediation.referral",
+                "a failed mediation is referred to court, police or petition; a successful or open one is not",
+            ));
+        }
         let med = req_obj(self.doc, &ObjId::Root, "mediation")?;
         self.doc.put(&med, "result", result)?;
         self.doc.put(&med, "referral", referral)?;

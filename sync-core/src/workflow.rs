@@ -612,10 +612,13 @@ fn apply(st: &mut WorkflowState, e: &CaseEvent) {
             st.status = Status::Accepted;
             st.owner = Some(e.by.clone());
             st.accepted_at = st.accepted_at.or(Some(e.at));
+            // A higher level that takes a case on handles it at its own level.
+            st.level = st.level.max(e.level);
         }
         EventType::Assigned => {
             st.status = Status::Assigned;
             st.department = e.department.clone();
+            st.level = st.level.max(e.level);
         }
         EventType::InProgress => st.status = Status::InProgress,
         EventType::Resolved => {
@@ -781,6 +784,9 @@ pub fn check(
         EventType::Escalated if state.level.up() != Some(event.level) => Err(invalid(
             "escalation goes one level up from the current level",
         )),
+        EventType::Accepted | EventType::Assigned if event.level != taking_level(state, who) => {
+            Err(invalid("taken at a level other than the writer's"))
+        }
         EventType::Escalated | EventType::Returned | EventType::Reopened
             if event.note.trim().is_empty() =>
         {
@@ -897,6 +903,13 @@ pub struct CaseFacts<'a> {
     pub category: &'a str,
 }
 
+/// The level a case is handled at once `who` accepts or assigns it: theirs, if higher.
+fn taking_level(state: &WorkflowState, who: &Identity) -> Level {
+    who.role
+        .handling_level()
+        .map_or(state.level, |l| l.max(state.level))
+}
+
 /// Builds the event for `draft` as `who` sees the log (with its deadline, if it starts a
 /// clock), and checks it.
 pub fn prepare(
@@ -915,6 +928,7 @@ pub fn prepare(
             .level
             .or(who.role.handling_level())
             .unwrap_or_else(|| state.level.up().unwrap_or(Level::County)),
+        EventType::Accepted | EventType::Assigned => taking_level(&state, who),
         _ => state.level,
     };
     let mut event = CaseEvent {

@@ -20,6 +20,14 @@ pub struct CaseQuery {
     pub grid: Option<String>,
     /// Only cases with field or workflow conflicts.
     pub conflict: Option<bool>,
+    /// Only cases past their deadline now (超时).
+    pub overdue: Option<bool>,
+    /// Only cases with the accountability flag (问责).
+    pub accountability: Option<bool>,
+    /// Received at or after this instant (ms since the epoch).
+    pub from: Option<i64>,
+    /// Received before this instant (ms since the epoch).
+    pub to: Option<i64>,
     /// Text searched in titles.
     pub q: Option<String>,
     pub page: Option<u32>,
@@ -45,6 +53,19 @@ pub struct CaseRow {
     pub reopen_count: i64,
     pub accountability: bool,
     pub rating: Option<String>,
+    /// When the current clock runs out (受理, 签收 or 办结 by then); none once resolved.
+    pub due_at: Option<i64>,
+    /// Past `due_at` now.
+    pub overdue: bool,
+    pub supervision_count: i64,
+    /// The highest level that supervised the case on its current clock.
+    pub supervised_level: Option<String>,
+    /// The level that resolved it.
+    pub resolved_level: Option<String>,
+    /// Disputes: `success` or `failure`.
+    pub mediation_result: Option<String>,
+    /// After a failed mediation: `court`, `police` or `petition`.
+    pub referral: Option<String>,
 }
 
 /// A page of the case list.
@@ -103,7 +124,7 @@ fn scoped(filter: &ReadFilter, sql: &mut Sql) -> String {
 
 impl Store {
     /// The case list as `reader` may see it, filtered and paged, newest first.
-    pub async fn list_cases(&self, reader: &Identity, q: &CaseQuery) -> Result<CasePage> {
+    pub async fn list_cases(&self, reader: &Identity, q: &CaseQuery, now: i64) -> Result<CasePage> {
         let mut sql = Sql {
             text: String::new(),
             args: Vec::new(),
@@ -123,6 +144,19 @@ impl Store {
         }
         if q.conflict == Some(true) {
             clause.push_str(" AND (field_conflicts > 0 OR workflow_conflicts > 0)");
+        }
+        // Numbers go inline: the bound arguments are all text, and these are i64s, not user text.
+        if q.overdue == Some(true) {
+            clause.push_str(&format!(" AND due_at IS NOT NULL AND due_at < {now}"));
+        }
+        if q.accountability == Some(true) {
+            clause.push_str(" AND accountability = 1");
+        }
+        if let Some(from) = q.from {
+            clause.push_str(&format!(" AND created_at >= {from}"));
+        }
+        if let Some(to) = q.to {
+            clause.push_str(&format!(" AND created_at < {to}"));
         }
         if let Some(text) = q.q.as_deref().filter(|t| !t.is_empty()) {
             // User text may hold LIKE's wildcards: escape them (portable to both backends).
@@ -145,7 +179,8 @@ impl Store {
         let total: i64 = count.fetch_one(&self.pool).await?.try_get(0)?;
         sql.text = format!(
             "SELECT id, kind, category, title, status, level, path, department, reporter, created_at, updated_at,
-                    field_conflicts, workflow_conflicts, reopen_count, accountability, rating
+                    field_conflicts, workflow_conflicts, reopen_count, accountability, rating,
+                    due_at, supervision_count, supervised_level, resolved_level, mediation_result, referral
              FROM cases WHERE {clause} ORDER BY created_at DESC, id LIMIT {per_page} OFFSET {}",
             i64::from(page - 1) * i64::from(per_page)
         );
@@ -158,6 +193,7 @@ impl Store {
             .iter()
             .map(|r| {
                 let accountability: i64 = r.try_get(14)?;
+                let due_at: Option<i64> = r.try_get(16)?;
                 Ok(CaseRow {
                     id: r.try_get(0)?,
                     kind: r.try_get(1)?,
@@ -175,6 +211,13 @@ impl Store {
                     reopen_count: r.try_get(13)?,
                     accountability: accountability != 0,
                     rating: r.try_get(15)?,
+                    due_at,
+                    overdue: due_at.is_some_and(|d| d < now),
+                    supervision_count: r.try_get(17)?,
+                    supervised_level: r.try_get(18)?,
+                    resolved_level: r.try_get(19)?,
+                    mediation_result: r.try_get(20)?,
+                    referral: r.try_get(21)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

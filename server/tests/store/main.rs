@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 mod accounts;
+mod case_loop;
 mod org;
 mod sync;
 

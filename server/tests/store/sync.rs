@@ -252,12 +252,15 @@ conformance!(
         a.capture(&request("道路破损_急", "130322/101/201/01"), T0 + 1)
             .unwrap();
         until_quiet(&store, &mut a).await;
-        let all = store.list_cases(&li, &CaseQuery::default()).await.unwrap();
+        let all = store
+            .list_cases(&li, &CaseQuery::default(), T0)
+            .await
+            .unwrap();
         assert_eq!(all.total, 2);
         assert_eq!(all.items[0].title, "道路破损_急", "newest first");
         assert_eq!(
             store
-                .list_cases(&other, &CaseQuery::default())
+                .list_cases(&other, &CaseQuery::default(), T0)
                 .await
                 .unwrap()
                 .total,
@@ -267,14 +270,17 @@ conformance!(
             q: Some(text.into()),
             ..Default::default()
         };
-        assert_eq!(store.list_cases(&li, &q("路灯")).await.unwrap().total, 1);
         assert_eq!(
-            store.list_cases(&li, &q("100%")).await.unwrap().total,
+            store.list_cases(&li, &q("路灯"), T0).await.unwrap().total,
+            1
+        );
+        assert_eq!(
+            store.list_cases(&li, &q("100%"), T0).await.unwrap().total,
             1,
             "a % in the text is literal"
         );
         assert_eq!(
-            store.list_cases(&li, &q("_")).await.unwrap().total,
+            store.list_cases(&li, &q("_"), T0).await.unwrap().total,
             1,
             "so is an underscore"
         );
@@ -286,6 +292,7 @@ conformance!(
                     page: Some(2),
                     ..Default::default()
                 },
+                T0,
             )
             .await
             .unwrap();
@@ -297,7 +304,7 @@ conformance!(
             grid: Some("02".into()),
             ..Default::default()
         };
-        assert_eq!(store.list_cases(&li, &by_grid).await.unwrap().total, 0);
+        assert_eq!(store.list_cases(&li, &by_grid, T0).await.unwrap().total, 0);
     }
 );
 
