@@ -15,14 +15,16 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use gridsync_core::calendar::Calendar;
 use gridsync_core::protocol::{MAX_ENVELOPE_BYTES, decode_request, encode_response};
 use gridsync_core::taxonomy::Taxonomy;
-use gridsync_core::{Error as CoreError, Identity};
+use gridsync_core::{Error as CoreError, Identity, JurisdictionPath, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, Claims, Keys};
 use crate::limit::RateLimiter;
 use crate::metrics::Metrics;
+use crate::stats::Stats;
 use crate::store::{
     CasePage, CaseQuery, DeviceContext, HistoryEntry, RefreshUse, Store, StoreError,
 };
@@ -36,6 +38,8 @@ pub struct AppState {
     pub store: Store,
     pub keys: Keys,
     pub taxonomy: Taxonomy,
+    /// The working-day calendar deadlines are computed on.
+    pub calendar: Calendar,
     pub metrics: Metrics,
     /// Sync requests per device: a burst of 120, then 10 a second (paging after a long
     /// offline spell stays well inside).
@@ -45,11 +49,18 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Replaces the shipped working-day calendar with a deployment's.
+    pub fn with_calendar(mut self, calendar: Calendar) -> Self {
+        self.calendar = calendar;
+        self
+    }
+
     pub fn new(store: Store, keys: Keys, taxonomy: Taxonomy) -> Self {
         AppState {
             store,
             keys,
             taxonomy,
+            calendar: Calendar::builtin().clone(),
             metrics: Metrics::default(),
             sync_limit: RateLimiter::new(120, 600),
             login_limit: RateLimiter::new(10, 10),
@@ -89,6 +100,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/sync", post(sync))
         .route("/v1/cases", get(list_cases))
         .route("/v1/cases/{id}", get(case_detail))
+        .route("/v1/stats", get(stats))
         .layer(DefaultBodyLimit::max(MAX_ENVELOPE_BYTES))
         .with_state(state)
 }
@@ -631,12 +643,78 @@ async fn case_detail(
     }))
 }
 
+/// Query of `GET /v1/stats`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct StatsQuery {
+    /// Received at or after (ms since the epoch); default 30 days before `to`.
+    pub from: Option<i64>,
+    /// Received before (ms since the epoch); default now.
+    pub to: Option<i64>,
+    /// A jurisdiction path within the caller's own; default the caller's scope.
+    pub scope: Option<String>,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// `GET /v1/stats`: the loop's figures for a scope and a window (see `stats.rs` for what each
+/// rate divides). Departments get 403: their figures are not a jurisdiction's.
+#[utoipa::path(get, path = "/v1/stats", tag = "stats", security(("bearer" = [])), params(StatsQuery),
+    responses((status = 200, body = Stats), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "forbidden (departments) or out_of_scope (a scope outside the caller's)", body = ErrorBody)))]
+async fn stats(
+    State(state): State<Arc<AppState>>,
+    Authenticated(claims): Authenticated,
+    query: Result<Query<StatsQuery>, QueryRejection>,
+) -> Result<Json<Stats>, ApiError> {
+    let Query(q) = query?;
+    let (_, who) = signed_in(&state, &claims).await?;
+    if who.role == Role::DepartmentHandler {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "statistics are kept by jurisdiction, not by department",
+        ));
+    }
+    let scope = match q.scope.as_deref().filter(|s| !s.is_empty()) {
+        None => who.scope.clone(),
+        Some(s) => JurisdictionPath::parse(s)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))?,
+    };
+    if !scope.is_within(&who.scope) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "out_of_scope",
+            format!("{scope} is outside {}", who.scope),
+        ));
+    }
+    let now = crate::now_ms();
+    let to = q.to.unwrap_or(now);
+    let from = q.from.unwrap_or(to.saturating_sub(30 * DAY_MS));
+    if from >= to {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "from must be before to",
+        ));
+    }
+    let (cohort, overdue) = state.store.stats_rows(&who, &scope, from, to, now).await?;
+    Ok(Json(crate::stats::compute(
+        &scope.to_string(),
+        from,
+        to,
+        &cohort,
+        overdue,
+        &state.taxonomy,
+        &state.calendar,
+    )))
+}
+
 /// The OpenAPI description of this API.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "gridsync", description = "Offline case capture for grid workers, merged into the township's case store. The sync body is a binary envelope described in docs/PROTOCOL.md."),
-    paths(healthz, readyz, metrics, login, refresh, logout, sync, list_cases, case_detail),
-    components(schemas(ErrorBody, LoginRequest, TokenResponse, RefreshRequest, CaseDetail, CasePage, crate::store::CaseRow, HistoryEntry)),
+    paths(healthz, readyz, metrics, login, refresh, logout, sync, list_cases, case_detail, stats),
+    components(schemas(ErrorBody, LoginRequest, TokenResponse, RefreshRequest, CaseDetail, CasePage, crate::store::CaseRow, HistoryEntry, Stats, crate::stats::Rate, crate::stats::Breakdown)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]

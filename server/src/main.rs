@@ -171,14 +171,14 @@ async fn main() -> anyhow::Result<()> {
                 Supervisor::new(
                     store.clone(),
                     Arc::new(taxonomy.clone()),
-                    Arc::new(calendar),
+                    Arc::new(calendar.clone()),
                     now_ms(),
                 )
                 .await?
                 .spawn(std::time::Duration::from_secs(supervise_every));
             }
             let keys = Keys::load_or_create(&store).await?;
-            let state = Arc::new(AppState::new(store, keys, taxonomy));
+            let state = Arc::new(AppState::new(store, keys, taxonomy).with_calendar(calendar));
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;

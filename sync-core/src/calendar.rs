@@ -172,6 +172,18 @@ impl Calendar {
         (at + self.offset_ms).div_euclid(DAY_MS)
     }
 
+    /// The local date of `at`, `YYYY-MM-DD`.
+    pub fn local_date(&self, at: Millis) -> String {
+        format_date(self.local_day(at))
+    }
+
+    /// The local date of the Monday starting the week `at` falls in, `YYYY-MM-DD`.
+    pub fn week_start(&self, at: Millis) -> String {
+        let day = self.local_day(at);
+        // 1970-01-01 was a Thursday: (day + 3) mod 7 counts days since Monday.
+        format_date(day - (day + 3).rem_euclid(7))
+    }
+
     /// The instant of local midnight starting `YYYY-MM-DD` (for tests and tools).
     pub fn local_midnight(&self, date: &str) -> Option<Millis> {
         parse_date(date).map(|d| d * DAY_MS - self.offset_ms)
@@ -286,6 +298,14 @@ mod tests {
         assert_eq!(due, at("2026-10-11", 0, 0));
         assert!(cal().covers(at("2026-05-01", 0, 0)));
         assert!(!cal().covers(at("2027-05-01", 0, 0)));
+    }
+
+    #[test]
+    fn weeks_start_on_monday_in_local_time() {
+        // Sunday 2026-11-29 23:30 China time is still in the week of Monday the 23rd.
+        assert_eq!(cal().week_start(at("2026-11-29", 23, 30)), "2026-11-23");
+        assert_eq!(cal().week_start(at("2026-11-30", 0, 0)), "2026-11-30");
+        assert_eq!(cal().local_date(at("2026-11-30", 0, 0)), "2026-11-30");
     }
 
     #[test]

@@ -270,3 +270,88 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// The statistics cohort: cases `reader` may read within `scope`, received in
+    /// `[from, to)`, patrol and household records left out; and the count of open cases in the
+    /// scope past their deadline at `now`.
+    pub async fn stats_rows(
+        &self,
+        reader: &Identity,
+        scope: &gridsync_core::JurisdictionPath,
+        from: i64,
+        to: i64,
+        now: i64,
+    ) -> Result<(Vec<crate::stats::StatsRow>, u64)> {
+        let mut sql = Sql {
+            text: String::new(),
+            args: Vec::new(),
+        };
+        let mut clause = scoped(&reader.read_filter(), &mut sql);
+        let narrowed = ReadFilter {
+            scope: scope.clone(),
+            hidden_kinds: &[],
+            department: None,
+        };
+        clause.push_str(&format!(" AND {}", scoped(&narrowed, &mut sql)));
+        for kind in crate::stats::NOT_COUNTED {
+            clause.push_str(&format!(" AND kind <> {}", sql.arg(kind)));
+        }
+        let overdue_sql = format!(
+            "SELECT count(*) FROM cases WHERE {clause} AND due_at IS NOT NULL AND due_at < {now}"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(overdue_sql));
+        for a in &sql.args {
+            q = q.bind(a.clone());
+        }
+        let overdue: i64 = q.fetch_one(&self.pool).await?.try_get(0)?;
+        sql.text = format!(
+            "SELECT kind, category, status, county, township, village, grid, created_at, resolved_at,
+                    resolved_on_time, resolved_level, rating, mediation_result, reopen_count,
+                    accountability, due_at
+             FROM cases WHERE {clause} AND created_at >= {from} AND created_at < {to}"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql.text));
+        for a in sql.args {
+            q = q.bind(a);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let out = rows
+            .iter()
+            .map(|r| {
+                let parts: Vec<Option<String>> = vec![
+                    Some(r.try_get(3)?),
+                    r.try_get(4)?,
+                    r.try_get(5)?,
+                    r.try_get(6)?,
+                ];
+                // The area one level below the scope: county → township, township → village …
+                let depth = scope.codes().len().min(3) + 1;
+                let area = parts
+                    .into_iter()
+                    .take(depth)
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("/");
+                let on_time: Option<i64> = r.try_get(9)?;
+                let accountability: i64 = r.try_get(14)?;
+                Ok(crate::stats::StatsRow {
+                    kind: r.try_get(0)?,
+                    category: r.try_get(1)?,
+                    status: r.try_get(2)?,
+                    area,
+                    created_at: r.try_get(7)?,
+                    resolved_at: r.try_get(8)?,
+                    resolved_on_time: on_time.map(|v| v != 0),
+                    resolved_level: r.try_get(10)?,
+                    rating: r.try_get(11)?,
+                    mediation_result: r.try_get(12)?,
+                    reopen_count: r.try_get(13)?,
+                    accountability: accountability != 0,
+                    due_at: r.try_get(15)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((out, u64::try_from(overdue).unwrap_or(0)))
+    }
+}

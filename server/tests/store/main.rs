@@ -8,6 +8,7 @@
 mod accounts;
 mod case_loop;
 mod org;
+mod stats;
 mod sync;
 
 use gridsync_core::{Identity, JurisdictionPath, Replica, Role};

@@ -47,7 +47,7 @@ fn every_cell_of_the_access_matrix_holds() {
         "revoked device",
         "no token",
     ];
-    let resources = ["case read", "case list", "case write via sync"];
+    let resources = ["case read", "case list", "case write via sync", "stats"];
     for a in actors {
         for r in resources {
             assert!(
@@ -133,6 +133,19 @@ fn every_cell_of_the_access_matrix_holds() {
                     }
                 }
                 "case write via sync" => write(&server, &people, actor, &token, case),
+                // The statistics of the case's own place: counted when it is in the figures.
+                "stats" => {
+                    let (status, stats) = get_json(
+                        &server,
+                        &token,
+                        &format!("/v1/stats?from=0&scope={}", places[col]),
+                    );
+                    match (status, stats["received"].as_u64()) {
+                        (200, Some(1)) => "counted".to_owned(),
+                        (200, n) => format!("200 with received {n:?}"),
+                        (s, _) => s.to_string(),
+                    }
+                }
                 other => panic!("unknown resource {other}"),
             };
             assert_eq!(&got, want, "{actor} × {resource} × {}", COLUMNS[col]);

@@ -889,6 +889,7 @@ fn the_openapi_document_describes_every_route() {
         ("/v1/sync", "post"),
         ("/v1/cases", "get"),
         ("/v1/cases/{id}", "get"),
+        ("/v1/stats", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -897,7 +898,7 @@ fn the_openapi_document_describes_every_route() {
     }
     assert_eq!(
         paths.len(),
-        9,
+        10,
         "every documented path is a route: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

@@ -1,0 +1,192 @@
+//! The rates leaders judge the loop by (`GET /v1/stats`), computed from the case projection.
+//!
+//! A cohort is the cases received (captured) in `[from, to)` within the scope the caller may
+//! read; patrol records and household data are records, not requests, and are left out. Each
+//! rate says what it divides, so a dashboard can show both figures:
+//! - resolution rate = cohort cases resolved now / cohort cases;
+//! - on-time rate = resolved before their deadline / resolved;
+//! - satisfaction rate = rated 满意 or 基本满意 / rated (the latest rating counts);
+//! - mediation success rate = disputes mediated successfully / disputes with a result;
+//! - resolved by level, and the share resolved in the village (grid or village level);
+//! - overdue now (not limited to the cohort), reopened (sum of reopens), accountability flags;
+//! - by category, by area one level below the scope, and by week (received by capture time,
+//!   resolved by resolution time, weeks starting on Monday, local time).
+
+use std::collections::BTreeMap;
+
+use gridsync_core::calendar::Calendar;
+use gridsync_core::taxonomy::Taxonomy;
+use serde::{Deserialize, Serialize};
+
+/// What the projection holds about one case, as far as statistics go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsRow {
+    pub kind: String,
+    pub category: String,
+    pub status: String,
+    /// The path one level below the requested scope (or the case's own path at the bottom).
+    pub area: String,
+    pub created_at: i64,
+    pub resolved_at: Option<i64>,
+    pub resolved_on_time: Option<bool>,
+    pub resolved_level: Option<String>,
+    pub rating: Option<String>,
+    pub mediation_result: Option<String>,
+    pub reopen_count: i64,
+    pub accountability: bool,
+    pub due_at: Option<i64>,
+}
+
+/// A count over a total, with the rate when the total is not zero.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Rate {
+    pub count: u64,
+    pub of: u64,
+    /// count / of, or null when nothing was counted.
+    pub rate: Option<f64>,
+}
+
+impl Rate {
+    fn new(count: u64, of: u64) -> Rate {
+        Rate {
+            count,
+            of,
+            rate: (of > 0).then(|| count as f64 / of as f64),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Breakdown {
+    /// A category code, an area path or a week's Monday (`YYYY-MM-DD`).
+    pub key: String,
+    /// The Chinese name where there is one (categories).
+    pub name_zh: Option<String>,
+    pub received: u64,
+    pub resolved: u64,
+}
+
+/// `GET /v1/stats`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Stats {
+    pub scope: String,
+    pub from: i64,
+    pub to: i64,
+    pub received: u64,
+    pub resolved: u64,
+    pub resolution: Rate,
+    pub on_time: Rate,
+    pub satisfaction: Rate,
+    pub mediation_success: Rate,
+    /// Resolved cases by the level that resolved them: grid, village, township, county.
+    pub resolved_by_level: BTreeMap<String, u64>,
+    /// 小事不出村: resolved at the grid or village level / resolved.
+    pub resolved_in_village: Rate,
+    /// Open cases in the scope past their deadline now, whenever received.
+    pub overdue_now: u64,
+    pub reopened: u64,
+    pub accountability: u64,
+    pub by_category: Vec<Breakdown>,
+    pub by_area: Vec<Breakdown>,
+    pub by_week: Vec<Breakdown>,
+}
+
+const RESOLVED: [&str; 3] = ["resolved", "evaluated", "archived"];
+
+/// Kinds that are records rather than requests awaiting an answer.
+pub const NOT_COUNTED: [&str; 2] = ["patrol", "household"];
+
+/// Aggregates `cohort` (the cases received in the window) and `overdue_now`.
+pub fn compute(
+    scope: &str,
+    from: i64,
+    to: i64,
+    cohort: &[StatsRow],
+    overdue_now: u64,
+    taxonomy: &Taxonomy,
+    calendar: &Calendar,
+) -> Stats {
+    let is_resolved = |r: &StatsRow| RESOLVED.contains(&r.status.as_str());
+    let received = cohort.len() as u64;
+    let resolved_rows: Vec<&StatsRow> = cohort.iter().filter(|r| is_resolved(r)).collect();
+    let resolved = resolved_rows.len() as u64;
+    let on_time = resolved_rows
+        .iter()
+        .filter(|r| r.resolved_on_time == Some(true))
+        .count() as u64;
+    let rated: Vec<&str> = cohort.iter().filter_map(|r| r.rating.as_deref()).collect();
+    let satisfied = rated
+        .iter()
+        .filter(|r| matches!(**r, "satisfied" | "basically_satisfied"))
+        .count() as u64;
+    let mediated: Vec<&str> = cohort
+        .iter()
+        .filter(|r| r.kind == "dispute")
+        .filter_map(|r| r.mediation_result.as_deref())
+        .collect();
+    let succeeded = mediated.iter().filter(|m| **m == "success").count() as u64;
+    let mut by_level: BTreeMap<String, u64> = ["grid", "village", "township", "county"]
+        .into_iter()
+        .map(|l| (l.to_owned(), 0))
+        .collect();
+    for r in &resolved_rows {
+        if let Some(l) = &r.resolved_level {
+            *by_level.entry(l.clone()).or_default() += 1;
+        }
+    }
+    let in_village = by_level["grid"] + by_level["village"];
+
+    let mut categories: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut areas: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut weeks: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for r in cohort {
+        let done = u64::from(is_resolved(r));
+        let c = categories.entry(r.category.clone()).or_default();
+        c.0 += 1;
+        c.1 += done;
+        let a = areas.entry(r.area.clone()).or_default();
+        a.0 += 1;
+        a.1 += done;
+        weeks
+            .entry(calendar.week_start(r.created_at))
+            .or_default()
+            .0 += 1;
+        if let Some(at) = r
+            .resolved_at
+            .filter(|at| done == 1 && (from..to).contains(at))
+        {
+            weeks.entry(calendar.week_start(at)).or_default().1 += 1;
+        }
+    }
+    let breakdown = |m: BTreeMap<String, (u64, u64)>, names: bool| -> Vec<Breakdown> {
+        m.into_iter()
+            .map(|(key, (received, resolved))| Breakdown {
+                name_zh: names
+                    .then(|| taxonomy.category(&key).map(|c| c.name_zh.clone()))
+                    .flatten(),
+                key,
+                received,
+                resolved,
+            })
+            .collect()
+    };
+    Stats {
+        scope: scope.to_owned(),
+        from,
+        to,
+        received,
+        resolved,
+        resolution: Rate::new(resolved, received),
+        on_time: Rate::new(on_time, resolved),
+        satisfaction: Rate::new(satisfied, rated.len() as u64),
+        mediation_success: Rate::new(succeeded, mediated.len() as u64),
+        resolved_in_village: Rate::new(in_village, resolved),
+        resolved_by_level: by_level,
+        overdue_now,
+        reopened: cohort.iter().map(|r| r.reopen_count.max(0) as u64).sum(),
+        accountability: cohort.iter().filter(|r| r.accountability).count() as u64,
+        by_category: breakdown(categories, true),
+        by_area: breakdown(areas, false),
+        by_week: breakdown(weeks, false),
+    }
+}
