@@ -255,6 +255,7 @@ impl FieldStore {
             sync_state: r.sync_state(&case_id)?.as_str().into(),
             conflicts: doc.conflicts(),
             rejections: records::rejections(&r, &case_id)?,
+            now_ms: now_ms(),
         }))
     }
 

@@ -153,6 +153,12 @@ pub struct CaseDetailRecord {
     /// 首办负责: who owns the case at its level.
     pub owner: Option<String>,
     pub department: Option<String>,
+    /// When the current clock runs out (受理, 签收 or 办结 by then), as written by whoever started
+    /// it: the same deadline offline and on the server.
+    pub due_at_ms: Option<i64>,
+    /// Past `due_at_ms` on this phone's clock.
+    pub overdue: bool,
+    pub supervision_count: u32,
     pub accountability: bool,
     pub sync_state: String,
     pub people: Vec<PartyRecord>,
@@ -369,9 +375,11 @@ pub(crate) struct DetailParts {
     pub sync_state: String,
     pub conflicts: Vec<FieldConflict>,
     pub rejections: Vec<RejectionRecord>,
+    pub now_ms: i64,
 }
 
 pub(crate) fn detail(p: DetailParts) -> CaseDetailRecord {
+    let overdue = gridsync_core::workflow::is_overdue(&p.workflow, p.now_ms);
     let c = p.case;
     CaseDetailRecord {
         id: c.id,
@@ -390,6 +398,9 @@ pub(crate) fn detail(p: DetailParts) -> CaseDetailRecord {
         level: p.workflow.level.as_str().into(),
         owner: p.workflow.owner,
         department: p.workflow.department,
+        due_at_ms: p.workflow.due,
+        overdue,
+        supervision_count: p.workflow.supervision_count,
         accountability: p.workflow.accountability,
         sync_state: p.sync_state,
         people: c.people.into_iter().map(party_record).collect(),

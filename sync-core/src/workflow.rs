@@ -620,7 +620,13 @@ fn apply(st: &mut WorkflowState, e: &CaseEvent) {
             st.department = e.department.clone();
             st.level = st.level.max(e.level);
         }
-        EventType::InProgress => st.status = Status::InProgress,
+        EventType::InProgress => {
+            // A department signing for the case (签收) owns its handling from now on.
+            if before == Status::Assigned {
+                st.owner = Some(e.by.clone());
+            }
+            st.status = Status::InProgress;
+        }
         EventType::Resolved => {
             st.status = Status::Resolved;
             st.resolved_at = Some(e.at);
@@ -638,10 +644,10 @@ fn apply(st: &mut WorkflowState, e: &CaseEvent) {
         EventType::Reopened => reopen(st),
         EventType::Archived => st.status = Status::Archived,
         EventType::Escalated => {
+            // 首问负责: whoever held it stays its owner until the level above accepts it.
             st.status = Status::Reported;
             st.level = e.level;
             st.department = None;
-            st.owner = None;
         }
         EventType::Returned => {
             st.status = Status::Returned;

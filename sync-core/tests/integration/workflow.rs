@@ -54,6 +54,8 @@ fn escalation_goes_one_level_at_a_time_and_the_lower_level_loses_the_case() {
     .unwrap();
     let wf = a.case(&id).unwrap().workflow().unwrap();
     assert_eq!((wf.status, wf.level), (Status::Reported, Level::Village));
+    // 首问负责: the worker stays its owner until the village accepts it.
+    assert_eq!(wf.owner.as_deref(), Some("wang"));
     // The grid worker is below the case's level now.
     let err = a
         .append_event(&id, EventDraft::new(EventType::Accepted), T0 + 2)
@@ -226,6 +228,11 @@ fn a_department_gets_the_whole_case_once_it_is_assigned_and_hands_it_back_resolv
     );
     d.append_event(&id, EventDraft::new(EventType::InProgress), T0 + 4)
         .unwrap();
+    // Signing for it (签收) makes the department's handler its owner.
+    assert_eq!(
+        d.case(&id).unwrap().workflow().unwrap().owner.as_deref(),
+        Some("chen")
+    );
     d.append_event(&id, EventDraft::new(EventType::Resolved), T0 + 5)
         .unwrap();
     sync_until_quiet(&mut hub, &mut d);
