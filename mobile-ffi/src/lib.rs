@@ -6,6 +6,7 @@
 //! client for `sync`). Nothing panics across the boundary: every exported call returns
 //! `Result<_, FfiError>`, and UniFFI turns an unexpected panic into an exception, not an abort.
 
+mod catalogue;
 mod error;
 mod log;
 mod records;
@@ -18,6 +19,7 @@ use gridsync_core::protocol::{decode_response, encode_request};
 use gridsync_core::replica::AttachmentMeta;
 use gridsync_core::{Identity, JurisdictionPath, Replica, Role};
 
+pub use catalogue::{CategoryRecord, ChecklistItemRecord, categories, patrol_checklist};
 pub use error::FfiError;
 pub use log::{LogLevel, LogSink, clear_log_sink, set_log_sink};
 pub use records::{

@@ -18,12 +18,13 @@ use axum::routing::{get, post};
 use gridsync_core::calendar::Calendar;
 use gridsync_core::protocol::{MAX_ENVELOPE_BYTES, decode_request, encode_response};
 use gridsync_core::taxonomy::Taxonomy;
-use gridsync_core::{Error as CoreError, Identity, JurisdictionPath, Role};
+use gridsync_core::{Error as CoreError, Identity, JurisdictionPath, Level, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, Claims, Keys};
 use crate::limit::RateLimiter;
 use crate::metrics::Metrics;
+use crate::patrol::Coverage;
 use crate::stats::Stats;
 use crate::store::{
     CasePage, CaseQuery, DeviceContext, HistoryEntry, RefreshUse, Store, StoreError,
@@ -101,6 +102,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/cases", get(list_cases))
         .route("/v1/cases/{id}", get(case_detail))
         .route("/v1/stats", get(stats))
+        .route("/v1/patrols/coverage", get(patrol_coverage))
         .layer(DefaultBodyLimit::max(MAX_ENVELOPE_BYTES))
         .with_state(state)
 }
@@ -668,25 +670,7 @@ async fn stats(
 ) -> Result<Json<Stats>, ApiError> {
     let Query(q) = query?;
     let (_, who) = signed_in(&state, &claims).await?;
-    if who.role == Role::DepartmentHandler {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "statistics are kept by jurisdiction, not by department",
-        ));
-    }
-    let scope = match q.scope.as_deref().filter(|s| !s.is_empty()) {
-        None => who.scope.clone(),
-        Some(s) => JurisdictionPath::parse(s)
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))?,
-    };
-    if !scope.is_within(&who.scope) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "out_of_scope",
-            format!("{scope} is outside {}", who.scope),
-        ));
-    }
+    let scope = report_scope(&who, q.scope.as_deref())?;
     let now = crate::now_ms();
     let to = q.to.unwrap_or(now);
     let from = q.from.unwrap_or(to.saturating_sub(30 * DAY_MS));
@@ -709,12 +693,87 @@ async fn stats(
     )))
 }
 
+/// The scope a report (stats, patrol coverage) is asked for: the caller's own by default, else
+/// one within it. Departments get none: figures are kept by jurisdiction.
+fn report_scope(who: &Identity, asked: Option<&str>) -> Result<JurisdictionPath, ApiError> {
+    if who.role == Role::DepartmentHandler {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "reports are kept by jurisdiction, not by department",
+        ));
+    }
+    let scope = match asked.filter(|s| !s.is_empty()) {
+        None => who.scope.clone(),
+        Some(s) => JurisdictionPath::parse(s)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.to_string()))?,
+    };
+    if !scope.is_within(&who.scope) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "out_of_scope",
+            format!("{scope} is outside {}", who.scope),
+        ));
+    }
+    Ok(scope)
+}
+
+/// Query of `GET /v1/patrols/coverage`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct CoverageQuery {
+    /// grid (daily), village (weekly), township (fortnightly) or county (monthly); default grid.
+    pub level: Option<String>,
+    /// From this instant (ms since the epoch); default 7 days before `to`.
+    pub from: Option<i64>,
+    /// Before this instant; default now. At most a year after `from`.
+    pub to: Option<i64>,
+    /// A jurisdiction path within the caller's own; default the caller's scope.
+    pub scope: Option<String>,
+}
+
+/// `GET /v1/patrols/coverage`: per period of the level's cadence, the units nobody patrolled.
+#[utoipa::path(get, path = "/v1/patrols/coverage", tag = "stats", security(("bearer" = [])), params(CoverageQuery),
+    responses((status = 200, body = Coverage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "forbidden (departments) or out_of_scope", body = ErrorBody)))]
+async fn patrol_coverage(
+    State(state): State<Arc<AppState>>,
+    Authenticated(claims): Authenticated,
+    query: Result<Query<CoverageQuery>, QueryRejection>,
+) -> Result<Json<Coverage>, ApiError> {
+    let Query(q) = query?;
+    let (_, who) = signed_in(&state, &claims).await?;
+    let scope = report_scope(&who, q.scope.as_deref())?;
+    let bad = |m: &str| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m.to_owned());
+    let level = match q.level.as_deref() {
+        None | Some("") => Level::Grid,
+        Some(l) => {
+            Level::parse(l).ok_or_else(|| bad("level is grid, village, township or county"))?
+        }
+    };
+    let to = q.to.unwrap_or_else(crate::now_ms);
+    let from = q.from.unwrap_or(to.saturating_sub(7 * DAY_MS));
+    if from >= to || to - from > crate::patrol::MAX_DAYS as i64 * DAY_MS {
+        return Err(bad("from must be before to, at most a year apart"));
+    }
+    let units = state.store.units_at(&scope, level).await?;
+    let patrols = state.store.patrols(&scope, from, to).await?;
+    Ok(Json(crate::patrol::coverage(
+        &scope,
+        level,
+        &units,
+        &patrols,
+        from,
+        to,
+        &state.calendar,
+    )))
+}
+
 /// The OpenAPI description of this API.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "gridsync", description = "Offline case capture for grid workers, merged into the township's case store. The sync body is a binary envelope described in docs/PROTOCOL.md."),
-    paths(healthz, readyz, metrics, login, refresh, logout, sync, list_cases, case_detail, stats),
-    components(schemas(ErrorBody, LoginRequest, TokenResponse, RefreshRequest, CaseDetail, CasePage, crate::store::CaseRow, HistoryEntry, Stats, crate::stats::Rate, crate::stats::Breakdown)),
+    paths(healthz, readyz, metrics, login, refresh, logout, sync, list_cases, case_detail, stats, patrol_coverage),
+    components(schemas(ErrorBody, LoginRequest, TokenResponse, RefreshRequest, CaseDetail, CasePage, crate::store::CaseRow, HistoryEntry, Stats, crate::stats::Rate, crate::stats::Breakdown, Coverage, crate::patrol::Period)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]

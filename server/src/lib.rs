@@ -12,6 +12,7 @@ pub mod http;
 pub mod limit;
 pub mod metrics;
 pub mod org;
+pub mod patrol;
 pub mod stats;
 pub mod store;
 pub mod supervision;

@@ -25,6 +25,27 @@ const VERSION: i64 = 1;
 /// A day as days since 1970-01-01 (local calendar date).
 type Day = i64;
 
+/// How often a level patrols (巡查): grid daily, village weekly, township fortnightly, county
+/// monthly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cadence {
+    Daily,
+    Weekly,
+    Fortnightly,
+    Monthly,
+}
+
+impl Cadence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cadence::Daily => "daily",
+            Cadence::Weekly => "weekly",
+            Cadence::Fortnightly => "fortnightly",
+            Cadence::Monthly => "monthly",
+        }
+    }
+}
+
 /// Working days, holidays and make-up days for the years a deployment knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Calendar {
@@ -184,6 +205,31 @@ impl Calendar {
         format_date(day - (day + 3).rem_euclid(7))
     }
 
+    /// The period of `cadence` that `at` falls in, named by its first local day (`YYYY-MM-DD`).
+    /// Fortnights are counted from Monday 1970-01-05, so they are the same whatever the window.
+    pub fn period_start(&self, at: Millis, cadence: Cadence) -> String {
+        let day = self.local_day(at);
+        let monday = day - (day + 3).rem_euclid(7);
+        let start = match cadence {
+            Cadence::Daily => day,
+            Cadence::Weekly => monday,
+            Cadence::Fortnightly => monday - (monday - 4).div_euclid(7).rem_euclid(2) * 7,
+            Cadence::Monthly => {
+                let (y, m, _) = civil_from_days(day);
+                days_from_civil(y, m, 1)
+            }
+        };
+        format_date(start)
+    }
+
+    /// Local midnights from the day of `from` up to (not including) `to`, one per day.
+    pub fn days(&self, from: Millis, to: Millis) -> impl Iterator<Item = Millis> + '_ {
+        let first = self.local_day(from) * DAY_MS - self.offset_ms;
+        (0..)
+            .map(move |i| first + i * DAY_MS)
+            .take_while(move |d| *d < to)
+    }
+
     /// The instant of local midnight starting `YYYY-MM-DD` (for tests and tools).
     pub fn local_midnight(&self, date: &str) -> Option<Millis> {
         parse_date(date).map(|d| d * DAY_MS - self.offset_ms)
@@ -306,6 +352,21 @@ mod tests {
         assert_eq!(cal().week_start(at("2026-11-29", 23, 30)), "2026-11-23");
         assert_eq!(cal().week_start(at("2026-11-30", 0, 0)), "2026-11-30");
         assert_eq!(cal().local_date(at("2026-11-30", 0, 0)), "2026-11-30");
+    }
+
+    #[test]
+    fn patrol_periods_are_days_weeks_fortnights_and_months() {
+        let t = at("2026-11-26", 10, 0); // a Thursday
+        assert_eq!(cal().period_start(t, Cadence::Daily), "2026-11-26");
+        assert_eq!(cal().period_start(t, Cadence::Weekly), "2026-11-23");
+        assert_eq!(cal().period_start(t, Cadence::Monthly), "2026-11-01");
+        // Fortnights pair up weeks: the week before and this one, or this one and the next.
+        let this = cal().period_start(t, Cadence::Fortnightly);
+        let next_week = cal().period_start(t + 7 * DAY_MS, Cadence::Fortnightly);
+        let prev_week = cal().period_start(t - 7 * DAY_MS, Cadence::Fortnightly);
+        assert!(this == next_week || this == prev_week);
+        assert_ne!(next_week, prev_week);
+        assert_eq!(cal().days(t, t + 2 * DAY_MS).count(), 3);
     }
 
     #[test]

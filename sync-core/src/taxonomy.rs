@@ -140,12 +140,22 @@ impl Category {
     }
 }
 
+/// One item of the patrol checklist (巡查事项): what a patrol looks at in a grid. A patrol
+/// record writes `check.<code>` = `ok` or `issue` into its fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatrolItem {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
 /// A checked category catalogue: unique codes, known kinds, valid limits, known departments.
 #[derive(Debug, Clone)]
 pub struct Taxonomy {
     categories: BTreeMap<String, Category>,
     departments: BTreeMap<String, Department>,
     accept_within: TimeLimit,
+    patrol_checklist: Vec<PatrolItem>,
 }
 
 /// Without a setting: a level answers (受理) a case and a department signs for one within a
@@ -196,6 +206,11 @@ impl Taxonomy {
 
     pub fn department(&self, code: &str) -> Option<&Department> {
         self.departments.get(code)
+    }
+
+    /// The patrol checklist, in catalogue order.
+    pub fn patrol_checklist(&self) -> &[PatrolItem] {
+        &self.patrol_checklist
     }
 
     /// Time for a level to answer (受理) a case reported, escalated or returned to it.
@@ -293,9 +308,26 @@ impl Taxonomy {
                 },
             );
         }
+        let mut patrol_checklist = Vec::new();
+        for (i, p) in raw.patrol_item.into_iter().enumerate() {
+            let what = format!("patrol_item #{} {:?}", i + 1, p.code);
+            check_code(&what, &p.code)?;
+            if patrol_checklist
+                .iter()
+                .any(|x: &PatrolItem| x.code == p.code)
+            {
+                return Err(Error::Taxonomy(format!("{what}: duplicate code")));
+            }
+            patrol_checklist.push(PatrolItem {
+                name_zh: required_name(&what, "name_zh", p.name_zh)?,
+                name_en: required_name(&what, "name_en", p.name_en)?,
+                code: p.code,
+            });
+        }
         Ok(Taxonomy {
             categories,
             departments,
+            patrol_checklist,
             accept_within: optional_limit("the catalogue", "accept_within", raw.accept_within)?
                 .unwrap_or(DEFAULT_ACCEPT_WITHIN),
         })
@@ -358,6 +390,16 @@ struct RawTaxonomy {
     departments: BTreeMap<String, RawDepartment>,
     #[serde(default)]
     category: Vec<RawCategory>,
+    #[serde(default)]
+    patrol_item: Vec<RawPatrolItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPatrolItem {
+    code: String,
+    name_zh: String,
+    name_en: String,
 }
 
 #[derive(Deserialize)]

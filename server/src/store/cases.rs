@@ -355,3 +355,86 @@ impl Store {
         Ok((out, u64::try_from(overdue).unwrap_or(0)))
     }
 }
+
+impl Store {
+    /// Patrol records in `scope` captured in `[from, to)`: (place, capture time).
+    pub async fn patrols(
+        &self,
+        scope: &gridsync_core::JurisdictionPath,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(gridsync_core::JurisdictionPath, i64)>> {
+        let mut sql = Sql {
+            text: String::new(),
+            args: Vec::new(),
+        };
+        let clause = scoped(
+            &ReadFilter {
+                scope: scope.clone(),
+                hidden_kinds: &[],
+                department: None,
+            },
+            &mut sql,
+        );
+        sql.text = format!(
+            "SELECT path, created_at FROM cases
+             WHERE {clause} AND kind = 'patrol' AND created_at >= {from} AND created_at < {to}"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql.text));
+        for a in sql.args {
+            q = q.bind(a);
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let path: String = r.try_get(0)?;
+                Ok((
+                    gridsync_core::JurisdictionPath::parse(&path)?,
+                    r.try_get(1)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The units at `level` within `scope`: from the imported jurisdiction tree (a grid there
+    /// implies its village and township), or, before one is imported, from the places cases
+    /// were captured at.
+    pub async fn units_at(
+        &self,
+        scope: &gridsync_core::JurisdictionPath,
+        level: gridsync_core::Level,
+    ) -> Result<std::collections::BTreeSet<gridsync_core::JurisdictionPath>> {
+        let mut paths: Vec<String> = self
+            .org_units()
+            .await?
+            .into_iter()
+            .map(|(p, _)| p.to_string())
+            .collect();
+        if paths.is_empty() {
+            paths = sqlx::query("SELECT DISTINCT path FROM cases")
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<std::result::Result<_, _>>()?;
+        }
+        let depth = match level {
+            gridsync_core::Level::County => 1,
+            gridsync_core::Level::Township => 2,
+            gridsync_core::Level::Village => 3,
+            gridsync_core::Level::Grid => 4,
+        };
+        let mut units = std::collections::BTreeSet::new();
+        for path in &paths {
+            let codes: Vec<&str> = path.split('/').collect();
+            if codes.len() >= depth {
+                let unit = gridsync_core::JurisdictionPath::parse(&codes[..depth].join("/"))?;
+                if unit.is_within(scope) {
+                    units.insert(unit);
+                }
+            }
+        }
+        Ok(units)
+    }
+}

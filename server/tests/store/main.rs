@@ -8,6 +8,7 @@
 mod accounts;
 mod case_loop;
 mod org;
+mod patrols;
 mod stats;
 mod sync;
 

@@ -256,6 +256,30 @@ def test_a_case_outside_the_workers_grid_is_refused_and_kept_as_rejected(ffi, se
     assert liu.sync(server.url, None).accepted == 1
 
 
+def test_patrols_follow_the_shipped_checklist_and_get_no_deadline(ffi, server, tmp_path):
+    store = open_store(tmp_path / "phone.db")
+    store.login(server.url, "wang", PASSWORD)
+    codes = [c.code for c in ffi.categories("patrol")]
+    assert "patrol_routine" in codes and "dispute_neighbours" not in codes
+    assert ffi.categories("picnic") == []
+    checklist = ffi.patrol_checklist()
+    assert len(checklist) >= 5 and all(i.name_zh for i in checklist)
+    patrol = store.capture(
+        ffi.NewCaseRecord(kind="patrol", jurisdiction=GRID, category="patrol_routine", title="日常巡查")
+    )
+    for item in checklist:
+        store.set_field(patrol, f"check.{item.code}", "ok")
+    detail = store.get_case(patrol)
+    assert detail.extra == {f"check.{i.code}": "ok" for i in checklist}
+    assert detail.due_at_ms is None and not detail.overdue
+    # A request gets its deadline to be answered (受理) on the phone, offline.
+    request = store.capture(
+        ffi.NewCaseRecord(kind="request", jurisdiction=GRID, category="water_supply", title="停水")
+    )
+    assert store.get_case(request).due_at_ms is not None
+    assert store.sync(server.url, None).rejected == 0
+
+
 def test_bad_keys_and_credentials_get_the_error_an_app_acts_on(ffi, server, tmp_path):
     path = tmp_path / "phone.db"
     with pytest.raises(ffi.FfiError.InvalidInput) as short:

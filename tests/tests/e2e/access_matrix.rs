@@ -47,7 +47,13 @@ fn every_cell_of_the_access_matrix_holds() {
         "revoked device",
         "no token",
     ];
-    let resources = ["case read", "case list", "case write via sync", "stats"];
+    let resources = [
+        "case read",
+        "case list",
+        "case write via sync",
+        "stats",
+        "patrol coverage",
+    ];
     for a in actors {
         for r in resources {
             assert!(
@@ -145,6 +151,10 @@ fn every_cell_of_the_access_matrix_holds() {
                         (200, n) => format!("200 with received {n:?}"),
                         (s, _) => s.to_string(),
                     }
+                }
+                "patrol coverage" => {
+                    let url = format!("/v1/patrols/coverage?scope={}", places[col]);
+                    get_json(&server, &token, &url).0.to_string()
                 }
                 other => panic!("unknown resource {other}"),
             };

@@ -890,6 +890,7 @@ fn the_openapi_document_describes_every_route() {
         ("/v1/cases", "get"),
         ("/v1/cases/{id}", "get"),
         ("/v1/stats", "get"),
+        ("/v1/patrols/coverage", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -898,7 +899,7 @@ fn the_openapi_document_describes_every_route() {
     }
     assert_eq!(
         paths.len(),
-        10,
+        11,
         "every documented path is a route: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
