@@ -148,7 +148,7 @@ pub struct CaseDetailRecord {
     pub reporter_device: String,
     pub created_at_ms: i64,
     pub status: String,
-    /// village, township or county: where the case is handled now.
+    /// grid, village, township or county: where the case is handled now.
     pub level: String,
     /// 首办负责: who owns the case at its level.
     pub owner: Option<String>,

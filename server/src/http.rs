@@ -287,6 +287,15 @@ async fn login(
             "actor must be a hex actor id",
         )
     })?;
+    // The server writes its own events (supervision, console actions) from this device id: no
+    // phone may claim it.
+    if req.device == crate::store::SERVER_DEVICE || req.device.starts_with("console") {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            "this device id is reserved for the server",
+        ));
+    }
     if !state.login_limit.allow(&req.user) {
         return Err(rate_limited(&state));
     }

@@ -161,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
             };
             if !calendar.covers(now_ms()) {
                 tracing::warn!(
-                    "the calendar does not list this year's holidays: working days fall back to Monday to Friday (pass --calendar)"
+                    "the calendar does not list this year's holidays: deadlines the server computes fall back to Monday to Friday; pass --calendar, and ship the same calendar in the apps"
                 );
             }
             if demo {

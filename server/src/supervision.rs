@@ -1,5 +1,6 @@
 //! The supervision clock (督办): finds cases past their deadline at their level and appends a
-//! `supervised` event one level up (village → township → county), as the server's own actor, so
+//! `supervised` event one level up (grid → village → township → county), as the server's own
+//! actor, so
 //! the event reaches the phones on their next sync. Each decision is taken inside the feed lock
 //! on the stored document, so repeated runs, and several servers on one database, never
 //! supervise the same lateness twice.
@@ -10,7 +11,7 @@ use std::time::Duration;
 use gridsync_core::calendar::Calendar;
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::workflow::{Deadlines, EventDraft, supervision_due};
-use gridsync_core::{Identity, JurisdictionPath, Role};
+use gridsync_core::{Identity, JurisdictionPath, Role, Status};
 
 use crate::store::{DeviceContext, Result, SERVER_DEVICE, Store, StoreError};
 
@@ -71,10 +72,16 @@ impl Supervisor {
             let wrote = self
                 .store
                 .write_case(&self.device, &who, &id, &self.taxonomy, now, |doc| {
-                    let Some(level) = supervision_due(&doc.workflow()?, now) else {
+                    let wf = doc.workflow()?;
+                    let Some(level) = supervision_due(&wf, now) else {
                         return Ok(None);
                     };
-                    let note = format!("超过时限未办结，{}督办", level.name_zh());
+                    let late = match wf.status {
+                        Status::Reported | Status::Returned => "超时未受理",
+                        Status::Assigned => "超时未签收",
+                        _ => "超过时限未办结",
+                    };
+                    let note = format!("{late}，{}督办", level.name_zh());
                     doc.edit(&who, now, |e| {
                         e.append_event_with(EventDraft::supervise(level).note(note), &deadlines)
                             .map(|_| ())

@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use automerge::{ActorId, Change, ChangeHash};
 
 use crate::access::{Identity, Role};
-use crate::case::{Case, CaseDoc, ChangeAuthor, parse_change};
+use crate::case::{Case, CaseDoc, ChangeAuthor, Mediation, parse_change};
 use crate::protocol::RejectCode;
 use crate::taxonomy::Taxonomy;
 use crate::workflow::{self, CaseEvent, Refusal};
@@ -203,6 +203,8 @@ fn judge(
     if let Some(before) = &before {
         immutable_unchanged(before, &after)?;
     }
+    Mediation::check_result(&after.mediation.result, &after.mediation.referral)
+        .map_err(|e| (RejectCode::InvalidCase, e.to_string()))?;
     let writers: Vec<&Identity> = fresh.iter().map(|(_, who)| *who).collect();
     in_scope(before.as_ref(), &after, &writers)?;
     let category = taxonomy.category(&after.category);

@@ -152,6 +152,30 @@ pub struct Mediation {
     pub referral: String,
 }
 
+impl Mediation {
+    /// The rule for a mediation's outcome, shared by the phone's editor and the server's
+    /// admission: `success`, `failure` or open; 诉调/警调/访调 — a failed mediation is referred to
+    /// court, police or the petition office, and only a failed one.
+    pub fn check_result(result: &str, referral: &str) -> Result<()> {
+        if !["", "success", "failure"].contains(&result) {
+            return Err(invalid("mediation.result", "expected success or failure"));
+        }
+        if !["", "court", "police", "petition"].contains(&referral) {
+            return Err(invalid(
+                "mediation.referral",
+                "expected court, police or petition",
+            ));
+        }
+        if (result == "failure") == referral.is_empty() {
+            return Err(invalid(
+                "mediation.referral",
+                "a failed mediation is referred to court, police or petition; a successful or open one is not",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What a person fills in when capturing a new case.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCase {
@@ -711,22 +735,7 @@ impl CaseEditor<'_> {
 
     /// `success` or `failure`, and where a failure was referred.
     pub fn set_mediation_result(&mut self, result: &str, referral: &str) -> Result<()> {
-        if !["", "success", "failure"].contains(&result) {
-            return Err(invalid("mediation.result", "expected success or failure"));
-        }
-        if !["", "court", "police", "petition"].contains(&referral) {
-            return Err(invalid(
-                "mediation.referral",
-                "expected court, police or petition",
-            ));
-        }
-        // 诉调/警调/访调: a failed mediation is handed on, and only a failed one.
-        if (result == "failure") == referral.is_empty() {
-            return Err(invalid(
-                "mediation.referral",
-                "a failed mediation is referred to court, police or petition; a successful or open one is not",
-            ));
-        }
+        Mediation::check_result(result, referral)?;
         let med = req_obj(self.doc, &ObjId::Root, "mediation")?;
         self.doc.put(&med, "result", result)?;
         self.doc.put(&med, "referral", referral)?;

@@ -655,6 +655,12 @@ fn apply(st: &mut WorkflowState, e: &CaseEvent) {
         }
         EventType::Supervised | EventType::Settled => {}
     }
+    if st.status.is_open() {
+        // Handled again (returned, reopened): no resolution stands.
+        st.resolved_at = None;
+        st.resolved_on_time = None;
+        st.resolved_level = None;
+    }
     if starts_clock(e.kind, before, e.rating) {
         st.due = e.due;
         st.clock_started = e.due.map(|_| e.at);
@@ -674,8 +680,9 @@ fn starts_clock(kind: EventType, before: Status, rating: Option<Rating>) -> bool
         | EventType::Accepted
         | EventType::Assigned
         | EventType::Reopened => true,
-        // A department signing (签收) starts its handling clock.
-        EventType::InProgress => before == Status::Assigned,
+        // A department signing (签收), or a level taking back a returned case, starts the
+        // handling clock.
+        EventType::InProgress => matches!(before, Status::Assigned | Status::Returned),
         EventType::Evaluated => rating == Some(Rating::Unsatisfied),
         _ => false,
     }
@@ -761,8 +768,9 @@ pub fn check(
     if event.note.chars().count() > MAX_NOTE_CHARS {
         return Err(invalid("the note is too long"));
     }
-    // A deadline lies after the step and within a year of it (the longest catalogue limit).
-    const YEAR: Millis = 366 * 86_400_000;
+    // A deadline lies after the step and within the longest catalogue limit (250 working days,
+    // about 370 calendar days with holidays).
+    const YEAR: Millis = 400 * 86_400_000;
     if event
         .due
         .is_some_and(|d| d <= event.at || d - event.at > YEAR)

@@ -266,3 +266,76 @@ fn an_assignment_to_a_department_outside_the_catalogue_is_refused_by_the_hub() {
     );
     assert_eq!(hub.quarantine().len(), 3);
 }
+
+#[test]
+fn a_failed_mediation_without_a_referral_is_refused_by_the_hub_too() {
+    use automerge::transaction::{CommitOptions, Transactable};
+    use automerge::{AutoCommit, ReadDoc};
+    use gridsync_core::admission::{DeviceAuthority, admit};
+    use gridsync_core::case::{CaseDoc, ChangeAuthor};
+    use gridsync_core::protocol::RejectCode;
+    use gridsync_core::taxonomy::Taxonomy;
+
+    let who = mediator("zhao", "phone-m");
+    let actor = automerge::ActorId::random();
+    let mut new = new_request("邻里纠纷");
+    new.kind = gridsync_core::CaseKind::Dispute;
+    new.category = "dispute_neighbours".into();
+    new.jurisdiction = path("130322/101/201");
+    let id = gridsync_core::case::new_case_id();
+    let (mut stored, _) = CaseDoc::create(actor.clone(), &id, &new, &who, T0).unwrap();
+    // A modified app writes the document directly, past the editor's rule.
+    let mut raw = AutoCommit::load(&stored.save())
+        .unwrap()
+        .with_actor(actor.clone());
+    let (_, med) = raw.get(automerge::ROOT, "mediation").unwrap().unwrap();
+    raw.put(&med, "result", "failure").unwrap();
+    raw.commit_with(CommitOptions::default().with_message(ChangeAuthor::of(&who).to_message()));
+    let change = raw.get_last_local_change().unwrap().raw_bytes().to_vec();
+    let users = [who];
+    let authority = DeviceAuthority {
+        actors: std::slice::from_ref(&actor),
+        users: &users,
+    };
+    let verdict = admit(
+        Some(&mut stored),
+        &id,
+        &[change],
+        &authority,
+        Taxonomy::builtin(),
+    );
+    assert!(verdict.accepted.is_empty());
+    assert_eq!(verdict.refused[0].code, RejectCode::InvalidCase);
+    assert!(
+        verdict.refused[0].reason.contains("referred"),
+        "{}",
+        verdict.refused[0].reason
+    );
+}
+
+#[test]
+fn a_returned_case_taken_back_gets_the_categorys_clock_and_loses_its_resolution() {
+    let mut hub = MemoryHub::new();
+    let mut t = replica_for(&mut hub, township("li", "pc-b"));
+    let id = t.capture(&new_request("路灯不亮"), T0).unwrap();
+    t.append_event(&id, EventDraft::new(EventType::Accepted), T0 + 1)
+        .unwrap();
+    t.append_event(&id, EventDraft::new(EventType::Resolved), T0 + 2)
+        .unwrap();
+    t.append_event(
+        &id,
+        EventDraft::new(EventType::Returned).note("未处理到位"),
+        T0 + 3,
+    )
+    .unwrap();
+    let wf = t.case(&id).unwrap().workflow().unwrap();
+    assert_eq!(wf.status, Status::Returned);
+    assert_eq!((wf.resolved_at, wf.resolved_level), (None, None));
+    let answer_by = wf.due.unwrap();
+    t.append_event(&id, EventDraft::new(EventType::InProgress), T0 + 4)
+        .unwrap();
+    let wf = t.case(&id).unwrap().workflow().unwrap();
+    // street_light is 3 working days: later than the one-day answer clock.
+    assert!(wf.due.unwrap() > answer_by, "{:?} vs {answer_by}", wf.due);
+    assert_eq!(wf.clock_started, Some(T0 + 4));
+}

@@ -766,6 +766,16 @@ fn a_device_id_is_proven_by_its_secret_and_logout_ends_the_session_at_once() {
         .expect("the first sign-in hands out the device secret")
         .to_owned();
 
+    // The ids the server writes its own events from are nobody's phone.
+    for reserved in ["server", "console-li"] {
+        let mut resp = login(&server, "wang", reserved, &replica);
+        assert_eq!(resp.status(), 400, "{reserved}");
+        assert_eq!(
+            resp.body_mut().read_json::<serde_json::Value>().unwrap()["code"],
+            "invalid_input"
+        );
+    }
+
     // A colleague who knows the device id (it is in every case wang wrote) cannot take it over.
     let thief = Replica::open_in_memory(&KEY).unwrap();
     let mut resp = login(&server, "liu", "phone-wang", &thief);
