@@ -23,6 +23,10 @@ pub const ISSUER: &str = "gridsync";
 pub const AUDIENCE: &str = "gridsync-sync";
 /// Access token lifetime.
 pub const ACCESS_SECONDS: i64 = 15 * 60;
+/// The console's session tokens: another audience, so a session cookie is never a sync token.
+pub const CONSOLE_AUDIENCE: &str = "gridsync-console";
+/// A console session lasts a working day.
+pub const CONSOLE_SECONDS: i64 = 8 * 3600;
 /// Refresh token lifetime: weeks, for workers who stay offline long.
 pub const REFRESH_DAYS: i64 = 60;
 
@@ -101,10 +105,43 @@ impl Keys {
         jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.encoding)
     }
 
+    /// An 8-hour console session token for `who` (audience [`CONSOLE_AUDIENCE`]).
+    pub fn console_token(
+        &self,
+        who: &Identity,
+        now_s: i64,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let claims = Claims {
+            sub: who.user.clone(),
+            dev: who.device.clone(),
+            role: who.role.as_str().to_owned(),
+            scope: who.scope.to_string(),
+            dept: who.department.clone(),
+            iss: ISSUER.into(),
+            aud: CONSOLE_AUDIENCE.into(),
+            iat: now_s,
+            exp: now_s + CONSOLE_SECONDS,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.encoding)
+    }
+
     /// Verifies signature, algorithm, `exp`, `aud`, `iss` and `sub`.
     pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        self.verify_for(token, AUDIENCE)
+    }
+
+    /// [`Keys::verify`] for a console session token.
+    pub fn verify_console(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        self.verify_for(token, CONSOLE_AUDIENCE)
+    }
+
+    fn verify_for(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<Claims, jsonwebtoken::errors::Error> {
         let mut v = Validation::new(Algorithm::EdDSA);
-        v.set_audience(&[AUDIENCE]);
+        v.set_audience(&[audience]);
         v.set_issuer(&[ISSUER]);
         v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
         v.leeway = 30;

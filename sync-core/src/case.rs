@@ -535,6 +535,9 @@ impl CaseDoc {
     }
 }
 
+/// Keys of the document root that never change after capture (admission refuses it too).
+const IMMUTABLE_ROOT_KEYS: [&str; 6] = ["schema", "id", "kind", "reporter", "created_at", "events"];
+
 /// Writes inside one change. Obtained from [`CaseDoc::edit`].
 #[derive(Debug)]
 pub struct CaseEditor<'a> {
@@ -739,6 +742,72 @@ impl CaseEditor<'_> {
         let med = req_obj(self.doc, &ObjId::Root, "mediation")?;
         self.doc.put(&med, "result", result)?;
         self.doc.put(&med, "referral", referral)?;
+        Ok(())
+    }
+
+    /// Settles a field in conflict (a dotted path from [`CaseDoc::conflicts`], such as `title`,
+    /// `location.address` or `people.0.phone`) by writing `value` over every value it holds. The
+    /// value takes the type the field has (text, number or flag).
+    pub fn resolve_conflict(&mut self, path: &str, value: &str) -> Result<()> {
+        let bad = |why: &str| invalid("field", why);
+        let parts: Vec<&str> = path.split('.').collect();
+        let (last, parents) = parts.split_last().ok_or_else(|| bad("empty field path"))?;
+        if parents.is_empty() && IMMUTABLE_ROOT_KEYS.contains(last) {
+            return Err(bad("this field cannot change"));
+        }
+        check_len("field", value, MAX_TEXT_CHARS)?;
+        let mut obj = ObjId::Root;
+        for part in parents {
+            let next = match self.doc.object_type(&obj) {
+                Ok(ObjType::List) => {
+                    let i: usize = part.parse().map_err(|_| bad("not a list position"))?;
+                    self.doc.get(&obj, i)?
+                }
+                Ok(_) => self.doc.get(&obj, *part)?,
+                Err(_) => None,
+            };
+            obj = match next {
+                Some((Value::Object(_), id)) => id,
+                _ => return Err(bad("no such field")),
+            };
+        }
+        let list_index = match self.doc.object_type(&obj) {
+            Ok(ObjType::List) => Some(
+                last.parse::<usize>()
+                    .map_err(|_| bad("not a list position"))?,
+            ),
+            _ => None,
+        };
+        let current = match list_index {
+            Some(i) => self.doc.get(&obj, i)?,
+            None => self.doc.get(&obj, *last)?,
+        };
+        let scalar: ScalarValue = match current {
+            Some((Value::Scalar(s), _)) => match s.as_ref() {
+                ScalarValue::F64(_) => {
+                    ScalarValue::F64(value.trim().parse().map_err(|_| bad("expected a number"))?)
+                }
+                ScalarValue::Int(_) => ScalarValue::Int(
+                    value
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad("expected a whole number"))?,
+                ),
+                ScalarValue::Uint(_) => ScalarValue::Uint(
+                    value
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad("expected a whole number"))?,
+                ),
+                ScalarValue::Boolean(_) => ScalarValue::Boolean(value == "true"),
+                _ => ScalarValue::Str(value.into()),
+            },
+            _ => return Err(bad("only a single value can be settled here")),
+        };
+        match list_index {
+            Some(i) => self.doc.put(&obj, i, scalar)?,
+            None => self.doc.put(&obj, *last, scalar)?,
+        }
         Ok(())
     }
 

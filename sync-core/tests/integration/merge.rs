@@ -129,3 +129,71 @@ fn concurrent_edits_of_one_field_are_a_conflict_with_both_values_and_authors() {
         "村口两盏路灯不亮"
     );
 }
+
+#[test]
+fn a_reviewer_settles_a_conflict_by_writing_over_every_value() {
+    let mut hub = MemoryHub::new();
+    let mut a = replica_for(&mut hub, worker("wang", "phone-a"));
+    let mut b = replica_for(&mut hub, mediator("zhao", "phone-b"));
+    let mut t = replica_for(&mut hub, township("li", "pc-li"));
+    let id = a.capture(&new_request("路灯不亮"), T0).unwrap();
+    sync_until_quiet(&mut hub, &mut a);
+    sync_until_quiet(&mut hub, &mut b);
+    a.edit(&id, T0 + 5, |e| {
+        e.set_title("东街路灯坏了")?;
+        e.set_location(&gridsync_core::case::Location {
+            lat: Some(37.1),
+            ..Default::default()
+        })
+    })
+    .unwrap();
+    b.edit(&id, T0 + 6, |e| {
+        e.set_title("村口两盏路灯不亮")?;
+        e.set_location(&gridsync_core::case::Location {
+            lat: Some(37.2),
+            ..Default::default()
+        })
+    })
+    .unwrap();
+    for r in [&mut a, &mut b, &mut t] {
+        sync_until_quiet(&mut hub, r);
+    }
+    let fields: Vec<String> = t
+        .case(&id)
+        .unwrap()
+        .conflicts()
+        .into_iter()
+        .map(|c| c.field)
+        .collect();
+    assert!(fields.contains(&"title".to_owned()) && fields.contains(&"location.lat".to_owned()));
+    t.edit(&id, T0 + 7, |e| {
+        e.resolve_conflict("title", "村口东街两盏路灯不亮")?;
+        e.resolve_conflict("location.lat", "37.15")?;
+        e.resolve_conflict("location.address", "东街")
+    })
+    .unwrap();
+    let err = t
+        .edit(&id, T0 + 8, |e| e.resolve_conflict("kind", "dispute"))
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    assert!(
+        t.edit(&id, T0 + 8, |e| e.resolve_conflict("location.lat", "north"))
+            .is_err()
+    );
+    for r in [&mut t, &mut a, &mut b] {
+        sync_until_quiet(&mut hub, r);
+    }
+    for r in [&a, &b, &t] {
+        let doc = r.case(&id).unwrap();
+        assert!(doc.conflicts().is_empty());
+        let case = doc.read().unwrap();
+        assert_eq!(
+            (
+                case.title.as_str(),
+                case.location.lat,
+                case.location.address.as_str()
+            ),
+            ("村口东街两盏路灯不亮", Some(37.15), "东街")
+        );
+    }
+}
