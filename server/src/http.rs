@@ -41,6 +41,8 @@ pub struct AppState {
     pub taxonomy: Taxonomy,
     /// The working-day calendar deadlines are computed on.
     pub calendar: Calendar,
+    /// This process's own device and actor, registered on first use (console writes).
+    pub server_device: tokio::sync::OnceCell<crate::store::DeviceContext>,
     pub metrics: Metrics,
     /// Sync requests per device: a burst of 120, then 10 a second (paging after a long
     /// offline spell stays well inside).
@@ -62,6 +64,7 @@ impl AppState {
             keys,
             taxonomy,
             calendar: Calendar::builtin().clone(),
+            server_device: tokio::sync::OnceCell::new(),
             metrics: Metrics::default(),
             sync_limit: RateLimiter::new(120, 600),
             login_limit: RateLimiter::new(10, 10),
@@ -103,6 +106,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/cases/{id}", get(case_detail))
         .route("/v1/stats", get(stats))
         .route("/v1/patrols/coverage", get(patrol_coverage))
+        .merge(crate::console::routes())
         .layer(DefaultBodyLimit::max(MAX_ENVELOPE_BYTES))
         .with_state(state)
 }

@@ -30,6 +30,8 @@ pub struct CaseQuery {
     pub to: Option<i64>,
     /// Text searched in titles.
     pub q: Option<String>,
+    /// newest (default), oldest, due (soonest deadline first) or updated (latest change first).
+    pub sort: Option<String>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
 }
@@ -123,13 +125,9 @@ fn scoped(filter: &ReadFilter, sql: &mut Sql) -> String {
 }
 
 impl Store {
-    /// The case list as `reader` may see it, filtered and paged, newest first.
-    pub async fn list_cases(&self, reader: &Identity, q: &CaseQuery, now: i64) -> Result<CasePage> {
-        let mut sql = Sql {
-            text: String::new(),
-            args: Vec::new(),
-        };
-        let mut clause = scoped(&reader.read_filter(), &mut sql);
+    /// The WHERE clause of the case list for `reader` and `q` (paging and sorting aside).
+    fn list_clause(reader: &Identity, q: &CaseQuery, now: i64, sql: &mut Sql) -> String {
+        let mut clause = scoped(&reader.read_filter(), sql);
         for (column, value) in [
             ("status", &q.status),
             ("kind", &q.kind),
@@ -169,19 +167,95 @@ impl Store {
                 sql.arg(format!("%{escaped}%"))
             ));
         }
+        clause
+    }
+
+    /// The case list as `reader` may see it, filtered, sorted and paged (newest first unless
+    /// `q.sort` says otherwise).
+    pub async fn list_cases(&self, reader: &Identity, q: &CaseQuery, now: i64) -> Result<CasePage> {
         let per_page = q.per_page.unwrap_or(50).clamp(1, MAX_PER_PAGE);
         let page = q.page.unwrap_or(1).max(1);
+        let (total, items) = self.query_cases(reader, q, now, per_page, page).await?;
+        Ok(CasePage {
+            total,
+            page,
+            per_page,
+            items,
+        })
+    }
+
+    /// Every case of the filtered list, up to `max` (exports).
+    pub async fn all_cases(
+        &self,
+        reader: &Identity,
+        q: &CaseQuery,
+        now: i64,
+        max: u32,
+    ) -> Result<Vec<CaseRow>> {
+        Ok(self.query_cases(reader, q, now, max, 1).await?.1)
+    }
+
+    /// How many cases of the filtered list (its status filter aside) stand at each status.
+    pub async fn status_counts(
+        &self,
+        reader: &Identity,
+        q: &CaseQuery,
+        now: i64,
+    ) -> Result<Vec<(String, i64)>> {
+        let mut sql = Sql {
+            text: String::new(),
+            args: Vec::new(),
+        };
+        let unfiltered = CaseQuery {
+            status: None,
+            ..q.clone()
+        };
+        let clause = Self::list_clause(reader, &unfiltered, now, &mut sql);
+        let mut query = sqlx::query(AssertSqlSafe(format!(
+            "SELECT status, count(*) FROM cases WHERE {clause} GROUP BY status ORDER BY status"
+        )));
+        for a in sql.args {
+            query = query.bind(a);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    async fn query_cases(
+        &self,
+        reader: &Identity,
+        q: &CaseQuery,
+        now: i64,
+        per_page: u32,
+        page: u32,
+    ) -> Result<(i64, Vec<CaseRow>)> {
+        let mut sql = Sql {
+            text: String::new(),
+            args: Vec::new(),
+        };
+        let clause = Self::list_clause(reader, q, now, &mut sql);
         let count_sql = format!("SELECT count(*) FROM cases WHERE {clause}");
         let mut count = sqlx::query(AssertSqlSafe(count_sql));
         for a in &sql.args {
             count = count.bind(a.clone());
         }
         let total: i64 = count.fetch_one(&self.pool).await?.try_get(0)?;
+        // A whitelist: the sort key never comes from the request text.
+        let order = match q.sort.as_deref() {
+            Some("oldest") => "created_at ASC, id",
+            Some("due") => "CASE WHEN due_at IS NULL THEN 1 ELSE 0 END, due_at ASC, id",
+            Some("updated") => "updated_at DESC, id",
+            _ => "created_at DESC, id",
+        };
         sql.text = format!(
             "SELECT id, kind, category, title, status, level, path, department, reporter, created_at, updated_at,
                     field_conflicts, workflow_conflicts, reopen_count, accountability, rating,
                     due_at, supervision_count, supervised_level, resolved_level, mediation_result, referral
-             FROM cases WHERE {clause} ORDER BY created_at DESC, id LIMIT {per_page} OFFSET {}",
+             FROM cases WHERE {clause} ORDER BY {order} LIMIT {per_page} OFFSET {}",
             i64::from(page - 1) * i64::from(per_page)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql.text));
@@ -221,12 +295,7 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(CasePage {
-            total,
-            page,
-            per_page,
-            items,
-        })
+        Ok((total, items))
     }
 
     /// Every accepted change of a case, in log order.

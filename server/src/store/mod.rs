@@ -238,6 +238,31 @@ impl Store {
         row.map(|r| user_from_row(&r)).transpose()
     }
 
+    /// Records a console sign-in: the reviewer's console is a device of its own (`console-<user>`,
+    /// an id phones may not claim), with no actor: the console's changes are written by the
+    /// server's actor on the reviewer's behalf.
+    pub async fn bind_console(&self, device: &str, user: &str, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO devices (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(device)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO device_users (device_id, user_id, signed_in_at) VALUES ($1, $2, $3)
+             ON CONFLICT (device_id, user_id) DO UPDATE SET signed_in_at = excluded.signed_in_at",
+        )
+        .bind(device)
+        .bind(user)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Records that `user` signed in on `device` with Automerge actor `actor`. An actor already
     /// bound to another device is refused: it would let one phone write as another.
     pub async fn bind_device(

@@ -1,0 +1,154 @@
+//! The console's words, Chinese first (the staff read Chinese), English on request.
+
+use gridsync_core::{CaseKind, Level, Status};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Lang {
+        if s == "en" { Lang::En } else { Lang::Zh }
+    }
+
+    /// The text for `key`; an unknown key shows itself, so a gap is visible, not blank.
+    pub fn t(self, key: &'static str) -> &'static str {
+        STRINGS
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, zh, en)| if self == Lang::Zh { *zh } else { *en })
+            .unwrap_or(key)
+    }
+
+    pub fn status(self, s: &str) -> String {
+        match (self, Status::parse(s)) {
+            (Lang::Zh, Some(st)) => st.name_zh().to_owned(),
+            _ => s.replace('_', " "),
+        }
+    }
+
+    pub fn kind(self, s: &str) -> String {
+        match (self, CaseKind::parse(s)) {
+            (Lang::Zh, Some(k)) => k.name_zh().to_owned(),
+            _ => s.replace('_', " "),
+        }
+    }
+
+    pub fn level(self, s: &str) -> String {
+        match (self, Level::parse(s)) {
+            (Lang::Zh, Some(l)) => l.name_zh().to_owned(),
+            _ => s.to_owned(),
+        }
+    }
+}
+
+/// (key, 中文, English).
+const STRINGS: &[(&str, &str, &str)] = &[
+    ("app", "网格通 综治中心工作台", "gridsync review console"),
+    ("login", "登录", "Sign in"),
+    ("logout", "退出", "Sign out"),
+    ("user", "账号", "Account"),
+    ("password", "密码", "Password"),
+    ("bad_login", "账号或密码错误", "Wrong account or password"),
+    ("cases", "案件", "Cases"),
+    ("supervision", "督办", "Supervision"),
+    ("dashboard", "统计", "Dashboard"),
+    ("devices", "设备与账号", "Devices and accounts"),
+    ("filter", "筛选", "Filter"),
+    ("reset", "重置", "Reset"),
+    ("status", "状态", "Status"),
+    ("kind", "类型", "Kind"),
+    ("category", "事项分类", "Category"),
+    ("township", "乡镇", "Township"),
+    ("village", "村/社区", "Village"),
+    ("grid", "网格", "Grid"),
+    ("overdue", "超时", "Overdue"),
+    ("conflict", "有冲突", "In conflict"),
+    ("accountability", "问责", "Accountability"),
+    ("from", "起始日期", "From"),
+    ("to", "截止日期", "To"),
+    ("search", "标题检索", "Search titles"),
+    ("sort", "排序", "Sort"),
+    ("sort_newest", "最新上报", "Newest"),
+    ("sort_oldest", "最早上报", "Oldest"),
+    ("sort_due", "即将到期", "Due soonest"),
+    ("sort_updated", "最近更新", "Recently changed"),
+    ("all", "全部", "All"),
+    ("total", "共", "Total"),
+    ("items", "件", "cases"),
+    ("title", "标题", "Title"),
+    ("place", "地点", "Place"),
+    ("level", "层级", "Level"),
+    ("due", "办理时限", "Due"),
+    ("reporter", "上报人", "Reported by"),
+    ("reported_at", "上报时间", "Reported"),
+    ("prev", "上一页", "Previous"),
+    ("next", "下一页", "Next"),
+    ("page", "页", "page"),
+    ("export_csv", "导出 CSV", "Export CSV"),
+    ("export_xlsx", "导出 Excel", "Export XLSX"),
+    ("no_cases", "没有符合条件的案件", "No cases match"),
+    ("description", "情况描述", "Description"),
+    ("address", "地址", "Address"),
+    ("people", "当事人", "People"),
+    ("photos", "照片与材料", "Photos and documents"),
+    (
+        "no_photo_yet",
+        "照片尚未上传到服务器",
+        "Not uploaded to the server yet",
+    ),
+    ("fields", "其他信息", "Other fields"),
+    ("mediation", "调解", "Mediation"),
+    ("agreement", "调解协议", "Agreement"),
+    ("result", "调解结果", "Result"),
+    ("referral", "移交", "Referred to"),
+    ("timeline", "办理记录", "Timeline"),
+    ("device", "设备", "Device"),
+    ("device_time", "设备时间", "Device time"),
+    ("received_at", "服务器接收", "Received"),
+    ("edited", "修改案件", "Edited the case"),
+    ("conflicts", "冲突", "Conflicts"),
+    ("keep", "保留此值", "Keep this"),
+    ("write_new", "写入新值", "Write a new value"),
+    ("set_by", "设置人", "Set by"),
+    ("workflow_conflict", "办理步骤冲突", "Conflicting steps"),
+    ("choose", "以此为准", "Choose this"),
+    ("actions", "办理", "Actions"),
+    ("note", "说明/理由", "Note / reason"),
+    ("department", "承办部门", "Department"),
+    ("owner", "首办负责人", "Owner"),
+    (
+        "done",
+        "已保存，将在下次同步时送达手机",
+        "Saved; it reaches the phones on their next sync",
+    ),
+    ("refused", "未能保存", "Not saved"),
+    (
+        "not_found",
+        "没有此案件，或不在您的管辖范围内",
+        "No such case, or outside your jurisdiction",
+    ),
+    ("supervised_by", "督办层级", "Supervised by"),
+    ("none", "无", "none"),
+    ("yes", "是", "yes"),
+    ("no", "否", "no"),
+    ("ev_accepted", "受理", "Accept"),
+    ("ev_assigned", "转办", "Dispatch"),
+    ("ev_in_progress", "签收办理", "Start handling"),
+    ("ev_resolved", "办结", "Resolve"),
+    ("ev_escalated", "上报上级", "Escalate"),
+    ("ev_returned", "退回", "Return"),
+    ("ev_supervised", "督办", "Supervise"),
+    ("ev_archived", "归档", "Archive"),
+    ("ev_reopened", "验收不通过", "Reopen"),
+    ("lang_switch", "English", "中文"),
+];

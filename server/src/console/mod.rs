@@ -1,0 +1,309 @@
+//! The township review console: server-rendered pages at `/`, no front-end build, no CDN, usable
+//! on a LAN without internet. Chinese by default, English on request. A reviewer signs in with a
+//! password; the session is an 8-hour token of its own audience in an HttpOnly, SameSite=Strict
+//! cookie. Every action is an Automerge change the server writes on the reviewer's behalf,
+//! attributed to them, through the same admission as a phone's push, so it reaches the phones.
+
+mod cases;
+mod i18n;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use gridsync_core::{Identity, Role};
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth;
+use crate::store::DeviceContext;
+pub use i18n::Lang;
+
+const SESSION: &str = "gs_session";
+const LANG: &str = "gs_lang";
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console/cases") }))
+        .route("/console", get(|| async { Redirect::to("/console/cases") }))
+        .route("/console/app.css", get(css))
+        .route("/console/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/lang", get(switch_lang))
+        .merge(cases::routes())
+}
+
+/// The signed-in reviewer of a console request, and the language to answer in.
+#[derive(Debug, Clone)]
+pub struct Reviewer {
+    pub who: Identity,
+    pub lang: Lang,
+}
+
+/// A console request without a valid session goes to the sign-in page.
+#[derive(Debug)]
+pub struct SignIn;
+
+impl IntoResponse for SignIn {
+    fn into_response(self) -> Response {
+        Redirect::to("/console/login").into_response()
+    }
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    Lang::from_code(cookie(headers, LANG).unwrap_or("zh"))
+}
+
+impl FromRequestParts<Arc<AppState>> for Reviewer {
+    type Rejection = SignIn;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let lang = lang_of(&parts.headers);
+        let token = cookie(&parts.headers, SESSION).ok_or(SignIn)?;
+        let claims = state.keys.verify_console(token).map_err(|_| SignIn)?;
+        // The account as stored now (moved, disabled or its console revoked: signed out).
+        let ctx = state
+            .store
+            .device_context(&claims.dev)
+            .await
+            .ok()
+            .flatten()
+            .filter(|c| !c.revoked)
+            .ok_or(SignIn)?;
+        let who = ctx
+            .users
+            .iter()
+            .find(|u| u.user == claims.sub)
+            .cloned()
+            .ok_or(SignIn)?;
+        Ok(Reviewer { who, lang })
+    }
+}
+
+/// POSTs from another site are refused: the cookie is SameSite=Strict already, and a browser
+/// that sends `Origin` must name this host.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        None => true,
+        Some(origin) => host.is_some_and(|h| {
+            origin
+                .split_once("://")
+                .is_some_and(|(_, rest)| rest.trim_end_matches('/') == h)
+        }),
+    }
+}
+
+/// The device context the console writes from: the reviewer's console, with this server
+/// process's actor.
+pub async fn console_device(
+    state: &AppState,
+    who: &Identity,
+) -> Result<DeviceContext, crate::store::StoreError> {
+    let server = state
+        .server_device
+        .get_or_try_init(|| state.store.server_device(crate::now_ms()))
+        .await?;
+    Ok(DeviceContext {
+        device: who.device.clone(),
+        actors: server.actors.clone(),
+        users: vec![who.clone()],
+        revoked: false,
+    })
+}
+
+async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("app.css"),
+    )
+}
+
+/// The page frame: header, navigation by role, language switch, sign-out.
+pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
+    let l = r.lang;
+    let nav = [
+        ("cases", "/console/cases"),
+        ("supervision", "/console/supervision"),
+        ("dashboard", "/console/dashboard"),
+    ];
+    html! {
+        (DOCTYPE)
+        html lang=(if l == Lang::Zh { "zh-CN" } else { "en" }) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · " (l.t("app")) }
+                link rel="stylesheet" href="/console/app.css";
+            }
+            body {
+                header.top {
+                    span.brand { (l.t("app")) }
+                    nav {
+                        @for (key, href) in nav {
+                            a href=(href) class=(if key == current { "on" } else { "" }) { (l.t(key)) }
+                        }
+                        @if r.who.role == Role::CountyAdmin {
+                            a href="/console/devices" class=(if current == "devices" { "on" } else { "" }) { (l.t("devices")) }
+                        }
+                    }
+                    span.who { (r.who.user) " · " (r.who.role.name_zh()) " · " (r.who.scope) }
+                    a #lang href=(format!("/console/lang?to={}", if l == Lang::Zh { "en" } else { "zh" })) { (l.t("lang_switch")) }
+                    form.inline method="post" action="/console/logout" {
+                        button #logout type="submit" { (l.t("logout")) }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LangQuery {
+    to: String,
+}
+
+async fn switch_lang(headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let lang = Lang::from_code(&q.to);
+    // Back to where the switch was pressed, if that was a console page of this site.
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.find("/console/").map(|i| r[i..].to_owned()))
+        .unwrap_or_else(|| "/console/cases".into());
+    (
+        [(
+            header::SET_COOKIE,
+            format!(
+                "{LANG}={}; Path=/; Max-Age=31536000; SameSite=Strict",
+                lang.code()
+            ),
+        )],
+        Redirect::to(&back),
+    )
+        .into_response()
+}
+
+async fn login_page(headers: HeaderMap) -> Markup {
+    login_form(lang_of(&headers), None)
+}
+
+fn login_form(l: Lang, error: Option<&str>) -> Markup {
+    html! {
+        (DOCTYPE)
+        html {
+            head {
+                meta charset="utf-8";
+                title { (l.t("login")) " · " (l.t("app")) }
+                link rel="stylesheet" href="/console/app.css";
+            }
+            body.login {
+                form.card #login-form method="post" action="/console/login" {
+                    h1 { (l.t("app")) }
+                    @if let Some(e) = error { p.error #login-error { (e) } }
+                    label { (l.t("user")) input #user name="user" autocomplete="username" required; }
+                    label { (l.t("password")) input #password name="password" type="password" autocomplete="current-password" required; }
+                    button #submit type="submit" { (l.t("login")) }
+                    a href=(format!("/console/lang?to={}", if l == Lang::Zh { "en" } else { "zh" })) { (l.t("lang_switch")) }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    user: String,
+    password: String,
+}
+
+async fn login(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let l = lang_of(&headers);
+    let refused = || {
+        (
+            StatusCode::UNAUTHORIZED,
+            login_form(l, Some(l.t("bad_login"))),
+        )
+            .into_response()
+    };
+    if !same_origin(&headers) || !state.login_limit.allow(&f.user) {
+        return refused();
+    }
+    let now = crate::now_ms();
+    let Ok(Some(user)) = state.store.user(&f.user).await else {
+        return refused();
+    };
+    if user.disabled || !auth::verify_password(&user.password_hash, &f.password) {
+        tracing::info!(user = %f.user, "console login refused");
+        return refused();
+    }
+    let device = format!("console-{}", user.id);
+    let who = match Identity::new(&user.id, user.role, user.scope, user.department, &device) {
+        Ok(w) => w,
+        Err(_) => return refused(),
+    };
+    if state
+        .store
+        .bind_console(&device, &user.id, now)
+        .await
+        .is_err()
+    {
+        return refused();
+    }
+    let _ = state
+        .store
+        .audit(&user.id, "console_login", &device, "", now)
+        .await;
+    let Ok(token) = state.keys.console_token(&who, now / 1000) else {
+        return refused();
+    };
+    (
+        [(
+            header::SET_COOKIE,
+            format!(
+                "{SESSION}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+                auth::CONSOLE_SECONDS
+            ),
+        )],
+        Redirect::to("/console/cases"),
+    )
+        .into_response()
+}
+
+async fn logout() -> Response {
+    (
+        [(
+            header::SET_COOKIE,
+            format!("{SESSION}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+        )],
+        Redirect::to("/console/login"),
+    )
+        .into_response()
+}
