@@ -9,7 +9,7 @@
 use gridsync_core::case::{Location, MediationSession, NewCase, Party};
 use gridsync_core::replica::SyncOutcome;
 use gridsync_core::taxonomy::Taxonomy;
-use gridsync_core::workflow::{EventDraft, EventType};
+use gridsync_core::workflow::{EventDraft, EventType, Rating};
 use gridsync_core::{CaseKind, Identity, JurisdictionPath, Replica, Role};
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
@@ -190,6 +190,18 @@ pub async fn seed(store: &Store, taxonomy: &Taxonomy, now: i64) -> Result<Option
                 EventDraft::new(EventType::Resolved).note("已现场处理"),
                 at + 3_600_000,
             );
+            // The requester's rating (评价), as the worker records it.
+            let rating = [
+                Rating::Satisfied,
+                Rating::Satisfied,
+                Rating::BasicallySatisfied,
+                Rating::Unsatisfied,
+            ][rng.random_range(0..4)];
+            let _ = w.replica.append_event(
+                &id,
+                EventDraft::evaluate(rating).note("群众评价"),
+                at + 7_200_000,
+            );
         }
     }
     for m in mediators.iter_mut() {
@@ -206,6 +218,26 @@ pub async fn seed(store: &Store, taxonomy: &Taxonomy, now: i64) -> Result<Option
                 })?;
                 e.set_agreement("经调解，双方自愿达成如下协议：一、……二、……")
             })?;
+            // Most mediations succeed; a failed one goes to court (诉调对接).
+            let _ = m.replica.append_event(
+                &id,
+                EventDraft::new(EventType::Accepted),
+                at + DAY_MS + 60_000,
+            );
+            if i < 3 {
+                m.replica.edit(&id, at + 2 * DAY_MS, |e| {
+                    e.set_mediation_result("success", "")
+                })?;
+                let _ = m.replica.append_event(
+                    &id,
+                    EventDraft::new(EventType::Resolved).note("调解成功"),
+                    at + 2 * DAY_MS + 60_000,
+                );
+            } else {
+                m.replica.edit(&id, at + 2 * DAY_MS, |e| {
+                    e.set_mediation_result("failure", "court")
+                })?;
+            }
         }
     }
     for p in workers.iter_mut().chain(mediators.iter_mut()) {
@@ -267,10 +299,13 @@ pub async fn seed(store: &Store, taxonomy: &Taxonomy, now: i64) -> Result<Option
         if let [a, b] = pair {
             sync_until_quiet(store, taxonomy, a, now).await?;
             sync_until_quiet(store, taxonomy, b, now).await?;
-            let shared = a.replica.capture(
-                &field_report(&mut rng, &a.who, 99, taxonomy),
-                now - 2 * DAY_MS,
-            )?;
+            // Two weeks old and never answered: overdue whatever the weekday or holiday. Not a
+            // key-person visit: the mediator who edits it too may not see those.
+            let mut report = field_report(&mut rng, &a.who, 99, taxonomy);
+            while report.kind == CaseKind::KeyPersonVisit {
+                report = field_report(&mut rng, &a.who, 99, taxonomy);
+            }
+            let shared = a.replica.capture(&report, now - 14 * DAY_MS)?;
             sync_until_quiet(store, taxonomy, a, now).await?;
             // b is in another grid of the same village and does not see a's grid; the mediator does.
             let Some(m) = mediators
