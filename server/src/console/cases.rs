@@ -70,6 +70,7 @@ impl Filters {
             // Through the end of the `to` day.
             to: calendar.local_midnight(self.to.trim()).map(|t| t + DAY),
             q: opt(&self.q),
+            due_before: None,
             sort: opt(&self.sort),
             page: self.page.trim().parse().ok(),
             per_page: Some(PER_PAGE),
@@ -110,7 +111,7 @@ const PER_PAGE: u32 = 50;
 /// Rows an export holds at most.
 const MAX_EXPORT: u32 = 10_000;
 
-fn when(calendar: &Calendar, at: i64) -> String {
+pub(super) fn when(calendar: &Calendar, at: i64) -> String {
     // Local date and time, minutes.
     let day = calendar.local_date(at);
     let offset = 8 * 3_600_000;
@@ -118,7 +119,7 @@ fn when(calendar: &Calendar, at: i64) -> String {
     format!("{day} {:02}:{:02}", minutes / 60, minutes % 60)
 }
 
-fn internal(e: StoreError) -> Response {
+pub(super) fn internal(e: StoreError) -> Response {
     tracing::error!(error = %e, "console store error");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -233,7 +234,7 @@ async fn list(
     page(&r, l.t("cases"), "cases", body).into_response()
 }
 
-fn category_name(state: &AppState, l: Lang, code: &str) -> String {
+pub(super) fn category_name(state: &AppState, l: Lang, code: &str) -> String {
     state
         .taxonomy
         .category(code)
@@ -247,7 +248,7 @@ fn category_name(state: &AppState, l: Lang, code: &str) -> String {
         .unwrap_or_else(|| code.to_owned())
 }
 
-fn row(state: &AppState, l: Lang, c: &CaseRow) -> Markup {
+pub(super) fn row(state: &AppState, l: Lang, c: &CaseRow) -> Markup {
     html! {
         tr.case data-id=(c.id) {
             td {

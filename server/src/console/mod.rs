@@ -4,6 +4,7 @@
 //! cookie. Every action is an Automerge change the server writes on the reviewer's behalf,
 //! attributed to them, through the same admission as a phone's push, so it reaches the phones.
 
+mod board;
 mod cases;
 mod i18n;
 
@@ -36,6 +37,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/logout", post(logout))
         .route("/console/lang", get(switch_lang))
         .merge(cases::routes())
+        .merge(board::routes())
 }
 
 /// The signed-in reviewer of a console request, and the language to answer in.

@@ -30,6 +30,8 @@ pub struct CaseQuery {
     pub to: Option<i64>,
     /// Text searched in titles.
     pub q: Option<String>,
+    /// Not yet late, but due before this instant (ms since the epoch): the soon-due list.
+    pub due_before: Option<i64>,
     /// newest (default), oldest, due (soonest deadline first) or updated (latest change first).
     pub sort: Option<String>,
     pub page: Option<u32>,
@@ -149,6 +151,11 @@ impl Store {
         }
         if q.accountability == Some(true) {
             clause.push_str(" AND accountability = 1");
+        }
+        if let Some(before) = q.due_before {
+            clause.push_str(&format!(
+                " AND due_at IS NOT NULL AND due_at >= {now} AND due_at < {before}"
+            ));
         }
         if let Some(from) = q.from {
             clause.push_str(&format!(" AND created_at >= {from}"));

@@ -1,0 +1,324 @@
+"""The review console in a real browser against `gridsync serve --demo` (issue 6, "Done means").
+
+The demo county (server/src/demo.rs): county 130533, townships 100-102, villages 201-203, grids
+01-02. In each village the grid 01 worker captured a case two weeks before the server's now that
+they and the village mediator then retitled offline: a title conflict, never answered, so overdue.
+"""
+
+import csv
+import io
+import os
+import re
+import urllib.parse
+
+import openpyxl
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from conftest import absent, console_errors, fetch, login, new_browser, screenshot
+
+KEPT = "村口变压器漏油（已设警示）"
+OTHER = "村口变压器漏油，群众围观"
+VILLAGE_201 = "130533/100/201"
+# The conflict case of village 130533/100/201 is captured by the worker of its grid 01.
+GRID_WORKER = "gw.10020101"
+TOTAL = re.compile(r"共\s*(\d+)\s*件")
+
+
+def wait(browser, timeout=15):
+    return WebDriverWait(browser, timeout)
+
+
+def submit_and_wait(browser, button):
+    """Clicks a button that submits a form and waits for the next page to replace this one."""
+    old = browser.find_element(By.TAG_NAME, "html")
+    button.click()
+    wait(browser).until(EC.staleness_of(old))
+
+
+def case_rows(browser):
+    """The rows of the case list on this page (none when the page says there are no cases)."""
+    browser.find_element(By.ID, "total")  # the page is there
+    browser.implicitly_wait(0)
+    try:
+        return browser.find_elements(By.CSS_SELECTOR, "table#cases tr.case[data-id]")
+    finally:
+        browser.implicitly_wait(5)
+
+
+def total(browser) -> int:
+    text = browser.find_element(By.ID, "total").text
+    m = TOTAL.search(text)
+    assert m, f"#total reads {text!r}, not 共 N 件"
+    return int(m.group(1))
+
+
+def all_ids(browser):
+    """data-id of every row of the filtered list, following the pager to its last page."""
+    ids = [r.get_attribute("data-id") for r in case_rows(browser)]
+    while not absent(browser, By.ID, "next"):
+        submit_and_wait(browser, browser.find_element(By.ID, "next"))
+        ids += [r.get_attribute("data-id") for r in case_rows(browser)]
+    return ids
+
+
+def set_text(browser, element_id: str, value: str):
+    el = browser.find_element(By.ID, element_id)
+    el.clear()
+    el.send_keys(value)
+
+
+def check(browser, element_id: str):
+    el = browser.find_element(By.ID, element_id)
+    if not el.is_selected():
+        el.click()
+    assert el.is_selected()
+
+
+def case_id_of(url: str) -> str:
+    path = urllib.parse.urlsplit(url).path
+    assert path.startswith("/console/cases/"), url
+    return path.rsplit("/", 1)[1]
+
+
+def test_review_conflict_dispatch_reaches_phone(demo, browser, tmp_path):
+    import gridsync_ffi
+
+    login(browser, demo.url, "ts.100", demo.password("ts.100"))
+    assert urllib.parse.urlsplit(browser.current_url).path == "/console/cases"
+
+    # The filter form: township 100, village 201, overdue only.
+    set_text(browser, "f-township", "100")
+    set_text(browser, "f-village", "201")
+    check(browser, "f-overdue")
+    submit_and_wait(browser, browser.find_element(By.ID, "apply"))
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(browser.current_url).query)
+    assert query.get("village") == ["201"] and query.get("township") == ["100"], query
+    assert query.get("overdue") == ["1"], query
+    rows = case_rows(browser)
+    assert rows, "no overdue case in village 201: the demo seeds at least its conflict case"
+    for row in rows:
+        place = row.find_element(By.CSS_SELECTOR, "td.mono").text
+        assert place == VILLAGE_201 or place.startswith(VILLAGE_201 + "/"), place
+        assert row.find_elements(By.CSS_SELECTOR, "span.badge.late"), (
+            f"row {row.get_attribute('data-id')} has no overdue badge"
+        )
+    assert total(browser) == len(rows), "共 N 件 differs from the rows shown"
+    screenshot(browser, "list.png")
+
+    # Narrowed to conflicts: the retitled case.
+    check(browser, "f-conflict")
+    submit_and_wait(browser, browser.find_element(By.ID, "apply"))
+    rows = case_rows(browser)
+    assert len(rows) >= 1, "no overdue case in conflict in village 201"
+    assert total(browser) == len(rows)
+    for row in rows:
+        assert row.find_elements(By.CSS_SELECTOR, "span.badge.conflict"), row.text
+    conflicted = [r for r in rows if r.find_element(By.CSS_SELECTOR, "a.title").text in (KEPT, OTHER)]
+    assert len(conflicted) == 1, [r.text for r in rows]
+    place = conflicted[0].find_element(By.CSS_SELECTOR, "td.mono").text
+    assert place == VILLAGE_201 + "/01", f"the conflict case is in {place}, not grid 01"
+    listed_id = conflicted[0].get_attribute("data-id")
+    submit_and_wait(browser, conflicted[0].find_element(By.CSS_SELECTOR, "a.title"))
+    case_id = case_id_of(browser.current_url)
+    assert case_id == listed_id
+
+    # The conflict panel: two titles, each with who set it; keep the grid worker's.
+    panel = browser.find_element(By.CSS_SELECTOR, '#conflicts div.conflict[data-field="title"]')
+    forms = panel.find_elements(By.CSS_SELECTOR, "form")
+    values = {
+        f.find_element(By.CSS_SELECTOR, "span.value").text: f
+        for f in forms
+        if f.find_elements(By.CSS_SELECTOR, "span.value")
+    }
+    assert set(values) == {KEPT, OTHER}, values.keys()
+    submit_and_wait(browser, values[KEPT].find_element(By.CSS_SELECTOR, "button.keep"))
+    assert not absent(browser, By.ID, "flash-done"), (
+        f"no #flash-done after keeping a value: {browser.find_element(By.TAG_NAME, 'main').text}"
+    )
+    assert absent(browser, By.ID, "conflicts"), "the conflict panel is still shown"
+    assert browser.find_element(By.ID, "case-title").text == KEPT
+
+    # Accept (the case was never answered), then dispatch to a department.
+    if not absent(browser, By.ID, "do-accepted"):
+        submit_and_wait(browser, browser.find_element(By.ID, "do-accepted"))
+        assert absent(browser, By.ID, "flash-error"), browser.find_element(By.ID, "flash-error").text
+        assert not absent(browser, By.ID, "flash-done")
+        assert browser.find_element(By.ID, "case-status").text == "已受理"
+    department = Select(browser.find_element(By.ID, "department"))
+    codes = [o.get_attribute("value") for o in department.options]
+    assert codes, "the department list is empty"
+    chosen = "urban_management" if "urban_management" in codes else codes[0]
+    department.select_by_value(chosen)
+    set_text(browser, "note", "请城管局核实处置")
+    submit_and_wait(browser, browser.find_element(By.ID, "do-assigned"))
+    assert absent(browser, By.ID, "flash-error"), browser.find_element(By.ID, "flash-error").text
+    assert not absent(browser, By.ID, "flash-done")
+    assert browser.find_element(By.ID, "case-status").text == "已转办"
+    assert browser.find_element(By.ID, "case-department").text == chosen
+    assert "请城管局核实处置" in browser.find_element(By.ID, "timeline").text
+    screenshot(browser, "case.png")
+
+    # The grid worker's phone gets the kept title and the dispatch on its next sync.
+    phone = gridsync_ffi.FieldStore.open(str(tmp_path / "gw.db"), os.urandom(32))
+    phone.login(demo.url, GRID_WORKER, demo.password(GRID_WORKER))
+    phone.sync(demo.url, None)
+    case = phone.get_case(case_id)
+    assert case.title == KEPT
+    assert case.conflicts == []
+    assert case.status == "assigned"
+    assert case.department == chosen
+    assert [e for e in case.events if e.kind == "assigned" and e.department == chosen], [
+        (e.kind, e.department) for e in case.events
+    ]
+
+
+def test_export_matches_filtered_list(demo, browser):
+    login(browser, demo.url, "ts.100", demo.password("ts.100"))
+    browser.get(demo.url + "/console/cases?township=100&village=201&overdue=1")
+    xlsx_href = browser.find_element(By.ID, "export-xlsx").get_attribute("href")
+    csv_href = browser.find_element(By.ID, "export-csv").get_attribute("href")
+    ids = all_ids(browser)
+    assert ids, "the filtered list is empty: the export comparison would prove nothing"
+    for href, path in ((xlsx_href, "/console/export.xlsx"), (csv_href, "/console/export.csv")):
+        parts = urllib.parse.urlsplit(href)
+        assert parts.path == path, href
+        query = urllib.parse.parse_qs(parts.query)
+        assert query.get("village") == ["201"] and query.get("township") == ["100"], href
+        assert query.get("overdue") == ["1"], href
+
+    status, headers, body = fetch(browser, xlsx_href)
+    assert status == 200, (status, body[:200])
+    assert "spreadsheetml" in headers.get("Content-Type", ""), headers.get("Content-Type")
+    sheet = openpyxl.load_workbook(io.BytesIO(body), read_only=True).active
+    table = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert table[0][:2] == ["案件编号", "标题"], table[0]
+    assert [r[0] for r in table[1:]] == ids
+
+    status, headers, body = fetch(browser, csv_href)
+    assert status == 200, (status, body[:200])
+    assert headers.get("Content-Type", "").startswith("text/csv"), headers.get("Content-Type")
+    assert body.startswith(b"\xef\xbb\xbf"), "no byte-order mark: Excel would garble the Chinese"
+    table = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    assert table[0][:2] == ["案件编号", "标题"], table[0]
+    assert [r[0] for r in table[1:]] == ids
+
+
+def test_mediator_sees_only_own_village(demo, browser):
+    # A case of village 202, as the township sees it.
+    login(browser, demo.url, "ts.100", demo.password("ts.100"))
+    browser.get(demo.url + "/console/cases?township=100&village=202")
+    rows = case_rows(browser)
+    assert rows, "no case in village 202"
+    other_id = rows[0].get_attribute("data-id")
+    other_title = rows[0].find_element(By.CSS_SELECTOR, "a.title").text
+    assert rows[0].find_element(By.CSS_SELECTOR, "td.mono").text.startswith("130533/100/202")
+    submit_and_wait(browser, browser.find_element(By.ID, "logout"))
+    assert urllib.parse.urlsplit(browser.current_url).path == "/console/login"
+    browser.get(demo.url + "/console/cases")
+    assert urllib.parse.urlsplit(browser.current_url).path == "/console/login", (
+        "signed out, yet the list still shows"
+    )
+
+    login(browser, demo.url, "med.100201", demo.password("med.100201"))
+    # Control: the mediator's own village is readable.
+    own = case_rows(browser)
+    assert own, "the mediator of village 201 sees no case at all"
+    for row in own:
+        assert row.find_element(By.CSS_SELECTOR, "td.mono").text.startswith(VILLAGE_201), row.text
+    assert other_id not in [r.get_attribute("data-id") for r in own]
+    own_id = own[0].get_attribute("data-id")
+    browser.get(f"{demo.url}/console/cases/{own_id}")
+    assert not absent(browser, By.ID, "case-title"), "the mediator cannot open a case of their own village"
+
+    # The other village's case: not found, and nothing of it shows.
+    browser.get(f"{demo.url}/console/cases/{other_id}")
+    assert not absent(browser, By.ID, "not-found")
+    assert absent(browser, By.ID, "case-title")
+    assert other_title not in browser.page_source
+    status, _, body = fetch(browser, f"{demo.url}/console/cases/{other_id}")
+    assert status == 404, status
+    assert other_title.encode() not in body
+
+    browser.get(demo.url + "/console/cases")
+    set_text(browser, "f-q", other_title)
+    submit_and_wait(browser, browser.find_element(By.ID, "apply"))
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(browser.current_url).query).get("q") == [other_title]
+    found = [r.get_attribute("data-id") for r in case_rows(browser)]
+    assert other_id not in found
+    for row in case_rows(browser):
+        assert row.find_element(By.CSS_SELECTOR, "td.mono").text.startswith(VILLAGE_201), row.text
+
+    # Nor through the export.
+    status, _, body = fetch(browser, demo.url + "/console/export.csv?" + urllib.parse.urlencode({"q": other_title}))
+    assert status == 200
+    assert other_id.encode() not in body
+
+
+@pytest.fixture(scope="module")
+def admin(demo):
+    """One browser signed in as the county admin for the page checks."""
+    driver = new_browser()
+    login(driver, demo.url, "county.admin", demo.password("county.admin"))
+    # The console log is really read: an error logged by a page shows up as SEVERE.
+    driver.execute_script("console.error('gridsync console self-check')")
+    logged = console_errors(driver)
+    assert any("gridsync console self-check" in e["message"] for e in logged), logged
+    yield driver
+    driver.quit()
+
+
+PAGES = ["cases", "case", "supervision", "dashboard", "devices"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_without_console_errors(demo, admin, page):
+    if page == "case":
+        admin.get(demo.url + "/console/cases")
+        rows = case_rows(admin)
+        assert rows, "the county admin sees no case"
+        url = rows[0].find_element(By.CSS_SELECTOR, "a.title").get_attribute("href")
+    else:
+        url = f"{demo.url}/console/{page}"
+    console_errors(admin)  # what earlier pages left
+    admin.get(url)
+    status, _, body = fetch(admin, url)
+    errors = console_errors(admin)
+    assert status == 200, f"GET {url}: HTTP {status} {body[:200]!r}"
+    assert urllib.parse.urlsplit(admin.current_url).path == urllib.parse.urlsplit(url).path, (
+        f"{url} went to {admin.current_url}"
+    )
+    assert not absent(admin, By.TAG_NAME, "main"), f"{url} has no <main>"
+    assert absent(admin, By.ID, "not-found")
+    assert errors == [], f"browser console errors on {url}: {errors}"
+    if page == "dashboard":
+        screenshot(admin, "dashboard.png")
+
+
+def test_english_switch(demo, admin):
+    admin.get(demo.url + "/console/cases")
+    headers = [th.text for th in admin.find_elements(By.CSS_SELECTOR, "table#cases thead th")]
+    assert "状态" in headers, headers
+    try:
+        submit_and_wait(admin, admin.find_element(By.ID, "lang"))
+        assert urllib.parse.urlsplit(admin.current_url).path == "/console/cases"
+        headers = [th.text for th in admin.find_elements(By.CSS_SELECTOR, "table#cases thead th")]
+        assert "Status" in headers and "Title" in headers, headers
+        assert admin.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+        assert "Total" in admin.find_element(By.ID, "total").text
+    finally:
+        if admin.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en":
+            submit_and_wait(admin, admin.find_element(By.ID, "lang"))
+    headers = [th.text for th in admin.find_elements(By.CSS_SELECTOR, "table#cases thead th")]
+    assert "状态" in headers, headers
+    assert admin.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
+    assert console_errors(admin) == []
+
+
+def test_server_logged_no_errors(demo):
+    """Last: nothing the console did above made the server log an error or panic."""
+    log = (demo.workdir / "server.log").read_text(errors="replace")
+    bad = [line for line in log.splitlines() if " ERROR " in line or "panicked" in line]
+    assert bad == [], "\n".join(bad[:20])
