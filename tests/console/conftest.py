@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 BIN = os.environ.get("GRIDSYNC_BIN")
@@ -98,7 +98,7 @@ def demo(tmp_path_factory):
         stdout=subprocess.PIPE,
         stderr=log,
     )
-    lines: "queue.Queue[str | None]" = queue.Queue()
+    lines: queue.Queue[str | None] = queue.Queue()
 
     def read_stdout():
         # Keeps draining stdout for the server's whole life, so it never blocks on a full pipe.
@@ -126,7 +126,7 @@ def demo(tmp_path_factory):
             )
         output.append(line)
         if line.startswith(LISTENING):
-            url = line[len(LISTENING):].strip()
+            url = line[len(LISTENING) :].strip()
     d = Demo(url=url, accounts=parse_accounts(output), workdir=workdir, output=output)
     assert {"ts.100", "med.100201", "gw.10020101", "county.admin"} <= d.accounts.keys(), output
     yield d
@@ -143,7 +143,12 @@ def demo(tmp_path_factory):
 def new_browser():
     options = Options()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
@@ -158,15 +163,32 @@ def browser():
     driver.quit()
 
 
+def click_and_wait(browser, element, timeout=15):
+    """Clicks something that loads another page (a submit button, a link) and waits until the new
+    page has loaded. Marks the current page's window first and waits for a window without the
+    mark: reliable even when the next page has the same URL, and untroubled by the transient
+    errors Chrome answers while a page is being torn down."""
+    browser.execute_script("window.__gridsyncOld = true")
+    element.click()
+
+    def loaded(driver):
+        try:
+            return driver.execute_script(
+                "return window.__gridsyncOld === undefined && document.readyState === 'complete'"
+            )
+        except WebDriverException:
+            return False
+
+    WebDriverWait(browser, timeout, poll_frequency=0.1).until(loaded)
+
+
 def login(browser, url: str, user: str, password: str):
     """Signs in on the console's sign-in page; the console then shows the case list."""
     browser.get(url + "/console/login")
     browser.find_element(By.ID, "user").send_keys(user)
     browser.find_element(By.ID, "password").send_keys(password)
-    old = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.ID, "submit").click()
     # The refusal is answered at the same URL: wait for the page to be replaced, then look.
-    WebDriverWait(browser, 15).until(EC.staleness_of(old))
+    click_and_wait(browser, browser.find_element(By.ID, "submit"))
     if absent(browser, By.ID, "login-error"):
         assert "/console/login" not in browser.current_url, browser.current_url
     else:

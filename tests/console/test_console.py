@@ -9,15 +9,23 @@ import csv
 import io
 import os
 import re
+import time
 import urllib.parse
 
 import openpyxl
 import pytest
+from conftest import (
+    IMPLICIT_WAIT,
+    absent,
+    click_and_wait,
+    console_errors,
+    fetch,
+    login,
+    new_browser,
+    screenshot,
+)
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import Select, WebDriverWait
-
-from conftest import absent, console_errors, fetch, login, new_browser, screenshot
+from selenium.webdriver.support.ui import Select
 
 KEPT = "村口变压器漏油（已设警示）"
 OTHER = "村口变压器漏油，群众围观"
@@ -27,17 +35,6 @@ GRID_WORKER = "gw.10020101"
 TOTAL = re.compile(r"共\s*(\d+)\s*件")
 
 
-def wait(browser, timeout=15):
-    return WebDriverWait(browser, timeout)
-
-
-def submit_and_wait(browser, button):
-    """Clicks a button that submits a form and waits for the next page to replace this one."""
-    old = browser.find_element(By.TAG_NAME, "html")
-    button.click()
-    wait(browser).until(EC.staleness_of(old))
-
-
 def case_rows(browser):
     """The rows of the case list on this page (none when the page says there are no cases)."""
     browser.find_element(By.ID, "total")  # the page is there
@@ -45,7 +42,7 @@ def case_rows(browser):
     try:
         return browser.find_elements(By.CSS_SELECTOR, "table#cases tr.case[data-id]")
     finally:
-        browser.implicitly_wait(5)
+        browser.implicitly_wait(IMPLICIT_WAIT)
 
 
 def total(browser) -> int:
@@ -59,7 +56,7 @@ def all_ids(browser):
     """data-id of every row of the filtered list, following the pager to its last page."""
     ids = [r.get_attribute("data-id") for r in case_rows(browser)]
     while not absent(browser, By.ID, "next"):
-        submit_and_wait(browser, browser.find_element(By.ID, "next"))
+        click_and_wait(browser, browser.find_element(By.ID, "next"))
         ids += [r.get_attribute("data-id") for r in case_rows(browser)]
     return ids
 
@@ -93,7 +90,7 @@ def test_review_conflict_dispatch_reaches_phone(demo, browser, tmp_path):
     set_text(browser, "f-township", "100")
     set_text(browser, "f-village", "201")
     check(browser, "f-overdue")
-    submit_and_wait(browser, browser.find_element(By.ID, "apply"))
+    click_and_wait(browser, browser.find_element(By.ID, "apply"))
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(browser.current_url).query)
     assert query.get("village") == ["201"] and query.get("township") == ["100"], query
     assert query.get("overdue") == ["1"], query
@@ -110,31 +107,31 @@ def test_review_conflict_dispatch_reaches_phone(demo, browser, tmp_path):
 
     # Narrowed to conflicts: the retitled case.
     check(browser, "f-conflict")
-    submit_and_wait(browser, browser.find_element(By.ID, "apply"))
+    click_and_wait(browser, browser.find_element(By.ID, "apply"))
     rows = case_rows(browser)
     assert len(rows) >= 1, "no overdue case in conflict in village 201"
     assert total(browser) == len(rows)
     for row in rows:
         assert row.find_elements(By.CSS_SELECTOR, "span.badge.conflict"), row.text
-    conflicted = [r for r in rows if r.find_element(By.CSS_SELECTOR, "a.title").text in (KEPT, OTHER)]
+    conflicted = [
+        r for r in rows if r.find_element(By.CSS_SELECTOR, "a.title").text in (KEPT, OTHER)
+    ]
     assert len(conflicted) == 1, [r.text for r in rows]
     place = conflicted[0].find_element(By.CSS_SELECTOR, "td.mono").text
     assert place == VILLAGE_201 + "/01", f"the conflict case is in {place}, not grid 01"
     listed_id = conflicted[0].get_attribute("data-id")
-    submit_and_wait(browser, conflicted[0].find_element(By.CSS_SELECTOR, "a.title"))
+    click_and_wait(browser, conflicted[0].find_element(By.CSS_SELECTOR, "a.title"))
     case_id = case_id_of(browser.current_url)
     assert case_id == listed_id
 
     # The conflict panel: two titles, each with who set it; keep the grid worker's.
     panel = browser.find_element(By.CSS_SELECTOR, '#conflicts div.conflict[data-field="title"]')
-    forms = panel.find_elements(By.CSS_SELECTOR, "form")
     values = {
-        f.find_element(By.CSS_SELECTOR, "span.value").text: f
-        for f in forms
-        if f.find_elements(By.CSS_SELECTOR, "span.value")
+        v.text: v.find_element(By.XPATH, "./ancestor::form[1]")
+        for v in panel.find_elements(By.CSS_SELECTOR, "form span.value")
     }
     assert set(values) == {KEPT, OTHER}, values.keys()
-    submit_and_wait(browser, values[KEPT].find_element(By.CSS_SELECTOR, "button.keep"))
+    click_and_wait(browser, values[KEPT].find_element(By.CSS_SELECTOR, "button.keep"))
     assert not absent(browser, By.ID, "flash-done"), (
         f"no #flash-done after keeping a value: {browser.find_element(By.TAG_NAME, 'main').text}"
     )
@@ -143,8 +140,10 @@ def test_review_conflict_dispatch_reaches_phone(demo, browser, tmp_path):
 
     # Accept (the case was never answered), then dispatch to a department.
     if not absent(browser, By.ID, "do-accepted"):
-        submit_and_wait(browser, browser.find_element(By.ID, "do-accepted"))
-        assert absent(browser, By.ID, "flash-error"), browser.find_element(By.ID, "flash-error").text
+        click_and_wait(browser, browser.find_element(By.ID, "do-accepted"))
+        assert absent(browser, By.ID, "flash-error"), browser.find_element(
+            By.ID, "flash-error"
+        ).text
         assert not absent(browser, By.ID, "flash-done")
         assert browser.find_element(By.ID, "case-status").text == "已受理"
     department = Select(browser.find_element(By.ID, "department"))
@@ -153,7 +152,7 @@ def test_review_conflict_dispatch_reaches_phone(demo, browser, tmp_path):
     chosen = "urban_management" if "urban_management" in codes else codes[0]
     department.select_by_value(chosen)
     set_text(browser, "note", "请城管局核实处置")
-    submit_and_wait(browser, browser.find_element(By.ID, "do-assigned"))
+    click_and_wait(browser, browser.find_element(By.ID, "do-assigned"))
     assert absent(browser, By.ID, "flash-error"), browser.find_element(By.ID, "flash-error").text
     assert not absent(browser, By.ID, "flash-done")
     assert browser.find_element(By.ID, "case-status").text == "已转办"
@@ -215,7 +214,7 @@ def test_mediator_sees_only_own_village(demo, browser):
     other_id = rows[0].get_attribute("data-id")
     other_title = rows[0].find_element(By.CSS_SELECTOR, "a.title").text
     assert rows[0].find_element(By.CSS_SELECTOR, "td.mono").text.startswith("130533/100/202")
-    submit_and_wait(browser, browser.find_element(By.ID, "logout"))
+    click_and_wait(browser, browser.find_element(By.ID, "logout"))
     assert urllib.parse.urlsplit(browser.current_url).path == "/console/login"
     browser.get(demo.url + "/console/cases")
     assert urllib.parse.urlsplit(browser.current_url).path == "/console/login", (
@@ -231,7 +230,9 @@ def test_mediator_sees_only_own_village(demo, browser):
     assert other_id not in [r.get_attribute("data-id") for r in own]
     own_id = own[0].get_attribute("data-id")
     browser.get(f"{demo.url}/console/cases/{own_id}")
-    assert not absent(browser, By.ID, "case-title"), "the mediator cannot open a case of their own village"
+    assert not absent(browser, By.ID, "case-title"), (
+        "the mediator cannot open a case of their own village"
+    )
 
     # The other village's case: not found, and nothing of it shows.
     browser.get(f"{demo.url}/console/cases/{other_id}")
@@ -244,30 +245,56 @@ def test_mediator_sees_only_own_village(demo, browser):
 
     browser.get(demo.url + "/console/cases")
     set_text(browser, "f-q", other_title)
-    submit_and_wait(browser, browser.find_element(By.ID, "apply"))
-    assert urllib.parse.parse_qs(urllib.parse.urlsplit(browser.current_url).query).get("q") == [other_title]
+    click_and_wait(browser, browser.find_element(By.ID, "apply"))
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(browser.current_url).query).get("q") == [
+        other_title
+    ]
     found = [r.get_attribute("data-id") for r in case_rows(browser)]
     assert other_id not in found
     for row in case_rows(browser):
         assert row.find_element(By.CSS_SELECTOR, "td.mono").text.startswith(VILLAGE_201), row.text
 
     # Nor through the export.
-    status, _, body = fetch(browser, demo.url + "/console/export.csv?" + urllib.parse.urlencode({"q": other_title}))
+    status, _, body = fetch(
+        browser, demo.url + "/console/export.csv?" + urllib.parse.urlencode({"q": other_title})
+    )
     assert status == 200
     assert other_id.encode() not in body
 
 
+def settle_log():
+    """Lets requests the browser makes after the load (the favicon) reach the console log."""
+    time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def admin(demo):
-    """One browser signed in as the county admin for the page checks."""
+    """One browser signed in as the county admin for the page checks. Its console log is kept
+    from the sign-in on: an error of the sign-in page shows in the first page checked."""
     driver = new_browser()
-    login(driver, demo.url, "county.admin", demo.password("county.admin"))
     # The console log is really read: an error logged by a page shows up as SEVERE.
+    driver.get("about:blank")
     driver.execute_script("console.error('gridsync console self-check')")
     logged = console_errors(driver)
     assert any("gridsync console self-check" in e["message"] for e in logged), logged
+    login(driver, demo.url, "county.admin", demo.password("county.admin"))
     yield driver
     driver.quit()
+
+
+def test_login_page(demo, browser):
+    """The sign-in page loads without console errors; a wrong password is refused and says so."""
+    browser.get(demo.url + "/console/login")
+    settle_log()
+    errors = console_errors(browser)
+    browser.find_element(By.ID, "user").send_keys("ts.102")
+    browser.find_element(By.ID, "password").send_keys("not-the-password")
+    click_and_wait(browser, browser.find_element(By.ID, "submit"))
+    assert not absent(browser, By.ID, "login-error"), "a wrong password was not refused visibly"
+    assert browser.get_cookie("gs_session") is None
+    browser.get(demo.url + "/console/cases")
+    assert urllib.parse.urlsplit(browser.current_url).path == "/console/login"
+    assert errors == [], f"browser console errors on the sign-in page: {errors}"
 
 
 PAGES = ["cases", "case", "supervision", "dashboard", "devices"]
@@ -282,19 +309,20 @@ def test_page_renders_without_console_errors(demo, admin, page):
         url = rows[0].find_element(By.CSS_SELECTOR, "a.title").get_attribute("href")
     else:
         url = f"{demo.url}/console/{page}"
-    console_errors(admin)  # what earlier pages left
     admin.get(url)
-    status, _, body = fetch(admin, url)
+    settle_log()
+    # Everything since the last check: this page, and the list or sign-in page before it.
     errors = console_errors(admin)
+    status, _, body = fetch(admin, url)
     assert status == 200, f"GET {url}: HTTP {status} {body[:200]!r}"
     assert urllib.parse.urlsplit(admin.current_url).path == urllib.parse.urlsplit(url).path, (
         f"{url} went to {admin.current_url}"
     )
     assert not absent(admin, By.TAG_NAME, "main"), f"{url} has no <main>"
     assert absent(admin, By.ID, "not-found")
-    assert errors == [], f"browser console errors on {url}: {errors}"
     if page == "dashboard":
         screenshot(admin, "dashboard.png")
+    assert errors == [], f"browser console errors since the last check, up to {url}: {errors}"
 
 
 def test_english_switch(demo, admin):
@@ -302,7 +330,7 @@ def test_english_switch(demo, admin):
     headers = [th.text for th in admin.find_elements(By.CSS_SELECTOR, "table#cases thead th")]
     assert "状态" in headers, headers
     try:
-        submit_and_wait(admin, admin.find_element(By.ID, "lang"))
+        click_and_wait(admin, admin.find_element(By.ID, "lang"))
         assert urllib.parse.urlsplit(admin.current_url).path == "/console/cases"
         headers = [th.text for th in admin.find_elements(By.CSS_SELECTOR, "table#cases thead th")]
         assert "Status" in headers and "Title" in headers, headers
@@ -310,7 +338,7 @@ def test_english_switch(demo, admin):
         assert "Total" in admin.find_element(By.ID, "total").text
     finally:
         if admin.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en":
-            submit_and_wait(admin, admin.find_element(By.ID, "lang"))
+            click_and_wait(admin, admin.find_element(By.ID, "lang"))
     headers = [th.text for th in admin.find_elements(By.CSS_SELECTOR, "table#cases thead th")]
     assert "状态" in headers, headers
     assert admin.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
