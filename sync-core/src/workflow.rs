@@ -750,6 +750,14 @@ pub fn check(
     let own_department = who.role == Role::DepartmentHandler
         && state.department.is_some()
         && state.department == who.department;
+    // 签收: a case dispatched to a department is signed for by that department only; the level
+    // that dispatched it takes it back with `returned`.
+    if event.kind == EventType::InProgress && state.status == Status::Assigned && !own_department {
+        return Err(Refusal::WrongRole {
+            event: name,
+            role: who.role.as_str(),
+        });
+    }
     let reach_ok = match rule.reach {
         Reach::InScope => true,
         Reach::AtLevel => at_level,

@@ -151,12 +151,16 @@ def test_review_conflict_dispatch_reaches_phone(demo, browser, tmp_path):
     assert codes, "the department list is empty"
     chosen = "urban_management" if "urban_management" in codes else codes[0]
     department.select_by_value(chosen)
+    chosen_name = department.first_selected_option.text
     set_text(browser, "note", "请城管局核实处置")
     click_and_wait(browser, browser.find_element(By.ID, "do-assigned"))
     assert absent(browser, By.ID, "flash-error"), browser.find_element(By.ID, "flash-error").text
     assert not absent(browser, By.ID, "flash-done")
     assert browser.find_element(By.ID, "case-status").text == "已转办"
-    assert browser.find_element(By.ID, "case-department").text == chosen
+    shown = browser.find_element(By.ID, "case-department")
+    # The department by its name, its code kept for machines.
+    assert (shown.text, shown.get_attribute("data-code")) == (chosen_name, chosen)
+    assert chosen_name != chosen
     assert "请城管局核实处置" in browser.find_element(By.ID, "timeline").text
     screenshot(browser, "case.png")
 

@@ -117,7 +117,8 @@ fn percent(r: &Rate) -> String {
 }
 
 /// A horizontal bar chart as inline SVG (no script, no network).
-fn bars(id: &str, rows: &[(String, u64, u64)], max_rows: usize) -> Markup {
+/// Two bars per row (received, resolved) when `pair`, else one.
+fn bars(id: &str, rows: &[(String, u64, u64)], max_rows: usize, pair: bool) -> Markup {
     let rows = &rows[..rows.len().min(max_rows)];
     let max = rows.iter().map(|r| r.1.max(r.2)).max().unwrap_or(1).max(1) as f64;
     let h = 22;
@@ -128,8 +129,12 @@ fn bars(id: &str, rows: &[(String, u64, u64)], max_rows: usize) -> Markup {
                 @let y = i * h + 4;
                 text x="0" y=(y + 13) font-size="12" { (label) }
                 rect x="180" y=(y) width=(format!("{:.0}", 300.0 * *a as f64 / max)) height="8" fill="#0b6e4f" {}
-                rect x="180" y=(y + 9) width=(format!("{:.0}", 300.0 * *b as f64 / max)) height="8" fill="#7fb8a4" {}
-                text x=(490) y=(y + 13) font-size="11" { (a) " / " (b) }
+                @if pair {
+                    rect x="180" y=(y + 9) width=(format!("{:.0}", 300.0 * *b as f64 / max)) height="8" fill="#7fb8a4" {}
+                    text x=(490) y=(y + 13) font-size="11" { (a) " / " (b) }
+                } @else {
+                    text x=(490) y=(y + 13) font-size="11" { (a) }
+                }
             }
         }
     }
@@ -186,6 +191,15 @@ async fn dashboard(
         &state.taxonomy,
         &state.calendar,
     );
+    // Areas by name where the jurisdiction tree is imported.
+    let names: BTreeMap<String, String> = state
+        .store
+        .org_units()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(p, n)| (p.to_string(), n))
+        .collect();
     let mut by_category = breakdown_rows(&s.by_category, |b| category_name(&state, l, &b.key));
     by_category.sort_by_key(|b| std::cmp::Reverse(b.1));
     let levels: Vec<(String, u64, u64)> = s
@@ -218,10 +232,10 @@ async fn dashboard(
             (figure("fig-accountability", "accountability", s.accountability.to_string()))
         }
         p.legend { span.key.a {} (l.t("received")) " " span.key.b {} (l.t("resolved")) }
-        section { h2 { (l.t("by_category")) } (bars("chart-category", &by_category, 12)) }
-        section { h2 { (l.t("by_area")) } (bars("chart-area", &breakdown_rows(&s.by_area, |b| b.key.clone()), 20)) }
-        section { h2 { (l.t("by_week")) } (bars("chart-week", &breakdown_rows(&s.by_week, |b| b.key.clone()), 20)) }
-        section { h2 { (l.t("by_level")) } (bars("chart-level", &levels, 4)) }
+        section { h2 { (l.t("by_category")) } (bars("chart-category", &by_category, 12, true)) }
+        section { h2 { (l.t("by_area")) } (bars("chart-area", &breakdown_rows(&s.by_area, |b| names.get(&b.key).cloned().unwrap_or_else(|| b.key.clone())), 20, true)) }
+        section { h2 { (l.t("by_week")) } (bars("chart-week", &breakdown_rows(&s.by_week, |b| b.key.clone()), 20, true)) }
+        section { h2 { (l.t("by_level")) } (bars("chart-level", &levels, 4, false)) }
     };
     page(&r, l.t("dashboard"), "dashboard", body).into_response()
 }

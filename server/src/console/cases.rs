@@ -234,6 +234,20 @@ async fn list(
     page(&r, l.t("cases"), "cases", body).into_response()
 }
 
+pub(super) fn department_name(state: &AppState, l: Lang, code: &str) -> String {
+    state
+        .taxonomy
+        .department(code)
+        .map(|d| {
+            if l == Lang::Zh {
+                d.name_zh.clone()
+            } else {
+                d.name_en.clone()
+            }
+        })
+        .unwrap_or_else(|| code.to_owned())
+}
+
 pub(super) fn category_name(state: &AppState, l: Lang, code: &str) -> String {
     state
         .taxonomy
@@ -398,7 +412,7 @@ async fn detail(
                 " · " (l.t("due")) " " span class=(if workflow::is_overdue(&wf, now) { "due late" } else { "due" }) #case-due { (when(cal, d)) }
             }
             @if let Some(o) = &wf.owner { " · " (l.t("owner")) " " (o) }
-            @if let Some(d) = &wf.department { " · " (l.t("department")) " " span #case-department { (d) } }
+            @if let Some(d) = &wf.department { " · " (l.t("department")) " " span #case-department data-code=(d) { (department_name(&state, l, d)) } }
             @if wf.accountability { " · " span.badge.acc { (l.t("accountability")) } }
         }
         section.fields {
@@ -490,7 +504,7 @@ async fn detail(
                         label { (l.t("department"))
                             select #department name="department" {
                                 @for d in state.taxonomy.categories().filter_map(|c| c.department.clone()).collect::<std::collections::BTreeSet<_>>() {
-                                    option value=(d) { (state.taxonomy.department(&d).map(|x| if l == Lang::Zh { x.name_zh.clone() } else { x.name_en.clone() }).unwrap_or(d.clone())) }
+                                    option value=(d) { (department_name(&state, l, &d)) }
                                 }
                             }
                         }
@@ -516,7 +530,7 @@ async fn detail(
                             td {
                                 @if steps_here.is_empty() { (l.t("edited")) }
                                 @for e in steps_here {
-                                    span.event { (event_name(l, e)) @if !e.note.is_empty() { "：" (e.note) } }
+                                    span.event { (event_name(&state, l, e)) @if !e.note.is_empty() { "：" (e.note) } }
                                 }
                             }
                         }
@@ -536,7 +550,7 @@ fn event_kind_of<'a>(events: &'a [gridsync_core::CaseEvent], id: &str) -> &'a st
         .unwrap_or("?")
 }
 
-fn event_name(l: Lang, e: &gridsync_core::CaseEvent) -> String {
+fn event_name(state: &AppState, l: Lang, e: &gridsync_core::CaseEvent) -> String {
     match l {
         Lang::Zh => {
             let mut s = e.kind.name_zh().to_owned();
@@ -544,14 +558,14 @@ fn event_name(l: Lang, e: &gridsync_core::CaseEvent) -> String {
                 s = format!("{s}（{}）", e.level.name_zh());
             }
             if let Some(d) = &e.department {
-                s = format!("{s} → {d}");
+                s = format!("{s} → {}", department_name(state, l, d));
             }
             s
         }
         Lang::En => {
-            let mut s = e.kind.as_str().replace('_', " ");
+            let mut s = l.status(e.kind.as_str());
             if let Some(d) = &e.department {
-                s = format!("{s} → {d}");
+                s = format!("{s} → {}", department_name(state, l, d));
             }
             s
         }

@@ -1,6 +1,6 @@
 //! The console's words, Chinese first (the staff read Chinese), English on request.
 
-use gridsync_core::{CaseKind, Level, Status};
+use gridsync_core::{CaseKind, Level, Role, Status};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -32,24 +32,43 @@ impl Lang {
     pub fn status(self, s: &str) -> String {
         match (self, Status::parse(s)) {
             (Lang::Zh, Some(st)) => st.name_zh().to_owned(),
-            _ => s.replace('_', " "),
+            _ => english(s),
         }
     }
 
     pub fn kind(self, s: &str) -> String {
         match (self, CaseKind::parse(s)) {
             (Lang::Zh, Some(k)) => k.name_zh().to_owned(),
-            _ => s.replace('_', " "),
+            _ => english(s),
         }
     }
 
     pub fn level(self, s: &str) -> String {
         match (self, Level::parse(s)) {
             (Lang::Zh, Some(l)) => l.name_zh().to_owned(),
-            _ => s.to_owned(),
+            _ => english(s),
+        }
+    }
+
+    pub fn role(self, r: Role) -> String {
+        match self {
+            Lang::Zh => r.name_zh().to_owned(),
+            Lang::En => english(r.as_str()),
         }
     }
 }
+
+/// `in_progress` → "In progress": codes read as words.
+fn english(code: &str) -> String {
+    let words = code.replace('_', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => words,
+    }
+}
+
+impl Lang {}
 
 /// (key, 中文, English).
 const STRINGS: &[(&str, &str, &str)] = &[

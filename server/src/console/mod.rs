@@ -33,6 +33,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/", get(|| async { Redirect::to("/console/cases") }))
         .route("/console", get(|| async { Redirect::to("/console/cases") }))
         .route("/console/app.css", get(css))
+        // Browsers ask for an icon; an empty answer keeps their consoles clean.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
         .route("/console/lang", get(switch_lang))
@@ -158,6 +160,7 @@ pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · " (l.t("app")) }
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href="/console/app.css";
             }
             body {
@@ -171,7 +174,7 @@ pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
                             a href="/console/devices" class=(if current == "devices" { "on" } else { "" }) { (l.t("devices")) }
                         }
                     }
-                    span.who { (r.who.user) " · " (r.who.role.name_zh()) " · " (r.who.scope) }
+                    span.who { (r.who.user) " · " (l.role(r.who.role)) " · " (r.who.scope) }
                     a #lang href=(format!("/console/lang?to={}", if l == Lang::Zh { "en" } else { "zh" })) { (l.t("lang_switch")) }
                     form.inline method="post" action="/console/logout" {
                         button #logout type="submit" { (l.t("logout")) }
@@ -216,10 +219,11 @@ async fn login_page(headers: HeaderMap) -> Markup {
 fn login_form(l: Lang, error: Option<&str>) -> Markup {
     html! {
         (DOCTYPE)
-        html {
+        html lang=(if l == Lang::Zh { "zh-CN" } else { "en" }) {
             head {
                 meta charset="utf-8";
                 title { (l.t("login")) " · " (l.t("app")) }
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href="/console/app.css";
             }
             body.login {

@@ -214,6 +214,11 @@ fn a_department_gets_the_whole_case_once_it_is_assigned_and_hands_it_back_resolv
         .unwrap();
     t.append_event(&id, EventDraft::assign_to("urban_management"), T0 + 3)
         .unwrap();
+    // Only the department signs for it (签收); the township would take it back with `returned`.
+    let err = t
+        .append_event(&id, EventDraft::new(EventType::InProgress), T0 + 3)
+        .unwrap_err();
+    assert_eq!(err.code(), "workflow_role");
     sync_until_quiet(&mut hub, &mut t);
 
     // The department's cursor went past the case's first changes while it could not see them:
