@@ -198,6 +198,17 @@ impl Calendar {
         format_date(self.local_day(at))
     }
 
+    /// The local date and time of `at`, `YYYY-MM-DD HH:MM`.
+    pub fn local_date_time(&self, at: Millis) -> String {
+        let minutes = (at + self.offset_ms).rem_euclid(DAY_MS) / 60_000;
+        format!(
+            "{} {:02}:{:02}",
+            self.local_date(at),
+            minutes / 60,
+            minutes % 60
+        )
+    }
+
     /// The local date of the Monday starting the week `at` falls in, `YYYY-MM-DD`.
     pub fn week_start(&self, at: Millis) -> String {
         let day = self.local_day(at);

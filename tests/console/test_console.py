@@ -11,6 +11,7 @@ import os
 import re
 import time
 import urllib.parse
+import urllib.request
 
 import openpyxl
 import pytest
@@ -299,6 +300,26 @@ def test_login_page(demo, browser):
     browser.get(demo.url + "/console/cases")
     assert urllib.parse.urlsplit(browser.current_url).path == "/console/login"
     assert errors == [], f"browser console errors on the sign-in page: {errors}"
+
+
+def test_sign_out_ends_the_session_on_the_server(demo, browser):
+    """A copied session cookie stops working once its owner signs out; signing in again works."""
+    login(browser, demo.url, "ts.101", demo.password("ts.101"))
+    status, headers, _ = fetch(browser, demo.url + "/console/cases")
+    assert status == 200
+    # Pages with personal data are not cached and not framed.
+    assert headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    copied = browser.get_cookie("gs_session")["value"]
+    click_and_wait(browser, browser.find_element(By.ID, "logout"))
+    req = urllib.request.Request(
+        demo.url + "/console/cases", headers={"Cookie": f"gs_session={copied}"}
+    )
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        # Redirected to the sign-in page: the session is over on the server.
+        assert urllib.parse.urlsplit(resp.url).path == "/console/login"
+    login(browser, demo.url, "ts.101", demo.password("ts.101"))
+    assert urllib.parse.urlsplit(browser.current_url).path == "/console/cases"
 
 
 PAGES = ["cases", "case", "supervision", "dashboard", "devices"]

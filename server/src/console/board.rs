@@ -159,7 +159,7 @@ async fn dashboard(
                 &r,
                 l.t("dashboard"),
                 "dashboard",
-                html! { p.error { (l.t("not_found")) } },
+                html! { p.error #forbidden { (l.t("reports_by_jurisdiction")) } },
             ),
         )
             .into_response();
@@ -261,7 +261,8 @@ async fn devices(State(state): State<Arc<AppState>>, r: Reviewer) -> Response {
     // Only devices used by accounts of this admin's county.
     let in_scope: std::collections::BTreeSet<String> = users
         .iter()
-        .filter(|u| u.scope.is_within(&r.who.scope))
+        // Enabled accounts only, as the revoke check counts them.
+        .filter(|u| !u.disabled && u.scope.is_within(&r.who.scope))
         .map(|u| u.id.clone())
         .collect();
     let mine: Vec<_> = devices
@@ -294,7 +295,7 @@ async fn devices(State(state): State<Arc<AppState>>, r: Reviewer) -> Response {
         table #accounts {
             thead { tr { th { (l.t("user")) } th { (l.t("name")) } th { (l.t("role")) } th { (l.t("place")) } th { (l.t("status")) } } }
             tbody {
-                @for u in users.iter().filter(|u| in_scope.contains(&u.id)) {
+                @for u in users.iter().filter(|u| u.scope.is_within(&r.who.scope)) {
                     tr { td { (u.id) } td { (u.display_name) } td { (if l == Lang::Zh { u.role.name_zh() } else { u.role.as_str() }) } td.mono { (u.scope) }
                         td { @if u.disabled { (l.t("disabled")) } @else { (l.t("active")) } } }
                 }

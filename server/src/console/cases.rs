@@ -112,11 +112,7 @@ const PER_PAGE: u32 = 50;
 const MAX_EXPORT: u32 = 10_000;
 
 pub(super) fn when(calendar: &Calendar, at: i64) -> String {
-    // Local date and time, minutes.
-    let day = calendar.local_date(at);
-    let offset = 8 * 3_600_000;
-    let minutes = ((at + offset).rem_euclid(86_400_000)) / 60_000;
-    format!("{day} {:02}:{:02}", minutes / 60, minutes % 60)
+    calendar.local_date_time(at)
 }
 
 pub(super) fn internal(e: StoreError) -> Response {
@@ -449,11 +445,9 @@ async fn detail(
             h2 { (l.t("photos")) }
             @if case.attachments.is_empty() { p { (l.t("none")) } }
             @for a in &case.attachments {
+                // The bytes reach the server with issue 7's uploads; until then the reference.
                 figure.photo data-sha=(a.sha256) {
-                    a href=(format!("/console/blobs/{}", a.sha256)) {
-                        img alt=(a.caption) src=(format!("/console/blobs/{}?thumb=1", a.sha256));
-                    }
-                    figcaption { (a.caption) " · " (a.mime) " · " (a.bytes / 1024) " KiB" }
+                    figcaption { (a.caption) " · " (a.mime) " · " (a.bytes / 1024) " KiB · " (l.t("no_photo_yet")) }
                 }
             }
         }
@@ -487,7 +481,7 @@ async fn detail(
                             form.inline method="post" action=(format!("/console/cases/{id}/action")) {
                                 input type="hidden" name="kind" value="settled";
                                 input type="hidden" name="chosen" value=(eid);
-                                span.value { (label) }
+                                span.value { (EventType::parse(label).map(|k| if l == Lang::Zh { k.name_zh().to_owned() } else { l.status(k.as_str()) }).unwrap_or_else(|| label.to_owned())) }
                                 button.choose type="submit" { (l.t("choose")) }
                             }
                         }
@@ -606,11 +600,13 @@ where
         .write_case(&ctx, &r.who, id, &state.taxonomy, now, f)
         .await
     {
-        Ok(_) => {
-            let _ = state
-                .store
-                .audit(&r.who.user, "console_write", id, "", now)
-                .await;
+        Ok(wrote) => {
+            if wrote {
+                let _ = state
+                    .store
+                    .audit(&r.who.user, "console_write", id, "", now)
+                    .await;
+            }
             back("done=1")
         }
         Err(StoreError::Refused { code, reason }) => back(
@@ -751,7 +747,7 @@ async fn exported(
 
 fn csv_field(s: &str) -> String {
     // Quote everything; a leading formula character is defused so a spreadsheet shows text.
-    let s = if s.starts_with(['=', '+', '-', '@']) {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
         s.to_owned()

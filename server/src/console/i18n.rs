@@ -189,6 +189,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ),
     ("by_level", "各层级办结", "Resolved by level"),
     ("admins_only", "仅县级管理员可用", "County admins only"),
+    (
+        "reports_by_jurisdiction",
+        "统计按辖区提供，职能部门不适用",
+        "Figures are kept by jurisdiction, not by department",
+    ),
     ("users", "使用人", "Users"),
     ("last_sync", "最近同步", "Last sync"),
     ("never", "从未", "never"),

@@ -40,6 +40,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/lang", get(switch_lang))
         .merge(cases::routes())
         .merge(board::routes())
+        .layer(axum::middleware::map_response(private_page))
 }
 
 /// The signed-in reviewer of a console request, and the language to answer in.
@@ -135,6 +136,33 @@ pub async fn console_device(
     })
 }
 
+/// Console pages carry personal data: never cached on a shared office PC, never framed, and only
+/// this site's own styles and images.
+async fn private_page(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("same-origin"),
+    );
+    resp
+}
+
 async fn css() -> impl IntoResponse {
     (
         [
@@ -151,7 +179,6 @@ pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
     let nav = [
         ("cases", "/console/cases"),
         ("supervision", "/console/supervision"),
-        ("dashboard", "/console/dashboard"),
     ];
     html! {
         (DOCTYPE)
@@ -169,6 +196,9 @@ pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
                     nav {
                         @for (key, href) in nav {
                             a href=(href) class=(if key == current { "on" } else { "" }) { (l.t(key)) }
+                        }
+                        @if r.who.role != Role::DepartmentHandler {
+                            a href="/console/dashboard" class=(if current == "dashboard" { "on" } else { "" }) { (l.t("dashboard")) }
                         }
                         @if r.who.role == Role::CountyAdmin {
                             a href="/console/devices" class=(if current == "devices" { "on" } else { "" }) { (l.t("devices")) }
@@ -303,7 +333,27 @@ async fn login(
         .into_response()
 }
 
-async fn logout() -> Response {
+/// Signing out ends the session on the server too: the console device is revoked until the next
+/// sign-in with the password, so a copied cookie stops working at once.
+async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
+    }
+    if let Some(claims) = cookie(&headers, SESSION).and_then(|t| state.keys.verify_console(t).ok())
+        && claims.dev.starts_with("console-")
+    {
+        let _ = state.store.revoke_device(&claims.dev).await;
+        let _ = state
+            .store
+            .audit(
+                &claims.sub,
+                "console_logout",
+                &claims.dev,
+                "",
+                crate::now_ms(),
+            )
+            .await;
+    }
     (
         [(
             header::SET_COOKIE,

@@ -243,8 +243,10 @@ impl Store {
     /// server's actor on the reviewer's behalf.
     pub async fn bind_console(&self, device: &str, user: &str, now: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        // A sign-in with the password opens the console again after a sign-out (which revokes it).
         sqlx::query(
-            "INSERT INTO devices (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO devices (id, created_at) VALUES ($1, $2)
+             ON CONFLICT (id) DO UPDATE SET revoked = 0",
         )
         .bind(device)
         .bind(now)

@@ -88,7 +88,7 @@ impl Store {
         Ok((acks, rejections))
     }
 
-    /// Writes one change on the server's behalf (supervision now, console actions later) through
+    /// Writes one change on the server's behalf (supervision, a reviewer's console action) through
     /// the same admission as a phone's push. `decide` runs inside the feed lock on the stored
     /// document as it is then, so two servers never take the same decision twice; it edits the
     /// document (its actor already set to `ctx`'s) and returns the new change, or `None` when
@@ -294,7 +294,8 @@ impl Store {
     }
 }
 
-/// The device id the server writes its own changes from (supervision, console actions).
+/// The device id of the server's own changes (supervision); console actions carry the
+/// reviewer's `console-<user>` device. Both use actors registered to this device.
 pub const SERVER_DEVICE: &str = "server";
 
 /// One write transaction holding the feed lock: changes get consecutive feed numbers, documents
