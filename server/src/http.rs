@@ -41,6 +41,8 @@ pub struct AppState {
     pub taxonomy: Taxonomy,
     /// The working-day calendar deadlines are computed on.
     pub calendar: Calendar,
+    /// Photos and documents.
+    pub blobs: crate::blobs::BlobStore,
     /// This process's own device and actor, registered on first use (console writes).
     pub server_device: tokio::sync::OnceCell<crate::store::DeviceContext>,
     pub metrics: Metrics,
@@ -52,6 +54,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Where blob bytes are kept (in memory unless set: tests).
+    pub fn with_blobs(mut self, blobs: crate::blobs::BlobStore) -> Self {
+        self.blobs = blobs;
+        self
+    }
+
     /// Replaces the shipped working-day calendar with a deployment's.
     pub fn with_calendar(mut self, calendar: Calendar) -> Self {
         self.calendar = calendar;
@@ -65,6 +73,7 @@ impl AppState {
             taxonomy,
             calendar: Calendar::builtin().clone(),
             server_device: tokio::sync::OnceCell::new(),
+            blobs: crate::blobs::BlobStore::in_memory(),
             metrics: Metrics::default(),
             sync_limit: RateLimiter::new(120, 600),
             login_limit: RateLimiter::new(10, 10),
@@ -106,6 +115,13 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/cases/{id}", get(case_detail))
         .route("/v1/stats", get(stats))
         .route("/v1/patrols/coverage", get(patrol_coverage))
+        .route(
+            "/v1/blobs/{sha256}",
+            axum::routing::put(put_blob)
+                .head(head_blob)
+                .get(get_blob)
+                .layer(DefaultBodyLimit::max(BLOB_BODY_LIMIT)),
+        )
         .merge(crate::console::routes())
         .layer(DefaultBodyLimit::max(MAX_ENVELOPE_BYTES))
         .with_state(state)
@@ -729,6 +745,195 @@ fn report_scope(who: &Identity, asked: Option<&str>) -> Result<JurisdictionPath,
         ));
     }
     Ok(scope)
+}
+
+/// A blob part's body may be a whole photo, plus room for framing.
+const BLOB_BODY_LIMIT: usize = gridsync_core::attachment::MAX_ATTACHMENT_BYTES as usize + 64 * 1024;
+
+fn blob_error(e: crate::blobs::BlobError) -> Response {
+    use crate::blobs::BlobError as B;
+    let status = match &e {
+        B::BadName | B::BadRange(_) => StatusCode::BAD_REQUEST,
+        B::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        B::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        B::Mismatch => StatusCode::UNPROCESSABLE_ENTITY,
+        B::WrongOffset { .. } => StatusCode::CONFLICT,
+        B::Store(_) | B::Objects(_) => {
+            tracing::error!(error = %e, "blob storage error");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    let mut resp = ApiError::new(status, e.code(), e.to_string()).into_response();
+    if let B::WrongOffset { received } = e
+        && let Ok(v) = HeaderValue::from_str(&received.to_string())
+    {
+        resp.headers_mut().insert("upload-offset", v);
+    }
+    resp
+}
+
+/// The caller may touch a blob only through a case it may read that references it; 400 for a
+/// name that is no blob name (no path reaches the store), 404 otherwise, so names reveal nothing.
+async fn blob_access(state: &AppState, who: &Identity, sha256: &str) -> Result<(), Response> {
+    if !gridsync_core::attachment::is_blob_name(sha256) {
+        return Err(blob_error(crate::blobs::BlobError::BadName));
+    }
+    match state.store.may_read_blob(who, sha256).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such blob").into_response())
+        }
+        Err(e) => Err(ApiError::from(e).into_response()),
+    }
+}
+
+/// `HEAD /v1/blobs/{sha256}`: how many bytes the server holds (`Upload-Offset`), so an upload
+/// cut off resumes where it stopped.
+async fn head_blob(
+    State(state): State<Arc<AppState>>,
+    Authenticated(claims): Authenticated,
+    Path(sha256): Path<String>,
+) -> Response {
+    let who = match signed_in(&state, &claims).await {
+        Ok((_, w)) => w,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(resp) = blob_access(&state, &who, &sha256).await {
+        return resp;
+    }
+    match state.blobs.received(&state.store, &sha256).await {
+        Ok(n) => {
+            let complete = matches!(state.store.blob(&sha256).await, Ok(Some(_)));
+            (
+                StatusCode::OK,
+                [
+                    ("upload-offset", n.to_string()),
+                    ("upload-complete", complete.to_string()),
+                ],
+            )
+                .into_response()
+        }
+        Err(e) => blob_error(e),
+    }
+}
+
+/// `PUT /v1/blobs/{sha256}`: the whole blob, or a part with `Content-Range: bytes a-b/total`
+/// starting where the server's copy ends. 201 when complete (hash checked), 202 with
+/// `Upload-Offset` when more is expected.
+async fn put_blob(
+    State(state): State<Arc<AppState>>,
+    Authenticated(claims): Authenticated,
+    Path(sha256): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let (ctx, who) = match signed_in(&state, &claims).await {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(resp) = blob_access(&state, &who, &sha256).await {
+        return resp;
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(_) => return blob_error(crate::blobs::BlobError::TooLarge),
+    };
+    let (start, total) = match headers.get(header::CONTENT_RANGE).map(|v| v.to_str()) {
+        None => (0, body.len() as i64),
+        Some(Ok(v)) => match crate::blobs::parse_range(v) {
+            Ok((a, b, total)) if b - a + 1 == body.len() as i64 => (a, total),
+            Ok(_) => {
+                return blob_error(crate::blobs::BlobError::BadRange(
+                    "length differs from the body".into(),
+                ));
+            }
+            Err(e) => return blob_error(e),
+        },
+        Some(Err(_)) => return blob_error(crate::blobs::BlobError::BadRange("not text".into())),
+    };
+    match state
+        .blobs
+        .put(
+            &state.store,
+            &sha256,
+            crate::blobs::Part {
+                start,
+                total,
+                bytes: &body,
+            },
+            &ctx.device,
+            crate::now_ms(),
+        )
+        .await
+    {
+        Ok(crate::blobs::Put::Complete) => StatusCode::CREATED.into_response(),
+        Ok(crate::blobs::Put::Partial { received }) => (
+            StatusCode::ACCEPTED,
+            [("upload-offset", received.to_string())],
+        )
+            .into_response(),
+        Err(e) => blob_error(e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct BlobQuery {
+    /// Any value: a JPEG thumbnail (photos only).
+    pub thumb: Option<String>,
+}
+
+/// Serves a blob (or its thumbnail) to someone who may read a case that references it.
+pub async fn serve_blob(state: &AppState, who: &Identity, sha256: &str, thumb: bool) -> Response {
+    if let Err(resp) = blob_access(state, who, sha256).await {
+        return resp;
+    }
+    let blob = match state.store.blob(sha256).await {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_uploaded",
+                "the bytes have not been uploaded yet",
+            )
+            .into_response();
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let private = (header::CACHE_CONTROL, "private, max-age=86400".to_owned());
+    if thumb {
+        return match state.blobs.thumbnail(sha256, &blob.mime).await {
+            Ok(Some(bytes)) => (
+                [(header::CONTENT_TYPE, "image/jpeg".to_owned()), private],
+                bytes,
+            )
+                .into_response(),
+            Ok(None) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_thumbnail",
+                "this type has no thumbnail",
+            )
+            .into_response(),
+            Err(e) => blob_error(e),
+        };
+    }
+    match state.blobs.get(sha256).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, blob.mime), private], bytes).into_response(),
+        Err(e) => blob_error(e),
+    }
+}
+
+/// `GET /v1/blobs/{sha256}[?thumb=1]`.
+async fn get_blob(
+    State(state): State<Arc<AppState>>,
+    Authenticated(claims): Authenticated,
+    Path(sha256): Path<String>,
+    Query(q): Query<BlobQuery>,
+) -> Response {
+    match signed_in(&state, &claims).await {
+        Ok((_, who)) => serve_blob(&state, &who, &sha256, q.thumb.is_some()).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Query of `GET /v1/patrols/coverage`.

@@ -7,6 +7,7 @@
 //! [`http`], the axum routes. The `gridsync` binary in `main.rs` only wires these together.
 
 pub mod auth;
+pub mod blobs;
 pub mod console;
 pub mod demo;
 pub mod http;

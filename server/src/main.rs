@@ -51,6 +51,9 @@ enum Command {
         /// server on the same database runs it, running it here too is harmless).
         #[arg(long, env = "GRIDSYNC_SUPERVISE_EVERY", default_value_t = 60)]
         supervise_every: u64,
+        /// Where photos and documents are kept (created if missing).
+        #[arg(long, env = "GRIDSYNC_BLOB_DIR", default_value = "gridsync-blobs")]
+        blob_dir: PathBuf,
         /// On an empty database, seed a demo county (accounts, a few hundred cases) first.
         #[arg(long)]
         demo: bool,
@@ -149,8 +152,11 @@ async fn main() -> anyhow::Result<()> {
             categories,
             calendar,
             supervise_every,
+            blob_dir,
             demo,
         } => {
+            let blobs = gridsync_server::blobs::BlobStore::local(&blob_dir)
+                .with_context(|| format!("opening the blob directory {}", blob_dir.display()))?;
             let taxonomy = match categories {
                 Some(path) => Taxonomy::load(&path)?,
                 None => Taxonomy::builtin().clone(),
@@ -178,7 +184,11 @@ async fn main() -> anyhow::Result<()> {
                 .spawn(std::time::Duration::from_secs(supervise_every));
             }
             let keys = Keys::load_or_create(&store).await?;
-            let state = Arc::new(AppState::new(store, keys, taxonomy).with_calendar(calendar));
+            let state = Arc::new(
+                AppState::new(store, keys, taxonomy)
+                    .with_calendar(calendar)
+                    .with_blobs(blobs),
+            );
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;

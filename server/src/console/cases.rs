@@ -24,6 +24,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/cases/{id}", get(detail))
         .route("/console/cases/{id}/action", post(action))
         .route("/console/cases/{id}/settle", post(settle))
+        .route("/console/blobs/{sha256}", get(console_blob))
         .route("/console/export.csv", get(export_csv))
         .route("/console/export.xlsx", get(export_xlsx))
 }
@@ -393,6 +394,12 @@ async fn detail(
         return internal(StoreError::Corrupt(format!("case {id}")));
     };
     let now = crate::now_ms();
+    let mut uploaded = std::collections::BTreeSet::new();
+    for a in &case.attachments {
+        if let Ok(Some(_)) = state.store.blob(&a.sha256).await {
+            uploaded.insert(a.sha256.clone());
+        }
+    }
     let conflicts = doc.conflicts();
     let steps = allowed_steps(&state, &doc, &r.who);
     let cal = &state.calendar;
@@ -445,9 +452,18 @@ async fn detail(
             h2 { (l.t("photos")) }
             @if case.attachments.is_empty() { p { (l.t("none")) } }
             @for a in &case.attachments {
-                // The bytes reach the server with issue 7's uploads; until then the reference.
+                // A thumbnail once the phone uploaded the bytes; until then the reference.
                 figure.photo data-sha=(a.sha256) {
-                    figcaption { (a.caption) " · " (a.mime) " · " (a.bytes / 1024) " KiB · " (l.t("no_photo_yet")) }
+                    @if uploaded.contains(&a.sha256) {
+                        a href=(format!("/console/blobs/{}", a.sha256)) {
+                            @if a.mime.starts_with("image/") && a.mime != "image/heic" {
+                                img alt=(a.caption) src=(format!("/console/blobs/{}?thumb=1", a.sha256));
+                            } @else { (a.mime) }
+                        }
+                        figcaption { (a.caption) " · " (a.bytes / 1024) " KiB" }
+                    } @else {
+                        figcaption { (a.caption) " · " (a.mime) " · " (a.bytes / 1024) " KiB · " (l.t("no_photo_yet")) }
+                    }
                 }
             }
         }
@@ -840,4 +856,19 @@ async fn export_xlsx(
             (StatusCode::INTERNAL_SERVER_ERROR, "export failed").into_response()
         }
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ThumbQuery {
+    thumb: Option<String>,
+}
+
+async fn console_blob(
+    State(state): State<Arc<AppState>>,
+    r: Reviewer,
+    Path(sha256): Path<String>,
+    Query(q): Query<ThumbQuery>,
+) -> Response {
+    crate::http::serve_blob(&state, &r.who, &sha256, q.thumb.is_some()).await
 }

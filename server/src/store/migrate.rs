@@ -10,11 +10,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/0002_auth.sql")),
     (3, include_str!("../../migrations/0003_device_secret.sql")),
     (4, include_str!("../../migrations/0004_case_loop.sql")),
+    (5, include_str!("../../migrations/0005_blobs.sql")),
 ];
 
 /// Migrations that add projection columns: the projection is rebuilt from the documents after
 /// any of them runs, so old cases get the new columns too.
-pub(super) const REPROJECT_AFTER: &[i64] = &[4];
+pub(super) const REPROJECT_AFTER: &[i64] = &[4, 5];
 
 /// Runs what is missing; says whether the projection must be rebuilt.
 pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<bool> {

@@ -5,6 +5,7 @@
 //! `RETURNING`, BIGINT/TEXT columns and a `{blob}` type substituted per backend in migrations.
 
 mod accounts;
+mod blobs;
 mod cache;
 mod cases;
 mod migrate;
@@ -19,6 +20,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection as _, Row};
 
 pub use accounts::{DeviceRow, RefreshUse};
+pub use blobs::{BlobRow, Upload};
 pub use cases::{CasePage, CaseQuery, CaseRow, HistoryEntry};
 pub use sync::{PullPage, SERVER_DEVICE};
 

@@ -545,5 +545,15 @@ pub(super) async fn project(
     .bind(nonempty(&case.mediation.referral))
     .execute(&mut **tx)
     .await?;
+    // Attachments only grow (a list in the document): the references are added, never removed.
+    for a in &case.attachments {
+        sqlx::query(
+            "INSERT INTO case_blobs (case_id, sha256) VALUES ($1, $2) ON CONFLICT (case_id, sha256) DO NOTHING",
+        )
+        .bind(id)
+        .bind(&a.sha256)
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }

@@ -2,5 +2,6 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 mod access_matrix;
+mod blobs;
 mod convergence;
 mod server;
