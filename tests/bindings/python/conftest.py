@@ -105,7 +105,7 @@ class Server:
         body = {
             "user": user,
             "password": PASSWORD,
-            "device": f"console-{secrets.token_hex(4)}",
+            "device": f"reviewer-{secrets.token_hex(4)}",
             "actor": secrets.token_hex(16),
         }
         return self.post_json("/v1/auth/login", body)["access_token"]
