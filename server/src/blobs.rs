@@ -145,6 +145,13 @@ impl BlobStore {
         }
         let upload = store.upload(sha256).await?;
         let received = upload.as_ref().map(|u| u.received).unwrap_or(0);
+        // Every byte arrived before but the blob was never finished (a crash, a failed write):
+        // finish it now instead of refusing every retry.
+        if let Some(u) = upload.as_ref().filter(|u| u.received == u.total) {
+            return self
+                .finish(store, sha256, u.mime.clone(), u.total, device, now)
+                .await;
+        }
         if start != received || upload.as_ref().is_some_and(|u| u.total != total) {
             return Err(BlobError::WrongOffset { received });
         }
@@ -163,6 +170,19 @@ impl BlobStore {
         if received < total {
             return Ok(Put::Partial { received });
         }
+        self.finish(store, sha256, mime, total, device, now).await
+    }
+
+    /// Assembles the parts, checks them against the name, stores the blob and forgets the parts.
+    async fn finish(
+        &self,
+        store: &Store,
+        sha256: &str,
+        mime: String,
+        total: i64,
+        device: &str,
+        now: i64,
+    ) -> Result<Put, BlobError> {
         let all = store.upload_bytes(sha256).await?;
         if sha256_hex(&all) != sha256 {
             store.drop_upload(sha256).await?;

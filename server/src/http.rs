@@ -900,7 +900,8 @@ pub async fn serve_blob(state: &AppState, who: &Identity, sha256: &str, thumb: b
         }
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let private = (header::CACHE_CONTROL, "private, max-age=86400".to_owned());
+    // Photos hold personal data: not kept in a shared office PC's browser cache.
+    let private = (header::CACHE_CONTROL, "no-store".to_owned());
     if thumb {
         return match state.blobs.thumbnail(sha256, &blob.mime).await {
             Ok(Some(bytes)) => (

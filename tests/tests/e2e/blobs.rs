@@ -237,4 +237,27 @@ fn a_photo_uploads_in_resumable_parts_and_only_its_readers_get_it() {
         &second[..10],
     );
     assert_eq!(status, 413, "{body}");
+
+    // Every byte arrived but the server died before finishing: the next attempt finishes it.
+    let fourth = photo(11);
+    w.replica.attach(&id, &fourth, &meta, 5).unwrap();
+    w.sync(&server);
+    let fourth_name = sha256_hex(&fourth);
+    assert!(
+        server
+            .store(server.state.store.add_part(
+                &fourth_name,
+                0,
+                fourth.len() as i64,
+                "image/png",
+                &fourth
+            ))
+            .unwrap()
+    );
+    let (status, _, body) = put(&server, &w.token, &fourth_name, None, &fourth);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        get(&server, &m.token, &format!("/v1/blobs/{fourth_name}")).1,
+        fourth
+    );
 }
