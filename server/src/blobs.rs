@@ -233,7 +233,16 @@ impl BlobStore {
         }
         let original = self.get(sha256).await?;
         let made = tokio::task::spawn_blocking(move || -> Option<Vec<u8>> {
-            let img = image::load_from_memory(&original).ok()?;
+            // A small file may claim a huge image: bound what decoding may allocate.
+            let mut limits = image::Limits::default();
+            limits.max_image_width = Some(12_000);
+            limits.max_image_height = Some(12_000);
+            limits.max_alloc = Some(256 * 1024 * 1024);
+            let mut reader = image::ImageReader::new(std::io::Cursor::new(&original))
+                .with_guessed_format()
+                .ok()?;
+            reader.limits(limits);
+            let img = reader.decode().ok()?;
             let mut out = std::io::Cursor::new(Vec::new());
             img.thumbnail(320, 320)
                 .to_rgb8()

@@ -801,18 +801,19 @@ async fn head_blob(
     if let Err(resp) = blob_access(&state, &who, &sha256).await {
         return resp;
     }
+    let complete = match state.store.blob(&sha256).await {
+        Ok(b) => b.is_some(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     match state.blobs.received(&state.store, &sha256).await {
-        Ok(n) => {
-            let complete = matches!(state.store.blob(&sha256).await, Ok(Some(_)));
-            (
-                StatusCode::OK,
-                [
-                    ("upload-offset", n.to_string()),
-                    ("upload-complete", complete.to_string()),
-                ],
-            )
-                .into_response()
-        }
+        Ok(n) => (
+            StatusCode::OK,
+            [
+                ("upload-offset", n.to_string()),
+                ("upload-complete", complete.to_string()),
+            ],
+        )
+            .into_response(),
         Err(e) => blob_error(e),
     }
 }
@@ -883,6 +884,11 @@ pub struct BlobQuery {
     pub thumb: Option<String>,
 }
 
+/// `?thumb=1` (or `true`) asks for the thumbnail; `thumb=0`, `false` or nothing for the bytes.
+pub fn wants_thumb(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !matches!(v, "0" | "false" | "no"))
+}
+
 /// Serves a blob (or its thumbnail) to someone who may read a case that references it.
 pub async fn serve_blob(state: &AppState, who: &Identity, sha256: &str, thumb: bool) -> Response {
     if let Err(resp) = blob_access(state, who, sha256).await {
@@ -932,7 +938,7 @@ async fn get_blob(
     Query(q): Query<BlobQuery>,
 ) -> Response {
     match signed_in(&state, &claims).await {
-        Ok((_, who)) => serve_blob(&state, &who, &sha256, q.thumb.is_some()).await,
+        Ok((_, who)) => serve_blob(&state, &who, &sha256, wants_thumb(q.thumb.as_deref())).await,
         Err(e) => e.into_response(),
     }
 }

@@ -870,5 +870,11 @@ async fn console_blob(
     Path(sha256): Path<String>,
     Query(q): Query<ThumbQuery>,
 ) -> Response {
-    crate::http::serve_blob(&state, &r.who, &sha256, q.thumb.is_some()).await
+    crate::http::serve_blob(
+        &state,
+        &r.who,
+        &sha256,
+        crate::http::wants_thumb(q.thumb.as_deref()),
+    )
+    .await
 }

@@ -178,6 +178,11 @@ fn a_photo_uploads_in_resumable_parts_and_only_its_readers_get_it() {
     assert!(thumb.starts_with(&[0xFF, 0xD8, 0xFF]), "a JPEG thumbnail");
     let small = image::load_from_memory(&thumb).unwrap();
     assert!(small.width() <= 320 && small.height() <= 320);
+    // `thumb=0` is the photo itself.
+    assert_eq!(
+        get(&server, &m.token, &format!("/v1/blobs/{name}?thumb=0")),
+        (200, bytes.clone())
+    );
     assert_eq!(
         get(&server, &other.token, &format!("/v1/blobs/{name}")).0,
         404
