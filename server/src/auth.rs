@@ -91,18 +91,7 @@ impl Keys {
         who: &Identity,
         now_s: i64,
     ) -> Result<String, jsonwebtoken::errors::Error> {
-        let claims = Claims {
-            sub: who.user.clone(),
-            dev: who.device.clone(),
-            role: who.role.as_str().to_owned(),
-            scope: who.scope.to_string(),
-            dept: who.department.clone(),
-            iss: ISSUER.into(),
-            aud: AUDIENCE.into(),
-            iat: now_s,
-            exp: now_s + ACCESS_SECONDS,
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.encoding)
+        self.token(who, now_s, AUDIENCE, ACCESS_SECONDS)
     }
 
     /// An 8-hour console session token for `who` (audience [`CONSOLE_AUDIENCE`]).
@@ -111,6 +100,16 @@ impl Keys {
         who: &Identity,
         now_s: i64,
     ) -> Result<String, jsonwebtoken::errors::Error> {
+        self.token(who, now_s, CONSOLE_AUDIENCE, CONSOLE_SECONDS)
+    }
+
+    fn token(
+        &self,
+        who: &Identity,
+        now_s: i64,
+        audience: &str,
+        seconds: i64,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let claims = Claims {
             sub: who.user.clone(),
             dev: who.device.clone(),
@@ -118,11 +117,11 @@ impl Keys {
             scope: who.scope.to_string(),
             dept: who.department.clone(),
             iss: ISSUER.into(),
-            aud: CONSOLE_AUDIENCE.into(),
+            aud: audience.into(),
             iat: now_s,
-            exp: now_s + CONSOLE_SECONDS,
+            exp: now_s + seconds,
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.encoding)
+        self.sign_claims(&claims)
     }
 
     /// Verifies signature, algorithm, `exp`, `aud`, `iss` and `sub`.

@@ -254,15 +254,7 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO device_users (device_id, user_id, signed_in_at) VALUES ($1, $2, $3)
-             ON CONFLICT (device_id, user_id) DO UPDATE SET signed_in_at = excluded.signed_in_at",
-        )
-        .bind(device)
-        .bind(user)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        record_sign_in(&mut tx, device, user, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -299,15 +291,7 @@ impl Store {
                 "actor id bound to another device".into(),
             ));
         }
-        sqlx::query(
-            "INSERT INTO device_users (device_id, user_id, signed_in_at) VALUES ($1, $2, $3)
-             ON CONFLICT (device_id, user_id) DO UPDATE SET signed_in_at = excluded.signed_in_at",
-        )
-        .bind(device)
-        .bind(user)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        record_sign_in(&mut tx, device, user, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -420,4 +404,23 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<UserRecord> {
         password_hash: r.try_get(5)?,
         disabled: disabled != 0,
     })
+}
+
+/// Records that `user` signed in on `device` now (latest sign-in first in the device's context).
+async fn record_sign_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    device: &str,
+    user: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO device_users (device_id, user_id, signed_in_at) VALUES ($1, $2, $3)
+         ON CONFLICT (device_id, user_id) DO UPDATE SET signed_in_at = excluded.signed_in_at",
+    )
+    .bind(device)
+    .bind(user)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
