@@ -323,11 +323,7 @@ async fn login(
         Metrics::add(&state.metrics.logins_refused, 1);
         ApiError::unauthorized("invalid_credentials", "wrong user name or password")
     };
-    let user = state.store.user(&req.user).await?;
-    let Some(user) =
-        user.filter(|u| !u.disabled && auth::verify_password(&u.password_hash, &req.password))
-    else {
-        tracing::info!(user = %req.user, "login refused");
+    let Some(user) = active_account(&state, &req.user, &req.password).await? else {
         return Err(bad());
     };
     let identity = Identity::new(
@@ -593,7 +589,25 @@ impl From<QueryRejection> for ApiError {
 
 /// The device and the identity a token speaks for, as the store knows them now: a revoked device
 /// or a disabled account is refused here, on every request.
-async fn signed_in(
+/// The account named `user` if it is enabled and `password` is its password (phones and the
+/// console sign in through this one check).
+pub(crate) async fn active_account(
+    state: &AppState,
+    user: &str,
+    password: &str,
+) -> Result<Option<crate::store::UserRecord>, StoreError> {
+    let found = state
+        .store
+        .user(user)
+        .await?
+        .filter(|u| !u.disabled && auth::verify_password(&u.password_hash, password));
+    if found.is_none() {
+        tracing::info!(user = %user, "sign-in refused");
+    }
+    Ok(found)
+}
+
+pub(crate) async fn signed_in(
     state: &AppState,
     claims: &Claims,
 ) -> Result<(DeviceContext, Identity), ApiError> {

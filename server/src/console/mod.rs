@@ -85,21 +85,11 @@ impl FromRequestParts<Arc<AppState>> for Reviewer {
         let lang = lang_of(&parts.headers);
         let token = cookie(&parts.headers, SESSION).ok_or(SignIn)?;
         let claims = state.keys.verify_console(token).map_err(|_| SignIn)?;
-        // The account as stored now (moved, disabled or its console revoked: signed out).
-        let ctx = state
-            .store
-            .device_context(&claims.dev)
+        // The account as stored now, as for the API (moved, disabled or its console revoked:
+        // signed out).
+        let (_, who) = crate::http::signed_in(state, &claims)
             .await
-            .ok()
-            .flatten()
-            .filter(|c| !c.revoked)
-            .ok_or(SignIn)?;
-        let who = ctx
-            .users
-            .iter()
-            .find(|u| u.user == claims.sub)
-            .cloned()
-            .ok_or(SignIn)?;
+            .map_err(|_| SignIn)?;
         Ok(Reviewer { who, lang })
     }
 }
@@ -293,13 +283,9 @@ async fn login(
         return refused();
     }
     let now = crate::now_ms();
-    let Ok(Some(user)) = state.store.user(&f.user).await else {
+    let Ok(Some(user)) = crate::http::active_account(&state, &f.user, &f.password).await else {
         return refused();
     };
-    if user.disabled || !auth::verify_password(&user.password_hash, &f.password) {
-        tracing::info!(user = %f.user, "console login refused");
-        return refused();
-    }
     let device = format!("console-{}", user.id);
     let who = match Identity::new(&user.id, user.role, user.scope, user.department, &device) {
         Ok(w) => w,
