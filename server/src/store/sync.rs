@@ -420,7 +420,7 @@ impl FeedTx {
 }
 
 /// Reads kind (4), path (5) and department (6) of a projection row and asks the core's rule.
-fn visible_row(reader: &Identity, row: &sqlx::any::AnyRow) -> Result<bool> {
+pub(super) fn visible_row(reader: &Identity, row: &sqlx::any::AnyRow) -> Result<bool> {
     let kind: String = row.try_get(4)?;
     let path: String = row.try_get(5)?;
     let department: Option<String> = row.try_get(6)?;

@@ -5,14 +5,7 @@ use gridsync_core::Role;
 use gridsync_core::attachment::sha256_hex;
 use gridsync_core::replica::AttachmentMeta;
 
-use crate::server::{Server, phone, report};
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
+use crate::server::{Server, agent, phone, report};
 
 /// A real photo (a PNG with some texture) so the thumbnail can be made from it.
 fn photo(seed: u8) -> Vec<u8> {

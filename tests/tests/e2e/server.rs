@@ -117,7 +117,7 @@ mod axum_router {
     pub type Router = gridsync_server::http::Router;
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
