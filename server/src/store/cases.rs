@@ -382,9 +382,8 @@ impl Store {
         }
         let overdue: i64 = q.fetch_one(&self.pool).await?.try_get(0)?;
         sql.text = format!(
-            "SELECT kind, category, status, county, township, village, grid, created_at, resolved_at,
-                    resolved_on_time, resolved_level, rating, mediation_result, reopen_count,
-                    accountability, due_at
+            "SELECT kind, category, status, path, created_at, resolved_at, resolved_on_time,
+                    resolved_level, rating, mediation_result, reopen_count, accountability, due_at
              FROM cases WHERE {clause} AND created_at >= {from} AND created_at < {to}"
         );
         let mut q = sqlx::query(AssertSqlSafe(sql.text));
@@ -392,39 +391,34 @@ impl Store {
             q = q.bind(a);
         }
         let rows = q.fetch_all(&self.pool).await?;
+        // The area one level below the scope: county → township, township → village …
+        let area_level = match scope.level() {
+            gridsync_core::Level::County => gridsync_core::Level::Township,
+            gridsync_core::Level::Township => gridsync_core::Level::Village,
+            _ => gridsync_core::Level::Grid,
+        };
         let out = rows
             .iter()
             .map(|r| {
-                let parts: Vec<Option<String>> = vec![
-                    Some(r.try_get(3)?),
-                    r.try_get(4)?,
-                    r.try_get(5)?,
-                    r.try_get(6)?,
-                ];
-                // The area one level below the scope: county → township, township → village …
-                let depth = scope.codes().len().min(3) + 1;
-                let area = parts
-                    .into_iter()
-                    .take(depth)
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join("/");
-                let on_time: Option<i64> = r.try_get(9)?;
-                let accountability: i64 = r.try_get(14)?;
+                let path = gridsync_core::JurisdictionPath::parse(&r.try_get::<String, _>(3)?)?;
+                // A case recorded above that level stands for itself.
+                let area = path.at_level(area_level).unwrap_or(path).to_string();
+                let on_time: Option<i64> = r.try_get(6)?;
+                let accountability: i64 = r.try_get(11)?;
                 Ok(crate::stats::StatsRow {
                     kind: r.try_get(0)?,
                     category: r.try_get(1)?,
                     status: r.try_get(2)?,
                     area,
-                    created_at: r.try_get(7)?,
-                    resolved_at: r.try_get(8)?,
+                    created_at: r.try_get(4)?,
+                    resolved_at: r.try_get(5)?,
                     resolved_on_time: on_time.map(|v| v != 0),
-                    resolved_level: r.try_get(10)?,
-                    rating: r.try_get(11)?,
-                    mediation_result: r.try_get(12)?,
-                    reopen_count: r.try_get(13)?,
+                    resolved_level: r.try_get(7)?,
+                    rating: r.try_get(8)?,
+                    mediation_result: r.try_get(9)?,
+                    reopen_count: r.try_get(10)?,
                     accountability: accountability != 0,
-                    due_at: r.try_get(15)?,
+                    due_at: r.try_get(12)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -495,20 +489,12 @@ impl Store {
                 .map(|r| r.try_get(0))
                 .collect::<std::result::Result<_, _>>()?;
         }
-        let depth = match level {
-            gridsync_core::Level::County => 1,
-            gridsync_core::Level::Township => 2,
-            gridsync_core::Level::Village => 3,
-            gridsync_core::Level::Grid => 4,
-        };
         let mut units = std::collections::BTreeSet::new();
         for path in &paths {
-            let codes: Vec<&str> = path.split('/').collect();
-            if codes.len() >= depth {
-                let unit = gridsync_core::JurisdictionPath::parse(&codes[..depth].join("/"))?;
-                if unit.is_within(scope) {
-                    units.insert(unit);
-                }
+            if let Some(unit) = gridsync_core::JurisdictionPath::parse(path)?.at_level(level)
+                && unit.is_within(scope)
+            {
+                units.insert(unit);
             }
         }
         Ok(units)
