@@ -34,7 +34,6 @@ pub struct StatsRow {
     pub mediation_result: Option<String>,
     pub reopen_count: i64,
     pub accountability: bool,
-    pub due_at: Option<i64>,
 }
 
 /// A count over a total, with the rate when the total is not zero.

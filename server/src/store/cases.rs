@@ -383,7 +383,7 @@ impl Store {
         let overdue: i64 = q.fetch_one(&self.pool).await?.try_get(0)?;
         sql.text = format!(
             "SELECT kind, category, status, path, created_at, resolved_at, resolved_on_time,
-                    resolved_level, rating, mediation_result, reopen_count, accountability, due_at
+                    resolved_level, rating, mediation_result, reopen_count, accountability
              FROM cases WHERE {clause} AND created_at >= {from} AND created_at < {to}"
         );
         let mut q = sqlx::query(AssertSqlSafe(sql.text));
@@ -418,7 +418,6 @@ impl Store {
                     mediation_result: r.try_get(9)?,
                     reopen_count: r.try_get(10)?,
                     accountability: accountability != 0,
-                    due_at: r.try_get(12)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
