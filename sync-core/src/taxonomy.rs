@@ -208,6 +208,11 @@ impl Taxonomy {
         self.departments.get(code)
     }
 
+    /// All departments, ordered by code.
+    pub fn departments(&self) -> impl Iterator<Item = &Department> {
+        self.departments.values()
+    }
+
     /// The patrol checklist, in catalogue order.
     pub fn patrol_checklist(&self) -> &[PatrolItem] {
         &self.patrol_checklist

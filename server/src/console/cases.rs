@@ -342,11 +342,13 @@ fn allowed_steps(state: &AppState, doc: &CaseDoc, who: &Identity) -> Vec<EventTy
         place: &case.jurisdiction,
         category: &case.category,
     };
+    // Any catalogue department stands in for the reviewer's choice in the dry run.
     let dept = state
         .taxonomy
         .category(&case.category)
         .and_then(|c| c.department.clone())
-        .unwrap_or_else(|| "government_services".into());
+        .or_else(|| state.taxonomy.departments().next().map(|d| d.code.clone()))
+        .unwrap_or_default();
     OFFERED
         .into_iter()
         .filter(|k| {
@@ -513,8 +515,8 @@ async fn detail(
                     @if steps.contains(&EventType::Assigned) {
                         label { (l.t("department"))
                             select #department name="department" {
-                                @for d in state.taxonomy.categories().filter_map(|c| c.department.clone()).collect::<std::collections::BTreeSet<_>>() {
-                                    option value=(d) { (department_name(&state, l, &d)) }
+                                @for d in state.taxonomy.departments() {
+                                    option value=(d.code) { (department_name(&state, l, &d.code)) }
                                 }
                             }
                         }
