@@ -296,7 +296,7 @@ async fn devices(State(state): State<Arc<AppState>>, r: Reviewer) -> Response {
             thead { tr { th { (l.t("user")) } th { (l.t("name")) } th { (l.t("role")) } th { (l.t("place")) } th { (l.t("status")) } } }
             tbody {
                 @for u in users.iter().filter(|u| u.scope.is_within(&r.who.scope)) {
-                    tr { td { (u.id) } td { (u.display_name) } td { (if l == Lang::Zh { u.role.name_zh() } else { u.role.as_str() }) } td.mono { (u.scope) }
+                    tr { td { (u.id) } td { (u.display_name) } td { (l.role(u.role)) } td.mono { (u.scope) }
                         td { @if u.disabled { (l.t("disabled")) } @else { (l.t("active")) } } }
                 }
             }

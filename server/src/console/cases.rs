@@ -179,7 +179,7 @@ async fn list(
                     option value="" { (l.t("all")) }
                     @for c in &categories {
                         option value=(c.code) selected[f.category == c.code] {
-                            (if l == Lang::Zh { &c.name_zh } else { &c.name_en })
+                            (l.pick(&c.name_zh, &c.name_en))
                         }
                     }
                 }
@@ -235,13 +235,7 @@ pub(super) fn department_name(state: &AppState, l: Lang, code: &str) -> String {
     state
         .taxonomy
         .department(code)
-        .map(|d| {
-            if l == Lang::Zh {
-                d.name_zh.clone()
-            } else {
-                d.name_en.clone()
-            }
-        })
+        .map(|d| l.pick(&d.name_zh, &d.name_en).to_owned())
         .unwrap_or_else(|| code.to_owned())
 }
 
@@ -249,13 +243,7 @@ pub(super) fn category_name(state: &AppState, l: Lang, code: &str) -> String {
     state
         .taxonomy
         .category(code)
-        .map(|c| {
-            if l == Lang::Zh {
-                c.name_zh.clone()
-            } else {
-                c.name_en.clone()
-            }
-        })
+        .map(|c| l.pick(&c.name_zh, &c.name_en).to_owned())
         .unwrap_or_else(|| code.to_owned())
 }
 
@@ -499,7 +487,7 @@ async fn detail(
                             form.inline method="post" action=(format!("/console/cases/{id}/action")) {
                                 input type="hidden" name="kind" value="settled";
                                 input type="hidden" name="chosen" value=(eid);
-                                span.value { (EventType::parse(label).map(|k| if l == Lang::Zh { k.name_zh().to_owned() } else { l.status(k.as_str()) }).unwrap_or_else(|| label.to_owned())) }
+                                span.value { (EventType::parse(label).map(|k| l.pick(k.name_zh(), &l.status(k.as_str())).to_owned()).unwrap_or_else(|| label.to_owned())) }
                                 button.choose type="submit" { (l.t("choose")) }
                             }
                         }

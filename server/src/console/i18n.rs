@@ -16,6 +16,24 @@ impl Lang {
         }
     }
 
+    /// The catalogue's Chinese or English name.
+    pub fn pick<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        if self == Lang::Zh { zh } else { en }
+    }
+
+    /// The language the switch offers.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+
+    /// The `lang` attribute of a page.
+    pub fn html(self) -> &'static str {
+        self.pick("zh-CN", "en")
+    }
+
     pub fn from_code(s: &str) -> Lang {
         if s == "en" { Lang::En } else { Lang::Zh }
     }

@@ -172,7 +172,7 @@ pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
     ];
     html! {
         (DOCTYPE)
-        html lang=(if l == Lang::Zh { "zh-CN" } else { "en" }) {
+        html lang=(l.html()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -195,7 +195,7 @@ pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
                         }
                     }
                     span.who { (r.who.user) " · " (l.role(r.who.role)) " · " (r.who.scope) }
-                    a #lang href=(format!("/console/lang?to={}", if l == Lang::Zh { "en" } else { "zh" })) { (l.t("lang_switch")) }
+                    a #lang href=(format!("/console/lang?to={}", l.other().code())) { (l.t("lang_switch")) }
                     form.inline method="post" action="/console/logout" {
                         button #logout type="submit" { (l.t("logout")) }
                     }
@@ -239,7 +239,7 @@ async fn login_page(headers: HeaderMap) -> Markup {
 fn login_form(l: Lang, error: Option<&str>) -> Markup {
     html! {
         (DOCTYPE)
-        html lang=(if l == Lang::Zh { "zh-CN" } else { "en" }) {
+        html lang=(l.html()) {
             head {
                 meta charset="utf-8";
                 title { (l.t("login")) " · " (l.t("app")) }
@@ -253,7 +253,7 @@ fn login_form(l: Lang, error: Option<&str>) -> Markup {
                     label { (l.t("user")) input #user name="user" autocomplete="username" required; }
                     label { (l.t("password")) input #password name="password" type="password" autocomplete="current-password" required; }
                     button #submit type="submit" { (l.t("login")) }
-                    a href=(format!("/console/lang?to={}", if l == Lang::Zh { "en" } else { "zh" })) { (l.t("lang_switch")) }
+                    a href=(format!("/console/lang?to={}", l.other().code())) { (l.t("lang_switch")) }
                 }
             }
         }
