@@ -43,7 +43,8 @@ pub struct AppState {
     pub calendar: Calendar,
     /// Photos and documents.
     pub blobs: crate::blobs::BlobStore,
-    /// This process's own device and actor, registered on first use (console writes).
+    /// This process's own device and actor: set by `serve` at start (shared with supervision),
+    /// else registered on the first console write.
     pub server_device: tokio::sync::OnceCell<crate::store::DeviceContext>,
     pub metrics: Metrics,
     /// Sync requests per device: a burst of 120, then 10 a second (paging after a long
@@ -54,6 +55,13 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The server's own device, registered already (else registered on first console write).
+    pub fn with_server_device(self, device: crate::store::DeviceContext) -> Self {
+        // A fresh cell: setting it cannot fail.
+        let _ = self.server_device.set(device);
+        self
+    }
+
     /// Where blob bytes are kept (in memory unless set: tests).
     pub fn with_blobs(mut self, blobs: crate::blobs::BlobStore) -> Self {
         self.blobs = blobs;

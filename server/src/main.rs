@@ -173,21 +173,24 @@ async fn main() -> anyhow::Result<()> {
             if demo {
                 seed_demo(&store, &taxonomy).await?;
             }
+            // One actor per process for the server's own changes: supervision and console
+            // actions alike.
+            let device = store.server_device(now_ms()).await?;
             if supervise_every > 0 {
-                Supervisor::new(
+                Supervisor::with_device(
                     store.clone(),
+                    device.clone(),
                     Arc::new(taxonomy.clone()),
                     Arc::new(calendar.clone()),
-                    now_ms(),
                 )
-                .await?
                 .spawn(std::time::Duration::from_secs(supervise_every));
             }
             let keys = Keys::load_or_create(&store).await?;
             let state = Arc::new(
                 AppState::new(store, keys, taxonomy)
                     .with_calendar(calendar)
-                    .with_blobs(blobs),
+                    .with_blobs(blobs)
+                    .with_server_device(device),
             );
             let listener = tokio::net::TcpListener::bind(listen)
                 .await

@@ -44,12 +44,22 @@ impl Supervisor {
         now: i64,
     ) -> Result<Supervisor> {
         let device = store.server_device(now).await?;
-        Ok(Supervisor {
+        Ok(Supervisor::with_device(store, device, taxonomy, calendar))
+    }
+
+    /// A supervisor writing from a server device registered already (shared with the console).
+    pub fn with_device(
+        store: Store,
+        device: DeviceContext,
+        taxonomy: Arc<Taxonomy>,
+        calendar: Arc<Calendar>,
+    ) -> Supervisor {
+        Supervisor {
             store,
             device,
             taxonomy,
             calendar,
-        })
+        }
     }
 
     /// One pass over the late cases, as of `now`.
