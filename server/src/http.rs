@@ -317,7 +317,7 @@ async fn login(
     })?;
     // The server writes its own events (supervision, console actions) from this device id: no
     // phone may claim it.
-    if req.device == crate::store::SERVER_DEVICE || req.device.starts_with("console") {
+    if crate::store::is_server_device(&req.device) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_input",

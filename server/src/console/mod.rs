@@ -286,7 +286,7 @@ async fn login(
     let Ok(Some(user)) = crate::http::active_account(&state, &f.user, &f.password).await else {
         return refused();
     };
-    let device = format!("console-{}", user.id);
+    let device = crate::store::console_device_id(&user.id);
     let who = match Identity::new(&user.id, user.role, user.scope, user.department, &device) {
         Ok(w) => w,
         Err(_) => return refused(),
@@ -326,7 +326,7 @@ async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respo
         return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
     }
     if let Some(claims) = cookie(&headers, SESSION).and_then(|t| state.keys.verify_console(t).ok())
-        && claims.dev.starts_with("console-")
+        && claims.dev == crate::store::console_device_id(&claims.sub)
     {
         let _ = state.store.revoke_device(&claims.dev).await;
         let _ = state

@@ -22,7 +22,7 @@ use sqlx::{AnyPool, Connection as _, Row};
 pub use accounts::{DeviceRow, RefreshUse};
 pub use blobs::{BlobRow, Upload};
 pub use cases::{CasePage, CaseQuery, CaseRow, HistoryEntry};
-pub use sync::{PullPage, SERVER_DEVICE};
+pub use sync::{PullPage, SERVER_DEVICE, console_device_id, is_server_device};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -298,6 +298,16 @@ impl Store {
 /// reviewer's `console-<user>` device. Both use actors registered to this device.
 pub const SERVER_DEVICE: &str = "server";
 
+/// The device a reviewer's console writes from.
+pub fn console_device_id(user: &str) -> String {
+    format!("console-{user}")
+}
+
+/// Ids of the server's own devices (its actor, consoles): no phone may sign in as one.
+pub fn is_server_device(device: &str) -> bool {
+    device == SERVER_DEVICE || device.starts_with("console")
+}
+
 /// One write transaction holding the feed lock: changes get consecutive feed numbers, documents
 /// are cached only after the commit made them true.
 struct FeedTx {
