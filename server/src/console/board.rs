@@ -12,7 +12,7 @@ use gridsync_core::Role;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::cases::{category_name, internal, row, when};
+use super::cases::{category_name, internal, row};
 use super::{Lang, Reviewer, page, same_origin};
 use crate::AppState;
 use crate::stats::{Breakdown, Rate, Stats};
@@ -278,7 +278,7 @@ async fn devices(State(state): State<Arc<AppState>>, r: Reviewer) -> Response {
                     tr.device data-id=(d.id) {
                         td.mono { (d.id) }
                         td { (d.users.join("、")) }
-                        td { (d.last_sync_at.map(|t| when(&state.calendar, t)).unwrap_or_else(|| l.t("never").to_owned())) }
+                        td { (d.last_sync_at.map(|t| state.calendar.local_date_time(t)).unwrap_or_else(|| l.t("never").to_owned())) }
                         td { @if d.revoked { span.badge.late { (l.t("revoked")) } } @else { (l.t("active")) } }
                         td {
                             @if !d.revoked {

@@ -112,10 +112,6 @@ const PER_PAGE: u32 = 50;
 /// Rows an export holds at most.
 const MAX_EXPORT: u32 = 10_000;
 
-pub(super) fn when(calendar: &Calendar, at: i64) -> String {
-    calendar.local_date_time(at)
-}
-
 pub(super) fn internal(e: StoreError) -> Response {
     tracing::error!(error = %e, "console store error");
     (
@@ -262,12 +258,12 @@ pub(super) fn row(state: &AppState, l: Lang, c: &CaseRow) -> Markup {
             td { (l.level(&c.level)) }
             td {
                 @if let Some(d) = c.due_at {
-                    span class=(if c.overdue { "due late" } else { "due" }) { (when(&state.calendar, d)) }
+                    span class=(if c.overdue { "due late" } else { "due" }) { (state.calendar.local_date_time(d)) }
                     @if c.overdue { " " span.badge.late { (l.t("overdue")) } }
                 }
             }
             td { (c.reporter) }
-            td { (when(&state.calendar, c.created_at)) }
+            td { (state.calendar.local_date_time(c.created_at)) }
         }
     }
 }
@@ -402,7 +398,7 @@ async fn detail(
             span.status #case-status { (l.status(wf.status.as_str())) }
             " · " (l.level(wf.level.as_str()))
             @if let Some(d) = wf.due {
-                " · " (l.t("due")) " " span class=(if workflow::is_overdue(&wf, now) { "due late" } else { "due" }) #case-due { (when(cal, d)) }
+                " · " (l.t("due")) " " span class=(if workflow::is_overdue(&wf, now) { "due late" } else { "due" }) #case-due { (cal.local_date_time(d)) }
             }
             @if let Some(o) = &wf.owner { " · " (l.t("owner")) " " (o) }
             @if let Some(d) = &wf.department { " · " (l.t("department")) " " span #case-department data-code=(d) { (department_name(&state, l, d)) } }
@@ -416,7 +412,7 @@ async fn detail(
                 tr { th { (l.t("address")) } td { (case.location.address) } }
                 tr { th { (l.t("description")) } td.pre { (case.description) } }
                 tr { th { (l.t("reporter")) } td { (case.reporter.user) " (" (case.reporter.device) ")" } }
-                tr { th { (l.t("reported_at")) } td { (when(cal, case.created_at)) } }
+                tr { th { (l.t("reported_at")) } td { (cal.local_date_time(case.created_at)) } }
                 @if !case.people.is_empty() {
                     tr { th { (l.t("people")) } td {
                         @for p in &case.people { div { (p.name) " · " (p.role) " · " (p.phone) } }
@@ -429,7 +425,7 @@ async fn detail(
             section.mediation {
                 h2 { (l.t("mediation")) }
                 @for s in &case.mediation.sessions {
-                    p { (when(cal, s.at)) " · " (s.mediators.join("、")) " · " (s.outcome) br; (s.notes) }
+                    p { (cal.local_date_time(s.at)) " · " (s.mediators.join("、")) " · " (s.outcome) br; (s.notes) }
                 }
                 @if !case.mediation.agreement.is_empty() { p { b { (l.t("agreement")) ": " } (case.mediation.agreement) } }
                 @if !case.mediation.result.is_empty() {
@@ -469,7 +465,7 @@ async fn detail(
                                 input type="hidden" name="value" value=(v.value);
                                 span.value { (v.value) }
                                 span.by { (l.t("set_by")) " " (v.author.as_ref().map(|a| a.user.as_str()).unwrap_or("?"))
-                                    " · " (v.author.as_ref().map(|a| a.device.as_str()).unwrap_or("?")) " · " (when(cal, v.at)) }
+                                    " · " (v.author.as_ref().map(|a| a.device.as_str()).unwrap_or("?")) " · " (cal.local_date_time(v.at)) }
                                 button.keep type="submit" { (l.t("keep")) }
                             }
                         }
@@ -523,8 +519,8 @@ async fn detail(
                     @for h in &history {
                         @let steps_here: Vec<&gridsync_core::CaseEvent> = case.events.iter().filter(|e| e.at == h.device_time && e.by == h.user).collect();
                         tr data-hash=(h.hash) {
-                            td { (when(cal, h.device_time)) }
-                            td { (when(cal, h.received_at)) }
+                            td { (cal.local_date_time(h.device_time)) }
+                            td { (cal.local_date_time(h.received_at)) }
                             td { (h.user) }
                             td.mono { (h.device) }
                             td {
@@ -716,9 +712,9 @@ fn export_rows(state: &AppState, rows: &[CaseRow]) -> Vec<[String; 12]> {
                 l.status(&c.status),
                 l.level(&c.level),
                 c.reporter.clone(),
-                when(&state.calendar, c.created_at),
+                state.calendar.local_date_time(c.created_at),
                 c.due_at
-                    .map(|d| when(&state.calendar, d))
+                    .map(|d| state.calendar.local_date_time(d))
                     .unwrap_or_default(),
                 if c.overdue { "是" } else { "否" }.to_owned(),
                 c.rating.clone().unwrap_or_default(),
