@@ -74,6 +74,13 @@ impl Role {
         }
     }
 
+    /// Whether this role sees photos as taken, EXIF included (where the camera stood, which
+    /// may be a mediator's or a reporter's home): the township and county centres that weigh
+    /// evidence. Others get the same picture without its metadata.
+    pub fn sees_photo_metadata(self) -> bool {
+        matches!(self, Role::TownshipStaff | Role::CountyAdmin)
+    }
+
     /// The level at which this role handles cases in the loop ("小事不出村、大事不出乡").
     /// Departments and the system do not own a level.
     pub fn handling_level(self) -> Option<Level> {

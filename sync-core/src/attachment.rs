@@ -47,6 +47,11 @@ pub fn sniff_mime(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// Types the server makes thumbnails of (HEIC and PDF have none).
+pub fn has_thumbnail(mime: &str) -> bool {
+    matches!(mime, "image/jpeg" | "image/png" | "image/webp")
+}
+
 /// Checks that `bytes` may be attached; returns the blob's name and content type.
 pub fn check_attachment(bytes: &[u8]) -> Result<(String, &'static str)> {
     if bytes.is_empty() {
@@ -67,6 +72,127 @@ pub fn check_attachment(bytes: &[u8]) -> Result<(String, &'static str)> {
         reason: "only photos (JPEG, PNG, WebP, HEIC) and PDF documents can be attached".into(),
     })?;
     Ok((sha256_hex(bytes), mime))
+}
+
+/// The bytes without embedded metadata (EXIF with its GPS position, XMP, IPTC, text chunks),
+/// for readers who may not see where a photo was taken. Image data is copied untouched, so the
+/// picture is the same. `None` when that cannot be done safely: HEIC (its metadata sits inside
+/// nested boxes), or bytes that do not parse as their type. PDF comes back unchanged: it carries
+/// no camera position.
+pub fn strip_metadata(bytes: &[u8], mime: &str) -> Option<Vec<u8>> {
+    match mime {
+        "image/jpeg" => strip_jpeg(bytes),
+        "image/png" => strip_png(bytes),
+        "image/webp" => strip_webp(bytes),
+        "application/pdf" => Some(bytes.to_vec()),
+        _ => None,
+    }
+}
+
+/// JPEG: markers up to the start of scan; APP1 (EXIF, XMP), APP13 (IPTC) and comments dropped.
+fn strip_jpeg(b: &[u8]) -> Option<Vec<u8>> {
+    if !b.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(b.len());
+    out.extend_from_slice(&b[..2]);
+    let mut i = 2;
+    loop {
+        // Fill bytes (0xFF repeated) may precede a marker.
+        while b.get(i) == Some(&0xFF) && b.get(i + 1) == Some(&0xFF) {
+            i += 1;
+        }
+        if b.get(i) != Some(&0xFF) {
+            return None;
+        }
+        let marker = *b.get(i + 1)?;
+        // Markers without a length.
+        if matches!(marker, 0x01 | 0xD0..=0xD7) {
+            out.extend_from_slice(&b[i..i + 2]);
+            i += 2;
+            continue;
+        }
+        if marker == 0xD9 {
+            out.extend_from_slice(&b[i..i + 2]);
+            return Some(out);
+        }
+        let len = usize::from(u16::from_be_bytes([*b.get(i + 2)?, *b.get(i + 3)?]));
+        if len < 2 {
+            return None;
+        }
+        let end = i.checked_add(2 + len)?;
+        let segment = b.get(i..end)?;
+        if marker == 0xDA {
+            // Start of scan: the rest is image data (and any trailer), kept as it is.
+            out.extend_from_slice(&b[i..]);
+            return Some(out);
+        }
+        if !matches!(marker, 0xE1 | 0xED | 0xFE) {
+            out.extend_from_slice(segment);
+        }
+        i = end;
+    }
+}
+
+/// PNG: every chunk but eXIf and the text chunks (tEXt, zTXt, iTXt).
+fn strip_png(b: &[u8]) -> Option<Vec<u8>> {
+    const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+    if !b.starts_with(SIGNATURE) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(b.len());
+    out.extend_from_slice(SIGNATURE);
+    let mut i = SIGNATURE.len();
+    while i < b.len() {
+        let len = u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?) as usize;
+        let kind = b.get(i + 4..i + 8)?;
+        let end = i.checked_add(12)?.checked_add(len)?;
+        let chunk = b.get(i..end)?;
+        if !matches!(kind, b"eXIf" | b"tEXt" | b"zTXt" | b"iTXt") {
+            out.extend_from_slice(chunk);
+        }
+        if kind == b"IEND" {
+            return Some(out);
+        }
+        i = end;
+    }
+    None
+}
+
+/// WebP: every RIFF chunk but EXIF and XMP, with the extended header's flags for them cleared.
+fn strip_webp(b: &[u8]) -> Option<Vec<u8>> {
+    if b.len() < 12 || &b[..4] != b"RIFF" || &b[8..12] != b"WEBP" {
+        return None;
+    }
+    let riff_end = (u32::from_le_bytes(b[4..8].try_into().ok()?) as usize)
+        .checked_add(8)?
+        .min(b.len());
+    let mut out = Vec::with_capacity(b.len());
+    out.extend_from_slice(&b[..12]);
+    let mut i = 12;
+    while i + 8 <= riff_end {
+        let kind = &b[i..i + 4];
+        let len = u32::from_le_bytes(b[i + 4..i + 8].try_into().ok()?) as usize;
+        let end = i
+            .checked_add(8)?
+            .checked_add(len + (len & 1))?
+            .min(riff_end);
+        let chunk = b.get(i..end)?;
+        match kind {
+            b"EXIF" | b"XMP " => {}
+            b"VP8X" if chunk.len() > 8 => {
+                let start = out.len();
+                out.extend_from_slice(chunk);
+                // Flags byte: 0x08 EXIF present, 0x04 XMP present.
+                out[start + 8] &= !0x0C;
+            }
+            _ => out.extend_from_slice(chunk),
+        }
+        i = end;
+    }
+    let size = u32::try_from(out.len() - 8).ok()?;
+    out[4..8].copy_from_slice(&size.to_le_bytes());
+    Some(out)
 }
 
 #[cfg(test)]
@@ -98,5 +224,86 @@ mod tests {
         assert!(check_attachment(b"").is_err());
         let (name, mime) = check_attachment(b"\x89PNG\r\n\x1a\nxxxx").unwrap();
         assert_eq!((name.len(), mime), (64, "image/png"));
+    }
+
+    /// A JPEG with an EXIF segment holding a (fake) GPS tag, then the image data.
+    fn jpeg_with_exif() -> Vec<u8> {
+        let mut b = vec![0xFF, 0xD8];
+        b.extend_from_slice(&[0xFF, 0xE0, 0x00, 0x06, b'J', b'F', b'I', b'F']);
+        let exif = b"Exif\0\0GPSLatitude=39.9";
+        b.extend_from_slice(&[0xFF, 0xE1]);
+        b.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+        b.extend_from_slice(exif);
+        b.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x04, 1, 2, 0xAA, 0xBB, 0xFF, 0xD9]);
+        b
+    }
+
+    #[test]
+    fn stripping_drops_exif_and_keeps_the_picture() {
+        let jpeg = jpeg_with_exif();
+        let plain = strip_metadata(&jpeg, "image/jpeg").unwrap();
+        assert!(!plain.windows(3).any(|w| w == b"GPS"));
+        assert!(plain.windows(4).any(|w| w == b"JFIF"));
+        assert!(plain.ends_with(&[0xFF, 0xDA, 0x00, 0x04, 1, 2, 0xAA, 0xBB, 0xFF, 0xD9]));
+        assert_eq!(
+            plain.len(),
+            jpeg.len() - 4 - b"Exif\0\0GPSLatitude=39.9".len()
+        );
+
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        for (kind, data) in [
+            (&b"IHDR"[..], &b"0123456789abc"[..]),
+            (b"eXIf", b"GPS"),
+            (b"IEND", b""),
+        ] {
+            png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            png.extend_from_slice(kind);
+            png.extend_from_slice(data);
+            png.extend_from_slice(&[0, 0, 0, 0]);
+        }
+        let plain = strip_metadata(&png, "image/png").unwrap();
+        assert!(!plain.windows(4).any(|w| w == b"eXIf"));
+        assert!(plain.windows(4).any(|w| w == b"IHDR"));
+
+        let mut webp = b"RIFF\0\0\0\0WEBP".to_vec();
+        for (kind, data) in [
+            (&b"VP8X"[..], &[0x0Cu8, 0, 0, 0, 0, 0, 0, 0, 0, 0][..]),
+            (b"EXIF", b"GPS!"),
+            (b"VP8L", b"pix"),
+        ] {
+            webp.extend_from_slice(kind);
+            webp.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            webp.extend_from_slice(data);
+            if data.len() % 2 == 1 {
+                webp.push(0);
+            }
+        }
+        let size = (webp.len() - 8) as u32;
+        webp[4..8].copy_from_slice(&size.to_le_bytes());
+        let plain = strip_metadata(&webp, "image/webp").unwrap();
+        assert!(!plain.windows(4).any(|w| w == b"EXIF"));
+        assert_eq!(plain[20] & 0x0C, 0, "the EXIF/XMP flags are cleared");
+        assert_eq!(
+            u32::from_le_bytes(plain[4..8].try_into().unwrap()) as usize,
+            plain.len() - 8
+        );
+    }
+
+    #[test]
+    fn stripping_refuses_what_it_cannot_parse() {
+        assert_eq!(
+            strip_metadata(b"\0\0\0\x18ftypheic....", "image/heic"),
+            None
+        );
+        let jpeg = jpeg_with_exif();
+        // Every truncation either strips cleanly or is refused; none panics.
+        for n in 0..jpeg.len() {
+            let _ = strip_metadata(&jpeg[..n], "image/jpeg");
+        }
+        assert_eq!(strip_metadata(&jpeg[..10], "image/jpeg"), None);
+        assert_eq!(
+            strip_metadata(b"\x89PNG\r\n\x1a\n\xff\xff\xff\xffIHDR", "image/png"),
+            None
+        );
     }
 }

@@ -394,6 +394,19 @@ impl CaseDoc {
         }
     }
 
+    /// The names of the blobs the case references, without reading the rest of the case.
+    pub fn attachment_hashes(&self) -> Result<std::collections::BTreeSet<String>> {
+        let d = &self.doc;
+        if d.get(&ObjId::Root, "attachments")?.is_none() {
+            return Ok(Default::default());
+        }
+        Ok(read_list(d, &ObjId::Root, "attachments", |d, o| {
+            get_str(d, o, "sha256")
+        })?
+        .into_iter()
+        .collect())
+    }
+
     /// Reads the whole case, checking the schema.
     pub fn read(&self) -> Result<Case> {
         let d = &self.doc;

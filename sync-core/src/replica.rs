@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use crate::access::Identity;
-use crate::attachment::{check_attachment, sha256_hex};
+use crate::attachment::{check_attachment, has_thumbnail, sha256_hex};
 use crate::case::{
     Attachment, CaseDoc, CaseEditor, CaseKind, ChangeAuthor, Millis, NewCase, new_case_id,
     parse_change,
@@ -39,7 +39,7 @@ pub const MAX_PUSH_BYTES: usize = 512 * 1024;
 /// What the replica asks the server to send per response by default.
 pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
 
-const SCHEMA: i64 = 2;
+const SCHEMA: i64 = 3;
 
 /// Where a case stands between this phone and the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -219,6 +219,20 @@ impl Replica {
                      data BLOB NOT NULL,
                      uploaded INTEGER NOT NULL DEFAULT 0);
                  PRAGMA user_version = 2;",
+            )
+            .map_err(storage)?;
+        }
+        if version < 3 {
+            // Copies of colleagues' photos fetched from the server (thumbnails, and full-size
+            // pictures without their metadata), and the thumbnails still to fetch.
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS blob_copies (
+                     sha256 TEXT NOT NULL,
+                     variant TEXT NOT NULL,
+                     data BLOB NOT NULL,
+                     PRIMARY KEY (sha256, variant));
+                 CREATE TABLE IF NOT EXISTS blob_wants (sha256 TEXT PRIMARY KEY);
+                 PRAGMA user_version = 3;",
             )
             .map_err(storage)?;
         }
@@ -429,10 +443,12 @@ impl Replica {
 
     /// Blobs held here that the server does not have yet, oldest first.
     pub fn blobs_to_upload(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT sha256 FROM blobs WHERE uploaded = 0 ORDER BY rowid")
-            .map_err(storage)?;
+        self.names("SELECT sha256 FROM blobs WHERE uploaded = 0 ORDER BY rowid")
+    }
+
+    /// The first column of every row of `sql`.
+    fn names(&self, sql: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare(sql).map_err(storage)?;
         let names = stmt
             .query_map([], |r| r.get(0))
             .map_err(storage)?
@@ -447,6 +463,126 @@ impl Replica {
             .execute("UPDATE blobs SET uploaded = 1 WHERE sha256 = ?1", [sha256])
             .map(|_| ())
             .map_err(storage)
+    }
+
+    /// What this phone holds of a blob.
+    pub fn blob_here(&self, sha256: &str) -> Result<BlobHere> {
+        let uploaded: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT uploaded FROM blobs WHERE sha256 = ?1",
+                [sha256],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(storage)?;
+        let copy = |variant: BlobCopy| -> Result<bool> {
+            Ok(self
+                .conn
+                .query_row(
+                    "SELECT 1 FROM blob_copies WHERE sha256 = ?1 AND variant = ?2",
+                    [sha256, variant.as_str()],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(storage)?
+                .is_some())
+        };
+        Ok(BlobHere {
+            original: uploaded.is_some(),
+            uploaded: uploaded == Some(1),
+            thumbnail: copy(BlobCopy::Thumbnail)?,
+            without_metadata: copy(BlobCopy::WithoutMetadata)?,
+        })
+    }
+
+    /// Notes the photos of `case_ids` whose thumbnails this phone should fetch: those it holds
+    /// in no form yet. Returns how many are wanted in all.
+    pub fn want_thumbnails(&self, case_ids: &[String]) -> Result<usize> {
+        for id in case_ids {
+            let case = match self.case(id) {
+                Ok(doc) => doc.read()?,
+                Err(Error::UnknownCase(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            for a in case.attachments {
+                let here = self.blob_here(&a.sha256)?;
+                if has_thumbnail(&a.mime) && !here.original && !here.thumbnail {
+                    self.conn
+                        .execute(
+                            "INSERT INTO blob_wants (sha256) VALUES (?1) ON CONFLICT DO NOTHING",
+                            [&a.sha256],
+                        )
+                        .map_err(storage)?;
+                }
+            }
+        }
+        Ok(self.wanted_thumbnails()?.len())
+    }
+
+    /// Thumbnails still to fetch, oldest wish first.
+    pub fn wanted_thumbnails(&self) -> Result<Vec<String>> {
+        self.names("SELECT sha256 FROM blob_wants ORDER BY rowid")
+    }
+
+    /// Gives up on a thumbnail (the server has none for this type).
+    pub fn drop_thumbnail_wish(&self, sha256: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM blob_wants WHERE sha256 = ?1", [sha256])
+            .map(|_| ())
+            .map_err(storage)
+    }
+
+    /// Keeps a copy fetched from the server, sealed like everything else.
+    pub fn keep_copy(&self, sha256: &str, variant: BlobCopy, bytes: &[u8]) -> Result<()> {
+        let sealed = self.seal.seal(bytes, &aad_copy(sha256, variant));
+        self.conn
+            .execute(
+                "INSERT INTO blob_copies (sha256, variant, data) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (sha256, variant) DO UPDATE SET data = excluded.data",
+                params![sha256, variant.as_str(), sealed],
+            )
+            .map_err(storage)?;
+        if variant == BlobCopy::Thumbnail {
+            self.drop_thumbnail_wish(sha256)?;
+        }
+        Ok(())
+    }
+
+    /// A copy fetched from the server, if held.
+    pub fn copy(&self, sha256: &str, variant: BlobCopy) -> Result<Option<Vec<u8>>> {
+        let row: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT data FROM blob_copies WHERE sha256 = ?1 AND variant = ?2",
+                [sha256, variant.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(storage)?;
+        row.map(|sealed| self.seal.open(&sealed, &aad_copy(sha256, variant)))
+            .transpose()
+    }
+
+    /// Keeps a colleague's photo fetched as taken: checked against its name, then held like a
+    /// photo attached here (the server has it, so it is not uploaded again).
+    pub fn keep_original(&self, sha256: &str, bytes: &[u8]) -> Result<()> {
+        let (name, mime) = check_attachment(bytes)?;
+        if name != sha256 {
+            return Err(Error::InvalidInput {
+                field: "attachment".into(),
+                reason: format!("the bytes fetched for {sha256} do not match its name"),
+            });
+        }
+        let sealed = self.seal.seal(bytes, &aad_blob(sha256));
+        self.conn
+            .execute(
+                "INSERT INTO blobs (sha256, mime, bytes, data, uploaded) VALUES (?1, ?2, ?3, ?4, 1)
+                 ON CONFLICT (sha256) DO NOTHING",
+                params![sha256, mime, bytes.len() as i64, sealed],
+            )
+            .map_err(storage)?;
+        self.drop_thumbnail_wish(sha256)
     }
 
     /// The whole document of a case.
@@ -853,6 +989,39 @@ fn aad(id: &str, column: &str) -> Vec<u8> {
 
 fn aad_blob(sha256: &str) -> Vec<u8> {
     format!("gridsync-blob:{sha256}").into_bytes()
+}
+
+fn aad_copy(sha256: &str, variant: BlobCopy) -> Vec<u8> {
+    format!("gridsync-blob:{sha256}:{}", variant.as_str()).into_bytes()
+}
+
+/// A form of a colleague's photo fetched from the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobCopy {
+    /// The server's JPEG thumbnail (320 px).
+    Thumbnail,
+    /// The full picture without its metadata (what roles that may not see EXIF receive).
+    WithoutMetadata,
+}
+
+impl BlobCopy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlobCopy::Thumbnail => "thumb",
+            BlobCopy::WithoutMetadata => "stripped",
+        }
+    }
+}
+
+/// What a phone holds of one blob.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlobHere {
+    /// The bytes as taken (attached here, or fetched as taken).
+    pub original: bool,
+    /// The server holds them whole.
+    pub uploaded: bool,
+    pub thumbnail: bool,
+    pub without_metadata: bool,
 }
 
 fn storage(e: rusqlite::Error) -> Error {
