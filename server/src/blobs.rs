@@ -16,12 +16,22 @@ pub struct BlobStore {
     objects: Arc<dyn ObjectStore>,
 }
 
-/// One part of an upload: `bytes` go at `start` of a blob of `total` bytes.
+/// One part of an upload: `bytes` go at `start` of a blob of `total` bytes. `cut` when the
+/// connection broke before the part's end: what arrived is kept, so the client resumes from
+/// the last byte the server got rather than from the part's start.
 #[derive(Debug, Clone, Copy)]
 pub struct Part<'a> {
     pub start: i64,
     pub total: i64,
     pub bytes: &'a [u8],
+    pub cut: bool,
+}
+
+/// Who sends a blob: the device (kept with the blob) and the account (which then holds it).
+#[derive(Debug, Clone, Copy)]
+pub struct Uploader<'a> {
+    pub device: &'a str,
+    pub user: &'a str,
 }
 
 /// What a `PUT` did.
@@ -104,34 +114,81 @@ impl BlobStore {
         })
     }
 
+    /// An S3-compatible bucket (AWS, MinIO, Ceph RGW, Alibaba OSS, Tencent COS): `s3://BUCKET`,
+    /// configured from the standard `AWS_*` variables (`AWS_ENDPOINT` for a store other than
+    /// AWS, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`; `AWS_ALLOW_HTTP=true`
+    /// only for a test endpoint on loopback). Credentials never appear in logs or errors.
+    pub fn s3(url: &str) -> Result<BlobStore, BlobError> {
+        let bucket = url
+            .strip_prefix("s3://")
+            .map(|b| b.trim_end_matches('/'))
+            .filter(|b| !b.is_empty() && !b.contains('/'))
+            .ok_or_else(|| BlobError::Objects(format!("{url:?} is not s3://BUCKET")))?;
+        let s3 = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .build()
+            .map_err(objects_error)?;
+        Ok(BlobStore {
+            objects: Arc::new(s3),
+        })
+    }
+
+    /// A local directory (a path) or an S3-compatible bucket (`s3://BUCKET`).
+    pub fn open(location: &str) -> Result<BlobStore, BlobError> {
+        if location.starts_with("s3://") {
+            Self::s3(location)
+        } else {
+            Self::local(std::path::Path::new(location))
+        }
+    }
+
+    /// Forgets uploads nobody continued for `days`, so abandoned parts do not pile up in the
+    /// database; returns how many parts went.
+    pub async fn drop_abandoned(store: &Store, now: i64, days: i64) -> Result<u64, BlobError> {
+        Ok(store.drop_stale_parts(now - days * 24 * 3_600_000).await?)
+    }
+
     fn path(kind: &str, sha256: &str) -> ObjectPath {
         ObjectPath::from(format!("{kind}/{}/{sha256}", &sha256[..2]))
     }
 
-    /// Bytes the server holds of this blob: all of them once complete.
-    pub async fn received(&self, store: &Store, sha256: &str) -> Result<i64, BlobError> {
+    /// Bytes the server holds of `user`'s copy of this blob: all of them once they sent it
+    /// whole. Someone who never sent a stored blob starts from 0 (to prove they have it).
+    pub async fn received(
+        &self,
+        store: &Store,
+        sha256: &str,
+        user: &str,
+    ) -> Result<i64, BlobError> {
         if !is_blob_name(sha256) {
             return Err(BlobError::BadName);
         }
-        if let Some(b) = store.blob(sha256).await? {
+        if let Some(b) = store.blob(sha256).await?
+            && store.holds_blob(sha256, user).await?
+        {
             return Ok(b.size);
         }
-        Ok(store.upload(sha256).await?.map(|u| u.received).unwrap_or(0))
+        Ok(store
+            .upload(sha256, user)
+            .await?
+            .map(|u| u.received)
+            .unwrap_or(0))
     }
 
-    /// Takes a part of a blob from `device`.
+    /// Takes a part of a blob.
     pub async fn put(
         &self,
         store: &Store,
         sha256: &str,
         part: Part<'_>,
-        device: &str,
+        from: Uploader<'_>,
         now: i64,
     ) -> Result<Put, BlobError> {
         let Part {
             start,
             total,
             bytes,
+            cut,
         } = part;
         if !is_blob_name(sha256) {
             return Err(BlobError::BadName);
@@ -139,63 +196,74 @@ impl BlobStore {
         if total > MAX_ATTACHMENT_BYTES as i64 || start + bytes.len() as i64 > total {
             return Err(BlobError::TooLarge);
         }
-        // Stored once: a second upload of the same photo is done at once.
-        if store.blob(sha256).await?.is_some() {
+        // Stored once: a second upload of the same photo by one who sent it is done at once.
+        let stored = store.blob(sha256).await?.is_some();
+        if stored && store.holds_blob(sha256, from.user).await? {
             return Ok(Put::Complete);
         }
-        let upload = store.upload(sha256).await?;
+        let upload = store.upload(sha256, from.user).await?;
         let received = upload.as_ref().map(|u| u.received).unwrap_or(0);
         // Every byte arrived before but the blob was never finished (a crash, a failed write):
         // finish it now instead of refusing every retry.
         if let Some(u) = upload.as_ref().filter(|u| u.received == u.total) {
             return self
-                .finish(store, sha256, u.mime.clone(), u.total, device, now)
+                .finish(store, sha256, u.mime.clone(), u.total, from, now)
                 .await;
         }
         if start != received || upload.as_ref().is_some_and(|u| u.total != total) {
             return Err(BlobError::WrongOffset { received });
         }
-        let mime = match &upload {
-            Some(u) => u.mime.clone(),
-            None => sniff_mime(bytes)
-                .ok_or(BlobError::UnsupportedType)?
-                .to_owned(),
+        let mime = match (&upload, sniff_mime(bytes)) {
+            (Some(u), _) => u.mime.clone(),
+            (None, Some(m)) => m.to_owned(),
+            // Too little arrived to tell the type: keep nothing, the client starts again.
+            (None, None) if cut => return Ok(Put::Partial { received }),
+            (None, None) => return Err(BlobError::UnsupportedType),
         };
-        if !store.add_part(sha256, start, total, &mime, bytes).await? {
+        if bytes.is_empty() {
+            return Ok(Put::Partial { received });
+        }
+        if !store
+            .add_part(sha256, from.user, start, total, &mime, bytes, now)
+            .await?
+        {
             return Err(BlobError::WrongOffset {
-                received: self.received(store, sha256).await?,
+                received: self.received(store, sha256, from.user).await?,
             });
         }
         let received = start + bytes.len() as i64;
         if received < total {
             return Ok(Put::Partial { received });
         }
-        self.finish(store, sha256, mime, total, device, now).await
+        self.finish(store, sha256, mime, total, from, now).await
     }
 
-    /// Assembles the parts, checks them against the name, stores the blob and forgets the parts.
+    /// Assembles the parts, checks them against the name, stores the blob (unless it is there
+    /// already), records the sender as a holder and forgets the parts.
     async fn finish(
         &self,
         store: &Store,
         sha256: &str,
         mime: String,
         total: i64,
-        device: &str,
+        from: Uploader<'_>,
         now: i64,
     ) -> Result<Put, BlobError> {
-        let all = store.upload_bytes(sha256).await?;
+        let all = store.upload_bytes(sha256, from.user).await?;
         if sha256_hex(&all) != sha256 {
-            store.drop_upload(sha256).await?;
+            store.drop_upload(sha256, from.user).await?;
             return Err(BlobError::Mismatch);
         }
-        self.objects
-            .put_opts(
-                &Self::path("blobs", sha256),
-                PutPayload::from(all),
-                PutOptions::default(),
-            )
-            .await
-            .map_err(objects_error)?;
+        if store.blob(sha256).await?.is_none() {
+            self.objects
+                .put_opts(
+                    &Self::path("blobs", sha256),
+                    PutPayload::from(all),
+                    PutOptions::default(),
+                )
+                .await
+                .map_err(objects_error)?;
+        }
         store
             .add_blob(
                 &BlobRow {
@@ -203,11 +271,12 @@ impl BlobStore {
                     mime,
                     size: total,
                 },
-                device,
+                from.device,
+                from.user,
                 now,
             )
             .await?;
-        store.drop_upload(sha256).await?;
+        store.drop_upload(sha256, from.user).await?;
         Ok(Put::Complete)
     }
 
@@ -224,7 +293,7 @@ impl BlobStore {
     /// A JPEG thumbnail at most 320 px wide or high, made once and kept; `None` for types that
     /// have none (PDF, HEIC). Re-encoding drops EXIF, location included.
     pub async fn thumbnail(&self, sha256: &str, mime: &str) -> Result<Option<Vec<u8>>, BlobError> {
-        if !matches!(mime, "image/jpeg" | "image/png" | "image/webp") {
+        if !gridsync_core::attachment::has_thumbnail(mime) {
             return Ok(None);
         }
         let path = Self::path("thumbs", sha256);

@@ -12,7 +12,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use gridsync_core::calendar::Calendar;
@@ -794,13 +794,31 @@ fn blob_error(e: crate::blobs::BlobError) -> Response {
     resp
 }
 
+/// What a caller wants of a blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlobUse {
+    /// Its bytes or thumbnail: through a readable case whose reference was added by a holder.
+    Read,
+    /// To send its bytes: through any readable case that references it.
+    Upload,
+}
+
 /// The caller may touch a blob only through a case it may read that references it; 400 for a
 /// name that is no blob name (no path reaches the store), 404 otherwise, so names reveal nothing.
-async fn blob_access(state: &AppState, who: &Identity, sha256: &str) -> Result<(), Response> {
+async fn blob_access(
+    state: &AppState,
+    who: &Identity,
+    sha256: &str,
+    using: BlobUse,
+) -> Result<(), Response> {
     if !gridsync_core::attachment::is_blob_name(sha256) {
         return Err(blob_error(crate::blobs::BlobError::BadName));
     }
-    match state.store.may_read_blob(who, sha256).await {
+    let allowed = match using {
+        BlobUse::Read => state.store.may_read_blob(who, sha256).await,
+        BlobUse::Upload => state.store.may_upload_blob(who, sha256).await,
+    };
+    match allowed {
         Ok(true) => Ok(()),
         Ok(false) => {
             Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such blob").into_response())
@@ -809,8 +827,9 @@ async fn blob_access(state: &AppState, who: &Identity, sha256: &str) -> Result<(
     }
 }
 
-/// `HEAD /v1/blobs/{sha256}`: how many bytes the server holds (`Upload-Offset`), so an upload
-/// cut off resumes where it stopped.
+/// `HEAD /v1/blobs/{sha256}`: how many bytes of the caller's upload the server holds
+/// (`Upload-Offset`), so an upload cut off resumes where it stopped; `Upload-Complete: true`
+/// once the caller has sent it whole.
 async fn head_blob(
     State(state): State<Arc<AppState>>,
     Authenticated(claims): Authenticated,
@@ -820,14 +839,14 @@ async fn head_blob(
         Ok((_, w)) => w,
         Err(e) => return e.into_response(),
     };
-    if let Err(resp) = blob_access(&state, &who, &sha256).await {
+    if let Err(resp) = blob_access(&state, &who, &sha256, BlobUse::Upload).await {
         return resp;
     }
-    let complete = match state.store.blob(&sha256).await {
-        Ok(b) => b.is_some(),
+    let complete = match state.store.holds_blob(&sha256, &who.user).await {
+        Ok(held) => held,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    match state.blobs.received(&state.store, &sha256).await {
+    match state.blobs.received(&state.store, &sha256, &who.user).await {
         Ok(n) => (
             StatusCode::OK,
             [
@@ -840,53 +859,90 @@ async fn head_blob(
     }
 }
 
+/// Reads a part's body, at most `limit` bytes (`None` beyond). A body that breaks off (the
+/// link dropped) is returned as far as it came, with `true`.
+async fn read_part_body(mut body: axum::body::Body, limit: usize) -> Option<(Vec<u8>, bool)> {
+    use axum::body::HttpBody;
+    let mut out = Vec::new();
+    loop {
+        match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+            None => return Some((out, false)),
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if out.len() + data.len() > limit {
+                        return None;
+                    }
+                    out.extend_from_slice(&data);
+                }
+            }
+            Some(Err(_)) => return Some((out, true)),
+        }
+    }
+}
+
 /// `PUT /v1/blobs/{sha256}`: the whole blob, or a part with `Content-Range: bytes a-b/total`
-/// starting where the server's copy ends. 201 when complete (hash checked), 202 with
-/// `Upload-Offset` when more is expected.
+/// starting where the caller's copy on the server ends. 201 when complete (hash checked), 202
+/// with `Upload-Offset` when more is expected. With `Content-Range`, a body cut off by the link
+/// is kept as far as it came.
 async fn put_blob(
     State(state): State<Arc<AppState>>,
     Authenticated(claims): Authenticated,
     Path(sha256): Path<String>,
     headers: axum::http::HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: axum::body::Body,
 ) -> Response {
+    use crate::blobs::BlobError;
     let (ctx, who) = match signed_in(&state, &claims).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
-    if let Err(resp) = blob_access(&state, &who, &sha256).await {
+    if let Err(resp) = blob_access(&state, &who, &sha256, BlobUse::Upload).await {
         return resp;
     }
-    let body = match body {
-        Ok(b) => b,
-        Err(_) => return blob_error(crate::blobs::BlobError::TooLarge),
-    };
-    let (start, total) = match headers.get(header::CONTENT_RANGE).map(|v| v.to_str()) {
-        None => (0, body.len() as i64),
+    let range = match headers.get(header::CONTENT_RANGE).map(|v| v.to_str()) {
+        None => None,
         Some(Ok(v)) => match crate::blobs::parse_range(v) {
-            Ok((a, b, total)) if b - a + 1 == body.len() as i64 => (a, total),
-            Ok(_) => {
-                return blob_error(crate::blobs::BlobError::BadRange(
-                    "length differs from the body".into(),
-                ));
-            }
+            Ok(r) => Some(r),
             Err(e) => return blob_error(e),
         },
-        Some(Err(_)) => return blob_error(crate::blobs::BlobError::BadRange("not text".into())),
+        Some(Err(_)) => return blob_error(BlobError::BadRange("not text".into())),
+    };
+    if range
+        .is_some_and(|(_, _, total)| total > gridsync_core::attachment::MAX_ATTACHMENT_BYTES as i64)
+    {
+        return blob_error(BlobError::TooLarge);
+    }
+    let Some((bytes, mut cut)) = read_part_body(body, BLOB_BODY_LIMIT).await else {
+        return blob_error(BlobError::TooLarge);
+    };
+    let (start, total) = match range {
+        Some((a, b, total)) => {
+            let expected = b - a + 1;
+            if bytes.len() as i64 > expected {
+                return blob_error(BlobError::BadRange(
+                    "the body is longer than the range".into(),
+                ));
+            }
+            cut |= (bytes.len() as i64) < expected;
+            (a, total)
+        }
+        // Without a range the size is only known from a complete body.
+        None if cut => return blob_error(BlobError::BadRange("the body broke off".into())),
+        None => (0, bytes.len() as i64),
+    };
+    let from = crate::blobs::Uploader {
+        device: &ctx.device,
+        user: &who.user,
+    };
+    let part = crate::blobs::Part {
+        start,
+        total,
+        bytes: &bytes,
+        cut,
     };
     match state
         .blobs
-        .put(
-            &state.store,
-            &sha256,
-            crate::blobs::Part {
-                start,
-                total,
-                bytes: &body,
-            },
-            &ctx.device,
-            crate::now_ms(),
-        )
+        .put(&state.store, &sha256, part, from, crate::now_ms())
         .await
     {
         Ok(crate::blobs::Put::Complete) => StatusCode::CREATED.into_response(),
@@ -913,7 +969,7 @@ pub fn wants_thumb(value: Option<&str>) -> bool {
 
 /// Serves a blob (or its thumbnail) to someone who may read a case that references it.
 pub async fn serve_blob(state: &AppState, who: &Identity, sha256: &str, thumb: bool) -> Response {
-    if let Err(resp) = blob_access(state, who, sha256).await {
+    if let Err(resp) = blob_access(state, who, sha256, BlobUse::Read).await {
         return resp;
     }
     let blob = match state.store.blob(sha256).await {
@@ -946,10 +1002,46 @@ pub async fn serve_blob(state: &AppState, who: &Identity, sha256: &str, thumb: b
             Err(e) => blob_error(e),
         };
     }
-    match state.blobs.get(sha256).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, blob.mime), private], bytes).into_response(),
-        Err(e) => blob_error(e),
-    }
+    let bytes = match state.blobs.get(sha256).await {
+        Ok(bytes) => bytes,
+        Err(e) => return blob_error(e),
+    };
+    // EXIF (where the camera stood) is evidence for the centres and the one who took it; the
+    // others get the same picture without it.
+    let as_taken = who.role.sees_photo_metadata()
+        || match state.store.holds_blob(sha256, &who.user).await {
+            Ok(held) => held,
+            Err(e) => return ApiError::from(e).into_response(),
+        };
+    let (variant, bytes) = if as_taken {
+        ("original", bytes)
+    } else {
+        match gridsync_core::attachment::strip_metadata(&bytes, &blob.mime) {
+            // Nothing to remove (a PDF, a photo without EXIF): the bytes as taken.
+            Some(plain) if plain == bytes => ("original", plain),
+            Some(plain) => ("stripped", plain),
+            None => {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "metadata_restricted",
+                    "this file's location data cannot be removed; your role sees it only through the case",
+                )
+                .into_response();
+            }
+        }
+    };
+    (
+        [
+            (header::CONTENT_TYPE, blob.mime),
+            private,
+            (
+                HeaderName::from_static("x-gridsync-variant"),
+                variant.to_owned(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 /// `GET /v1/blobs/{sha256}[?thumb=1]`.

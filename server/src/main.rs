@@ -51,9 +51,18 @@ enum Command {
         /// server on the same database runs it, running it here too is harmless).
         #[arg(long, env = "GRIDSYNC_SUPERVISE_EVERY", default_value_t = 60)]
         supervise_every: u64,
-        /// Where photos and documents are kept (created if missing).
-        #[arg(long, env = "GRIDSYNC_BLOB_DIR", default_value = "gridsync-blobs")]
-        blob_dir: PathBuf,
+        /// Where photos and documents are kept: a directory (created if missing) or an
+        /// S3-compatible bucket, `s3://BUCKET`, configured by the `AWS_*` variables.
+        #[arg(
+            long,
+            env = "GRIDSYNC_BLOB_STORE",
+            alias = "blob-dir",
+            default_value = "gridsync-blobs"
+        )]
+        blob_store: String,
+        /// Days after which an upload nobody continued is forgotten (the phone starts it again).
+        #[arg(long, env = "GRIDSYNC_ABANDON_UPLOADS_AFTER", default_value_t = 7)]
+        abandon_uploads_after: i64,
         /// On an empty database, seed a demo county (accounts, a few hundred cases) first.
         #[arg(long)]
         demo: bool,
@@ -152,11 +161,12 @@ async fn main() -> anyhow::Result<()> {
             categories,
             calendar,
             supervise_every,
-            blob_dir,
+            blob_store,
+            abandon_uploads_after,
             demo,
         } => {
-            let blobs = gridsync_server::blobs::BlobStore::local(&blob_dir)
-                .with_context(|| format!("opening the blob directory {}", blob_dir.display()))?;
+            let blobs = gridsync_server::blobs::BlobStore::open(&blob_store)
+                .with_context(|| format!("opening the blob store {blob_store}"))?;
             let taxonomy = match categories {
                 Some(path) => Taxonomy::load(&path)?,
                 None => Taxonomy::builtin().clone(),
@@ -185,6 +195,7 @@ async fn main() -> anyhow::Result<()> {
                 )
                 .spawn(std::time::Duration::from_secs(supervise_every));
             }
+            spawn_upload_sweeper(store.clone(), abandon_uploads_after);
             let keys = Keys::load_or_create(&store).await?;
             let state = Arc::new(
                 AppState::new(store, keys, taxonomy)
@@ -438,4 +449,19 @@ async fn shutdown() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// Hourly, forgets the parts of uploads nobody continued for `days`.
+fn spawn_upload_sweeper(store: gridsync_server::store::Store, days: i64) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match gridsync_server::blobs::BlobStore::drop_abandoned(&store, now_ms(), days).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(parts = n, "forgot abandoned uploads"),
+                Err(e) => tracing::warn!(error = %e, "sweeping abandoned uploads failed"),
+            }
+        }
+    });
 }

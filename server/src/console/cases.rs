@@ -382,7 +382,11 @@ async fn detail(
     let now = crate::now_ms();
     let mut uploaded = std::collections::BTreeSet::new();
     for a in &case.attachments {
-        if let Ok(Some(_)) = state.store.blob(&a.sha256).await {
+        // Uploaded, and open to this reader (a reference added by someone without the bytes
+        // opens nothing).
+        if let Ok(Some(_)) = state.store.blob(&a.sha256).await
+            && let Ok(true) = state.store.may_read_blob(&r.who, &a.sha256).await
+        {
             uploaded.insert(a.sha256.clone());
         }
     }

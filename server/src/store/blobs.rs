@@ -1,5 +1,6 @@
-//! Blob bookkeeping in the database: which blobs are complete, the parts of uploads under way,
-//! and who may read a blob (through the cases that reference it).
+//! Blob bookkeeping in the database: which blobs are complete, who holds their bytes, the parts
+//! of uploads under way (each account its own), and who may read a blob (through the cases that
+//! reference it, when the account that added the reference holds the bytes).
 
 use gridsync_core::Identity;
 use sqlx::Row;
@@ -40,29 +41,77 @@ impl Store {
         .transpose()
     }
 
-    /// Whether `reader` may read a case that references the blob.
+    /// Whether `reader` may read the blob: through a case it may read whose reference was added
+    /// by an account that holds the bytes (or before provenance was kept). Knowing a name and
+    /// listing it in one's own case grants nothing.
     pub async fn may_read_blob(&self, reader: &Identity, sha256: &str) -> Result<bool> {
-        // One query for all referencing cases, judged by the same rule as a case read.
-        let rows = sqlx::query(
+        self.readable_ref(
+            reader,
+            sha256,
             "SELECT c.id, c.id, c.id, c.id, c.kind, c.path, c.department
-             FROM case_blobs b JOIN cases c ON c.id = b.case_id WHERE b.sha256 = $1",
+             FROM blob_refs r JOIN cases c ON c.id = r.case_id
+             WHERE r.sha256 = $1 AND (r.user_id = '' OR EXISTS (
+                 SELECT 1 FROM blob_holders h WHERE h.sha256 = r.sha256 AND h.user_id = r.user_id))",
         )
-        .bind(sha256)
-        .fetch_all(&self.pool)
-        .await?;
+        .await
+    }
+
+    /// Whether `uploader` may send the blob's bytes: a case it may read references it.
+    pub async fn may_upload_blob(&self, uploader: &Identity, sha256: &str) -> Result<bool> {
+        self.readable_ref(
+            uploader,
+            sha256,
+            "SELECT c.id, c.id, c.id, c.id, c.kind, c.path, c.department
+             FROM blob_refs r JOIN cases c ON c.id = r.case_id WHERE r.sha256 = $1",
+        )
+        .await
+    }
+
+    /// Judges each referencing case of `sql` by the same rule as a case read.
+    async fn readable_ref(&self, who: &Identity, sha256: &str, sql: &'static str) -> Result<bool> {
+        let rows = sqlx::query(sql).bind(sha256).fetch_all(&self.pool).await?;
         for row in &rows {
-            if super::sync::visible_row(reader, row)? {
+            if super::sync::visible_row(who, row)? {
                 return Ok(true);
             }
         }
         Ok(false)
     }
 
-    pub async fn upload(&self, sha256: &str) -> Result<Option<Upload>> {
+    /// Whether `user` has sent every byte of the blob.
+    pub async fn holds_blob(&self, sha256: &str, user: &str) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT 1 FROM blob_holders WHERE sha256 = $1 AND user_id = $2")
+                .bind(sha256)
+                .bind(user)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Forgets uploads nobody continued since `before` (ms): all parts of an upload whose
+    /// newest part is older (an upload still moving keeps its old parts). Returns how many parts.
+    pub async fn drop_stale_parts(&self, before: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM blob_parts WHERE (sha256, user_id) IN (
+                 SELECT sha256, user_id FROM blob_parts GROUP BY sha256, user_id
+                 HAVING MAX(created_at) < $1)",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// `user`'s upload of the blob under way, if any.
+    pub async fn upload(&self, sha256: &str, user: &str) -> Result<Option<Upload>> {
         let rows = sqlx::query(
-            "SELECT start_at, len, total, mime FROM blob_parts WHERE sha256 = $1 ORDER BY start_at",
+            "SELECT start_at, len, total, mime FROM blob_parts WHERE sha256 = $1 AND user_id = $2
+             ORDER BY start_at",
         )
         .bind(sha256)
+        .bind(user)
         .fetch_all(&self.pool)
         .await?;
         let Some(first) = rows.first() else {
@@ -86,35 +135,44 @@ impl Store {
     }
 
     /// Records a part; refused (`false`) when another part took that place meanwhile.
+    #[allow(clippy::too_many_arguments)]
     pub async fn add_part(
         &self,
         sha256: &str,
+        user: &str,
         start: i64,
         total: i64,
         mime: &str,
         bytes: &[u8],
+        now: i64,
     ) -> Result<bool> {
         let done = sqlx::query(
-            "INSERT INTO blob_parts (sha256, start_at, len, total, mime, bytes) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (sha256, start_at) DO NOTHING",
+            "INSERT INTO blob_parts (sha256, user_id, start_at, len, total, mime, bytes, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (sha256, user_id, start_at) DO NOTHING",
         )
         .bind(sha256)
+        .bind(user)
         .bind(start)
         .bind(bytes.len() as i64)
         .bind(total)
         .bind(mime)
         .bind(bytes.to_vec())
+        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// The bytes of all parts, in order.
-    pub async fn upload_bytes(&self, sha256: &str) -> Result<Vec<u8>> {
-        let rows = sqlx::query("SELECT bytes FROM blob_parts WHERE sha256 = $1 ORDER BY start_at")
-            .bind(sha256)
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn upload_bytes(&self, sha256: &str, user: &str) -> Result<Vec<u8>> {
+        let rows = sqlx::query(
+            "SELECT bytes FROM blob_parts WHERE sha256 = $1 AND user_id = $2 ORDER BY start_at",
+        )
+        .bind(sha256)
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::new();
         for r in &rows {
             out.extend_from_slice(&r.try_get::<Vec<u8>, _>(0)?);
@@ -123,15 +181,18 @@ impl Store {
     }
 
     /// Forgets an upload's parts (after completion, or when its bytes did not match its name).
-    pub async fn drop_upload(&self, sha256: &str) -> Result<()> {
-        sqlx::query("DELETE FROM blob_parts WHERE sha256 = $1")
+    pub async fn drop_upload(&self, sha256: &str, user: &str) -> Result<()> {
+        sqlx::query("DELETE FROM blob_parts WHERE sha256 = $1 AND user_id = $2")
             .bind(sha256)
+            .bind(user)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    pub async fn add_blob(&self, b: &BlobRow, device: &str, now: i64) -> Result<()> {
+    /// Records a complete blob (once) and that `user` holds it.
+    pub async fn add_blob(&self, b: &BlobRow, device: &str, user: &str, now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO blobs (sha256, mime, size, device_id, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (sha256) DO NOTHING",
@@ -141,8 +202,17 @@ impl Store {
         .bind(b.size)
         .bind(device)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "INSERT INTO blob_holders (sha256, user_id) VALUES ($1, $2)
+             ON CONFLICT (sha256, user_id) DO NOTHING",
+        )
+        .bind(&b.sha256)
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 }

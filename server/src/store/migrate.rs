@@ -11,14 +11,27 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/0003_device_secret.sql")),
     (4, include_str!("../../migrations/0004_case_loop.sql")),
     (5, include_str!("../../migrations/0005_blobs.sql")),
+    (6, include_str!("../../migrations/0006_blob_provenance.sql")),
 ];
 
 /// Migrations that add projection columns: the projection is rebuilt from the documents after
 /// any of them runs, so old cases get the new columns too.
 pub(super) const REPROJECT_AFTER: &[i64] = &[4, 5];
 
-/// Runs what is missing; says whether the projection must be rebuilt.
-pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<bool> {
+/// The migration that began recording who added each blob reference.
+pub(super) const BLOB_PROVENANCE: i64 = 6;
+
+/// What an upgrade leaves to do once its migrations ran.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Upgrade {
+    /// Rebuild the projection from the documents.
+    pub reproject: bool,
+    /// Trust the blob references that predate provenance (after the projection is rebuilt).
+    pub trust_old_refs: bool,
+}
+
+/// Runs what is missing; says what remains to do.
+pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<Upgrade> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
@@ -34,13 +47,14 @@ pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<bool> {
         Backend::Sqlite => "BLOB",
         Backend::Postgres => "BYTEA",
     };
-    let mut reproject = false;
+    let mut upgrade = Upgrade::default();
     for (version, sql) in MIGRATIONS {
         if done.contains(version) {
             continue;
         }
         // A fresh database has no cases to rebuild.
-        reproject |= REPROJECT_AFTER.contains(version) && !done.is_empty();
+        upgrade.reproject |= REPROJECT_AFTER.contains(version) && !done.is_empty();
+        upgrade.trust_old_refs |= *version == BLOB_PROVENANCE && !done.is_empty();
         let mut tx = pool.begin().await?;
         for statement in statements(sql) {
             let statement = statement.replace("{blob}", blob);
@@ -56,7 +70,7 @@ pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<bool> {
         tx.commit().await?;
         tracing::info!(version, "applied migration");
     }
-    Ok(reproject)
+    Ok(upgrade)
 }
 
 /// Splits a migration on lines holding only `;`, dropping comment-only pieces.

@@ -144,8 +144,19 @@ impl Store {
 
     /// Brings the schema up to date.
     pub async fn migrate(&self) -> Result<()> {
-        if migrate::run(&self.pool, self.backend).await? {
+        let upgrade = migrate::run(&self.pool, self.backend).await?;
+        if upgrade.reproject {
             self.reproject_all().await?;
+        }
+        if upgrade.trust_old_refs {
+            // References from before provenance was recorded keep granting access (user '').
+            sqlx::query(
+                "INSERT INTO blob_refs (case_id, sha256, user_id)
+                 SELECT b.case_id, b.sha256, '' FROM case_blobs b WHERE NOT EXISTS (
+                     SELECT 1 FROM blob_refs r WHERE r.case_id = b.case_id AND r.sha256 = b.sha256)",
+            )
+            .execute(&self.pool)
+            .await?;
         }
         Ok(())
     }

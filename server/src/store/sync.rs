@@ -352,6 +352,10 @@ impl FeedTx {
             actors: &ctx.actors,
             users: std::slice::from_ref(writer),
         };
+        let referenced_before = match &current {
+            Some(doc) => doc.attachment_hashes()?,
+            None => Default::default(),
+        };
         let verdict = admit(current.as_mut(), doc_id, changes, &authority, taxonomy);
         let mut hashes: Vec<ByteBuf> = verdict.duplicates.iter().map(hash_bytes).collect();
         for change in &verdict.accepted {
@@ -375,6 +379,18 @@ impl FeedTx {
             hashes.push(hash_bytes(&change.hash()));
         }
         if let Some(mut doc) = verdict.doc {
+            // Who added each reference decides whether it lets the case's readers see the blob.
+            for sha256 in doc.attachment_hashes()?.difference(&referenced_before) {
+                sqlx::query(
+                    "INSERT INTO blob_refs (case_id, sha256, user_id) VALUES ($1, $2, $3)
+                     ON CONFLICT (case_id, sha256, user_id) DO NOTHING",
+                )
+                .bind(doc_id)
+                .bind(sha256)
+                .bind(&writer.user)
+                .execute(&mut *self.tx)
+                .await?;
+            }
             save_doc(&mut self.tx, doc_id, &mut doc, self.head, now).await?;
             self.saved.push((doc_id.to_owned(), self.head, doc));
         }

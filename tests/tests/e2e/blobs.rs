@@ -5,6 +5,8 @@ use gridsync_core::Role;
 use gridsync_core::attachment::sha256_hex;
 use gridsync_core::replica::AttachmentMeta;
 
+use gridsync_core::case::Attachment;
+
 use crate::server::{Server, agent, phone, report};
 
 /// A real photo (a PNG with some texture) so the thumbnail can be made from it.
@@ -55,20 +57,30 @@ fn head(server: &Server, token: &str, name: &str) -> (u16, Option<String>) {
 }
 
 fn get(server: &Server, token: &str, path: &str) -> (u16, Vec<u8>) {
+    let (status, _, body) = get_with_variant(server, token, path);
+    (status, body)
+}
+
+/// Status, `x-gridsync-variant` and body of a GET.
+fn get_with_variant(server: &Server, token: &str, path: &str) -> (u16, Option<String>, Vec<u8>) {
     let mut resp = agent()
         .get(format!("{}{path}", server.url))
         .header("Authorization", &format!("Bearer {token}"))
         .call()
         .unwrap();
+    let variant = resp
+        .headers()
+        .get("x-gridsync-variant")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let status = resp.status().as_u16();
-    (
-        status,
-        resp.body_mut()
-            .with_config()
-            .limit(64 << 20)
-            .read_to_vec()
-            .unwrap(),
-    )
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .unwrap();
+    (status, variant, body)
 }
 
 #[test]
@@ -223,10 +235,7 @@ fn a_photo_uploads_in_resumable_parts_and_only_its_readers_get_it() {
         Some(format!("bytes 0-9/{}", 64 << 20)),
         &bytes[..10],
     );
-    assert!(
-        status == 201 || status == 413,
-        "complete blobs answer 201, others 413: {status}"
-    );
+    assert_eq!(status, 413);
     let (status, _, body) = put(
         &server,
         &w.token,
@@ -245,10 +254,12 @@ fn a_photo_uploads_in_resumable_parts_and_only_its_readers_get_it() {
         server
             .store(server.state.store.add_part(
                 &fourth_name,
+                "wang",
                 0,
                 fourth.len() as i64,
                 "image/png",
-                &fourth
+                &fourth,
+                6,
             ))
             .unwrap()
     );
@@ -257,5 +268,213 @@ fn a_photo_uploads_in_resumable_parts_and_only_its_readers_get_it() {
     assert_eq!(
         get(&server, &m.token, &format!("/v1/blobs/{fourth_name}")).1,
         fourth
+    );
+}
+
+/// A JPEG whose EXIF segment carries a GPS position (as a phone camera writes it).
+fn photo_with_gps() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(400, 300, |x, y| {
+        image::Rgb([(x % 200) as u8, (y % 200) as u8, 90])
+    });
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+    let jpeg = jpeg.into_inner();
+    let exif = b"Exif\0\0GPSLatitude 39.90N GPSLongitude 116.40E";
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(exif);
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+fn get_variant(server: &Server, token: &str, name: &str) -> (u16, Option<String>, Vec<u8>) {
+    get_with_variant(server, token, &format!("/v1/blobs/{name}"))
+}
+
+#[test]
+fn exif_location_reaches_only_the_centres_and_a_known_name_grants_nothing() {
+    let server = Server::start();
+    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
+    server.add_user("zhao", Role::Mediator, "130322/101/201");
+    server.add_user("li", Role::TownshipStaff, "130322/101");
+    server.add_user("sun", Role::GridWorker, "130322/101/202/01");
+    let mut w = phone(
+        &server,
+        "wang",
+        Role::GridWorker,
+        "130322/101/201/01",
+        "p-wang",
+    );
+    let mut m = phone(&server, "zhao", Role::Mediator, "130322/101/201", "p-zhao");
+    let mut t = phone(&server, "li", Role::TownshipStaff, "130322/101", "p-li");
+    let mut other = phone(
+        &server,
+        "sun",
+        Role::GridWorker,
+        "130322/101/202/01",
+        "p-sun",
+    );
+
+    let bytes = photo_with_gps();
+    let name = sha256_hex(&bytes);
+    let id = w
+        .replica
+        .capture(&report("占道堆放", "130322/101/201/01"), 1)
+        .unwrap();
+    w.replica
+        .attach(&id, &bytes, &AttachmentMeta::default(), 2)
+        .unwrap();
+    w.sync(&server);
+    assert_eq!(put(&server, &w.token, &name, None, &bytes).0, 201);
+    m.sync(&server);
+    t.sync(&server);
+
+    // The mediator sees the picture without where it was taken; the township and the one who
+    // took it see it as taken.
+    let (status, variant, plain) = get_variant(&server, &m.token, &name);
+    assert_eq!((status, variant.as_deref()), (200, Some("stripped")));
+    assert!(!plain.windows(11).any(|w| w == b"GPSLatitude"));
+    assert_eq!(
+        image::load_from_memory(&plain).unwrap().to_rgb8(),
+        image::load_from_memory(&bytes).unwrap().to_rgb8(),
+        "the same picture"
+    );
+    assert_eq!(
+        get_variant(&server, &t.token, &name),
+        (200, Some("original".into()), bytes.clone())
+    );
+    assert_eq!(
+        get_variant(&server, &w.token, &name),
+        (200, Some("original".into()), bytes.clone())
+    );
+    // Thumbnails carry no EXIF for anyone.
+    let (status, thumb) = get(&server, &m.token, &format!("/v1/blobs/{name}?thumb=1"));
+    assert_eq!(status, 200);
+    assert!(!thumb.windows(11).any(|w| w == b"GPSLatitude"));
+
+    // Another village's worker lists the name (learnt somewhere) in a case of his own: the
+    // reference is stored, but it does not open the photo to him.
+    let own = other
+        .replica
+        .capture(&report("路灯不亮", "130322/101/202/01"), 3)
+        .unwrap();
+    let forged = Attachment {
+        sha256: name.clone(),
+        mime: "image/jpeg".into(),
+        bytes: bytes.len() as u64,
+        ..Default::default()
+    };
+    other
+        .replica
+        .edit(&own, 4, |e| e.add_attachment(&forged))
+        .unwrap();
+    other.sync(&server);
+    assert_eq!(
+        get(&server, &other.token, &format!("/v1/blobs/{name}")).0,
+        404
+    );
+    assert_eq!(
+        get(&server, &other.token, &format!("/v1/blobs/{name}?thumb=1")).0,
+        404
+    );
+    // He may upload (his case references it) but has sent nothing: the server says 0 and
+    // not complete, revealing nothing of the stored copy.
+    let resp = agent()
+        .head(format!("{}/v1/blobs/{name}", server.url))
+        .header("Authorization", &format!("Bearer {}", other.token))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers().get("upload-offset").unwrap(), "0");
+    assert_eq!(resp.headers().get("upload-complete").unwrap(), "false");
+    // Wrong bytes do not make him a holder; the right ones (he has the photo after all) do.
+    assert_eq!(put(&server, &other.token, &name, None, &photo(3)).0, 422);
+    assert_eq!(
+        get(&server, &other.token, &format!("/v1/blobs/{name}")).0,
+        404
+    );
+    assert_eq!(put(&server, &other.token, &name, None, &bytes).0, 201);
+    assert_eq!(
+        get(&server, &other.token, &format!("/v1/blobs/{name}")).0,
+        200
+    );
+    // Stored once all the same.
+    let stored = server
+        .store(server.state.store.blob(&name))
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.size, bytes.len() as i64);
+}
+
+#[test]
+fn abandoned_uploads_are_forgotten() {
+    let server = Server::start();
+    let store = &server.state.store;
+    let name = sha256_hex(b"%PDF-1.7 agreement");
+    assert!(
+        server
+            .store(store.add_part(&name, "wang", 0, 100, "application/pdf", b"%PDF-1.7", 1_000))
+            .unwrap()
+    );
+    let recent = sha256_hex(b"%PDF-1.7 other");
+    let day = 24 * 3_600_000;
+    assert!(
+        server
+            .store(store.add_part(
+                &recent,
+                "wang",
+                0,
+                100,
+                "application/pdf",
+                b"%PDF-1.7",
+                6 * day
+            ))
+            .unwrap()
+    );
+    // An upload begun long ago but continued recently keeps its old parts.
+    let moving = sha256_hex(b"%PDF-1.7 moving");
+    assert!(
+        server
+            .store(store.add_part(&moving, "wang", 0, 100, "application/pdf", b"%PDF-1.7", day))
+            .unwrap()
+    );
+    assert!(
+        server
+            .store(store.add_part(
+                &moving,
+                "wang",
+                8,
+                100,
+                "application/pdf",
+                b" more",
+                7 * day
+            ))
+            .unwrap()
+    );
+    let dropped = server
+        .store(gridsync_server::blobs::BlobStore::drop_abandoned(
+            store,
+            8 * day,
+            7,
+        ))
+        .unwrap();
+    assert_eq!(dropped, 1);
+    assert_eq!(
+        server
+            .store(store.upload(&moving, "wang"))
+            .unwrap()
+            .unwrap()
+            .received,
+        13
+    );
+    assert!(server.store(store.upload(&name, "wang")).unwrap().is_none());
+    assert_eq!(
+        server
+            .store(store.upload(&recent, "wang"))
+            .unwrap()
+            .unwrap()
+            .received,
+        8
     );
 }
