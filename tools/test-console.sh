@@ -34,9 +34,9 @@ tools/gen-bindings.sh "$target_dir/bindings"
 }
 
 [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-if ! "$venv/bin/python" -c "import pytest, selenium, openpyxl" 2>/dev/null; then
-    echo "==> installing pytest, selenium and openpyxl into $venv" >&2
-    "$venv/bin/pip" install -q "pytest>=8,<9" "selenium>=4,<5" "openpyxl>=3,<4"
+if ! "$venv/bin/python" -c "import pytest, selenium, openpyxl, PIL" 2>/dev/null; then
+    echo "==> installing pytest, selenium, openpyxl and Pillow into $venv" >&2
+    "$venv/bin/pip" install -q "pytest>=8,<9" "selenium>=4,<5" "openpyxl>=3,<4" "pillow>=10,<12"
 fi
 
 export GRIDSYNC_BIN="$target_dir/debug/gridsync"

@@ -9,6 +9,7 @@
 mod catalogue;
 mod error;
 mod log;
+mod progress;
 mod records;
 mod transport;
 
@@ -16,12 +17,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use gridsync_core::case::{Location, NewCase};
 use gridsync_core::protocol::{decode_response, encode_request};
-use gridsync_core::replica::AttachmentMeta;
+use gridsync_core::replica::{AttachmentMeta, BlobCopy};
 use gridsync_core::{Identity, JurisdictionPath, Replica, Role};
 
 pub use catalogue::{CategoryRecord, ChecklistItemRecord, categories, patrol_checklist};
 pub use error::FfiError;
 pub use log::{LogLevel, LogSink, clear_log_sink, set_log_sink};
+pub use progress::SyncProgress;
 pub use records::{
     AttachmentRecord, CaseDetailRecord, CaseFilterRecord, CaseSummaryRecord, ConflictValueRecord,
     CredentialsRecord, EventKind, EventRecord, FieldConflictRecord, MediationRecord,
@@ -214,17 +216,41 @@ impl FieldStore {
             reason: format!("cannot read the file: {e}"),
         })?;
         let meta = AttachmentMeta { caption, lat, lon };
-        let a = self.lock().attach(&case_id, &bytes, &meta, now_ms())?;
+        let mut r = self.lock();
+        let a = r.attach(&case_id, &bytes, &meta, now_ms())?;
         log::emit(LogLevel::Info, || {
             format!("attached {} bytes to case {case_id}", a.bytes)
         });
-        Ok(records::attachment(a))
+        let here = r.blob_here(&a.sha256)?;
+        Ok(records::attachment(a, here))
     }
 
-    /// The bytes of an attached photo or document held on this phone (`None` when only the
-    /// reference has arrived so far).
+    /// The full picture or document held on this phone: as taken when attached here (or
+    /// fetched by a role that sees metadata), else the copy fetched without metadata. `None`
+    /// when only the reference has arrived so far: see `thumbnail` and `fetch_attachment`.
     pub fn attachment_bytes(&self, sha256: String) -> Result<Option<Vec<u8>>, FfiError> {
-        Ok(self.lock().blob(&sha256)?)
+        let r = self.lock();
+        match r.blob(&sha256)? {
+            Some(bytes) => Ok(Some(bytes)),
+            None => Ok(r.copy(&sha256, BlobCopy::WithoutMetadata)?),
+        }
+    }
+
+    /// A colleague's photo as a small JPEG (320 px), fetched during `sync`; `None` until the
+    /// photo's owner has uploaded it and this phone synced since.
+    pub fn thumbnail(&self, sha256: String) -> Result<Option<Vec<u8>>, FfiError> {
+        Ok(self.lock().copy(&sha256, BlobCopy::Thumbnail)?)
+    }
+
+    /// Fetches a colleague's photo or document at full size (when the user opens it), keeps
+    /// it on the phone and returns it. Roles that may not see where a photo was taken receive
+    /// it without its EXIF metadata. Call off the UI thread; `Network` when it is not there.
+    pub fn fetch_attachment(
+        &self,
+        server_url: String,
+        sha256: String,
+    ) -> Result<Vec<u8>, FfiError> {
+        transport::fetch_attachment(&self.replica, &server_url, &sha256)
     }
 
     /// Appends a workflow step the signed-in user's role allows; returns the event id.
@@ -251,8 +277,15 @@ impl FieldStore {
     pub fn get_case(&self, case_id: String) -> Result<CaseDetailRecord, FfiError> {
         let r = self.lock();
         let doc = r.case(&case_id)?;
+        let case = doc.read()?;
+        let blobs = case
+            .attachments
+            .iter()
+            .map(|a| Ok((a.sha256.clone(), r.blob_here(&a.sha256)?)))
+            .collect::<Result<_, FfiError>>()?;
         Ok(records::detail(records::DetailParts {
-            case: doc.read()?,
+            case,
+            blobs,
             workflow: doc.workflow()?,
             sync_state: r.sync_state(&case_id)?.as_str().into(),
             conflicts: doc.conflicts(),
@@ -266,16 +299,35 @@ impl FieldStore {
         Ok(self.lock().pending_count()? as u64)
     }
 
-    /// Syncs with the server until there is nothing more to send or fetch. The access token is
-    /// renewed when it expired; when the session has ended and `credentials` are given, signs
-    /// in again with them. No network raises `FfiError::Network`: retry later, nothing is lost.
+    /// Syncs with the server until there is nothing more to send or fetch, then uploads this
+    /// phone's photos and documents (each resuming where an earlier attempt stopped) and
+    /// fetches thumbnails of colleagues' photos. The access token is renewed when it expired;
+    /// when the session has ended and `credentials` are given, signs in again with them. No
+    /// network raises `FfiError::Network`: retry later, nothing is lost. A link that breaks
+    /// during the uploads leaves them in `pending_uploads` for the next sync.
     pub fn sync(
         &self,
         server_url: String,
         credentials: Option<CredentialsRecord>,
     ) -> Result<SyncOutcomeRecord, FfiError> {
         let _one_at_a_time = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
-        transport::sync_until_quiet(&self.replica, &server_url, credentials.as_ref())
+        transport::sync_until_quiet(&self.replica, &server_url, credentials.as_ref(), None)
+    }
+
+    /// `sync`, telling `progress` how the uploads advance.
+    pub fn sync_with_progress(
+        &self,
+        server_url: String,
+        credentials: Option<CredentialsRecord>,
+        progress: Arc<dyn SyncProgress>,
+    ) -> Result<SyncOutcomeRecord, FfiError> {
+        let _one_at_a_time = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
+        transport::sync_until_quiet(
+            &self.replica,
+            &server_url,
+            credentials.as_ref(),
+            Some(&progress),
+        )
     }
 
     /// For apps that own their networking: the next request body for `POST /v1/sync`.

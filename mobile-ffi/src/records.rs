@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use gridsync_core::case::{Attachment, Case, Mediation, MediationSession, Party};
-use gridsync_core::replica::{CaseFilter, CaseSummary, SyncOutcome, SyncState};
+use gridsync_core::replica::{BlobHere, CaseFilter, CaseSummary, SyncOutcome, SyncState};
 use gridsync_core::workflow::{EventDraft, EventType, Rating};
 use gridsync_core::{CaseEvent, CaseKind, FieldConflict, Replica, Status, WorkflowState};
 
@@ -88,6 +88,12 @@ pub struct AttachmentRecord {
     pub captured_at_ms: i64,
     pub lat: Option<f64>,
     pub lon: Option<f64>,
+    /// The full picture is on this phone (`attachment_bytes` returns it).
+    pub on_phone: bool,
+    /// The server's thumbnail is on this phone (`thumbnail` returns it).
+    pub thumbnail_on_phone: bool,
+    /// The server holds it whole: uploaded from this phone, or fetched from the server.
+    pub uploaded: bool,
 }
 
 /// One step of the case's workflow, as recorded.
@@ -199,6 +205,13 @@ pub struct SyncOutcomeRecord {
     pub updated_cases: Vec<String>,
     /// The server has more to send: apps that own their networking sync again.
     pub more: bool,
+    /// Photos and documents whose upload finished in this sync.
+    pub uploaded_attachments: u64,
+    /// Photos and documents still to upload (the link broke, or their case is not on the
+    /// server yet): the next sync continues where this one stopped.
+    pub pending_uploads: u64,
+    /// Colleagues' photo thumbnails fetched in this sync.
+    pub fetched_thumbnails: u64,
 }
 
 /// Who signed in.
@@ -323,8 +336,11 @@ pub(crate) fn session(s: MediationSessionRecord) -> MediationSession {
     }
 }
 
-pub(crate) fn attachment(a: Attachment) -> AttachmentRecord {
+pub(crate) fn attachment(a: Attachment, here: BlobHere) -> AttachmentRecord {
     AttachmentRecord {
+        on_phone: here.original || here.without_metadata,
+        thumbnail_on_phone: here.thumbnail,
+        uploaded: here.uploaded,
         sha256: a.sha256,
         mime: a.mime,
         bytes: a.bytes,
@@ -375,6 +391,8 @@ pub(crate) struct DetailParts {
     pub sync_state: String,
     pub conflicts: Vec<FieldConflict>,
     pub rejections: Vec<RejectionRecord>,
+    /// What the phone holds of each attachment, by name.
+    pub blobs: HashMap<String, BlobHere>,
     pub now_ms: i64,
 }
 
@@ -404,7 +422,14 @@ pub(crate) fn detail(p: DetailParts) -> CaseDetailRecord {
         accountability: p.workflow.accountability,
         sync_state: p.sync_state,
         people: c.people.into_iter().map(party_record).collect(),
-        attachments: c.attachments.into_iter().map(attachment).collect(),
+        attachments: c
+            .attachments
+            .into_iter()
+            .map(|a| {
+                let here = p.blobs.get(&a.sha256).copied().unwrap_or_default();
+                attachment(a, here)
+            })
+            .collect(),
         events: c.events.into_iter().map(event).collect(),
         mediation: mediation(c.mediation),
         extra: c.extra.into_iter().collect(),
@@ -469,5 +494,8 @@ pub(crate) fn outcome(o: SyncOutcome) -> SyncOutcomeRecord {
         pulled_changes: o.pulled_changes as u64,
         updated_cases: o.updated_cases,
         more: o.more,
+        uploaded_attachments: 0,
+        pending_uploads: 0,
+        fetched_thumbnails: 0,
     }
 }

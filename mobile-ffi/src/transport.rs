@@ -1,14 +1,15 @@
 //! The built-in transport: a blocking HTTPS client (rustls) for sign-in, token refresh and sync.
 //! Tokens and the device secret live in the encrypted store, never in plain files.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use gridsync_core::Replica;
 use gridsync_core::protocol::{decode_response, encode_request};
-use gridsync_core::replica::SyncOutcome;
+use gridsync_core::replica::{BlobCopy, SyncOutcome};
 use serde::Deserialize;
 
 use crate::log::{LogLevel, emit};
+use crate::progress::{Reporting, SyncProgress, report};
 use crate::records::{CredentialsRecord, SignedInRecord, SyncOutcomeRecord, outcome};
 use crate::{FfiError, device_id, lock, sign_in};
 
@@ -45,6 +46,17 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
+/// For uploads: no overall limit (a photo takes minutes on 2G), but a link that stops answering
+/// is given up on.
+fn upload_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(std::time::Duration::from_secs(20)))
+        .timeout_recv_response(Some(std::time::Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
 fn url(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))
 }
@@ -63,9 +75,14 @@ fn refused(status: u16, body: &str) -> FfiError {
         .unwrap_or_else(|| ("http".into(), body.chars().take(200).collect()));
     let reason = format!("{code}: {message}");
     match status {
+        // The photo exists but this role sees it only as a thumbnail: not a session problem.
+        403 if code == "metadata_restricted" => FfiError::InvalidInput {
+            field: "sha256".into(),
+            reason,
+        },
         401 | 403 => FfiError::Auth { reason },
         409 => FfiError::Conflict { reason },
-        400 | 413 | 422 => FfiError::InvalidInput {
+        400 | 413 | 415 | 422 => FfiError::InvalidInput {
             field: "request".into(),
             reason,
         },
@@ -198,18 +215,15 @@ fn round(replica: &Mutex<Replica>, server: &str) -> Result<(SyncOutcome, bool), 
     })
 }
 
+/// Syncs cases until quiet, then uploads this phone's photos (after the cases that reference
+/// them, so the server lets them in) and fetches thumbnails of colleagues' photos.
 pub(crate) fn sync_until_quiet(
     replica: &Mutex<Replica>,
     server: &str,
     credentials: Option<&CredentialsRecord>,
+    progress: Option<&Arc<dyn SyncProgress>>,
 ) -> Result<SyncOutcomeRecord, FfiError> {
-    let mut total = SyncOutcomeRecord {
-        accepted: 0,
-        rejected: 0,
-        pulled_changes: 0,
-        updated_cases: Vec::new(),
-        more: false,
-    };
+    let mut total = outcome(SyncOutcome::default());
     let mut signed_in_again = false;
     let signed_in = {
         let r = lock(replica);
@@ -259,5 +273,248 @@ pub(crate) fn sync_until_quiet(
     }
     total.updated_cases.sort();
     total.updated_cases.dedup();
+    let (uploaded, pending) = upload_attachments(replica, server, progress)?;
+    total.uploaded_attachments = uploaded;
+    total.pending_uploads = pending;
+    total.fetched_thumbnails = fetch_thumbnails(replica, server, &total.updated_cases)?;
     Ok(total)
+}
+
+/// Sends a request with the access token, renewing the token once when it expired. `send`
+/// builds the request afresh each time (a body cannot be sent twice).
+fn authorized(
+    replica: &Mutex<Replica>,
+    server: &str,
+    send: impl Fn(&str) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<ureq::http::Response<ureq::Body>, FfiError> {
+    for attempt in 0..2 {
+        let header = authorization_header(&lock(replica))?.ok_or_else(|| FfiError::Auth {
+            reason: "not signed in".into(),
+        })?;
+        let mut resp = send(&header).map_err(network)?;
+        if resp.status().as_u16() != 401 {
+            return Ok(resp);
+        }
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        if attempt == 0 && text.contains("token_expired") {
+            refresh(replica, server)?;
+            continue;
+        }
+        return Err(refused(401, &text));
+    }
+    Err(FfiError::Auth {
+        reason: "the access token could not be renewed".into(),
+    })
+}
+
+fn header_value(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Uploads every attachment the server does not hold yet; returns (finished, still pending).
+/// A broken link stops the uploads (the next sync resumes each from the server's offset);
+/// other refusals skip to the next attachment.
+fn upload_attachments(
+    replica: &Mutex<Replica>,
+    server: &str,
+    progress: Option<&Arc<dyn SyncProgress>>,
+) -> Result<(u64, u64), FfiError> {
+    let names = lock(replica).blobs_to_upload()?;
+    let (mut done, mut pending) = (0, 0);
+    for (i, sha256) in names.iter().enumerate() {
+        match upload_one(replica, server, sha256, progress) {
+            Ok(true) => done += 1,
+            Ok(false) => pending += 1,
+            Err(e @ FfiError::Network { .. }) => {
+                emit(LogLevel::Warn, || format!("upload stopped: {}", e.kind()));
+                pending += (names.len() - i) as u64;
+                break;
+            }
+            Err(e @ FfiError::Auth { .. }) => return Err(e),
+            Err(e) => {
+                emit(LogLevel::Warn, || {
+                    format!("upload of {sha256} refused: {}", e.kind())
+                });
+                pending += 1;
+            }
+        }
+    }
+    Ok((done, pending))
+}
+
+/// Uploads one attachment from where the server's copy ends. `false` when the server does not
+/// know it yet (its case has not been accepted).
+fn upload_one(
+    replica: &Mutex<Replica>,
+    server: &str,
+    sha256: &str,
+    progress: Option<&Arc<dyn SyncProgress>>,
+) -> Result<bool, FfiError> {
+    let Some(bytes) = lock(replica).blob(sha256)? else {
+        return Ok(false);
+    };
+    let total = bytes.len() as u64;
+    let target = url(server, &format!("/v1/blobs/{sha256}"));
+    // A few tries: another upload of the same account may move the offset meanwhile.
+    for _ in 0..3 {
+        let head = authorized(replica, server, |auth| {
+            agent().head(&target).header("Authorization", auth).call()
+        })?;
+        match head.status().as_u16() {
+            200 => {}
+            404 => return Ok(false),
+            status => return Err(refused(status, "")),
+        }
+        if header_value(&head, "upload-complete").as_deref() == Some("true") {
+            lock(replica).mark_uploaded(sha256)?;
+            report(progress, sha256, total, total);
+            return Ok(true);
+        }
+        let offset = header_value(&head, "upload-offset")
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|&o| o <= total)
+            .unwrap_or(0);
+        // Every byte is there but unfinished: resending the last one finishes it.
+        let start = offset.min(total.saturating_sub(1));
+        emit(LogLevel::Debug, || {
+            format!("uploading {sha256} from byte {start} of {total}")
+        });
+        let mut resp = authorized(replica, server, |auth| {
+            let body = Reporting {
+                sha256: sha256.to_owned(),
+                bytes: bytes[start as usize..].to_vec(),
+                offset: start,
+                total,
+                read: 0,
+                reported: start,
+                sink: progress.cloned(),
+            };
+            upload_agent()
+                .put(&target)
+                .header("Authorization", auth)
+                .header(
+                    "Content-Range",
+                    &format!("bytes {start}-{}/{total}", total - 1),
+                )
+                .content_type("application/octet-stream")
+                .send(ureq::SendBody::from_owned_reader(body))
+        })?;
+        match resp.status().as_u16() {
+            201 => {
+                lock(replica).mark_uploaded(sha256)?;
+                report(progress, sha256, total, total);
+                emit(LogLevel::Info, || format!("uploaded {sha256}"));
+                return Ok(true);
+            }
+            // More expected, or the offset moved: ask again.
+            202 | 409 => continue,
+            status => {
+                let text = resp.body_mut().read_to_string().unwrap_or_default();
+                return Err(refused(status, &text));
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Notes the photos of the cases this sync brought and fetches the thumbnails still wanted;
+/// returns how many arrived. One that is not on the server yet is tried again next sync.
+fn fetch_thumbnails(
+    replica: &Mutex<Replica>,
+    server: &str,
+    updated: &[String],
+) -> Result<u64, FfiError> {
+    let wanted = {
+        let r = lock(replica);
+        r.want_thumbnails(updated)?;
+        r.wanted_thumbnails()?
+    };
+    let mut fetched = 0;
+    for sha256 in wanted {
+        let target = url(server, &format!("/v1/blobs/{sha256}?thumb=1"));
+        let resp = authorized(replica, server, |auth| {
+            agent().get(&target).header("Authorization", auth).call()
+        });
+        let mut resp = match resp {
+            Ok(r) => r,
+            Err(e @ FfiError::Network { .. }) => {
+                emit(LogLevel::Warn, || {
+                    format!("thumbnails stopped: {}", e.kind())
+                });
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        let status = resp.status().as_u16();
+        let body = match resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE_BYTES)
+            .read_to_vec()
+        {
+            Ok(body) => body,
+            // The link broke mid-thumbnail: the rest waits for the next sync.
+            Err(e) => {
+                emit(LogLevel::Warn, || format!("thumbnails stopped: {e}"));
+                break;
+            }
+        };
+        match status {
+            200 => {
+                lock(replica).keep_copy(&sha256, BlobCopy::Thumbnail, &body)?;
+                fetched += 1;
+            }
+            404 if String::from_utf8_lossy(&body).contains("no_thumbnail") => {
+                lock(replica).drop_thumbnail_wish(&sha256)?;
+            }
+            // Not uploaded yet by whoever took it: next sync.
+            _ => {}
+        }
+    }
+    if fetched > 0 {
+        emit(LogLevel::Info, || format!("{fetched} thumbnails fetched"));
+    }
+    Ok(fetched)
+}
+
+/// Fetches a colleague's photo at full size: as taken for roles that may see its metadata,
+/// else without it. Kept on the phone (sealed) and returned.
+pub(crate) fn fetch_attachment(
+    replica: &Mutex<Replica>,
+    server: &str,
+    sha256: &str,
+) -> Result<Vec<u8>, FfiError> {
+    if !gridsync_core::attachment::is_blob_name(sha256) {
+        return Err(FfiError::InvalidInput {
+            field: "sha256".into(),
+            reason: "not a SHA-256 hex digest".into(),
+        });
+    }
+    let target = url(server, &format!("/v1/blobs/{sha256}"));
+    let mut resp = authorized(replica, server, |auth| {
+        upload_agent()
+            .get(&target)
+            .header("Authorization", auth)
+            .call()
+    })?;
+    let status = resp.status().as_u16();
+    let variant = header_value(&resp, "x-gridsync-variant");
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_RESPONSE_BYTES)
+        .read_to_vec()
+        .map_err(network)?;
+    if status != 200 {
+        return Err(refused(status, &String::from_utf8_lossy(&body)));
+    }
+    let r = lock(replica);
+    match variant.as_deref() {
+        Some("original") => r.keep_original(sha256, &body)?,
+        _ => r.keep_copy(sha256, BlobCopy::WithoutMetadata, &body)?,
+    }
+    Ok(body)
 }

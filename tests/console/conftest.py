@@ -93,7 +93,7 @@ def demo(tmp_path_factory):
     )
     log = open(workdir / "server.log", "ab")
     proc = subprocess.Popen(
-        [BIN, "serve", "--demo", "--listen", "127.0.0.1:0"],
+        [BIN, "serve", "--demo", "--listen", "127.0.0.1:0", "--blob-store", str(workdir / "blobs")],
         env=env,
         stdout=subprocess.PIPE,
         stderr=log,

@@ -179,6 +179,52 @@ def test_review_conflict_dispatch_reaches_phone(demo, browser, tmp_path):
     ]
 
 
+def test_a_photo_from_the_phone_shows_on_the_case_page(demo, browser, tmp_path):
+    """A grid worker photographs a hazard offline; after the phone syncs, the township's
+    reviewer sees its thumbnail on the case page and opens the picture."""
+    import gridsync_ffi
+    from PIL import Image
+
+    photo = tmp_path / "hazard.jpg"
+    Image.frombytes("RGB", (640, 480), os.urandom(640 * 480 * 3)).save(photo, "JPEG", quality=90)
+    phone = gridsync_ffi.FieldStore.open(str(tmp_path / "photo.db"), os.urandom(32))
+    phone.login(demo.url, GRID_WORKER, demo.password(GRID_WORKER))
+    case_id = phone.capture(
+        gridsync_ffi.NewCaseRecord(
+            kind="incident",
+            jurisdiction=VILLAGE_201 + "/01",
+            category="road_damage",
+            title="桥面塌陷（附照片）",
+            description="桥东侧塌陷约一米",
+            lat=None,
+            lon=None,
+            address="村东小桥",
+            people=[],
+        )
+    )
+    phone.attach_photo(case_id, str(photo), "桥面", None, None)
+    out = phone.sync(demo.url, None)
+    assert (out.uploaded_attachments, out.pending_uploads) == (1, 0)
+
+    login(browser, demo.url, "ts.100", demo.password("ts.100"))
+    browser.get(f"{demo.url}/console/cases/{case_id}")
+    img = browser.find_element(By.CSS_SELECTOR, "#photos figure.photo img")
+    loaded = browser.execute_script(
+        "const i = arguments[0];"
+        "return i.complete ? [i.naturalWidth, i.naturalHeight] : null;",
+        img,
+    )
+    assert loaded and 0 < max(loaded) <= 320, f"thumbnail not shown: {loaded}"
+    assert "桥面" in browser.find_element(By.CSS_SELECTOR, "#photos figcaption").text
+    screenshot(browser, "photo.png")
+    link = browser.find_element(By.CSS_SELECTOR, "#photos figure.photo a").get_attribute("href")
+    status, headers, body = fetch(browser, link)
+    # The township sees the photo as taken.
+    assert (status, headers["x-gridsync-variant"]) == (200, "original")
+    assert body == photo.read_bytes()
+    assert not console_errors(browser)
+
+
 def test_export_matches_filtered_list(demo, browser):
     login(browser, demo.url, "ts.100", demo.password("ts.100"))
     browser.get(demo.url + "/console/cases?township=100&village=201&overdue=1")

@@ -72,7 +72,7 @@ class Server:
     def start(self):
         assert self.proc is None, "already running"
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", "127.0.0.1:0"],
+            [BIN, "serve", "--listen", "127.0.0.1:0", "--blob-store", str(self.workdir / "blobs")],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=self.log,

@@ -4,9 +4,11 @@ A grid worker (wang) and a village mediator (zhao) capture and edit cases offlin
 both, then sync in turn; both phones must end with the same cases and conflicts as the server.
 """
 
+import io
 import secrets
 
 import pytest
+from PIL import Image
 
 from conftest import GRID, OTHER_GRID, PASSWORD, VILLAGE, open_store
 
@@ -28,6 +30,28 @@ class Recorder:
                 self.lines.append((level, message))
 
         self.sink = Sink()
+
+
+class Progress:
+    """The app's upload progress callback: keeps every report."""
+
+    def __init__(self, ffi):
+        self.calls = []
+        base = ffi.SyncProgress
+
+        class Sink(base):
+            def upload_progress(_self, sha256, sent_bytes, total_bytes):
+                self.calls.append((sha256, sent_bytes, total_bytes))
+
+        self.sink = Sink()
+
+
+def camera_photo():
+    """A JPEG as a phone camera makes one (noise, so it does not shrink): about 150 KB."""
+    img = Image.frombytes("RGB", (256, 256), secrets.token_bytes(256 * 256 * 3))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=95)
+    return out.getvalue()
 
 
 def credentials(ffi, user):
@@ -124,7 +148,7 @@ def _field_day(ffi, server, tmp_path, log):
     zhao.set_agreement(dispute, "双方同意以测量结果为界。")
     # Each also captures cases of their own.
     photo = tmp_path / "lamp.jpg"
-    photo.write_bytes(b"\xff\xd8\xff\xe0" + secrets.token_bytes(2048))
+    photo.write_bytes(camera_photo())
     lamp = wang.capture(
         new_case(ffi, kind="incident", jurisdiction=GRID, category="street_light", title="路灯不亮")
     )
@@ -173,11 +197,28 @@ def _field_day(ffi, server, tmp_path, log):
 
     # The connection returns; they sync in turn, then once more to pick up each other's work.
     server.start()
-    first = wang.sync(server.url, credentials(ffi, "wang"))
+    progress = Progress(ffi)
+    first = wang.sync_with_progress(server.url, credentials(ffi, "wang"), progress.sink)
     # One change per offline edit: a title, two captures, a photo, a field and a person.
     assert (first.accepted, first.rejected) == (6, 0)
     assert wang.pending_count() == 0
-    zhao.sync(server.url, credentials(ffi, "zhao"))
+    # The photo went up after its case, and the app heard it go.
+    size = photo.stat().st_size
+    assert (first.uploaded_attachments, first.pending_uploads) == (1, 0)
+    assert progress.calls[-1] == (attached.sha256, size, size)
+    assert {(sha, total) for sha, _, total in progress.calls} == {(attached.sha256, size)}
+    assert wang.get_case(lamp).attachments[0].uploaded
+    seen = zhao.sync(server.url, credentials(ffi, "zhao"))
+    # The mediator's phone fetched the photo's thumbnail with the case.
+    assert seen.fetched_thumbnails == 1
+    thumb = zhao.thumbnail(attached.sha256)
+    assert thumb is not None and Image.open(io.BytesIO(thumb)).format == "JPEG"
+    assert max(Image.open(io.BytesIO(thumb)).size) <= 320
+    on_zhao = zhao.get_case(lamp).attachments[0]
+    assert on_zhao.thumbnail_on_phone and not on_zhao.on_phone
+    # The full picture when the mediator opens it (no EXIF in this one, so the same bytes).
+    assert zhao.fetch_attachment(server.url, attached.sha256) == photo.read_bytes()
+    assert zhao.get_case(lamp).attachments[0].on_phone
     wang.sync(server.url, credentials(ffi, "wang"))
     assert zhao.pending_count() == 0
 

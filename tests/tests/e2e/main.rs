@@ -4,4 +4,6 @@
 mod access_matrix;
 mod blobs;
 mod convergence;
+mod field_photos;
+mod link;
 mod server;

@@ -12,7 +12,7 @@ use gridsync_server::store::{Store, UserRecord};
 use gridsync_server::{AppState, app};
 
 const KEY: [u8; 32] = [1; 32];
-const PASSWORD: &str = "网格-2026-secret";
+pub(crate) const PASSWORD: &str = "网格-2026-secret";
 
 pub(crate) struct Server {
     pub(crate) url: String,
