@@ -830,6 +830,11 @@ async fn blob_access(
 /// `HEAD /v1/blobs/{sha256}`: how many bytes of the caller's upload the server holds
 /// (`Upload-Offset`), so an upload cut off resumes where it stopped; `Upload-Complete: true`
 /// once the caller has sent it whole.
+#[utoipa::path(head, path = "/v1/blobs/{sha256}", tag = "blobs", security(("bearer" = [])),
+    params(("sha256" = String, Path, description = "lower-case hex SHA-256 of the bytes")),
+    responses((status = 200, description = "headers Upload-Offset (bytes of the caller's upload held) and Upload-Complete"),
+        (status = 400, description = "bad_name", body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "not_found: no readable case references it", body = ErrorBody)))]
 async fn head_blob(
     State(state): State<Arc<AppState>>,
     Authenticated(claims): Authenticated,
@@ -884,6 +889,18 @@ async fn read_part_body(mut body: axum::body::Body, limit: usize) -> Option<(Vec
 /// starting where the caller's copy on the server ends. 201 when complete (hash checked), 202
 /// with `Upload-Offset` when more is expected. With `Content-Range`, a body cut off by the link
 /// is kept as far as it came.
+#[utoipa::path(put, path = "/v1/blobs/{sha256}", tag = "blobs", security(("bearer" = [])),
+    params(("sha256" = String, Path, description = "lower-case hex SHA-256 of the bytes"),
+        ("Content-Range" = Option<String>, Header, description = "bytes START-END/TOTAL; START is the Upload-Offset of HEAD")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the blob, or the part from START"),
+    responses((status = 201, description = "complete: the caller has sent every byte, checked against the name"),
+        (status = 202, description = "more expected; header Upload-Offset"),
+        (status = 400, description = "bad_name, bad_range", body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+        (status = 409, description = "wrong_offset; header Upload-Offset", body = ErrorBody),
+        (status = 413, description = "too_large (20 MiB)", body = ErrorBody),
+        (status = 415, description = "unsupported_type: images and PDF only", body = ErrorBody),
+        (status = 422, description = "hash_mismatch: nothing stored", body = ErrorBody)))]
 async fn put_blob(
     State(state): State<Arc<AppState>>,
     Authenticated(claims): Authenticated,
@@ -955,8 +972,9 @@ async fn put_blob(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct BlobQuery {
     /// Any value: a JPEG thumbnail (photos only).
     pub thumb: Option<String>,
@@ -1045,6 +1063,13 @@ pub async fn serve_blob(state: &AppState, who: &Identity, sha256: &str, thumb: b
 }
 
 /// `GET /v1/blobs/{sha256}[?thumb=1]`.
+#[utoipa::path(get, path = "/v1/blobs/{sha256}", tag = "blobs", security(("bearer" = [])),
+    params(("sha256" = String, Path, description = "lower-case hex SHA-256 of the bytes"), BlobQuery),
+    responses((status = 200, description = "the bytes (header x-gridsync-variant: original or stripped of EXIF by role) or a JPEG thumbnail",
+            content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "bad_name", body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "metadata_restricted (HEIC for roles that may not see EXIF)", body = ErrorBody),
+        (status = 404, description = "not_found, not_uploaded, no_thumbnail", body = ErrorBody)))]
 async fn get_blob(
     State(state): State<Arc<AppState>>,
     Authenticated(claims): Authenticated,
@@ -1111,7 +1136,7 @@ async fn patrol_coverage(
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "gridsync", description = "Offline case capture for grid workers, merged into the township's case store. The sync body is a binary envelope described in docs/PROTOCOL.md."),
-    paths(healthz, readyz, metrics, login, refresh, logout, sync, list_cases, case_detail, stats, patrol_coverage),
+    paths(healthz, readyz, metrics, login, refresh, logout, sync, list_cases, case_detail, stats, patrol_coverage, head_blob, put_blob, get_blob),
     components(schemas(ErrorBody, LoginRequest, TokenResponse, RefreshRequest, CaseDetail, CasePage, crate::store::CaseRow, HistoryEntry, Stats, crate::stats::Rate, crate::stats::Breakdown, Coverage, crate::patrol::Period)),
     modifiers(&BearerAuth)
 )]

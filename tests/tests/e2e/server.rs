@@ -901,6 +901,9 @@ fn the_openapi_document_describes_every_route() {
         ("/v1/cases/{id}", "get"),
         ("/v1/stats", "get"),
         ("/v1/patrols/coverage", "get"),
+        ("/v1/blobs/{sha256}", "head"),
+        ("/v1/blobs/{sha256}", "put"),
+        ("/v1/blobs/{sha256}", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -909,7 +912,7 @@ fn the_openapi_document_describes_every_route() {
     }
     assert_eq!(
         paths.len(),
-        11,
+        12,
         "every documented path is a route: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
