@@ -290,8 +290,9 @@ impl BlobStore {
         Ok(got.bytes().await.map_err(objects_error)?.to_vec())
     }
 
-    /// A JPEG thumbnail at most 320 px wide or high, made once and kept; `None` for types that
-    /// have none (PDF, HEIC). Re-encoding drops EXIF, location included.
+    /// A JPEG thumbnail at most 320 px wide or high, turned upright as EXIF says, made once and
+    /// kept; `None` for types that have none (PDF, HEIC). Re-encoding drops EXIF, location
+    /// included.
     pub async fn thumbnail(&self, sha256: &str, mime: &str) -> Result<Option<Vec<u8>>, BlobError> {
         if !gridsync_core::attachment::has_thumbnail(mime) {
             return Ok(None);
@@ -311,7 +312,14 @@ impl BlobStore {
                 .with_guessed_format()
                 .ok()?;
             reader.limits(limits);
-            let img = reader.decode().ok()?;
+            use image::ImageDecoder as _;
+            let mut decoder = reader.into_decoder().ok()?;
+            // Phones store pictures as the sensor saw them and say in EXIF how to turn them.
+            let orientation = decoder
+                .orientation()
+                .unwrap_or(image::metadata::Orientation::NoTransforms);
+            let mut img = image::DynamicImage::from_decoder(decoder).ok()?;
+            img.apply_orientation(orientation);
             let mut out = std::io::Cursor::new(Vec::new());
             img.thumbnail(320, 320)
                 .to_rgb8()

@@ -271,7 +271,8 @@ fn a_photo_uploads_in_resumable_parts_and_only_its_readers_get_it() {
     );
 }
 
-/// A JPEG whose EXIF segment carries a GPS position (as a phone camera writes it).
+/// A landscape JPEG whose EXIF says "turn 90° clockwise" (as a phone held upright writes it)
+/// and carries a GPS position (here as text after the tags, enough to look for).
 fn photo_with_gps() -> Vec<u8> {
     let img = image::RgbImage::from_fn(400, 300, |x, y| {
         image::Rgb([(x % 200) as u8, (y % 200) as u8, 90])
@@ -279,11 +280,14 @@ fn photo_with_gps() -> Vec<u8> {
     let mut jpeg = std::io::Cursor::new(Vec::new());
     img.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
     let jpeg = jpeg.into_inner();
-    let exif = b"Exif\0\0GPSLatitude 39.90N GPSLongitude 116.40E";
+    let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
+    // One IFD entry: Orientation (0x0112), SHORT, 1 value: 6; then no next IFD.
+    exif.extend_from_slice(b"\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0\0\0");
+    exif.extend_from_slice(b"GPSLatitude 39.90N GPSLongitude 116.40E");
     let mut out = jpeg[..2].to_vec();
     out.extend_from_slice(&[0xFF, 0xE1]);
     out.extend_from_slice(&((exif.len() + 2) as u16).to_be_bytes());
-    out.extend_from_slice(exif);
+    out.extend_from_slice(&exif);
     out.extend_from_slice(&jpeg[2..]);
     out
 }
@@ -348,10 +352,16 @@ fn exif_location_reaches_only_the_centres_and_a_known_name_grants_nothing() {
         get_variant(&server, &w.token, &name),
         (200, Some("original".into()), bytes.clone())
     );
-    // Thumbnails carry no EXIF for anyone.
+    // Thumbnails carry no EXIF for anyone, and stand upright as EXIF said.
     let (status, thumb) = get(&server, &m.token, &format!("/v1/blobs/{name}?thumb=1"));
     assert_eq!(status, 200);
     assert!(!thumb.windows(11).any(|w| w == b"GPSLatitude"));
+    let small = image::load_from_memory(&thumb).unwrap();
+    assert_eq!(
+        (small.width(), small.height()),
+        (240, 320),
+        "turned to portrait"
+    );
 
     // Another village's worker lists the name (learnt somewhere) in a case of his own: the
     // reference is stored, but it does not open the photo to him.
