@@ -41,13 +41,15 @@ USERS = {
 class Server:
     """One `gridsync serve` on 127.0.0.1 with its own SQLite database; stop and start at will."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, blob_store: str = None, env: dict = None):
         self.workdir = workdir
+        self.blob_store = blob_store or str(workdir / "blobs")
         self.env = dict(
             os.environ,
             DATABASE_URL=f"sqlite://{workdir / 'gridsync.db'}",
             RUST_LOG="warn",
             GRIDSYNC_PASSWORD=PASSWORD,
+            **(env or {}),
         )
         self.proc = None
         self.url = None
@@ -72,7 +74,7 @@ class Server:
     def start(self):
         assert self.proc is None, "already running"
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", "127.0.0.1:0", "--blob-store", str(self.workdir / "blobs")],
+            [BIN, "serve", "--listen", "127.0.0.1:0", "--blob-store", self.blob_store],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=self.log,
