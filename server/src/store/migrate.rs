@@ -18,16 +18,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// any of them runs, so old cases get the new columns too.
 pub(super) const REPROJECT_AFTER: &[i64] = &[4, 5];
 
-/// The migration that began recording who added each blob reference.
-pub(super) const BLOB_PROVENANCE: i64 = 6;
-
 /// What an upgrade leaves to do once its migrations ran.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Upgrade {
     /// Rebuild the projection from the documents.
     pub reproject: bool,
-    /// Trust the blob references that predate provenance (after the projection is rebuilt).
-    pub trust_old_refs: bool,
 }
 
 /// Runs what is missing; says what remains to do.
@@ -54,7 +49,6 @@ pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<Upgrade> {
         }
         // A fresh database has no cases to rebuild.
         upgrade.reproject |= REPROJECT_AFTER.contains(version) && !done.is_empty();
-        upgrade.trust_old_refs |= *version == BLOB_PROVENANCE && !done.is_empty();
         let mut tx = pool.begin().await?;
         for statement in statements(sql) {
             let statement = statement.replace("{blob}", blob);

@@ -148,8 +148,10 @@ impl Store {
         if upgrade.reproject {
             self.reproject_all().await?;
         }
-        if upgrade.trust_old_refs {
-            // References from before provenance was recorded keep granting access (user '').
+        {
+            // References from before provenance was recorded (migration 6) keep granting access
+            // (user ''). Every reference admitted since has its own row, so this only ever adds
+            // old ones; running it at every start also covers a stop right after migrating.
             sqlx::query(
                 "INSERT INTO blob_refs (case_id, sha256, user_id)
                  SELECT b.case_id, b.sha256, '' FROM case_blobs b WHERE NOT EXISTS (

@@ -311,3 +311,76 @@ fn a_photo_is_sealed_into_the_store_once_and_referenced_by_its_hash() {
     assert!(r.blobs_to_upload().unwrap().is_empty());
     assert!(r.blob(&sha256_hex(b"other")).unwrap().is_none());
 }
+
+#[test]
+fn colleagues_photos_arrive_as_sealed_copies_and_originals_must_match_their_name() {
+    use gridsync_core::attachment::sha256_hex;
+    use gridsync_core::case::Attachment;
+    use gridsync_core::replica::BlobCopy;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("phone.db");
+    let mut theirs = b"\xFF\xD8\xFF\xE0".to_vec();
+    theirs.extend_from_slice(b"COLLEAGUE-PHOTO-MARKER flooded road");
+    let name = sha256_hex(&theirs);
+    let thumb = b"\xFF\xD8\xFF\xE0THUMB-PLAINTEXT-MARKER".to_vec();
+    let id;
+    {
+        let mut r = Replica::open(&file, &KEY).unwrap();
+        r.sign_in(worker("wang", "phone-a")).unwrap();
+        id = r.capture(&new_request("道路积水"), T0).unwrap();
+        // As a pulled case would: a reference whose bytes this phone does not hold.
+        let reference = Attachment {
+            sha256: name.clone(),
+            mime: "image/jpeg".into(),
+            bytes: theirs.len() as u64,
+            ..Default::default()
+        };
+        r.edit(&id, T0 + 1, |e| e.add_attachment(&reference))
+            .unwrap();
+        assert_eq!(r.want_thumbnails(std::slice::from_ref(&id)).unwrap(), 1);
+        // Asking again (and for a case this phone does not have) wants nothing more.
+        assert_eq!(
+            r.want_thumbnails(&[id.clone(), "no-such-case".into()])
+                .unwrap(),
+            1
+        );
+        r.keep_copy(&name, BlobCopy::Thumbnail, &thumb).unwrap();
+        assert!(r.wanted_thumbnails().unwrap().is_empty());
+        let here = r.blob_here(&name).unwrap();
+        assert!(here.thumbnail && !here.original && !here.uploaded);
+        // Not the colleague's to upload from here.
+        assert!(r.blobs_to_upload().unwrap().is_empty());
+    }
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")
+        .unwrap();
+    drop(conn);
+    let raw = std::fs::read(&file).unwrap();
+    let needle = b"THUMB-PLAINTEXT-MARKER";
+    assert!(
+        !raw.windows(needle.len()).any(|w| w == needle),
+        "thumbnail on disk in plain"
+    );
+
+    let r = Replica::open(&file, &KEY).unwrap();
+    assert_eq!(r.copy(&name, BlobCopy::Thumbnail).unwrap(), Some(thumb));
+    assert_eq!(r.copy(&name, BlobCopy::WithoutMetadata).unwrap(), None);
+    // Bytes that are not the named photo are refused; the real ones are kept as held.
+    let mut wrong = theirs.clone();
+    wrong.push(0);
+    assert_eq!(
+        r.keep_original(&name, &wrong).unwrap_err().code(),
+        "invalid_input"
+    );
+    assert_eq!(r.blob(&name).unwrap(), None);
+    r.keep_original(&name, &theirs).unwrap();
+    assert_eq!(r.blob(&name).unwrap(), Some(theirs));
+    let here = r.blob_here(&name).unwrap();
+    assert!(here.original && here.uploaded);
+    assert!(r.blobs_to_upload().unwrap().is_empty());
+    assert_eq!(
+        r.want_thumbnails(&[id]).unwrap(),
+        0,
+        "held: no thumbnail wanted"
+    );
+}

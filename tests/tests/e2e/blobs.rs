@@ -183,6 +183,13 @@ fn a_photo_uploads_in_resumable_parts_and_only_its_readers_get_it() {
     assert!(thumb.starts_with(&[0xFF, 0xD8, 0xFF]), "a JPEG thumbnail");
     let small = image::load_from_memory(&thumb).unwrap();
     assert!(small.width() <= 320 && small.height() <= 320);
+    // A photo without EXIF reaches the mediator as it is, labelled so.
+    assert_eq!(
+        get_with_variant(&server, &m.token, &format!("/v1/blobs/{name}"))
+            .1
+            .as_deref(),
+        Some("original")
+    );
     // `thumb=0` is the photo itself.
     assert_eq!(
         get(&server, &m.token, &format!("/v1/blobs/{name}?thumb=0")),
@@ -443,10 +450,11 @@ fn abandoned_uploads_are_forgotten() {
             .unwrap()
     );
     // An upload begun long ago but continued recently keeps its old parts.
+    // Begun before the cutoff (day 0), continued since (day 7): kept whole.
     let moving = sha256_hex(b"%PDF-1.7 moving");
     assert!(
         server
-            .store(store.add_part(&moving, "wang", 0, 100, "application/pdf", b"%PDF-1.7", day))
+            .store(store.add_part(&moving, "wang", 0, 100, "application/pdf", b"%PDF-1.7", 0))
             .unwrap()
     );
     assert!(
