@@ -1,0 +1,642 @@
+//! The benchmark workloads, shared by the `gridsync-bench` binary and its smoke test.
+//!
+//! Every device is a real `Replica` (the phones' own store, in memory) that captured cases
+//! offline; accounts and device bindings are written straight into the database and access
+//! tokens signed with the servers' own key, so setting up thousands of phones costs no password
+//! hashing and nothing of it is timed.
+
+use std::collections::{HashMap, HashSet};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use gridsync_core::case::{Location, NewCase, Party};
+use gridsync_core::protocol::{
+    SyncRequest, SyncResponse, decode_response, encode_request, to_hash,
+};
+use gridsync_core::replica::CaseFilter;
+use gridsync_core::taxonomy::Taxonomy;
+use gridsync_core::{CaseKind, Identity, JurisdictionPath, Replica, Role};
+use gridsync_server::auth::{self, Keys};
+use gridsync_server::store::{Store, UserRecord};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use sqlx::Row;
+
+const KEY: [u8; 32] = [9; 32];
+/// Rounds after which a device that keeps being told "more" is a failure, not a slow link.
+const MAX_ROUNDS: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Database {
+    Sqlite,
+    Postgres,
+}
+
+impl Database {
+    fn as_str(self) -> &'static str {
+        match self {
+            Database::Sqlite => "sqlite",
+            Database::Postgres => "postgres",
+        }
+    }
+}
+
+/// What the phones captured offline, and how many sync at the same moment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Workload {
+    /// Phones (grid workers; two share each grid, so each pulls the other's cases).
+    #[arg(long, default_value_t = 200)]
+    pub devices: usize,
+    /// Cases each phone captured offline.
+    #[arg(long, default_value_t = 20)]
+    pub reports: usize,
+    /// Edits of each case after capture.
+    #[arg(long, default_value_t = 2)]
+    pub edits: usize,
+    #[arg(long, value_enum, default_value_t = Database::Sqlite)]
+    pub database: Database,
+    /// PostgreSQL to create the benchmark's own database in (dropped afterwards).
+    #[arg(
+        long,
+        env = "GRIDSYNC_TEST_PG",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    pub postgres: String,
+    /// Phones syncing at the same moment.
+    #[arg(long, default_value_t = 200)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct StormOptions {
+    #[command(flatten)]
+    pub workload: Workload,
+    /// `gridsync serve` processes on the one database (more than one needs PostgreSQL).
+    #[arg(long, default_value_t = 1)]
+    pub servers: usize,
+    /// The `gridsync` binary (default: the one next to this program).
+    #[arg(long, env = "GRIDSYNC_BIN")]
+    pub server_bin: Option<PathBuf>,
+}
+
+/// One run's figures: the JSON line the binary prints.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub mode: &'static str,
+    pub database: &'static str,
+    pub servers: usize,
+    pub devices: usize,
+    pub reports: usize,
+    /// Automerge changes pushed (a capture and each edit).
+    pub changes: usize,
+    pub seconds: f64,
+    pub reports_per_s: f64,
+    pub changes_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Request and response bytes per report (HTTP bodies).
+    pub bytes_per_report: f64,
+    /// Body bytes on the wire per raw Automerge change byte pushed.
+    pub wire_per_change_byte: f64,
+    pub round_trips_per_session: f64,
+    /// Peak resident memory of the server processes (MB, summed).
+    pub server_rss_mb: f64,
+    /// Changes the server acknowledged that it does not hold afterwards.
+    pub lost: usize,
+    /// Every phone holds every case of its grid, and has nothing left to send.
+    pub converged: bool,
+}
+
+/// A phone: its store, who signed in, and its access token.
+struct Device {
+    identity: Identity,
+    replica: Replica,
+    token: String,
+    grid: String,
+}
+
+/// What syncing the phones measured.
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<Duration>,
+    wire_bytes: usize,
+    change_bytes: usize,
+    round_trips: usize,
+    acked: HashSet<String>,
+}
+
+impl Tally {
+    fn merge(&mut self, other: Tally) {
+        self.latencies.extend(other.latencies);
+        self.wire_bytes += other.wire_bytes;
+        self.change_bytes += other.change_bytes;
+        self.round_trips += other.round_trips;
+        self.acked.extend(other.acked);
+    }
+
+    /// Counts what one exchange carried and acknowledged.
+    fn exchange(&mut self, req: &SyncRequest, resp: &SyncResponse) -> anyhow::Result<()> {
+        self.change_bytes += req
+            .push
+            .iter()
+            .flat_map(|d| &d.changes)
+            .map(|c| c.len())
+            .sum::<usize>();
+        self.round_trips += 1;
+        for ack in &resp.accepted {
+            for h in &ack.hashes {
+                self.acked.insert(to_hash(h)?.to_string());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn bar(len: usize, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len as u64).with_message(what.to_owned());
+    pb.set_style(
+        ProgressStyle::with_template("{msg:28} {bar:40} {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+/// The benchmark's own database: a file under a temporary directory, or a fresh PostgreSQL
+/// database dropped at the end.
+struct BenchDb {
+    url: String,
+    _dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl BenchDb {
+    async fn create(w: &Workload) -> anyhow::Result<BenchDb> {
+        let dir = tempfile::tempdir()?;
+        match w.database {
+            Database::Sqlite => Ok(BenchDb {
+                url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+                _dir: dir,
+                postgres: None,
+            }),
+            Database::Postgres => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&w.postgres)
+                    .await
+                    .with_context(|| format!("PostgreSQL at {}", w.postgres))?;
+                let name = format!("gs_bench_{}", uuid::Uuid::new_v4().simple());
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await?;
+                let (base, _) = w
+                    .postgres
+                    .rsplit_once('/')
+                    .ok_or_else(|| anyhow!("no database name in {}", w.postgres))?;
+                Ok(BenchDb {
+                    url: format!("{base}/{name}"),
+                    _dir: dir,
+                    postgres: Some((w.postgres.clone(), name)),
+                })
+            }
+        }
+    }
+
+    async fn drop_database(&self) -> anyhow::Result<()> {
+        if let Some((admin, name)) = &self.postgres {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(admin).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Device `i`'s grid: two phones per grid, grids spread over villages and townships.
+fn grid_of(i: usize) -> String {
+    let g = i / 2;
+    format!(
+        "130322/{:03}/{:03}/{:02}",
+        100 + (g / 400) % 900,
+        200 + (g / 20) % 20,
+        1 + g % 20
+    )
+}
+
+fn new_case(grid: &JurisdictionPath, device: usize, n: usize) -> NewCase {
+    const CATEGORIES: [&str; 4] = ["road_damage", "street_light", "sanitation", "water_supply"];
+    NewCase {
+        kind: CaseKind::Incident,
+        jurisdiction: grid.clone(),
+        category: CATEGORIES[n % CATEGORIES.len()].into(),
+        title: format!("村道路面破损 第{n}处（{device}号网格员）"),
+        description: "路面塌陷约一米见方，已设置临时警示标志，请尽快安排修复。".into(),
+        location: Location {
+            lat: Some(39.9 + (n as f64) * 1e-4),
+            lon: Some(116.4 + (device as f64) * 1e-4),
+            accuracy_m: Some(8.0),
+            address: format!("{device}组村东头"),
+        },
+        people: vec![Party {
+            id: String::new(),
+            name: "张三".into(),
+            role: "requester".into(),
+            phone: "13800000000".into(),
+        }],
+    }
+}
+
+/// Accounts, device bindings and tokens in the database; each phone's offline captures.
+async fn prepare(w: &Workload, store: &Store) -> anyhow::Result<Vec<Device>> {
+    let keys = Keys::load_or_create(store).await?;
+    let hash = auth::hash_password("bench-only").map_err(|e| anyhow!("{e}"))?;
+    let now = gridsync_server::now_ms();
+    let pb = bar(w.devices, "phones capture offline");
+    let mut devices = Vec::with_capacity(w.devices);
+    for i in 0..w.devices {
+        let grid = grid_of(i);
+        let scope = JurisdictionPath::parse(&grid)?;
+        let user = format!("gw{i:06}");
+        store
+            .add_user(
+                &UserRecord {
+                    id: user.clone(),
+                    display_name: user.clone(),
+                    role: Role::GridWorker,
+                    scope: scope.clone(),
+                    department: None,
+                    password_hash: hash.clone(),
+                    disabled: false,
+                },
+                now,
+            )
+            .await?;
+        let device = format!("bench-{i:06}");
+        let mut replica = Replica::open_in_memory(&KEY)?;
+        store
+            .bind_device(&device, &user, replica.actor_id(), now)
+            .await?;
+        let identity = Identity::new(&user, Role::GridWorker, scope.clone(), None, &device)?;
+        let token = keys.access_token(&identity, now / 1000)?;
+        replica.sign_in(identity.clone())?;
+        let start = now - 8 * 3_600_000;
+        for n in 0..w.reports {
+            let at = start + (n as i64) * 60_000;
+            let id = replica.capture(&new_case(&scope, i, n), at)?;
+            for e in 0..w.edits {
+                replica.edit(&id, at + 1 + e as i64, |ed| {
+                    ed.set_description(&format!("补充情况（第{}次）：群众反映已影响通行。", e + 1))
+                })?;
+            }
+        }
+        devices.push(Device {
+            identity,
+            replica,
+            token,
+            grid,
+        });
+        pb.inc(1);
+    }
+    pb.finish();
+    Ok(devices)
+}
+
+/// A `gridsync serve` process on the benchmark's database.
+struct ServerProcess {
+    child: Child,
+    url: String,
+}
+
+impl ServerProcess {
+    fn start(bin: &PathBuf, db_url: &str, blobs: &std::path::Path) -> anyhow::Result<Self> {
+        let mut child = Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--supervise-every", "0"])
+            .arg("--blob-store")
+            .arg(blobs)
+            .env("DATABASE_URL", db_url)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let url = line
+            .trim()
+            .strip_prefix("gridsync listening on ")
+            .ok_or_else(|| anyhow!("gridsync serve did not start: {line:?}"))?
+            .to_owned();
+        Ok(ServerProcess { child, url })
+    }
+
+    /// Peak resident memory (VmHWM), MB.
+    fn peak_rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn server_bin(opts: &StormOptions) -> anyhow::Result<PathBuf> {
+    if let Some(bin) = &opts.server_bin {
+        return Ok(bin.clone());
+    }
+    let exe = std::env::current_exe()?;
+    let mut dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+    // Test binaries live in target/<profile>/deps.
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("gridsync");
+    if !bin.exists() {
+        bail!(
+            "{} is missing: build it with `cargo build --release -p gridsync-server --bin gridsync` (the profile of this program), or pass --server-bin",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// Syncs one phone until the server has everything it pushed and it has everything the server
+/// sent; stops after one exchange when nothing was paged.
+fn sync_device(
+    agent: &ureq::Agent,
+    url: &str,
+    d: &mut Device,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    for _ in 0..MAX_ROUNDS {
+        let req = d.replica.next_sync_request()?;
+        let body = encode_request(&req)?;
+        let started = Instant::now();
+        let mut resp = agent
+            .post(format!("{url}/v1/sync"))
+            .header("Authorization", &format!("Bearer {}", d.token))
+            .content_type("application/x-gridsync")
+            .send(&body[..])?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()?;
+        tally.latencies.push(started.elapsed());
+        if status != 200 {
+            bail!(
+                "{}: HTTP {status}: {}",
+                d.identity.device,
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        tally.wire_bytes += body.len() + bytes.len();
+        let resp = decode_response(&bytes)?;
+        tally.exchange(&req, &resp)?;
+        d.replica
+            .apply_sync_response(&resp, gridsync_server::now_ms())?;
+        if !resp.more && d.replica.pending_count()? == 0 {
+            return Ok(());
+        }
+    }
+    bail!(
+        "{} did not settle in {MAX_ROUNDS} rounds",
+        d.identity.device
+    )
+}
+
+/// Syncs every phone, `concurrency` at a time, phone `i` through `urls[i % urls.len()]`.
+fn sync_all(
+    devices: &mut [Device],
+    urls: &[String],
+    concurrency: usize,
+    what: &str,
+) -> anyhow::Result<Tally> {
+    let queue: Mutex<Vec<(usize, &mut Device)>> =
+        Mutex::new(devices.iter_mut().enumerate().rev().collect());
+    let total = Mutex::new(Tally::default());
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let pb = bar(queue.lock().map(|q| q.len()).unwrap_or(0), what);
+    std::thread::scope(|s| {
+        for _ in 0..concurrency.max(1) {
+            s.spawn(|| {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let mut mine = Tally::default();
+                loop {
+                    let next = queue.lock().ok().and_then(|mut q| q.pop());
+                    let Some((i, d)) = next else { break };
+                    if let Err(e) = sync_device(&agent, &urls[i % urls.len()], d, &mut mine) {
+                        if let Ok(mut f) = failure.lock() {
+                            f.get_or_insert(e);
+                        }
+                        break;
+                    }
+                    pb.inc(1);
+                }
+                if let Ok(mut t) = total.lock() {
+                    t.merge(mine);
+                }
+            });
+        }
+    });
+    pb.finish();
+    if let Some(e) = failure.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    total
+        .into_inner()
+        .map_err(|_| anyhow!("a sync thread panicked"))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
+/// Acknowledged changes missing from the server, and whether every phone holds its grid.
+async fn check(store: &Store, tally: &Tally, devices: &[Device]) -> anyhow::Result<(usize, bool)> {
+    let stored: HashSet<String> = sqlx::query("SELECT hash FROM changes")
+        .fetch_all(store.pool())
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?;
+    let lost = tally.acked.difference(&stored).count();
+    let mut per_grid: HashMap<String, usize> = HashMap::new();
+    for row in sqlx::query("SELECT path, COUNT(*) FROM cases GROUP BY path")
+        .fetch_all(store.pool())
+        .await?
+    {
+        per_grid.insert(row.try_get(0)?, row.try_get::<i64, _>(1)? as usize);
+    }
+    let mut converged = true;
+    for d in devices {
+        let held = d.replica.list(&CaseFilter::default())?.len();
+        let expected = per_grid.get(&d.grid).copied().unwrap_or(0);
+        converged &= held == expected && d.replica.pending_count()? == 0;
+    }
+    Ok((lost, converged))
+}
+
+fn report(mode: &'static str, w: &Workload, servers: usize, seconds: f64, tally: &Tally) -> Report {
+    let reports = w.devices * w.reports;
+    let changes = reports * (1 + w.edits);
+    let mut lat = tally.latencies.clone();
+    lat.sort();
+    Report {
+        mode,
+        database: w.database.as_str(),
+        servers,
+        devices: w.devices,
+        reports,
+        changes,
+        seconds,
+        reports_per_s: reports as f64 / seconds,
+        changes_per_s: changes as f64 / seconds,
+        p50_ms: percentile(&lat, 0.50),
+        p99_ms: percentile(&lat, 0.99),
+        bytes_per_report: tally.wire_bytes as f64 / reports.max(1) as f64,
+        wire_per_change_byte: tally.wire_bytes as f64 / tally.change_bytes.max(1) as f64,
+        round_trips_per_session: tally.round_trips as f64 / w.devices.max(1) as f64,
+        ..Report::default()
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// The reconnect storm through `gridsync serve` processes.
+pub fn storm(opts: &StormOptions) -> anyhow::Result<Report> {
+    let w = &opts.workload;
+    if opts.servers > 1 && w.database != Database::Postgres {
+        bail!("several servers share one PostgreSQL: pass --database postgres");
+    }
+    let bin = server_bin(opts)?;
+    let rt = runtime()?;
+    let db = rt.block_on(BenchDb::create(w))?;
+    let result = (|| {
+        let store = rt.block_on(async {
+            let store = Store::connect(&db.url).await?;
+            store.migrate().await?;
+            anyhow::Ok(store)
+        })?;
+        let mut devices = rt.block_on(prepare(w, &store))?;
+        let servers = (0..opts.servers)
+            .map(|_| ServerProcess::start(&bin, &db.url, db._dir.path()))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+        let started = Instant::now();
+        let tally = sync_all(&mut devices, &urls, w.concurrency, "reconnect storm")?;
+        let seconds = started.elapsed().as_secs_f64();
+        // Untimed: each phone once more, to pull what its grid partner pushed meanwhile.
+        let catch_up = sync_all(&mut devices, &urls, w.concurrency, "catch-up sync")?;
+        let mut r = report("storm", w, opts.servers, seconds, &tally);
+        r.server_rss_mb = servers.iter().map(ServerProcess::peak_rss_mb).sum();
+        drop(servers);
+        let mut all = tally;
+        all.merge(catch_up);
+        let (lost, converged) = rt.block_on(check(&store, &all, &devices))?;
+        r.lost = lost;
+        r.converged = converged;
+        rt.block_on(store.pool().close());
+        Ok(r)
+    })();
+    rt.block_on(db.drop_database())?;
+    result
+}
+
+/// The same workload applied in-process straight into the store: no HTTP, no encoding.
+pub fn limit(w: &Workload) -> anyhow::Result<Report> {
+    let rt = runtime()?;
+    let db = rt.block_on(BenchDb::create(w))?;
+    let result = rt.block_on(async {
+        let store = Store::connect(&db.url).await?;
+        store.migrate().await?;
+        let devices = prepare(w, &store).await?;
+        let taxonomy = Arc::new(Taxonomy::builtin().clone());
+        let permits = Arc::new(tokio::sync::Semaphore::new(w.concurrency.max(1)));
+        let pb = bar(devices.len(), "in-process pushes");
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for mut d in devices {
+            let (store, taxonomy, permits, pb) =
+                (store.clone(), taxonomy.clone(), permits.clone(), pb.clone());
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await?;
+                let ctx = store
+                    .device_context(&d.identity.device)
+                    .await?
+                    .ok_or_else(|| anyhow!("device not bound"))?;
+                let mut tally = Tally::default();
+                for _ in 0..MAX_ROUNDS {
+                    let req = d.replica.next_sync_request()?;
+                    let t = Instant::now();
+                    let resp = store
+                        .sync(
+                            &ctx,
+                            &d.identity,
+                            &req,
+                            &taxonomy,
+                            gridsync_server::now_ms(),
+                        )
+                        .await?;
+                    tally.latencies.push(t.elapsed());
+                    tally.exchange(&req, &resp)?;
+                    d.replica
+                        .apply_sync_response(&resp, gridsync_server::now_ms())?;
+                    if !resp.more && d.replica.pending_count()? == 0 {
+                        break;
+                    }
+                }
+                pb.inc(1);
+                anyhow::Ok((d, tally))
+            });
+        }
+        let mut tally = Tally::default();
+        let mut devices = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            let (d, t) = done??;
+            tally.merge(t);
+            devices.push(d);
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        pb.finish();
+        let mut r = report("limit", w, 0, seconds, &tally);
+        let (lost, _) = check(&store, &tally, &devices).await?;
+        r.lost = lost;
+        r.converged = devices
+            .iter()
+            .all(|d| d.replica.pending_count().is_ok_and(|n| n == 0));
+        store.pool().close().await;
+        anyhow::Ok(r)
+    });
+    rt.block_on(db.drop_database())?;
+    result
+}

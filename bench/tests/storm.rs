@@ -1,0 +1,91 @@
+//! A smoke-sized storm through two `gridsync serve` processes on one PostgreSQL: nothing the
+//! servers acknowledged is missing and every phone ends with every case of its grid (its grid
+//! partner synced through the other server). Speed is for the benchmark, not asserted here.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::path::PathBuf;
+
+use gridsync_bench::{Database, StormOptions, Workload, storm};
+
+fn postgres_url() -> String {
+    std::env::var("GRIDSYNC_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// The `gridsync` binary of this build, built first if this test runs alone.
+fn server_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    let bin = profile_dir.join("gridsync");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-q", "-p", "gridsync-server", "--bin", "gridsync"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building gridsync failed");
+    }
+    assert!(bin.exists(), "{} missing", bin.display());
+    bin
+}
+
+fn postgres_reachable(url: &str) -> bool {
+    let host = url
+        .split('@')
+        .next_back()
+        .and_then(|h| h.split('/').next())
+        .unwrap_or("127.0.0.1:5432");
+    std::net::TcpStream::connect(host).is_ok()
+}
+
+#[test]
+fn a_small_storm_through_two_servers_on_postgresql_loses_nothing_and_converges() {
+    let url = postgres_url();
+    if !postgres_reachable(&url) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "PostgreSQL is required in CI ({url})"
+        );
+        eprintln!("SKIPPED: PostgreSQL at {url} is not reachable; set GRIDSYNC_TEST_PG");
+        return;
+    }
+    let opts = StormOptions {
+        workload: Workload {
+            devices: 12,
+            reports: 3,
+            edits: 1,
+            database: Database::Postgres,
+            postgres: url,
+            concurrency: 6,
+        },
+        servers: 2,
+        server_bin: Some(server_bin()),
+    };
+    let r = storm(&opts).unwrap();
+    assert_eq!((r.devices, r.reports, r.changes), (12, 36, 72));
+    assert_eq!(r.lost, 0, "{r:?}");
+    assert!(r.converged, "{r:?}");
+    assert!(r.round_trips_per_session >= 1.0, "{r:?}");
+    assert!(
+        r.wire_per_change_byte > 0.0 && r.server_rss_mb > 0.0,
+        "{r:?}"
+    );
+}
+
+#[test]
+fn several_servers_need_postgresql() {
+    let opts = StormOptions {
+        workload: Workload {
+            devices: 2,
+            reports: 1,
+            edits: 0,
+            database: Database::Sqlite,
+            postgres: postgres_url(),
+            concurrency: 1,
+        },
+        servers: 2,
+        server_bin: Some(PathBuf::from("/nonexistent/gridsync")),
+    };
+    let err = storm(&opts).unwrap_err().to_string();
+    assert!(err.contains("PostgreSQL"), "{err}");
+}
