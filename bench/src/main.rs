@@ -1,7 +1,7 @@
 //! `gridsync-bench`: prints progress on stderr and one JSON object as its last line on stdout.
 
 use clap::{Parser, Subcommand};
-use gridsync_bench::{StormOptions, Workload, limit, storm};
+use gridsync_bench::{LinkOptions, StormOptions, Workload, limit, link, storm};
 
 #[derive(Debug, Parser)]
 #[command(name = "gridsync-bench", about = "Benchmarks of the gridsync server")]
@@ -17,14 +17,18 @@ enum Command {
     Storm(StormOptions),
     /// The same changes applied in-process straight into the store (no HTTP): the ceiling.
     Limit(Workload),
+    /// One phone syncing its offline cases over an emulated 2G link, against the physical
+    /// minimum (its change bytes at the link's speed plus one round trip).
+    Link(LinkOptions),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let report = match cli.command {
-        Command::Storm(opts) => storm(&opts)?,
-        Command::Limit(w) => limit(&w)?,
+    let line = match cli.command {
+        Command::Storm(opts) => serde_json::to_string(&storm(&opts)?)?,
+        Command::Limit(w) => serde_json::to_string(&limit(&w)?)?,
+        Command::Link(opts) => serde_json::to_string(&link(&opts)?)?,
     };
-    println!("{}", serde_json::to_string(&report)?);
+    println!("{line}");
     Ok(())
 }

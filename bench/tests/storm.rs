@@ -89,3 +89,20 @@ fn several_servers_need_postgresql() {
     let err = storm(&opts).unwrap_err().to_string();
     assert!(err.contains("PostgreSQL"), "{err}");
 }
+
+#[test]
+fn one_phone_over_the_emulated_link_sends_its_cases_in_one_round_trip() {
+    let opts = gridsync_bench::LinkOptions {
+        reports: 4,
+        edits: 1,
+        kbps: 2000,
+        rtt_ms: 100,
+        server_bin: Some(server_bin()),
+    };
+    let r = gridsync_bench::link(&opts).unwrap();
+    assert_eq!((r.changes, r.lost), (8, 0), "{r:?}");
+    assert_eq!(r.round_trips_per_session, 1.0, "{r:?}");
+    // Everything crossed the relay, which delays by construction: at least one round trip.
+    assert!(r.link_bytes > 0 && r.change_bytes > 0, "{r:?}");
+    assert!(r.link_seconds >= 0.1, "{r:?}");
+}
