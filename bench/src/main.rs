@@ -1,7 +1,7 @@
 //! `gridsync-bench`: prints progress on stderr and one JSON object as its last line on stdout.
 
 use clap::{Parser, Subcommand};
-use gridsync_bench::{LinkOptions, StormOptions, Workload, limit, link, storm};
+use gridsync_bench::{LinkOptions, PeerOptions, StormOptions, Workload, limit, link, peer, storm};
 
 #[derive(Debug, Parser)]
 #[command(name = "gridsync-bench", about = "Benchmarks of the gridsync server")]
@@ -20,6 +20,9 @@ enum Command {
     /// One phone syncing its offline cases over an emulated 2G link, against the physical
     /// minimum (its change bytes at the link's speed plus one round trip).
     Link(LinkOptions),
+    /// The same documents through @automerge/automerge-repo-sync-server (installed with npm
+    /// into a scratch directory at run time) driven by a Node client.
+    Peer(PeerOptions),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -28,6 +31,7 @@ fn main() -> anyhow::Result<()> {
         Command::Storm(opts) => serde_json::to_string(&storm(&opts)?)?,
         Command::Limit(w) => serde_json::to_string(&limit(&w)?)?,
         Command::Link(opts) => serde_json::to_string(&link(&opts)?)?,
+        Command::Peer(opts) => serde_json::to_string(&peer(&opts)?)?,
     };
     println!("{line}");
     Ok(())
