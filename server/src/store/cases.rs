@@ -95,20 +95,27 @@ pub struct HistoryEntry {
 pub const MAX_PER_PAGE: u32 = 200;
 
 /// SQL with numbered placeholders and the values to bind, in order.
-struct Sql {
-    text: String,
-    args: Vec<String>,
+pub(super) struct Sql {
+    pub(super) text: String,
+    pub(super) args: Vec<String>,
 }
 
 impl Sql {
-    fn arg(&mut self, value: impl Into<String>) -> String {
+    pub(super) fn new() -> Sql {
+        Sql {
+            text: String::new(),
+            args: Vec::new(),
+        }
+    }
+
+    pub(super) fn arg(&mut self, value: impl Into<String>) -> String {
         self.args.push(value.into());
         format!("${}", self.args.len())
     }
 }
 
 /// The reader's filter as a WHERE clause over `cases`.
-fn scoped(filter: &ReadFilter, sql: &mut Sql) -> String {
+pub(super) fn scoped(filter: &ReadFilter, sql: &mut Sql) -> String {
     let scope = filter.scope.to_string();
     let prefix = format!("{scope}/");
     let mut clause = format!(
