@@ -18,8 +18,8 @@ CREATE TABLE blob_refs (
 ;
 CREATE INDEX blob_refs_sha ON blob_refs (sha256)
 ;
--- References from before provenance was recorded keep granting access (user '' = trusted):
--- added by `Store::migrate` after any projection rebuild, at every start.
+-- A reference in `case_blobs` with no `blob_refs` row predates this migration and keeps
+-- granting access (`Store::may_read_blob`); every reference admitted since has a row.
 -- Blobs already stored are held by the accounts signed in on the device that sent them.
 INSERT INTO blob_holders (sha256, user_id)
     SELECT DISTINCT b.sha256, u.user_id FROM blobs b JOIN device_users u ON u.device_id = b.device_id

@@ -34,6 +34,13 @@ pub struct Uploader<'a> {
     pub user: &'a str,
 }
 
+/// What `HEAD` says: where the caller's upload continues, and whether they sent it whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    pub offset: i64,
+    pub complete: bool,
+}
+
 /// What a `PUT` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Put {
@@ -152,27 +159,30 @@ impl BlobStore {
         ObjectPath::from(format!("{kind}/{}/{sha256}", &sha256[..2]))
     }
 
-    /// Bytes the server holds of `user`'s copy of this blob: all of them once they sent it
-    /// whole. Someone who never sent a stored blob starts from 0 (to prove they have it).
-    pub async fn received(
-        &self,
-        store: &Store,
-        sha256: &str,
-        user: &str,
-    ) -> Result<i64, BlobError> {
+    /// What the server holds of `user`'s copy of this blob: all of it once they sent it whole
+    /// (only then are they a holder). Someone who never sent a stored blob starts from 0, to
+    /// prove they have it.
+    pub async fn held(&self, store: &Store, sha256: &str, user: &str) -> Result<Held, BlobError> {
         if !is_blob_name(sha256) {
             return Err(BlobError::BadName);
         }
-        if let Some(b) = store.blob(sha256).await?
-            && store.holds_blob(sha256, user).await?
+        if store.holds_blob(sha256, user).await?
+            && let Some(b) = store.blob(sha256).await?
         {
-            return Ok(b.size);
+            return Ok(Held {
+                offset: b.size,
+                complete: true,
+            });
         }
-        Ok(store
+        let offset = store
             .upload(sha256, user)
             .await?
             .map(|u| u.received)
-            .unwrap_or(0))
+            .unwrap_or(0);
+        Ok(Held {
+            offset,
+            complete: false,
+        })
     }
 
     /// Takes a part of a blob.
@@ -207,7 +217,7 @@ impl BlobStore {
         // finish it now instead of refusing every retry.
         if let Some(u) = upload.as_ref().filter(|u| u.received == u.total) {
             return self
-                .finish(store, sha256, u.mime.clone(), u.total, from, now)
+                .finish(store, sha256, u.mime.clone(), u.total, from, stored, now)
                 .await;
         }
         if start != received || upload.as_ref().is_some_and(|u| u.total != total) {
@@ -228,18 +238,20 @@ impl BlobStore {
             .await?
         {
             return Err(BlobError::WrongOffset {
-                received: self.received(store, sha256, from.user).await?,
+                received: self.held(store, sha256, from.user).await?.offset,
             });
         }
         let received = start + bytes.len() as i64;
         if received < total {
             return Ok(Put::Partial { received });
         }
-        self.finish(store, sha256, mime, total, from, now).await
+        self.finish(store, sha256, mime, total, from, stored, now)
+            .await
     }
 
-    /// Assembles the parts, checks them against the name, stores the blob (unless it is there
+    /// Assembles the parts, checks them against the name, stores the blob (unless `stored`
     /// already), records the sender as a holder and forgets the parts.
+    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
         store: &Store,
@@ -247,6 +259,7 @@ impl BlobStore {
         mime: String,
         total: i64,
         from: Uploader<'_>,
+        stored: bool,
         now: i64,
     ) -> Result<Put, BlobError> {
         let all = store.upload_bytes(sha256, from.user).await?;
@@ -254,7 +267,7 @@ impl BlobStore {
             store.drop_upload(sha256, from.user).await?;
             return Err(BlobError::Mismatch);
         }
-        if store.blob(sha256).await?.is_none() {
+        if !stored {
             self.objects
                 .put_opts(
                     &Self::path("blobs", sha256),

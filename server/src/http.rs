@@ -847,16 +847,12 @@ async fn head_blob(
     if let Err(resp) = blob_access(&state, &who, &sha256, BlobUse::Upload).await {
         return resp;
     }
-    let complete = match state.store.holds_blob(&sha256, &who.user).await {
-        Ok(held) => held,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    match state.blobs.received(&state.store, &sha256, &who.user).await {
-        Ok(n) => (
+    match state.blobs.held(&state.store, &sha256, &who.user).await {
+        Ok(held) => (
             StatusCode::OK,
             [
-                ("upload-offset", n.to_string()),
-                ("upload-complete", complete.to_string()),
+                ("upload-offset", held.offset.to_string()),
+                ("upload-complete", held.complete.to_string()),
             ],
         )
             .into_response(),

@@ -42,16 +42,21 @@ impl Store {
     }
 
     /// Whether `reader` may read the blob: through a case it may read whose reference was added
-    /// by an account that holds the bytes (or before provenance was kept). Knowing a name and
-    /// listing it in one's own case grants nothing.
+    /// by an account that holds the bytes. A reference with no `blob_refs` row predates
+    /// provenance (migration 0006: every reference admitted since has one, written in the same
+    /// transaction as the projection's `case_blobs`) and is trusted. Knowing a name and listing
+    /// it in one's own case grants nothing.
     pub async fn may_read_blob(&self, reader: &Identity, sha256: &str) -> Result<bool> {
         self.readable_ref(
             reader,
             sha256,
             "SELECT c.id, c.id, c.id, c.id, c.kind, c.path, c.department
-             FROM blob_refs r JOIN cases c ON c.id = r.case_id
-             WHERE r.sha256 = $1 AND (r.user_id = '' OR EXISTS (
-                 SELECT 1 FROM blob_holders h WHERE h.sha256 = r.sha256 AND h.user_id = r.user_id))",
+             FROM case_blobs b JOIN cases c ON c.id = b.case_id
+             WHERE b.sha256 = $1 AND (
+                 NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.case_id = b.case_id AND r.sha256 = b.sha256)
+                 OR EXISTS (SELECT 1 FROM blob_refs r JOIN blob_holders h
+                            ON h.sha256 = r.sha256 AND h.user_id = r.user_id
+                            WHERE r.case_id = b.case_id AND r.sha256 = b.sha256))",
         )
         .await
     }
@@ -62,7 +67,7 @@ impl Store {
             uploader,
             sha256,
             "SELECT c.id, c.id, c.id, c.id, c.kind, c.path, c.department
-             FROM blob_refs r JOIN cases c ON c.id = r.case_id WHERE r.sha256 = $1",
+             FROM case_blobs b JOIN cases c ON c.id = b.case_id WHERE b.sha256 = $1",
         )
         .await
     }

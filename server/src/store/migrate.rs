@@ -18,15 +18,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// any of them runs, so old cases get the new columns too.
 pub(super) const REPROJECT_AFTER: &[i64] = &[4, 5];
 
-/// What an upgrade leaves to do once its migrations ran.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Upgrade {
-    /// Rebuild the projection from the documents.
-    pub reproject: bool,
-}
-
-/// Runs what is missing; says what remains to do.
-pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<Upgrade> {
+/// Runs what is missing; says whether the projection must be rebuilt.
+pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<bool> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
@@ -42,13 +35,13 @@ pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<Upgrade> {
         Backend::Sqlite => "BLOB",
         Backend::Postgres => "BYTEA",
     };
-    let mut upgrade = Upgrade::default();
+    let mut reproject = false;
     for (version, sql) in MIGRATIONS {
         if done.contains(version) {
             continue;
         }
         // A fresh database has no cases to rebuild.
-        upgrade.reproject |= REPROJECT_AFTER.contains(version) && !done.is_empty();
+        reproject |= REPROJECT_AFTER.contains(version) && !done.is_empty();
         let mut tx = pool.begin().await?;
         for statement in statements(sql) {
             let statement = statement.replace("{blob}", blob);
@@ -64,7 +57,7 @@ pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<Upgrade> {
         tx.commit().await?;
         tracing::info!(version, "applied migration");
     }
-    Ok(upgrade)
+    Ok(reproject)
 }
 
 /// Splits a migration on lines holding only `;`, dropping comment-only pieces.

@@ -144,21 +144,8 @@ impl Store {
 
     /// Brings the schema up to date.
     pub async fn migrate(&self) -> Result<()> {
-        let upgrade = migrate::run(&self.pool, self.backend).await?;
-        if upgrade.reproject {
+        if migrate::run(&self.pool, self.backend).await? {
             self.reproject_all().await?;
-        }
-        {
-            // References from before provenance was recorded (migration 6) keep granting access
-            // (user ''). Every reference admitted since has its own row, so this only ever adds
-            // old ones; running it at every start also covers a stop right after migrating.
-            sqlx::query(
-                "INSERT INTO blob_refs (case_id, sha256, user_id)
-                 SELECT b.case_id, b.sha256, '' FROM case_blobs b WHERE NOT EXISTS (
-                     SELECT 1 FROM blob_refs r WHERE r.case_id = b.case_id AND r.sha256 = b.sha256)",
-            )
-            .execute(&self.pool)
-            .await?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use gridsync_core::replica::AttachmentMeta;
 
 use gridsync_core::case::Attachment;
 
-use crate::server::{Server, agent, phone, report};
+use crate::server::{Phone, Server, agent, phone, report};
 
 /// A real photo (a PNG with some texture) so the thumbnail can be made from it.
 fn photo(seed: u8) -> Vec<u8> {
@@ -83,27 +83,38 @@ fn get_with_variant(server: &Server, token: &str, path: &str) -> (u16, Option<St
     (status, variant, body)
 }
 
+/// Signed-in phones of the village's grid worker (wang), its mediator (zhao), a township staff
+/// member (li) and another village's worker (sun), with their accounts.
+struct Village {
+    w: Phone,
+    m: Phone,
+    t: Phone,
+    other: Phone,
+}
+
+fn village(server: &Server) -> Village {
+    let people = [
+        ("wang", Role::GridWorker, "130322/101/201/01"),
+        ("zhao", Role::Mediator, "130322/101/201"),
+        ("li", Role::TownshipStaff, "130322/101"),
+        ("sun", Role::GridWorker, "130322/101/202/01"),
+    ];
+    let [w, m, t, other] = people.map(|(user, role, scope)| {
+        server.add_user(user, role, scope);
+        phone(server, user, role, scope, &format!("p-{user}"))
+    });
+    Village { w, m, t, other }
+}
+
 #[test]
 fn a_photo_uploads_in_resumable_parts_and_only_its_readers_get_it() {
     let server = Server::start();
-    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
-    server.add_user("zhao", Role::Mediator, "130322/101/201");
-    server.add_user("sun", Role::GridWorker, "130322/101/202/01");
-    let mut w = phone(
-        &server,
-        "wang",
-        Role::GridWorker,
-        "130322/101/201/01",
-        "p-wang",
-    );
-    let mut m = phone(&server, "zhao", Role::Mediator, "130322/101/201", "p-zhao");
-    let other = phone(
-        &server,
-        "sun",
-        Role::GridWorker,
-        "130322/101/202/01",
-        "p-sun",
-    );
+    let Village {
+        mut w,
+        mut m,
+        other,
+        ..
+    } = village(&server);
 
     let bytes = photo(7);
     let name = sha256_hex(&bytes);
@@ -306,26 +317,12 @@ fn get_variant(server: &Server, token: &str, name: &str) -> (u16, Option<String>
 #[test]
 fn exif_location_reaches_only_the_centres_and_a_known_name_grants_nothing() {
     let server = Server::start();
-    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
-    server.add_user("zhao", Role::Mediator, "130322/101/201");
-    server.add_user("li", Role::TownshipStaff, "130322/101");
-    server.add_user("sun", Role::GridWorker, "130322/101/202/01");
-    let mut w = phone(
-        &server,
-        "wang",
-        Role::GridWorker,
-        "130322/101/201/01",
-        "p-wang",
-    );
-    let mut m = phone(&server, "zhao", Role::Mediator, "130322/101/201", "p-zhao");
-    let mut t = phone(&server, "li", Role::TownshipStaff, "130322/101", "p-li");
-    let mut other = phone(
-        &server,
-        "sun",
-        Role::GridWorker,
-        "130322/101/202/01",
-        "p-sun",
-    );
+    let Village {
+        mut w,
+        mut m,
+        mut t,
+        mut other,
+    } = village(&server);
 
     let bytes = photo_with_gps();
     let name = sha256_hex(&bytes);
@@ -405,6 +402,19 @@ fn exif_location_reaches_only_the_centres_and_a_known_name_grants_nothing() {
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(resp.headers().get("upload-offset").unwrap(), "0");
     assert_eq!(resp.headers().get("upload-complete").unwrap(), "false");
+    // A reference from before provenance was kept (no `blob_refs` row, as after migrating an
+    // old database) still opens the photo to the case's readers; his own forged one does not.
+    server
+        .store(
+            sqlx::query("DELETE FROM blob_refs WHERE user_id = 'wang'")
+                .execute(server.state.store.pool()),
+        )
+        .unwrap();
+    assert_eq!(get_variant(&server, &m.token, &name).0, 200);
+    assert_eq!(
+        get(&server, &other.token, &format!("/v1/blobs/{name}")).0,
+        404
+    );
     // Wrong bytes do not make him a holder; the right ones (he has the photo after all) do.
     assert_eq!(put(&server, &other.token, &name, None, &photo(3)).0, 422);
     assert_eq!(
