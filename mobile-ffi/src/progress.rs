@@ -29,14 +29,35 @@ const STEP: u64 = 16 * 1024;
 
 /// The rest of an upload as a request body, reporting as the HTTP client reads it.
 pub(crate) struct Reporting {
-    pub sha256: String,
-    pub bytes: Vec<u8>,
+    sha256: String,
+    bytes: Vec<u8>,
     /// Where `bytes` start in the blob.
-    pub offset: u64,
-    pub total: u64,
-    pub read: usize,
-    pub reported: u64,
-    pub sink: Option<Arc<dyn SyncProgress>>,
+    offset: u64,
+    total: u64,
+    read: usize,
+    reported: u64,
+    sink: Option<Arc<dyn SyncProgress>>,
+}
+
+impl Reporting {
+    /// `bytes` of the blob `sha256` (`total` bytes long) from `offset` on.
+    pub(crate) fn new(
+        sha256: &str,
+        bytes: Vec<u8>,
+        offset: u64,
+        total: u64,
+        sink: Option<Arc<dyn SyncProgress>>,
+    ) -> Reporting {
+        Reporting {
+            sha256: sha256.to_owned(),
+            bytes,
+            offset,
+            total,
+            read: 0,
+            reported: offset,
+            sink,
+        }
+    }
 }
 
 impl Read for Reporting {

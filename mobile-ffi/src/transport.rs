@@ -180,39 +180,27 @@ pub(crate) fn authorization_header(r: &Replica) -> Result<Option<String>, FfiErr
 /// meanwhile are simply sent next round). Refreshes the access token once when it expired.
 fn round(replica: &Mutex<Replica>, server: &str) -> Result<(SyncOutcome, bool), FfiError> {
     let body = encode_request(&lock(replica).next_sync_request()?)?;
-    for attempt in 0..2 {
-        let header = authorization_header(&lock(replica))?.ok_or_else(|| FfiError::Auth {
-            reason: "not signed in".into(),
-        })?;
-        let mut resp = agent()
+    let mut resp = authorized(replica, server, |auth| {
+        agent()
             .post(url(server, "/v1/sync"))
-            .header("Authorization", &header)
+            .header("Authorization", auth)
             .content_type("application/x-gridsync")
             .send(&body[..])
-            .map_err(network)?;
-        let status = resp.status().as_u16();
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESPONSE_BYTES)
-            .read_to_vec()
-            .map_err(network)?;
-        if status == 200 {
-            let resp = decode_response(&bytes).map_err(network)?;
-            let more = resp.more;
-            let outcome = lock(replica).apply_sync_response(&resp, crate::now_ms())?;
-            return Ok((outcome, more));
-        }
-        let text = String::from_utf8_lossy(&bytes);
-        if status == 401 && attempt == 0 && text.contains("token_expired") {
-            refresh(replica, server)?;
-            continue;
-        }
-        return Err(refused(status, &text));
+    })?;
+    let status = resp.status().as_u16();
+    let bytes = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_RESPONSE_BYTES)
+        .read_to_vec()
+        .map_err(network)?;
+    if status != 200 {
+        return Err(refused(status, &String::from_utf8_lossy(&bytes)));
     }
-    Err(FfiError::Auth {
-        reason: "the access token could not be renewed".into(),
-    })
+    let resp = decode_response(&bytes).map_err(network)?;
+    let more = resp.more;
+    let outcome = lock(replica).apply_sync_response(&resp, crate::now_ms())?;
+    Ok((outcome, more))
 }
 
 /// Syncs cases until quiet, then uploads this phone's photos (after the cases that reference
@@ -383,15 +371,13 @@ fn upload_one(
             format!("uploading {sha256} from byte {start} of {total}")
         });
         let mut resp = authorized(replica, server, |auth| {
-            let body = Reporting {
-                sha256: sha256.to_owned(),
-                bytes: bytes[start as usize..].to_vec(),
-                offset: start,
+            let body = Reporting::new(
+                sha256,
+                bytes[start as usize..].to_vec(),
+                start,
                 total,
-                read: 0,
-                reported: start,
-                sink: progress.cloned(),
-            };
+                progress.cloned(),
+            );
             upload_agent()
                 .put(&target)
                 .header("Authorization", auth)
