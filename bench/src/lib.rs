@@ -360,8 +360,9 @@ impl Drop for ServerProcess {
     }
 }
 
-fn server_bin(opts: &StormOptions) -> anyhow::Result<PathBuf> {
-    if let Some(bin) = &opts.server_bin {
+/// The `gridsync` binary: `explicit`, or the one next to this program.
+fn server_bin(explicit: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(bin) = explicit {
         return Ok(bin.clone());
     }
     let exe = std::env::current_exe()?;
@@ -542,7 +543,7 @@ pub fn storm(opts: &StormOptions) -> anyhow::Result<Report> {
     if opts.servers > 1 && w.database != Database::Postgres {
         bail!("several servers share one PostgreSQL: pass --database postgres");
     }
-    let bin = server_bin(opts)?;
+    let bin = server_bin(opts.server_bin.as_ref())?;
     let rt = runtime()?;
     let db = rt.block_on(BenchDb::create(w))?;
     let result = (|| {
@@ -795,11 +796,7 @@ pub fn link(opts: &LinkOptions) -> anyhow::Result<LinkReport> {
         postgres: String::new(),
         concurrency: 1,
     };
-    let bin = server_bin(&StormOptions {
-        workload: w.clone(),
-        servers: 1,
-        server_bin: opts.server_bin.clone(),
-    })?;
+    let bin = server_bin(opts.server_bin.as_ref())?;
     let rt = runtime()?;
     let db = rt.block_on(BenchDb::create(&w))?;
     let store = rt.block_on(async {
