@@ -42,6 +42,10 @@ pub struct Verdict {
     pub refused: Vec<Refused>,
     /// The document with the accepted changes, when there were any.
     pub doc: Option<CaseDoc>,
+    /// That document read as a case (it was read to judge it; callers need not read it again).
+    pub case: Option<Case>,
+    /// Attachment names the accepted changes referenced for the first time.
+    pub added_attachments: Vec<String>,
 }
 
 /// Who may have written changes from the pushing device.
@@ -75,6 +79,8 @@ pub fn admit(
         duplicates: Vec::new(),
         refused: Vec::new(),
         doc: None,
+        case: None,
+        added_attachments: Vec::new(),
     };
     let mut fresh: Vec<(Change, &Identity)> = Vec::new();
     let mut current = current;
@@ -139,9 +145,15 @@ pub fn admit(
         return verdict;
     }
     match judge(current, doc_id, &fresh, taxonomy) {
-        Ok(doc) => {
+        Ok(Judged {
+            doc,
+            case,
+            added_attachments,
+        }) => {
             verdict.accepted = fresh.into_iter().map(|(c, _)| c).collect();
             verdict.doc = Some(doc);
+            verdict.case = Some(case);
+            verdict.added_attachments = added_attachments;
         }
         Err((code, reason)) => {
             for (change, _) in fresh {
@@ -159,13 +171,20 @@ pub fn admit(
 
 type Judgement<T> = std::result::Result<T, (RejectCode, String)>;
 
+/// What passed: the document, the case it reads as, and its new attachment references.
+struct Judged {
+    doc: CaseDoc,
+    case: Case,
+    added_attachments: Vec<String>,
+}
+
 /// Applies the fresh changes on a fork and checks the result.
 fn judge(
     current: Option<&mut CaseDoc>,
     doc_id: &str,
     fresh: &[(Change, &Identity)],
     taxonomy: &Taxonomy,
-) -> Judgement<CaseDoc> {
+) -> Judgement<Judged> {
     let (before, mut fork) = match current {
         Some(doc) => {
             let before = doc
@@ -218,7 +237,23 @@ fn judge(
         ));
     }
     new_events_allowed(before.as_ref(), &after, &writers, taxonomy)?;
-    Ok(fork)
+    let known: HashSet<&str> = before
+        .iter()
+        .flat_map(|b| b.attachments.iter().map(|a| a.sha256.as_str()))
+        .collect();
+    let mut added_attachments: Vec<String> = after
+        .attachments
+        .iter()
+        .map(|a| a.sha256.clone())
+        .filter(|s| !known.contains(s.as_str()))
+        .collect();
+    added_attachments.sort();
+    added_attachments.dedup();
+    Ok(Judged {
+        doc: fork,
+        case: after,
+        added_attachments,
+    })
 }
 
 fn immutable_unchanged(before: &Case, after: &Case) -> Judgement<()> {

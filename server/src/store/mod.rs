@@ -22,7 +22,7 @@ use sqlx::{AnyPool, Connection as _, Row};
 pub use accounts::{DeviceRow, RefreshUse};
 pub use blobs::{BlobRow, Upload};
 pub use cases::{CasePage, CaseQuery, CaseRow, HistoryEntry};
-pub use sync::{PullPage, SERVER_DEVICE, console_device_id, is_server_device};
+pub use sync::{JudgedPush, PullPage, SERVER_DEVICE, console_device_id, is_server_device};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +118,10 @@ impl Store {
                             "PRAGMA synchronous = FULL",
                             "PRAGMA foreign_keys = ON",
                             "PRAGMA busy_timeout = 10000",
+                            // 16 MiB of pages per connection (the default is 2 MiB): the
+                            // projection's indexes and the feed's tail stay in memory instead
+                            // of being read back with a syscall per page during a storm.
+                            "PRAGMA cache_size = -16384",
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }

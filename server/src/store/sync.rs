@@ -1,14 +1,16 @@
 //! The sync transaction: pushed changes judged, stored, projected and fed on; and the pull.
 
-use gridsync_core::admission::{DeviceAuthority, admit};
+use gridsync_core::admission::{DeviceAuthority, Verdict, admit};
+use gridsync_core::case::Case;
 use gridsync_core::case::{CaseDoc, ChangeAuthor};
 use gridsync_core::protocol::{
     DocAck, DocChanges, DocHeads, Rejection, SyncRequest, SyncResponse, hash_bytes, to_hash,
 };
 use gridsync_core::taxonomy::Taxonomy;
+use gridsync_core::workflow::{self, WorkflowState};
 use gridsync_core::{CaseKind, Identity, JurisdictionPath};
 use serde_bytes::ByteBuf;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::cache::DocCache;
 use super::{DeviceContext, Result, Store, StoreError};
@@ -65,22 +67,79 @@ impl Store {
         taxonomy: &Taxonomy,
         now: i64,
     ) -> Result<(Vec<DocAck>, Vec<Rejection>)> {
+        let judged = self.judge_push(ctx, writer, push, taxonomy).await?;
+        self.store_push(judged, now).await
+    }
+
+    /// The first half of [`Store::commit_push`]: each case judged against its document as
+    /// stored now, before the feed lock, so the Automerge work (parse, apply, read, validate,
+    /// save) of concurrent pushes runs on every core and the lock covers only the writes.
+    pub async fn judge_push<'a>(
+        &self,
+        ctx: &'a DeviceContext,
+        writer: &'a Identity,
+        push: &'a [DocChanges],
+        taxonomy: &'a Taxonomy,
+    ) -> Result<JudgedPush<'a>> {
+        let mut cases = Vec::with_capacity(push.len());
+        for case in push {
+            let (base, current) = self.stored_doc(&case.doc).await?;
+            cases.push(judge_case(
+                ctx,
+                writer,
+                current,
+                base,
+                &case.doc,
+                &case.changes,
+                taxonomy,
+            )?);
+        }
+        Ok(JudgedPush {
+            ctx,
+            writer,
+            push,
+            taxonomy,
+            cases,
+        })
+    }
+
+    /// The second half of [`Store::commit_push`]: stores what [`Store::judge_push`] decided, in
+    /// one transaction under the feed lock. A case that moved since it was judged (another push,
+    /// another server) is judged again here, against what is stored.
+    pub async fn store_push(
+        &self,
+        judged: JudgedPush<'_>,
+        now: i64,
+    ) -> Result<(Vec<DocAck>, Vec<Rejection>)> {
+        let JudgedPush {
+            ctx,
+            writer,
+            push,
+            taxonomy,
+            cases,
+        } = judged;
         let mut feed = FeedTx::begin(self).await?;
         let mut acks = Vec::new();
         let mut rejections = Vec::new();
+        let mut early = cases.into_iter();
         for case in push {
-            let current = load_doc(&self.cache, &mut feed.tx, &case.doc).await?;
-            let (ack, refused) = feed
-                .admit(
-                    ctx,
-                    writer,
-                    current,
-                    &case.doc,
-                    &case.changes,
-                    taxonomy,
-                    now,
-                )
-                .await?;
+            let stored = stored_seq(&mut feed.tx, &case.doc).await?;
+            let verdict = match early.next() {
+                Some(v) if v.base == stored => v,
+                _ => {
+                    let current = load_doc(&self.cache, &mut feed.tx, &case.doc).await?;
+                    judge_case(
+                        ctx,
+                        writer,
+                        current,
+                        stored,
+                        &case.doc,
+                        &case.changes,
+                        taxonomy,
+                    )?
+                }
+            };
+            let (ack, refused) = feed.store(ctx, writer, verdict, now).await?;
             acks.extend(ack);
             rejections.extend(refused);
         }
@@ -123,9 +182,9 @@ impl Store {
             .change(&hash)
             .ok_or_else(|| StoreError::Corrupt("the new change vanished".into()))?;
         let raw = [ByteBuf::from(change.raw_bytes().to_vec())];
-        let (_, refused) = feed
-            .admit(ctx, writer, Some(current), id, &raw, taxonomy, now)
-            .await?;
+        let base = stored_seq(&mut feed.tx, id).await?;
+        let verdict = judge_case(ctx, writer, Some(current), base, id, &raw, taxonomy)?;
+        let (_, refused) = feed.store(ctx, writer, verdict, now).await?;
         feed.commit(self, &ctx.device, now).await?;
         match refused.into_iter().next() {
             None => Ok(true),
@@ -187,8 +246,7 @@ impl Store {
                 .iter()
                 .map(|h| to_hash(h))
                 .collect::<gridsync_core::Result<Vec<_>>>()?;
-            let mut conn = self.pool.begin().await?;
-            if let Some(mut doc) = load_doc(&self.cache, &mut conn, &w.doc).await? {
+            if let (_, Some(mut doc)) = self.stored_doc(&w.doc).await? {
                 let changes: Vec<ByteBuf> = doc
                     .changes_since(&heads)
                     .iter()
@@ -200,7 +258,6 @@ impl Store {
                     changes,
                 });
             }
-            conn.commit().await?;
         }
         let head: i64 = sqlx::query("SELECT value FROM counters WHERE name = 'feed'")
             .fetch_one(&self.pool)
@@ -284,10 +341,17 @@ impl Store {
 
     /// The stored document of a case.
     pub async fn case_doc(&self, id: &str) -> Result<Option<CaseDoc>> {
-        let mut tx = self.pool.begin().await?;
-        let doc = load_doc(&self.cache, &mut tx, id).await?;
-        tx.commit().await?;
-        Ok(doc)
+        Ok(self.stored_doc(id).await?.1)
+    }
+
+    /// A case's document as stored now and the feed position of its snapshot (`None`, `None`
+    /// when the server does not have it). Read outside the feed lock: it may move right after.
+    async fn stored_doc(&self, id: &str) -> Result<(Option<i64>, Option<CaseDoc>)> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(match load_doc_at(&self.cache, &mut conn, id).await? {
+            Some((seq, doc)) => (Some(seq), Some(doc)),
+            None => (None, None),
+        })
     }
 
     /// Number of accepted changes in the log.
@@ -349,30 +413,20 @@ impl FeedTx {
         })
     }
 
-    /// Admits one case's changes from `writer` and stores the outcome (log, snapshot,
-    /// projection, quarantine) in this transaction.
-    #[allow(clippy::too_many_arguments)]
-    async fn admit(
+    /// Stores one judged case (log, snapshot, projection, quarantine) in this transaction.
+    async fn store(
         &mut self,
         ctx: &DeviceContext,
         writer: &Identity,
-        mut current: Option<CaseDoc>,
-        doc_id: &str,
-        changes: &[ByteBuf],
-        taxonomy: &Taxonomy,
+        judged: CaseVerdict,
         now: i64,
     ) -> Result<(Option<DocAck>, Vec<Rejection>)> {
-        // Only the account whose token this is may write: a phone holding another user's offline
-        // changes pushes them when that user signs in again.
-        let authority = DeviceAuthority {
-            actors: &ctx.actors,
-            users: std::slice::from_ref(writer),
-        };
-        let referenced_before = match &current {
-            Some(doc) => doc.attachment_hashes()?,
-            None => Default::default(),
-        };
-        let verdict = admit(current.as_mut(), doc_id, changes, &authority, taxonomy);
+        let CaseVerdict {
+            doc_id,
+            verdict,
+            written,
+            ..
+        } = judged;
         let mut hashes: Vec<ByteBuf> = verdict.duplicates.iter().map(hash_bytes).collect();
         for change in &verdict.accepted {
             self.head += 1;
@@ -382,7 +436,7 @@ impl FeedTx {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(self.head)
-            .bind(doc_id)
+            .bind(&doc_id)
             .bind(change.hash().to_string())
             .bind(change.actor_id().to_hex_string())
             .bind(&ctx.device)
@@ -394,21 +448,37 @@ impl FeedTx {
             .await?;
             hashes.push(hash_bytes(&change.hash()));
         }
-        if let Some(mut doc) = verdict.doc {
+        if let Some(Written {
+            doc,
+            snapshot,
+            projection,
+        }) = written
+        {
             // Who added each reference decides whether it lets the case's readers see the blob.
-            for sha256 in doc.attachment_hashes()?.difference(&referenced_before) {
+            for sha256 in &verdict.added_attachments {
                 sqlx::query(
                     "INSERT INTO blob_refs (case_id, sha256, user_id) VALUES ($1, $2, $3)
                      ON CONFLICT (case_id, sha256, user_id) DO NOTHING",
                 )
-                .bind(doc_id)
+                .bind(&doc_id)
                 .bind(sha256)
                 .bind(&writer.user)
                 .execute(&mut *self.tx)
                 .await?;
             }
-            save_doc(&mut self.tx, doc_id, &mut doc, self.head, now).await?;
-            self.saved.push((doc_id.to_owned(), self.head, doc));
+            sqlx::query(
+                "INSERT INTO docs (id, snapshot, upto_seq) VALUES ($1, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, upto_seq = excluded.upto_seq",
+            )
+            .bind(&doc_id)
+            .bind(snapshot)
+            .bind(self.head)
+            .execute(&mut *self.tx)
+            .await?;
+            projection
+                .write(&mut self.tx, &doc_id, self.head, now)
+                .await?;
+            self.saved.push((doc_id.clone(), self.head, doc));
         }
         let mut rejections = Vec::new();
         for refused in verdict.refused {
@@ -418,7 +488,7 @@ impl FeedTx {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(uuid::Uuid::new_v4().to_string())
-            .bind(doc_id)
+            .bind(&doc_id)
             .bind(&hash)
             .bind(&ctx.device)
             .bind(&writer.user)
@@ -430,14 +500,14 @@ impl FeedTx {
             .await?;
             tracing::info!(doc = %doc_id, device = %ctx.device, code = refused.code.as_str(), "change quarantined");
             rejections.push(Rejection {
-                doc: doc_id.to_owned(),
+                doc: doc_id.clone(),
                 hash: refused.hash.as_ref().map(hash_bytes).unwrap_or_default(),
                 code: refused.code,
                 reason: refused.reason,
             });
         }
-        let ack = (!hashes.is_empty()).then(|| DocAck {
-            doc: doc_id.to_owned(),
+        let ack = (!hashes.is_empty()).then_some(DocAck {
+            doc: doc_id,
             hashes,
         });
         Ok((ack, rejections))
@@ -472,53 +542,112 @@ pub(super) fn visible_row(reader: &Identity, row: &sqlx::any::AnyRow) -> Result<
     Ok(reader.may_read(kind, &path, department.as_deref()))
 }
 
-/// The stored document of a case: from the cache when it holds this very version, else parsed
-/// from its snapshot. The snapshot is written in the same transaction as the changes it holds, so
-/// it is always complete.
-async fn load_doc(
+/// The stored document of a case and the feed position of its snapshot: from the cache when it
+/// holds this very version, else parsed from its snapshot. The snapshot is written in the same
+/// transaction as the changes it holds, so it is always complete.
+async fn load_doc_at(
     cache: &DocCache,
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     id: &str,
-) -> Result<Option<CaseDoc>> {
+) -> Result<Option<(i64, CaseDoc)>> {
     let Some(row) = sqlx::query("SELECT upto_seq FROM docs WHERE id = $1")
         .bind(id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *conn)
         .await?
     else {
         return Ok(None);
     };
     let seq: i64 = row.try_get(0)?;
     if let Some(doc) = cache.get(id, seq) {
-        return Ok(Some(doc));
+        return Ok(Some((seq, doc)));
     }
-    let row = sqlx::query("SELECT snapshot FROM docs WHERE id = $1 AND upto_seq = $2")
+    // Position and snapshot read together: outside the feed lock another server may have moved
+    // the case since the first query.
+    let row = sqlx::query("SELECT upto_seq, snapshot FROM docs WHERE id = $1")
         .bind(id)
-        .bind(seq)
-        .fetch_one(&mut **tx)
+        .fetch_one(&mut *conn)
         .await?;
-    let bytes: Vec<u8> = row.try_get(0)?;
+    let seq: i64 = row.try_get(0)?;
+    let bytes: Vec<u8> = row.try_get(1)?;
     let doc = CaseDoc::load(&bytes)?;
     cache.put(id, seq, doc.clone());
-    Ok(Some(doc))
+    Ok(Some((seq, doc)))
 }
 
-async fn save_doc(
-    tx: &mut Transaction<'static, Any>,
-    id: &str,
-    doc: &mut CaseDoc,
-    seq: i64,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO docs (id, snapshot, upto_seq) VALUES ($1, $2, $3)
-         ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, upto_seq = excluded.upto_seq",
-    )
-    .bind(id)
-    .bind(doc.save())
-    .bind(seq)
-    .execute(&mut **tx)
-    .await?;
-    project(tx, id, doc, seq, now).await
+async fn load_doc(cache: &DocCache, conn: &mut AnyConnection, id: &str) -> Result<Option<CaseDoc>> {
+    Ok(load_doc_at(cache, conn, id).await?.map(|(_, doc)| doc))
+}
+
+/// A push judged by [`Store::judge_push`], to be stored by [`Store::store_push`].
+#[derive(Debug)]
+pub struct JudgedPush<'a> {
+    ctx: &'a DeviceContext,
+    writer: &'a Identity,
+    push: &'a [DocChanges],
+    taxonomy: &'a Taxonomy,
+    /// One per case of `push`, in order.
+    cases: Vec<CaseVerdict>,
+}
+
+/// One case of a push, judged: what `admit` said, against the stored version `base` (the feed
+/// position of its snapshot; `None` for a case the server does not have).
+#[derive(Debug)]
+struct CaseVerdict {
+    doc_id: String,
+    base: Option<i64>,
+    verdict: Verdict,
+    written: Option<Written>,
+}
+
+/// What an accepted case writes, computed before the feed lock.
+#[derive(Debug)]
+struct Written {
+    doc: CaseDoc,
+    snapshot: Vec<u8>,
+    projection: Projection,
+}
+
+/// Runs admission for one case of a push and prepares what it writes (CPU only, no database).
+fn judge_case(
+    ctx: &DeviceContext,
+    writer: &Identity,
+    mut current: Option<CaseDoc>,
+    base: Option<i64>,
+    doc_id: &str,
+    changes: &[ByteBuf],
+    taxonomy: &Taxonomy,
+) -> Result<CaseVerdict> {
+    // Only the account whose token this is may write: a phone holding another user's offline
+    // changes pushes them when that user signs in again.
+    let authority = DeviceAuthority {
+        actors: &ctx.actors,
+        users: std::slice::from_ref(writer),
+    };
+    let mut verdict = admit(current.as_mut(), doc_id, changes, &authority, taxonomy);
+    let written = match (verdict.doc.take(), verdict.case.take()) {
+        (Some(mut doc), Some(case)) => Some(Written {
+            snapshot: doc.save(),
+            projection: Projection::of(&doc, case)?,
+            doc,
+        }),
+        _ => None,
+    };
+    Ok(CaseVerdict {
+        doc_id: doc_id.to_owned(),
+        base,
+        verdict,
+        written,
+    })
+}
+
+/// The feed position of a case's stored snapshot, as this transaction sees it.
+async fn stored_seq(tx: &mut Transaction<'static, Any>, id: &str) -> Result<Option<i64>> {
+    Ok(sqlx::query("SELECT upto_seq FROM docs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?)
 }
 
 /// Writes the case's row of the projection, derived from its document only.
@@ -529,73 +658,101 @@ pub(super) async fn project(
     seq: i64,
     updated_at: i64,
 ) -> Result<()> {
-    let case = doc.read()?;
-    let wf = doc.workflow()?;
-    let field_conflicts = doc.conflicts().len() as i64;
-    let j = &case.jurisdiction;
-    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-    sqlx::query(
-        "INSERT INTO cases (id, kind, category, title, status, level, path, county, township, village, grid,
-             department, reporter, created_at, updated_at, field_conflicts, workflow_conflicts, reopen_count,
-             accountability, supervision_count, rating, last_seq, due_at, clock_started_at, supervised_level,
-             accepted_at, resolved_at, resolved_on_time, resolved_level, mediation_result, referral)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-             $23, $24, $25, $26, $27, $28, $29, $30, $31)
-         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, category = excluded.category, title = excluded.title,
-             status = excluded.status, level = excluded.level, path = excluded.path, county = excluded.county,
-             township = excluded.township, village = excluded.village, grid = excluded.grid,
-             department = excluded.department, updated_at = excluded.updated_at,
-             field_conflicts = excluded.field_conflicts, workflow_conflicts = excluded.workflow_conflicts,
-             reopen_count = excluded.reopen_count, accountability = excluded.accountability,
-             supervision_count = excluded.supervision_count, rating = excluded.rating, last_seq = excluded.last_seq,
-             due_at = excluded.due_at, clock_started_at = excluded.clock_started_at,
-             supervised_level = excluded.supervised_level, accepted_at = excluded.accepted_at,
-             resolved_at = excluded.resolved_at, resolved_on_time = excluded.resolved_on_time,
-             resolved_level = excluded.resolved_level, mediation_result = excluded.mediation_result,
-             referral = excluded.referral",
-    )
-    .bind(id)
-    .bind(case.kind.as_str())
-    .bind(&case.category)
-    .bind(&case.title)
-    .bind(wf.status.as_str())
-    .bind(wf.level.as_str())
-    .bind(j.to_string())
-    .bind(j.county().to_owned())
-    .bind(j.township().map(str::to_owned))
-    .bind(j.village().map(str::to_owned))
-    .bind(j.grid().map(str::to_owned))
-    .bind(wf.department.clone())
-    .bind(&case.reporter.user)
-    .bind(case.created_at)
-    .bind(updated_at)
-    .bind(field_conflicts)
-    .bind(i64::try_from(wf.conflicts.len()).unwrap_or(i64::MAX))
-    .bind(i64::from(wf.reopen_count))
-    .bind(i64::from(wf.accountability))
-    .bind(i64::from(wf.supervision_count))
-    .bind(wf.rating.map(|r| r.as_str().to_owned()))
-    .bind(seq)
-    .bind(wf.due)
-    .bind(wf.clock_started)
-    .bind(wf.supervised_level.map(|l| l.as_str().to_owned()))
-    .bind(wf.accepted_at)
-    .bind(wf.resolved_at)
-    .bind(wf.resolved_on_time.map(i64::from))
-    .bind(wf.resolved_level.map(|l| l.as_str().to_owned()))
-    .bind(nonempty(&case.mediation.result))
-    .bind(nonempty(&case.mediation.referral))
-    .execute(&mut **tx)
-    .await?;
-    // Attachments only grow (a list in the document): the references are added, never removed.
-    for a in &case.attachments {
+    Projection::of(doc, doc.read()?)?
+        .write(tx, id, seq, updated_at)
+        .await
+}
+
+/// A case's row of the projection (and its attachment references), computed from its document.
+#[derive(Debug)]
+struct Projection {
+    case: Case,
+    workflow: WorkflowState,
+    field_conflicts: i64,
+}
+
+impl Projection {
+    fn of(doc: &CaseDoc, case: Case) -> Result<Projection> {
+        Ok(Projection {
+            workflow: workflow::fold(&case.events),
+            field_conflicts: doc.conflicts().len() as i64,
+            case,
+        })
+    }
+
+    async fn write(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        seq: i64,
+        updated_at: i64,
+    ) -> Result<()> {
+        let (case, wf, field_conflicts) = (&self.case, &self.workflow, self.field_conflicts);
+        let j = &case.jurisdiction;
+        let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         sqlx::query(
-            "INSERT INTO case_blobs (case_id, sha256) VALUES ($1, $2) ON CONFLICT (case_id, sha256) DO NOTHING",
+            "INSERT INTO cases (id, kind, category, title, status, level, path, county, township, village, grid,
+                 department, reporter, created_at, updated_at, field_conflicts, workflow_conflicts, reopen_count,
+                 accountability, supervision_count, rating, last_seq, due_at, clock_started_at, supervised_level,
+                 accepted_at, resolved_at, resolved_on_time, resolved_level, mediation_result, referral)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+                 $23, $24, $25, $26, $27, $28, $29, $30, $31)
+             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, category = excluded.category, title = excluded.title,
+                 status = excluded.status, level = excluded.level, path = excluded.path, county = excluded.county,
+                 township = excluded.township, village = excluded.village, grid = excluded.grid,
+                 department = excluded.department, updated_at = excluded.updated_at,
+                 field_conflicts = excluded.field_conflicts, workflow_conflicts = excluded.workflow_conflicts,
+                 reopen_count = excluded.reopen_count, accountability = excluded.accountability,
+                 supervision_count = excluded.supervision_count, rating = excluded.rating, last_seq = excluded.last_seq,
+                 due_at = excluded.due_at, clock_started_at = excluded.clock_started_at,
+                 supervised_level = excluded.supervised_level, accepted_at = excluded.accepted_at,
+                 resolved_at = excluded.resolved_at, resolved_on_time = excluded.resolved_on_time,
+                 resolved_level = excluded.resolved_level, mediation_result = excluded.mediation_result,
+                 referral = excluded.referral",
         )
         .bind(id)
-        .bind(&a.sha256)
+        .bind(case.kind.as_str())
+        .bind(&case.category)
+        .bind(&case.title)
+        .bind(wf.status.as_str())
+        .bind(wf.level.as_str())
+        .bind(j.to_string())
+        .bind(j.county().to_owned())
+        .bind(j.township().map(str::to_owned))
+        .bind(j.village().map(str::to_owned))
+        .bind(j.grid().map(str::to_owned))
+        .bind(wf.department.clone())
+        .bind(&case.reporter.user)
+        .bind(case.created_at)
+        .bind(updated_at)
+        .bind(field_conflicts)
+        .bind(i64::try_from(wf.conflicts.len()).unwrap_or(i64::MAX))
+        .bind(i64::from(wf.reopen_count))
+        .bind(i64::from(wf.accountability))
+        .bind(i64::from(wf.supervision_count))
+        .bind(wf.rating.map(|r| r.as_str().to_owned()))
+        .bind(seq)
+        .bind(wf.due)
+        .bind(wf.clock_started)
+        .bind(wf.supervised_level.map(|l| l.as_str().to_owned()))
+        .bind(wf.accepted_at)
+        .bind(wf.resolved_at)
+        .bind(wf.resolved_on_time.map(i64::from))
+        .bind(wf.resolved_level.map(|l| l.as_str().to_owned()))
+        .bind(nonempty(&case.mediation.result))
+        .bind(nonempty(&case.mediation.referral))
         .execute(&mut **tx)
         .await?;
+        // Attachments only grow (a list in the document): the references are added, never removed.
+        for a in &case.attachments {
+            sqlx::query(
+                "INSERT INTO case_blobs (case_id, sha256) VALUES ($1, $2) ON CONFLICT (case_id, sha256) DO NOTHING",
+            )
+            .bind(id)
+            .bind(&a.sha256)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
     }
-    Ok(())
 }

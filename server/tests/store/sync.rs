@@ -347,3 +347,62 @@ conformance_db!(
         assert_eq!(b.case(&id).unwrap().read().unwrap(), stored);
     }
 );
+
+conformance!(
+    a_push_judged_before_another_was_stored_is_judged_again,
+    |store: Store| async move {
+        // Pushes are judged before the feed lock. Two phones edit one case; both pushes are
+        // judged against the same stored version, then stored one after the other: the second
+        // must be judged again on top of the first, or its snapshot would drop the first edit.
+        let (_, mut a) = phone(
+            &store,
+            "wang",
+            Role::GridWorker,
+            "130322/101/201/01",
+            "phone-a",
+        )
+        .await;
+        let (_, mut b) = phone(&store, "zhao", Role::Mediator, "130322/101/201", "phone-b").await;
+        let id = a
+            .capture(&request("路灯不亮", "130322/101/201/01"), T0)
+            .unwrap();
+        until_quiet(&store, &mut a).await;
+        until_quiet(&store, &mut b).await;
+        a.edit(&id, T0 + 1, |e| e.set_title("东街路灯不亮"))
+            .unwrap();
+        b.edit(&id, T0 + 2, |e| e.set_description("两盏灯都不亮"))
+            .unwrap();
+        let (req_a, req_b) = (
+            a.next_sync_request().unwrap(),
+            b.next_sync_request().unwrap(),
+        );
+        let ctx_a = store.device_context("phone-a").await.unwrap().unwrap();
+        let ctx_b = store.device_context("phone-b").await.unwrap().unwrap();
+        let tax = Taxonomy::builtin();
+        let judged_a = store
+            .judge_push(&ctx_a, &ctx_a.users[0], &req_a.push, tax)
+            .await
+            .unwrap();
+        let judged_b = store
+            .judge_push(&ctx_b, &ctx_b.users[0], &req_b.push, tax)
+            .await
+            .unwrap();
+        let (acks_a, refused_a) = store.store_push(judged_a, T0 + 3).await.unwrap();
+        let (acks_b, refused_b) = store.store_push(judged_b, T0 + 4).await.unwrap();
+        assert!(refused_a.is_empty() && refused_b.is_empty());
+        assert_eq!((acks_a.len(), acks_b.len()), (1, 1));
+        let stored = store.case_doc(&id).await.unwrap().unwrap().read().unwrap();
+        assert_eq!(
+            (stored.title.as_str(), stored.description.as_str()),
+            ("东街路灯不亮", "两盏灯都不亮")
+        );
+        // The projection follows the document, and a second server reading the snapshot (no
+        // cache) sees the same.
+        let row = store
+            .list_cases(&ctx_b.users[0], &Default::default(), T0)
+            .await
+            .unwrap();
+        assert_eq!(row.items[0].title, "东街路灯不亮");
+        assert_eq!(store.change_count().await.unwrap(), 3);
+    }
+);
