@@ -1,7 +1,10 @@
 //! `gridsync-bench`: prints progress on stderr and one JSON object as its last line on stdout.
 
 use clap::{Parser, Subcommand};
-use gridsync_bench::{LinkOptions, PeerOptions, StormOptions, Workload, limit, link, peer, storm};
+use gridsync_bench::{
+    HandoffOptions, LinkOptions, PeerOptions, StormOptions, Workload, handoff, limit, link, peer,
+    storm,
+};
 
 #[derive(Debug, Parser)]
 #[command(name = "gridsync-bench", about = "Benchmarks of the gridsync server")]
@@ -23,6 +26,9 @@ enum Command {
     /// The same documents through @automerge/automerge-repo-sync-server (installed with npm
     /// into a scratch directory at run time) driven by a Node client.
     Peer(PeerOptions),
+    /// Two servers on one PostgreSQL: how soon a case accepted by one reaches a phone syncing
+    /// through the other.
+    Handoff(HandoffOptions),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -32,6 +38,7 @@ fn main() -> anyhow::Result<()> {
         Command::Limit(w) => serde_json::to_string(&limit(&w)?)?,
         Command::Link(opts) => serde_json::to_string(&link(&opts)?)?,
         Command::Peer(opts) => serde_json::to_string(&peer(&opts)?)?,
+        Command::Handoff(opts) => serde_json::to_string(&handoff(&opts)?)?,
     };
     println!("{line}");
     Ok(())

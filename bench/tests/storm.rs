@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use gridsync_bench::{Database, StormOptions, Workload, storm};
+use gridsync_bench::{Database, HandoffOptions, StormOptions, Workload, handoff, storm};
 
 fn postgres_url() -> String {
     std::env::var("GRIDSYNC_TEST_PG")
@@ -105,4 +105,24 @@ fn one_phone_over_the_emulated_link_sends_its_cases_in_one_round_trip() {
     // Everything crossed the relay, which delays by construction: at least one round trip.
     assert!(r.link_bytes > 0 && r.change_bytes > 0, "{r:?}");
     assert!(r.link_seconds >= 0.1, "{r:?}");
+}
+
+#[test]
+fn a_case_accepted_by_one_server_is_in_the_next_pull_through_the_other() {
+    let url = postgres_url();
+    if !postgres_reachable(&url) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "PostgreSQL is required in CI ({url})"
+        );
+        eprintln!("SKIPPED: PostgreSQL at {url} is not reachable; set GRIDSYNC_TEST_PG");
+        return;
+    }
+    let r = handoff(&HandoffOptions {
+        rounds: 5,
+        postgres: url,
+        server_bin: Some(server_bin()),
+    })
+    .unwrap();
+    assert_eq!((r.rounds, r.seen_in_first_pull), (5, 5), "{r:?}");
 }
