@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use gridsync_bench::{
-    HandoffOptions, LinkOptions, PeerOptions, StormOptions, Workload, handoff, limit, link, peer,
-    storm,
+    HandoffOptions, LinkOptions, PeerOptions, PhoneOptions, StormOptions, Workload, handoff, limit,
+    link, peer, phone, storm,
 };
 
 #[derive(Debug, Parser)]
@@ -29,6 +29,8 @@ enum Command {
     /// Two servers on one PostgreSQL: how soon a case accepted by one reaches a phone syncing
     /// through the other.
     Handoff(HandoffOptions),
+    /// The phone's own store with 10,000 cases: opening it and capturing through the FFI.
+    Phone(PhoneOptions),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,6 +41,7 @@ fn main() -> anyhow::Result<()> {
         Command::Link(opts) => serde_json::to_string(&link(&opts)?)?,
         Command::Peer(opts) => serde_json::to_string(&peer(&opts)?)?,
         Command::Handoff(opts) => serde_json::to_string(&handoff(&opts)?)?,
+        Command::Phone(opts) => serde_json::to_string(&phone(&opts)?)?,
     };
     println!("{line}");
     Ok(())

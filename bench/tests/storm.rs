@@ -126,3 +126,16 @@ fn a_case_accepted_by_one_server_is_in_the_next_pull_through_the_other() {
     .unwrap();
     assert_eq!((r.rounds, r.seen_in_first_pull), (5, 5), "{r:?}");
 }
+
+#[test]
+fn the_phone_store_opens_and_captures_through_the_ffi() {
+    let r = gridsync_bench::phone(&gridsync_bench::PhoneOptions {
+        cases: 40,
+        opens: 2,
+        captures: 5,
+    })
+    .unwrap();
+    // `phone` itself fails unless the reopened store lists all 45 cases.
+    assert_eq!(r.cases, 40);
+    assert!(r.store_mb > 0.0 && r.capture_p99_ms >= r.capture_p50_ms, "{r:?}");
+}
