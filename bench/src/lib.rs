@@ -327,7 +327,11 @@ impl ServerProcess {
             .with_context(|| format!("starting {}", bin.display()))?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let mut line = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let mut reader = std::io::BufReader::new(stdout);
+        reader.read_line(&mut line)?;
+        // Keep reading what the server prints after its address (warnings under load), so its
+        // writes never meet a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         let url = line
             .trim()
             .strip_prefix("gridsync listening on ")

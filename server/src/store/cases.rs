@@ -116,14 +116,22 @@ impl Sql {
 
 /// The reader's filter as a WHERE clause over `cases`.
 pub(super) fn scoped(filter: &ReadFilter, sql: &mut Sql) -> String {
-    let scope = filter.scope.to_string();
-    let prefix = format!("{scope}/");
-    let mut clause = format!(
-        "(path = {} OR substr(path, 1, {}) = {})",
-        sql.arg(scope),
-        prefix.len(),
-        sql.arg(prefix.clone())
-    );
+    // The path at or below the scope, as equalities on the projection's code columns (a path
+    // has at most four codes): index `cases_scope` answers it, where a prefix test on `path`
+    // would read every row.
+    let s = &filter.scope;
+    let codes = [
+        ("county", Some(s.county())),
+        ("township", s.township()),
+        ("village", s.village()),
+        ("grid", s.grid()),
+    ];
+    let mut clause = codes
+        .iter()
+        .filter_map(|(column, code)| code.map(|c| format!("{column} = {}", sql.arg(c))))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    clause = format!("({clause})");
     for kind in filter.hidden_kinds {
         clause.push_str(&format!(" AND kind <> {}", sql.arg(kind.as_str())));
     }

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/0004_case_loop.sql")),
     (5, include_str!("../../migrations/0005_blobs.sql")),
     (6, include_str!("../../migrations/0006_blob_provenance.sql")),
+    (7, include_str!("../../migrations/0007_scope_index.sql")),
 ];
 
 /// Migrations that add projection columns: the projection is rebuilt from the documents after

@@ -276,13 +276,31 @@ impl Store {
             .collect();
         let mut sql = super::cases::Sql::new();
         let scope = super::cases::scoped(&reader.read_filter(), &mut sql);
+        // Two ways to the same rows, whichever reads fewer: from the scope's cases (index
+        // `cases_scope`, then `changes_doc` after the cursor) when the scope holds fewer cases
+        // than the feed has new changes — a phone after a morning storm — or along the feed
+        // from the cursor when the scope is wide and the phone nearly up to date. SQLite keeps
+        // the join order of a CROSS JOIN; PostgreSQL plans either itself.
+        let mut count = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM cases WHERE {scope}"
+        )));
+        for a in &sql.args {
+            count = count.bind(a.clone());
+        }
+        let in_scope: i64 = count.fetch_one(&self.pool).await?.try_get(0)?;
         let own = sql.arg(device);
+        let from = if in_scope < head - position {
+            "cases c CROSS JOIN changes ch"
+        } else {
+            "changes ch CROSS JOIN cases c"
+        };
         'scan: while position < head {
             // Numbers inline (i64s, not user text); the text arguments are bound.
             let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT ch.seq, ch.doc, ch.device_id, ch.bytes, c.kind, c.path, c.department
-                 FROM changes ch JOIN cases c ON c.id = ch.doc
-                 WHERE ch.seq > {position} AND ch.seq <= {head} AND ch.device_id <> {own} AND {scope}
+                 FROM {from}
+                 WHERE c.id = ch.doc AND ch.seq > {position} AND ch.seq <= {head}
+                   AND ch.device_id <> {own} AND {scope}
                  ORDER BY ch.seq LIMIT {SCAN_BATCH}"
             )));
             for a in &sql.args {
