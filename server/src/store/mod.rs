@@ -81,7 +81,15 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     cache: std::sync::Arc<cache::DocCache>,
+    /// Pushes between judging and committing (ADR 0013): each holds its judged documents in
+    /// memory while it waits for the feed lock, so their number bounds the server's memory.
+    pushes: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// Pushes judged or stored at once per server: enough to judge on every core while one holds
+/// the feed lock, few enough that a storm of thousands of phones does not hold thousands of
+/// judged documents.
+pub const PUSHES_IN_FLIGHT: usize = 4;
 
 impl Store {
     /// Connects to `sqlite://path` (created if missing; WAL, `synchronous=FULL`) or
@@ -135,6 +143,7 @@ impl Store {
             pool,
             backend,
             cache: std::sync::Arc::new(cache::DocCache::new(cache::DEFAULT_CAPACITY)),
+            pushes: std::sync::Arc::new(tokio::sync::Semaphore::new(PUSHES_IN_FLIGHT)),
         })
     }
 

@@ -67,6 +67,16 @@ impl Store {
         taxonomy: &Taxonomy,
         now: i64,
     ) -> Result<(Vec<DocAck>, Vec<Rejection>)> {
+        // A pull-only sync holds no judged documents: it does not queue behind pushes.
+        let _turn = match push.is_empty() {
+            true => None,
+            false => Some(
+                self.pushes
+                    .acquire()
+                    .await
+                    .map_err(|_| StoreError::Conflict("the push queue is closed".into()))?,
+            ),
+        };
         let judged = self.judge_push(ctx, writer, push, taxonomy).await?;
         self.store_push(judged, now).await
     }
