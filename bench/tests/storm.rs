@@ -137,5 +137,8 @@ fn the_phone_store_opens_and_captures_through_the_ffi() {
     .unwrap();
     // `phone` itself fails unless the reopened store lists all 45 cases.
     assert_eq!(r.cases, 40);
-    assert!(r.store_mb > 0.0 && r.capture_p99_ms >= r.capture_p50_ms, "{r:?}");
+    assert!(
+        r.store_mb > 0.0 && r.capture_p99_ms >= r.capture_p50_ms,
+        "{r:?}"
+    );
 }
