@@ -29,6 +29,21 @@ fn server_bin() -> PathBuf {
     bin
 }
 
+/// The PostgreSQL URL, or `None` after printing a skip; under `CI=true` a missing PostgreSQL
+/// fails the test instead.
+fn postgres_or_skip() -> Option<String> {
+    let url = postgres_url();
+    if postgres_reachable(&url) {
+        return Some(url);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "PostgreSQL is required in CI ({url})"
+    );
+    eprintln!("SKIPPED: PostgreSQL at {url} is not reachable; set GRIDSYNC_TEST_PG");
+    None
+}
+
 fn postgres_reachable(url: &str) -> bool {
     let host = url
         .split('@')
@@ -40,15 +55,9 @@ fn postgres_reachable(url: &str) -> bool {
 
 #[test]
 fn a_small_storm_through_two_servers_on_postgresql_loses_nothing_and_converges() {
-    let url = postgres_url();
-    if !postgres_reachable(&url) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "PostgreSQL is required in CI ({url})"
-        );
-        eprintln!("SKIPPED: PostgreSQL at {url} is not reachable; set GRIDSYNC_TEST_PG");
+    let Some(url) = postgres_or_skip() else {
         return;
-    }
+    };
     let opts = StormOptions {
         workload: Workload {
             devices: 12,
@@ -109,15 +118,9 @@ fn one_phone_over_the_emulated_link_sends_its_cases_in_one_round_trip() {
 
 #[test]
 fn a_case_accepted_by_one_server_is_in_the_next_pull_through_the_other() {
-    let url = postgres_url();
-    if !postgres_reachable(&url) {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "PostgreSQL is required in CI ({url})"
-        );
-        eprintln!("SKIPPED: PostgreSQL at {url} is not reachable; set GRIDSYNC_TEST_PG");
+    let Some(url) = postgres_or_skip() else {
         return;
-    }
+    };
     let r = handoff(&HandoffOptions {
         rounds: 5,
         postgres: url,
