@@ -4,6 +4,7 @@
 mod access_matrix;
 mod blobs;
 mod convergence;
+mod faults;
 mod field_photos;
 mod link;
 mod server;
