@@ -103,6 +103,38 @@ pub fn parse_range(value: &str) -> Result<(i64, i64, i64), BlobError> {
     Ok((a, b, total))
 }
 
+/// The largest side of a thumbnail, in pixels.
+pub const THUMBNAIL_PX: u32 = 320;
+
+/// A JPEG thumbnail of an uploaded photo (untrusted bytes), at most [`THUMBNAIL_PX`] wide or
+/// high and turned upright as its EXIF says; `None` when the bytes do not decode as an image.
+/// Re-encoding drops EXIF, location included.
+pub fn make_thumbnail(original: &[u8]) -> Option<Vec<u8>> {
+    // A small file may claim a huge image: bound what decoding may allocate.
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(12_000);
+    limits.max_image_height = Some(12_000);
+    limits.max_alloc = Some(256 * 1024 * 1024);
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(original))
+        .with_guessed_format()
+        .ok()?;
+    reader.limits(limits);
+    use image::ImageDecoder as _;
+    let mut decoder = reader.into_decoder().ok()?;
+    // Phones store pictures as the sensor saw them and say in EXIF how to turn them.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).ok()?;
+    img.apply_orientation(orientation);
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.thumbnail(THUMBNAIL_PX, THUMBNAIL_PX)
+        .to_rgb8()
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .ok()?;
+    Some(out.into_inner())
+}
+
 impl BlobStore {
     /// Blobs in memory only (tests).
     pub fn in_memory() -> BlobStore {
@@ -303,9 +335,8 @@ impl BlobStore {
         Ok(got.bytes().await.map_err(objects_error)?.to_vec())
     }
 
-    /// A JPEG thumbnail at most 320 px wide or high, turned upright as EXIF says, made once and
-    /// kept; `None` for types that have none (PDF, HEIC). Re-encoding drops EXIF, location
-    /// included.
+    /// A JPEG thumbnail ([`make_thumbnail`]), made once and kept; `None` for types that have
+    /// none (PDF, HEIC) and for bytes that do not decode.
     pub async fn thumbnail(&self, sha256: &str, mime: &str) -> Result<Option<Vec<u8>>, BlobError> {
         if !gridsync_core::attachment::has_thumbnail(mime) {
             return Ok(None);
@@ -315,33 +346,9 @@ impl BlobStore {
             return Ok(Some(got.bytes().await.map_err(objects_error)?.to_vec()));
         }
         let original = self.get(sha256).await?;
-        let made = tokio::task::spawn_blocking(move || -> Option<Vec<u8>> {
-            // A small file may claim a huge image: bound what decoding may allocate.
-            let mut limits = image::Limits::default();
-            limits.max_image_width = Some(12_000);
-            limits.max_image_height = Some(12_000);
-            limits.max_alloc = Some(256 * 1024 * 1024);
-            let mut reader = image::ImageReader::new(std::io::Cursor::new(&original))
-                .with_guessed_format()
-                .ok()?;
-            reader.limits(limits);
-            use image::ImageDecoder as _;
-            let mut decoder = reader.into_decoder().ok()?;
-            // Phones store pictures as the sensor saw them and say in EXIF how to turn them.
-            let orientation = decoder
-                .orientation()
-                .unwrap_or(image::metadata::Orientation::NoTransforms);
-            let mut img = image::DynamicImage::from_decoder(decoder).ok()?;
-            img.apply_orientation(orientation);
-            let mut out = std::io::Cursor::new(Vec::new());
-            img.thumbnail(320, 320)
-                .to_rgb8()
-                .write_to(&mut out, image::ImageFormat::Jpeg)
-                .ok()?;
-            Some(out.into_inner())
-        })
-        .await
-        .map_err(|e| BlobError::Objects(e.to_string()))?;
+        let made = tokio::task::spawn_blocking(move || make_thumbnail(&original))
+            .await
+            .map_err(|e| BlobError::Objects(e.to_string()))?;
         let Some(thumb) = made else {
             return Ok(None);
         };

@@ -7,22 +7,21 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use gridsync_core::calendar::Calendar;
-use gridsync_core::protocol::{MAX_ENVELOPE_BYTES, decode_request, encode_response};
+use gridsync_core::protocol::{decode_request, encode_response};
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::{Error as CoreError, Identity, JurisdictionPath, Level, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, Claims, Keys};
-use crate::limit::RateLimiter;
+use crate::limit::{self, MAX_BLOB_REQUEST_BYTES, MAX_REQUEST_BYTES, RateLimiter};
 use crate::metrics::Metrics;
 use crate::patrol::Coverage;
 use crate::stats::Stats;
@@ -47,11 +46,15 @@ pub struct AppState {
     /// else registered on the first console write.
     pub server_device: tokio::sync::OnceCell<crate::store::DeviceContext>,
     pub metrics: Metrics,
-    /// Sync requests per device: a burst of 120, then 10 a second (paging after a long
-    /// offline spell stays well inside).
+    /// Sync requests per device (`limit::SYNC_BURST`, `SYNC_PER_MINUTE`).
     pub sync_limit: RateLimiter,
-    /// Sign-ins per account name and refreshes per device: 10, then 10 a minute.
+    /// Sign-ins per account name and refreshes per device (`limit::LOGIN_BURST`, …).
     pub login_limit: RateLimiter,
+    /// Requests to the blob routes per device (`limit::BLOB_BURST`, `BLOB_PER_MINUTE`).
+    pub blob_limit: RateLimiter,
+    /// Bytes announced by blob uploads per device (`limit::UPLOAD_BURST_BYTES`, then
+    /// `serve --upload-mib-per-hour`).
+    pub upload_limit: RateLimiter,
 }
 
 impl AppState {
@@ -65,6 +68,12 @@ impl AppState {
     /// Where blob bytes are kept (in memory unless set: tests).
     pub fn with_blobs(mut self, blobs: crate::blobs::BlobStore) -> Self {
         self.blobs = blobs;
+        self
+    }
+
+    /// Refills each device's upload budget at `mib_per_hour` (`serve --upload-mib-per-hour`).
+    pub fn with_upload_mib_per_hour(mut self, mib_per_hour: u32) -> Self {
+        self.upload_limit = RateLimiter::upload_bytes(mib_per_hour);
         self
     }
 
@@ -83,19 +92,36 @@ impl AppState {
             server_device: tokio::sync::OnceCell::new(),
             blobs: crate::blobs::BlobStore::in_memory(),
             metrics: Metrics::default(),
-            sync_limit: RateLimiter::new(120, 600),
-            login_limit: RateLimiter::new(10, 10),
+            sync_limit: RateLimiter::new(limit::SYNC_BURST, limit::SYNC_PER_MINUTE),
+            login_limit: RateLimiter::new(limit::LOGIN_BURST, limit::LOGIN_PER_MINUTE),
+            blob_limit: RateLimiter::new(limit::BLOB_BURST, limit::BLOB_PER_MINUTE),
+            upload_limit: RateLimiter::upload_bytes(limit::UPLOAD_MIB_PER_HOUR),
         }
     }
 }
 
-fn rate_limited(state: &AppState) -> ApiError {
+/// `429 rate_limited`, with `Retry-After`: the whole seconds until the bucket allows it.
+fn rate_limited(state: &AppState, wait: std::time::Duration) -> ApiError {
     Metrics::add(&state.metrics.rate_limited, 1);
-    ApiError::new(
+    let mut e = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
         "too many requests; wait a moment and retry",
-    )
+    );
+    e.retry_after = Some(wait.as_secs().saturating_add(1));
+    e
+}
+
+/// `limiter`'s verdict for `key`, as a `429` when it refuses.
+fn check_limit(
+    state: &AppState,
+    limiter: &RateLimiter,
+    key: &str,
+    cost: u64,
+) -> Result<(), ApiError> {
+    limiter
+        .take(key, cost)
+        .map_err(|wait| rate_limited(state, wait))
 }
 
 pub use axum::Router;
@@ -128,11 +154,70 @@ pub fn app(state: Arc<AppState>) -> Router {
             axum::routing::put(put_blob)
                 .head(head_blob)
                 .get(get_blob)
-                .layer(DefaultBodyLimit::max(BLOB_BODY_LIMIT)),
+                .layer(DefaultBodyLimit::max(MAX_BLOB_REQUEST_BYTES)),
         )
         .merge(crate::console::routes())
-        .layer(DefaultBodyLimit::max(MAX_ENVELOPE_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .layer(axum::middleware::from_fn(json_errors))
         .with_state(state)
+}
+
+/// The body limit of a path: [`MAX_BLOB_REQUEST_BYTES`] on the blob routes, else
+/// [`MAX_REQUEST_BYTES`].
+fn body_limit(path: &str) -> usize {
+    match path.starts_with("/v1/blobs/") {
+        true => MAX_BLOB_REQUEST_BYTES,
+        false => MAX_REQUEST_BYTES,
+    }
+}
+
+/// On every route: a body whose `Content-Length` is over the path's limit is `413 too_large`
+/// before anything reads it, and a `413` from an extractor (a body that passed the limit while
+/// being read) leaves as `ErrorBody` JSON like every other error, not as axum's plain text. On
+/// the API (`/v1/`), any other plain-text rejection of axum's is turned into `ErrorBody` too.
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let limit = body_limit(req.uri().path());
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large(limit).into_response();
+    }
+    let api = req.uri().path().starts_with("/v1/");
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if status == StatusCode::PAYLOAD_TOO_LARGE && plain {
+        return too_large(limit).into_response();
+    }
+    if !(api && plain && (status.is_client_error() || status.is_server_error())) {
+        return resp;
+    }
+    let code = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_type",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    // axum's rejections are a line of text; anything longer is cut.
+    let text = axum::body::to_bytes(resp.into_body(), 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_else(|_| status.to_string());
+    ApiError::new(status, code, text).into_response()
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("request bodies here are limited to {limit} bytes"),
+    )
 }
 
 /// An error as the client sees it.
@@ -141,6 +226,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Seconds for a `Retry-After` header (`429`).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -149,6 +236,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -169,7 +257,12 @@ impl IntoResponse for ApiError {
             code: self.code.into(),
             message: self.message,
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        resp
     }
 }
 
@@ -198,11 +291,7 @@ impl From<JsonRejection> for ApiError {
 impl From<BytesRejection> for ApiError {
     fn from(e: BytesRejection) -> Self {
         match e.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("request bodies are limited to {MAX_ENVELOPE_BYTES} bytes"),
-            ),
+            StatusCode::PAYLOAD_TOO_LARGE => too_large(MAX_REQUEST_BYTES),
             status => ApiError::new(status, "bad_request", e.body_text()),
         }
     }
@@ -324,9 +413,7 @@ async fn login(
             "this device id is reserved for the server",
         ));
     }
-    if !state.login_limit.allow(&req.user) {
-        return Err(rate_limited(&state));
-    }
+    check_limit(&state, &state.login_limit, &req.user, 1)?;
     let bad = || {
         Metrics::add(&state.metrics.logins_refused, 1);
         ApiError::unauthorized("invalid_credentials", "wrong user name or password")
@@ -448,15 +535,16 @@ async fn refresh(
     let now = crate::now_ms();
     let hash = auth::refresh_hash(&req.refresh_token);
     // Guessing a 256-bit token is hopeless; the limit is per device, for phones stuck in a loop.
+    // Checked before the token is spent: a refused refresh leaves it good for the retry.
+    if let Some(device) = state.store.refresh_device(&hash).await? {
+        check_limit(&state, &state.login_limit, &format!("refresh:{device}"), 1)?;
+    }
     match state.store.use_refresh(&hash, now).await? {
         RefreshUse::Rotated {
             family,
             device,
             user,
         } => {
-            if !state.login_limit.allow(&format!("refresh:{device}")) {
-                return Err(rate_limited(&state));
-            }
             let ctx = state.store.device_context(&device).await?;
             let Some(who) = ctx
                 .filter(|c| !c.revoked)
@@ -519,13 +607,22 @@ async fn logout(
 async fn sync(
     State(state): State<Arc<AppState>>,
     Authenticated(claims): Authenticated,
-    body: Result<Bytes, BytesRejection>,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    if !state.sync_limit.allow(&claims.dev) {
-        return Err(rate_limited(&state));
-    }
+    check_limit(&state, &state.sync_limit, &claims.dev, 1)?;
     let started = std::time::Instant::now();
-    let body = body?;
+    // Read only now, after the token and the limit, and never past the limit.
+    let body = match read_part_body(body, MAX_REQUEST_BYTES).await {
+        None => return Err(too_large(MAX_REQUEST_BYTES)),
+        Some((_, true)) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the request body broke off",
+            ));
+        }
+        Some((bytes, false)) => bytes,
+    };
     let req = decode_request(&body).map_err(|e| {
         let status = match e {
             CoreError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -677,9 +774,11 @@ pub struct CaseDetail {
 async fn case_detail(
     State(state): State<Arc<AppState>>,
     Authenticated(claims): Authenticated,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<CaseDetail>, ApiError> {
     let (_, who) = signed_in(&state, &claims).await?;
+    // An id that does not even decode (bad UTF-8) is a malformed id like any other.
+    let id = id.map(|Path(id)| id).unwrap_or_default();
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such case");
     if gridsync_core::case::validate_case_id(&id).is_err()
         || !state.store.may_read(&who, &id).await?
@@ -769,9 +868,6 @@ fn report_scope(who: &Identity, asked: Option<&str>) -> Result<JurisdictionPath,
     Ok(scope)
 }
 
-/// A blob part's body may be a whole photo, plus room for framing.
-const BLOB_BODY_LIMIT: usize = gridsync_core::attachment::MAX_ATTACHMENT_BYTES as usize + 64 * 1024;
-
 fn blob_error(e: crate::blobs::BlobError) -> Response {
     use crate::blobs::BlobError as B;
     let status = match &e {
@@ -792,6 +888,12 @@ fn blob_error(e: crate::blobs::BlobError) -> Response {
         resp.headers_mut().insert("upload-offset", v);
     }
     resp
+}
+
+/// The name in a blob route's path; one that does not even decode (bad UTF-8) is empty, which
+/// is no blob name (`400 bad_name` once the caller is known).
+fn blob_name(path: Result<Path<String>, PathRejection>) -> String {
+    path.map(|Path(name)| name).unwrap_or_default()
 }
 
 /// What a caller wants of a blob.
@@ -834,12 +936,17 @@ async fn blob_access(
     params(("sha256" = String, Path, description = "lower-case hex SHA-256 of the bytes")),
     responses((status = 200, description = "headers Upload-Offset (bytes of the caller's upload held) and Upload-Complete"),
         (status = 400, description = "bad_name", body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, description = "not_found: no readable case references it", body = ErrorBody)))]
+        (status = 404, description = "not_found: no readable case references it", body = ErrorBody),
+        (status = 429, description = "rate_limited: the device's blob requests (or, for PUT, upload bytes); header Retry-After", body = ErrorBody)))]
 async fn head_blob(
     State(state): State<Arc<AppState>>,
     Authenticated(claims): Authenticated,
-    Path(sha256): Path<String>,
+    sha256: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let sha256 = blob_name(sha256);
+    if let Err(e) = check_limit(&state, &state.blob_limit, &claims.dev, 1) {
+        return e.into_response();
+    }
     let who = match signed_in(&state, &claims).await {
         Ok((_, w)) => w,
         Err(e) => return e.into_response(),
@@ -896,15 +1003,20 @@ async fn read_part_body(mut body: axum::body::Body, limit: usize) -> Option<(Vec
         (status = 409, description = "wrong_offset; header Upload-Offset", body = ErrorBody),
         (status = 413, description = "too_large (20 MiB)", body = ErrorBody),
         (status = 415, description = "unsupported_type: images and PDF only", body = ErrorBody),
-        (status = 422, description = "hash_mismatch: nothing stored", body = ErrorBody)))]
+        (status = 422, description = "hash_mismatch: nothing stored", body = ErrorBody),
+        (status = 429, description = "rate_limited: the device's blob requests (or, for PUT, upload bytes); header Retry-After", body = ErrorBody)))]
 async fn put_blob(
     State(state): State<Arc<AppState>>,
     Authenticated(claims): Authenticated,
-    Path(sha256): Path<String>,
+    sha256: Result<Path<String>, PathRejection>,
     headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Response {
     use crate::blobs::BlobError;
+    let sha256 = blob_name(sha256);
+    if let Err(e) = check_limit(&state, &state.blob_limit, &claims.dev, 1) {
+        return e.into_response();
+    }
     let (ctx, who) = match signed_in(&state, &claims).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
@@ -920,12 +1032,23 @@ async fn put_blob(
         },
         Some(Err(_)) => return blob_error(BlobError::BadRange("not text".into())),
     };
-    if range
-        .is_some_and(|(_, _, total)| total > gridsync_core::attachment::MAX_ATTACHMENT_BYTES as i64)
-    {
+    if range.is_some_and(|(_, _, total)| total > limit::MAX_ATTACHMENT_BYTES as i64) {
         return blob_error(BlobError::TooLarge);
     }
-    let Some((bytes, mut cut)) = read_part_body(body, BLOB_BODY_LIMIT).await else {
+    // The device's upload budget pays for what the request announces (the range, else the
+    // length, else the most a body may be), before a byte of it is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let cost = match range {
+        Some((a, b, _)) => u64::try_from(b - a + 1).unwrap_or(u64::MAX),
+        None => declared.unwrap_or(MAX_BLOB_REQUEST_BYTES as u64),
+    };
+    if let Err(e) = check_limit(&state, &state.upload_limit, &claims.dev, cost) {
+        return e.into_response();
+    }
+    let Some((bytes, mut cut)) = read_part_body(body, MAX_BLOB_REQUEST_BYTES).await else {
         return blob_error(BlobError::TooLarge);
     };
     let (start, total) = match range {
@@ -1065,13 +1188,22 @@ pub async fn serve_blob(state: &AppState, who: &Identity, sha256: &str, thumb: b
             content_type = "application/octet-stream", body = Vec<u8>),
         (status = 400, description = "bad_name", body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "metadata_restricted (HEIC for roles that may not see EXIF)", body = ErrorBody),
-        (status = 404, description = "not_found, not_uploaded, no_thumbnail", body = ErrorBody)))]
+        (status = 404, description = "not_found, not_uploaded, no_thumbnail", body = ErrorBody),
+        (status = 429, description = "rate_limited: the device's blob requests (or, for PUT, upload bytes); header Retry-After", body = ErrorBody)))]
 async fn get_blob(
     State(state): State<Arc<AppState>>,
     Authenticated(claims): Authenticated,
-    Path(sha256): Path<String>,
-    Query(q): Query<BlobQuery>,
+    sha256: Result<Path<String>, PathRejection>,
+    query: Result<Query<BlobQuery>, QueryRejection>,
 ) -> Response {
+    let sha256 = blob_name(sha256);
+    if let Err(e) = check_limit(&state, &state.blob_limit, &claims.dev, 1) {
+        return e.into_response();
+    }
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     match signed_in(&state, &claims).await {
         Ok((_, who)) => serve_blob(&state, &who, &sha256, wants_thumb(q.thumb.as_deref())).await,
         Err(e) => e.into_response(),
@@ -1112,7 +1244,9 @@ async fn patrol_coverage(
     };
     let to = q.to.unwrap_or_else(crate::now_ms);
     let from = q.from.unwrap_or(to.saturating_sub(7 * DAY_MS));
-    if from >= to || to - from > crate::patrol::MAX_DAYS as i64 * DAY_MS {
+    // Checked: `to - from` of two numbers from the query overflows for far-apart ones.
+    let span = to.checked_sub(from);
+    if from >= to || span.is_none_or(|d| d > crate::patrol::MAX_DAYS as i64 * DAY_MS) {
         return Err(bad("from must be before to, at most a year apart"));
     }
     let units = state.store.units_at(&scope, level).await?;

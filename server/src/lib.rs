@@ -10,6 +10,8 @@ pub mod auth;
 pub mod blobs;
 pub mod console;
 pub mod demo;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod http;
 pub mod limit;
 pub mod metrics;

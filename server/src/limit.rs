@@ -1,9 +1,47 @@
-//! Per-key token buckets: a phone stuck in a retry loop, or someone guessing passwords, gets
-//! `429 rate_limited` instead of the database's time.
+//! Every limit the server enforces, named here (docs/PROTOCOL.md, "Limits"; ADR 0015), and the
+//! per-key token buckets behind `429 rate_limited`: a phone stuck in a retry loop, someone
+//! guessing passwords or filling the database with uploads gets refused instead of the
+//! database's time.
+//!
+//! Sizes the phone must know too live in the core and are re-exported here:
+//! [`MAX_ENVELOPE_BYTES`] and [`MAX_BODY_BYTES`] (the sync envelope, before and after inflating),
+//! [`MAX_CHANGE_BYTES`] and [`MAX_DOC_BYTES`] (admission), [`MAX_ATTACHMENT_BYTES`] (a blob).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+pub use gridsync_core::admission::{MAX_CHANGE_BYTES, MAX_DOC_BYTES};
+pub use gridsync_core::attachment::MAX_ATTACHMENT_BYTES;
+pub use gridsync_core::protocol::{MAX_BODY_BYTES, MAX_ENVELOPE_BYTES};
+
+/// A request body on every route but the blob routes: a sync envelope at most.
+pub const MAX_REQUEST_BYTES: usize = MAX_ENVELOPE_BYTES;
+/// A request body on `/v1/blobs/{sha256}`: a whole blob, plus room for framing.
+pub const MAX_BLOB_REQUEST_BYTES: usize = MAX_ATTACHMENT_BYTES as usize + 64 * 1024;
+/// The most pulled change bytes one sync response carries, whatever `page_bytes` asks for: the
+/// response must stay within the phone's [`MAX_ENVELOPE_BYTES`].
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// `POST /v1/sync` per device: a burst of 120, then 10 a second (paging after a long offline
+/// spell stays well inside).
+pub const SYNC_BURST: u32 = 120;
+pub const SYNC_PER_MINUTE: u32 = 600;
+/// Sign-ins per account name, refreshes per device: 10, then 10 a minute.
+pub const LOGIN_BURST: u32 = 10;
+pub const LOGIN_PER_MINUTE: u32 = 10;
+/// Requests to the blob routes per device: 600 (a phone's first sync fetches a thumbnail per
+/// photographed case it pulls, and uploads a day's photos with a `HEAD` and a `PUT` each),
+/// then 2 a second.
+pub const BLOB_BURST: u32 = 600;
+pub const BLOB_PER_MINUTE: u32 = 120;
+/// Bytes a device may announce in blob uploads: 512 MiB at once (a day's photos), then
+/// `serve --upload-mib-per-hour` (default [`UPLOAD_MIB_PER_HOUR`]).
+pub const UPLOAD_BURST_BYTES: u32 = 512 * 1024 * 1024;
+pub const UPLOAD_MIB_PER_HOUR: u32 = 120;
+
+/// Keys kept before idle ones are dropped (bounded memory).
+const MAX_KEYS: usize = 100_000;
 
 /// A bucket per key (device id, user name), `burst` deep, refilled at `per_minute`.
 #[derive(Debug)]
@@ -12,9 +50,6 @@ pub struct RateLimiter {
     per_second: f64,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
-
-/// Keys kept before idle ones are dropped (bounded memory).
-const MAX_KEYS: usize = 100_000;
 
 impl RateLimiter {
     pub fn new(burst: u32, per_minute: u32) -> Self {
@@ -25,8 +60,23 @@ impl RateLimiter {
         }
     }
 
+    /// The upload budget: [`UPLOAD_BURST_BYTES`] deep, refilled at `mib_per_hour`.
+    pub fn upload_bytes(mib_per_hour: u32) -> Self {
+        RateLimiter::new(
+            UPLOAD_BURST_BYTES,
+            mib_per_hour.saturating_mul(1024 * 1024) / 60,
+        )
+    }
+
     /// Takes one token for `key`; false when the bucket is empty.
     pub fn allow(&self, key: &str) -> bool {
+        self.take(key, 1).is_ok()
+    }
+
+    /// Takes `cost` tokens for `key` (at most the burst: a cost larger than the bucket empties
+    /// it); when the bucket holds fewer, takes none and says how long until it will.
+    pub fn take(&self, key: &str, cost: u64) -> Result<(), Duration> {
+        let cost = (cost as f64).min(self.burst);
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {
@@ -39,11 +89,15 @@ impl RateLimiter {
         *tokens =
             (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
         *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
+        if *tokens >= cost {
+            *tokens -= cost;
+            Ok(())
+        } else if self.per_second > 0.0 {
+            Err(Duration::from_secs_f64(
+                ((cost - *tokens) / self.per_second).min(86_400.0),
+            ))
         } else {
-            false
+            Err(Duration::from_secs(86_400))
         }
     }
 }
@@ -58,5 +112,22 @@ mod tests {
         assert!((0..3).all(|_| limiter.allow("phone-a")));
         assert!(!limiter.allow("phone-a"));
         assert!(limiter.allow("phone-b"), "keys do not share a bucket");
+    }
+
+    #[test]
+    fn a_cost_takes_that_many_tokens_and_says_when_to_retry() {
+        let limiter = RateLimiter::new(100, 60);
+        assert!(limiter.take("phone", 70).is_ok());
+        let wait = limiter.take("phone", 50).expect_err("30 left");
+        assert!(
+            (19.0..=21.0).contains(&wait.as_secs_f64()),
+            "20 tokens at 1 a second: {wait:?}"
+        );
+        assert!(limiter.take("phone", 30).is_ok(), "a refusal takes nothing");
+        assert!(
+            limiter.take("other", 1_000).is_ok(),
+            "a cost over the burst empties a full bucket"
+        );
+        assert!(limiter.take("other", 1).is_err());
     }
 }

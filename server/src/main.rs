@@ -63,6 +63,10 @@ enum Command {
         /// Days after which an upload nobody continued is forgotten (the phone starts it again).
         #[arg(long, env = "GRIDSYNC_ABANDON_UPLOADS_AFTER", default_value_t = 7)]
         abandon_uploads_after: i64,
+        /// MiB of photos and documents each device may upload per hour, after a first 512 MiB
+        /// (more answers `429 rate_limited`; the phone sends the rest at its next sync).
+        #[arg(long, env = "GRIDSYNC_UPLOAD_MIB_PER_HOUR", default_value_t = gridsync_server::limit::UPLOAD_MIB_PER_HOUR)]
+        upload_mib_per_hour: u32,
         /// On an empty database, seed a demo county (accounts, a few hundred cases) first.
         #[arg(long)]
         demo: bool,
@@ -163,6 +167,7 @@ async fn main() -> anyhow::Result<()> {
             supervise_every,
             blob_store,
             abandon_uploads_after,
+            upload_mib_per_hour,
             demo,
         } => {
             let blobs = gridsync_server::blobs::BlobStore::open(&blob_store)
@@ -201,6 +206,7 @@ async fn main() -> anyhow::Result<()> {
                 AppState::new(store, keys, taxonomy)
                     .with_calendar(calendar)
                     .with_blobs(blobs)
+                    .with_upload_mib_per_hour(upload_mib_per_hour)
                     .with_server_device(device),
             );
             let listener = tokio::net::TcpListener::bind(listen)

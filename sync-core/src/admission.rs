@@ -5,10 +5,10 @@
 //! accepted. Checks: the bytes are changes; each change's actor is bound to the pushing device and
 //! its recorded author is someone signed in on that device; nothing immutable (id, kind, reporter,
 //! creation time) moved; the case stays readable and inside the writer's jurisdiction before and
-//! after; the category is in the catalogue for the kind; the event log only grew; and every new
-//! workflow event passes [`workflow::check`] as its writer saw the case. A batch that fails is
-//! refused whole (each change gets a reason) and the caller quarantines it — never merges it,
-//! never drops it.
+//! after; the category is in the catalogue for the kind; the event log only grew; every new
+//! workflow event passes [`workflow::check`] as its writer saw the case; and the document, saved,
+//! stays within [`MAX_DOC_BYTES`]. A batch that fails is refused whole (each change gets a
+//! reason) and the caller quarantines it — never merges it, never drops it.
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,6 +22,12 @@ use crate::workflow::{self, CaseEvent, Refusal};
 
 /// The largest single change the hub accepts.
 pub const MAX_CHANGE_BYTES: usize = 512 * 1024;
+/// The largest case document the hub stores, as saved (`CaseDoc::save`, its whole history):
+/// half of `protocol::MAX_ENVELOPE_BYTES`, so a case's whole history (the answer to a `want`)
+/// leaves room in one response, and over 2,000 times the demo county's largest case (1.8 KB).
+/// Changes that would take a case past it are refused (`too_large`), except the server's own
+/// (`Role::System`).
+pub const MAX_DOC_BYTES: usize = 4 * 1024 * 1024;
 
 /// One refused change (or undecodable bytes, with no hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +52,8 @@ pub struct Verdict {
     pub case: Option<Case>,
     /// Attachment names the accepted changes referenced for the first time.
     pub added_attachments: Vec<String>,
+    /// `doc` saved (measured against [`MAX_DOC_BYTES`]; callers need not save it again).
+    pub snapshot: Option<Vec<u8>>,
 }
 
 /// Who may have written changes from the pushing device.
@@ -81,6 +89,7 @@ pub fn admit(
         doc: None,
         case: None,
         added_attachments: Vec::new(),
+        snapshot: None,
     };
     let mut fresh: Vec<(Change, &Identity)> = Vec::new();
     let mut current = current;
@@ -149,11 +158,13 @@ pub fn admit(
             doc,
             case,
             added_attachments,
+            snapshot,
         }) => {
             verdict.accepted = fresh.into_iter().map(|(c, _)| c).collect();
             verdict.doc = Some(doc);
             verdict.case = Some(case);
             verdict.added_attachments = added_attachments;
+            verdict.snapshot = Some(snapshot);
         }
         Err((code, reason)) => {
             for (change, _) in fresh {
@@ -171,11 +182,13 @@ pub fn admit(
 
 type Judgement<T> = std::result::Result<T, (RejectCode, String)>;
 
-/// What passed: the document, the case it reads as, and its new attachment references.
+/// What passed: the document, the case it reads as, its new attachment references, and the
+/// document saved.
 struct Judged {
     doc: CaseDoc,
     case: Case,
     added_attachments: Vec<String>,
+    snapshot: Vec<u8>,
 }
 
 /// Applies the fresh changes on a fork and checks the result.
@@ -196,11 +209,15 @@ fn judge(
     };
     fork.apply(fresh.iter().map(|(c, _)| c.clone()).collect())
         .map_err(|e| (RejectCode::BadChange, e.to_string()))?;
-    let missing: Vec<String> = fresh
-        .iter()
-        .filter(|(c, _)| fork.change(&c.hash()).is_none())
-        .map(|(c, _)| c.hash().to_string())
-        .collect();
+    let mut missing = Vec::new();
+    for (c, _) in fresh {
+        if !fork
+            .holds(&c.hash())
+            .map_err(|e| (RejectCode::BadChange, e.to_string()))?
+        {
+            missing.push(c.hash().to_string());
+        }
+    }
     if !missing.is_empty() {
         return Err((
             RejectCode::MissingDependency,
@@ -249,10 +266,24 @@ fn judge(
         .collect();
     added_attachments.sort();
     added_attachments.dedup();
+    // Last, as it costs a save: a case may not grow without bound (memory of every server that
+    // parses it, and of every phone that pulls it). The server's own events always land.
+    let snapshot = fork.save();
+    let people = writers.iter().any(|w| w.role != Role::System);
+    if people && snapshot.len() > MAX_DOC_BYTES {
+        return Err((
+            RejectCode::TooLarge,
+            format!(
+                "the case would be {} bytes saved; the limit is {MAX_DOC_BYTES}",
+                snapshot.len()
+            ),
+        ));
+    }
     Ok(Judged {
         doc: fork,
         case: after,
         added_attachments,
+        snapshot,
     })
 }
 

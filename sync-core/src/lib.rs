@@ -14,6 +14,8 @@ pub mod attachment;
 pub mod calendar;
 pub mod case;
 mod error;
+#[cfg(feature = "testing")]
+pub mod fuzzing;
 pub mod jurisdiction;
 pub mod protocol;
 #[cfg(feature = "replica")]

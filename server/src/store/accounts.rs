@@ -82,6 +82,16 @@ impl Store {
         Ok(())
     }
 
+    /// The device a refresh token (by its hash) was issued to, without spending it; `None` for
+    /// a token the store does not know.
+    pub async fn refresh_device(&self, hash: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT device_id FROM refresh_tokens WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
     /// Spends a refresh token (by its hash), detecting reuse.
     pub async fn use_refresh(&self, hash: &str, now: i64) -> Result<RefreshUse> {
         let mut tx = self.pool.begin().await?;

@@ -241,13 +241,20 @@ impl Store {
         want: &[DocHeads],
         page_bytes: u32,
     ) -> Result<PullPage> {
+        // Whatever the phone asks for, a response stays within what it can decode.
         let budget = match page_bytes {
             0 => DEFAULT_PAGE_BYTES,
-            n => n as usize,
+            n => (n as usize).min(crate::limit::MAX_PAGE_BYTES),
         };
         let mut pull: Vec<DocChanges> = Vec::new();
         let mut size = 0usize;
+        let mut wants_left = false;
         for w in want {
+            // The rest of the repairs next round (the phone asks again while it lacks history).
+            if size >= budget {
+                wants_left = true;
+                break;
+            }
             if !self.may_read(reader, &w.doc).await? {
                 continue;
             }
@@ -274,7 +281,7 @@ impl Store {
             .await?
             .try_get(0)?;
         let mut position = i64::try_from(cursor).unwrap_or(i64::MAX).min(head);
-        let mut more = false;
+        let mut more = wants_left;
         // The reader's filter goes into the query: a phone scans only its own scope's changes,
         // not the whole feed since its cursor (which made a morning of fresh phones quadratic).
         // `visible_row` below still judges every row by the core's rule.
@@ -654,7 +661,7 @@ fn judge_case(
     let mut verdict = admit(current.as_mut(), doc_id, changes, &authority, taxonomy);
     let written = match (verdict.doc.take(), verdict.case.take()) {
         (Some(mut doc), Some(case)) => Some(Written {
-            snapshot: doc.save(),
+            snapshot: verdict.snapshot.take().unwrap_or_else(|| doc.save()),
             projection: Projection::of(&doc, case)?,
             doc,
         }),

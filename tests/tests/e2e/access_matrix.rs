@@ -1,90 +1,261 @@
 //! Walks every cell of the role × resource × scope matrix in `docs/SECURITY.md` against the
-//! real server. The table is the specification: a cell changed there changes what is tested.
+//! real server, and checks that every route the server registers is named in the route table
+//! beside it. The tables are the specification: a cell changed there changes what is tested.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
+use gridsync_core::attachment::sha256_hex;
 use gridsync_core::case::CaseDoc;
-use gridsync_core::protocol::{DocChanges, SyncRequest, decode_response, encode_request};
+use gridsync_core::protocol::{DocChanges, DocHeads, SyncRequest, decode_response, encode_request};
+use gridsync_core::replica::AttachmentMeta;
 use gridsync_core::workflow::{EventDraft, EventType};
 use gridsync_core::{Identity, Replica, Role};
 use serde_bytes::ByteBuf;
 
-use crate::server::{Phone, Server, get_json, phone, post_sync, report};
+use crate::server::{PASSWORD, Phone, Server, get_json, phone, post_sync, report};
 
 const COLUMNS: [&str; 4] = ["own", "same village", "other village", "other township"];
 
-/// (actor, resource) → expected outcome per column, parsed from docs/SECURITY.md.
-fn matrix() -> BTreeMap<(String, String), Vec<String>> {
+const ACTORS: [&str; 7] = [
+    "grid_worker",
+    "mediator",
+    "township_staff",
+    "county_admin",
+    "department_handler",
+    "revoked device",
+    "no token",
+];
+
+/// Every resource row of the matrix; each actor has exactly one row per resource.
+const RESOURCES: [&str; 19] = [
+    "case read",
+    "case list",
+    "case write via sync",
+    "case pull via sync",
+    "stats",
+    "patrol coverage",
+    "blob read",
+    "blob upload offset",
+    "blob upload",
+    "console case list",
+    "console case page",
+    "console photo",
+    "console export",
+    "console action",
+    "console settle",
+    "console supervision",
+    "console dashboard",
+    "device list",
+    "device revoke",
+];
+
+/// The places, as seen from a grid worker of grid 130322/101/201/01 (one per column).
+const PLACES: [&str; 4] = [
+    "130322/101/201/01",
+    "130322/101/201/02",
+    "130322/101/202/01",
+    "130322/102/201/01",
+];
+
+const DAY: i64 = 86_400_000;
+
+/// The rows of the table between `<!-- {name}:start -->` and `<!-- {name}:end -->` in
+/// docs/SECURITY.md, header and separator skipped, cells trimmed and without backticks.
+fn table(name: &str) -> Vec<Vec<String>> {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/SECURITY.md"))
         .unwrap();
     let table = doc
-        .split("<!-- matrix:start -->")
+        .split(&format!("<!-- {name}:start -->"))
         .nth(1)
-        .and_then(|rest| rest.split("<!-- matrix:end -->").next())
-        .expect("docs/SECURITY.md holds the access matrix between its markers");
+        .and_then(|rest| rest.split(&format!("<!-- {name}:end -->")).next())
+        .unwrap_or_else(|| panic!("docs/SECURITY.md holds the {name} table between its markers"));
+    table
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().replace('`', ""))
+                .collect()
+        })
+        .collect()
+}
+
+/// (actor, resource) → expected outcome per column, parsed from docs/SECURITY.md.
+fn matrix() -> BTreeMap<(String, String), Vec<String>> {
     let mut out = BTreeMap::new();
-    for line in table.lines().filter(|l| l.starts_with('|')).skip(2) {
-        let cells: Vec<String> = line
-            .trim_matches('|')
-            .split('|')
-            .map(|c| c.trim().replace('`', ""))
-            .collect();
-        assert_eq!(cells.len(), 2 + COLUMNS.len(), "row {line}");
-        out.insert((cells[0].clone(), cells[1].clone()), cells[2..].to_vec());
+    for cells in table("matrix") {
+        assert_eq!(cells.len(), 2 + COLUMNS.len(), "matrix row {cells:?}");
+        let key = (cells[0].clone(), cells[1].clone());
+        assert!(
+            out.insert(key, cells[2..].to_vec()).is_none(),
+            "a second row for {} × {}",
+            cells[0],
+            cells[1]
+        );
     }
     out
 }
 
-#[test]
-fn every_cell_of_the_access_matrix_holds() {
-    let matrix = matrix();
-    let actors = [
-        "grid_worker",
-        "mediator",
-        "township_staff",
-        "county_admin",
-        "department_handler",
-        "revoked device",
-        "no token",
-    ];
-    let resources = [
-        "case read",
-        "case list",
-        "case write via sync",
-        "stats",
-        "patrol coverage",
-    ];
-    for a in actors {
-        for r in resources {
-            assert!(
-                matrix.contains_key(&(a.to_owned(), r.to_owned())),
-                "the matrix has no row for {a} × {r}"
-            );
-        }
-    }
+/// An HTTP client that shows redirects instead of following them: the console answers a
+/// missing session, and every form it accepts, with `303 See Other`.
+fn browser() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into()
+}
 
+/// Status, `Location` and body of a response.
+fn answer(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, String, Vec<u8>) {
+    let mut resp = resp.unwrap();
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .unwrap_or_default();
+    (resp.status().as_u16(), location, body)
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn cookie(session: &str) -> String {
+    format!("gs_session={session}")
+}
+
+/// A console page or file, with the session cookie (none when `session` is empty).
+fn console_get(server: &Server, session: &str, path: &str) -> (u16, String, Vec<u8>) {
+    let mut req = browser().get(format!("{}{path}", server.url));
+    if !session.is_empty() {
+        req = req.header("Cookie", &cookie(session));
+    }
+    answer(req.call())
+}
+
+/// A console form post (no `Origin`: allowed, see "Cross-site requests").
+fn console_post(server: &Server, session: &str, path: &str, form: &str) -> (u16, String, Vec<u8>) {
+    let mut req = browser()
+        .post(format!("{}{path}", server.url))
+        .content_type("application/x-www-form-urlencoded");
+    if !session.is_empty() {
+        req = req.header("Cookie", &cookie(session));
+    }
+    answer(req.send(form))
+}
+
+/// Signs `user` in at `POST /console/login` and returns the `gs_session` cookie's value.
+fn console_session(server: &Server, user: &str) -> String {
+    let form = format!("user={user}&password={}", urlencode(PASSWORD));
+    let resp = browser()
+        .post(format!("{}/console/login", server.url))
+        .content_type("application/x-www-form-urlencoded")
+        .send(&form)
+        .unwrap();
+    assert_eq!(resp.status(), 303, "{user} signs in to the console");
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("gs_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_owned()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A small PNG, different for each seed (a photo per case: one shared photo would be readable
+/// through whichever case a reader reaches).
+fn photo(seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([x as u8, y as u8, seed]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+fn put_blob(server: &Server, token: &str, bytes: &[u8]) -> u16 {
+    let mut req = browser().put(format!("{}/v1/blobs/{}", server.url, sha256_hex(bytes)));
+    if !token.is_empty() {
+        req = req.header("Authorization", &bearer(token));
+    }
+    answer(req.send(bytes)).0
+}
+
+/// Everything the cells are asked of: one case per place, each with a photo its author
+/// uploaded, the actors' phones and console sessions, and a device used at each place.
+struct World {
+    server: Server,
+    cases: Vec<String>,
+    photos: Vec<Vec<u8>>,
+    people: BTreeMap<&'static str, Phone>,
+    sessions: BTreeMap<&'static str, String>,
+    /// A grid worker's phone at each place: what the devices page lists and revokes.
+    place_devices: Vec<String>,
+}
+
+fn world() -> World {
     let server = Server::start();
-    // The places, as seen from a grid worker of grid 130322/101/201/01.
-    let places = [
-        "130322/101/201/01",
-        "130322/101/201/02",
-        "130322/101/202/01",
-        "130322/102/201/01",
-    ];
     server.add_user("admin", Role::CountyAdmin, "130322");
     let mut desk = phone(&server, "admin", Role::CountyAdmin, "130322", "pc-admin");
-    let cases: Vec<String> = places
-        .iter()
-        .map(|p| desk.replica.capture(&report("测试案件", p), 1).unwrap())
-        .collect();
+    // Each case on a day of its own (long ago, so they are overdue now): the dashboard's
+    // window can then pick out one place's case.
+    let at = |col: usize| (col as i64 + 2) * DAY;
+    let mut cases = Vec::new();
+    let mut photos = Vec::new();
+    for (col, place) in PLACES.iter().enumerate() {
+        let id = desk
+            .replica
+            .capture(&report("测试案件", place), at(col))
+            .unwrap();
+        let bytes = photo(col as u8);
+        let meta = AttachmentMeta {
+            caption: "现场照片".into(),
+            ..Default::default()
+        };
+        desk.replica
+            .attach(&id, &bytes, &meta, at(col) + 1)
+            .unwrap();
+        cases.push(id);
+        photos.push(bytes);
+    }
     // The first case is assigned to the department: "own" for its handler.
     desk.replica
-        .append_event(&cases[0], EventDraft::new(EventType::Accepted), 2)
+        .append_event(&cases[0], EventDraft::new(EventType::Accepted), at(0) + 2)
         .unwrap();
     desk.replica
-        .append_event(&cases[0], EventDraft::assign_to("urban_management"), 3)
+        .append_event(
+            &cases[0],
+            EventDraft::assign_to("urban_management"),
+            at(0) + 3,
+        )
         .unwrap();
     desk.sync(&server);
+    for bytes in &photos {
+        assert_eq!(
+            put_blob(&server, &desk.token, bytes),
+            201,
+            "the author uploads"
+        );
+    }
 
     let mut people: BTreeMap<&str, Phone> = BTreeMap::new();
     for (name, role, scope) in [
@@ -106,63 +277,346 @@ fn every_cell_of_the_access_matrix_holds() {
         "department_handler",
         server.department_phone("department_handler", "urban_management"),
     );
-    assert!(
-        server
-            .store(server.state.store.revoke_device("dev-revoked_device"))
-            .unwrap()
+    let mut sessions = BTreeMap::new();
+    for actor in ACTORS.iter().filter(|a| people.contains_key(**a)) {
+        sessions.insert(*actor, console_session(&server, &actor.replace(' ', "_")));
+    }
+    // The revoked device's phone, and its console device too (a session that was valid).
+    for device in ["dev-revoked_device", "console-revoked_device"] {
+        assert!(
+            server
+                .store(server.state.store.revoke_device(device))
+                .unwrap()
+        );
+    }
+
+    let place_devices = PLACES
+        .iter()
+        .enumerate()
+        .map(|(col, place)| {
+            let user = format!("worker_{col}");
+            server.add_user(&user, Role::GridWorker, place);
+            phone(
+                &server,
+                &user,
+                Role::GridWorker,
+                place,
+                &format!("phone-place-{col}"),
+            )
+            .device
+        })
+        .collect();
+    World {
+        server,
+        cases,
+        photos,
+        people,
+        sessions,
+        place_devices,
+    }
+}
+
+#[test]
+fn every_cell_of_the_access_matrix_holds() {
+    let started = Instant::now();
+    let matrix = matrix();
+    let expected: BTreeSet<(String, String)> = ACTORS
+        .iter()
+        .flat_map(|a| {
+            RESOURCES
+                .iter()
+                .map(move |r| (a.to_string(), r.to_string()))
+        })
+        .collect();
+    let rows: BTreeSet<(String, String)> = matrix.keys().cloned().collect();
+    assert_eq!(
+        rows.symmetric_difference(&expected).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "the matrix has one row per actor × resource, no more"
     );
 
+    let w = world();
     let mut checked = 0;
+    // Every cell is asked even after a wrong one: the failure lists them all.
+    let mut wrong = Vec::new();
     for ((actor, resource), expected) in &matrix {
         for (col, want) in expected.iter().enumerate() {
-            let case = &cases[col];
-            let token = people
-                .get(actor.as_str())
-                .map(|p| p.token.clone())
-                .unwrap_or_default();
-            let got = match resource.as_str() {
-                "case read" => {
-                    let (status, _) = get_json(&server, &token, &format!("/v1/cases/{case}"));
-                    status.to_string()
-                }
-                "case list" => {
-                    let (status, page) = get_json(&server, &token, "/v1/cases?per_page=200");
-                    if status != 200 {
-                        status.to_string()
-                    } else {
-                        let listed = page["items"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .any(|c| c["id"] == case.as_str());
-                        if listed { "listed" } else { "absent" }.to_owned()
-                    }
-                }
-                "case write via sync" => write(&server, &people, actor, &token, case),
-                // The statistics of the case's own place: counted when it is in the figures.
-                "stats" => {
-                    let (status, stats) = get_json(
-                        &server,
-                        &token,
-                        &format!("/v1/stats?from=0&scope={}", places[col]),
-                    );
-                    match (status, stats["received"].as_u64()) {
-                        (200, Some(1)) => "counted".to_owned(),
-                        (200, n) => format!("200 with received {n:?}"),
-                        (s, _) => s.to_string(),
-                    }
-                }
-                "patrol coverage" => {
-                    let url = format!("/v1/patrols/coverage?scope={}", places[col]);
-                    get_json(&server, &token, &url).0.to_string()
-                }
-                other => panic!("unknown resource {other}"),
-            };
-            assert_eq!(&got, want, "{actor} × {resource} × {}", COLUMNS[col]);
+            let got = outcome(&w, actor, resource, col);
+            if &got != want {
+                wrong.push(format!(
+                    "{actor} × {resource} × {}: the table says {want}, the server {got}",
+                    COLUMNS[col]
+                ));
+            }
             checked += 1;
         }
     }
-    assert_eq!(checked, actors.len() * resources.len() * COLUMNS.len());
+    assert!(
+        wrong.is_empty(),
+        "cells that do not hold:\n{}",
+        wrong.join("\n")
+    );
+    assert_eq!(checked, ACTORS.len() * RESOURCES.len() * COLUMNS.len());
+    beyond_the_county(&w);
+    println!(
+        "{checked} cells of the access matrix hold ({:.1?})",
+        started.elapsed()
+    );
+}
+
+/// What the server does when `actor` asks `resource` of the place in column `col`.
+fn outcome(w: &World, actor: &str, resource: &str, col: usize) -> String {
+    let server = &w.server;
+    let case = &w.cases[col];
+    let place = PLACES[col];
+    let sha = sha256_hex(&w.photos[col]);
+    let token = w
+        .people
+        .get(actor)
+        .map(|p| p.token.clone())
+        .unwrap_or_default();
+    let session = w.sessions.get(actor).cloned().unwrap_or_default();
+    let api_get = |path: &str| {
+        let mut req = browser().get(format!("{}{path}", server.url));
+        if !token.is_empty() {
+            req = req.header("Authorization", &bearer(&token));
+        }
+        answer(req.call())
+    };
+    // A console answer: `login` when sent to the sign-in page, else what `ok` makes of a 200.
+    let console = |(status, location, body): (u16, String, Vec<u8>),
+                   ok: &dyn Fn(&str) -> String| {
+        match status {
+            303 if location == "/console/login" => "login".to_owned(),
+            200 => ok(&String::from_utf8_lossy(&body)),
+            s => s.to_string(),
+        }
+    };
+    let shown = |body: &str, what: &str, yes: &str, no: &str| {
+        if body.contains(&format!("data-id=\"{what}\"")) {
+            yes.to_owned()
+        } else {
+            no.to_owned()
+        }
+    };
+    // A console form's outcome: back on the case page with `done` or `error`.
+    let written = |(status, location, _): (u16, String, Vec<u8>)| {
+        let back = format!("/console/cases/{case}?");
+        match status {
+            303 if location == "/console/login" => "login".to_owned(),
+            303 if location == format!("{back}done=1") => "done".to_owned(),
+            303 if location.starts_with(&format!("{back}error=")) => "refused".to_owned(),
+            303 => format!("303 to {location}"),
+            s => s.to_string(),
+        }
+    };
+    match resource {
+        "case read" => api_get(&format!("/v1/cases/{case}")).0.to_string(),
+        "case list" => {
+            let (status, page) = get_json(server, &token, "/v1/cases?per_page=200");
+            if status != 200 {
+                return status.to_string();
+            }
+            let listed = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["id"] == case.as_str());
+            if listed { "listed" } else { "absent" }.to_owned()
+        }
+        "case write via sync" => write(server, &w.people, actor, &token, case),
+        "case pull via sync" => pull(server, w.people.get(actor), case),
+        // The statistics of the case's own place: counted when it is in the figures.
+        "stats" => {
+            let (status, stats) =
+                get_json(server, &token, &format!("/v1/stats?from=0&scope={place}"));
+            match (status, stats["received"].as_u64()) {
+                (200, Some(1)) => "counted".to_owned(),
+                (200, n) => format!("200 with received {n:?}"),
+                (s, _) => s.to_string(),
+            }
+        }
+        "patrol coverage" => {
+            let url = format!("/v1/patrols/coverage?scope={place}");
+            get_json(server, &token, &url).0.to_string()
+        }
+        "blob read" => api_get(&format!("/v1/blobs/{sha}")).0.to_string(),
+        "blob upload offset" => {
+            let mut req = browser().head(format!("{}/v1/blobs/{sha}", server.url));
+            if !token.is_empty() {
+                req = req.header("Authorization", &bearer(&token));
+            }
+            answer(req.call()).0.to_string()
+        }
+        // The right bytes: allowed, this makes the caller a holder (201 again for a holder).
+        "blob upload" => put_blob(server, &token, &w.photos[col]).to_string(),
+        "console case list" => console(console_get(server, &session, "/console/cases"), &|b| {
+            shown(b, case, "listed", "absent")
+        }),
+        "console case page" => console(
+            console_get(server, &session, &format!("/console/cases/{case}")),
+            &|_| "200".to_owned(),
+        ),
+        "console photo" => console(
+            console_get(server, &session, &format!("/console/blobs/{sha}")),
+            &|_| "200".to_owned(),
+        ),
+        "console export" => {
+            let csv = console(console_get(server, &session, "/console/export.csv"), &|b| {
+                if b.contains(case.as_str()) {
+                    "included"
+                } else {
+                    "absent"
+                }
+                .to_owned()
+            });
+            // The XLSX runs the same query (`exported`); its cells are zipped, so only its
+            // answer is compared here.
+            let xlsx = console(
+                console_get(server, &session, "/console/export.xlsx"),
+                &|_| "included".to_owned(),
+            );
+            assert_eq!(
+                xlsx == "included",
+                csv == "included" || csv == "absent",
+                "XLSX {xlsx}, CSV {csv}"
+            );
+            csv
+        }
+        // 督办: a step that moves no status, so the cells do not depend on their order.
+        "console action" => written(console_post(
+            server,
+            &session,
+            &format!("/console/cases/{case}/action"),
+            "kind=supervised&note=matrix",
+        )),
+        "console settle" => written(console_post(
+            server,
+            &session,
+            &format!("/console/cases/{case}/settle"),
+            &format!("field=title&value={}", urlencode(&format!("{actor} 设定"))),
+        )),
+        "console supervision" => console(
+            console_get(server, &session, "/console/supervision"),
+            &|b| shown(b, case, "listed", "absent"),
+        ),
+        // The dashboard's own scope over the day this place's case was reported.
+        "console dashboard" => {
+            let day = server.state.calendar.local_date((col as i64 + 2) * DAY);
+            let path = format!("/console/dashboard?from={day}&to={day}");
+            console(
+                console_get(server, &session, &path),
+                &|b| match received(b) {
+                    1 => "counted".to_owned(),
+                    0 => "absent".to_owned(),
+                    n => format!("received {n}"),
+                },
+            )
+        }
+        "device list" => console(console_get(server, &session, "/console/devices"), &|b| {
+            shown(b, &w.place_devices[col], "listed", "absent")
+        }),
+        "device revoke" => {
+            let device = &w.place_devices[col];
+            let (status, location, _) = console_post(
+                server,
+                &session,
+                &format!("/console/devices/{device}/revoke"),
+                "",
+            );
+            match (status, location.as_str()) {
+                (303, "/console/login") => "login".to_owned(),
+                (303, "/console/devices") => {
+                    let ctx = server
+                        .store(server.state.store.device_context(device))
+                        .unwrap()
+                        .unwrap();
+                    assert!(ctx.revoked, "{device} is revoked");
+                    "revoked".to_owned()
+                }
+                (303, l) => format!("303 to {l}"),
+                (s, _) => s.to_string(),
+            }
+        }
+        other => panic!("unknown resource {other}"),
+    }
+}
+
+/// The dashboard's "received" figure.
+fn received(page: &str) -> u64 {
+    let after = page
+        .split("id=\"fig-received\"")
+        .nth(1)
+        .and_then(|rest| rest.split("class=\"value\">").nth(1))
+        .expect("the dashboard shows the received figure");
+    after.split('<').next().unwrap().trim().parse().unwrap()
+}
+
+/// Outside the matrix's columns: the county admin's devices page and revocation stop at the
+/// county's edge, and an unknown device answers as an out-of-county one does.
+fn beyond_the_county(w: &World) {
+    let server = &w.server;
+    server.add_user("outsider", Role::GridWorker, "130323/101/201/01");
+    phone(
+        server,
+        "outsider",
+        Role::GridWorker,
+        "130323/101/201/01",
+        "phone-outsider",
+    );
+    let admin = &w.sessions["county_admin"];
+    let (status, _, page) = console_get(server, admin, "/console/devices");
+    assert_eq!(status, 200);
+    let page = String::from_utf8_lossy(&page);
+    assert!(page.contains("data-id=\"phone-place-0\""));
+    assert!(!page.contains("phone-outsider"), "another county's device");
+    for device in ["phone-outsider", "no-such-device"] {
+        let path = format!("/console/devices/{device}/revoke");
+        assert_eq!(console_post(server, admin, &path, "").0, 404, "{device}");
+    }
+    let ctx = server
+        .store(server.state.store.device_context("phone-outsider"))
+        .unwrap()
+        .unwrap();
+    assert!(!ctx.revoked);
+}
+
+/// Pulls from cursor 0 as `who`'s device, asking for the case as a repair (`want`) too: is
+/// any of it sent?
+fn pull(server: &Server, who: Option<&Phone>, case: &str) -> String {
+    let (token, device) = who
+        .map(|p| (p.token.as_str(), p.device.as_str()))
+        .unwrap_or(("", "nobody"));
+    let mut cursor = 0;
+    let mut want = vec![DocHeads {
+        doc: case.into(),
+        heads: vec![],
+    }];
+    let mut pulled = false;
+    for _ in 0..100 {
+        let req = SyncRequest {
+            device: device.into(),
+            request_id: "matrix-pull".into(),
+            cursor,
+            page_bytes: 0,
+            push: vec![],
+            want: std::mem::take(&mut want),
+        };
+        let (status, body) = post_sync(server, token, &encode_request(&req).unwrap());
+        if status != 200 {
+            return status.to_string();
+        }
+        let resp = decode_response(&body).unwrap();
+        pulled |= resp
+            .pull
+            .iter()
+            .any(|d| d.doc == case && !d.changes.is_empty());
+        if !resp.more {
+            return if pulled { "pulled" } else { "absent" }.to_owned();
+        }
+        cursor = resp.cursor;
+    }
+    panic!("the pull did not end")
 }
 
 /// Edits the case's title as `actor` from the server's copy (as if the phone had it) and pushes.
@@ -224,5 +678,293 @@ fn write(
         (false, None) => "accepted".into(),
         (true, Some(r)) => r.code.as_str().into(),
         other => panic!("unexpected outcome {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Route coverage.
+//
+// Where the route list comes from: axum's `Router` cannot list its routes, and building the
+// routers from a shared table would mean rewriting `http::app`, which other work edits. So the
+// test reads the routes where they are written, the `.route("…", …)` calls in `server/src`
+// (each method of a `get(..).post(..)` chain), refuses any other way of adding routes it cannot
+// read (`nest`, `route_service`, `fallback`), and asks the running server that each route it
+// found is one the router really answers. A new `.route(` without a line in the route table of
+// docs/SECURITY.md fails the test.
+
+/// HTTP methods as `MethodRouter` names them.
+const METHODS: [&str; 9] = [
+    "get", "post", "put", "head", "delete", "patch", "options", "trace", "connect",
+];
+
+/// (METHOD, path) of every route registered in the server's source.
+fn registered_routes() -> BTreeSet<(String, String)> {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../server/src"));
+    let mut files = vec![root.to_path_buf()];
+    let mut out = BTreeSet::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                files.push(entry.unwrap().path());
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let src = std::fs::read_to_string(&path).unwrap();
+            if let Err(e) = scan_routes(&src, &mut out) {
+                panic!("{}: {e}", path.display());
+            }
+        }
+    }
+    out
+}
+
+/// Adds the routes `src` registers to `out`; an error for anything the scan cannot read.
+fn scan_routes(src: &str, out: &mut BTreeSet<(String, String)>) -> Result<(), String> {
+    // Comments mention routes in prose; only code counts.
+    let code: String = src
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for unread in [
+        ".nest(",
+        ".nest_service(",
+        ".route_service(",
+        ".fallback(",
+        ".fallback_service(",
+    ] {
+        if code.contains(unread) {
+            return Err(format!(
+                "`{unread}` adds routes this scan does not read; teach it"
+            ));
+        }
+    }
+    let mut rest = code.as_str();
+    while let Some(i) = rest.find(".route(") {
+        rest = &rest[i + ".route(".len()..];
+        let args = balanced(rest).ok_or("unbalanced `.route(` arguments")?;
+        let (path, after) = args
+            .trim_start()
+            .strip_prefix('"')
+            .and_then(|a| a.split_once('"'))
+            .ok_or_else(|| format!("a route's path is not a string literal: {args}"))?;
+        let handler = after
+            .trim_start()
+            .strip_prefix(',')
+            .ok_or_else(|| format!("route {path} has no handler"))?;
+        let mut found = false;
+        for m in top_level_calls(handler) {
+            if METHODS.contains(&m.as_str()) {
+                out.insert((m.to_uppercase(), path.to_owned()));
+                found = true;
+            } else if m != "layer" && m != "route_layer" {
+                return Err(format!(
+                    "route {path}: `{m}(` is not understood; teach the scan"
+                ));
+            }
+        }
+        if !found {
+            return Err(format!("route {path} has no method"));
+        }
+    }
+    Ok(())
+}
+
+/// The text up to the `)` closing an argument list that starts at `s`.
+fn balanced(s: &str) -> Option<&str> {
+    let mut depth = 0usize;
+    let mut in_str = false;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        if in_str {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '(' | '[' | '{' => depth += 1,
+            ')' if depth == 0 => return Some(&s[..i]),
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The names called at the top level of an expression: `axum::routing::put(a).head(b)` →
+/// `put`, `head`.
+fn top_level_calls(expr: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut in_str = false;
+    let mut escaped = false;
+    let mut name = String::new();
+    for c in expr.chars() {
+        if in_str {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '(' => {
+                if depth == 0 && !name.is_empty() {
+                    out.push(name.rsplit("::").next().unwrap_or_default().to_owned());
+                }
+                depth += 1;
+            }
+            '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth == 0 && (c.is_alphanumeric() || c == '_' || c == ':') {
+            name.push(c);
+        } else {
+            name.clear();
+        }
+    }
+    out
+}
+
+/// The route table of docs/SECURITY.md: (METHOD, path) → what covers it.
+fn route_table() -> BTreeMap<(String, String), String> {
+    let mut out = BTreeMap::new();
+    for cells in table("routes") {
+        assert_eq!(cells.len(), 3, "route row {cells:?}");
+        let key = (cells[0].clone(), cells[1].clone());
+        assert!(
+            out.insert(key, cells[2].clone()).is_none(),
+            "{} {} twice in the route table",
+            cells[0],
+            cells[1]
+        );
+    }
+    out
+}
+
+/// Whether the router has the route (a handler answered), asked without any credentials: axum
+/// answers an unknown path `404` and an unknown method `405`, both with an empty body.
+fn routed(server: &Server, method: &str, path: &str) -> bool {
+    let concrete: String = path
+        .split('/')
+        .map(|seg| if seg.starts_with('{') { "probe" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/");
+    let req = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("{}{concrete}", server.url))
+        .body(())
+        .unwrap();
+    let (status, _, body) = answer(browser().run(req));
+    status != 405 && !(status == 404 && body.is_empty())
+}
+
+#[test]
+fn every_route_the_server_registers_has_a_row_in_the_access_matrix() {
+    let registered = registered_routes();
+    assert!(
+        registered.len() >= 34,
+        "the scan finds the routes: {registered:?}"
+    );
+    let table = route_table();
+    let named: BTreeSet<(String, String)> = table.keys().cloned().collect();
+    let missing: Vec<_> = registered.difference(&named).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a line in the route table of docs/SECURITY.md (and rows in the access \
+         matrix): {missing:?}"
+    );
+    let stale: Vec<_> = named.difference(&registered).collect();
+    assert!(
+        stale.is_empty(),
+        "the route table names routes that no longer exist: {stale:?}"
+    );
+
+    let rows: BTreeSet<String> = matrix().into_keys().map(|(_, r)| r).collect();
+    let mut covered = BTreeSet::new();
+    for ((method, path), by) in &table {
+        let reason = ["public:", "not jurisdictional:"]
+            .iter()
+            .find_map(|p| by.strip_prefix(p));
+        if let Some(reason) = reason {
+            assert!(!reason.trim().is_empty(), "{method} {path}: say why");
+            continue;
+        }
+        for resource in by.split(',').map(str::trim) {
+            assert!(
+                rows.contains(resource),
+                "{method} {path} is covered by {resource:?}, which has no rows in the matrix"
+            );
+            covered.insert(resource);
+        }
+    }
+    let idle: Vec<_> = rows
+        .iter()
+        .filter(|r| !covered.contains(r.as_str()))
+        .collect();
+    assert!(
+        idle.is_empty(),
+        "matrix resources that cover no route: {idle:?}"
+    );
+
+    // The scan found real routes, and the probe can tell one from a path the router lacks.
+    let server = Server::start();
+    for (method, path) in &registered {
+        assert!(
+            routed(&server, method, path),
+            "{method} {path} is not routed"
+        );
+    }
+    assert!(!routed(&server, "GET", "/console/no-such-page"));
+    assert!(!routed(&server, "DELETE", "/v1/cases"));
+}
+
+#[test]
+fn the_access_matrix_route_scan_reads_chains_closures_and_skips_comments() {
+    let src = r#"
+        Router::new()
+            .route("/a", get(|| async { Redirect::to("/not-a-route") }))
+            // .route("/commented", get(gone))
+            .route("/b", get(page).post(submit))
+            .route(
+                "/c/{sha256}",
+                axum::routing::put(put_blob)
+                    .head(head_blob)
+                    .get(get_blob)
+                    .layer(DefaultBodyLimit::max(LIMIT)),
+            )
+            .route_layer(something())
+    "#;
+    let mut found = BTreeSet::new();
+    scan_routes(src, &mut found).unwrap();
+    let want: BTreeSet<(String, String)> = [
+        ("GET", "/a"),
+        ("GET", "/b"),
+        ("POST", "/b"),
+        ("PUT", "/c/{sha256}"),
+        ("HEAD", "/c/{sha256}"),
+        ("GET", "/c/{sha256}"),
+    ]
+    .iter()
+    .map(|(m, p)| (m.to_string(), p.to_string()))
+    .collect();
+    assert_eq!(found, want);
+    for unread in [
+        ".nest(\"/x\", other())",
+        ".route(\"/y\", any(h))",
+        ".route(PATH, get(h))",
+    ] {
+        assert!(
+            scan_routes(unread, &mut BTreeSet::new()).is_err(),
+            "{unread} is refused, not skipped"
+        );
     }
 }

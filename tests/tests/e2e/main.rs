@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 mod access_matrix;
+mod bad_inputs;
 mod blobs;
 mod convergence;
 mod faults;

@@ -11,7 +11,7 @@ use gridsync_server::auth::{self, Claims, Keys};
 use gridsync_server::store::{Store, UserRecord};
 use gridsync_server::{AppState, app};
 
-const KEY: [u8; 32] = [1; 32];
+pub(crate) const KEY: [u8; 32] = [1; 32];
 pub(crate) const PASSWORD: &str = "网格-2026-secret";
 
 pub(crate) struct Server {
@@ -131,7 +131,7 @@ pub(crate) struct Phone {
     pub(crate) device: String,
 }
 
-fn login(
+pub(crate) fn login(
     server: &Server,
     user: &str,
     device: &str,
@@ -188,7 +188,7 @@ pub(crate) fn error_code(body: &[u8]) -> String {
 }
 
 impl Phone {
-    fn sync_once(&mut self, server: &Server) -> SyncResponse {
+    pub(crate) fn sync_once(&mut self, server: &Server) -> SyncResponse {
         let req = encode_request(&self.replica.next_sync_request().unwrap()).unwrap();
         let (status, body) = post_sync(server, &self.token, &req);
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
