@@ -62,7 +62,7 @@ const DAY: i64 = 86_400_000;
 
 /// The rows of the table between `<!-- {name}:start -->` and `<!-- {name}:end -->` in
 /// docs/SECURITY.md, header and separator skipped, cells trimmed and without backticks.
-fn table(name: &str) -> Vec<Vec<String>> {
+pub(crate) fn table(name: &str) -> Vec<Vec<String>> {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/SECURITY.md"))
         .unwrap();
     let table = doc

@@ -38,23 +38,10 @@ struct Row {
 
 /// The rows, parsed from docs/SECURITY.md.
 fn table() -> Vec<Row> {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/SECURITY.md"))
-        .unwrap();
-    let table = doc
-        .split("<!-- bad-inputs:start -->")
-        .nth(1)
-        .and_then(|rest| rest.split("<!-- bad-inputs:end -->").next())
-        .expect("docs/SECURITY.md holds the bad-input table between its markers");
-    table
-        .lines()
-        .filter(|l| l.starts_with('|'))
-        .skip(2)
-        .map(|line| {
-            let cells: Vec<String> = line
-                .trim_matches('|')
-                .split('|')
-                .map(|c| c.trim().replace('`', ""))
-                .collect();
+    crate::access_matrix::table("bad-inputs")
+        .into_iter()
+        .map(|cells| {
+            let line = cells.join(" | ");
             assert_eq!(cells.len(), 6, "row {line}");
             Row {
                 id: cells[0].clone(),
