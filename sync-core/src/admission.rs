@@ -198,26 +198,28 @@ fn judge(
     fresh: &[(Change, &Identity)],
     taxonomy: &Taxonomy,
 ) -> Judgement<Judged> {
-    let (before, mut fork) = match current {
+    let (before, base_heads, mut fork) = match current {
         Some(doc) => {
             let before = doc
                 .read()
                 .map_err(|e| (RejectCode::InvalidCase, e.to_string()))?;
-            (Some(before), doc.fork())
+            (Some(before), doc.heads(), doc.fork())
         }
-        None => (None, CaseDoc::empty(ActorId::random())),
+        None => (None, Vec::new(), CaseDoc::empty(ActorId::random())),
     };
     fork.apply(fresh.iter().map(|(c, _)| c.clone()).collect())
         .map_err(|e| (RejectCode::BadChange, e.to_string()))?;
-    let mut missing = Vec::new();
-    for (c, _) in fresh {
-        if !fork
-            .holds(&c.hash())
-            .map_err(|e| (RejectCode::BadChange, e.to_string()))?
-        {
-            missing.push(c.hash().to_string());
-        }
-    }
+    // Every new change read back (Automerge can take a hostile change it then panics
+    // rebuilding, ADR 0014); one missing was held back for a dependency the server lacks.
+    let held = fork
+        .read_back_since(&base_heads)
+        .map_err(|e| (RejectCode::BadChange, e.to_string()))?;
+    let missing: Vec<String> = fresh
+        .iter()
+        .map(|(c, _)| c.hash())
+        .filter(|h| !held.contains(h))
+        .map(|h| h.to_string())
+        .collect();
     if !missing.is_empty() {
         return Err((
             RejectCode::MissingDependency,
@@ -268,7 +270,12 @@ fn judge(
     added_attachments.dedup();
     // Last, as it costs a save: a case may not grow without bound (memory of every server that
     // parses it, and of every phone that pulls it). The server's own events always land.
-    let snapshot = fork.save();
+    // Stored uncompressed; only a document over the cap that way is measured compressed (the
+    // cap's unit), and kept compressed.
+    let mut snapshot = fork.save_uncompressed();
+    if snapshot.len() > MAX_DOC_BYTES {
+        snapshot = fork.save();
+    }
     let people = writers.iter().any(|w| w.role != Role::System);
     if people && snapshot.len() > MAX_DOC_BYTES {
         return Err((

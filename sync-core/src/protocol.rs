@@ -14,9 +14,8 @@
 use std::io::Read;
 
 use automerge::ChangeHash;
-use flate2::Compression;
 use flate2::bufread::DeflateDecoder;
-use flate2::read::DeflateEncoder;
+use flate2::{Compress, Compression, FlushCompress, Status};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
@@ -207,10 +206,37 @@ fn encode<T: Serialize>(kind: MessageKind, msg: &T) -> Result<Vec<u8>> {
     out.extend_from_slice(&PROTOCOL_VERSION.to_be_bytes());
     out.push(kind as u8);
     out.push(FLAG_DEFLATE);
-    DeflateEncoder::new(cbor.as_slice(), Compression::new(6))
-        .read_to_end(&mut out)
-        .map_err(|e| malformed(e.to_string()))?;
+    deflate_into(&cbor, &mut out)?;
     Ok(out)
+}
+
+thread_local! {
+    /// One compressor per thread, reset for each message: setting one up (its window and hash
+    /// tables, a few hundred KB to clear) cost more than compressing a typical sync message.
+    static DEFLATE: std::cell::RefCell<Compress> =
+        std::cell::RefCell::new(Compress::new(Compression::new(6), false));
+}
+
+/// Appends `input` compressed (raw DEFLATE, level 6) to `out`.
+fn deflate_into(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    DEFLATE.with(|cell| {
+        let mut z = cell.borrow_mut();
+        z.reset();
+        loop {
+            out.reserve(input.len() / 2 + 1024);
+            let consumed = usize::try_from(z.total_in()).unwrap_or(input.len());
+            let status = z
+                .compress_vec(
+                    &input[consumed.min(input.len())..],
+                    out,
+                    FlushCompress::Finish,
+                )
+                .map_err(|e| malformed(format!("deflate: {e}")))?;
+            if status == Status::StreamEnd {
+                return Ok(());
+            }
+        }
+    })
 }
 
 fn decode<T: serde::de::DeserializeOwned>(kind: MessageKind, bytes: &[u8]) -> Result<T> {

@@ -31,7 +31,7 @@ use crate::case::{
 };
 use crate::jurisdiction::{JurisdictionPath, Level};
 use crate::protocol::{DocChanges, DocHeads, SyncRequest, SyncResponse, hash_bytes, to_hash};
-use crate::workflow::{EventDraft, Status};
+use crate::workflow::{self, EventDraft, Status};
 use crate::{Error, Result};
 
 /// Pushed change bytes per request, so a request fits a weak link; the rest goes next round.
@@ -39,7 +39,7 @@ pub const MAX_PUSH_BYTES: usize = 512 * 1024;
 /// What the replica asks the server to send per response by default.
 pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
 
-const SCHEMA: i64 = 3;
+const SCHEMA: i64 = 4;
 
 /// Where a case stands between this phone and the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -233,6 +233,16 @@ impl Replica {
                      PRIMARY KEY (sha256, variant));
                  CREATE TABLE IF NOT EXISTS blob_wants (sha256 TEXT PRIMARY KEY);
                  PRAGMA user_version = 3;",
+            )
+            .map_err(storage)?;
+        }
+        if version < 4 {
+            // The document's heads beside its acknowledged ones, so an acknowledgement that
+            // covers them settles the case without opening and rewriting its sealed document.
+            // Rows from before stay NULL until the case is next written.
+            conn.execute_batch(
+                "ALTER TABLE cases ADD COLUMN heads BLOB;
+                 PRAGMA user_version = 4;",
             )
             .map_err(storage)?;
         }
@@ -804,7 +814,9 @@ impl Replica {
             }
             touched.insert(ack.doc.clone());
         }
+        let mut refused_docs: BTreeSet<&str> = BTreeSet::new();
         for r in &resp.rejected {
+            refused_docs.insert(&r.doc);
             let hash = if r.hash.is_empty() {
                 "-".to_owned()
             } else {
@@ -852,17 +864,20 @@ impl Replica {
             pulled_docs.insert(pulled.doc.clone(), (doc, acked));
         }
         for id in &touched {
-            let found = match pulled_docs.remove(id) {
-                Some(found) => Ok(found),
-                None => load_doc(&tx, &self.seal, id),
+            let newly = newly_acked.remove(id).unwrap_or_default();
+            let Some((mut doc, mut acked)) = pulled_docs.remove(id) else {
+                // Only acknowledged or refused: the document itself did not change.
+                store_acks(
+                    &tx,
+                    &self.seal,
+                    id,
+                    newly,
+                    refused_docs.contains(id.as_str()),
+                    now,
+                )?;
+                continue;
             };
-            let (mut doc, mut acked) = match found {
-                Ok(found) => found,
-                // A rejection for a case this phone never stored (bytes it never sent).
-                Err(Error::UnknownCase(_)) => continue,
-                Err(e) => return Err(e),
-            };
-            acked.extend(newly_acked.remove(id).unwrap_or_default());
+            acked.extend(newly);
             let rejected = rejected_hashes(&tx, id)?;
             store_doc(&tx, &self.seal, id, &mut doc, &acked, &rejected, now)?;
         }
@@ -900,8 +915,40 @@ fn store_doc(
     rejected: &[ChangeHash],
     now: Millis,
 ) -> Result<()> {
+    let (state, acked) = settle(doc, acked, rejected);
+    let summary = summarise(doc);
+    let mut plain = Vec::new();
+    ciborium::into_writer(&summary, &mut plain).map_err(|e| Error::Storage(e.to_string()))?;
+    let sealed_doc = seal.seal(&doc.save_uncompressed(), &aad(id, "doc"));
+    let sealed_summary = seal.seal(&plain, &aad(id, "summary"));
+    conn.execute(
+        "INSERT INTO cases (id, doc, summary, acked, sync_state, updated_at, heads) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, summary = excluded.summary,
+             acked = excluded.acked, sync_state = excluded.sync_state, updated_at = excluded.updated_at,
+             heads = excluded.heads",
+        params![
+            id,
+            sealed_doc,
+            sealed_summary,
+            encode_hashes(&acked),
+            state.as_str(),
+            now,
+            encode_hashes(&doc.heads())
+        ],
+    )
+    .map_err(storage)?;
+    Ok(())
+}
+
+/// The sync state of a document given what the server acknowledged and refused, and the
+/// acknowledged heads to keep.
+fn settle(
+    doc: &mut CaseDoc,
+    acked: &[ChangeHash],
+    rejected: &[ChangeHash],
+) -> (SyncState, Vec<ChangeHash>) {
     let unacked: Vec<ChangeHash> = doc.changes_since(acked).iter().map(|c| c.hash()).collect();
-    let (state, acked) = if !doc.missing_deps().is_empty() {
+    if !doc.missing_deps().is_empty() {
         (SyncState::Incomplete, minimise(doc, acked))
     } else if unacked.is_empty() {
         (SyncState::Synced, doc.heads())
@@ -909,17 +956,51 @@ fn store_doc(
         (SyncState::Rejected, minimise(doc, acked))
     } else {
         (SyncState::Pending, minimise(doc, acked))
+    }
+}
+
+/// Records acknowledgements (and refusals) for a case whose document did not change: only its
+/// acknowledged heads and sync state move. When the acknowledgements cover the heads stored
+/// beside the document — every push the server took whole — the case is settled without
+/// opening the sealed document at all; otherwise it is opened and judged as [`store_doc`] does.
+fn store_acks(
+    conn: &Connection,
+    seal: &Sealer,
+    id: &str,
+    newly: Vec<ChangeHash>,
+    refused: bool,
+    now: Millis,
+) -> Result<()> {
+    let row: Option<(Vec<u8>, Option<Vec<u8>>, String)> = conn
+        .query_row(
+            "SELECT acked, heads, sync_state FROM cases WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(storage)?;
+    // A refusal for a case this phone never stored (bytes it never sent).
+    let Some((acked, heads, state)) = row else {
+        return Ok(());
     };
-    let summary = summarise(doc);
-    let mut plain = Vec::new();
-    ciborium::into_writer(&summary, &mut plain).map_err(|e| Error::Storage(e.to_string()))?;
-    let sealed_doc = seal.seal(&doc.save(), &aad(id, "doc"));
-    let sealed_summary = seal.seal(&plain, &aad(id, "summary"));
+    let mut acked = decode_hashes(&acked)?;
+    acked.extend(newly);
+    let heads = heads.map(|h| decode_hashes(&h)).transpose()?;
+    // A case still waiting for history may hold changes beyond its heads: judged in full.
+    let quick = !refused && SyncState::parse(&state)? != SyncState::Incomplete;
+    let (state, acked) = match heads {
+        Some(heads) if quick && !heads.is_empty() && heads.iter().all(|h| acked.contains(h)) => {
+            (SyncState::Synced, heads)
+        }
+        _ => {
+            let (mut doc, _) = load_doc(conn, seal, id)?;
+            let rejected = rejected_hashes(conn, id)?;
+            settle(&mut doc, &acked, &rejected)
+        }
+    };
     conn.execute(
-        "INSERT INTO cases (id, doc, summary, acked, sync_state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, summary = excluded.summary,
-             acked = excluded.acked, sync_state = excluded.sync_state, updated_at = excluded.updated_at",
-        params![id, sealed_doc, sealed_summary, encode_hashes(&acked), state.as_str(), now],
+        "UPDATE cases SET acked = ?2, sync_state = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id, encode_hashes(&acked), state.as_str(), now],
     )
     .map_err(storage)?;
     Ok(())
@@ -928,7 +1009,8 @@ fn store_doc(
 /// `None` while a case waits for the rest of its history (a repair pull).
 fn summarise(doc: &CaseDoc) -> Option<CaseSummary> {
     let case = doc.read().ok()?;
-    let wf = doc.workflow().ok()?;
+    // The events were just read with the case: folded here, not read a second time.
+    let wf = workflow::fold(&case.events);
     Some(CaseSummary {
         field_conflicts: u32::try_from(doc.conflicts().len()).unwrap_or(u32::MAX),
         workflow_conflicts: u32::try_from(wf.conflicts.len()).unwrap_or(u32::MAX),

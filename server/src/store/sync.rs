@@ -91,9 +91,25 @@ impl Store {
         push: &'a [DocChanges],
         taxonomy: &'a Taxonomy,
     ) -> Result<JudgedPush<'a>> {
+        let ids: Vec<&str> = push.iter().map(|c| c.doc.as_str()).collect();
+        let mut stored = Vec::with_capacity(push.len());
+        {
+            let mut conn = self.pool.acquire().await?;
+            let positions = stored_seqs(&mut conn, &ids).await?;
+            for id in &ids {
+                // Most pushes in a morning are new cases: nothing stored, nothing more to read.
+                stored.push(match positions.get(*id) {
+                    None => None,
+                    Some(_) => load_doc_at(&self.cache, &mut conn, id).await?,
+                });
+            }
+        }
         let mut cases = Vec::with_capacity(push.len());
-        for case in push {
-            let (base, current) = self.stored_doc(&case.doc).await?;
+        for (case, stored) in push.iter().zip(stored) {
+            let (base, current) = match stored {
+                Some((seq, doc)) => (Some(seq), Some(doc)),
+                None => (None, None),
+            };
             cases.push(judge_case(
                 ctx,
                 writer,
@@ -132,12 +148,19 @@ impl Store {
         let mut acks = Vec::new();
         let mut rejections = Vec::new();
         let mut early = cases.into_iter();
+        let ids: Vec<&str> = push.iter().map(|c| c.doc.as_str()).collect();
+        let mut positions = stored_seqs(&mut feed.tx, &ids).await?;
         for case in push {
-            let stored = stored_seq(&mut feed.tx, &case.doc).await?;
+            let stored = positions.get(&case.doc).copied();
             let verdict = match early.next() {
                 Some(v) if v.base == stored => v,
                 _ => {
-                    let current = load_doc(&self.cache, &mut feed.tx, &case.doc).await?;
+                    // Moved since it was judged, or named twice in this push (then its first
+                    // entry, not yet written, is what it is judged against).
+                    let current = match feed.written(&case.doc) {
+                        Some(doc) => Some(doc),
+                        None => load_doc(&self.cache, &mut feed.tx, &case.doc).await?,
+                    };
                     judge_case(
                         ctx,
                         writer,
@@ -150,6 +173,9 @@ impl Store {
                 }
             };
             let (ack, refused) = feed.store(ctx, writer, verdict, now).await?;
+            if let Some(seq) = feed.written_at(&case.doc) {
+                positions.insert(case.doc.clone(), seq);
+            }
             acks.extend(ack);
             rejections.extend(refused);
         }
@@ -192,7 +218,7 @@ impl Store {
             .change(&hash)
             .ok_or_else(|| StoreError::Corrupt("the new change vanished".into()))?;
         let raw = [ByteBuf::from(change.raw_bytes().to_vec())];
-        let base = stored_seq(&mut feed.tx, id).await?;
+        let base = stored_seqs(&mut feed.tx, &[id]).await?.get(id).copied();
         let verdict = judge_case(ctx, writer, Some(current), base, id, &raw, taxonomy)?;
         let (_, refused) = feed.store(ctx, writer, verdict, now).await?;
         feed.commit(self, &ctx.device, now).await?;
@@ -311,18 +337,22 @@ impl Store {
         } else {
             "changes ch CROSS JOIN cases c"
         };
+        // The feed positions are bound after the text arguments, not written into the text: the
+        // same text every time, so each connection prepares it once (statement cache).
+        let (after, upto) = (sql.args.len() + 1, sql.args.len() + 2);
+        let scan = format!(
+            "SELECT ch.seq, ch.doc, ch.device_id, ch.bytes, c.kind, c.path, c.department
+             FROM {from}
+             WHERE c.id = ch.doc AND ch.seq > ${after} AND ch.seq <= ${upto}
+               AND ch.device_id <> {own} AND {scope}
+             ORDER BY ch.seq LIMIT {SCAN_BATCH}"
+        );
         'scan: while position < head {
-            // Numbers inline (i64s, not user text); the text arguments are bound.
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT ch.seq, ch.doc, ch.device_id, ch.bytes, c.kind, c.path, c.department
-                 FROM {from}
-                 WHERE c.id = ch.doc AND ch.seq > {position} AND ch.seq <= {head}
-                   AND ch.device_id <> {own} AND {scope}
-                 ORDER BY ch.seq LIMIT {SCAN_BATCH}"
-            )));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(scan.as_str()));
             for a in &sql.args {
                 query = query.bind(a.clone());
             }
+            let query = query.bind(position).bind(head);
             let rows = query.fetch_all(&self.pool).await?;
             let exhausted = (rows.len() as i64) < SCAN_BATCH;
             for row in &rows {
@@ -425,10 +455,37 @@ pub fn is_server_device(device: &str) -> bool {
 
 /// One write transaction holding the feed lock: changes get consecutive feed numbers, documents
 /// are cached only after the commit made them true.
+///
+/// The log, snapshot and projection rows are gathered and written at the commit, a few rows per
+/// statement: one push of 20 cases is a handful of statements, not a hundred and more.
 struct FeedTx {
     tx: Transaction<'static, Any>,
     head: i64,
     saved: Vec<(String, i64, CaseDoc)>,
+    changes: Vec<ChangeRow>,
+    /// Snapshot and projection per case, the last one written in this transaction.
+    docs: Vec<DocRow>,
+    doc_index: std::collections::HashMap<String, usize>,
+}
+
+/// One accepted change, as `changes` stores it.
+struct ChangeRow {
+    seq: i64,
+    doc: String,
+    hash: String,
+    actor: String,
+    device: String,
+    user: String,
+    device_time: i64,
+    bytes: Vec<u8>,
+}
+
+/// One case's snapshot and projection row.
+struct DocRow {
+    id: String,
+    snapshot: Vec<u8>,
+    seq: i64,
+    projection: Projection,
 }
 
 impl FeedTx {
@@ -445,7 +502,24 @@ impl FeedTx {
             tx,
             head,
             saved: Vec::new(),
+            changes: Vec::new(),
+            docs: Vec::new(),
+            doc_index: std::collections::HashMap::new(),
         })
+    }
+
+    /// The document of case `id` as this transaction wrote it, if it did.
+    fn written(&self, id: &str) -> Option<CaseDoc> {
+        self.saved
+            .iter()
+            .rev()
+            .find(|(saved, _, _)| saved == id)
+            .map(|(_, _, doc)| doc.clone())
+    }
+
+    /// The feed position this transaction gave case `id`'s snapshot, if it wrote one.
+    fn written_at(&self, id: &str) -> Option<i64> {
+        self.doc_index.get(id).map(|&i| self.docs[i].seq)
     }
 
     /// Stores one judged case (log, snapshot, projection, quarantine) in this transaction.
@@ -466,21 +540,18 @@ impl FeedTx {
         for change in &verdict.accepted {
             self.head += 1;
             let author = ChangeAuthor::of_change(change);
-            sqlx::query(
-                "INSERT INTO changes (seq, doc, hash, actor, device_id, user_id, device_time, received_at, bytes)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(self.head)
-            .bind(&doc_id)
-            .bind(change.hash().to_string())
-            .bind(change.actor_id().to_hex_string())
-            .bind(&ctx.device)
-            .bind(author.map(|a| a.user).unwrap_or_else(|| writer.user.clone()))
-            .bind(change.timestamp())
-            .bind(now)
-            .bind(change.raw_bytes().to_vec())
-            .execute(&mut *self.tx)
-            .await?;
+            self.changes.push(ChangeRow {
+                seq: self.head,
+                doc: doc_id.clone(),
+                hash: change.hash().to_string(),
+                actor: change.actor_id().to_hex_string(),
+                device: ctx.device.clone(),
+                user: author
+                    .map(|a| a.user)
+                    .unwrap_or_else(|| writer.user.clone()),
+                device_time: change.timestamp(),
+                bytes: change.raw_bytes().to_vec(),
+            });
             hashes.push(hash_bytes(&change.hash()));
         }
         if let Some(Written {
@@ -501,18 +572,21 @@ impl FeedTx {
                 .execute(&mut *self.tx)
                 .await?;
             }
-            sqlx::query(
-                "INSERT INTO docs (id, snapshot, upto_seq) VALUES ($1, $2, $3)
-                 ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, upto_seq = excluded.upto_seq",
-            )
-            .bind(&doc_id)
-            .bind(snapshot)
-            .bind(self.head)
-            .execute(&mut *self.tx)
-            .await?;
-            projection
-                .write(&mut self.tx, &doc_id, self.head, now)
-                .await?;
+            projection.write_blobs(&mut self.tx, &doc_id).await?;
+            let row = DocRow {
+                id: doc_id.clone(),
+                snapshot,
+                seq: self.head,
+                projection,
+            };
+            // A case named twice in one push is written once, as it ended up.
+            match self.doc_index.get(&doc_id) {
+                Some(&i) => self.docs[i] = row,
+                None => {
+                    self.doc_index.insert(doc_id.clone(), self.docs.len());
+                    self.docs.push(row);
+                }
+            }
             self.saved.push((doc_id.clone(), self.head, doc));
         }
         let mut rejections = Vec::new();
@@ -548,7 +622,55 @@ impl FeedTx {
         Ok((ack, rejections))
     }
 
+    /// Writes the gathered log, snapshot and projection rows, several per statement.
+    async fn flush(&mut self, now: i64) -> Result<()> {
+        for rows in self.changes.chunks(CHANGE_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO changes (seq, doc, hash, actor, device_id, user_id, device_time, received_at, bytes)
+                 VALUES {}",
+                placeholders(rows.len(), 9)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in rows {
+                query = query
+                    .bind(r.seq)
+                    .bind(r.doc.as_str())
+                    .bind(r.hash.as_str())
+                    .bind(r.actor.as_str())
+                    .bind(r.device.as_str())
+                    .bind(r.user.as_str())
+                    .bind(r.device_time)
+                    .bind(now)
+                    .bind(r.bytes.as_slice());
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        for rows in self.docs.chunks(DOC_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO docs (id, snapshot, upto_seq) VALUES {}
+                 ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, upto_seq = excluded.upto_seq",
+                placeholders(rows.len(), 3)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in rows {
+                query = query
+                    .bind(r.id.as_str())
+                    .bind(r.snapshot.as_slice())
+                    .bind(r.seq);
+            }
+            query.execute(&mut *self.tx).await?;
+            Projection::write_all(
+                &mut self.tx,
+                rows.iter().map(|r| (r.id.as_str(), r.seq, &r.projection)),
+                now,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     async fn commit(mut self, store: &Store, device: &str, now: i64) -> Result<()> {
+        self.flush(now).await?;
         sqlx::query("UPDATE counters SET value = $1 WHERE name = 'feed'")
             .bind(self.head)
             .execute(&mut *self.tx)
@@ -661,7 +783,10 @@ fn judge_case(
     let mut verdict = admit(current.as_mut(), doc_id, changes, &authority, taxonomy);
     let written = match (verdict.doc.take(), verdict.case.take()) {
         (Some(mut doc), Some(case)) => Some(Written {
-            snapshot: verdict.snapshot.take().unwrap_or_else(|| doc.save()),
+            snapshot: verdict
+                .snapshot
+                .take()
+                .unwrap_or_else(|| doc.save_uncompressed()),
             projection: Projection::of(&doc, case)?,
             doc,
         }),
@@ -675,14 +800,47 @@ fn judge_case(
     })
 }
 
-/// The feed position of a case's stored snapshot, as this transaction sees it.
-async fn stored_seq(tx: &mut Transaction<'static, Any>, id: &str) -> Result<Option<i64>> {
-    Ok(sqlx::query("SELECT upto_seq FROM docs WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(|r| r.try_get(0))
-        .transpose()?)
+/// The feed positions of the stored snapshots of cases `ids` (those the server has), as this
+/// transaction sees them: one query.
+async fn stored_seqs(
+    conn: &mut AnyConnection,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, i64>> {
+    let mut found = std::collections::HashMap::new();
+    for ids in ids.chunks(DOC_ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT id, upto_seq FROM docs WHERE id IN {}",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            found.insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?);
+        }
+    }
+    Ok(found)
+}
+
+/// Rows per multi-row statement: within SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const CHANGE_ROWS_PER_STATEMENT: usize = 500;
+const DOC_ROWS_PER_STATEMENT: usize = 200;
+
+/// `($1, $2), ($3, $4)` for `rows` rows of `columns` values.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("${}", r * columns + c + 1));
+        }
+        out.push(')');
+    }
+    out
 }
 
 /// Writes the case's row of the projection, derived from its document only.
@@ -722,16 +880,26 @@ impl Projection {
         seq: i64,
         updated_at: i64,
     ) -> Result<()> {
-        let (case, wf, field_conflicts) = (&self.case, &self.workflow, self.field_conflicts);
-        let j = &case.jurisdiction;
-        let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-        sqlx::query(
+        self.write_blobs(tx, id).await?;
+        Projection::write_all(tx, [(id, seq, self)], updated_at).await
+    }
+
+    /// The projection rows of several cases, one statement (at most [`DOC_ROWS_PER_STATEMENT`]).
+    async fn write_all<'p>(
+        tx: &mut Transaction<'static, Any>,
+        rows: impl IntoIterator<Item = (&'p str, i64, &'p Projection)>,
+        updated_at: i64,
+    ) -> Result<()> {
+        let rows: Vec<(&str, i64, &Projection)> = rows.into_iter().collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
             "INSERT INTO cases (id, kind, category, title, status, level, path, county, township, village, grid,
                  department, reporter, created_at, updated_at, field_conflicts, workflow_conflicts, reopen_count,
                  accountability, supervision_count, rating, last_seq, due_at, clock_started_at, supervised_level,
                  accepted_at, resolved_at, resolved_on_time, resolved_level, mediation_result, referral)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-                 $23, $24, $25, $26, $27, $28, $29, $30, $31)
+             VALUES {}
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, category = excluded.category, title = excluded.title,
                  status = excluded.status, level = excluded.level, path = excluded.path, county = excluded.county,
                  township = excluded.township, village = excluded.village, grid = excluded.grid,
@@ -744,40 +912,53 @@ impl Projection {
                  resolved_at = excluded.resolved_at, resolved_on_time = excluded.resolved_on_time,
                  resolved_level = excluded.resolved_level, mediation_result = excluded.mediation_result,
                  referral = excluded.referral",
-        )
-        .bind(id)
-        .bind(case.kind.as_str())
-        .bind(&case.category)
-        .bind(&case.title)
-        .bind(wf.status.as_str())
-        .bind(wf.level.as_str())
-        .bind(j.to_string())
-        .bind(j.county().to_owned())
-        .bind(j.township().map(str::to_owned))
-        .bind(j.village().map(str::to_owned))
-        .bind(j.grid().map(str::to_owned))
-        .bind(wf.department.clone())
-        .bind(&case.reporter.user)
-        .bind(case.created_at)
-        .bind(updated_at)
-        .bind(field_conflicts)
-        .bind(i64::try_from(wf.conflicts.len()).unwrap_or(i64::MAX))
-        .bind(i64::from(wf.reopen_count))
-        .bind(i64::from(wf.accountability))
-        .bind(i64::from(wf.supervision_count))
-        .bind(wf.rating.map(|r| r.as_str().to_owned()))
-        .bind(seq)
-        .bind(wf.due)
-        .bind(wf.clock_started)
-        .bind(wf.supervised_level.map(|l| l.as_str().to_owned()))
-        .bind(wf.accepted_at)
-        .bind(wf.resolved_at)
-        .bind(wf.resolved_on_time.map(i64::from))
-        .bind(wf.resolved_level.map(|l| l.as_str().to_owned()))
-        .bind(nonempty(&case.mediation.result))
-        .bind(nonempty(&case.mediation.referral))
-        .execute(&mut **tx)
-        .await?;
+            placeholders(rows.len(), 31)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, seq, p) in rows {
+            let (case, wf, field_conflicts) = (&p.case, &p.workflow, p.field_conflicts);
+            let j = &case.jurisdiction;
+            let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+            query = query
+                .bind(id.to_owned())
+                .bind(case.kind.as_str())
+                .bind(case.category.clone())
+                .bind(case.title.clone())
+                .bind(wf.status.as_str())
+                .bind(wf.level.as_str())
+                .bind(j.to_string())
+                .bind(j.county().to_owned())
+                .bind(j.township().map(str::to_owned))
+                .bind(j.village().map(str::to_owned))
+                .bind(j.grid().map(str::to_owned))
+                .bind(wf.department.clone())
+                .bind(case.reporter.user.clone())
+                .bind(case.created_at)
+                .bind(updated_at)
+                .bind(field_conflicts)
+                .bind(i64::try_from(wf.conflicts.len()).unwrap_or(i64::MAX))
+                .bind(i64::from(wf.reopen_count))
+                .bind(i64::from(wf.accountability))
+                .bind(i64::from(wf.supervision_count))
+                .bind(wf.rating.map(|r| r.as_str().to_owned()))
+                .bind(seq)
+                .bind(wf.due)
+                .bind(wf.clock_started)
+                .bind(wf.supervised_level.map(|l| l.as_str().to_owned()))
+                .bind(wf.accepted_at)
+                .bind(wf.resolved_at)
+                .bind(wf.resolved_on_time.map(i64::from))
+                .bind(wf.resolved_level.map(|l| l.as_str().to_owned()))
+                .bind(nonempty(&case.mediation.result))
+                .bind(nonempty(&case.mediation.referral));
+        }
+        query.execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    /// The case's attachment references.
+    async fn write_blobs(&self, tx: &mut Transaction<'static, Any>, id: &str) -> Result<()> {
+        let case = &self.case;
         // Attachments only grow (a list in the document): the references are added, never removed.
         for a in &case.attachments {
             sqlx::query(

@@ -24,6 +24,33 @@ fn messages_round_trip() {
 }
 
 #[test]
+fn a_large_incompressible_message_round_trips_and_the_reused_compressor_keeps_nothing_between_messages()
+ {
+    // 2 MB of noise: more than the compressor's first output buffer, and no smaller compressed.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let noise: Vec<u8> = (0..2_000_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let mut big = sample_request();
+    big.push[0].changes = vec![ByteBuf::from(noise)];
+    let small = sample_request();
+    let small_first = encode_request(&small).unwrap();
+    let big_bytes = encode_request(&big).unwrap();
+    assert!(big_bytes.len() > 2_000_000);
+    assert_eq!(decode_request(&big_bytes).unwrap(), big);
+    assert_eq!(
+        encode_request(&small).unwrap(),
+        small_first,
+        "a message encodes the same before and after another"
+    );
+}
+
+#[test]
 fn truncated_and_corrupted_envelopes_are_errors() {
     let bytes = encode_request(&sample_request()).unwrap();
     for cut in 0..bytes.len() {

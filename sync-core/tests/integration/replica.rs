@@ -384,3 +384,51 @@ fn colleagues_photos_arrive_as_sealed_copies_and_originals_must_match_their_name
         "held: no thumbnail wanted"
     );
 }
+
+#[test]
+fn an_acknowledgement_settles_only_what_it_covers_also_in_stores_from_before_heads_were_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("phone.db");
+    let mut hub = MemoryHub::new();
+    let mut r = Replica::open(&file, &KEY).unwrap();
+    r.sign_in(worker("wang", "phone-a")).unwrap();
+    hub.register_device(worker("wang", "phone-a"), r.actor_id().clone());
+    let a = r.capture(&new_request("路灯不亮 甲"), T0).unwrap();
+    let b = r.capture(&new_request("路灯不亮 乙"), T0 + 1).unwrap();
+    // Both pushed; while the request is on its way, case a is edited again.
+    let req = encode_request(&r.next_sync_request().unwrap()).unwrap();
+    r.edit(&a, T0 + 2, |e| e.set_title("路灯不亮 甲（已复查）"))
+        .unwrap();
+    let resp = hub.handle("phone-a", &req, T0 + 3).unwrap();
+    let out = r
+        .apply_sync_response(&decode_response(&resp).unwrap(), T0 + 3)
+        .unwrap();
+    assert_eq!(out.accepted, 2);
+    assert_eq!(
+        r.sync_state(&a).unwrap(),
+        SyncState::Pending,
+        "the edit made after the push is not acknowledged yet"
+    );
+    assert_eq!(r.sync_state(&b).unwrap(), SyncState::Synced);
+    assert_eq!(r.pending_count().unwrap(), 1);
+
+    // A store written before the heads were kept beside the document: the acknowledgement
+    // opens the document instead, and settles the case all the same.
+    drop(r);
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    assert_eq!(
+        conn.execute("UPDATE cases SET heads = NULL", []).unwrap(),
+        2
+    );
+    drop(conn);
+    let mut r = Replica::open(&file, &KEY).unwrap();
+    r.sign_in(worker("wang", "phone-a")).unwrap();
+    sync_until_quiet(&mut hub, &mut r);
+    assert_eq!(r.sync_state(&a).unwrap(), SyncState::Synced);
+    assert_eq!(r.pending_count().unwrap(), 0);
+    assert_eq!(r.case(&a).unwrap().heads(), hub.doc(&a).unwrap().heads());
+    assert_eq!(
+        r.case(&a).unwrap().read().unwrap().title,
+        "路灯不亮 甲（已复查）"
+    );
+}
