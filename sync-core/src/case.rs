@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use automerge::hydrate;
 use automerge::iter::DocItem;
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{
@@ -435,64 +436,59 @@ impl CaseDoc {
         .collect())
     }
 
-    /// Reads the whole case, checking the schema.
+    /// Reads the whole case, checking the schema. The document is hydrated in one pass and read
+    /// from that copy: asking Automerge for each of some fifty keys seeks for each, and cost over
+    /// twice as much.
     pub fn read(&self) -> Result<Case> {
-        let d = &self.doc;
-        let root = ObjId::Root;
-        let schema = get_i64(d, &root, "schema")?.unwrap_or(0);
+        // Automerge can panic hydrating a hostile document (found by the fuzz corpus).
+        let root = match guard(|| self.doc.hydrate(ObjId::Root, None))? {
+            hydrate::Value::Map(m) => m,
+            _ => return Err(Error::InvalidCase("the root is not a map".into())),
+        };
+        let schema = root.i64("schema")?.unwrap_or(0);
         if schema != SCHEMA_VERSION {
             return Err(Error::InvalidCase(format!(
                 "schema {schema} is not {SCHEMA_VERSION}"
             )));
         }
-        let kind_s = req_str(d, &root, "kind")?;
+        let kind_s = req_field_str(&root, "kind")?;
         let kind = CaseKind::parse(&kind_s)
             .ok_or_else(|| Error::InvalidCase(format!("unknown kind {kind_s:?}")))?;
-        let jur = req_obj(d, &root, "jurisdiction")?;
-        let codes: Vec<String> = ["county", "township", "village", "grid"]
-            .iter()
-            .map(|k| get_str(d, &jur, k))
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-            .take_while(|c| !c.is_empty())
-            .collect();
-        let jurisdiction = JurisdictionPath::new(codes)
-            .map_err(|e| Error::InvalidCase(format!("jurisdiction: {e}")))?;
-        let loc = req_obj(d, &root, "location")?;
-        let rep = req_obj(d, &root, "reporter")?;
-        let med = req_obj(d, &root, "mediation")?;
-        let extra_obj = req_obj(d, &root, "extra")?;
+        let jurisdiction = jurisdiction_of(hydrated_map(&root, "jurisdiction")?)?;
+        let loc = hydrated_map(&root, "location")?;
+        let rep = hydrated_map(&root, "reporter")?;
+        let med = hydrated_map(&root, "mediation")?;
+        let extra_map = hydrated_map(&root, "extra")?;
         let mut extra = BTreeMap::new();
-        for key in d.keys(&extra_obj) {
-            let v = get_str(d, &extra_obj, &key)?;
-            extra.insert(key, v);
+        for (key, _) in extra_map.iter() {
+            extra.insert(key.clone(), extra_map.str(key)?);
         }
         Ok(Case {
-            id: req_str(d, &root, "id")?,
+            id: req_field_str(&root, "id")?,
             kind,
             jurisdiction,
-            category: get_str(d, &root, "category")?,
-            title: get_str(d, &root, "title")?,
-            description: get_text(d, &root, "description")?,
+            category: root.str("category")?,
+            title: root.str("title")?,
+            description: root.text("description")?,
             location: Location {
-                lat: get_f64(d, &loc, "lat")?,
-                lon: get_f64(d, &loc, "lon")?,
-                accuracy_m: get_f64(d, &loc, "accuracy_m")?,
-                address: get_str(d, &loc, "address")?,
+                lat: loc.f64("lat")?,
+                lon: loc.f64("lon")?,
+                accuracy_m: loc.f64("accuracy_m")?,
+                address: loc.str("address")?,
             },
             reporter: Reporter {
-                user: get_str(d, &rep, "user")?,
-                device: get_str(d, &rep, "device")?,
+                user: rep.str("user")?,
+                device: rep.str("device")?,
             },
-            created_at: get_i64(d, &root, "created_at")?.unwrap_or(0),
-            people: read_list(d, &root, "people", read_party)?,
-            attachments: read_list(d, &root, "attachments", read_attachment)?,
-            events: read_list(d, &root, "events", workflow::read_event)?,
+            created_at: root.i64("created_at")?.unwrap_or(0),
+            people: hydrated_list(&root, "people", read_party)?,
+            attachments: hydrated_list(&root, "attachments", read_attachment)?,
+            events: hydrated_list(&root, "events", workflow::read_event)?,
             mediation: Mediation {
-                sessions: read_list(d, &med, "sessions", read_session)?,
-                agreement: get_text(d, &med, "agreement")?,
-                result: get_str(d, &med, "result")?,
-                referral: get_str(d, &med, "referral")?,
+                sessions: hydrated_list(med, "sessions", read_session)?,
+                agreement: med.text("agreement")?,
+                result: med.str("result")?,
+                referral: med.str("referral")?,
             },
             extra,
         })
@@ -500,7 +496,9 @@ impl CaseDoc {
 
     /// The workflow status derived from the event log.
     pub fn workflow(&self) -> Result<WorkflowState> {
-        let events = read_list(&self.doc, &ObjId::Root, "events", workflow::read_event)?;
+        let events = read_list(&self.doc, &ObjId::Root, "events", |d, o| {
+            workflow::read_event(&(d, o))
+        })?;
         Ok(workflow::fold(&events))
     }
 
@@ -882,8 +880,11 @@ impl CaseEditor<'_> {
         deadlines: &workflow::Deadlines<'_>,
     ) -> Result<String> {
         let list = req_obj(self.doc, &ObjId::Root, "events")?;
-        let events = read_list(self.doc, &ObjId::Root, "events", workflow::read_event)?;
-        let jur = read_jurisdiction(self.doc)?;
+        let events = read_list(self.doc, &ObjId::Root, "events", |d, o| {
+            workflow::read_event(&(d, o))
+        })?;
+        let doc: &AutoCommit = self.doc;
+        let jur = jurisdiction_of(&(doc, &req_obj(doc, &ObjId::Root, "jurisdiction")?))?;
         let kind_s = get_str(self.doc, &ObjId::Root, "kind")?;
         let kind = CaseKind::parse(&kind_s).ok_or_else(|| Error::InvalidCase("kind".into()))?;
         let category = get_str(self.doc, &ObjId::Root, "category")?;
@@ -960,11 +961,11 @@ fn check_len(field: &str, s: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
-fn read_jurisdiction<D: ReadDoc>(d: &D) -> Result<JurisdictionPath> {
-    let jur = req_obj(d, &ObjId::Root, "jurisdiction")?;
+/// The jurisdiction map's codes, as far as they go.
+fn jurisdiction_of<F: Fields>(jur: &F) -> Result<JurisdictionPath> {
     let codes: Vec<String> = ["county", "township", "village", "grid"]
         .iter()
-        .map(|k| get_str(d, &jur, k))
+        .map(|k| jur.str(k))
         .collect::<Result<Vec<_>>>()?
         .into_iter()
         .take_while(|c| !c.is_empty())
@@ -999,25 +1000,164 @@ pub(crate) fn req_obj<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<ObjId
     }
 }
 
-pub(crate) fn get_str<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<String> {
-    match d.get(obj, key)? {
-        None => Ok(String::new()),
-        Some((Value::Scalar(s), _)) => match s.as_ref() {
-            ScalarValue::Str(s) => Ok(s.to_string()),
-            ScalarValue::Null => Ok(String::new()),
-            _ => Err(Error::InvalidCase(format!("{key} is not a string"))),
-        },
-        Some((Value::Object(ObjType::Text), id)) => Ok(d.text(&id)?),
-        Some(_) => Err(Error::InvalidCase(format!("{key} is not a string"))),
+/// A map of the case read field by field: the live document (edits, which must see their own
+/// writes: the pair of document and object) or a copy hydrated in one pass (whole-case reads).
+/// Both read a value by the same rules (`as_str` and friends).
+pub(crate) trait Fields {
+    /// The string at `key` (scalar or Text); empty when absent.
+    fn str(&self, key: &str) -> Result<String>;
+    /// The Text at `key`; empty when absent.
+    fn text(&self, key: &str) -> Result<String>;
+    fn i64(&self, key: &str) -> Result<Option<i64>>;
+    fn f64(&self, key: &str) -> Result<Option<f64>>;
+    /// A list of strings; empty when absent.
+    fn str_list(&self, key: &str) -> Result<Vec<String>>;
+}
+
+fn as_str(key: &str, s: &ScalarValue) -> Result<String> {
+    match s {
+        ScalarValue::Str(s) => Ok(s.to_string()),
+        ScalarValue::Null => Ok(String::new()),
+        _ => Err(Error::InvalidCase(format!("{key} is not a string"))),
     }
 }
 
-fn req_str<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<String> {
-    let s = get_str(d, obj, key)?;
+fn as_i64(key: &str, s: &ScalarValue) -> Result<Option<i64>> {
+    match s {
+        ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Ok(Some(*i)),
+        ScalarValue::Uint(u) => Ok(i64::try_from(*u).ok()),
+        ScalarValue::Null => Ok(None),
+        _ => Err(Error::InvalidCase(format!("{key} is not an integer"))),
+    }
+}
+
+fn as_f64(key: &str, s: &ScalarValue) -> Result<Option<f64>> {
+    match s {
+        ScalarValue::F64(f) => Ok(Some(*f)),
+        ScalarValue::Int(i) => Ok(Some(*i as f64)),
+        ScalarValue::Null => Ok(None),
+        _ => Err(Error::InvalidCase(format!("{key} is not a number"))),
+    }
+}
+
+fn list_item_str(key: &str, i: usize, s: Option<&ScalarValue>) -> Result<String> {
+    match s {
+        Some(s) => Ok(s.as_str().unwrap_or_default().to_owned()),
+        None => Err(Error::InvalidCase(format!("{key}[{i}] is not a string"))),
+    }
+}
+
+impl<D: ReadDoc> Fields for (&D, &ObjId) {
+    fn str(&self, key: &str) -> Result<String> {
+        get_str(self.0, self.1, key)
+    }
+    fn text(&self, key: &str) -> Result<String> {
+        get_text(self.0, self.1, key)
+    }
+    fn i64(&self, key: &str) -> Result<Option<i64>> {
+        get_i64(self.0, self.1, key)
+    }
+    fn f64(&self, key: &str) -> Result<Option<f64>> {
+        get_f64(self.0, self.1, key)
+    }
+    fn str_list(&self, key: &str) -> Result<Vec<String>> {
+        get_str_list(self.0, self.1, key)
+    }
+}
+
+impl Fields for hydrate::Map {
+    fn str(&self, key: &str) -> Result<String> {
+        match self.get(key) {
+            None => Ok(String::new()),
+            Some(hydrate::Value::Scalar(s)) => as_str(key, s),
+            Some(hydrate::Value::Text(t)) => Ok(t.to_string()),
+            Some(_) => Err(Error::InvalidCase(format!("{key} is not a string"))),
+        }
+    }
+    fn text(&self, key: &str) -> Result<String> {
+        match self.get(key) {
+            Some(hydrate::Value::Text(t)) => Ok(t.to_string()),
+            None => Ok(String::new()),
+            Some(_) => Err(Error::InvalidCase(format!("{key} is not text"))),
+        }
+    }
+    fn i64(&self, key: &str) -> Result<Option<i64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(hydrate::Value::Scalar(s)) => as_i64(key, s),
+            Some(_) => Err(Error::InvalidCase(format!("{key} is not an integer"))),
+        }
+    }
+    fn f64(&self, key: &str) -> Result<Option<f64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(hydrate::Value::Scalar(s)) => as_f64(key, s),
+            Some(_) => Err(Error::InvalidCase(format!("{key} is not a number"))),
+        }
+    }
+    fn str_list(&self, key: &str) -> Result<Vec<String>> {
+        match self.get(key) {
+            None => Ok(Vec::new()),
+            Some(hydrate::Value::List(list)) => list
+                .iter()
+                .enumerate()
+                .map(|(i, item)| match &item.value {
+                    hydrate::Value::Scalar(s) => list_item_str(key, i, Some(s)),
+                    _ => list_item_str(key, i, None),
+                })
+                .collect(),
+            Some(_) => Err(Error::InvalidCase(format!("{key} is not a list"))),
+        }
+    }
+}
+
+/// A required non-empty string.
+fn req_field_str<F: Fields>(f: &F, key: &str) -> Result<String> {
+    let s = f.str(key)?;
     if s.is_empty() {
         return Err(Error::InvalidCase(format!("{key} is missing")));
     }
     Ok(s)
+}
+
+/// The map at `key` of a hydrated map ([`req_obj`]'s rule: present and an object).
+fn hydrated_map<'a>(m: &'a hydrate::Map, key: &str) -> Result<&'a hydrate::Map> {
+    match m.get(key) {
+        Some(hydrate::Value::Map(child)) => Ok(child),
+        _ => Err(Error::InvalidCase(format!(
+            "{key} is missing or not an object"
+        ))),
+    }
+}
+
+/// The list of maps at `key` of a hydrated map, each read by `item` ([`read_list`]'s rule).
+fn hydrated_list<T>(
+    m: &hydrate::Map,
+    key: &str,
+    item: impl Fn(&hydrate::Map) -> Result<T>,
+) -> Result<Vec<T>> {
+    match m.get(key) {
+        Some(hydrate::Value::List(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match &v.value {
+                hydrate::Value::Map(entry) => item(entry),
+                _ => Err(Error::InvalidCase(format!("{key}[{i}] is not a map"))),
+            })
+            .collect(),
+        _ => Err(Error::InvalidCase(format!(
+            "{key} is missing or not an object"
+        ))),
+    }
+}
+
+pub(crate) fn get_str<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<String> {
+    match d.get(obj, key)? {
+        None => Ok(String::new()),
+        Some((Value::Scalar(s), _)) => as_str(key, s.as_ref()),
+        Some((Value::Object(ObjType::Text), id)) => Ok(d.text(&id)?),
+        Some(_) => Err(Error::InvalidCase(format!("{key} is not a string"))),
+    }
 }
 
 fn get_text<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<String> {
@@ -1031,12 +1171,7 @@ fn get_text<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<String> {
 pub(crate) fn get_i64<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<Option<i64>> {
     match d.get(obj, key)? {
         None => Ok(None),
-        Some((Value::Scalar(s), _)) => match s.as_ref() {
-            ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Ok(Some(*i)),
-            ScalarValue::Uint(u) => Ok(i64::try_from(*u).ok()),
-            ScalarValue::Null => Ok(None),
-            _ => Err(Error::InvalidCase(format!("{key} is not an integer"))),
-        },
+        Some((Value::Scalar(s), _)) => as_i64(key, s.as_ref()),
         Some(_) => Err(Error::InvalidCase(format!("{key} is not an integer"))),
     }
 }
@@ -1044,12 +1179,7 @@ pub(crate) fn get_i64<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<Optio
 fn get_f64<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<Option<f64>> {
     match d.get(obj, key)? {
         None => Ok(None),
-        Some((Value::Scalar(s), _)) => match s.as_ref() {
-            ScalarValue::F64(f) => Ok(Some(*f)),
-            ScalarValue::Int(i) => Ok(Some(*i as f64)),
-            ScalarValue::Null => Ok(None),
-            _ => Err(Error::InvalidCase(format!("{key} is not a number"))),
-        },
+        Some((Value::Scalar(s), _)) => as_f64(key, s.as_ref()),
         Some(_) => Err(Error::InvalidCase(format!("{key} is not a number"))),
     }
 }
@@ -1059,8 +1189,8 @@ pub(crate) fn get_str_list<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<
         None => Ok(Vec::new()),
         Some((Value::Object(ObjType::List), list)) => (0..d.length(&list))
             .map(|i| match d.get(&list, i)? {
-                Some((Value::Scalar(s), _)) => Ok(s.as_str().unwrap_or_default().to_owned()),
-                _ => Err(Error::InvalidCase(format!("{key}[{i}] is not a string"))),
+                Some((Value::Scalar(s), _)) => list_item_str(key, i, Some(s.as_ref())),
+                _ => list_item_str(key, i, None),
             })
             .collect(),
         Some(_) => Err(Error::InvalidCase(format!("{key} is not a list"))),
@@ -1082,35 +1212,36 @@ pub(crate) fn read_list<D: ReadDoc, T>(
         .collect()
 }
 
-fn read_party<D: ReadDoc>(d: &D, o: &ObjId) -> Result<Party> {
+fn read_party<F: Fields>(f: &F) -> Result<Party> {
     Ok(Party {
-        id: get_str(d, o, "id")?,
-        name: get_str(d, o, "name")?,
-        role: get_str(d, o, "role")?,
-        phone: get_str(d, o, "phone")?,
+        id: f.str("id")?,
+        name: f.str("name")?,
+        role: f.str("role")?,
+        phone: f.str("phone")?,
     })
 }
 
-fn read_attachment<D: ReadDoc>(d: &D, o: &ObjId) -> Result<Attachment> {
+fn read_attachment<F: Fields>(f: &F) -> Result<Attachment> {
     Ok(Attachment {
-        sha256: get_str(d, o, "sha256")?,
-        mime: get_str(d, o, "mime")?,
-        bytes: get_i64(d, o, "bytes")?
+        sha256: f.str("sha256")?,
+        mime: f.str("mime")?,
+        bytes: f
+            .i64("bytes")?
             .and_then(|b| u64::try_from(b).ok())
             .unwrap_or(0),
-        caption: get_str(d, o, "caption")?,
-        captured_at: get_i64(d, o, "captured_at")?.unwrap_or(0),
-        lat: get_f64(d, o, "lat")?,
-        lon: get_f64(d, o, "lon")?,
+        caption: f.str("caption")?,
+        captured_at: f.i64("captured_at")?.unwrap_or(0),
+        lat: f.f64("lat")?,
+        lon: f.f64("lon")?,
     })
 }
 
-fn read_session<D: ReadDoc>(d: &D, o: &ObjId) -> Result<MediationSession> {
+fn read_session<F: Fields>(f: &F) -> Result<MediationSession> {
     Ok(MediationSession {
-        id: get_str(d, o, "id")?,
-        at: get_i64(d, o, "at")?.unwrap_or(0),
-        mediators: get_str_list(d, o, "mediators")?,
-        notes: get_text(d, o, "notes")?,
-        outcome: get_str(d, o, "outcome")?,
+        id: f.str("id")?,
+        at: f.i64("at")?.unwrap_or(0),
+        mediators: f.str_list("mediators")?,
+        notes: f.text("notes")?,
+        outcome: f.str("outcome")?,
     })
 }

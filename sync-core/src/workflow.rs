@@ -11,12 +11,12 @@
 use std::collections::{BTreeSet, HashMap};
 
 use automerge::transaction::Transactable;
-use automerge::{ObjId, ObjType, ReadDoc};
+use automerge::{ObjId, ObjType};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Identity, Role};
 use crate::calendar::Calendar;
-use crate::case::{CaseKind, Millis, get_i64, get_str, get_str_list, new_id};
+use crate::case::{CaseKind, Fields, Millis, new_id};
 use crate::jurisdiction::{JurisdictionPath, Level};
 use crate::taxonomy::{Taxonomy, TimeLimit};
 use crate::{Error, Result};
@@ -1003,13 +1003,13 @@ pub(crate) fn write_event(doc: &mut impl Transactable, obj: &ObjId, e: &CaseEven
     Ok(())
 }
 
-pub(crate) fn read_event<D: ReadDoc>(d: &D, o: &ObjId) -> Result<CaseEvent> {
+pub(crate) fn read_event<F: Fields>(f: &F) -> Result<CaseEvent> {
     let bad = |what: &str| Error::InvalidCase(format!("event: {what}"));
-    let kind = get_str(d, o, "type")?;
-    let role = get_str(d, o, "role")?;
-    let level = get_str(d, o, "level")?;
+    let kind = f.str("type")?;
+    let role = f.str("role")?;
+    let level = f.str("level")?;
     let opt = |key: &str| -> Result<Option<String>> {
-        let s = get_str(d, o, key)?;
+        let s = f.str(key)?;
         Ok((!s.is_empty()).then_some(s))
     };
     let rating = match opt("rating")? {
@@ -1017,19 +1017,19 @@ pub(crate) fn read_event<D: ReadDoc>(d: &D, o: &ObjId) -> Result<CaseEvent> {
         Some(r) => Some(Rating::parse(&r).ok_or_else(|| bad("unknown rating"))?),
     };
     Ok(CaseEvent {
-        id: get_str(d, o, "id")?,
+        id: f.str("id")?,
         kind: EventType::parse(&kind).ok_or_else(|| bad("unknown type"))?,
-        by: get_str(d, o, "by")?,
+        by: f.str("by")?,
         role: Role::parse(&role).ok_or_else(|| bad("unknown role"))?,
-        device: get_str(d, o, "device")?,
-        at: get_i64(d, o, "at")?.unwrap_or(0),
+        device: f.str("device")?,
+        at: f.i64("at")?.unwrap_or(0),
         level: Level::parse(&level).ok_or_else(|| bad("unknown level"))?,
-        deps: get_str_list(d, o, "deps")?,
-        note: get_str(d, o, "note")?,
+        deps: f.str_list("deps")?,
+        note: f.str("note")?,
         department: opt("department")?,
         rating,
         chosen: opt("chosen")?,
-        due: get_i64(d, o, "due")?,
+        due: f.i64("due")?,
     })
 }
 
