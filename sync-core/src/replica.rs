@@ -919,7 +919,7 @@ fn store_doc(
     let summary = summarise(doc);
     let mut plain = Vec::new();
     ciborium::into_writer(&summary, &mut plain).map_err(|e| Error::Storage(e.to_string()))?;
-    let sealed_doc = seal.seal(&doc.save_uncompressed(), &aad(id, "doc"));
+    let sealed_doc = seal.seal(&doc.save(), &aad(id, "doc"));
     let sealed_summary = seal.seal(&plain, &aad(id, "summary"));
     conn.execute(
         "INSERT INTO cases (id, doc, summary, acked, sync_state, updated_at, heads) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
