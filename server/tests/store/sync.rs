@@ -406,3 +406,60 @@ conformance!(
         assert_eq!(store.change_count().await.unwrap(), 3);
     }
 );
+
+conformance!(
+    a_case_named_twice_in_one_push_is_judged_on_its_first_entry_and_written_once,
+    |store: Store| async move {
+        // The feed transaction writes its rows at the commit, so the second entry of a case
+        // cannot read the first from the database: it must be judged against what this
+        // transaction wrote, or the edit would be judged against nothing and refused.
+        let (_, mut a) = phone(
+            &store,
+            "wang",
+            Role::GridWorker,
+            "130322/101/201/01",
+            "phone-a",
+        )
+        .await;
+        let id = a
+            .capture(&request("路灯不亮", "130322/101/201/01"), T0)
+            .unwrap();
+        a.edit(&id, T0 + 1, |e| e.set_title("东街路灯不亮"))
+            .unwrap();
+        let req = a.next_sync_request().unwrap();
+        assert_eq!(req.push.len(), 1);
+        let changes = req.push[0].changes.clone();
+        assert_eq!(changes.len(), 2, "the capture and the edit");
+        let entry = |c: Vec<serde_bytes::ByteBuf>| gridsync_core::protocol::DocChanges {
+            doc: id.clone(),
+            changes: c,
+        };
+        // The capture, the edit on top of it, and the capture once more.
+        let push = vec![
+            entry(vec![changes[0].clone()]),
+            entry(vec![changes[1].clone()]),
+            entry(vec![changes[0].clone()]),
+        ];
+        let ctx = store.device_context("phone-a").await.unwrap().unwrap();
+        let (acks, refused) = store
+            .commit_push(&ctx, &ctx.users[0], &push, Taxonomy::builtin(), T0 + 2)
+            .await
+            .unwrap();
+        assert!(refused.is_empty(), "{refused:?}");
+        assert_eq!(acks.len(), 3, "every entry is acknowledged");
+        assert_eq!(
+            store.change_count().await.unwrap(),
+            2,
+            "each change stored once"
+        );
+        assert!(store.quarantine().await.unwrap().is_empty());
+        let stored = store.case_doc(&id).await.unwrap().unwrap();
+        assert_eq!(stored.read().unwrap().title, "东街路灯不亮");
+        let row = store
+            .list_cases(&ctx.users[0], &Default::default(), T0)
+            .await
+            .unwrap();
+        assert_eq!(row.items.len(), 1);
+        assert_eq!(row.items[0].title, "东街路灯不亮");
+    }
+);
