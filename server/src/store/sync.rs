@@ -461,9 +461,9 @@ pub fn is_server_device(device: &str) -> bool {
 struct FeedTx {
     tx: Transaction<'static, Any>,
     head: i64,
-    saved: Vec<(String, i64, CaseDoc)>,
     changes: Vec<ChangeRow>,
-    /// Snapshot and projection per case, the last one written in this transaction.
+    /// Document, snapshot and projection per case, the last version written in this
+    /// transaction; the documents go into the cache after the commit.
     docs: Vec<DocRow>,
     doc_index: std::collections::HashMap<String, usize>,
 }
@@ -480,9 +480,10 @@ struct ChangeRow {
     bytes: Vec<u8>,
 }
 
-/// One case's snapshot and projection row.
+/// One case as this transaction wrote it.
 struct DocRow {
     id: String,
+    doc: CaseDoc,
     snapshot: Vec<u8>,
     seq: i64,
     projection: Projection,
@@ -501,7 +502,6 @@ impl FeedTx {
         Ok(FeedTx {
             tx,
             head,
-            saved: Vec::new(),
             changes: Vec::new(),
             docs: Vec::new(),
             doc_index: std::collections::HashMap::new(),
@@ -510,11 +510,7 @@ impl FeedTx {
 
     /// The document of case `id` as this transaction wrote it, if it did.
     fn written(&self, id: &str) -> Option<CaseDoc> {
-        self.saved
-            .iter()
-            .rev()
-            .find(|(saved, _, _)| saved == id)
-            .map(|(_, _, doc)| doc.clone())
+        self.doc_index.get(id).map(|&i| self.docs[i].doc.clone())
     }
 
     /// The feed position this transaction gave case `id`'s snapshot, if it wrote one.
@@ -575,6 +571,7 @@ impl FeedTx {
             projection.write_blobs(&mut self.tx, &doc_id).await?;
             let row = DocRow {
                 id: doc_id.clone(),
+                doc,
                 snapshot,
                 seq: self.head,
                 projection,
@@ -587,7 +584,6 @@ impl FeedTx {
                     self.docs.push(row);
                 }
             }
-            self.saved.push((doc_id.clone(), self.head, doc));
         }
         let mut rejections = Vec::new();
         for refused in verdict.refused {
@@ -681,7 +677,7 @@ impl FeedTx {
             .execute(&mut *self.tx)
             .await?;
         self.tx.commit().await?;
-        for (id, seq, doc) in self.saved {
+        for DocRow { id, seq, doc, .. } in self.docs {
             store.cache.put(&id, seq, doc);
         }
         Ok(())
