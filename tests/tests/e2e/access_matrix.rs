@@ -118,13 +118,17 @@ fn answer(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, 
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let body = resp
-        .body_mut()
+    let body = read_body(&mut resp);
+    (resp.status().as_u16(), location, body)
+}
+
+/// A response's whole body (up to 64 MiB; empty if it cannot be read).
+pub(crate) fn read_body(resp: &mut ureq::http::Response<ureq::Body>) -> Vec<u8> {
+    resp.body_mut()
         .with_config()
         .limit(64 << 20)
         .read_to_vec()
-        .unwrap_or_default();
-    (resp.status().as_u16(), location, body)
+        .unwrap_or_default()
 }
 
 fn bearer(token: &str) -> String {
@@ -769,23 +773,33 @@ fn scan_routes(src: &str, out: &mut BTreeSet<(String, String)>) -> Result<(), St
     Ok(())
 }
 
+/// The characters of Rust source outside string literals, with their byte offsets; the quotes
+/// themselves are kept, what stands between them is not.
+fn outside_strings(s: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let (mut in_str, mut escaped) = (false, false);
+    s.char_indices().filter(move |&(_, c)| {
+        if !in_str {
+            in_str = c == '"';
+            return true;
+        }
+        match (escaped, c) {
+            (true, _) => escaped = false,
+            (false, '\\') => escaped = true,
+            (false, '"') => {
+                in_str = false;
+                return true;
+            }
+            _ => {}
+        }
+        false
+    })
+}
+
 /// The text up to the `)` closing an argument list that starts at `s`.
 fn balanced(s: &str) -> Option<&str> {
     let mut depth = 0usize;
-    let mut in_str = false;
-    let mut escaped = false;
-    for (i, c) in s.char_indices() {
-        if in_str {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
+    for (i, c) in outside_strings(s) {
         match c {
-            '"' => in_str = true,
             '(' | '[' | '{' => depth += 1,
             ')' if depth == 0 => return Some(&s[..i]),
             ')' | ']' | '}' => depth = depth.saturating_sub(1),
@@ -800,21 +814,9 @@ fn balanced(s: &str) -> Option<&str> {
 fn top_level_calls(expr: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut depth = 0usize;
-    let mut in_str = false;
-    let mut escaped = false;
     let mut name = String::new();
-    for c in expr.chars() {
-        if in_str {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
+    for (_, c) in outside_strings(expr) {
         match c {
-            '"' => in_str = true,
             '(' => {
                 if depth == 0 && !name.is_empty() {
                     out.push(name.rsplit("::").next().unwrap_or_default().to_owned());

@@ -68,6 +68,22 @@ struct Reply {
     retry_after: bool,
 }
 
+/// The claims of a valid ten-minute access token for wang on his phone.
+fn wang_claims() -> Claims {
+    let now = gridsync_server::now_ms() / 1000;
+    Claims {
+        sub: "wang".into(),
+        dev: "phone-wang".into(),
+        role: "grid_worker".into(),
+        scope: GRID.into(),
+        dept: None,
+        iss: auth::ISSUER.into(),
+        aud: auth::AUDIENCE.into(),
+        iat: now,
+        exp: now + 600,
+    }
+}
+
 impl Reply {
     fn of(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
         let mut resp = match result {
@@ -76,12 +92,7 @@ impl Reply {
         };
         let status = resp.status().as_u16();
         let retry_after = resp.headers().contains_key("retry-after");
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(64 << 20)
-            .read_to_vec()
-            .unwrap_or_default();
+        let body = crate::access_matrix::read_body(&mut resp);
         Reply {
             status,
             code: code_of(status, &body),
@@ -530,18 +541,7 @@ impl World {
 
     /// A token for wang's account signed by the server's key with `edit` applied to its claims.
     fn claims_token(&self, edit: impl FnOnce(&mut Claims)) -> String {
-        let now = gridsync_server::now_ms() / 1000;
-        let mut claims = Claims {
-            sub: "wang".into(),
-            dev: "phone-wang".into(),
-            role: "grid_worker".into(),
-            scope: GRID.into(),
-            dept: None,
-            iss: auth::ISSUER.into(),
-            aud: auth::AUDIENCE.into(),
-            iat: now,
-            exp: now + 600,
-        };
+        let mut claims = wang_claims();
         edit(&mut claims);
         self.server.state.keys.sign_claims(&claims).unwrap()
     }
@@ -929,21 +929,9 @@ impl World {
                         sqlx::query_scalar("SELECT public_raw FROM signing_keys").fetch_one(pool),
                     )
                     .unwrap();
-                let now = gridsync_server::now_ms() / 1000;
-                let claims = Claims {
-                    sub: "wang".into(),
-                    dev: "phone-wang".into(),
-                    role: "grid_worker".into(),
-                    scope: GRID.into(),
-                    dept: None,
-                    iss: auth::ISSUER.into(),
-                    aud: auth::AUDIENCE.into(),
-                    iat: now,
-                    exp: now + 600,
-                };
                 let token = jsonwebtoken::encode(
                     &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-                    &claims,
+                    &wang_claims(),
                     &jsonwebtoken::EncodingKey::from_secret(&public),
                 )
                 .unwrap();
