@@ -195,6 +195,39 @@ fn strip_webp(b: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Containers of the kinds `strip_metadata` reads, built from their chunks: for its tests and
+/// the fuzzer's starting inputs.
+#[cfg(any(test, feature = "testing"))]
+pub(crate) mod samples {
+    /// A PNG: the signature, then each chunk (length, type, data, a CRC left zero).
+    pub(crate) fn png(chunks: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        for (kind, data) in chunks {
+            png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            png.extend_from_slice(&kind[..]);
+            png.extend_from_slice(data);
+            png.extend_from_slice(&[0, 0, 0, 0]);
+        }
+        png
+    }
+
+    /// A WebP: the RIFF header with its size, then each chunk padded to an even length.
+    pub(crate) fn webp(chunks: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+        let mut webp = b"RIFF\0\0\0\0WEBP".to_vec();
+        for (kind, data) in chunks {
+            webp.extend_from_slice(&kind[..]);
+            webp.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            webp.extend_from_slice(data);
+            if data.len() % 2 == 1 {
+                webp.push(0);
+            }
+        }
+        let size = (webp.len() - 8) as u32;
+        webp[4..8].copy_from_slice(&size.to_le_bytes());
+        webp
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,36 +283,20 @@ mod tests {
             jpeg.len() - 4 - b"Exif\0\0GPSLatitude=39.9".len()
         );
 
-        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-        for (kind, data) in [
-            (&b"IHDR"[..], &b"0123456789abc"[..]),
+        let png = samples::png(&[
+            (b"IHDR", b"0123456789abc"),
             (b"eXIf", b"GPS"),
             (b"IEND", b""),
-        ] {
-            png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-            png.extend_from_slice(kind);
-            png.extend_from_slice(data);
-            png.extend_from_slice(&[0, 0, 0, 0]);
-        }
+        ]);
         let plain = strip_metadata(&png, "image/png").unwrap();
         assert!(!plain.windows(4).any(|w| w == b"eXIf"));
         assert!(plain.windows(4).any(|w| w == b"IHDR"));
 
-        let mut webp = b"RIFF\0\0\0\0WEBP".to_vec();
-        for (kind, data) in [
-            (&b"VP8X"[..], &[0x0Cu8, 0, 0, 0, 0, 0, 0, 0, 0, 0][..]),
+        let webp = samples::webp(&[
+            (b"VP8X", &[0x0C, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
             (b"EXIF", b"GPS!"),
             (b"VP8L", b"pix"),
-        ] {
-            webp.extend_from_slice(kind);
-            webp.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            webp.extend_from_slice(data);
-            if data.len() % 2 == 1 {
-                webp.push(0);
-            }
-        }
-        let size = (webp.len() - 8) as u32;
-        webp[4..8].copy_from_slice(&size.to_le_bytes());
+        ]);
         let plain = strip_metadata(&webp, "image/webp").unwrap();
         assert!(!plain.windows(4).any(|w| w == b"EXIF"));
         assert_eq!(plain[20] & 0x0C, 0, "the EXIF/XMP flags are cleared");

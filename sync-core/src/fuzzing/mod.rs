@@ -419,35 +419,18 @@ pub fn attachment_seeds() -> Vec<Vec<u8>> {
     jpeg.extend_from_slice(&[0xFF, 0xFE, 0x00, 0x04, b'h', b'i']);
     jpeg.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x04, 1, 2, 0xAA, 0xBB, 0xFF, 0xD9]);
 
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in [
-        (&b"IHDR"[..], &b"0123456789abc"[..]),
+    let png = crate::attachment::samples::png(&[
+        (b"IHDR", b"0123456789abc"),
         (b"eXIf", b"GPS"),
         (b"tEXt", b"Comment\0hi"),
         (b"IEND", b""),
-    ] {
-        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        png.extend_from_slice(kind);
-        png.extend_from_slice(data);
-        png.extend_from_slice(&[0, 0, 0, 0]);
-    }
-
-    let mut webp = b"RIFF\0\0\0\0WEBP".to_vec();
-    for (kind, data) in [
-        (&b"VP8X"[..], &[0x0Cu8, 0, 0, 0, 0, 0, 0, 0, 0, 0][..]),
+    ]);
+    let webp = crate::attachment::samples::webp(&[
+        (b"VP8X", &[0x0C, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
         (b"EXIF", b"GPS!"),
         (b"XMP ", b"<x/>"),
         (b"VP8L", b"pix"),
-    ] {
-        webp.extend_from_slice(kind);
-        webp.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        webp.extend_from_slice(data);
-        if data.len() % 2 == 1 {
-            webp.push(0);
-        }
-    }
-    let size = (webp.len() - 8) as u32;
-    webp[4..8].copy_from_slice(&size.to_le_bytes());
+    ]);
 
     vec![
         jpeg,
