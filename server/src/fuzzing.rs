@@ -95,31 +95,8 @@ mod tests {
     //! `fuzz/regressions/<target>/`), replayed on stable without cargo-fuzz.
     #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-    use std::path::{Path, PathBuf};
-
-    fn fuzz_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
-    }
-
     fn replay(target: &str, body: fn(&[u8])) {
-        let mut files = Vec::new();
-        for kind in ["corpus", "regressions"] {
-            if let Ok(entries) = std::fs::read_dir(fuzz_dir().join(kind).join(target)) {
-                files.extend(entries.map(|e| e.unwrap().path()).filter(|p| p.is_file()));
-            }
-        }
-        files.sort();
-        // An emptied or moved corpus would make this test pass without checking anything.
-        assert!(
-            files.len() >= 4,
-            "fuzz/corpus/{target} holds {} files",
-            files.len()
-        );
-        for path in files {
-            let bytes = std::fs::read(&path).unwrap();
-            let outcome = std::panic::catch_unwind(|| body(&bytes));
-            assert!(outcome.is_ok(), "{} failed", path.display());
-        }
+        gridsync_core::fuzzing::replay_committed(target, 4, body);
     }
 
     #[test]

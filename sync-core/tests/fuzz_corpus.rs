@@ -4,8 +4,6 @@
 //! checked on every test run.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use std::path::{Path, PathBuf};
-
 use automerge::ActorId;
 use gridsync_core::admission::{DeviceAuthority, admit};
 use gridsync_core::case::CaseDoc;
@@ -13,42 +11,8 @@ use gridsync_core::fuzzing::{self, FIXTURE_ACTOR, FIXTURE_CASE, FIXTURE_DOC};
 use gridsync_core::protocol::RejectCode;
 use gridsync_core::taxonomy::Taxonomy;
 
-fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
-}
-
-/// The committed inputs of `target`: its corpus, then its crashers.
-fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    for kind in ["corpus", "regressions"] {
-        let Ok(entries) = std::fs::read_dir(fuzz_dir().join(kind).join(target)) else {
-            continue;
-        };
-        let mut files: Vec<PathBuf> = entries
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
-        out.extend(files.into_iter().map(|p| {
-            let bytes = std::fs::read(&p).unwrap();
-            (p, bytes)
-        }));
-    }
-    out
-}
-
 fn replay(target: &str, body: fn(&[u8])) {
-    let inputs = inputs(target);
-    // An emptied or moved corpus would make this test pass without checking anything.
-    assert!(
-        inputs.len() >= 5,
-        "fuzz/corpus/{target} holds {} files",
-        inputs.len()
-    );
-    for (path, bytes) in &inputs {
-        let outcome = std::panic::catch_unwind(|| body(bytes));
-        assert!(outcome.is_ok(), "{} failed", path.display());
-    }
+    fuzzing::replay_committed(target, 5, body);
 }
 
 #[test]
