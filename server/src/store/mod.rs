@@ -31,6 +31,16 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The database behind one of the pool's connections.
+    pub fn of(conn: &sqlx::AnyConnection) -> Backend {
+        match conn.backend_name() {
+            "PostgreSQL" => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+}
+
 /// Everything the store can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -130,6 +140,10 @@ impl Store {
                             // projection's indexes and the feed's tail stay in memory instead
                             // of being read back with a syscall per page during a storm.
                             "PRAGMA cache_size = -16384",
+                            // Statement journals (the undo of one multi-row INSERT inside
+                            // its transaction) in memory: past 64 KiB they spilled to a temp
+                            // file, a write syscall per page. Crash recovery is the WAL's.
+                            "PRAGMA temp_store = MEMORY",
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
