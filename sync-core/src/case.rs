@@ -357,6 +357,21 @@ impl CaseDoc {
         self.doc.get_changes(have)
     }
 
+    /// The hashes of the changes the holder of `have` lacks, from the change graph alone:
+    /// nothing is rebuilt, unlike [`CaseDoc::changes_since`].
+    pub fn hashes_since(&mut self, have: &[ChangeHash]) -> Vec<ChangeHash> {
+        self.doc
+            .get_changes_meta(have)
+            .into_iter()
+            .map(|m| m.hash)
+            .collect()
+    }
+
+    /// The changes `hash` depends on directly, if this document holds it (nothing rebuilt).
+    pub fn deps_of(&mut self, hash: &ChangeHash) -> Option<Vec<ChangeHash>> {
+        self.doc.get_change_meta_by_hash(hash).map(|m| m.deps)
+    }
+
     pub fn change(&mut self, hash: &ChangeHash) -> Option<Change> {
         self.doc.get_change_by_hash(hash)
     }

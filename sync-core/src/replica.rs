@@ -3,14 +3,20 @@
 //! A lost phone must not leak dispute or key-person data, so every document, summary, identity and
 //! rejection reason is sealed with XChaCha20-Poly1305 under a 32-byte key the app keeps in the
 //! platform keystore. Plain are only what says nothing about people: case ids (random UUIDs),
-//! sync states, timestamps, change hashes (acknowledged and rejected) with rejection codes, the
-//! feed cursor and the actor id. Each sealed value is
+//! sync states, timestamps, change hashes (acknowledged, rejected with rejection codes, and in the
+//! outbox), the feed cursor and the actor id. Each sealed value is
 //! bound to its row and column (associated data), so blobs cannot be swapped between cases.
 //!
 //! Sync is two calls with the network in between: [`Replica::next_sync_request`] reads only, and
 //! [`Replica::apply_sync_response`] writes everything the response says in one transaction. A crash
-//! between them loses nothing (the outbox is derived from the acknowledged heads, which only move
-//! on commit) and a repeated response applies nothing twice (changes are identified by hash).
+//! between them loses nothing (what is pushed is what the server has not acknowledged, and
+//! acknowledgements only land on commit) and a repeated response applies nothing twice (changes
+//! are identified by hash).
+//!
+//! Each change made here is also kept, sealed, in the `outbox` beside its document until the
+//! server acknowledges it, so building a push reads those rows instead of opening every pending
+//! document (ADR 0018). The documents stay the truth: a pending case without outbox rows (a
+//! store from before the outbox, a case waiting for history) is pushed from its document.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -39,7 +45,7 @@ pub const MAX_PUSH_BYTES: usize = 512 * 1024;
 /// What the replica asks the server to send per response by default.
 pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
 
-const SCHEMA: i64 = 4;
+const SCHEMA: i64 = 5;
 
 /// Where a case stands between this phone and the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -246,6 +252,21 @@ impl Replica {
             )
             .map_err(storage)?;
         }
+        if version < 5 {
+            // Changes made here and not yet acknowledged, sealed, in the order made: what the
+            // next push sends. Filled from the documents below, once the key is checked.
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS outbox (
+                     id INTEGER PRIMARY KEY AUTOINCREMENT,
+                     case_id TEXT NOT NULL,
+                     hash TEXT NOT NULL,
+                     entry BLOB NOT NULL);
+                 CREATE INDEX IF NOT EXISTS outbox_case ON outbox(case_id, id);",
+            )
+            .map_err(storage)?;
+        }
+        // Hot statements are prepared once per connection, not on every call.
+        conn.set_prepared_statement_cache_capacity(64);
         let seal = Sealer::new(key);
         let mut replica = Replica {
             conn,
@@ -254,6 +275,9 @@ impl Replica {
             identity: None,
         };
         replica.load_meta()?;
+        if version < 5 {
+            replica.fill_outbox()?;
+        }
         Ok(replica)
     }
 
@@ -287,10 +311,37 @@ impl Replica {
         Ok(())
     }
 
+    /// Schema 5: the outbox of every case not yet synced, from its document, in one transaction
+    /// with the schema version (a crash halfway fills it again from the start).
+    fn fill_outbox(&mut self) -> Result<()> {
+        let tx = self.conn.transaction().map_err(storage)?;
+        tx.execute("DELETE FROM outbox", []).map_err(storage)?;
+        let ids: Vec<String> = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT id FROM cases WHERE sync_state != 'synced' ORDER BY updated_at, id",
+                )
+                .map_err(storage)?;
+            stmt.query_map([], |r| r.get(0))
+                .map_err(storage)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(storage)?
+        };
+        for id in ids {
+            let (mut doc, acked) = load_doc(&tx, &self.seal, &id)?;
+            for change in doc.changes_since(&acked) {
+                queue_change(&tx, &self.seal, &id, Queued::of(&change))?;
+            }
+        }
+        tx.execute_batch("PRAGMA user_version = 5;")
+            .map_err(storage)?;
+        tx.commit().map_err(storage)
+    }
+
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+            .and_then(|mut stmt| stmt.query_row([key], |r| r.get(0)).optional())
             .map_err(storage)
     }
 
@@ -365,9 +416,10 @@ impl Replica {
     pub fn capture(&mut self, new: &NewCase, at: Millis) -> Result<String> {
         let who = self.who()?;
         let id = new_case_id();
-        let (mut doc, _) = CaseDoc::create(self.actor.clone(), &id, new, &who, at)?;
+        let (mut doc, hash) = CaseDoc::create(self.actor.clone(), &id, new, &who, at)?;
         let tx = self.conn.transaction().map_err(storage)?;
         store_doc(&tx, &self.seal, &id, &mut doc, &[], &[], at)?;
+        queue_new(&tx, &self.seal, &id, &mut doc, hash, &who.user)?;
         tx.commit().map_err(storage)?;
         Ok(id)
     }
@@ -383,9 +435,10 @@ impl Replica {
         // A case still waiting for its history cannot be edited: the edit would float free of it.
         doc.read()?;
         doc.set_actor(self.actor.clone());
-        if doc.edit(&who, at, f)?.is_some() {
+        if let Some(hash) = doc.edit(&who, at, f)? {
             let rejected = rejected_hashes(&tx, id)?;
             store_doc(&tx, &self.seal, id, &mut doc, &acked, &rejected, at)?;
+            queue_new(&tx, &self.seal, id, &mut doc, hash, &who.user)?;
         }
         tx.commit().map_err(storage)
     }
@@ -679,11 +732,8 @@ impl Replica {
     /// Cases with changes the server has not acknowledged.
     pub fn pending_count(&self) -> Result<usize> {
         self.conn
-            .query_row(
-                "SELECT count(*) FROM cases WHERE sync_state = 'pending'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
+            .prepare_cached("SELECT count(*) FROM cases WHERE sync_state = 'pending'")
+            .and_then(|mut stmt| stmt.query_row([], |r| r.get::<_, i64>(0)))
             .map(|n| usize::try_from(n).unwrap_or(0))
             .map_err(storage)
     }
@@ -726,53 +776,58 @@ impl Replica {
         let mut push = Vec::new();
         let mut want = Vec::new();
         let mut budget = MAX_PUSH_BYTES;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, doc, acked, sync_state FROM cases WHERE sync_state != 'synced' ORDER BY updated_at, id")
-            .map_err(storage)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Vec<u8>>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })
-            .map_err(storage)?;
-        for row in rows {
+        let pending: Vec<(String, String)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, sync_state FROM cases WHERE sync_state != 'synced' ORDER BY updated_at, id",
+                )
+                .map_err(storage)?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(storage)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(storage)?
+        };
+        for (id, state) in pending {
             if budget == 0 {
                 break;
             }
-            let (id, sealed, acked, _) = row.map_err(storage)?;
-            let mut doc = CaseDoc::load(&self.seal.open(&sealed, &aad(&id, "doc"))?)?;
-            let acked = decode_hashes(&acked)?;
             let rejected = rejected_hashes(&self.conn, &id)?;
-            if !doc.missing_deps().is_empty() {
-                want.push(DocHeads {
-                    doc: id.clone(),
-                    heads: doc.heads().iter().map(hash_bytes).collect(),
-                });
+            // The outbox, unless the case waits for history (its heads go into `want`) or has
+            // none (then the document says what the server lacks).
+            let mut unacked = match SyncState::parse(&state)? {
+                SyncState::Incomplete => Vec::new(),
+                _ => queued_changes(&self.conn, &self.seal, &id)?,
+            };
+            if unacked.is_empty() {
+                let (mut doc, acked) = load_doc(&self.conn, &self.seal, &id)?;
+                if !doc.missing_deps().is_empty() {
+                    want.push(DocHeads {
+                        doc: id.clone(),
+                        heads: doc.heads().iter().map(hash_bytes).collect(),
+                    });
+                }
+                unacked = doc.changes_since(&acked).iter().map(Queued::of).collect();
             }
             // Changes come in causal order, so any prefix can be admitted on its own: send what
             // fits (at least one change) and the rest next round.
             let mut changes = Vec::new();
             let mut size = 0;
-            for c in doc.changes_since(&acked) {
-                if rejected.contains(&c.hash()) {
+            for c in unacked {
+                if rejected.contains(&c.hash) {
                     continue;
                 }
                 // Only the signed-in user's changes can be pushed with their token; another
                 // user's (a shared phone) wait, with everything after them, for that user.
-                if ChangeAuthor::of_change(&c).is_none_or(|a| a.user != who.user) {
+                if c.author.as_deref() != Some(who.user.as_str()) {
                     break;
                 }
-                let len = c.raw_bytes().len();
+                let len = c.bytes.len();
                 if !changes.is_empty() && size + len > budget {
                     break;
                 }
                 size += len;
-                changes.push(ByteBuf::from(c.raw_bytes().to_vec()));
+                changes.push(ByteBuf::from(c.bytes));
             }
             if changes.is_empty() {
                 continue;
@@ -826,11 +881,11 @@ impl Replica {
                 r.reason.as_bytes(),
                 &aad(&r.doc, &format!("rejection:{hash}")),
             );
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO rejections (case_id, hash, code, reason) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (case_id, hash) DO UPDATE SET code = excluded.code, reason = excluded.reason",
-                params![r.doc, hash, r.code.as_str(), sealed],
             )
+            .and_then(|mut stmt| stmt.execute(params![r.doc, hash, r.code.as_str(), sealed]))
             .map_err(storage)?;
             outcome.rejected += 1;
             touched.insert(r.doc.clone());
@@ -895,10 +950,11 @@ impl Replica {
 
 fn load_doc(conn: &Connection, seal: &Sealer, id: &str) -> Result<(CaseDoc, Vec<ChangeHash>)> {
     let row: Option<(Vec<u8>, Vec<u8>)> = conn
-        .query_row("SELECT doc, acked FROM cases WHERE id = ?1", [id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+        .prepare_cached("SELECT doc, acked FROM cases WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
         })
-        .optional()
         .map_err(storage)?;
     let (sealed, acked) = row.ok_or_else(|| Error::UnknownCase(id.to_owned()))?;
     let doc = CaseDoc::load(&seal.open(&sealed, &aad(id, "doc"))?)?;
@@ -915,18 +971,20 @@ fn store_doc(
     rejected: &[ChangeHash],
     now: Millis,
 ) -> Result<()> {
-    let (state, acked) = settle(doc, acked, rejected);
+    let (state, acked, unacked) = settle(doc, acked, rejected);
+    prune_outbox(conn, id, &unacked)?;
     let summary = summarise(doc);
     let mut plain = Vec::new();
     ciborium::into_writer(&summary, &mut plain).map_err(|e| Error::Storage(e.to_string()))?;
     let sealed_doc = seal.seal(&doc.save(), &aad(id, "doc"));
     let sealed_summary = seal.seal(&plain, &aad(id, "summary"));
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO cases (id, doc, summary, acked, sync_state, updated_at, heads) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, summary = excluded.summary,
              acked = excluded.acked, sync_state = excluded.sync_state, updated_at = excluded.updated_at,
              heads = excluded.heads",
-        params![
+    )
+    .and_then(|mut stmt| stmt.execute(params![
             id,
             sealed_doc,
             sealed_summary,
@@ -934,21 +992,20 @@ fn store_doc(
             state.as_str(),
             now,
             encode_hashes(&doc.heads())
-        ],
-    )
+        ]))
     .map_err(storage)?;
     Ok(())
 }
 
-/// The sync state of a document given what the server acknowledged and refused, and the
-/// acknowledged heads to keep.
+/// The sync state of a document given what the server acknowledged and refused, the
+/// acknowledged heads to keep, and the changes still unacknowledged.
 fn settle(
     doc: &mut CaseDoc,
     acked: &[ChangeHash],
     rejected: &[ChangeHash],
-) -> (SyncState, Vec<ChangeHash>) {
-    let unacked: Vec<ChangeHash> = doc.changes_since(acked).iter().map(|c| c.hash()).collect();
-    if !doc.missing_deps().is_empty() {
+) -> (SyncState, Vec<ChangeHash>, Vec<ChangeHash>) {
+    let unacked = doc.hashes_since(acked);
+    let (state, acked) = if !doc.missing_deps().is_empty() {
         (SyncState::Incomplete, minimise(doc, acked))
     } else if unacked.is_empty() {
         (SyncState::Synced, doc.heads())
@@ -956,7 +1013,8 @@ fn settle(
         (SyncState::Rejected, minimise(doc, acked))
     } else {
         (SyncState::Pending, minimise(doc, acked))
-    }
+    };
+    (state, acked, unacked)
 }
 
 /// Records acknowledgements (and refusals) for a case whose document did not change: only its
@@ -972,12 +1030,11 @@ fn store_acks(
     now: Millis,
 ) -> Result<()> {
     let row: Option<(Vec<u8>, Option<Vec<u8>>, String)> = conn
-        .query_row(
-            "SELECT acked, heads, sync_state FROM cases WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()
+        .prepare_cached("SELECT acked, heads, sync_state FROM cases WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
         .map_err(storage)?;
     // A refusal for a case this phone never stored (bytes it never sent).
     let Some((acked, heads, state)) = row else {
@@ -988,9 +1045,9 @@ fn store_acks(
     let heads = heads.map(|h| decode_hashes(&h)).transpose()?;
     // A case still waiting for history may hold changes beyond its heads: judged in full.
     let quick = !refused && SyncState::parse(&state)? != SyncState::Incomplete;
-    let (state, acked) = match heads {
+    let (state, acked, unacked) = match heads {
         Some(heads) if quick && !heads.is_empty() && heads.iter().all(|h| acked.contains(h)) => {
-            (SyncState::Synced, heads)
+            (SyncState::Synced, heads, Vec::new())
         }
         _ => {
             let (mut doc, _) = load_doc(conn, seal, id)?;
@@ -998,11 +1055,126 @@ fn store_acks(
             settle(&mut doc, &acked, &rejected)
         }
     };
-    conn.execute(
+    prune_outbox(conn, id, &unacked)?;
+    conn.prepare_cached(
         "UPDATE cases SET acked = ?2, sync_state = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, encode_hashes(&acked), state.as_str(), now],
     )
+    .and_then(|mut stmt| stmt.execute(params![id, encode_hashes(&acked), state.as_str(), now]))
     .map_err(storage)?;
+    Ok(())
+}
+
+/// A change in the outbox: made on this phone, not yet acknowledged. Sealed as one value.
+#[derive(Serialize, Deserialize)]
+struct OutboxEntry {
+    /// The account that made it (only that account's token may push it).
+    author: Option<String>,
+    change: ByteBuf,
+}
+
+/// A change the server has not acknowledged, ready to push.
+struct Queued {
+    hash: ChangeHash,
+    author: Option<String>,
+    bytes: Vec<u8>,
+}
+
+impl Queued {
+    fn of(change: &automerge::Change) -> Queued {
+        Queued {
+            hash: change.hash(),
+            author: ChangeAuthor::of_change(change).map(|a| a.user),
+            bytes: change.raw_bytes().to_vec(),
+        }
+    }
+}
+
+/// Puts the change just made (`hash`) into the outbox.
+fn queue_new(
+    conn: &Connection,
+    seal: &Sealer,
+    id: &str,
+    doc: &mut CaseDoc,
+    hash: ChangeHash,
+    user: &str,
+) -> Result<()> {
+    let change = doc
+        .change(&hash)
+        .ok_or_else(|| Error::Storage(format!("change {hash} vanished from case {id}")))?;
+    let mut queued = Queued::of(&change);
+    queued.author = Some(user.to_owned());
+    queue_change(conn, seal, id, queued)
+}
+
+fn queue_change(conn: &Connection, seal: &Sealer, id: &str, change: Queued) -> Result<()> {
+    let hash = change.hash.to_string();
+    let mut plain = Vec::new();
+    ciborium::into_writer(
+        &OutboxEntry {
+            author: change.author,
+            change: ByteBuf::from(change.bytes),
+        },
+        &mut plain,
+    )
+    .map_err(|e| Error::Storage(format!("outbox: {e}")))?;
+    let sealed = seal.seal(&plain, &aad(id, &format!("outbox:{hash}")));
+    conn.prepare_cached("INSERT INTO outbox (case_id, hash, entry) VALUES (?1, ?2, ?3)")
+        .and_then(|mut stmt| stmt.execute(params![id, hash, sealed]))
+        .map_err(storage)?;
+    Ok(())
+}
+
+/// The outbox of case `id`, in the order the changes were made (a causal order).
+fn queued_changes(conn: &Connection, seal: &Sealer, id: &str) -> Result<Vec<Queued>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT hash, entry FROM outbox WHERE case_id = ?1 ORDER BY id")
+        .map_err(storage)?;
+    let rows = stmt
+        .query_map([id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .map_err(storage)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (hash, sealed) = row.map_err(storage)?;
+        let plain = seal.open(&sealed, &aad(id, &format!("outbox:{hash}")))?;
+        let entry: OutboxEntry = ciborium::from_reader(plain.as_slice())
+            .map_err(|e| Error::Storage(format!("outbox: {e}")))?;
+        out.push(Queued {
+            hash: hash
+                .parse()
+                .map_err(|_| Error::Storage(format!("outbox hash {hash:?}")))?,
+            author: entry.author,
+            bytes: entry.change.into_vec(),
+        });
+    }
+    Ok(out)
+}
+
+/// Drops from the outbox of case `id` every change not in `unacked` (the server has it).
+fn prune_outbox(conn: &Connection, id: &str, unacked: &[ChangeHash]) -> Result<()> {
+    if unacked.is_empty() {
+        conn.prepare_cached("DELETE FROM outbox WHERE case_id = ?1")
+            .and_then(|mut stmt| stmt.execute([id]))
+            .map_err(storage)?;
+        return Ok(());
+    }
+    let held: Vec<(i64, String)> = conn
+        .prepare_cached("SELECT id, hash FROM outbox WHERE case_id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .map_err(storage)?;
+    let unacked: std::collections::HashSet<String> =
+        unacked.iter().map(ChangeHash::to_string).collect();
+    for (row, hash) in held {
+        if !unacked.contains(&hash) {
+            conn.prepare_cached("DELETE FROM outbox WHERE id = ?1")
+                .and_then(|mut stmt| stmt.execute([row]))
+                .map_err(storage)?;
+        }
+    }
     Ok(())
 }
 
@@ -1032,8 +1204,8 @@ fn minimise(doc: &mut CaseDoc, acked: &[ChangeHash]) -> Vec<ChangeHash> {
     let set: BTreeSet<ChangeHash> = acked.iter().copied().collect();
     let mut covered = BTreeSet::new();
     for h in &set {
-        if let Some(c) = doc.change(h) {
-            covered.extend(c.deps().iter().copied());
+        if let Some(deps) = doc.deps_of(h) {
+            covered.extend(deps);
         }
     }
     set.difference(&covered).copied().collect()
@@ -1041,7 +1213,7 @@ fn minimise(doc: &mut CaseDoc, acked: &[ChangeHash]) -> Vec<ChangeHash> {
 
 fn rejected_hashes(conn: &Connection, id: &str) -> Result<Vec<ChangeHash>> {
     let mut stmt = conn
-        .prepare("SELECT hash FROM rejections WHERE case_id = ?1")
+        .prepare_cached("SELECT hash FROM rejections WHERE case_id = ?1")
         .map_err(storage)?;
     let rows = stmt
         .query_map([id], |r| r.get::<_, String>(0))

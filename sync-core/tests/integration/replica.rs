@@ -432,3 +432,162 @@ fn an_acknowledgement_settles_only_what_it_covers_also_in_stores_from_before_hea
         "路灯不亮 甲（已复查）"
     );
 }
+
+/// The change hashes in the outbox of the store at `file`, read beside the open replica.
+fn outbox(file: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let conn = rusqlite::Connection::open(file).unwrap();
+    let mut stmt = conn.prepare("SELECT hash FROM outbox").unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+/// The changes of `r`'s cases that the hub does not have, taken from the documents.
+fn owed(hub: &mut MemoryHub, r: &Replica) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for id in r.case_ids().unwrap() {
+        let have = hub.doc(&id).map(|d| d.heads()).unwrap_or_default();
+        let mut doc = r.case(&id).unwrap();
+        out.extend(doc.hashes_since(&have).iter().map(|h| h.to_string()));
+    }
+    out
+}
+
+/// What `r` would push, case by case, checked against the documents: the outbox must send
+/// exactly the bytes (and order) the documents say the hub lacks.
+fn assert_push_matches_documents(hub: &mut MemoryHub, r: &Replica) {
+    for case in r.next_sync_request().unwrap().push {
+        let have = hub.doc(&case.doc).map(|d| d.heads()).unwrap_or_default();
+        let expected: Vec<Vec<u8>> = r
+            .case(&case.doc)
+            .unwrap()
+            .changes_since(&have)
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect();
+        let pushed: Vec<Vec<u8>> = case.changes.iter().map(|b| b.to_vec()).collect();
+        assert_eq!(pushed, expected, "case {}", case.doc);
+    }
+}
+
+#[test]
+fn the_outbox_holds_exactly_the_changes_the_server_lacks_through_edits_pulls_and_acks() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("phone.db");
+    let mut hub = MemoryHub::new();
+    let mut a = Replica::open(&file, &KEY).unwrap();
+    a.sign_in(worker("wang", "phone-a")).unwrap();
+    hub.register_device(worker("wang", "phone-a"), a.actor_id().clone());
+    let mut b = replica_for(&mut hub, worker("zhao", "phone-b"));
+
+    let x = a.capture(&new_request("路灯不亮 甲"), T0).unwrap();
+    let y = a.capture(&new_request("路灯不亮 乙"), T0 + 1).unwrap();
+    a.edit(&x, T0 + 2, |e| e.set_title("路灯不亮 甲（复查）"))
+        .unwrap();
+    assert_eq!(outbox(&file).len(), 3);
+    assert_eq!(outbox(&file), owed(&mut hub, &a));
+    assert_push_matches_documents(&mut hub, &a);
+
+    // Pushed; y is edited while the request is on its way.
+    let req = encode_request(&a.next_sync_request().unwrap()).unwrap();
+    a.edit(&y, T0 + 3, |e| e.set_title("路灯不亮 乙（复查）"))
+        .unwrap();
+    let resp = hub.handle("phone-a", &req, T0 + 4).unwrap();
+    a.apply_sync_response(&decode_response(&resp).unwrap(), T0 + 4)
+        .unwrap();
+    assert_eq!(outbox(&file).len(), 1, "only the edit made in flight");
+    assert_eq!(outbox(&file), owed(&mut hub, &a));
+    assert_push_matches_documents(&mut hub, &a);
+
+    // A colleague's case arrives by pull (not into the outbox) and is edited here (into it).
+    let z = b.capture(&new_request("井盖缺失"), T0 + 5).unwrap();
+    sync_until_quiet(&mut hub, &mut b);
+    sync(&mut hub, &mut a);
+    assert!(a.case_ids().unwrap().contains(&z));
+    assert_eq!(outbox(&file), owed(&mut hub, &a));
+    assert!(outbox(&file).is_empty(), "{:?}", outbox(&file));
+    a.edit(&z, T0 + 6, |e| e.set_title("井盖缺失（已围挡）"))
+        .unwrap();
+    assert_eq!(outbox(&file), owed(&mut hub, &a));
+    assert_push_matches_documents(&mut hub, &a);
+    sync_until_quiet(&mut hub, &mut a);
+    assert!(outbox(&file).is_empty());
+    assert_eq!(a.pending_count().unwrap(), 0);
+    assert_eq!(
+        hub.doc(&z).unwrap().read().unwrap().title,
+        "井盖缺失（已围挡）"
+    );
+}
+
+#[test]
+fn a_refused_change_stays_in_the_outbox_and_is_not_pushed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("phone.db");
+    let mut hub = MemoryHub::new();
+    let mut r = Replica::open(&file, &KEY).unwrap();
+    r.sign_in(worker("wang", "phone-a")).unwrap();
+    // The server has moved the worker to grid 02: the case of grid 01 is refused.
+    let moved = gridsync_core::Identity::new(
+        "wang",
+        gridsync_core::Role::GridWorker,
+        path("130322/101/201/02"),
+        None,
+        "phone-a",
+    )
+    .unwrap();
+    hub.register_device(moved, r.actor_id().clone());
+    let id = r.capture(&new_request("路灯不亮"), T0).unwrap();
+    let out = sync(&mut hub, &mut r);
+    assert_eq!((out.accepted, out.rejected), (0, 1));
+    assert_eq!(r.sync_state(&id).unwrap(), SyncState::Rejected);
+    assert_eq!(outbox(&file), owed(&mut hub, &r), "kept until resolved");
+    assert_eq!(outbox(&file).len(), 1);
+    assert!(r.next_sync_request().unwrap().push.is_empty());
+}
+
+#[test]
+fn a_store_from_before_the_outbox_fills_it_from_its_documents_and_pushes_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("phone.db");
+    let mut hub = MemoryHub::new();
+    let mut r = Replica::open(&file, &KEY).unwrap();
+    r.sign_in(worker("wang", "phone-a")).unwrap();
+    hub.register_device(worker("wang", "phone-a"), r.actor_id().clone());
+    let a = r.capture(&new_request("路灯不亮 甲"), T0).unwrap();
+    sync_until_quiet(&mut hub, &mut r);
+    r.edit(&a, T0 + 1, |e| e.set_title("路灯不亮 甲（复查）"))
+        .unwrap();
+    let b = r.capture(&new_request("路灯不亮 乙"), T0 + 2).unwrap();
+    r.edit(&b, T0 + 3, |e| e.set_title("路灯不亮 乙（复查）"))
+        .unwrap();
+    let owed_before = owed(&mut hub, &r);
+    assert_eq!(owed_before.len(), 3);
+    drop(r);
+
+    // Schema 4 had no outbox.
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.execute_batch("DROP TABLE outbox; PRAGMA user_version = 4;")
+        .unwrap();
+    drop(conn);
+    let mut r = Replica::open(&file, &KEY).unwrap();
+    r.sign_in(worker("wang", "phone-a")).unwrap();
+    assert_eq!(outbox(&file), owed_before, "filled from the documents");
+    assert_push_matches_documents(&mut hub, &r);
+    drop(r);
+
+    // A pending case without outbox rows is pushed from its document all the same.
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    assert_eq!(conn.execute("DELETE FROM outbox", []).unwrap(), 3);
+    drop(conn);
+    let mut r = Replica::open(&file, &KEY).unwrap();
+    r.sign_in(worker("wang", "phone-a")).unwrap();
+    assert_push_matches_documents(&mut hub, &r);
+    sync_until_quiet(&mut hub, &mut r);
+    assert_eq!(r.pending_count().unwrap(), 0);
+    assert!(owed(&mut hub, &r).is_empty());
+    assert_eq!(
+        hub.doc(&b).unwrap().read().unwrap().title,
+        "路灯不亮 乙（复查）"
+    );
+}
