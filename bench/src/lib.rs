@@ -584,7 +584,8 @@ pub fn storm(opts: &StormOptions) -> anyhow::Result<Report> {
 /// The phone's own store, full of cases.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PhoneOptions {
-    /// Cases already in the store (captured and synced over months).
+    /// Cases already in the store, captured over months and never synced: the largest store
+    /// (each change is in its document and in the outbox until acknowledged).
     #[arg(long, default_value_t = 10_000)]
     pub cases: usize,
     /// Times the full store is opened through the FFI.
