@@ -230,3 +230,32 @@ impl MemoryHub {
         self.docs.get(id).and_then(|d| d.workflow().ok())
     }
 }
+
+/// xorshift64*, for test harnesses whose random choices (kill moments, injected faults) must be
+/// replayable from a printed seed. Not for anything else.
+#[derive(Debug, Clone)]
+pub struct SeededRng(u64);
+
+impl SeededRng {
+    /// Any seed works (it is made odd: xorshift never leaves zero).
+    pub fn new(seed: u64) -> SeededRng {
+        SeededRng(seed | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n` (`0` when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// An independent generator, seeded from this one.
+    pub fn fork(&mut self) -> SeededRng {
+        SeededRng::new(self.next_u64())
+    }
+}

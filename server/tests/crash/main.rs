@@ -30,6 +30,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gridsync_core::case::{Location, NewCase};
 use gridsync_core::protocol::{SyncResponse, decode_response, encode_request};
+use gridsync_core::testing::SeededRng as Rng;
 use gridsync_core::{CaseKind, Identity, JurisdictionPath, Replica, Role};
 use gridsync_server::auth;
 use gridsync_server::store::{Backend, Store, UserRecord};
@@ -50,40 +51,20 @@ fn kills() -> usize {
         .unwrap_or(50)
 }
 
-/// xorshift64*: the kill moments need to be replayable from a printed seed, not good.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn seeded(what: &str) -> Rng {
-        let seed = std::env::var("GRIDSYNC_CRASH_SEED")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| {
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos() as u64
-            })
-            | 1;
-        eprintln!("{what}: GRIDSYNC_CRASH_SEED={seed}");
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn fork(&mut self) -> Rng {
-        Rng(self.next() | 1)
-    }
+/// The kill moments, replayable from the printed seed (`GRIDSYNC_CRASH_SEED`).
+fn seeded(what: &str) -> Rng {
+    let seed = std::env::var("GRIDSYNC_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        })
+        | 1;
+    eprintln!("{what}: GRIDSYNC_CRASH_SEED={seed}");
+    Rng::new(seed)
 }
 
 fn now_ms() -> i64 {
@@ -451,7 +432,7 @@ async fn check_converged(store: &Store, replica: &Replica, captured: &[String]) 
 fn kill_the_server_at_random_moments(rt: &Runtime, db: db::TestDb, what: &str) {
     let store = db.store.clone();
     let blobs = tempfile::tempdir().unwrap();
-    let mut rng = Rng::seeded(what);
+    let mut rng = seeded(what);
     let grids = ["01", "02", "03"];
     for (i, g) in grids.iter().enumerate() {
         add_user(rt, &store, &format!("worker{i}"), &format!("{VILLAGE}/{g}"));
@@ -575,7 +556,7 @@ fn phone_child(spec: &str) {
     );
     let mut replica = Replica::open(Path::new(path), &KEY).unwrap();
     let grid = replica.identity().unwrap().scope.to_string();
-    let mut rng = Rng(now_ms() as u64 | 1);
+    let mut rng = Rng::new(now_ms() as u64);
     let mut captured = replica.case_ids().unwrap();
     let out = std::io::stdout();
     loop {
@@ -619,7 +600,7 @@ fn a_phone_killed_mid_sync_keeps_every_case_it_captured() {
         login(&serve.url, &mut replica, "worker", "phone-k", &grid)
     };
     let mut token_at = Instant::now();
-    let mut rng = Rng::seeded("phone kills");
+    let mut rng = seeded("phone kills");
     let captured = Arc::new(Mutex::new(BTreeSet::<String>::new()));
     let acked = Arc::new(Mutex::new(Acked::new()));
     let started = Instant::now();

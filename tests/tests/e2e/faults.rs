@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gridsync_core::Role;
 use gridsync_core::protocol::{SyncResponse, decode_response, encode_request, to_hash};
+use gridsync_core::testing::SeededRng as Rng;
 
 use crate::server::{Phone, Server, agent, phone, report};
 
@@ -48,23 +49,6 @@ const FAULTS: [Fault; 9] = [
     Fault::DelayResponse,
 ];
 
-/// xorshift64*: replayable from a printed seed.
-#[derive(Debug)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 struct FaultProxy {
     url: String,
     injected: Arc<Mutex<BTreeMap<Fault, usize>>>,
@@ -78,7 +62,7 @@ impl FaultProxy {
         let injected = Arc::new(Mutex::new(BTreeMap::new()));
         let tally = injected.clone();
         std::thread::spawn(move || {
-            let mut rng = Rng(seed | 1);
+            let mut rng = Rng::new(seed);
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
                 // A third of the requests pass; the rest meet one fault each, evenly.
@@ -335,7 +319,7 @@ fn phones_syncing_through_a_faulty_network_lose_nothing_duplicate_nothing_and_co
             .enumerate()
             .map(|(i, (phone, reports))| {
                 let (proxy, acked, captured) = (&proxy.url, &acked, &captured);
-                let mut rng = Rng((seed ^ ((i as u64 + 1) * 0x9E37_79B9)) | 1);
+                let mut rng = Rng::new(seed ^ ((i as u64 + 1) * 0x9E37_79B9));
                 s.spawn(move || work(phone, proxy, *reports, until, &mut rng, acked, captured))
             })
             .collect();
