@@ -934,7 +934,8 @@ impl Replica {
             };
             acked.extend(newly);
             let rejected = rejected_hashes(&tx, id)?;
-            store_doc(&tx, &self.seal, id, &mut doc, &acked, &rejected, now)?;
+            let unacked = store_doc(&tx, &self.seal, id, &mut doc, &acked, &rejected, now)?;
+            prune_outbox(&tx, id, &unacked)?;
         }
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('cursor', ?1)
@@ -961,7 +962,8 @@ fn load_doc(conn: &Connection, seal: &Sealer, id: &str) -> Result<(CaseDoc, Vec<
     Ok((doc, decode_hashes(&acked)?))
 }
 
-/// Saves a document with its summary, its acknowledged heads (minimised) and its sync state.
+/// Saves a document with its summary, its acknowledged heads (minimised) and its sync state;
+/// returns the changes still unacknowledged.
 fn store_doc(
     conn: &Connection,
     seal: &Sealer,
@@ -970,9 +972,8 @@ fn store_doc(
     acked: &[ChangeHash],
     rejected: &[ChangeHash],
     now: Millis,
-) -> Result<()> {
+) -> Result<Vec<ChangeHash>> {
     let (state, acked, unacked) = settle(doc, acked, rejected);
-    prune_outbox(conn, id, &unacked)?;
     let summary = summarise(doc);
     let mut plain = Vec::new();
     ciborium::into_writer(&summary, &mut plain).map_err(|e| Error::Storage(e.to_string()))?;
@@ -994,7 +995,7 @@ fn store_doc(
             encode_hashes(&doc.heads())
         ]))
     .map_err(storage)?;
-    Ok(())
+    Ok(unacked)
 }
 
 /// The sync state of a document given what the server acknowledged and refused, the
