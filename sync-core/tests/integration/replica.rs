@@ -127,10 +127,11 @@ fn the_store_is_encrypted_at_rest_and_refuses_a_wrong_key() {
 
 #[test]
 fn a_case_the_server_refuses_shows_as_rejected_with_its_reason_and_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("phone.db");
     let mut hub = MemoryHub::new();
-    let mut r = Replica::open_in_memory(&KEY).unwrap();
     // The phone still thinks it covers grid 01; the server has moved the worker to grid 02.
-    r.sign_in(worker("wang", "phone-a")).unwrap();
+    let mut r = open_signed_in(&file, worker("wang", "phone-a"));
     let moved = gridsync_core::Identity::new(
         "wang",
         gridsync_core::Role::GridWorker,
@@ -165,6 +166,8 @@ fn a_case_the_server_refuses_shows_as_rejected_with_its_reason_and_is_kept() {
     );
     assert_eq!(hub.quarantine().len(), 1, "kept in the server's quarantine");
     assert!(hub.doc_ids().is_empty(), "and not merged");
+    assert_eq!(outbox(&file).len(), 1, "and in the outbox until resolved");
+    assert_eq!(outbox(&file), owed(&mut hub, &r));
     // A rejected case is not pushed again and again.
     assert_eq!(r.pending_count().unwrap(), 0);
     assert!(r.next_sync_request().unwrap().push.is_empty());
@@ -390,8 +393,7 @@ fn an_acknowledgement_settles_only_what_it_covers_also_in_stores_from_before_hea
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("phone.db");
     let mut hub = MemoryHub::new();
-    let mut r = Replica::open(&file, &KEY).unwrap();
-    r.sign_in(worker("wang", "phone-a")).unwrap();
+    let mut r = open_signed_in(&file, worker("wang", "phone-a"));
     hub.register_device(worker("wang", "phone-a"), r.actor_id().clone());
     let a = r.capture(&new_request("路灯不亮 甲"), T0).unwrap();
     let b = r.capture(&new_request("路灯不亮 乙"), T0 + 1).unwrap();
@@ -421,8 +423,7 @@ fn an_acknowledgement_settles_only_what_it_covers_also_in_stores_from_before_hea
         2
     );
     drop(conn);
-    let mut r = Replica::open(&file, &KEY).unwrap();
-    r.sign_in(worker("wang", "phone-a")).unwrap();
+    let mut r = open_signed_in(&file, worker("wang", "phone-a"));
     sync_until_quiet(&mut hub, &mut r);
     assert_eq!(r.sync_state(&a).unwrap(), SyncState::Synced);
     assert_eq!(r.pending_count().unwrap(), 0);
@@ -431,6 +432,13 @@ fn an_acknowledgement_settles_only_what_it_covers_also_in_stores_from_before_hea
         r.case(&a).unwrap().read().unwrap().title,
         "路灯不亮 甲（已复查）"
     );
+}
+
+/// The phone store at `file`, opened with the test key and signed in as `who`.
+fn open_signed_in(file: &std::path::Path, who: gridsync_core::Identity) -> Replica {
+    let mut r = Replica::open(file, &KEY).unwrap();
+    r.sign_in(who).unwrap();
+    r
 }
 
 /// The change hashes in the outbox of the store at `file`, read beside the open replica.
@@ -476,8 +484,7 @@ fn the_outbox_holds_exactly_the_changes_the_server_lacks_through_edits_pulls_and
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("phone.db");
     let mut hub = MemoryHub::new();
-    let mut a = Replica::open(&file, &KEY).unwrap();
-    a.sign_in(worker("wang", "phone-a")).unwrap();
+    let mut a = open_signed_in(&file, worker("wang", "phone-a"));
     hub.register_device(worker("wang", "phone-a"), a.actor_id().clone());
     let mut b = replica_for(&mut hub, worker("zhao", "phone-b"));
 
@@ -527,38 +534,11 @@ fn the_outbox_holds_exactly_the_changes_the_server_lacks_through_edits_pulls_and
 }
 
 #[test]
-fn a_refused_change_stays_in_the_outbox_and_is_not_pushed_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("phone.db");
-    let mut hub = MemoryHub::new();
-    let mut r = Replica::open(&file, &KEY).unwrap();
-    r.sign_in(worker("wang", "phone-a")).unwrap();
-    // The server has moved the worker to grid 02: the case of grid 01 is refused.
-    let moved = gridsync_core::Identity::new(
-        "wang",
-        gridsync_core::Role::GridWorker,
-        path("130322/101/201/02"),
-        None,
-        "phone-a",
-    )
-    .unwrap();
-    hub.register_device(moved, r.actor_id().clone());
-    let id = r.capture(&new_request("路灯不亮"), T0).unwrap();
-    let out = sync(&mut hub, &mut r);
-    assert_eq!((out.accepted, out.rejected), (0, 1));
-    assert_eq!(r.sync_state(&id).unwrap(), SyncState::Rejected);
-    assert_eq!(outbox(&file), owed(&mut hub, &r), "kept until resolved");
-    assert_eq!(outbox(&file).len(), 1);
-    assert!(r.next_sync_request().unwrap().push.is_empty());
-}
-
-#[test]
 fn a_store_from_before_the_outbox_fills_it_from_its_documents_and_pushes_everything() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("phone.db");
     let mut hub = MemoryHub::new();
-    let mut r = Replica::open(&file, &KEY).unwrap();
-    r.sign_in(worker("wang", "phone-a")).unwrap();
+    let mut r = open_signed_in(&file, worker("wang", "phone-a"));
     hub.register_device(worker("wang", "phone-a"), r.actor_id().clone());
     let a = r.capture(&new_request("路灯不亮 甲"), T0).unwrap();
     sync_until_quiet(&mut hub, &mut r);
@@ -576,8 +556,7 @@ fn a_store_from_before_the_outbox_fills_it_from_its_documents_and_pushes_everyth
     conn.execute_batch("DROP TABLE outbox; PRAGMA user_version = 4;")
         .unwrap();
     drop(conn);
-    let mut r = Replica::open(&file, &KEY).unwrap();
-    r.sign_in(worker("wang", "phone-a")).unwrap();
+    let r = open_signed_in(&file, worker("wang", "phone-a"));
     assert_eq!(outbox(&file), owed_before, "filled from the documents");
     assert_push_matches_documents(&mut hub, &r);
     drop(r);
@@ -586,8 +565,7 @@ fn a_store_from_before_the_outbox_fills_it_from_its_documents_and_pushes_everyth
     let conn = rusqlite::Connection::open(&file).unwrap();
     assert_eq!(conn.execute("DELETE FROM outbox", []).unwrap(), 3);
     drop(conn);
-    let mut r = Replica::open(&file, &KEY).unwrap();
-    r.sign_in(worker("wang", "phone-a")).unwrap();
+    let mut r = open_signed_in(&file, worker("wang", "phone-a"));
     assert_push_matches_documents(&mut hub, &r);
     sync_until_quiet(&mut hub, &mut r);
     assert_eq!(r.pending_count().unwrap(), 0);
