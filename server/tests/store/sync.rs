@@ -20,6 +20,19 @@ fn request(title: &str, grid: &str) -> NewCase {
 }
 
 /// One round trip through the store, with the request passing the wire encoding.
+/// wang, grid worker of grid 01 (village 201), on phone-a: the reporter of most tests here.
+async fn wang(store: &Store) -> Replica {
+    phone(
+        store,
+        "wang",
+        Role::GridWorker,
+        "130322/101/201/01",
+        "phone-a",
+    )
+    .await
+    .1
+}
+
 async fn round(store: &Store, r: &mut Replica) -> SyncOutcome {
     let req = decode_request(&encode_request(&r.next_sync_request().unwrap()).unwrap()).unwrap();
     let ctx = store.device_context(&req.device).await.unwrap().unwrap();
@@ -49,14 +62,7 @@ conformance!(migrations_are_idempotent, |store: Store| async move {
 conformance!(
     a_push_is_stored_fed_to_others_in_scope_and_retries_are_no_ops,
     |store: Store| async move {
-        let (_, mut a) = phone(
-            &store,
-            "wang",
-            Role::GridWorker,
-            "130322/101/201/01",
-            "phone-a",
-        )
-        .await;
+        let mut a = wang(&store).await;
         let (_, mut b) = phone(&store, "zhao", Role::Mediator, "130322/101/201", "phone-b").await;
         let (_, mut other) = phone(
             &store,
@@ -158,14 +164,7 @@ conformance!(
 );
 
 conformance!(a_forged_actor_is_quarantined, |store: Store| async move {
-    let (_, mut a) = phone(
-        &store,
-        "wang",
-        Role::GridWorker,
-        "130322/101/201/01",
-        "phone-a",
-    )
-    .await;
+    let mut a = wang(&store).await;
     let (_, _b) = phone(
         &store,
         "liu",
@@ -192,14 +191,7 @@ conformance!(a_forged_actor_is_quarantined, |store: Store| async move {
 conformance!(
     the_feed_pages_by_bytes_and_loses_nothing,
     |store: Store| async move {
-        let (_, mut a) = phone(
-            &store,
-            "wang",
-            Role::GridWorker,
-            "130322/101/201/01",
-            "phone-a",
-        )
-        .await;
+        let mut a = wang(&store).await;
         let (_, mut t) = phone(&store, "li", Role::TownshipStaff, "130322/101", "pc-t").await;
         for i in 0..30 {
             a.capture(
@@ -237,14 +229,7 @@ conformance!(
     the_case_list_is_scoped_filtered_and_searched_alike_on_both_backends,
     |store: Store| async move {
         use gridsync_server::store::CaseQuery;
-        let (_, mut a) = phone(
-            &store,
-            "wang",
-            Role::GridWorker,
-            "130322/101/201/01",
-            "phone-a",
-        )
-        .await;
+        let mut a = wang(&store).await;
         let (li, _) = phone(&store, "li", Role::TownshipStaff, "130322/101", "pc-t").await;
         let (other, _) = phone(&store, "he", Role::TownshipStaff, "130322/102", "pc-o").await;
         a.capture(&request("路灯不亮 100%", "130322/101/201/01"), T0)
@@ -313,14 +298,7 @@ conformance_db!(
     |one: Store, url: String| async move {
         // A second stateless server on the same database, with its own document cache.
         let two = Store::connect(&url).await.unwrap();
-        let (_, mut a) = phone(
-            &one,
-            "wang",
-            Role::GridWorker,
-            "130322/101/201/01",
-            "phone-a",
-        )
-        .await;
+        let mut a = wang(&one).await;
         let (_, mut b) = phone(&one, "zhao", Role::Mediator, "130322/101/201", "phone-b").await;
         let id = a
             .capture(&request("路灯不亮", "130322/101/201/01"), T0)
@@ -354,14 +332,7 @@ conformance!(
         // Pushes are judged before the feed lock. Two phones edit one case; both pushes are
         // judged against the same stored version, then stored one after the other: the second
         // must be judged again on top of the first, or its snapshot would drop the first edit.
-        let (_, mut a) = phone(
-            &store,
-            "wang",
-            Role::GridWorker,
-            "130322/101/201/01",
-            "phone-a",
-        )
-        .await;
+        let mut a = wang(&store).await;
         let (_, mut b) = phone(&store, "zhao", Role::Mediator, "130322/101/201", "phone-b").await;
         let id = a
             .capture(&request("路灯不亮", "130322/101/201/01"), T0)
@@ -413,14 +384,7 @@ conformance!(
         // The feed transaction writes its rows at the commit, so the second entry of a case
         // cannot read the first from the database: it must be judged against what this
         // transaction wrote, or the edit would be judged against nothing and refused.
-        let (_, mut a) = phone(
-            &store,
-            "wang",
-            Role::GridWorker,
-            "130322/101/201/01",
-            "phone-a",
-        )
-        .await;
+        let mut a = wang(&store).await;
         let id = a
             .capture(&request("路灯不亮", "130322/101/201/01"), T0)
             .unwrap();
