@@ -8,6 +8,9 @@ use gridsync_core::attachment::{MAX_ATTACHMENT_BYTES, is_blob_name, sha256_hex, 
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, ObjectStore, PutOptions, PutPayload};
 
+use axum::http::StatusCode;
+use gridsync_core::Identity;
+
 use crate::store::{BlobRow, Store, StoreError};
 
 /// Where blob bytes live.
@@ -65,6 +68,15 @@ pub enum BlobError {
     Mismatch,
     #[error("the upload continues at byte {received}")]
     WrongOffset { received: i64 },
+    /// No case the caller may read references it (or it does not exist: names reveal nothing).
+    #[error("no such blob")]
+    NotFound,
+    #[error("the bytes have not been uploaded yet")]
+    NotUploaded,
+    #[error("this type has no thumbnail")]
+    NoThumbnail,
+    #[error("this file's location data cannot be removed; your role sees it only through the case")]
+    MetadataRestricted,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("object store: {0}")]
@@ -80,9 +92,52 @@ impl BlobError {
             BlobError::UnsupportedType => "unsupported_type",
             BlobError::Mismatch => "hash_mismatch",
             BlobError::WrongOffset { .. } => "wrong_offset",
+            BlobError::NotFound => "not_found",
+            BlobError::NotUploaded => "not_uploaded",
+            BlobError::NoThumbnail => "no_thumbnail",
+            BlobError::MetadataRestricted => "metadata_restricted",
             BlobError::Store(_) | BlobError::Objects(_) => "internal",
         }
     }
+
+    /// The HTTP status the API and the console answer with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            BlobError::BadName | BlobError::BadRange(_) => StatusCode::BAD_REQUEST,
+            BlobError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BlobError::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            BlobError::Mismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            BlobError::WrongOffset { .. } => StatusCode::CONFLICT,
+            BlobError::NotFound | BlobError::NotUploaded | BlobError::NoThumbnail => {
+                StatusCode::NOT_FOUND
+            }
+            BlobError::MetadataRestricted => StatusCode::FORBIDDEN,
+            BlobError::Store(_) | BlobError::Objects(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// What a caller wants of a blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobUse {
+    /// Its bytes or thumbnail: through a readable case whose reference was added by a holder.
+    Read,
+    /// To send its bytes: through any readable case that references it.
+    Upload,
+}
+
+/// `?thumb=1` (or `true`) asks for the thumbnail; `thumb=0`, `false` or nothing for the bytes.
+pub fn wants_thumb(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !matches!(v, "0" | "false" | "no"))
+}
+
+/// A blob as one caller may see it.
+#[derive(Debug)]
+pub struct Served {
+    pub mime: String,
+    pub bytes: Vec<u8>,
+    /// `original` or `stripped` (of EXIF, by role); `None` for a thumbnail, which never has any.
+    pub variant: Option<&'static str>,
 }
 
 fn objects_error(e: object_store::Error) -> BlobError {
@@ -185,6 +240,86 @@ impl BlobStore {
     /// database; returns how many parts went.
     pub async fn drop_abandoned(store: &Store, now: i64, days: i64) -> Result<u64, BlobError> {
         Ok(store.drop_stale_parts(now - days * 24 * 3_600_000).await?)
+    }
+
+    /// Hourly, forgets the parts of uploads nobody continued for `days` (`serve`'s sweeper).
+    pub fn spawn_sweeper(store: Store, days: i64) {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                match Self::drop_abandoned(&store, crate::now_ms(), days).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(parts = n, "forgot abandoned uploads"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping abandoned uploads failed"),
+                }
+            }
+        });
+    }
+
+    /// The caller may touch a blob only through a case it may read that references it:
+    /// `BadName` for a name that is no blob name (no path reaches the store), `NotFound`
+    /// otherwise, so names reveal nothing.
+    pub async fn check_access(
+        store: &Store,
+        who: &Identity,
+        sha256: &str,
+        using: BlobUse,
+    ) -> Result<(), BlobError> {
+        if !is_blob_name(sha256) {
+            return Err(BlobError::BadName);
+        }
+        let allowed = match using {
+            BlobUse::Read => store.may_read_blob(who, sha256).await?,
+            BlobUse::Upload => store.may_upload_blob(who, sha256).await?,
+        };
+        match allowed {
+            true => Ok(()),
+            false => Err(BlobError::NotFound),
+        }
+    }
+
+    /// A blob (or its thumbnail) for someone who may read a case that references it. EXIF (where
+    /// the camera stood) is evidence for the centres and the one who took it; the others get the
+    /// same picture without it.
+    pub async fn read_for(
+        &self,
+        store: &Store,
+        who: &Identity,
+        sha256: &str,
+        thumb: bool,
+    ) -> Result<Served, BlobError> {
+        Self::check_access(store, who, sha256, BlobUse::Read).await?;
+        let blob = store.blob(sha256).await?.ok_or(BlobError::NotUploaded)?;
+        if thumb {
+            let bytes = self
+                .thumbnail(sha256, &blob.mime)
+                .await?
+                .ok_or(BlobError::NoThumbnail)?;
+            return Ok(Served {
+                mime: "image/jpeg".into(),
+                bytes,
+                variant: None,
+            });
+        }
+        let bytes = self.get(sha256).await?;
+        let as_taken =
+            who.role.sees_photo_metadata() || store.holds_blob(sha256, &who.user).await?;
+        let (variant, bytes) = if as_taken {
+            ("original", bytes)
+        } else {
+            match gridsync_core::attachment::strip_metadata(&bytes, &blob.mime) {
+                // Nothing to remove (a PDF, a photo without EXIF): the bytes as taken.
+                Some(plain) if plain == bytes => ("original", plain),
+                Some(plain) => ("stripped", plain),
+                None => return Err(BlobError::MetadataRestricted),
+            }
+        };
+        Ok(Served {
+            mime: blob.mime,
+            bytes,
+            variant: Some(variant),
+        })
     }
 
     fn path(kind: &str, sha256: &str) -> ObjectPath {

@@ -1,14 +1,16 @@
 //! # gridsync-server
 //!
-//! The township's authoritative case store and the sync endpoint phones talk to (issue #3, in
-//! progress): the [`store`] (SQLite or PostgreSQL, one set of migrations and queries) with the
-//! sync transaction — admission of pushed changes, the change feed, quarantine and the case
-//! projection; [`auth`] (Argon2 passwords, EdDSA access tokens, rotating refresh tokens); and
-//! [`http`], the axum routes. The `gridsync` binary in `main.rs` only wires these together.
+//! The township's authoritative case store and the two entrances to it: the [`store`] (SQLite or
+//! PostgreSQL, one set of migrations and queries) with the sync transaction — admission of pushed
+//! changes, the change feed, quarantine and the case projection; [`auth`] (the sign-in policy,
+//! passwords and tokens); [`http`], the API phones and tools talk to; and [`console`], the
+//! reviewers' pages. [`app`] puts both entrances behind one router. The `gridsync` binary in
+//! `main.rs` only wires these together.
 
 pub mod auth;
 pub mod blobs;
 pub mod console;
+#[cfg(feature = "demo")]
 pub mod demo;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
@@ -21,7 +23,12 @@ pub mod stats;
 pub mod store;
 pub mod supervision;
 
-pub use http::{AppState, app};
+pub use http::AppState;
+
+/// The whole router: the API and the console, behind the same body limits and JSON errors.
+pub fn app(state: std::sync::Arc<AppState>) -> http::Router {
+    http::guarded(http::router().merge(console::routes()), state)
+}
 
 /// Milliseconds since the Unix epoch on the server's clock.
 pub fn now_ms() -> i64 {

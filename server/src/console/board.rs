@@ -12,8 +12,8 @@ use gridsync_core::Role;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::cases::{category_name, internal, row};
-use super::{Lang, Reviewer, page, same_origin};
+use super::cases::{category_name, row};
+use super::{ConsoleError, Lang, Reviewer, page, same_origin};
 use crate::AppState;
 use crate::stats::{Breakdown, Rate, Stats};
 use crate::store::{CaseQuery, CaseRow};
@@ -43,7 +43,10 @@ fn case_table(state: &AppState, l: Lang, id: &str, rows: &[CaseRow]) -> Markup {
     }
 }
 
-async fn supervision(State(state): State<Arc<AppState>>, r: Reviewer) -> Response {
+async fn supervision(
+    State(state): State<Arc<AppState>>,
+    r: Reviewer,
+) -> Result<Response, ConsoleError> {
     let l = r.lang;
     let now = crate::now_ms();
     let q = |f: fn(&mut CaseQuery)| {
@@ -61,14 +64,11 @@ async fn supervision(State(state): State<Arc<AppState>>, r: Reviewer) -> Respons
         s
     };
     let flagged = q(|q| q.accountability = Some(true));
-    let (late, soon, flagged) = match tokio::try_join!(
+    let (late, soon, flagged) = tokio::try_join!(
         state.store.all_cases(&r.who, &overdue, now, 500),
         state.store.all_cases(&r.who, &soon, now, 500),
         state.store.all_cases(&r.who, &flagged, now, 500),
-    ) {
-        Ok(x) => x,
-        Err(e) => return internal(e),
-    };
+    )?;
     let mut by_level: BTreeMap<&str, Vec<CaseRow>> = BTreeMap::new();
     for c in late {
         let level = match c.level.as_str() {
@@ -100,7 +100,7 @@ async fn supervision(State(state): State<Arc<AppState>>, r: Reviewer) -> Respons
             (case_table(&state, l, "accountability-table", &flagged))
         }
     };
-    page(&r, l.t("supervision"), "supervision", body).into_response()
+    Ok(page(&r, l.t("supervision"), "supervision", body).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,10 +150,10 @@ async fn dashboard(
     State(state): State<Arc<AppState>>,
     r: Reviewer,
     Query(w): Query<Window>,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     let l = r.lang;
     if r.who.role == Role::DepartmentHandler {
-        return (
+        return Ok((
             StatusCode::FORBIDDEN,
             page(
                 &r,
@@ -162,7 +162,7 @@ async fn dashboard(
                 html! { p.error #forbidden { (l.t("reports_by_jurisdiction")) } },
             ),
         )
-            .into_response();
+            .into_response());
     }
     let now = crate::now_ms();
     let to = state
@@ -174,14 +174,10 @@ async fn dashboard(
         .calendar
         .local_midnight(&w.from)
         .unwrap_or(to - 30 * DAY);
-    let (cohort, overdue) = match state
+    let (cohort, overdue) = state
         .store
         .stats_rows(&r.who, &r.who.scope, from, to, now)
-        .await
-    {
-        Ok(x) => x,
-        Err(e) => return internal(e),
-    };
+        .await?;
     let s: Stats = crate::stats::compute(
         &r.who.scope.to_string(),
         from,
@@ -237,13 +233,16 @@ async fn dashboard(
         section { h2 { (l.t("by_week")) } (bars("chart-week", &breakdown_rows(&s.by_week, |b| b.key.clone()), 20, true)) }
         section { h2 { (l.t("by_level")) } (bars("chart-level", &levels, 4, false)) }
     };
-    page(&r, l.t("dashboard"), "dashboard", body).into_response()
+    Ok(page(&r, l.t("dashboard"), "dashboard", body).into_response())
 }
 
-async fn devices(State(state): State<Arc<AppState>>, r: Reviewer) -> Response {
+async fn devices(
+    State(state): State<Arc<AppState>>,
+    r: Reviewer,
+) -> Result<Response, ConsoleError> {
     let l = r.lang;
     if r.who.role != Role::CountyAdmin {
-        return (
+        return Ok((
             StatusCode::FORBIDDEN,
             page(
                 &r,
@@ -252,12 +251,9 @@ async fn devices(State(state): State<Arc<AppState>>, r: Reviewer) -> Response {
                 html! { p.error #forbidden { (l.t("admins_only")) } },
             ),
         )
-            .into_response();
+            .into_response());
     }
-    let (devices, users) = match tokio::try_join!(state.store.devices(), state.store.users()) {
-        Ok(x) => x,
-        Err(e) => return internal(e),
-    };
+    let (devices, users) = tokio::try_join!(state.store.devices(), state.store.users())?;
     // Only devices used by accounts of this admin's county.
     let in_scope: std::collections::BTreeSet<String> = users
         .iter()
@@ -302,7 +298,7 @@ async fn devices(State(state): State<Arc<AppState>>, r: Reviewer) -> Response {
             }
         }
     };
-    page(&r, l.t("devices"), "devices", body).into_response()
+    Ok(page(&r, l.t("devices"), "devices", body).into_response())
 }
 
 async fn revoke(
@@ -310,28 +306,26 @@ async fn revoke(
     r: Reviewer,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     if r.who.role != Role::CountyAdmin || !same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, "county admins only").into_response();
+        return Err(ConsoleError::Forbidden("county admins only"));
     }
     // The device must be used by an account of this admin's county.
-    let users = match state.store.device_context(&id).await {
-        Ok(Some(ctx)) => ctx.users,
-        Ok(None) => return (StatusCode::NOT_FOUND, "no such device").into_response(),
-        Err(e) => return internal(e),
-    };
+    let no_such = || ConsoleError::NotFound("no such device");
+    let users = state
+        .store
+        .device_context(&id)
+        .await?
+        .ok_or_else(no_such)?
+        .users;
     if !users.iter().any(|u| u.scope.is_within(&r.who.scope)) {
-        return (StatusCode::NOT_FOUND, "no such device").into_response();
+        return Err(no_such());
     }
     let now = crate::now_ms();
-    match state.store.revoke_device(&id).await {
-        Ok(_) => {
-            let _ = state
-                .store
-                .audit(&r.who.user, "device_revoked", &id, "console", now)
-                .await;
-            Redirect::to("/console/devices").into_response()
-        }
-        Err(e) => internal(e),
-    }
+    state.store.revoke_device(&id).await?;
+    state
+        .store
+        .audit(&r.who.user, "device_revoked", &id, "console", now)
+        .await?;
+    Ok(Redirect::to("/console/devices").into_response())
 }

@@ -14,8 +14,9 @@ use gridsync_core::{CaseDoc, Identity};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
-use super::{Lang, Reviewer, console_device, page, same_origin};
+use super::{ConsoleError, Lang, Reviewer, console_device, page, same_origin};
 use crate::AppState;
+use crate::blobs::Served;
 use crate::store::{CaseQuery, CaseRow, StoreError};
 
 pub fn routes() -> Router<Arc<AppState>> {
@@ -112,30 +113,18 @@ const PER_PAGE: u32 = 50;
 /// Rows an export holds at most.
 const MAX_EXPORT: u32 = 10_000;
 
-pub(super) fn internal(e: StoreError) -> Response {
-    tracing::error!(error = %e, "console store error");
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal error, logged on the server",
-    )
-        .into_response()
-}
-
 async fn list(
     State(state): State<Arc<AppState>>,
     r: Reviewer,
     Query(f): Query<Filters>,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     let l = r.lang;
     let now = crate::now_ms();
     let q = f.query(&state.calendar);
-    let (page_data, counts) = match tokio::try_join!(
+    let (page_data, counts) = tokio::try_join!(
         state.store.list_cases(&r.who, &q, now),
         state.store.status_counts(&r.who, &q, now)
-    ) {
-        Ok(x) => x,
-        Err(e) => return internal(e),
-    };
+    )?;
     let pages = ((page_data.total + i64::from(PER_PAGE) - 1) / i64::from(PER_PAGE)).max(1);
     let statuses = [
         "reported",
@@ -224,7 +213,7 @@ async fn list(
             @if i64::from(page_data.page) < pages { a #next href=(f.link("/console/cases", Some(page_data.page + 1))) { (l.t("next")) } }
         }
     };
-    page(&r, l.t("cases"), "cases", body).into_response()
+    Ok(page(&r, l.t("cases"), "cases", body).into_response())
 }
 
 pub(super) fn department_name(state: &AppState, l: Lang, code: &str) -> String {
@@ -348,7 +337,7 @@ async fn detail(
     r: Reviewer,
     Path(id): Path<String>,
     Query(flash): Query<Flash>,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     let l = r.lang;
     let not_found = || {
         (
@@ -362,22 +351,19 @@ async fn detail(
         )
             .into_response()
     };
-    if gridsync_core::case::validate_case_id(&id).is_err() {
-        return not_found();
-    }
-    match state.store.may_read(&r.who, &id).await {
-        Ok(true) => {}
-        Ok(false) => return not_found(),
-        Err(e) => return internal(e),
+    if gridsync_core::case::validate_case_id(&id).is_err()
+        || !state.store.may_read(&r.who, &id).await?
+    {
+        return Ok(not_found());
     }
     let (doc, history) =
-        match tokio::try_join!(state.store.case_doc(&id), state.store.case_history(&id)) {
-            Ok((Some(d), h)) => (d, h),
-            Ok((None, _)) => return not_found(),
-            Err(e) => return internal(e),
+        match tokio::try_join!(state.store.case_doc(&id), state.store.case_history(&id))? {
+            (Some(d), h) => (d, h),
+            (None, _) => return Ok(not_found()),
         };
-    let (Ok(case), Ok(wf)) = (doc.read(), doc.workflow()) else {
-        return internal(StoreError::Corrupt(format!("case {id}")));
+    let (case, wf) = match (doc.read(), doc.workflow()) {
+        (Ok(case), Ok(wf)) => (case, wf),
+        (Err(e), _) | (_, Err(e)) => return Err(StoreError::from(e).into()),
     };
     let now = crate::now_ms();
     let mut uploaded = std::collections::BTreeSet::new();
@@ -539,7 +525,7 @@ async fn detail(
             }
         }
     };
-    page(&r, &case.title, "cases", body).into_response()
+    Ok(page(&r, &case.title, "cases", body).into_response())
 }
 
 fn event_kind_of<'a>(events: &'a [gridsync_core::CaseEvent], id: &str) -> &'a str {
@@ -586,20 +572,15 @@ struct ActionForm {
 }
 
 /// Writes one change on the reviewer's behalf and goes back to the case with the outcome.
-async fn write<F>(state: &AppState, r: &Reviewer, id: &str, f: F) -> Response
+async fn write<F>(state: &AppState, r: &Reviewer, id: &str, f: F) -> Result<Response, ConsoleError>
 where
     F: FnOnce(&mut CaseDoc) -> gridsync_core::Result<Option<automerge::ChangeHash>>,
 {
     let back = |q: &str| Redirect::to(&format!("/console/cases/{id}?{q}")).into_response();
-    match state.store.may_read(&r.who, id).await {
-        Ok(true) => {}
-        Ok(false) => return (StatusCode::NOT_FOUND, "not found").into_response(),
-        Err(e) => return internal(e),
+    if !state.store.may_read(&r.who, id).await? {
+        return Err(ConsoleError::NotFound("not found"));
     }
-    let ctx = match console_device(state, &r.who).await {
-        Ok(c) => c,
-        Err(e) => return internal(e),
-    };
+    let ctx = console_device(state, &r.who).await?;
     let now = crate::now_ms();
     match state
         .store
@@ -608,21 +589,21 @@ where
     {
         Ok(wrote) => {
             if wrote {
-                let _ = state
+                state
                     .store
                     .audit(&r.who.user, "console_write", id, "", now)
-                    .await;
+                    .await?;
             }
-            back("done=1")
+            Ok(back("done=1"))
         }
-        Err(StoreError::Refused { code, reason }) => back(
+        Err(StoreError::Refused { code, reason }) => Ok(back(
             &serde_urlencoded::to_string([("error", format!("{code}: {reason}"))])
                 .unwrap_or_default(),
-        ),
-        Err(StoreError::Core(e)) => {
-            back(&serde_urlencoded::to_string([("error", e.to_string())]).unwrap_or_default())
-        }
-        Err(e) => internal(e),
+        )),
+        Err(StoreError::Core(e)) => Ok(back(
+            &serde_urlencoded::to_string([("error", e.to_string())]).unwrap_or_default(),
+        )),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -632,18 +613,18 @@ async fn action(
     headers: HeaderMap,
     Path(id): Path<String>,
     Form(f): Form<ActionForm>,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     if !same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
+        return Err(ConsoleError::CROSS_SITE);
     }
     let Some(kind) = EventType::parse(&f.kind) else {
-        return (StatusCode::BAD_REQUEST, "unknown step").into_response();
+        return Err(ConsoleError::BadRequest("unknown step"));
     };
     let draft = match kind {
         EventType::Settled => EventDraft::settle(f.chosen.clone()),
         EventType::Evaluated => match Rating::parse(&f.rating) {
             Some(rating) => EventDraft::evaluate(rating),
-            None => return (StatusCode::BAD_REQUEST, "a rating is required").into_response(),
+            None => return Err(ConsoleError::BadRequest("a rating is required")),
         },
         other => draft_for(other, &f.note, &f.department),
     }
@@ -674,9 +655,9 @@ async fn settle(
     headers: HeaderMap,
     Path(id): Path<String>,
     Form(f): Form<SettleForm>,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     if !same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
+        return Err(ConsoleError::CROSS_SITE);
     }
     let who = r.who.clone();
     write(&state, &r, &id, move |doc| {
@@ -731,14 +712,13 @@ async fn exported(
     state: &AppState,
     r: &Reviewer,
     f: &Filters,
-) -> Result<Vec<[String; 12]>, Response> {
+) -> Result<Vec<[String; 12]>, ConsoleError> {
     let q = f.query(&state.calendar);
     let rows = state
         .store
         .all_cases(&r.who, &q, crate::now_ms(), MAX_EXPORT)
-        .await
-        .map_err(internal)?;
-    let _ = state
+        .await?;
+    state
         .store
         .audit(
             &r.who.user,
@@ -747,7 +727,7 @@ async fn exported(
             &rows.len().to_string(),
             crate::now_ms(),
         )
-        .await;
+        .await?;
     Ok(export_rows(state, &rows))
 }
 
@@ -765,11 +745,8 @@ async fn export_csv(
     State(state): State<Arc<AppState>>,
     r: Reviewer,
     Query(f): Query<Filters>,
-) -> Response {
-    let rows = match exported(&state, &r, &f).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
+) -> Result<Response, ConsoleError> {
+    let rows = exported(&state, &r, &f).await?;
     // A byte-order mark: Excel on Chinese Windows opens UTF-8 CSV correctly only with it.
     let mut out = String::from("\u{feff}");
     out.push_str(
@@ -789,7 +766,7 @@ async fn export_csv(
         );
         out.push_str("\r\n");
     }
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
             (
@@ -799,18 +776,15 @@ async fn export_csv(
         ],
         out,
     )
-        .into_response()
+        .into_response())
 }
 
 async fn export_xlsx(
     State(state): State<Arc<AppState>>,
     r: Reviewer,
     Query(f): Query<Filters>,
-) -> Response {
-    let rows = match exported(&state, &r, &f).await {
-        Ok(x) => x,
-        Err(resp) => return resp,
-    };
+) -> Result<Response, ConsoleError> {
+    let rows = exported(&state, &r, &f).await?;
     let built = (|| -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
         let mut book = rust_xlsxwriter::Workbook::new();
         let sheet = book.add_worksheet();
@@ -826,26 +800,21 @@ async fn export_xlsx(
         }
         book.save_to_buffer()
     })();
-    match built {
-        Ok(bytes) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                ),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"cases.xlsx\"",
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "xlsx export failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "export failed").into_response()
-        }
-    }
+    let bytes = built.map_err(|e| ConsoleError::Internal(format!("xlsx export: {e}")))?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"cases.xlsx\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -859,12 +828,10 @@ async fn console_blob(
     r: Reviewer,
     Path(sha256): Path<String>,
     Query(q): Query<ThumbQuery>,
-) -> Response {
-    crate::http::serve_blob(
-        &state,
-        &r.who,
-        &sha256,
-        crate::http::wants_thumb(q.thumb.as_deref()),
-    )
-    .await
+) -> Result<Served, ConsoleError> {
+    let thumb = crate::blobs::wants_thumb(q.thumb.as_deref());
+    Ok(state
+        .blobs
+        .read_for(&state.store, &r.who, &sha256, thumb)
+        .await?)
 }

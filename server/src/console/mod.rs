@@ -6,6 +6,7 @@
 
 mod board;
 mod cases;
+mod error;
 mod i18n;
 
 use std::sync::Arc;
@@ -21,8 +22,9 @@ use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::auth;
+use crate::auth::{self, AuthError};
 use crate::store::DeviceContext;
+pub use error::ConsoleError;
 pub use i18n::Lang;
 
 const SESSION: &str = "gs_session";
@@ -87,7 +89,7 @@ impl FromRequestParts<Arc<AppState>> for Reviewer {
         let claims = state.keys.verify_console(token).map_err(|_| SignIn)?;
         // The account as stored now, as for the API (moved, disabled or its console revoked:
         // signed out).
-        let (_, who) = crate::http::signed_in(state, &claims)
+        let (_, who) = auth::signed_in(&state.store, &claims)
             .await
             .map_err(|_| SignIn)?;
         Ok(Reviewer { who, lang })
@@ -270,7 +272,7 @@ async fn login(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
-) -> Response {
+) -> Result<Response, ConsoleError> {
     let l = lang_of(&headers);
     let refused = || {
         (
@@ -280,33 +282,22 @@ async fn login(
             .into_response()
     };
     if !same_origin(&headers) || !state.login_limit.allow(&f.user) {
-        return refused();
+        return Ok(refused());
     }
-    let now = crate::now_ms();
-    let Ok(Some(user)) = crate::http::active_account(&state, &f.user, &f.password).await else {
-        return refused();
-    };
-    let device = crate::store::console_device_id(&user.id);
-    let who = match Identity::new(&user.id, user.role, user.scope, user.department, &device) {
-        Ok(w) => w,
-        Err(_) => return refused(),
-    };
-    if state
-        .store
-        .bind_console(&device, &user.id, now)
-        .await
-        .is_err()
+    let token = match auth::console_sign_in(
+        &state.store,
+        &state.keys,
+        &f.user,
+        &f.password,
+        crate::now_ms(),
+    )
+    .await
     {
-        return refused();
-    }
-    let _ = state
-        .store
-        .audit(&user.id, "console_login", &device, "", now)
-        .await;
-    let Ok(token) = state.keys.console_token(&who, now / 1000) else {
-        return refused();
+        Ok(token) => token,
+        Err(AuthError::InvalidCredentials | AuthError::InvalidInput(_)) => return Ok(refused()),
+        Err(e) => return Err(e.into()),
     };
-    (
+    Ok((
         [(
             header::SET_COOKIE,
             format!(
@@ -316,36 +307,28 @@ async fn login(
         )],
         Redirect::to("/console/cases"),
     )
-        .into_response()
+        .into_response())
 }
 
 /// Signing out ends the session on the server too: the console device is revoked until the next
 /// sign-in with the password, so a copied cookie stops working at once.
-async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, ConsoleError> {
     if !same_origin(&headers) {
-        return (StatusCode::FORBIDDEN, "cross-site request refused").into_response();
+        return Err(ConsoleError::CROSS_SITE);
     }
     if let Some(claims) = cookie(&headers, SESSION).and_then(|t| state.keys.verify_console(t).ok())
-        && claims.dev == crate::store::console_device_id(&claims.sub)
     {
-        let _ = state.store.revoke_device(&claims.dev).await;
-        let _ = state
-            .store
-            .audit(
-                &claims.sub,
-                "console_logout",
-                &claims.dev,
-                "",
-                crate::now_ms(),
-            )
-            .await;
+        auth::console_sign_out(&state.store, &claims, crate::now_ms()).await?;
     }
-    (
+    Ok((
         [(
             header::SET_COOKIE,
             format!("{SESSION}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
         )],
         Redirect::to("/console/login"),
     )
-        .into_response()
+        .into_response())
 }

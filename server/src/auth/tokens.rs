@@ -1,4 +1,4 @@
-//! Passwords, access tokens and refresh tokens.
+//! Passwords, access tokens, console session tokens and refresh tokens.
 //!
 //! Access tokens are short (15 minutes) EdDSA JWTs: one algorithm allowed, `exp aud iss sub`
 //! required (jsonwebtoken ≥ 10.3 checks `exp`; older versions did not, CVE-2026-25537). Refresh

@@ -1,0 +1,76 @@
+//! `gridsync`: the server binary. Wiring only: configuration, store, migrations, then the
+//! command — serving ([`serve`]) or an administrator's change ([`admin`]).
+
+mod admin;
+mod serve;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use gridsync_server::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gridsync",
+    version,
+    about = "gridsync: offline case capture for grid workers, merged into the township's case store"
+)]
+struct Cli {
+    /// Database: `sqlite://path` (the default, ./gridsync.db) or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://gridsync.db",
+        global = true
+    )]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs migrations and serves the HTTP API.
+    Serve(serve::ServeArgs),
+    /// Brings the database schema up to date.
+    Migrate,
+    /// User accounts.
+    #[command(subcommand)]
+    User(admin::UserCommand),
+    /// Phones and other devices.
+    #[command(subcommand)]
+    Device(admin::DeviceCommand),
+    /// The jurisdiction tree: county, townships, villages, grids.
+    #[command(subcommand)]
+    Org(admin::OrgCommand),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let store = Store::connect(&cli.database_url)
+        .await
+        .with_context(|| format!("opening the database {}", redact(&cli.database_url)))?;
+    store.migrate().await.context("migrating the database")?;
+    match cli.command {
+        Command::Migrate => println!("schema is up to date"),
+        Command::Serve(args) => serve::run(store, args).await?,
+        Command::User(cmd) => admin::user(&store, cmd).await?,
+        Command::Device(cmd) => admin::device(&store, cmd).await?,
+        Command::Org(cmd) => admin::org(&store, cmd).await?,
+    }
+    Ok(())
+}
+
+/// A database URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}

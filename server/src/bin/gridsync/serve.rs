@@ -1,0 +1,172 @@
+//! `gridsync serve`: the store, the rules, the blob store, the supervision clock and the
+//! upload sweeper, wired to one router and served until a signal stops it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use gridsync_core::calendar::Calendar;
+use gridsync_core::taxonomy::Taxonomy;
+use gridsync_server::auth::Keys;
+use gridsync_server::blobs::BlobStore;
+use gridsync_server::store::Store;
+use gridsync_server::supervision::Supervisor;
+use gridsync_server::{AppState, app, now_ms};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GRIDSYNC_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// A category catalogue replacing the shipped one.
+    #[arg(long, env = "GRIDSYNC_CATEGORIES")]
+    pub categories: Option<PathBuf>,
+    /// A working-day calendar replacing the shipped one (holidays and 调休 make-up days).
+    #[arg(long, env = "GRIDSYNC_CALENDAR")]
+    pub calendar: Option<PathBuf>,
+    /// Seconds between passes of the supervision clock (督办); 0 turns it off (when another
+    /// server on the same database runs it, running it here too is harmless).
+    #[arg(long, env = "GRIDSYNC_SUPERVISE_EVERY", default_value_t = 60)]
+    pub supervise_every: u64,
+    /// Where photos and documents are kept: a directory (created if missing) or an
+    /// S3-compatible bucket, `s3://BUCKET`, configured by the `AWS_*` variables.
+    #[arg(
+        long,
+        env = "GRIDSYNC_BLOB_STORE",
+        alias = "blob-dir",
+        default_value = "gridsync-blobs"
+    )]
+    pub blob_store: String,
+    /// Days after which an upload nobody continued is forgotten (the phone starts it again).
+    #[arg(long, env = "GRIDSYNC_ABANDON_UPLOADS_AFTER", default_value_t = 7)]
+    pub abandon_uploads_after: i64,
+    /// MiB of photos and documents each device may upload per hour, after a first 512 MiB
+    /// (more answers `429 rate_limited`; the phone sends the rest at its next sync).
+    #[arg(long, env = "GRIDSYNC_UPLOAD_MIB_PER_HOUR", default_value_t = gridsync_server::limit::UPLOAD_MIB_PER_HOUR)]
+    pub upload_mib_per_hour: u32,
+    /// On an empty database, seed a demo county (accounts, a few hundred cases) first.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
+    let ServeArgs {
+        listen,
+        categories,
+        calendar,
+        supervise_every,
+        blob_store,
+        abandon_uploads_after,
+        upload_mib_per_hour,
+        demo,
+    } = args;
+    let blobs = BlobStore::open(&blob_store)
+        .with_context(|| format!("opening the blob store {blob_store}"))?;
+    let taxonomy = match categories {
+        Some(path) => Taxonomy::load(&path)?,
+        None => Taxonomy::builtin().clone(),
+    };
+    let calendar = match calendar {
+        Some(path) => Calendar::load(&path)?,
+        None => Calendar::builtin().clone(),
+    };
+    if !calendar.covers(now_ms()) {
+        tracing::warn!(
+            "the calendar does not list this year's holidays: deadlines the server computes fall back to Monday to Friday; pass --calendar, and ship the same calendar in the apps"
+        );
+    }
+    if demo {
+        seed_demo(&store, &taxonomy).await?;
+    }
+    // One actor per process for the server's own changes: supervision and console
+    // actions alike.
+    let device = store.server_device(now_ms()).await?;
+    if supervise_every > 0 {
+        Supervisor::with_device(
+            store.clone(),
+            device.clone(),
+            Arc::new(taxonomy.clone()),
+            Arc::new(calendar.clone()),
+        )
+        .spawn(std::time::Duration::from_secs(supervise_every));
+    }
+    BlobStore::spawn_sweeper(store.clone(), abandon_uploads_after);
+    let keys = Keys::load_or_create(&store).await?;
+    let state = Arc::new(
+        AppState::new(store, keys, taxonomy)
+            .with_calendar(calendar)
+            .with_blobs(blobs)
+            .with_upload_mib_per_hour(upload_mib_per_hour)
+            .with_server_device(device),
+    );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    // Tests start the server on port 0 and read the real address from this line.
+    println!("gridsync listening on http://{}", listener.local_addr()?);
+    tracing::info!(addr = %listener.local_addr()?, "serving");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[cfg(feature = "demo")]
+async fn seed_demo(store: &Store, taxonomy: &Taxonomy) -> anyhow::Result<()> {
+    println!("正在生成演示数据 (seeding the demo county through the sync path)…");
+    let Some(summary) = gridsync_server::demo::seed(store, taxonomy, now_ms()).await? else {
+        println!("演示数据已存在 (the database already has accounts; nothing seeded)");
+        return Ok(());
+    };
+    println!(
+        "演示县: {} 个案件, {} 条变更, {} 处编辑冲突 ({} cases, {} changes, {} conflicts)",
+        summary.cases,
+        summary.changes,
+        summary.conflicts,
+        summary.cases,
+        summary.changes,
+        summary.conflicts
+    );
+    println!("账号 (passwords are shown once; keep them):");
+    println!(
+        "{:<18} {:<20} {:<14} scope / name",
+        "user", "role", "password"
+    );
+    for a in &summary.accounts {
+        println!(
+            "{:<18} {:<20} {:<14} {}  {}",
+            a.user,
+            a.role.as_str(),
+            a.password,
+            a.scope,
+            a.name
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "demo"))]
+async fn seed_demo(_: &Store, _: &Taxonomy) -> anyhow::Result<()> {
+    anyhow::bail!("this build has no demo county: build it with the default features to use --demo")
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,53 @@
+//! `GET /openapi.json`: the description of this API, generated from the routes' annotations.
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::auth::{LoginRequest, RefreshRequest, TokenResponse};
+use super::cases::CaseDetail;
+use super::error::ErrorBody;
+use super::state::AppState;
+use super::{auth, blobs, cases, ops, reports, sync};
+use crate::patrol::Coverage;
+use crate::stats::Stats;
+use crate::store::{CasePage, HistoryEntry};
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/openapi.json", get(openapi))
+}
+
+/// The OpenAPI description of this API.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "gridsync", description = "Offline case capture for grid workers, merged into the township's case store. The sync body is a binary envelope described in docs/PROTOCOL.md."),
+    paths(ops::healthz, ops::readyz, ops::metrics, auth::login, auth::refresh, auth::logout, sync::sync, cases::list_cases, cases::case_detail,
+        reports::stats, reports::patrol_coverage, blobs::head_blob, blobs::put_blob, blobs::get_blob),
+    components(schemas(ErrorBody, LoginRequest, TokenResponse, RefreshRequest, CaseDetail, CasePage, crate::store::CaseRow, HistoryEntry, Stats, crate::stats::Rate, crate::stats::Breakdown, Coverage, crate::patrol::Period)),
+    modifiers(&BearerAuth)
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(<ApiDoc as utoipa::OpenApi>::openapi())
+}

@@ -1,0 +1,87 @@
+//! What every handler shares: the store, the keys, the rules, the blob store, metrics and the
+//! rate limits.
+
+use gridsync_core::calendar::Calendar;
+use gridsync_core::taxonomy::Taxonomy;
+
+use super::error::ApiError;
+use crate::auth::Keys;
+use crate::limit::{self, RateLimiter};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub keys: Keys,
+    pub taxonomy: Taxonomy,
+    /// The working-day calendar deadlines are computed on.
+    pub calendar: Calendar,
+    /// Photos and documents.
+    pub blobs: crate::blobs::BlobStore,
+    /// This process's own device and actor: set by `serve` at start (shared with supervision),
+    /// else registered on the first console write.
+    pub server_device: tokio::sync::OnceCell<crate::store::DeviceContext>,
+    pub metrics: Metrics,
+    /// Sync requests per device (`limit::SYNC_BURST`, `SYNC_PER_MINUTE`).
+    pub sync_limit: RateLimiter,
+    /// Sign-ins per account name and refreshes per device (`limit::LOGIN_BURST`, …).
+    pub login_limit: RateLimiter,
+    /// Requests to the blob routes per device (`limit::BLOB_BURST`, `BLOB_PER_MINUTE`).
+    pub blob_limit: RateLimiter,
+    /// Bytes announced by blob uploads per device (`limit::UPLOAD_BURST_BYTES`, then
+    /// `serve --upload-mib-per-hour`).
+    pub upload_limit: RateLimiter,
+}
+
+impl AppState {
+    /// The server's own device, registered already (else registered on first console write).
+    pub fn with_server_device(self, device: crate::store::DeviceContext) -> Self {
+        // A fresh cell: setting it cannot fail.
+        let _ = self.server_device.set(device);
+        self
+    }
+
+    /// Where blob bytes are kept (in memory unless set: tests).
+    pub fn with_blobs(mut self, blobs: crate::blobs::BlobStore) -> Self {
+        self.blobs = blobs;
+        self
+    }
+
+    /// Refills each device's upload budget at `mib_per_hour` (`serve --upload-mib-per-hour`).
+    pub fn with_upload_mib_per_hour(mut self, mib_per_hour: u32) -> Self {
+        self.upload_limit = RateLimiter::upload_bytes(mib_per_hour);
+        self
+    }
+
+    /// Replaces the shipped working-day calendar with a deployment's.
+    pub fn with_calendar(mut self, calendar: Calendar) -> Self {
+        self.calendar = calendar;
+        self
+    }
+
+    pub fn new(store: Store, keys: Keys, taxonomy: Taxonomy) -> Self {
+        AppState {
+            store,
+            keys,
+            taxonomy,
+            calendar: Calendar::builtin().clone(),
+            server_device: tokio::sync::OnceCell::new(),
+            blobs: crate::blobs::BlobStore::in_memory(),
+            metrics: Metrics::default(),
+            sync_limit: RateLimiter::new(limit::SYNC_BURST, limit::SYNC_PER_MINUTE),
+            login_limit: RateLimiter::new(limit::LOGIN_BURST, limit::LOGIN_PER_MINUTE),
+            blob_limit: RateLimiter::new(limit::BLOB_BURST, limit::BLOB_PER_MINUTE),
+            upload_limit: RateLimiter::upload_bytes(limit::UPLOAD_MIB_PER_HOUR),
+        }
+    }
+
+    /// `limiter`'s verdict for `key`, as `429 rate_limited` (with `Retry-After`) when it refuses.
+    pub fn check_limit(&self, limiter: &RateLimiter, key: &str, cost: u64) -> Result<(), ApiError> {
+        limiter.take(key, cost).map_err(|wait| {
+            Metrics::add(&self.metrics.rate_limited, 1);
+            ApiError::rate_limited(wait)
+        })
+    }
+}
