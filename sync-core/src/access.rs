@@ -6,8 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::case::CaseKind;
 use crate::jurisdiction::{JurisdictionPath, Level};
+use crate::vocab::CaseKind;
 use crate::{Error, Result};
 
 /// What a user does in the case loop. Each role has one kind of scope.

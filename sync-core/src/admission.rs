@@ -16,9 +16,10 @@ use automerge::{ActorId, Change, ChangeHash};
 
 use crate::access::{Identity, Role};
 use crate::case::{Case, CaseDoc, ChangeAuthor, Mediation, parse_change};
+use crate::error::Refusal;
 use crate::protocol::RejectCode;
 use crate::taxonomy::Taxonomy;
-use crate::workflow::{self, CaseEvent, Refusal};
+use crate::workflow::{self, CaseEvent};
 
 /// The largest single change the hub accepts.
 pub const MAX_CHANGE_BYTES: usize = 512 * 1024;

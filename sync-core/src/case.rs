@@ -5,7 +5,6 @@
 //! key keep every value and show up in [`CaseDoc::conflicts`] until someone writes it again.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::hydrate;
@@ -18,8 +17,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::{Identity, Role};
 use crate::jurisdiction::{JurisdictionPath, Level};
-use crate::workflow::{self, CaseEvent, EventDraft, WorkflowState};
+use crate::vocab::new_id;
+use crate::workflow::{self, CaseEvent, EventDraft, EventType, Rating, WorkflowState};
+use crate::error::Refusal;
 use crate::{Error, Result};
+
+pub use crate::vocab::{CaseKind, Millis, new_case_id, validate_case_id};
 
 /// The schema version written into every case.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -28,70 +31,6 @@ pub const SCHEMA_VERSION: i64 = 1;
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_TEXT_CHARS: usize = 20_000;
 pub const MAX_SHORT_CHARS: usize = 500;
-
-/// Milliseconds since the Unix epoch, on the clock of whoever wrote the value.
-pub type Millis = i64;
-
-/// What sort of case this is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseKind {
-    /// 事件
-    Incident,
-    /// 诉求
-    Request,
-    /// 矛盾纠纷
-    Dispute,
-    /// 巡查
-    Patrol,
-    /// 基础信息采集
-    Household,
-    /// 重点人员走访
-    KeyPersonVisit,
-}
-
-impl CaseKind {
-    pub const ALL: [CaseKind; 6] = [
-        CaseKind::Incident,
-        CaseKind::Request,
-        CaseKind::Dispute,
-        CaseKind::Patrol,
-        CaseKind::Household,
-        CaseKind::KeyPersonVisit,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseKind::Incident => "incident",
-            CaseKind::Request => "request",
-            CaseKind::Dispute => "dispute",
-            CaseKind::Patrol => "patrol",
-            CaseKind::Household => "household",
-            CaseKind::KeyPersonVisit => "key_person_visit",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<CaseKind> {
-        CaseKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    pub fn name_zh(self) -> &'static str {
-        match self {
-            CaseKind::Incident => "事件",
-            CaseKind::Request => "诉求",
-            CaseKind::Dispute => "矛盾纠纷",
-            CaseKind::Patrol => "巡查",
-            CaseKind::Household => "基础信息",
-            CaseKind::KeyPersonVisit => "重点人员走访",
-        }
-    }
-}
-
-impl fmt::Display for CaseKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Where the case happened.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -295,7 +234,7 @@ impl CaseDoc {
     ) -> Result<(CaseDoc, ChangeHash)> {
         validate_case_id(id)?;
         if !by.may_report(new.kind, &new.jurisdiction) {
-            return Err(workflow::Refusal::OutOfScope {
+            return Err(Refusal::OutOfScope {
                 what: format!(
                     "{} may not report a {} at {}",
                     by.role, new.kind, new.jurisdiction
@@ -499,7 +438,7 @@ impl CaseDoc {
             created_at: root.i64("created_at")?.unwrap_or(0),
             people: hydrated_list(&root, "people", read_party)?,
             attachments: hydrated_list(&root, "attachments", read_attachment)?,
-            events: hydrated_list(&root, "events", workflow::read_event)?,
+            events: hydrated_list(&root, "events", read_event)?,
             mediation: Mediation {
                 sessions: hydrated_list(med, "sessions", read_session)?,
                 agreement: med.text("agreement")?,
@@ -513,7 +452,7 @@ impl CaseDoc {
     /// The workflow status derived from the event log.
     pub fn workflow(&self) -> Result<WorkflowState> {
         let events = read_list(&self.doc, &ObjId::Root, "events", |d, o| {
-            workflow::read_event(&(d, o))
+            read_event(&(d, o))
         })?;
         Ok(workflow::fold(&events))
     }
@@ -897,7 +836,7 @@ impl CaseEditor<'_> {
     ) -> Result<String> {
         let list = req_obj(self.doc, &ObjId::Root, "events")?;
         let events = read_list(self.doc, &ObjId::Root, "events", |d, o| {
-            workflow::read_event(&(d, o))
+            read_event(&(d, o))
         })?;
         let doc: &AutoCommit = self.doc;
         let jur = jurisdiction_of(&(doc, &req_obj(doc, &ObjId::Root, "jurisdiction")?))?;
@@ -912,7 +851,7 @@ impl CaseEditor<'_> {
         let event = workflow::prepare(&events, draft, self.by, self.at, facts, deadlines)?;
         let at = self.doc.length(&list);
         let obj = self.doc.insert_object(&list, at, ObjType::Map)?;
-        workflow::write_event(self.doc, &obj, &event)?;
+        write_event(self.doc, &obj, &event)?;
         Ok(event.id)
     }
 }
@@ -945,22 +884,6 @@ pub fn parse_change(bytes: &[u8]) -> Result<Change> {
         Ok(Err(e)) => Err(Error::Automerge(e.to_string())),
         Err(_) => Err(Error::Automerge("automerge panicked on this change".into())),
     }
-}
-
-/// Case ids are UUIDs (v7 from [`new_case_id`]); anything else is refused.
-pub fn validate_case_id(id: &str) -> Result<()> {
-    uuid::Uuid::parse_str(id)
-        .map(|_| ())
-        .map_err(|_| invalid("id", "not a UUID"))
-}
-
-/// A fresh, time-ordered case id.
-pub fn new_case_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
 }
 
 fn invalid(field: &str, reason: &str) -> Error {
@@ -1259,5 +1182,65 @@ fn read_session<F: Fields>(f: &F) -> Result<MediationSession> {
         mediators: f.str_list("mediators")?,
         notes: f.text("notes")?,
         outcome: f.str("outcome")?,
+    })
+}
+
+/// Writes one event of the log as a map of the document (the `events` list's entries).
+fn write_event(doc: &mut impl Transactable, obj: &ObjId, e: &CaseEvent) -> Result<()> {
+    doc.put(obj, "id", e.id.as_str())?;
+    doc.put(obj, "type", e.kind.as_str())?;
+    doc.put(obj, "by", e.by.as_str())?;
+    doc.put(obj, "role", e.role.as_str())?;
+    doc.put(obj, "device", e.device.as_str())?;
+    doc.put(obj, "at", e.at)?;
+    doc.put(obj, "level", e.level.as_str())?;
+    let deps = doc.put_object(obj, "deps", ObjType::List)?;
+    for (i, d) in e.deps.iter().enumerate() {
+        doc.insert(&deps, i, d.as_str())?;
+    }
+    doc.put(obj, "note", e.note.as_str())?;
+    if let Some(d) = &e.department {
+        doc.put(obj, "department", d.as_str())?;
+    }
+    if let Some(r) = e.rating {
+        doc.put(obj, "rating", r.as_str())?;
+    }
+    if let Some(c) = &e.chosen {
+        doc.put(obj, "chosen", c.as_str())?;
+    }
+    if let Some(due) = e.due {
+        doc.put(obj, "due", due)?;
+    }
+    Ok(())
+}
+
+/// Reads one entry of the event log.
+fn read_event<F: Fields>(f: &F) -> Result<CaseEvent> {
+    let bad = |what: &str| Error::InvalidCase(format!("event: {what}"));
+    let kind = f.str("type")?;
+    let role = f.str("role")?;
+    let level = f.str("level")?;
+    let opt = |key: &str| -> Result<Option<String>> {
+        let s = f.str(key)?;
+        Ok((!s.is_empty()).then_some(s))
+    };
+    let rating = match opt("rating")? {
+        None => None,
+        Some(r) => Some(Rating::parse(&r).ok_or_else(|| bad("unknown rating"))?),
+    };
+    Ok(CaseEvent {
+        id: f.str("id")?,
+        kind: EventType::parse(&kind).ok_or_else(|| bad("unknown type"))?,
+        by: f.str("by")?,
+        role: Role::parse(&role).ok_or_else(|| bad("unknown role"))?,
+        device: f.str("device")?,
+        at: f.i64("at")?.unwrap_or(0),
+        level: Level::parse(&level).ok_or_else(|| bad("unknown level"))?,
+        deps: f.str_list("deps")?,
+        note: f.str("note")?,
+        department: opt("department")?,
+        rating,
+        chosen: opt("chosen")?,
+        due: f.i64("due")?,
     })
 }

@@ -31,13 +31,11 @@ use serde_bytes::ByteBuf;
 
 use crate::access::Identity;
 use crate::attachment::{check_attachment, has_thumbnail, sha256_hex};
-use crate::case::{
-    Attachment, CaseDoc, CaseEditor, CaseKind, ChangeAuthor, Millis, NewCase, new_case_id,
-    parse_change,
-};
+use crate::case::{Attachment, CaseDoc, CaseEditor, ChangeAuthor, NewCase, parse_change};
 use crate::jurisdiction::{JurisdictionPath, Level};
 use crate::protocol::{DocChanges, DocHeads, SyncRequest, SyncResponse, hash_bytes, to_hash};
-use crate::workflow::{self, EventDraft, Status};
+use crate::vocab::{CaseKind, Millis, Status, new_case_id, validate_case_id};
+use crate::workflow::{self, EventDraft};
 use crate::{Error, Result};
 
 /// Pushed change bytes per request, so a request fits a weak link; the rest goes next round.
@@ -892,7 +890,7 @@ impl Replica {
         }
         let mut pulled_docs: HashMap<String, (CaseDoc, Vec<ChangeHash>)> = HashMap::new();
         for pulled in &resp.pull {
-            crate::case::validate_case_id(&pulled.doc)?;
+            validate_case_id(&pulled.doc)?;
             let changes = pulled
                 .changes
                 .iter()

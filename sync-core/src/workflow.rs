@@ -10,90 +10,17 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use automerge::transaction::Transactable;
-use automerge::{ObjId, ObjType};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Identity, Role};
 use crate::calendar::Calendar;
-use crate::case::{CaseKind, Fields, Millis, new_id};
 use crate::jurisdiction::{JurisdictionPath, Level};
 use crate::taxonomy::{Taxonomy, TimeLimit};
+use crate::vocab::{CaseKind, Millis, new_id};
 use crate::{Error, Result};
 
-/// Where a case stands, derived from its events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Nothing reported yet (only seen while a document is being built).
-    New,
-    Reported,
-    Accepted,
-    Assigned,
-    InProgress,
-    Resolved,
-    Evaluated,
-    Archived,
-    Returned,
-}
-
-impl Status {
-    pub const ALL: [Status; 9] = [
-        Status::New,
-        Status::Reported,
-        Status::Accepted,
-        Status::Assigned,
-        Status::InProgress,
-        Status::Resolved,
-        Status::Evaluated,
-        Status::Archived,
-        Status::Returned,
-    ];
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-
-    /// Still being handled: not yet resolved, evaluated or archived.
-    pub fn is_open(self) -> bool {
-        matches!(
-            self,
-            Status::Reported
-                | Status::Accepted
-                | Status::Assigned
-                | Status::InProgress
-                | Status::Returned
-        )
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::New => "new",
-            Status::Reported => "reported",
-            Status::Accepted => "accepted",
-            Status::Assigned => "assigned",
-            Status::InProgress => "in_progress",
-            Status::Resolved => "resolved",
-            Status::Evaluated => "evaluated",
-            Status::Archived => "archived",
-            Status::Returned => "returned",
-        }
-    }
-
-    pub fn name_zh(self) -> &'static str {
-        match self {
-            Status::New => "新建",
-            Status::Reported => "已上报",
-            Status::Accepted => "已受理",
-            Status::Assigned => "已转办",
-            Status::InProgress => "办理中",
-            Status::Resolved => "已办结",
-            Status::Evaluated => "已评价",
-            Status::Archived => "已归档",
-            Status::Returned => "已退回",
-        }
-    }
-}
+pub use crate::error::Refusal;
+pub use crate::vocab::Status;
 
 /// The steps of the case loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -428,45 +355,6 @@ pub fn rule(event: EventType) -> &'static Rule {
 
 /// The longest note (reason, comment) an event may carry.
 pub const MAX_NOTE_CHARS: usize = 2_000;
-
-/// Why a workflow step was refused. `code()` is machine-readable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error("{event} is not allowed while the case is {status}")]
-    WrongStatus {
-        event: &'static str,
-        status: &'static str,
-    },
-    #[error("a {role} may not append {event}")]
-    WrongRole {
-        event: &'static str,
-        role: &'static str,
-    },
-    #[error("{event} needs a handler at the {needed} level or above")]
-    WrongLevel {
-        event: &'static str,
-        needed: &'static str,
-    },
-    #[error("out of scope: {what}")]
-    OutOfScope { what: String },
-    #[error("the event claims to be written by someone else")]
-    ForgedAuthor,
-    #[error("invalid {event}: {what}")]
-    Invalid { event: &'static str, what: String },
-}
-
-impl Refusal {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Refusal::WrongStatus { .. } => "workflow_status",
-            Refusal::WrongRole { .. } => "workflow_role",
-            Refusal::WrongLevel { .. } => "workflow_level",
-            Refusal::OutOfScope { .. } => "out_of_scope",
-            Refusal::ForgedAuthor => "forged_author",
-            Refusal::Invalid { .. } => "workflow_invalid",
-        }
-    }
-}
 
 /// Two concurrent steps that cannot both hold. The `applied` ones count; `pending` waits for a
 /// reviewer's `settled` event.
@@ -973,64 +861,6 @@ pub fn prepare(
         .or_else(|| deadlines.due(&event, state.status, facts.kind, facts.category));
     check(&state, &event, who, facts.kind, facts.place).map_err(Error::from)?;
     Ok(event)
-}
-
-pub(crate) fn write_event(doc: &mut impl Transactable, obj: &ObjId, e: &CaseEvent) -> Result<()> {
-    doc.put(obj, "id", e.id.as_str())?;
-    doc.put(obj, "type", e.kind.as_str())?;
-    doc.put(obj, "by", e.by.as_str())?;
-    doc.put(obj, "role", e.role.as_str())?;
-    doc.put(obj, "device", e.device.as_str())?;
-    doc.put(obj, "at", e.at)?;
-    doc.put(obj, "level", e.level.as_str())?;
-    let deps = doc.put_object(obj, "deps", ObjType::List)?;
-    for (i, d) in e.deps.iter().enumerate() {
-        doc.insert(&deps, i, d.as_str())?;
-    }
-    doc.put(obj, "note", e.note.as_str())?;
-    if let Some(d) = &e.department {
-        doc.put(obj, "department", d.as_str())?;
-    }
-    if let Some(r) = e.rating {
-        doc.put(obj, "rating", r.as_str())?;
-    }
-    if let Some(c) = &e.chosen {
-        doc.put(obj, "chosen", c.as_str())?;
-    }
-    if let Some(due) = e.due {
-        doc.put(obj, "due", due)?;
-    }
-    Ok(())
-}
-
-pub(crate) fn read_event<F: Fields>(f: &F) -> Result<CaseEvent> {
-    let bad = |what: &str| Error::InvalidCase(format!("event: {what}"));
-    let kind = f.str("type")?;
-    let role = f.str("role")?;
-    let level = f.str("level")?;
-    let opt = |key: &str| -> Result<Option<String>> {
-        let s = f.str(key)?;
-        Ok((!s.is_empty()).then_some(s))
-    };
-    let rating = match opt("rating")? {
-        None => None,
-        Some(r) => Some(Rating::parse(&r).ok_or_else(|| bad("unknown rating"))?),
-    };
-    Ok(CaseEvent {
-        id: f.str("id")?,
-        kind: EventType::parse(&kind).ok_or_else(|| bad("unknown type"))?,
-        by: f.str("by")?,
-        role: Role::parse(&role).ok_or_else(|| bad("unknown role"))?,
-        device: f.str("device")?,
-        at: f.i64("at")?.unwrap_or(0),
-        level: Level::parse(&level).ok_or_else(|| bad("unknown level"))?,
-        deps: f.str_list("deps")?,
-        note: f.str("note")?,
-        department: opt("department")?,
-        rating,
-        chosen: opt("chosen")?,
-        due: f.i64("due")?,
-    })
 }
 
 #[cfg(test)]
