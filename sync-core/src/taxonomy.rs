@@ -13,17 +13,8 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::vocab::CaseKind;
 use crate::{Error, Result};
-
-/// The case kinds of schema v1; a category must name at least one of them.
-const KINDS: [&str; 6] = [
-    "incident",
-    "request",
-    "dispute",
-    "patrol",
-    "household",
-    "key_person_visit",
-];
 
 /// The catalogue format this build reads.
 const VERSION: i64 = 1;
@@ -277,10 +268,10 @@ impl Taxonomy {
             }
             let mut seen = BTreeSet::new();
             for kind in &c.kinds {
-                if !KINDS.contains(&kind.as_str()) {
+                if CaseKind::parse(kind).is_none() {
                     return Err(Error::Taxonomy(format!(
                         "{what}: unknown kind {kind:?}, expected one of {}",
-                        KINDS.join(", ")
+                        CaseKind::ALL.map(CaseKind::as_str).join(", ")
                     )));
                 }
                 if !seen.insert(kind.as_str()) {
@@ -480,9 +471,9 @@ department = "housing"
     #[test]
     fn builtin_covers_every_kind() {
         let t = Taxonomy::builtin();
-        for kind in KINDS {
+        for kind in CaseKind::ALL {
             assert!(
-                t.categories_for_kind(kind).next().is_some(),
+                t.categories_for_kind(kind.as_str()).next().is_some(),
                 "no category for {kind}"
             );
         }

@@ -84,6 +84,12 @@ impl CaseKind {
             CaseKind::KeyPersonVisit => "重点人员走访",
         }
     }
+
+    /// Patrol records and household data are records, not requests awaiting an answer: no
+    /// clock runs on them.
+    pub fn is_record(self) -> bool {
+        matches!(self, CaseKind::Patrol | CaseKind::Household)
+    }
 }
 
 impl fmt::Display for CaseKind {

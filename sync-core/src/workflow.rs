@@ -745,10 +745,7 @@ impl Deadlines<'_> {
         case: CaseKind,
         category: &str,
     ) -> Option<TimeLimit> {
-        // Patrol records and household data are records, not requests awaiting an answer.
-        if matches!(case, CaseKind::Patrol | CaseKind::Household)
-            || !starts_clock(event.kind, before, event.rating)
-        {
+        if case.is_record() || !starts_clock(event.kind, before, event.rating) {
             return None;
         }
         match event.kind {
