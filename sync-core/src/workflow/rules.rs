@@ -163,9 +163,7 @@ pub fn check(
         });
     }
     let at_level = who.role.handling_level().is_some_and(|l| l >= state.level);
-    let own_department = who.role == Role::DepartmentHandler
-        && state.department.is_some()
-        && state.department == who.department;
+    let own_department = who.handles_department(state.department.as_deref());
     // 签收: a case dispatched to a department is signed for by that department only; the level
     // that dispatched it takes it back with `returned`.
     if event.kind == EventType::InProgress && state.status == Status::Assigned && !own_department {
