@@ -1,13 +1,15 @@
-//! Roles, the identity of whoever writes a change, and what each role may see.
+//! Roles, the identity of whoever writes a change, and what each role may see and do.
 //!
-//! Deny by default: every check here answers "no" unless a rule says "yes".
+//! Deny by default: every check here answers "no" unless a rule says "yes". Each gate a role
+//! passes is a named function here, so the core and the server ask the same question the same
+//! way instead of comparing roles where they stand.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::case::CaseKind;
 use crate::jurisdiction::{JurisdictionPath, Level};
+use crate::vocab::CaseKind;
 use crate::{Error, Result};
 
 /// What a user does in the case loop. Each role has one kind of scope.
@@ -79,6 +81,32 @@ impl Role {
     /// evidence. Others get the same picture without its metadata.
     pub fn sees_photo_metadata(self) -> bool {
         matches!(self, Role::TownshipStaff | Role::CountyAdmin)
+    }
+
+    /// Whether this role moves a case to another place (corrects its jurisdiction): the
+    /// township and county centres.
+    pub fn moves_cases(self) -> bool {
+        matches!(self, Role::TownshipStaff | Role::CountyAdmin)
+    }
+
+    /// Whether this role gets reports (statistics, patrol coverage, the dashboard). Figures are
+    /// kept by jurisdiction, so departments get none.
+    pub fn sees_reports(self) -> bool {
+        matches!(
+            self,
+            Role::GridWorker | Role::Mediator | Role::TownshipStaff | Role::CountyAdmin
+        )
+    }
+
+    /// Whether this role manages the county's devices and accounts (lists them, revokes a
+    /// device): county admins only.
+    pub fn manages_devices(self) -> bool {
+        matches!(self, Role::CountyAdmin)
+    }
+
+    /// Whether this role is held by a person: `System` is the server's own actor.
+    pub fn is_person(self) -> bool {
+        self != Role::System
     }
 
     /// The level at which this role handles cases in the loop ("小事不出村、大事不出乡").
@@ -199,6 +227,13 @@ impl Identity {
         }
     }
 
+    /// Whether this is the handler of `department`, the department a case is assigned to.
+    pub fn handles_department(&self, department: Option<&str>) -> bool {
+        self.role == Role::DepartmentHandler
+            && department.is_some()
+            && department == self.department.as_deref()
+    }
+
     /// May this identity open a new case of `kind` at `place`?
     pub fn may_report(&self, kind: CaseKind, place: &JurisdictionPath) -> bool {
         let role_may = match self.role {
@@ -277,5 +312,31 @@ mod tests {
         assert!(h.may_read(CaseKind::Request, &path("1/2/3/4"), Some("water")));
         assert!(!h.may_read(CaseKind::Request, &path("1/2/3/4"), Some("housing")));
         assert!(!h.may_read(CaseKind::Request, &path("1/2/3/4"), None));
+    }
+
+    #[test]
+    fn role_gates() {
+        let h = Identity::new(
+            "h1",
+            Role::DepartmentHandler,
+            path("1"),
+            Some("water".into()),
+            "d",
+        )
+        .unwrap();
+        assert!(h.handles_department(Some("water")));
+        assert!(!h.handles_department(Some("housing")) && !h.handles_department(None));
+        let admin = Identity::new("a1", Role::CountyAdmin, path("1"), None, "d").unwrap();
+        assert!(!admin.handles_department(Some("water")));
+        assert!(!Role::DepartmentHandler.sees_reports() && !Role::System.sees_reports());
+        assert!(Role::GridWorker.sees_reports() && Role::CountyAdmin.sees_reports());
+        let admins: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.manages_devices())
+            .collect();
+        assert_eq!(admins, [Role::CountyAdmin]);
+        let movers: Vec<Role> = Role::ALL.into_iter().filter(|r| r.moves_cases()).collect();
+        assert_eq!(movers, [Role::TownshipStaff, Role::CountyAdmin]);
+        assert!(!Role::System.is_person() && Role::DepartmentHandler.is_person());
     }
 }

@@ -14,11 +14,12 @@ use std::collections::{HashMap, HashSet};
 
 use automerge::{ActorId, Change, ChangeHash};
 
-use crate::access::{Identity, Role};
+use crate::access::Identity;
 use crate::case::{Case, CaseDoc, ChangeAuthor, Mediation, parse_change};
+use crate::error::Refusal;
 use crate::protocol::RejectCode;
 use crate::taxonomy::Taxonomy;
-use crate::workflow::{self, CaseEvent, Refusal};
+use crate::workflow::{self, CaseEvent};
 
 /// The largest single change the hub accepts.
 pub const MAX_CHANGE_BYTES: usize = 512 * 1024;
@@ -276,7 +277,7 @@ fn judge(
     if snapshot.len() > MAX_DOC_BYTES {
         snapshot = fork.save();
     }
-    let people = writers.iter().any(|w| w.role != Role::System);
+    let people = writers.iter().any(|w| w.role.is_person());
     if people && snapshot.len() > MAX_DOC_BYTES {
         return Err((
             RejectCode::TooLarge,
@@ -314,9 +315,7 @@ fn in_scope(before: Option<&Case>, after: &Case, writers: &[&Identity]) -> Judge
     if let Some(b) = before
         && b.jurisdiction != after.jurisdiction
     {
-        let movers = writers
-            .iter()
-            .all(|w| matches!(w.role, Role::TownshipStaff | Role::CountyAdmin));
+        let movers = writers.iter().all(|w| w.role.moves_cases());
         if !movers {
             return Err((
                 RejectCode::OutOfScope,

@@ -14,8 +14,8 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use crate::case::Millis;
 use crate::taxonomy::TimeLimit;
+use crate::vocab::Millis;
 use crate::{Error, Result};
 
 const DAY_MS: i64 = 86_400_000;

@@ -1,6 +1,5 @@
-//! The one error type of `gridsync-core`.
-
-use crate::workflow::Refusal;
+//! The error types of `gridsync-core`: [`Error`], and [`Refusal`], why a workflow step was
+//! refused. At the bottom of the crate: every module may fail, so this one uses none of them.
 
 /// Everything that can go wrong inside the core. Each variant carries a machine-readable
 /// [`Error::code`] so servers and apps can act on it without parsing messages.
@@ -67,6 +66,45 @@ impl Error {
 impl From<automerge::AutomergeError> for Error {
     fn from(e: automerge::AutomergeError) -> Self {
         Error::Automerge(e.to_string())
+    }
+}
+
+/// Why a workflow step was refused. `code()` is machine-readable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{event} is not allowed while the case is {status}")]
+    WrongStatus {
+        event: &'static str,
+        status: &'static str,
+    },
+    #[error("a {role} may not append {event}")]
+    WrongRole {
+        event: &'static str,
+        role: &'static str,
+    },
+    #[error("{event} needs a handler at the {needed} level or above")]
+    WrongLevel {
+        event: &'static str,
+        needed: &'static str,
+    },
+    #[error("out of scope: {what}")]
+    OutOfScope { what: String },
+    #[error("the event claims to be written by someone else")]
+    ForgedAuthor,
+    #[error("invalid {event}: {what}")]
+    Invalid { event: &'static str, what: String },
+}
+
+impl Refusal {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::WrongStatus { .. } => "workflow_status",
+            Refusal::WrongRole { .. } => "workflow_role",
+            Refusal::WrongLevel { .. } => "workflow_level",
+            Refusal::OutOfScope { .. } => "out_of_scope",
+            Refusal::ForgedAuthor => "forged_author",
+            Refusal::Invalid { .. } => "workflow_invalid",
+        }
     }
 }
 

@@ -23,13 +23,14 @@ pub mod replica;
 pub mod taxonomy;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod vocab;
 pub mod workflow;
 
 pub use access::{Identity, Role};
-pub use case::{Case, CaseDoc, CaseKind, FieldConflict, NewCase};
+pub use case::{Case, CaseDoc, FieldConflict, NewCase};
 pub use error::{Error, Result};
 pub use jurisdiction::{JurisdictionPath, Level};
 #[cfg(feature = "replica")]
 pub use replica::Replica;
-
-pub use workflow::{CaseEvent, EventDraft, EventType, Rating, Status, WorkflowState};
+pub use vocab::{CaseKind, Status};
+pub use workflow::{CaseEvent, EventDraft, EventType, Rating, WorkflowState};

@@ -170,7 +170,7 @@ pub fn decode_request(bytes: &[u8]) -> Result<SyncRequest> {
         .map(|d| &d.doc)
         .chain(msg.want.iter().map(|w| &w.doc))
     {
-        crate::case::validate_case_id(d).map_err(|_| malformed(format!("bad case id {d:?}")))?;
+        crate::vocab::validate_case_id(d).map_err(|_| malformed(format!("bad case id {d:?}")))?;
     }
     for w in &msg.want {
         w.heads.iter().try_for_each(|h| to_hash(h).map(|_| ()))?;

@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 
 use automerge::{ActorId, ChangeHash};
 
+use crate::Result;
 use crate::access::{Identity, Role};
 use crate::admission::{DeviceAuthority, Verdict, admit};
 use crate::attachment::{
@@ -27,8 +28,8 @@ use crate::protocol::{
     decode_response, encode_request, encode_response, hash_bytes,
 };
 use crate::taxonomy::Taxonomy;
+use crate::vocab::CaseKind;
 use crate::workflow::{EventDraft, EventType};
-use crate::{CaseKind, Result};
 
 /// The case every admission input is pushed for.
 pub const FIXTURE_CASE: &str = "0190b7a4-3c1e-7000-8000-00000000f022";

@@ -1,0 +1,187 @@
+//! [`CaseDoc`]: one case as an Automerge document — created, loaded, saved, merged, and edited
+//! one change at a time.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::transaction::CommitOptions;
+use automerge::{ActorId, AutoCommit, Change, ChangeHash};
+
+use super::{CaseEditor, ChangeAuthor, NewCase};
+use crate::access::Identity;
+use crate::error::Refusal;
+use crate::vocab::{Millis, validate_case_id};
+use crate::{Error, Result};
+
+/// One case as an Automerge document.
+#[derive(Debug, Clone)]
+pub struct CaseDoc {
+    pub(super) doc: AutoCommit,
+}
+
+impl CaseDoc {
+    /// Captures a new case: the document with every object it will ever hold, and the
+    /// `reported` event, in one change.
+    pub fn create(
+        actor: ActorId,
+        id: &str,
+        new: &NewCase,
+        by: &Identity,
+        at: Millis,
+    ) -> Result<(CaseDoc, ChangeHash)> {
+        validate_case_id(id)?;
+        if !by.may_report(new.kind, &new.jurisdiction) {
+            return Err(Refusal::OutOfScope {
+                what: format!(
+                    "{} may not report a {} at {}",
+                    by.role, new.kind, new.jurisdiction
+                ),
+            }
+            .into());
+        }
+        let mut case = CaseDoc {
+            doc: AutoCommit::new().with_actor(actor),
+        };
+        let hash = case.edit(by, at, |e| e.write_new(id, new, by, at))?;
+        let hash = hash.ok_or_else(|| Error::InvalidCase("empty creation".into()))?;
+        Ok((case, hash))
+    }
+
+    /// Loads a saved document; corrupt bytes are an error, never a panic.
+    pub fn load(bytes: &[u8]) -> Result<CaseDoc> {
+        let doc = guard(|| AutoCommit::load(bytes))?;
+        Ok(CaseDoc { doc })
+    }
+
+    /// A document built from raw changes (the server's log or a pull).
+    pub fn from_changes(changes: Vec<Change>) -> Result<CaseDoc> {
+        let mut doc = AutoCommit::new();
+        guard(|| doc.apply_changes(changes))?;
+        Ok(CaseDoc { doc })
+    }
+
+    /// An empty document, for a case first seen through a pull.
+    pub fn empty(actor: ActorId) -> CaseDoc {
+        CaseDoc {
+            doc: AutoCommit::new().with_actor(actor),
+        }
+    }
+
+    pub fn set_actor(&mut self, actor: ActorId) {
+        self.doc.set_actor(actor);
+    }
+
+    /// The whole document, its columns compressed: what the phone keeps (its storage is the
+    /// scarcer resource) and what leaves the system (exports, peers).
+    pub fn save(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// The whole document without compression: what the server keeps. Its snapshot is rewritten
+    /// on every push, and setting up DEFLATE (and inflating again on every load) cost more CPU
+    /// than the ~12 % of bytes it saved (ADR 0017).
+    pub fn save_uncompressed(&mut self) -> Vec<u8> {
+        self.doc.save_nocompress()
+    }
+
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// Changes the holder of `have` lacks.
+    pub fn changes_since(&mut self, have: &[ChangeHash]) -> Vec<Change> {
+        self.doc.get_changes(have)
+    }
+
+    /// The hashes of the changes the holder of `have` lacks, from the change graph alone:
+    /// nothing is rebuilt, unlike [`CaseDoc::changes_since`].
+    pub fn hashes_since(&mut self, have: &[ChangeHash]) -> Vec<ChangeHash> {
+        self.doc
+            .get_changes_meta(have)
+            .into_iter()
+            .map(|m| m.hash)
+            .collect()
+    }
+
+    /// The changes `hash` depends on directly, if this document holds it (nothing rebuilt).
+    pub fn deps_of(&mut self, hash: &ChangeHash) -> Option<Vec<ChangeHash>> {
+        self.doc.get_change_meta_by_hash(hash).map(|m| m.deps)
+    }
+
+    pub fn change(&mut self, hash: &ChangeHash) -> Option<Change> {
+        self.doc.get_change_by_hash(hash)
+    }
+
+    /// The hashes of the changes after `since`, each rebuilt from the document: for changes from
+    /// elsewhere, as Automerge can take a hostile change and then panic rebuilding it (found by
+    /// fuzzing, ADR 0014), which is an error here. One call for all of them: rebuilding them
+    /// one by one cost half as much again.
+    pub fn read_back_since(
+        &mut self,
+        since: &[ChangeHash],
+    ) -> Result<std::collections::HashSet<ChangeHash>> {
+        guard(|| {
+            Ok(self
+                .doc
+                .get_changes(since)
+                .iter()
+                .map(|c| c.hash())
+                .collect())
+        })
+        .map_err(|_| Error::Automerge("a change cannot be read back".into()))
+    }
+
+    /// Applies changes from elsewhere; duplicates are ignored by Automerge.
+    pub fn apply(&mut self, changes: Vec<Change>) -> Result<()> {
+        guard(|| self.doc.apply_changes_batch(changes))
+    }
+
+    /// Hashes this document's held-back changes depend on but does not have.
+    pub fn missing_deps(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_missing_deps(&[])
+    }
+
+    /// A copy to try changes on before accepting them.
+    pub fn fork(&mut self) -> CaseDoc {
+        CaseDoc {
+            doc: self.doc.fork(),
+        }
+    }
+
+    /// Makes one change from `f`: all of its writes or none of them.
+    pub fn edit<F>(&mut self, by: &Identity, at: Millis, f: F) -> Result<Option<ChangeHash>>
+    where
+        F: FnOnce(&mut CaseEditor<'_>) -> Result<()>,
+    {
+        let outcome = {
+            let mut editor = CaseEditor {
+                doc: &mut self.doc,
+                by,
+                at,
+            };
+            catch_unwind(AssertUnwindSafe(|| f(&mut editor)))
+                .unwrap_or_else(|_| Err(Error::Automerge("panic inside automerge".into())))
+        };
+        match outcome {
+            Ok(()) => Ok(self.doc.commit_with(
+                CommitOptions::default()
+                    .with_message(ChangeAuthor::of(by).to_message())
+                    .with_time(at),
+            )),
+            Err(e) => {
+                self.doc.rollback();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Runs an Automerge call that may panic on hostile bytes.
+pub(super) fn guard<T>(
+    f: impl FnOnce() -> std::result::Result<T, automerge::AutomergeError>,
+) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Error::Automerge(e.to_string())),
+        Err(_) => Err(Error::Automerge("automerge panicked on this input".into())),
+    }
+}

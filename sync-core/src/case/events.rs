@@ -1,0 +1,70 @@
+//! The workflow's events as maps of the document's `events` list.
+
+use automerge::transaction::Transactable;
+use automerge::{ObjId, ObjType};
+
+use super::fields::Fields;
+use crate::access::Role;
+use crate::jurisdiction::Level;
+use crate::workflow::{CaseEvent, EventType, Rating};
+use crate::{Error, Result};
+
+/// Writes one event of the log as a map of the document (the `events` list's entries).
+pub(super) fn write_event(doc: &mut impl Transactable, obj: &ObjId, e: &CaseEvent) -> Result<()> {
+    doc.put(obj, "id", e.id.as_str())?;
+    doc.put(obj, "type", e.kind.as_str())?;
+    doc.put(obj, "by", e.by.as_str())?;
+    doc.put(obj, "role", e.role.as_str())?;
+    doc.put(obj, "device", e.device.as_str())?;
+    doc.put(obj, "at", e.at)?;
+    doc.put(obj, "level", e.level.as_str())?;
+    let deps = doc.put_object(obj, "deps", ObjType::List)?;
+    for (i, d) in e.deps.iter().enumerate() {
+        doc.insert(&deps, i, d.as_str())?;
+    }
+    doc.put(obj, "note", e.note.as_str())?;
+    if let Some(d) = &e.department {
+        doc.put(obj, "department", d.as_str())?;
+    }
+    if let Some(r) = e.rating {
+        doc.put(obj, "rating", r.as_str())?;
+    }
+    if let Some(c) = &e.chosen {
+        doc.put(obj, "chosen", c.as_str())?;
+    }
+    if let Some(due) = e.due {
+        doc.put(obj, "due", due)?;
+    }
+    Ok(())
+}
+
+/// Reads one entry of the event log.
+pub(super) fn read_event<F: Fields>(f: &F) -> Result<CaseEvent> {
+    let bad = |what: &str| Error::InvalidCase(format!("event: {what}"));
+    let kind = f.str("type")?;
+    let role = f.str("role")?;
+    let level = f.str("level")?;
+    let opt = |key: &str| -> Result<Option<String>> {
+        let s = f.str(key)?;
+        Ok((!s.is_empty()).then_some(s))
+    };
+    let rating = match opt("rating")? {
+        None => None,
+        Some(r) => Some(Rating::parse(&r).ok_or_else(|| bad("unknown rating"))?),
+    };
+    Ok(CaseEvent {
+        id: f.str("id")?,
+        kind: EventType::parse(&kind).ok_or_else(|| bad("unknown type"))?,
+        by: f.str("by")?,
+        role: Role::parse(&role).ok_or_else(|| bad("unknown role"))?,
+        device: f.str("device")?,
+        at: f.i64("at")?.unwrap_or(0),
+        level: Level::parse(&level).ok_or_else(|| bad("unknown level"))?,
+        deps: f.str_list("deps")?,
+        note: f.str("note")?,
+        department: opt("department")?,
+        rating,
+        chosen: opt("chosen")?,
+        due: f.i64("due")?,
+    })
+}

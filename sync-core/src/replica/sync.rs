@@ -1,0 +1,264 @@
+//! A sync in two calls with the network in between: [`Replica::next_sync_request`] reads only,
+//! [`Replica::apply_sync_response`] writes everything the response says in one transaction.
+
+use std::collections::{BTreeSet, HashMap};
+
+use automerge::ChangeHash;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_bytes::ByteBuf;
+
+use super::cases::{
+    SyncState, decode_hashes, encode_hashes, load_doc, rejected_hashes, settle, store_doc,
+};
+use super::outbox::{Queued, prune_outbox, queued_changes};
+use super::seal::{Sealer, aad};
+use super::{Replica, storage};
+use crate::case::{CaseDoc, parse_change};
+use crate::protocol::{DocChanges, DocHeads, SyncRequest, SyncResponse, hash_bytes, to_hash};
+use crate::vocab::{Millis, validate_case_id};
+use crate::{Error, Result};
+
+/// Pushed change bytes per request, so a request fits a weak link; the rest goes next round.
+pub const MAX_PUSH_BYTES: usize = 512 * 1024;
+/// What the replica asks the server to send per response by default.
+pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
+
+/// What one applied response did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncOutcome {
+    pub accepted: usize,
+    pub rejected: usize,
+    pub pulled_changes: usize,
+    /// Cases that changed locally because of the pull.
+    pub updated_cases: Vec<String>,
+    /// The server has more: sync again.
+    pub more: bool,
+}
+
+impl Replica {
+    /// The next request: this phone's unacknowledged changes (up to [`MAX_PUSH_BYTES`]), the
+    /// pull cursor, and repairs for cases with gaps. Reads only.
+    pub fn next_sync_request(&self) -> Result<SyncRequest> {
+        let who = self.who()?;
+        let mut push = Vec::new();
+        let mut want = Vec::new();
+        let mut budget = MAX_PUSH_BYTES;
+        let pending: Vec<(String, String)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, sync_state FROM cases WHERE sync_state != 'synced' ORDER BY updated_at, id",
+                )
+                .map_err(storage)?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(storage)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(storage)?
+        };
+        for (id, state) in pending {
+            if budget == 0 {
+                break;
+            }
+            let rejected = rejected_hashes(&self.conn, &id)?;
+            // The outbox, unless the case waits for history (its heads go into `want`) or has
+            // none (then the document says what the server lacks).
+            let mut unacked = match SyncState::parse(&state)? {
+                SyncState::Incomplete => Vec::new(),
+                _ => queued_changes(&self.conn, &self.seal, &id)?,
+            };
+            if unacked.is_empty() {
+                let (mut doc, acked) = load_doc(&self.conn, &self.seal, &id)?;
+                if !doc.missing_deps().is_empty() {
+                    want.push(DocHeads {
+                        doc: id.clone(),
+                        heads: doc.heads().iter().map(hash_bytes).collect(),
+                    });
+                }
+                unacked = doc.changes_since(&acked).iter().map(Queued::of).collect();
+            }
+            // Changes come in causal order, so any prefix can be admitted on its own: send what
+            // fits (at least one change) and the rest next round.
+            let mut changes = Vec::new();
+            let mut size = 0;
+            for c in unacked {
+                if rejected.contains(&c.hash) {
+                    continue;
+                }
+                // Only the signed-in user's changes can be pushed with their token; another
+                // user's (a shared phone) wait, with everything after them, for that user.
+                if c.author.as_deref() != Some(who.user.as_str()) {
+                    break;
+                }
+                let len = c.bytes.len();
+                if !changes.is_empty() && size + len > budget {
+                    break;
+                }
+                size += len;
+                changes.push(ByteBuf::from(c.bytes));
+            }
+            if changes.is_empty() {
+                continue;
+            }
+            if size > budget && !push.is_empty() {
+                break;
+            }
+            budget = budget.saturating_sub(size);
+            push.push(DocChanges { doc: id, changes });
+        }
+        Ok(SyncRequest {
+            device: who.device,
+            request_id: uuid::Uuid::new_v4().to_string(),
+            cursor: self.cursor()?,
+            page_bytes: DEFAULT_PAGE_BYTES,
+            push,
+            want,
+        })
+    }
+
+    /// Applies a response in one transaction: acknowledgements, rejections, pulled changes and
+    /// the new cursor land together or not at all.
+    pub fn apply_sync_response(&mut self, resp: &SyncResponse, now: Millis) -> Result<SyncOutcome> {
+        let cursor = self.cursor()?;
+        let tx = self.conn.transaction().map_err(storage)?;
+        let mut outcome = SyncOutcome {
+            more: resp.more,
+            ..SyncOutcome::default()
+        };
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut newly_acked: HashMap<String, Vec<ChangeHash>> = HashMap::new();
+        for ack in &resp.accepted {
+            for h in &ack.hashes {
+                newly_acked
+                    .entry(ack.doc.clone())
+                    .or_default()
+                    .push(to_hash(h)?);
+                outcome.accepted += 1;
+            }
+            touched.insert(ack.doc.clone());
+        }
+        let mut refused_docs: BTreeSet<&str> = BTreeSet::new();
+        for r in &resp.rejected {
+            refused_docs.insert(&r.doc);
+            let hash = if r.hash.is_empty() {
+                "-".to_owned()
+            } else {
+                to_hash(&r.hash)?.to_string()
+            };
+            let sealed = self.seal.seal(
+                r.reason.as_bytes(),
+                &aad(&r.doc, &format!("rejection:{hash}")),
+            );
+            tx.prepare_cached(
+                "INSERT INTO rejections (case_id, hash, code, reason) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (case_id, hash) DO UPDATE SET code = excluded.code, reason = excluded.reason",
+            )
+            .and_then(|mut stmt| stmt.execute(params![r.doc, hash, r.code.as_str(), sealed]))
+            .map_err(storage)?;
+            outcome.rejected += 1;
+            touched.insert(r.doc.clone());
+        }
+        let mut pulled_docs: HashMap<String, (CaseDoc, Vec<ChangeHash>)> = HashMap::new();
+        for pulled in &resp.pull {
+            validate_case_id(&pulled.doc)?;
+            let changes = pulled
+                .changes
+                .iter()
+                .map(|b| parse_change(b))
+                .collect::<Result<Vec<_>>>()?;
+            let hashes: Vec<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
+            let entry = match pulled_docs.remove(&pulled.doc) {
+                Some(found) => found,
+                None => match load_doc(&tx, &self.seal, &pulled.doc) {
+                    Ok(found) => found,
+                    Err(Error::UnknownCase(_)) => (CaseDoc::empty(self.actor.clone()), Vec::new()),
+                    Err(e) => return Err(e),
+                },
+            };
+            let (mut doc, acked) = entry;
+            doc.apply(changes)?;
+            outcome.pulled_changes += hashes.len();
+            newly_acked
+                .entry(pulled.doc.clone())
+                .or_default()
+                .extend(hashes);
+            outcome.updated_cases.push(pulled.doc.clone());
+            touched.insert(pulled.doc.clone());
+            pulled_docs.insert(pulled.doc.clone(), (doc, acked));
+        }
+        for id in &touched {
+            let newly = newly_acked.remove(id).unwrap_or_default();
+            let Some((mut doc, mut acked)) = pulled_docs.remove(id) else {
+                // Only acknowledged or refused: the document itself did not change.
+                store_acks(
+                    &tx,
+                    &self.seal,
+                    id,
+                    newly,
+                    refused_docs.contains(id.as_str()),
+                    now,
+                )?;
+                continue;
+            };
+            acked.extend(newly);
+            let rejected = rejected_hashes(&tx, id)?;
+            let unacked = store_doc(&tx, &self.seal, id, &mut doc, &acked, &rejected, now)?;
+            prune_outbox(&tx, id, &unacked)?;
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('cursor', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            // A late copy of an old response must not move the cursor back.
+            [resp.cursor.max(cursor).to_be_bytes().to_vec()],
+        )
+        .map_err(storage)?;
+        tx.commit().map_err(storage)?;
+        Ok(outcome)
+    }
+}
+
+/// Records acknowledgements (and refusals) for a case whose document did not change: only its
+/// acknowledged heads and sync state move. When the acknowledgements cover the heads stored
+/// beside the document — every push the server took whole — the case is settled without
+/// opening the sealed document at all; otherwise it is opened and judged as [`store_doc`] does.
+fn store_acks(
+    conn: &Connection,
+    seal: &Sealer,
+    id: &str,
+    newly: Vec<ChangeHash>,
+    refused: bool,
+    now: Millis,
+) -> Result<()> {
+    let row: Option<(Vec<u8>, Option<Vec<u8>>, String)> = conn
+        .prepare_cached("SELECT acked, heads, sync_state FROM cases WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
+        .map_err(storage)?;
+    // A refusal for a case this phone never stored (bytes it never sent).
+    let Some((acked, heads, state)) = row else {
+        return Ok(());
+    };
+    let mut acked = decode_hashes(&acked)?;
+    acked.extend(newly);
+    let heads = heads.map(|h| decode_hashes(&h)).transpose()?;
+    // A case still waiting for history may hold changes beyond its heads: judged in full.
+    let quick = !refused && SyncState::parse(&state)? != SyncState::Incomplete;
+    let (state, acked, unacked) = match heads {
+        Some(heads) if quick && !heads.is_empty() && heads.iter().all(|h| acked.contains(h)) => {
+            (SyncState::Synced, heads, Vec::new())
+        }
+        _ => {
+            let (mut doc, _) = load_doc(conn, seal, id)?;
+            let rejected = rejected_hashes(conn, id)?;
+            settle(&mut doc, &acked, &rejected)
+        }
+    };
+    prune_outbox(conn, id, &unacked)?;
+    conn.prepare_cached(
+        "UPDATE cases SET acked = ?2, sync_state = ?3, updated_at = ?4 WHERE id = ?1",
+    )
+    .and_then(|mut stmt| stmt.execute(params![id, encode_hashes(&acked), state.as_str(), now]))
+    .map_err(storage)?;
+    Ok(())
+}

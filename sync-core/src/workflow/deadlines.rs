@@ -1,0 +1,92 @@
+//! Clocks: when the one an event starts runs out, and when a late case is supervised (督办).
+
+use super::state::starts_clock;
+use super::{CaseEvent, EventType, WorkflowState};
+use crate::calendar::Calendar;
+use crate::jurisdiction::Level;
+use crate::taxonomy::{Taxonomy, TimeLimit};
+use crate::vocab::{CaseKind, Millis, Status};
+
+/// What a case's deadlines are computed with: the catalogue's limits on the working-day
+/// calendar. Phones use the shipped ones; a server uses its deployment's.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines<'a> {
+    pub taxonomy: &'a Taxonomy,
+    pub calendar: &'a Calendar,
+}
+
+impl Deadlines<'static> {
+    pub fn builtin() -> Self {
+        Deadlines {
+            taxonomy: Taxonomy::builtin(),
+            calendar: Calendar::builtin(),
+        }
+    }
+}
+
+impl Deadlines<'_> {
+    /// The limit of the clock an event starts, or `None` when it starts none (or the category
+    /// is unknown to this catalogue).
+    pub fn limit(
+        &self,
+        event: &CaseEvent,
+        before: Status,
+        case: CaseKind,
+        category: &str,
+    ) -> Option<TimeLimit> {
+        if case.is_record() || !starts_clock(event.kind, before, event.rating) {
+            return None;
+        }
+        match event.kind {
+            EventType::Reported | EventType::Escalated | EventType::Returned => {
+                Some(self.taxonomy.accept_within())
+            }
+            EventType::Assigned => event
+                .department
+                .as_deref()
+                .and_then(|d| self.taxonomy.department(d))
+                .map(|d| d.sign_within),
+            _ => self.taxonomy.category(category).map(|c| c.limit),
+        }
+    }
+
+    /// When the clock `event` starts runs out.
+    pub fn due(
+        &self,
+        event: &CaseEvent,
+        before: Status,
+        case: CaseKind,
+        category: &str,
+    ) -> Option<Millis> {
+        self.limit(event, before, case, category)
+            .map(|l| self.calendar.due(event.at, l))
+    }
+}
+
+/// The level that should supervise (督办) a late case now, if one above those that already did:
+/// one level above the case once its clock ran out, two levels once it ran out a second time
+/// (another span as long as the first), and so on up to the county. `None` when on time, closed,
+/// or already supervised from that high.
+pub fn supervision_due(st: &WorkflowState, now: Millis) -> Option<Level> {
+    let due = st.due?;
+    if !st.status.is_open() || now <= due {
+        return None;
+    }
+    const HOUR: Millis = 3_600_000;
+    let span = (due - st.clock_started.unwrap_or(due)).max(HOUR);
+    let periods = 1 + (now - due - 1) / span;
+    let mut target = st.level;
+    for _ in 0..periods.min(4) {
+        match target.up() {
+            Some(up) => target = up,
+            None => break,
+        }
+    }
+    let already = st.supervised_level.is_some_and(|s| s >= target);
+    (target != st.level && !already).then_some(target)
+}
+
+/// Whether the case is past its deadline now.
+pub fn is_overdue(st: &WorkflowState, now: Millis) -> bool {
+    st.status.is_open() && st.due.is_some_and(|d| now > d)
+}

@@ -1,0 +1,217 @@
+//! The event log's entries ([`CaseEvent`]) and what a person asks for ([`EventDraft`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::Role;
+use crate::jurisdiction::Level;
+use crate::vocab::Millis;
+
+/// The steps of the case loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    /// 上报
+    Reported,
+    /// 受理/核实
+    Accepted,
+    /// 转办/分流 to a department
+    Assigned,
+    /// 办理中 (a department signing for a case starts here)
+    InProgress,
+    /// 办结
+    Resolved,
+    /// 评价: 满意/基本满意/不满意
+    Evaluated,
+    /// 归档
+    Archived,
+    /// 上报上级: one level up
+    Escalated,
+    /// 退回
+    Returned,
+    /// 督办 (the deadline clock or a supervisor); does not change status
+    Supervised,
+    /// 验收不通过: handled again; the second time raises accountability
+    Reopened,
+    /// A reviewer chose between two concurrent incompatible steps
+    Settled,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 12] = [
+        EventType::Reported,
+        EventType::Accepted,
+        EventType::Assigned,
+        EventType::InProgress,
+        EventType::Resolved,
+        EventType::Evaluated,
+        EventType::Archived,
+        EventType::Escalated,
+        EventType::Returned,
+        EventType::Supervised,
+        EventType::Reopened,
+        EventType::Settled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Reported => "reported",
+            EventType::Accepted => "accepted",
+            EventType::Assigned => "assigned",
+            EventType::InProgress => "in_progress",
+            EventType::Resolved => "resolved",
+            EventType::Evaluated => "evaluated",
+            EventType::Archived => "archived",
+            EventType::Escalated => "escalated",
+            EventType::Returned => "returned",
+            EventType::Supervised => "supervised",
+            EventType::Reopened => "reopened",
+            EventType::Settled => "settled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            EventType::Reported => "上报",
+            EventType::Accepted => "受理",
+            EventType::Assigned => "转办",
+            EventType::InProgress => "办理",
+            EventType::Resolved => "办结",
+            EventType::Evaluated => "评价",
+            EventType::Archived => "归档",
+            EventType::Escalated => "上报上级",
+            EventType::Returned => "退回",
+            EventType::Supervised => "督办",
+            EventType::Reopened => "重新办理",
+            EventType::Settled => "冲突裁定",
+        }
+    }
+}
+
+/// The requester's rating of the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rating {
+    /// 满意
+    Satisfied,
+    /// 基本满意
+    BasicallySatisfied,
+    /// 不满意
+    Unsatisfied,
+}
+
+impl Rating {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rating::Satisfied => "satisfied",
+            Rating::BasicallySatisfied => "basically_satisfied",
+            Rating::Unsatisfied => "unsatisfied",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Rating> {
+        [
+            Rating::Satisfied,
+            Rating::BasicallySatisfied,
+            Rating::Unsatisfied,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// One entry of the event log, as stored in the case document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseEvent {
+    pub id: String,
+    pub kind: EventType,
+    pub by: String,
+    pub role: Role,
+    pub device: String,
+    /// Device clock when the step was taken.
+    pub at: Millis,
+    /// The level the step concerns: the new level for `escalated`, the supervising level for
+    /// `supervised`, the case's level otherwise.
+    pub level: Level,
+    /// Event-log heads the writer had seen.
+    pub deps: Vec<String>,
+    pub note: String,
+    pub department: Option<String>,
+    pub rating: Option<Rating>,
+    /// For `settled`: the event chosen.
+    pub chosen: Option<String>,
+    /// For an event that starts a clock (see [`Deadlines`](super::Deadlines)): when it runs out, computed by the
+    /// writer on its calendar and kept, so phone and server show the same deadline offline.
+    pub due: Option<Millis>,
+}
+
+/// What a person asks for; [`prepare`](super::prepare) fills in who, when, level and deps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventDraft {
+    pub kind: EventType,
+    pub note: String,
+    pub department: Option<String>,
+    pub rating: Option<Rating>,
+    pub chosen: Option<String>,
+    /// Set to override the computed deadline (tests, imports); normally left `None`.
+    pub due: Option<Millis>,
+    pub(super) level: Option<Level>,
+}
+
+impl EventDraft {
+    pub fn new(kind: EventType) -> Self {
+        EventDraft {
+            kind,
+            note: String::new(),
+            department: None,
+            rating: None,
+            chosen: None,
+            due: None,
+            level: None,
+        }
+    }
+
+    /// A supervision (督办) from `level`, above the case's current level.
+    pub fn supervise(level: Level) -> Self {
+        EventDraft {
+            level: Some(level),
+            ..EventDraft::new(EventType::Supervised)
+        }
+    }
+
+    pub(crate) fn reported(level: Level) -> Self {
+        EventDraft {
+            level: Some(level),
+            ..EventDraft::new(EventType::Reported)
+        }
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.note = note.into();
+        self
+    }
+
+    pub fn assign_to(department: impl Into<String>) -> Self {
+        EventDraft {
+            department: Some(department.into()),
+            ..EventDraft::new(EventType::Assigned)
+        }
+    }
+
+    pub fn evaluate(rating: Rating) -> Self {
+        EventDraft {
+            rating: Some(rating),
+            ..EventDraft::new(EventType::Evaluated)
+        }
+    }
+
+    pub fn settle(chosen: impl Into<String>) -> Self {
+        EventDraft {
+            chosen: Some(chosen.into()),
+            ..EventDraft::new(EventType::Settled)
+        }
+    }
+}
