@@ -18,6 +18,7 @@ use gridsync_core::protocol::{
     SyncRequest, SyncResponse, decode_response, encode_request, to_hash,
 };
 use gridsync_core::replica::CaseFilter;
+use gridsync_core::session::{Answer, Step, SyncSession};
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::{CaseKind, Identity, JurisdictionPath, Replica, Role};
 use gridsync_server::auth::{self, Keys};
@@ -27,8 +28,6 @@ use serde::Serialize;
 use sqlx::Row;
 
 const KEY: [u8; 32] = [9; 32];
-/// Rounds after which a device that keeps being told "more" is a failure, not a slow link.
-const MAX_ROUNDS: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Database {
@@ -385,16 +384,16 @@ fn server_bin(explicit: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(bin)
 }
 
-/// Syncs one phone until the server has everything it pushed and it has everything the server
-/// sent; stops after one exchange when nothing was paged.
+/// Syncs one phone through the core's sync session until the server has everything it pushed
+/// and it has everything the server sent; one exchange when nothing was paged.
 fn sync_device(
     agent: &ureq::Agent,
     url: &str,
     d: &mut Device,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
-    for _ in 0..MAX_ROUNDS {
-        let req = d.replica.next_sync_request()?;
+    let mut session = SyncSession::cases_only();
+    while let Step::Sync(req) = session.next(&d.replica)? {
         let body = encode_request(&req)?;
         let started = Instant::now();
         let mut resp = agent
@@ -419,16 +418,26 @@ fn sync_device(
         tally.wire_bytes += body.len() + bytes.len();
         let resp = decode_response(&bytes)?;
         tally.exchange(&req, &resp)?;
-        d.replica
-            .apply_sync_response(&resp, gridsync_server::now_ms())?;
-        if !resp.more && d.replica.pending_count()? == 0 {
-            return Ok(());
-        }
+        session.answer(
+            &mut d.replica,
+            Answer::Synced(resp),
+            gridsync_server::now_ms(),
+        )?;
     }
-    bail!(
-        "{} did not settle in {MAX_ROUNDS} rounds",
-        d.identity.device
-    )
+    settled(&session, d)
+}
+
+/// A phone the server kept telling "more" past the session's round cap is a failure, not a slow
+/// link.
+fn settled(session: &SyncSession, d: &Device) -> anyhow::Result<()> {
+    if session.outcome().more {
+        bail!(
+            "{} did not settle in {} rounds",
+            d.identity.device,
+            session.outcome().rounds
+        );
+    }
+    Ok(())
 }
 
 /// Syncs every phone, `concurrency` at a time, phone `i` through `urls[i % urls.len()]`.
@@ -858,12 +867,13 @@ pub fn limit(w: &Workload) -> anyhow::Result<Report> {
                 .device_context(&d.identity.device)
                 .await?
                 .ok_or_else(|| anyhow!("device not bound"))?;
-            let mut more = resp.more || d.replica.pending_count()? > 0;
-            for _ in 0..MAX_ROUNDS {
-                if !more {
-                    break;
-                }
-                let req = d.replica.next_sync_request()?;
+            let mut session = SyncSession::cases_only();
+            session.answer(
+                &mut d.replica,
+                Answer::Synced(resp),
+                gridsync_server::now_ms(),
+            )?;
+            while let Step::Sync(req) = session.next(&d.replica)? {
                 let resp = store
                     .sync(
                         &ctx,
@@ -874,10 +884,13 @@ pub fn limit(w: &Workload) -> anyhow::Result<Report> {
                     )
                     .await?;
                 tally.exchange(&req, &resp)?;
-                d.replica
-                    .apply_sync_response(&resp, gridsync_server::now_ms())?;
-                more = resp.more || d.replica.pending_count()? > 0;
+                session.answer(
+                    &mut d.replica,
+                    Answer::Synced(resp),
+                    gridsync_server::now_ms(),
+                )?;
             }
+            settled(&session, d)?;
         }
         let mut r = report("limit", w, 0, seconds, &tally);
         let (lost, _) = check(&store, &tally, &devices).await?;

@@ -7,6 +7,7 @@
 //! `Result<_, FfiError>`, and UniFFI turns an unexpected panic into an exception, not an abort.
 
 mod catalogue;
+mod driver;
 mod error;
 mod log;
 mod progress;
@@ -21,6 +22,7 @@ use gridsync_core::replica::{AttachmentMeta, BlobCopy};
 use gridsync_core::{Identity, JurisdictionPath, Replica, Role};
 
 pub use catalogue::{CategoryRecord, ChecklistItemRecord, categories, patrol_checklist};
+pub use driver::{HttpReply, SyncDriver, SyncStep};
 pub use error::FfiError;
 pub use log::{LogLevel, LogSink, clear_log_sink, set_log_sink};
 pub use progress::SyncProgress;
@@ -328,6 +330,13 @@ impl FieldStore {
             credentials.as_ref(),
             Some(&progress),
         )
+    }
+
+    /// For apps that own their networking: a sync driven step by step (cases, then this
+    /// phone's photos, then colleagues' thumbnails), with the same rules as `sync`. Run one at a
+    /// time.
+    pub fn begin_sync(self: Arc<Self>) -> Arc<SyncDriver> {
+        Arc::new(SyncDriver::new(self))
     }
 
     /// For apps that own their networking: the next request body for `POST /v1/sync`.

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use gridsync_core::case::{Attachment, Case, Mediation, MediationSession, Party};
 use gridsync_core::replica::{BlobHere, CaseFilter, CaseSummary, SyncOutcome, SyncState};
+use gridsync_core::session::SessionOutcome;
 use gridsync_core::workflow::{EventDraft, EventType, Rating};
 use gridsync_core::{CaseEvent, CaseKind, FieldConflict, Replica, Status, WorkflowState};
 
@@ -484,6 +485,21 @@ pub(crate) fn conflict(c: FieldConflict) -> FieldConflictRecord {
                 at_ms: v.at,
             })
             .collect(),
+    }
+}
+
+impl From<&SessionOutcome> for SyncOutcomeRecord {
+    fn from(o: &SessionOutcome) -> Self {
+        SyncOutcomeRecord {
+            accepted: o.accepted as u64,
+            rejected: o.rejected as u64,
+            pulled_changes: o.pulled_changes as u64,
+            updated_cases: o.updated_cases.clone(),
+            more: o.more,
+            uploaded_attachments: o.uploaded,
+            pending_uploads: o.pending_uploads,
+            fetched_thumbnails: o.fetched_thumbnails,
+        }
     }
 }
 

@@ -4,20 +4,21 @@
 use std::sync::{Arc, Mutex};
 
 use gridsync_core::Replica;
-use gridsync_core::protocol::{decode_response, encode_request};
-use gridsync_core::replica::{BlobCopy, SyncOutcome};
+use gridsync_core::protocol::encode_request;
+use gridsync_core::replica::BlobCopy;
+use gridsync_core::session::{Answer, PartSent, Probe, Step, SyncSession};
 use serde::Deserialize;
+
+use crate::driver::{HttpReply, failed, interpret};
 
 use crate::log::{LogLevel, emit};
 use crate::progress::{Reporting, SyncProgress, report};
-use crate::records::{CredentialsRecord, SignedInRecord, SyncOutcomeRecord, outcome};
+use crate::records::{CredentialsRecord, SignedInRecord, SyncOutcomeRecord};
 use crate::{FfiError, device_id, lock, sign_in};
 
 const ACCESS: &str = "access_token";
 const REFRESH: &str = "refresh_token";
 const DEVICE_SECRET: &str = "device_secret";
-/// Rounds before `sync` gives up on a server that keeps saying "more".
-const MAX_ROUNDS: usize = 200;
 /// The server pages responses well below this; a bigger body is refused, not buffered.
 const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -68,7 +69,7 @@ fn network(e: impl std::fmt::Display) -> FfiError {
 }
 
 /// Maps a non-2xx answer to the error an app acts on.
-fn refused(status: u16, body: &str) -> FfiError {
+pub(crate) fn refused(status: u16, body: &str) -> FfiError {
     let parsed: Option<ErrorBody> = serde_json::from_str(body).ok();
     let (code, message) = parsed
         .map(|b| (b.code, b.message))
@@ -175,43 +176,17 @@ pub(crate) fn authorization_header(r: &Replica) -> Result<Option<String>, FfiErr
     Ok(secret_string(r, ACCESS)?.map(|t| format!("Bearer {t}")))
 }
 
-/// One round trip: the request is built and the response applied under the lock, the network
-/// wait happens without it (the outbox is derived from acknowledged heads, so edits made
-/// meanwhile are simply sent next round). Refreshes the access token once when it expired.
-fn round(replica: &Mutex<Replica>, server: &str) -> Result<(SyncOutcome, bool), FfiError> {
-    let body = encode_request(&lock(replica).next_sync_request()?)?;
-    let mut resp = authorized(replica, server, |auth| {
-        agent()
-            .post(url(server, "/v1/sync"))
-            .header("Authorization", auth)
-            .content_type("application/x-gridsync")
-            .send(&body[..])
-    })?;
-    let status = resp.status().as_u16();
-    let bytes = resp
-        .body_mut()
-        .with_config()
-        .limit(MAX_RESPONSE_BYTES)
-        .read_to_vec()
-        .map_err(network)?;
-    if status != 200 {
-        return Err(refused(status, &String::from_utf8_lossy(&bytes)));
-    }
-    let resp = decode_response(&bytes).map_err(network)?;
-    let more = resp.more;
-    let outcome = lock(replica).apply_sync_response(&resp, crate::now_ms())?;
-    Ok((outcome, more))
-}
-
-/// Syncs cases until quiet, then uploads this phone's photos (after the cases that reference
-/// them, so the server lets them in) and fetches thumbnails of colleagues' photos.
+/// Syncs through the core's [`SyncSession`]: cases until quiet, then this phone's photos (after
+/// the cases that reference them, so the server lets them in), then colleagues' thumbnails. Each
+/// step's request is built under the lock and its answer applied under it; the network wait
+/// happens without it (edits made meanwhile are sent next round). The session ended (refresh
+/// token expired or revoked): signs in again with `credentials`, once, and repeats the step.
 pub(crate) fn sync_until_quiet(
     replica: &Mutex<Replica>,
     server: &str,
     credentials: Option<&CredentialsRecord>,
     progress: Option<&Arc<dyn SyncProgress>>,
 ) -> Result<SyncOutcomeRecord, FfiError> {
-    let mut total = outcome(SyncOutcome::default());
     let mut signed_in_again = false;
     let signed_in = {
         let r = lock(replica);
@@ -224,11 +199,16 @@ pub(crate) fn sync_until_quiet(
         login(replica, server, c)?;
         signed_in_again = true;
     }
-    let mut rounds = 0;
-    while rounds < MAX_ROUNDS {
-        let (o, more) = match round(replica, server) {
-            Ok(x) => x,
-            // The session ended (refresh token expired or revoked): sign in again, once.
+    let mut session = SyncSession::new();
+    loop {
+        let step = session.next(&lock(replica))?;
+        if step == Step::Done {
+            break;
+        }
+        let answer = match perform(replica, server, &step, progress)
+            .and_then(|reply| interpret(&step, reply))
+        {
+            Ok(answer) => answer,
             Err(FfiError::Auth { .. }) if credentials.is_some() && !signed_in_again => {
                 signed_in_again = true;
                 if let Some(c) = credentials {
@@ -236,36 +216,125 @@ pub(crate) fn sync_until_quiet(
                 }
                 continue;
             }
-            Err(e) => {
-                emit(LogLevel::Warn, || format!("sync stopped: {}", e.kind()));
-                return Err(e);
-            }
+            Err(e) => match failed(&step, e) {
+                Ok(answer) => answer,
+                Err(e) => {
+                    emit(LogLevel::Warn, || format!("sync stopped: {}", e.kind()));
+                    return Err(e);
+                }
+            },
         };
-        rounds += 1;
-        let o = outcome(o);
-        emit(LogLevel::Info, || {
-            format!(
-                "sync round {rounds}: {} accepted, {} refused, {} pulled",
-                o.accepted, o.rejected, o.pulled_changes
-            )
-        });
-        let busy = more || o.accepted > 0 || o.pulled_changes > 0;
-        total.more = more;
-        total.accepted += o.accepted;
-        total.rejected += o.rejected;
-        total.pulled_changes += o.pulled_changes;
-        total.updated_cases.extend(o.updated_cases);
-        if !busy {
-            break;
+        match &answer {
+            Answer::Synced(resp) => emit(LogLevel::Info, || {
+                format!(
+                    "sync round {}: {} accepted, {} refused, {} pulled",
+                    session.outcome().rounds + 1,
+                    resp.accepted.iter().map(|a| a.hashes.len()).sum::<usize>(),
+                    resp.rejected.len(),
+                    resp.pull.iter().map(|p| p.changes.len()).sum::<usize>()
+                )
+            }),
+            Answer::Failed(f) => emit(LogLevel::Warn, || format!("transfer stopped: {f:?}")),
+            Answer::Probed(Probe::Held {
+                offset,
+                complete: true,
+            }) => {
+                if let Step::ProbeUpload { sha256 } = &step {
+                    report(progress, sha256, *offset, *offset);
+                }
+            }
+            Answer::PartSent(PartSent::Complete) => {
+                if let Step::SendPart { sha256, total, .. } = &step {
+                    report(progress, sha256, *total, *total);
+                    emit(LogLevel::Info, || format!("uploaded {sha256}"));
+                }
+            }
+            _ => {}
         }
+        session.answer(&mut lock(replica), answer, crate::now_ms())?;
     }
-    total.updated_cases.sort();
-    total.updated_cases.dedup();
-    let (uploaded, pending) = upload_attachments(replica, server, progress)?;
-    total.uploaded_attachments = uploaded;
-    total.pending_uploads = pending;
-    total.fetched_thumbnails = fetch_thumbnails(replica, server, &total.updated_cases)?;
-    Ok(total)
+    let o = session.outcome();
+    if o.fetched_thumbnails > 0 {
+        emit(LogLevel::Info, || {
+            format!("{} thumbnails fetched", o.fetched_thumbnails)
+        });
+    }
+    Ok(o.into())
+}
+
+/// Makes a step's request over HTTP, with the access token (renewed once when it expired).
+fn perform(
+    replica: &Mutex<Replica>,
+    server: &str,
+    step: &Step,
+    progress: Option<&Arc<dyn SyncProgress>>,
+) -> Result<HttpReply, FfiError> {
+    let blob = |sha256: &str| url(server, &format!("/v1/blobs/{sha256}"));
+    let mut resp = match step {
+        Step::Sync(req) => {
+            let body = encode_request(req)?;
+            authorized(replica, server, |auth| {
+                agent()
+                    .post(url(server, "/v1/sync"))
+                    .header("Authorization", auth)
+                    .content_type("application/x-gridsync")
+                    .send(&body[..])
+            })?
+        }
+        Step::ProbeUpload { sha256 } => authorized(replica, server, |auth| {
+            agent()
+                .head(blob(sha256))
+                .header("Authorization", auth)
+                .call()
+        })?,
+        Step::SendPart {
+            sha256,
+            start,
+            total,
+            bytes,
+        } => {
+            emit(LogLevel::Debug, || {
+                format!("uploading {sha256} from byte {start} of {total}")
+            });
+            authorized(replica, server, |auth| {
+                let body = Reporting::new(sha256, bytes.clone(), *start, *total, progress.cloned());
+                upload_agent()
+                    .put(blob(sha256))
+                    .header("Authorization", auth)
+                    .header(
+                        "Content-Range",
+                        &format!("bytes {start}-{}/{total}", total.saturating_sub(1)),
+                    )
+                    .content_type("application/octet-stream")
+                    .send(ureq::SendBody::from_owned_reader(body))
+            })?
+        }
+        Step::FetchThumbnail { sha256 } => authorized(replica, server, |auth| {
+            agent()
+                .get(format!("{}?thumb=1", blob(sha256)))
+                .header("Authorization", auth)
+                .call()
+        })?,
+        Step::Done => {
+            return Err(FfiError::Internal {
+                reason: "no request for a finished sync".into(),
+            });
+        }
+    };
+    let upload_offset = header_value(&resp, "upload-offset").and_then(|v| v.parse().ok());
+    let upload_complete = header_value(&resp, "upload-complete").as_deref() == Some("true");
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_RESPONSE_BYTES)
+        .read_to_vec()
+        .map_err(network)?;
+    Ok(HttpReply {
+        status: resp.status().as_u16(),
+        upload_offset,
+        upload_complete,
+        body,
+    })
 }
 
 /// Sends a request with the access token, renewing the token once when it expired. `send`
@@ -300,170 +369,6 @@ fn header_value(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<S
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
-}
-
-/// Uploads every attachment the server does not hold yet; returns (finished, still pending).
-/// A broken link stops the uploads (the next sync resumes each from the server's offset);
-/// other refusals skip to the next attachment.
-fn upload_attachments(
-    replica: &Mutex<Replica>,
-    server: &str,
-    progress: Option<&Arc<dyn SyncProgress>>,
-) -> Result<(u64, u64), FfiError> {
-    let names = lock(replica).blobs_to_upload()?;
-    let (mut done, mut pending) = (0, 0);
-    for (i, sha256) in names.iter().enumerate() {
-        match upload_one(replica, server, sha256, progress) {
-            Ok(true) => done += 1,
-            Ok(false) => pending += 1,
-            Err(e @ FfiError::Network { .. }) => {
-                emit(LogLevel::Warn, || format!("upload stopped: {}", e.kind()));
-                pending += (names.len() - i) as u64;
-                break;
-            }
-            Err(e @ FfiError::Auth { .. }) => return Err(e),
-            Err(e) => {
-                emit(LogLevel::Warn, || {
-                    format!("upload of {sha256} refused: {}", e.kind())
-                });
-                pending += 1;
-            }
-        }
-    }
-    Ok((done, pending))
-}
-
-/// Uploads one attachment from where the server's copy ends. `false` when the server does not
-/// know it yet (its case has not been accepted).
-fn upload_one(
-    replica: &Mutex<Replica>,
-    server: &str,
-    sha256: &str,
-    progress: Option<&Arc<dyn SyncProgress>>,
-) -> Result<bool, FfiError> {
-    let Some(bytes) = lock(replica).blob(sha256)? else {
-        return Ok(false);
-    };
-    let total = bytes.len() as u64;
-    let target = url(server, &format!("/v1/blobs/{sha256}"));
-    // A few tries: another upload of the same account may move the offset meanwhile.
-    for _ in 0..3 {
-        let head = authorized(replica, server, |auth| {
-            agent().head(&target).header("Authorization", auth).call()
-        })?;
-        match head.status().as_u16() {
-            200 => {}
-            404 => return Ok(false),
-            status => return Err(refused(status, "")),
-        }
-        if header_value(&head, "upload-complete").as_deref() == Some("true") {
-            lock(replica).mark_uploaded(sha256)?;
-            report(progress, sha256, total, total);
-            return Ok(true);
-        }
-        let offset = header_value(&head, "upload-offset")
-            .and_then(|v| v.parse::<u64>().ok())
-            .filter(|&o| o <= total)
-            .unwrap_or(0);
-        // Every byte is there but unfinished: resending the last one finishes it.
-        let start = offset.min(total.saturating_sub(1));
-        emit(LogLevel::Debug, || {
-            format!("uploading {sha256} from byte {start} of {total}")
-        });
-        let mut resp = authorized(replica, server, |auth| {
-            let body = Reporting::new(
-                sha256,
-                bytes[start as usize..].to_vec(),
-                start,
-                total,
-                progress.cloned(),
-            );
-            upload_agent()
-                .put(&target)
-                .header("Authorization", auth)
-                .header(
-                    "Content-Range",
-                    &format!("bytes {start}-{}/{total}", total - 1),
-                )
-                .content_type("application/octet-stream")
-                .send(ureq::SendBody::from_owned_reader(body))
-        })?;
-        match resp.status().as_u16() {
-            201 => {
-                lock(replica).mark_uploaded(sha256)?;
-                report(progress, sha256, total, total);
-                emit(LogLevel::Info, || format!("uploaded {sha256}"));
-                return Ok(true);
-            }
-            // More expected, or the offset moved: ask again.
-            202 | 409 => continue,
-            status => {
-                let text = resp.body_mut().read_to_string().unwrap_or_default();
-                return Err(refused(status, &text));
-            }
-        }
-    }
-    Ok(false)
-}
-
-/// Notes the photos of the cases this sync brought and fetches the thumbnails still wanted;
-/// returns how many arrived. One that is not on the server yet is tried again next sync.
-fn fetch_thumbnails(
-    replica: &Mutex<Replica>,
-    server: &str,
-    updated: &[String],
-) -> Result<u64, FfiError> {
-    let wanted = {
-        let r = lock(replica);
-        r.want_thumbnails(updated)?;
-        r.wanted_thumbnails()?
-    };
-    let mut fetched = 0;
-    for sha256 in wanted {
-        let target = url(server, &format!("/v1/blobs/{sha256}?thumb=1"));
-        let resp = authorized(replica, server, |auth| {
-            agent().get(&target).header("Authorization", auth).call()
-        });
-        let mut resp = match resp {
-            Ok(r) => r,
-            Err(e @ FfiError::Network { .. }) => {
-                emit(LogLevel::Warn, || {
-                    format!("thumbnails stopped: {}", e.kind())
-                });
-                break;
-            }
-            Err(e) => return Err(e),
-        };
-        let status = resp.status().as_u16();
-        let body = match resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESPONSE_BYTES)
-            .read_to_vec()
-        {
-            Ok(body) => body,
-            // The link broke mid-thumbnail: the rest waits for the next sync.
-            Err(e) => {
-                emit(LogLevel::Warn, || format!("thumbnails stopped: {e}"));
-                break;
-            }
-        };
-        match status {
-            200 => {
-                lock(replica).keep_copy(&sha256, BlobCopy::Thumbnail, &body)?;
-                fetched += 1;
-            }
-            404 if String::from_utf8_lossy(&body).contains("no_thumbnail") => {
-                lock(replica).drop_thumbnail_wish(&sha256)?;
-            }
-            // Not uploaded yet by whoever took it: next sync.
-            _ => {}
-        }
-    }
-    if fetched > 0 {
-        emit(LogLevel::Info, || format!("{fetched} thumbnails fetched"));
-    }
-    Ok(fetched)
 }
 
 /// Fetches a colleague's photo at full size: as taken for roles that may see its metadata,

@@ -7,7 +7,7 @@
 //! [`Store::sync`], which judges every change exactly as for a real phone.
 
 use gridsync_core::case::{Location, MediationSession, NewCase, Party};
-use gridsync_core::replica::SyncOutcome;
+use gridsync_core::session::{Answer, Step, SyncSession};
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::workflow::{EventDraft, EventType, Rating};
 use gridsync_core::{CaseKind, Identity, JurisdictionPath, Replica, Role};
@@ -332,31 +332,32 @@ pub async fn seed(store: &Store, taxonomy: &Taxonomy, now: i64) -> Result<Option
     Ok(Some(summary))
 }
 
+/// Syncs a simulated phone through the core's sync session, straight into the store.
 async fn sync_until_quiet(
     store: &Store,
     taxonomy: &Taxonomy,
     p: &mut Phone,
     now: i64,
 ) -> Result<()> {
-    for _ in 0..100 {
-        let req = p.replica.next_sync_request()?;
-        let ctx = store
-            .device_context(&p.who.device)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("demo device {} vanished", p.who.device)))?;
+    let ctx = store
+        .device_context(&p.who.device)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("demo device {} vanished", p.who.device)))?;
+    let mut session = SyncSession::cases_only();
+    while let Step::Sync(req) = session.next(&p.replica)? {
         let resp = store.sync(&ctx, &p.who, &req, taxonomy, now).await?;
         if !resp.rejected.is_empty() {
             tracing::warn!(device = %p.who.device, rejected = resp.rejected.len(), "demo changes refused");
         }
-        let out: SyncOutcome = p.replica.apply_sync_response(&resp, now)?;
-        if !out.more && out.accepted == 0 && out.pulled_changes == 0 {
-            return Ok(());
-        }
+        session.answer(&mut p.replica, Answer::Synced(resp), now)?;
     }
-    Err(StoreError::Corrupt(format!(
-        "demo device {} did not settle",
-        p.who.device
-    )))
+    match session.outcome().more {
+        false => Ok(()),
+        true => Err(StoreError::Corrupt(format!(
+            "demo device {} did not settle",
+            p.who.device
+        ))),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -20,6 +20,8 @@ pub mod jurisdiction;
 pub mod protocol;
 #[cfg(feature = "replica")]
 pub mod replica;
+#[cfg(feature = "replica")]
+pub mod session;
 pub mod taxonomy;
 #[cfg(feature = "testing")]
 pub mod testing;

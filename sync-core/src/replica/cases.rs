@@ -238,6 +238,17 @@ impl Replica {
             .map_err(storage)
     }
 
+    /// Cases the next sync has work for: changes to send, or history still to fetch.
+    pub fn unsettled_count(&self) -> Result<usize> {
+        self.conn
+            .prepare_cached(
+                "SELECT count(*) FROM cases WHERE sync_state IN ('pending', 'incomplete')",
+            )
+            .and_then(|mut stmt| stmt.query_row([], |r| r.get::<_, i64>(0)))
+            .map(|n| usize::try_from(n).unwrap_or(0))
+            .map_err(storage)
+    }
+
     /// This phone's changes the server refused, with reasons.
     pub fn rejections(&self, id: &str) -> Result<Vec<LocalRejection>> {
         let mut stmt = self

@@ -5,6 +5,7 @@ mod fixtures;
 mod merge;
 mod protocol;
 mod replica;
+mod session;
 mod workflow;
 
 use gridsync_core::case::{Location, NewCase};
@@ -72,13 +73,13 @@ pub fn sync(hub: &mut MemoryHub, r: &mut Replica) -> gridsync_core::replica::Syn
     r.apply_sync_response(&resp, T0).unwrap()
 }
 
-/// Syncs until the hub has nothing more and the replica nothing pending.
+/// Syncs through the sync session until the hub has nothing more and the replica nothing pending.
 pub fn sync_until_quiet(hub: &mut MemoryHub, r: &mut Replica) {
-    for _ in 0..50 {
-        let out = sync(hub, r);
-        if !out.more && out.accepted == 0 && out.pulled_changes == 0 {
-            return;
-        }
-    }
-    panic!("sync did not settle in 50 rounds");
+    let out = gridsync_core::session::sync_cases(r, T0, |req| {
+        let bytes = gridsync_core::protocol::encode_request(req)?;
+        let resp = hub.handle(&req.device, &bytes, T0)?;
+        gridsync_core::protocol::decode_response(&resp)
+    })
+    .unwrap();
+    assert!(!out.more, "sync did not settle in {} rounds", out.rounds);
 }

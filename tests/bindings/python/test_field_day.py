@@ -394,3 +394,76 @@ def test_apps_that_own_their_networking_use_the_sans_io_pair(ffi, server, tmp_pa
     assert store.get_case(case).sync_state == "synced"
     with pytest.raises(ffi.FfiError.Network):
         store.apply_sync_response(b"not a response")
+
+
+def test_apps_that_own_their_networking_drive_the_same_sync_step_by_step(ffi, server, tmp_path):
+    """The app makes each request itself; the library says which, and what the reply means."""
+    import urllib.error
+    import urllib.request
+
+    store = open_store(tmp_path / "phone.db")
+    store.login(server.url, "wang", PASSWORD)
+    case = store.capture(
+        ffi.NewCaseRecord(kind="incident", jurisdiction=GRID, category="street_light", title="路灯不亮")
+    )
+    photo = tmp_path / "lamp.jpg"
+    photo.write_bytes(camera_photo())
+    store.attach_photo(case, str(photo), "现场照片", None, None)
+
+    def http(method, path, body=None, headers=None):
+        req = urllib.request.Request(
+            server.url + path,
+            data=None if body is None else bytes(body),
+            method=method,
+            headers={"Authorization": store.authorization_header(), **(headers or {})},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                status, hdrs, data = resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as e:
+            status, hdrs, data = e.code, e.headers, e.read()
+        offset = hdrs.get("Upload-Offset")
+        return ffi.HttpReply(
+            status=status,
+            upload_offset=None if offset is None else int(offset),
+            upload_complete=hdrs.get("Upload-Complete") == "true",
+            body=data,
+        )
+
+    driver = store.begin_sync()
+    kinds = []
+    for _ in range(50):
+        step = driver.next_step()
+        if step.is_done():
+            break
+        if step.is_sync():
+            kinds.append("sync")
+            reply = http("POST", "/v1/sync", step.body, {"Content-Type": "application/x-gridsync"})
+        elif step.is_probe_upload():
+            kinds.append("probe")
+            reply = http("HEAD", f"/v1/blobs/{step.sha256}")
+        elif step.is_send_part():
+            kinds.append("part")
+            reply = http(
+                "PUT",
+                f"/v1/blobs/{step.sha256}",
+                step.body,
+                {
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": f"bytes {step.start}-{step.total - 1}/{step.total}",
+                },
+            )
+        else:
+            kinds.append("thumbnail")
+            reply = http("GET", f"/v1/blobs/{step.sha256}?thumb=1")
+        driver.answer(reply)
+    # One round trip for the case, then the photo: probed, sent whole.
+    assert kinds == ["sync", "probe", "part"]
+    out = driver.outcome()
+    # Two changes accepted: the capture and the photo's reference.
+    assert (out.accepted, out.uploaded_attachments, out.pending_uploads) == (2, 1, 0)
+    assert store.pending_count() == 0
+    # Asked again after the end, it stays done; a reply nobody asked for is refused.
+    assert driver.next_step().is_done()
+    with pytest.raises(ffi.FfiError.InvalidInput):
+        driver.answer(ffi.HttpReply(status=200, upload_offset=None, upload_complete=False, body=b""))

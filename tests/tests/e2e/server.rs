@@ -197,15 +197,16 @@ impl Phone {
         resp
     }
 
+    /// Syncs through the core's sync session until quiet.
     pub(crate) fn sync(&mut self, server: &Server) {
-        for _ in 0..30 {
-            let resp = self.sync_once(server);
-            let busy = resp.more || !resp.accepted.is_empty() || !resp.pull.is_empty();
-            if !busy {
-                return;
-            }
-        }
-        panic!("{} did not settle", self.device);
+        let token = self.token.clone();
+        let out = gridsync_core::session::sync_cases(&mut self.replica, 0, |req| {
+            let (status, body) = post_sync(server, &token, &encode_request(req)?);
+            assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+            decode_response(&body)
+        })
+        .unwrap();
+        assert!(!out.more, "{} did not settle", self.device);
     }
 }
 
