@@ -861,8 +861,6 @@ pub fn limit(w: &Workload) -> anyhow::Result<Report> {
             tally.latencies.push(took);
             tally.exchange(&req, &resp)?;
             let d = &mut devices[i];
-            d.replica
-                .apply_sync_response(&resp, gridsync_server::now_ms())?;
             let ctx = store
                 .device_context(&d.identity.device)
                 .await?

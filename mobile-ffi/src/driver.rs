@@ -138,13 +138,13 @@ impl SyncDriver {
     ) -> Result<(), FfiError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let (session, last) = &mut *state;
-        let step = last
-            .take()
-            .filter(|s| *s != Step::Done)
-            .ok_or_else(|| FfiError::InvalidInput {
-                field: "reply".into(),
-                reason: "no step is waiting for a reply: call next_step first".into(),
-            })?;
+        let step =
+            last.take()
+                .filter(|s| *s != Step::Done)
+                .ok_or_else(|| FfiError::InvalidInput {
+                    field: "reply".into(),
+                    reason: "no step is waiting for a reply: call next_step first".into(),
+                })?;
         match answer(&step) {
             Ok(a) => Ok(session.answer(&mut lock(&self.store.replica), a, crate::now_ms())?),
             // Renew the token (or sign in) and ask `next_step` again.

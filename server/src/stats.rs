@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 
 use gridsync_core::calendar::Calendar;
 use gridsync_core::taxonomy::Taxonomy;
+use gridsync_core::{CaseKind, Level, Status};
 use serde::{Deserialize, Serialize};
 
 /// What the projection holds about one case, as far as statistics go.
@@ -90,11 +91,6 @@ pub struct Stats {
     pub by_week: Vec<Breakdown>,
 }
 
-const RESOLVED: [&str; 3] = ["resolved", "evaluated", "archived"];
-
-/// Kinds that are records rather than requests awaiting an answer.
-pub const NOT_COUNTED: [&str; 2] = ["patrol", "household"];
-
 /// Aggregates `cohort` (the cases received in the window) and `overdue_now`.
 pub fn compute(
     scope: &str,
@@ -105,7 +101,9 @@ pub fn compute(
     taxonomy: &Taxonomy,
     calendar: &Calendar,
 ) -> Stats {
-    let is_resolved = |r: &StatsRow| RESOLVED.contains(&r.status.as_str());
+    // Handled to the end: resolved, then perhaps evaluated and archived.
+    let is_resolved =
+        |r: &StatsRow| Status::parse(&r.status).is_some_and(|s| s != Status::New && !s.is_open());
     let received = cohort.len() as u64;
     let resolved_rows: Vec<&StatsRow> = cohort.iter().filter(|r| is_resolved(r)).collect();
     let resolved = resolved_rows.len() as u64;
@@ -120,13 +118,13 @@ pub fn compute(
         .count() as u64;
     let mediated: Vec<&str> = cohort
         .iter()
-        .filter(|r| r.kind == "dispute")
+        .filter(|r| r.kind == CaseKind::Dispute.as_str())
         .filter_map(|r| r.mediation_result.as_deref())
         .collect();
     let succeeded = mediated.iter().filter(|m| **m == "success").count() as u64;
-    let mut by_level: BTreeMap<String, u64> = ["grid", "village", "township", "county"]
+    let mut by_level: BTreeMap<String, u64> = Level::ALL
         .into_iter()
-        .map(|l| (l.to_owned(), 0))
+        .map(|l| (l.as_str().to_owned(), 0))
         .collect();
     for r in &resolved_rows {
         if let Some(l) = &r.resolved_level {

@@ -8,7 +8,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use gridsync_core::Role;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -152,7 +151,7 @@ async fn dashboard(
     Query(w): Query<Window>,
 ) -> Result<Response, ConsoleError> {
     let l = r.lang;
-    if r.who.role == Role::DepartmentHandler {
+    if !r.who.role.sees_reports() {
         return Ok((
             StatusCode::FORBIDDEN,
             page(
@@ -241,7 +240,7 @@ async fn devices(
     r: Reviewer,
 ) -> Result<Response, ConsoleError> {
     let l = r.lang;
-    if r.who.role != Role::CountyAdmin {
+    if !r.who.role.manages_devices() {
         return Ok((
             StatusCode::FORBIDDEN,
             page(
@@ -307,7 +306,7 @@ async fn revoke(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    if r.who.role != Role::CountyAdmin || !same_origin(&headers) {
+    if !r.who.role.manages_devices() || !same_origin(&headers) {
         return Err(ConsoleError::Forbidden("county admins only"));
     }
     // The device must be used by an account of this admin's county.

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use gridsync_core::calendar::Calendar;
 use gridsync_core::workflow::{self, CaseFacts, Deadlines, EventDraft, EventType, Rating};
-use gridsync_core::{CaseDoc, Identity};
+use gridsync_core::{CaseDoc, CaseKind, Identity, Status};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
@@ -126,24 +126,12 @@ async fn list(
         state.store.status_counts(&r.who, &q, now)
     )?;
     let pages = ((page_data.total + i64::from(PER_PAGE) - 1) / i64::from(PER_PAGE)).max(1);
-    let statuses = [
-        "reported",
-        "accepted",
-        "assigned",
-        "in_progress",
-        "resolved",
-        "evaluated",
-        "archived",
-        "returned",
-    ];
-    let kinds = [
-        "incident",
-        "request",
-        "dispute",
-        "patrol",
-        "household",
-        "key_person_visit",
-    ];
+    // Every status a case can be listed in (a new case is still on its phone).
+    let statuses = Status::ALL
+        .into_iter()
+        .filter(|s| *s != Status::New)
+        .map(Status::as_str);
+    let kinds = CaseKind::ALL.map(CaseKind::as_str);
     let categories: Vec<_> = state.taxonomy.categories().collect();
     let body = html! {
         form.filters #filters method="get" action="/console/cases" {

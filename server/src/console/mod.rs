@@ -17,7 +17,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use gridsync_core::{Identity, Role};
+use gridsync_core::Identity;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
@@ -189,10 +189,10 @@ pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
                         @for (key, href) in nav {
                             a href=(href) class=(if key == current { "on" } else { "" }) { (l.t(key)) }
                         }
-                        @if r.who.role != Role::DepartmentHandler {
+                        @if r.who.role.sees_reports() {
                             a href="/console/dashboard" class=(if current == "dashboard" { "on" } else { "" }) { (l.t("dashboard")) }
                         }
-                        @if r.who.role == Role::CountyAdmin {
+                        @if r.who.role.manages_devices() {
                             a href="/console/devices" class=(if current == "devices" { "on" } else { "" }) { (l.t("devices")) }
                         }
                     }

@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use gridsync_core::{Identity, JurisdictionPath, Level, Role};
+use gridsync_core::{Identity, JurisdictionPath, Level};
 use serde::Deserialize;
 
 use super::error::{ApiError, ErrorBody};
@@ -70,7 +70,7 @@ pub(super) async fn stats(
 /// The scope a report (stats, patrol coverage) is asked for: the caller's own by default, else
 /// one within it. Departments get none: figures are kept by jurisdiction.
 fn report_scope(who: &Identity, asked: Option<&str>) -> Result<JurisdictionPath, ApiError> {
-    if who.role == Role::DepartmentHandler {
+    if !who.role.sees_reports() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",

@@ -1,8 +1,8 @@
 //! Reviewers' reads of the case projection and the change history, always through the reader's
 //! [`ReadFilter`].
 
-use gridsync_core::Identity;
 use gridsync_core::access::ReadFilter;
+use gridsync_core::{CaseKind, Identity};
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
 
@@ -385,8 +385,9 @@ impl Store {
             department: None,
         };
         clause.push_str(&format!(" AND {}", scoped(&narrowed, &mut sql)));
-        for kind in crate::stats::NOT_COUNTED {
-            clause.push_str(&format!(" AND kind <> {}", sql.arg(kind)));
+        // Records (patrols, household data) have no deadline to miss.
+        for kind in CaseKind::ALL.into_iter().filter(|k| k.is_record()) {
+            clause.push_str(&format!(" AND kind <> {}", sql.arg(kind.as_str())));
         }
         let overdue_sql = format!(
             "SELECT count(*) FROM cases WHERE {clause} AND due_at IS NOT NULL AND due_at < {now}"

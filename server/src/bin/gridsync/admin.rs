@@ -250,11 +250,16 @@ pub async fn org(store: &Store, cmd: OrgCommand) -> anyhow::Result<()> {
 
 /// A role a person may hold (`system` is the server's own actor, never a person).
 fn person_role(role: &str) -> anyhow::Result<Role> {
-    match Role::parse(role).filter(|r| *r != Role::System) {
+    match Role::parse(role).filter(|r| r.is_person()) {
         Some(r) => Ok(r),
-        None => bail!(
-            "unknown role {role:?}: use grid_worker, mediator, township_staff, county_admin or department_handler"
-        ),
+        None => {
+            let people: Vec<&str> = Role::ALL
+                .into_iter()
+                .filter(|r| r.is_person())
+                .map(Role::as_str)
+                .collect();
+            bail!("unknown role {role:?}: use {}", people.join(", "))
+        }
     }
 }
 
