@@ -5,8 +5,6 @@ use std::sync::Arc;
 
 use gridsync_core::calendar::Calendar;
 use gridsync_core::case::{Location, MediationSession, NewCase};
-use gridsync_core::protocol::{decode_request, encode_request};
-use gridsync_core::replica::SyncOutcome;
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::workflow::{EventDraft, EventType, Rating};
 use gridsync_core::{CaseKind, Identity, Level, Replica, Role, Status};
@@ -39,23 +37,8 @@ fn case(kind: CaseKind, place: &str, category: &str, title: &str) -> NewCase {
 
 /// Syncs a phone until quiet with the server's clock at `now`.
 async fn sync_at(store: &Store, r: &mut Replica, now: i64) {
-    for _ in 0..50 {
-        let req =
-            decode_request(&encode_request(&r.next_sync_request().unwrap()).unwrap()).unwrap();
-        let ctx = store.device_context(&req.device).await.unwrap().unwrap();
-        let who = r.identity().unwrap().user.clone();
-        let writer = ctx.users.iter().find(|u| u.user == who).unwrap().clone();
-        let resp = store
-            .sync(&ctx, &writer, &req, Taxonomy::builtin(), now)
-            .await
-            .unwrap();
-        let out: SyncOutcome = r.apply_sync_response(&resp, now).unwrap();
-        assert_eq!(out.rejected, 0, "{:?}", resp.rejected);
-        if !out.more && out.accepted == 0 && out.pulled_changes == 0 {
-            return;
-        }
-    }
-    panic!("did not settle");
+    let out = sync_into(store, r, now).await;
+    assert_eq!(out.rejected, 0);
 }
 
 async fn supervisor(store: &Store) -> Supervisor {

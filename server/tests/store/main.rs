@@ -10,11 +10,15 @@ mod db;
 
 mod accounts;
 mod case_loop;
+mod hub;
 mod org;
 mod patrols;
 mod stats;
 mod sync;
 
+use gridsync_core::protocol::{decode_request, encode_request};
+use gridsync_core::session::{Answer, SessionOutcome, Step, SyncSession};
+use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::{Identity, JurisdictionPath, Replica, Role};
 use gridsync_server::store::{Store, UserRecord};
 
@@ -67,6 +71,25 @@ macro_rules! conformance_db {
 
 pub fn path(s: &str) -> JurisdictionPath {
     JurisdictionPath::parse(s).unwrap()
+}
+
+/// Syncs a phone straight into the store through the core's session driver, the request
+/// crossing the wire encoding, with the server's clock at `now`; until the session is done.
+pub async fn sync_into(store: &Store, r: &mut Replica, now: i64) -> SessionOutcome {
+    let mut session = SyncSession::cases_only();
+    while let Step::Sync(req) = session.next(r).unwrap() {
+        let req = decode_request(&encode_request(&req).unwrap()).unwrap();
+        let ctx = store.device_context(&req.device).await.unwrap().unwrap();
+        let user = r.identity().unwrap().user.clone();
+        let writer = ctx.users.iter().find(|u| u.user == user).unwrap().clone();
+        let resp = store
+            .sync(&ctx, &writer, &req, Taxonomy::builtin(), now)
+            .await
+            .unwrap();
+        session.answer(r, Answer::Synced(resp), now).unwrap();
+    }
+    assert!(!session.outcome().more, "did not settle");
+    session.outcome().clone()
 }
 
 /// Creates the account and a phone replica signed in as it, bound on the store.

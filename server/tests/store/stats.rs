@@ -52,22 +52,9 @@ fn new_case(kind: CaseKind, place: &str, category: &str, i: usize) -> NewCase {
 }
 
 async fn push_all(store: &Store, r: &mut Replica, now: i64) {
-    use gridsync_core::protocol::{decode_request, encode_request};
-    for _ in 0..200 {
-        let req =
-            decode_request(&encode_request(&r.next_sync_request().unwrap()).unwrap()).unwrap();
-        let ctx = store.device_context(&req.device).await.unwrap().unwrap();
-        let resp = store
-            .sync(&ctx, &ctx.users[0], &req, Taxonomy::builtin(), now)
-            .await
-            .unwrap();
-        assert!(resp.rejected.is_empty(), "{:?}", resp.rejected.first());
-        let out = r.apply_sync_response(&resp, now).unwrap();
-        if r.pending_count().unwrap() == 0 && !out.more {
-            return;
-        }
-    }
-    panic!("did not settle");
+    let out = sync_into(store, r, now).await;
+    assert_eq!(out.rejected, 0);
+    assert_eq!(r.pending_count().unwrap(), 0);
 }
 
 /// Builds the cases: every outcome the loop knows, at known times.

@@ -5,6 +5,9 @@
 //! sequence, keeps refused ones in a quarantine, and answers with the feed after the device's
 //! cursor, filtered to what the device may read and without the device's own changes.
 
+#[cfg(feature = "replica")]
+pub mod scenarios;
+
 use std::collections::{BTreeMap, HashMap};
 
 use automerge::ActorId;
