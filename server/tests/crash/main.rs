@@ -17,13 +17,10 @@
 //! (each test prints its seed).
 #![allow(clippy::unwrap_used)] // test harness: a failed unwrap is a failed test
 
-#[path = "../common/db.rs"]
-mod db;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -34,6 +31,8 @@ use gridsync_core::testing::SeededRng as Rng;
 use gridsync_core::{CaseKind, Identity, JurisdictionPath, Replica, Role};
 use gridsync_server::auth;
 use gridsync_server::store::{Backend, Store, UserRecord};
+use gridsync_testkit::db::{self, TestDb};
+use gridsync_testkit::process::ServerProcess;
 use sqlx::Row;
 use tokio::runtime::Runtime;
 
@@ -78,47 +77,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A running `gridsync serve`; killed with SIGKILL (`Child::kill`) when dropped.
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Serve {
-    fn start(db_url: &str, blobs: &Path) -> Serve {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--supervise-every", "0"])
-            .arg("--blob-store")
-            .arg(blobs)
-            .env("DATABASE_URL", db_url)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut reader = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-        let url = line
-            .trim()
-            .strip_prefix("gridsync listening on ")
-            .unwrap_or_else(|| panic!("gridsync serve did not start: {line:?}"))
-            .to_owned();
-        Serve { child, url }
-    }
-
-    /// SIGKILL: no shutdown hook runs, whatever the server was doing is cut off.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The real binary, killed with SIGKILL (`ServerProcess::kill`, or when dropped).
+fn serve(db_url: &str, blobs: &Path) -> ServerProcess {
+    ServerProcess::start(Path::new(BIN), db_url, blobs, "error").unwrap()
 }
 
 fn agent() -> ureq::Agent {
@@ -429,7 +390,7 @@ async fn check_converged(store: &Store, replica: &Replica, captured: &[String]) 
     }
 }
 
-fn kill_the_server_at_random_moments(rt: &Runtime, db: db::TestDb, what: &str) {
+fn kill_the_server_at_random_moments(rt: &Runtime, db: TestDb, what: &str) {
     let store = db.store.clone();
     let blobs = tempfile::tempdir().unwrap();
     let mut rng = seeded(what);
@@ -437,7 +398,7 @@ fn kill_the_server_at_random_moments(rt: &Runtime, db: db::TestDb, what: &str) {
     for (i, g) in grids.iter().enumerate() {
         add_user(rt, &store, &format!("worker{i}"), &format!("{VILLAGE}/{g}"));
     }
-    let server = Serve::start(&db.url, blobs.path());
+    let server = serve(&db.url, blobs.path());
     let mut phones: Vec<FieldPhone> = grids
         .iter()
         .enumerate()
@@ -467,7 +428,7 @@ fn kill_the_server_at_random_moments(rt: &Runtime, db: db::TestDb, what: &str) {
     for kill in 1..=kills {
         let serve = server
             .take()
-            .unwrap_or_else(|| Serve::start(&db.url, blobs.path()));
+            .unwrap_or_else(|| serve(&db.url, blobs.path()));
         let url = serve.url.clone();
         let wait = Duration::from_millis(20 + rng.below(400));
         std::thread::scope(|s| {
@@ -491,7 +452,7 @@ fn kill_the_server_at_random_moments(rt: &Runtime, db: db::TestDb, what: &str) {
         rt.block_on(check_server(&store, &acked, &after));
     }
     // Quiet at last: every phone hands over what it still holds and pulls the rest.
-    let serve = Serve::start(&db.url, blobs.path());
+    let serve = serve(&db.url, blobs.path());
     for phone in phones.iter_mut() {
         phone.settle(&serve.url);
     }
@@ -594,7 +555,7 @@ fn a_phone_killed_mid_sync_keeps_every_case_it_captured() {
     let store_path = dir.path().join("phone.db");
     let grid = format!("{VILLAGE}/01");
     add_user(&rt, &db.store, "worker", &grid);
-    let serve = Serve::start(&db.url, blobs.path());
+    let serve = serve(&db.url, blobs.path());
     let mut token = {
         let mut replica = Replica::open(&store_path, &KEY).unwrap();
         login(&serve.url, &mut replica, "worker", "phone-k", &grid)

@@ -5,9 +5,6 @@
 //! print a skip otherwise.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-#[path = "../common/db.rs"]
-mod db;
-
 mod accounts;
 mod case_loop;
 mod hub;
@@ -25,7 +22,7 @@ use gridsync_server::store::{Store, UserRecord};
 pub const KEY: [u8; 32] = [5; 32];
 pub const T0: i64 = 1_790_000_000_000;
 
-pub use db::{TestDb, postgres, sqlite};
+pub use gridsync_testkit::db::{TestDb, postgres, sqlite};
 
 /// Runs an async test body on SQLite and on PostgreSQL.
 #[macro_export]

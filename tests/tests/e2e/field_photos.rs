@@ -8,8 +8,8 @@ use gridsync_core::Role;
 use gridsync_core::attachment::sha256_hex;
 use gridsync_ffi::{FieldStore, NewCaseRecord, SyncProgress};
 
-use crate::link::Link;
 use crate::server::{PASSWORD, Server};
+use gridsync_testkit::link::Link;
 
 /// A photo that does not compress (noise), so its size on the wire is its size.
 fn noisy_photo(bytes_wanted: usize) -> Vec<u8> {

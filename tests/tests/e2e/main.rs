@@ -7,5 +7,4 @@ mod blobs;
 mod convergence;
 mod faults;
 mod field_photos;
-mod link;
 mod server;

@@ -1,8 +1,8 @@
-//! A fresh test database per test, on SQLite or PostgreSQL, shared by the server's test
-//! binaries (`#[path]`-included: integration tests cannot share a module otherwise).
+//! A fresh database per test or benchmark run, on SQLite or PostgreSQL, migrated, dropped when
+//! done.
 //!
 //! PostgreSQL comes from `GRIDSYNC_TEST_PG` (default `postgres://postgres@127.0.0.1:5432/test`).
-//! Without it the tests fail under `CI=true` and print a skip otherwise.
+//! Without it [`postgres`] fails under `CI=true` and prints a skip otherwise.
 
 use gridsync_server::store::Store;
 use sqlx::Connection;
@@ -40,6 +40,7 @@ impl Drop for TestDb {
     }
 }
 
+/// A migrated store on a fresh SQLite file in a temporary directory.
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("gridsync.db").display());
@@ -53,34 +54,51 @@ pub async fn sqlite() -> TestDb {
     }
 }
 
+/// Where PostgreSQL is: `GRIDSYNC_TEST_PG`, else the machine's default.
+pub fn postgres_admin_url() -> String {
+    std::env::var("GRIDSYNC_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A migrated store on a fresh PostgreSQL database; `None` means "skip": PostgreSQL is not
+/// reachable and this is not CI (under `CI=true` that fails the test instead).
 pub async fn postgres() -> Option<TestDb> {
-    let admin = std::env::var("GRIDSYNC_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut conn = match sqlx::PgConnection::connect(&admin).await {
-        Ok(c) => c,
+    let admin = postgres_admin_url();
+    match postgres_at(&admin).await {
+        Ok(db) => Some(db),
         Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("PostgreSQL is required in CI ({admin}): {e}")
+            panic!("PostgreSQL is required in CI ({admin}): {e:#}")
         }
         Err(e) => {
             eprintln!(
-                "SKIPPED: PostgreSQL at {admin} is not reachable ({e}); set GRIDSYNC_TEST_PG"
+                "SKIPPED: PostgreSQL at {admin} is not reachable ({e:#}); set GRIDSYNC_TEST_PG"
             );
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// A migrated store on a fresh database created through `admin` (a PostgreSQL URL whose
+/// database the new one is created from); dropped with the `TestDb`.
+pub async fn postgres_at(admin: &str) -> anyhow::Result<TestDb> {
+    use anyhow::Context;
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .with_context(|| format!("PostgreSQL at {admin}"))?;
     let name = format!("gs_test_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
-        .await
-        .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
+        .await?;
+    let (base, _) = admin
+        .rsplit_once('/')
+        .with_context(|| format!("no database name in {admin}"))?;
     let url = format!("{base}/{name}");
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    Some(TestDb {
-        store,
+    let db = TestDb {
+        store: Store::connect(&url).await?,
         url,
         _dir: None,
-        pg_name: Some((admin, name)),
-    })
+        pg_name: Some((admin.to_owned(), name)),
+    };
+    db.store.migrate().await?;
+    Ok(db)
 }

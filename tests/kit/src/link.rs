@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 /// One request seen on the link.
 #[derive(Debug, Clone)]
-pub(crate) struct Seen {
+pub struct Seen {
     /// `PUT /v1/blobs/…` and so on.
-    pub(crate) request_line: String,
-    pub(crate) content_range: Option<String>,
+    pub request_line: String,
+    pub content_range: Option<String>,
     /// Body bytes forwarded to the server (framing included).
-    pub(crate) body_bytes: usize,
-    pub(crate) cut: bool,
+    pub body_bytes: usize,
+    pub cut: bool,
 }
 
 #[derive(Default)]
@@ -25,14 +25,21 @@ struct Shared {
     cut_upload_after: Option<usize>,
 }
 
-pub(crate) struct Link {
-    pub(crate) url: String,
+/// The link; requests through `url` reach the upstream server.
+pub struct Link {
+    pub url: String,
     shared: Arc<Mutex<Shared>>,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link").field("url", &self.url).finish()
+    }
 }
 
 impl Link {
     /// A link to `upstream` (`http://host:port`) carrying `bytes_per_s` each way.
-    pub(crate) fn start(upstream: &str, bytes_per_s: usize) -> Link {
+    pub fn start(upstream: &str, bytes_per_s: usize) -> Link {
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -48,11 +55,11 @@ impl Link {
         Link { url, shared }
     }
 
-    pub(crate) fn cut_next_upload_after(&self, body_bytes: usize) {
+    pub fn cut_next_upload_after(&self, body_bytes: usize) {
         self.shared.lock().unwrap().cut_upload_after = Some(body_bytes);
     }
 
-    pub(crate) fn seen(&self) -> Vec<Seen> {
+    pub fn seen(&self) -> Vec<Seen> {
         self.shared.lock().unwrap().seen.clone()
     }
 }

@@ -1,0 +1,170 @@
+//! The morning reconnect storm: every phone syncs at once through real `gridsync serve`
+//! processes, each through the core's sync session.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail};
+use gridsync_core::protocol::{decode_response, encode_request};
+use gridsync_core::session::{Answer, Step, SyncSession};
+use gridsync_server::store::Store;
+use gridsync_testkit::process::{ServerProcess, server_bin};
+
+use crate::measure::*;
+use crate::workload::*;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct StormOptions {
+    #[command(flatten)]
+    pub workload: Workload,
+    /// `gridsync serve` processes on the one database (more than one needs PostgreSQL).
+    #[arg(long, default_value_t = 1)]
+    pub servers: usize,
+    /// The `gridsync` binary (default: the one next to this program).
+    #[arg(long, env = "GRIDSYNC_BIN")]
+    pub server_bin: Option<PathBuf>,
+}
+
+/// Syncs one phone through the core's sync session until the server has everything it pushed
+/// and it has everything the server sent; one exchange when nothing was paged.
+pub(crate) fn sync_device(
+    agent: &ureq::Agent,
+    url: &str,
+    d: &mut Device,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    let mut session = SyncSession::cases_only();
+    while let Step::Sync(req) = session.next(&d.replica)? {
+        let body = encode_request(&req)?;
+        let started = Instant::now();
+        let mut resp = agent
+            .post(format!("{url}/v1/sync"))
+            .header("Authorization", &format!("Bearer {}", d.token))
+            .content_type("application/x-gridsync")
+            .send(&body[..])?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()?;
+        tally.latencies.push(started.elapsed());
+        if status != 200 {
+            bail!(
+                "{}: HTTP {status}: {}",
+                d.identity.device,
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        tally.wire_bytes += body.len() + bytes.len();
+        let resp = decode_response(&bytes)?;
+        tally.exchange(&req, &resp)?;
+        session.answer(
+            &mut d.replica,
+            Answer::Synced(resp),
+            gridsync_server::now_ms(),
+        )?;
+    }
+    settled(&session, d)
+}
+
+/// A phone the server kept telling "more" past the session's round cap is a failure, not a slow
+/// link.
+pub(crate) fn settled(session: &SyncSession, d: &Device) -> anyhow::Result<()> {
+    if session.outcome().more {
+        bail!(
+            "{} did not settle in {} rounds",
+            d.identity.device,
+            session.outcome().rounds
+        );
+    }
+    Ok(())
+}
+
+/// Syncs every phone, `concurrency` at a time, phone `i` through `urls[i % urls.len()]`.
+pub(crate) fn sync_all(
+    devices: &mut [Device],
+    urls: &[String],
+    concurrency: usize,
+    what: &str,
+) -> anyhow::Result<Tally> {
+    let queue: Mutex<Vec<(usize, &mut Device)>> =
+        Mutex::new(devices.iter_mut().enumerate().rev().collect());
+    let total = Mutex::new(Tally::default());
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let pb = bar(queue.lock().map(|q| q.len()).unwrap_or(0), what);
+    std::thread::scope(|s| {
+        for _ in 0..concurrency.max(1) {
+            s.spawn(|| {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let mut mine = Tally::default();
+                loop {
+                    let next = queue.lock().ok().and_then(|mut q| q.pop());
+                    let Some((i, d)) = next else { break };
+                    if let Err(e) = sync_device(&agent, &urls[i % urls.len()], d, &mut mine) {
+                        if let Ok(mut f) = failure.lock() {
+                            f.get_or_insert(e);
+                        }
+                        break;
+                    }
+                    pb.inc(1);
+                }
+                if let Ok(mut t) = total.lock() {
+                    t.merge(mine);
+                }
+            });
+        }
+    });
+    pb.finish();
+    if let Some(e) = failure.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    total
+        .into_inner()
+        .map_err(|_| anyhow!("a sync thread panicked"))
+}
+
+/// The reconnect storm through `gridsync serve` processes.
+pub fn storm(opts: &StormOptions) -> anyhow::Result<Report> {
+    let w = &opts.workload;
+    if opts.servers > 1 && w.database != Database::Postgres {
+        bail!("several servers share one PostgreSQL: pass --database postgres");
+    }
+    let bin = server_bin(opts.server_bin.as_ref())?;
+    let rt = runtime()?;
+    let db = rt.block_on(bench_db(w))?;
+    let blobs = tempfile::tempdir()?;
+    let result = (|| {
+        let store = rt.block_on(async {
+            let store = Store::connect(&db.url).await?;
+            store.migrate().await?;
+            anyhow::Ok(store)
+        })?;
+        let mut devices = rt.block_on(prepare(w, &store))?;
+        let servers = (0..opts.servers)
+            .map(|_| ServerProcess::start(&bin, &db.url, blobs.path(), "warn"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+        let started = Instant::now();
+        let tally = sync_all(&mut devices, &urls, w.concurrency, "reconnect storm")?;
+        let seconds = started.elapsed().as_secs_f64();
+        // Untimed: each phone once more, to pull what its grid partner pushed meanwhile.
+        let catch_up = sync_all(&mut devices, &urls, w.concurrency, "catch-up sync")?;
+        let mut r = report("storm", w, opts.servers, seconds, &tally);
+        r.server_rss_mb = servers.iter().map(ServerProcess::peak_rss_mb).sum();
+        drop(servers);
+        let mut all = tally;
+        all.merge(catch_up);
+        let (lost, converged) = rt.block_on(check(&store, &all, &devices))?;
+        r.lost = lost;
+        r.converged = converged;
+        rt.block_on(store.pool().close());
+        Ok(r)
+    })();
+    drop(db);
+    result
+}

@@ -1,0 +1,99 @@
+//! The real `gridsync serve` binary on 127.0.0.1:0, as an operator runs it: for the crash
+//! harness (which kills it) and the benchmarks (which measure it).
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, anyhow, bail};
+
+/// A running `gridsync serve`; killed with SIGKILL when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    pub url: String,
+}
+
+impl ServerProcess {
+    /// Starts `bin` on `db_url` with its blobs under `blobs`, without the supervision clock,
+    /// logging at `rust_log` to this process's standard error; returns once it listens.
+    pub fn start(bin: &Path, db_url: &str, blobs: &Path, rust_log: &str) -> anyhow::Result<Self> {
+        let mut child = Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--supervise-every", "0"])
+            .arg("--blob-store")
+            .arg(blobs)
+            .env("DATABASE_URL", db_url)
+            .env("RUST_LOG", rust_log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let mut line = String::new();
+        let mut reader = std::io::BufReader::new(stdout);
+        reader.read_line(&mut line)?;
+        // Keep reading what the server prints after its address, so its writes never meet a
+        // closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        let url = line
+            .trim()
+            .strip_prefix("gridsync listening on ")
+            .ok_or_else(|| anyhow!("gridsync serve did not start: {line:?}"))?
+            .to_owned();
+        Ok(ServerProcess { child, url })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no shutdown hook runs, whatever the server was doing is cut off.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Peak resident memory (VmHWM), MB.
+    pub fn peak_rss_mb(&self) -> f64 {
+        peak_rss_mb_of(self.child.id())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Peak resident memory (VmHWM) of process `pid`, MB; 0 when unknown.
+pub fn peak_rss_mb_of(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// The `gridsync` binary: `explicit`, or the one next to the running program (a test binary in
+/// `target/<profile>/deps` looks one level up).
+pub fn server_bin(explicit: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(bin) = explicit {
+        return Ok(bin.clone());
+    }
+    let exe = std::env::current_exe()?;
+    let mut dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("gridsync");
+    if !bin.exists() {
+        bail!(
+            "{} is missing: build it with `cargo build --release -p gridsync-server --bin gridsync` (the profile of this program), or pass --server-bin",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}

@@ -1,0 +1,208 @@
+//! The real server in process (on 127.0.0.1:0, SQLite in a temporary directory) and phones
+//! signed in to it over HTTP, syncing through the core's session driver.
+
+use std::sync::Arc;
+
+use gridsync_core::protocol::{SyncResponse, decode_response, encode_request};
+use gridsync_core::taxonomy::Taxonomy;
+use gridsync_core::{Identity, JurisdictionPath, Replica, Role};
+use gridsync_server::auth::{self, Keys};
+use gridsync_server::store::{Store, UserRecord};
+use gridsync_server::{AppState, app};
+
+/// The phones' store key.
+pub const KEY: [u8; 32] = [1; 32];
+/// Every test account's password.
+pub const PASSWORD: &str = "网格-2026-secret";
+
+#[derive(Debug)]
+pub struct Server {
+    pub url: String,
+    pub state: Arc<AppState>,
+    rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+pub fn path(s: &str) -> JurisdictionPath {
+    JurisdictionPath::parse(s).unwrap()
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let url = format!("sqlite://{}", dir.path().join("gridsync.db").display());
+        let (state, addr) = rt.block_on(async {
+            let store = Store::connect(&url).await.unwrap();
+            store.migrate().await.unwrap();
+            let keys = Keys::load_or_create(&store).await.unwrap();
+            let state = Arc::new(AppState::new(store, keys, Taxonomy::builtin().clone()));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let router = app(state.clone());
+            tokio::spawn(async move { axum_serve(listener, router).await });
+            (state, addr)
+        });
+        Server {
+            url: format!("http://{addr}"),
+            state,
+            rt,
+            _dir: dir,
+        }
+    }
+
+    pub fn add_user(&self, id: &str, role: Role, scope: &str) {
+        let hash = auth::hash_password(PASSWORD).unwrap();
+        self.rt
+            .block_on(self.state.store.add_user(
+                &UserRecord {
+                    id: id.into(),
+                    display_name: id.into(),
+                    role,
+                    scope: path(scope),
+                    department: None,
+                    password_hash: hash,
+                    disabled: false,
+                },
+                0,
+            ))
+            .unwrap();
+    }
+
+    pub fn add_department_handler(&self, id: &str, department: &str) {
+        let hash = auth::hash_password(PASSWORD).unwrap();
+        self.rt
+            .block_on(self.state.store.add_user(
+                &UserRecord {
+                    id: id.into(),
+                    display_name: id.into(),
+                    role: Role::DepartmentHandler,
+                    scope: path("130322"),
+                    department: Some(department.into()),
+                    password_hash: hash,
+                    disabled: false,
+                },
+                0,
+            ))
+            .unwrap();
+    }
+
+    /// A signed-in phone of a department handler (county scope).
+    pub fn department_phone(&self, id: &str, department: &str) -> Phone {
+        let who = Identity::new(
+            id,
+            Role::DepartmentHandler,
+            path("130322"),
+            Some(department.into()),
+            format!("dev-{id}"),
+        )
+        .unwrap();
+        signed_in_phone(self, who)
+    }
+
+    pub fn store<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        self.rt.block_on(f)
+    }
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, router: gridsync_server::http::Router) {
+    let _ = gridsync_server::http::serve_router(listener, router).await;
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// A phone: its replica and its access token.
+#[derive(Debug)]
+pub struct Phone {
+    pub replica: Replica,
+    pub token: String,
+    pub device: String,
+}
+
+pub fn login(
+    server: &Server,
+    user: &str,
+    device: &str,
+    replica: &Replica,
+) -> ureq::http::Response<ureq::Body> {
+    let body = serde_json::json!({
+        "user": user, "password": PASSWORD, "device": device, "actor": replica.actor_id().to_hex_string()
+    });
+    agent()
+        .post(format!("{}/v1/auth/login", server.url))
+        .send_json(&body)
+        .unwrap()
+}
+
+pub fn phone(server: &Server, user: &str, role: Role, scope: &str, device: &str) -> Phone {
+    signed_in_phone(
+        server,
+        Identity::new(user, role, path(scope), None, device).unwrap(),
+    )
+}
+
+/// A fresh replica that signed in over HTTP as `who`.
+fn signed_in_phone(server: &Server, who: Identity) -> Phone {
+    let mut replica = Replica::open_in_memory(&KEY).unwrap();
+    let mut resp = login(server, &who.user, &who.device, &replica);
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.body_mut().read_json().unwrap();
+    let device = who.device.clone();
+    replica.sign_in(who).unwrap();
+    Phone {
+        replica,
+        token: body["access_token"].as_str().unwrap().to_owned(),
+        device,
+    }
+}
+
+pub fn post_sync(server: &Server, token: &str, bytes: &[u8]) -> (u16, Vec<u8>) {
+    let mut req = agent()
+        .post(format!("{}/v1/sync", server.url))
+        .content_type("application/x-gridsync");
+    if !token.is_empty() {
+        req = req.header("Authorization", &format!("Bearer {token}"));
+    }
+    let mut resp = req.send(bytes).unwrap();
+    (
+        resp.status().as_u16(),
+        resp.body_mut().read_to_vec().unwrap(),
+    )
+}
+
+pub fn error_code(body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+    v["code"].as_str().unwrap().to_owned()
+}
+
+impl Phone {
+    pub fn sync_once(&mut self, server: &Server) -> SyncResponse {
+        let req = encode_request(&self.replica.next_sync_request().unwrap()).unwrap();
+        let (status, body) = post_sync(server, &self.token, &req);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        let resp = decode_response(&body).unwrap();
+        self.replica.apply_sync_response(&resp, 0).unwrap();
+        resp
+    }
+
+    /// Syncs through the core's sync session until quiet.
+    pub fn sync(&mut self, server: &Server) {
+        let token = self.token.clone();
+        let out = gridsync_core::session::sync_cases(&mut self.replica, 0, |req| {
+            let (status, body) = post_sync(server, &token, &encode_request(req)?);
+            assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+            decode_response(&body)
+        })
+        .unwrap();
+        assert!(!out.more, "{} did not settle", self.device);
+    }
+}
