@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use gridsync_core::protocol::{decode_response, encode_request};
 use gridsync_core::session::{Answer, Failure, PartSent, Probe, Step, SyncSession, Thumbnail};
+use serde::Deserialize;
 
 use crate::records::SyncOutcomeRecord;
-use crate::transport::refused;
 use crate::{FfiError, FieldStore, lock};
 
 /// The next request of a sync. Send each with the `Authorization` header of
@@ -42,6 +42,36 @@ pub struct HttpReply {
     /// The `Upload-Complete` header is `true`.
     pub upload_complete: bool,
     pub body: Vec<u8>,
+}
+
+#[derive(Debug, Deserialize)]
+/// The body of every error the server sends.
+struct ErrorBody {
+    code: String,
+    message: String,
+}
+
+/// Maps a non-2xx answer to the error an app acts on.
+pub(crate) fn refused(status: u16, body: &str) -> FfiError {
+    let parsed: Option<ErrorBody> = serde_json::from_str(body).ok();
+    let (code, message) = parsed
+        .map(|b| (b.code, b.message))
+        .unwrap_or_else(|| ("http".into(), body.chars().take(200).collect()));
+    let reason = format!("{code}: {message}");
+    match status {
+        // The photo exists but this role sees it only as a thumbnail: not a session problem.
+        403 if code == "metadata_restricted" => FfiError::InvalidInput {
+            field: "sha256".into(),
+            reason,
+        },
+        401 | 403 => FfiError::Auth { reason },
+        409 => FfiError::Conflict { reason },
+        400 | 413 | 415 | 422 => FfiError::InvalidInput {
+            field: "request".into(),
+            reason,
+        },
+        _ => FfiError::Network { reason },
+    }
 }
 
 /// What a reply to `step` means for the sync. A refusal of the sync round itself, or a problem

@@ -2,8 +2,9 @@
 //!
 //! The sync core for the grid workers' Android and iOS apps, through UniFFI. Thin on purpose:
 //! [`FieldStore`] delegates to `gridsync_core::Replica`; this crate owns only what crosses the
-//! boundary (records, one error enum, the log callback) and the transport (a blocking HTTPS
-//! client for `sync`). Nothing panics across the boundary: every exported call returns
+//! boundary (records, one error enum, the log callback), the transport (a blocking HTTPS client
+//! for `sync`) and, for apps that own their networking, `SyncDriver`: the core's sync session
+//! step by step, with the one reading of HTTP replies both use. Nothing panics across the boundary: every exported call returns
 //! `Result<_, FfiError>`, and UniFFI turns an unexpected panic into an exception, not an abort.
 
 mod catalogue;

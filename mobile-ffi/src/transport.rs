@@ -9,7 +9,7 @@ use gridsync_core::replica::BlobCopy;
 use gridsync_core::session::{Answer, PartSent, Probe, Step, SyncSession};
 use serde::Deserialize;
 
-use crate::driver::{HttpReply, failed, interpret};
+use crate::driver::{HttpReply, failed, interpret, refused};
 
 use crate::log::{LogLevel, emit};
 use crate::progress::{Reporting, SyncProgress, report};
@@ -31,12 +31,6 @@ struct TokenResponse {
     scope: String,
     department: Option<String>,
     device_secret: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ErrorBody {
-    code: String,
-    message: String,
 }
 
 fn agent() -> ureq::Agent {
@@ -65,29 +59,6 @@ fn url(base: &str, path: &str) -> String {
 fn network(e: impl std::fmt::Display) -> FfiError {
     FfiError::Network {
         reason: e.to_string(),
-    }
-}
-
-/// Maps a non-2xx answer to the error an app acts on.
-pub(crate) fn refused(status: u16, body: &str) -> FfiError {
-    let parsed: Option<ErrorBody> = serde_json::from_str(body).ok();
-    let (code, message) = parsed
-        .map(|b| (b.code, b.message))
-        .unwrap_or_else(|| ("http".into(), body.chars().take(200).collect()));
-    let reason = format!("{code}: {message}");
-    match status {
-        // The photo exists but this role sees it only as a thumbnail: not a session problem.
-        403 if code == "metadata_restricted" => FfiError::InvalidInput {
-            field: "sha256".into(),
-            reason,
-        },
-        401 | 403 => FfiError::Auth { reason },
-        409 => FfiError::Conflict { reason },
-        400 | 413 | 415 | 422 => FfiError::InvalidInput {
-            field: "request".into(),
-            reason,
-        },
-        _ => FfiError::Network { reason },
     }
 }
 

@@ -4,8 +4,8 @@
 //! PostgreSQL, one set of migrations and queries) with the sync transaction — admission of pushed
 //! changes, the change feed, quarantine and the case projection; [`auth`] (the sign-in policy,
 //! passwords and tokens); [`http`], the API phones and tools talk to; and [`console`], the
-//! reviewers' pages. [`app`] puts both entrances behind one router. The `gridsync` binary in
-//! `main.rs` only wires these together.
+//! reviewers' pages. [`app`] puts both entrances behind one router. The `gridsync` binary
+//! (`src/bin/gridsync/`) only wires these together.
 
 pub mod auth;
 pub mod blobs;

@@ -6,7 +6,9 @@
 //! from roles and the jurisdiction tree ([`access`], [`jurisdiction`]); deadlines come from the
 //! category catalogue ([`taxonomy`]). Phones and the server exchange changes in one round trip
 //! ([`protocol`]); the server judges every pushed change with [`admission`]. The device-side store,
-//! `Replica`, is behind the `replica` feature so the server does not build it.
+//! `Replica`, and the sync driver every phone uses, `session` (steps out, answers in; the stop
+//! rule and round cap), are behind the `replica` feature so a production server builds neither.
+//! The ground floor, `vocab`, holds ids, times and the lists of kinds and statuses.
 
 pub mod access;
 pub mod admission;

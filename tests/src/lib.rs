@@ -1,2 +1,3 @@
-//! End-to-end tests of gridsync live in `tests/tests/e2e/`: several phone replicas, the hub, and (as
-//! the server and FFI issues land) the real server and the generated bindings.
+//! End-to-end tests of gridsync live in `tests/tests/e2e/`: phone replicas against the real
+//! server over HTTP, the convergence property test, bad inputs and faults. What they share with
+//! the server's tests and the benchmarks is the test kit, `tests/kit/` (`gridsync-testkit`).
