@@ -1,10 +1,15 @@
-//! A throttled loopback link between phones and the server: it counts the body bytes of every
-//! request and can cut the next photo upload after a given number of them, as a 2G link does.
+//! A loopback link between phones and the server, as a village's 2G link is: each way it lets
+//! `bytes_per_s` through (the sender waits, as on a real link) and delivers every byte `one_way`
+//! later; a new connection costs a round trip. It counts what it carries, lists every request
+//! with the body bytes it forwarded, and can cut the next photo upload after a given number of
+//! them.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// One request seen on the link.
@@ -25,10 +30,18 @@ struct Shared {
     cut_upload_after: Option<usize>,
 }
 
+/// The link's shape: speed each way and delay one way.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    bytes_per_s: f64,
+    one_way: Duration,
+}
+
 /// The link; requests through `url` reach the upstream server.
 pub struct Link {
     pub url: String,
     shared: Arc<Mutex<Shared>>,
+    carried: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Link {
@@ -38,21 +51,36 @@ impl std::fmt::Debug for Link {
 }
 
 impl Link {
-    /// A link to `upstream` (`http://host:port`) carrying `bytes_per_s` each way.
+    /// A link to `upstream` (`http://host:port`) carrying `bytes_per_s` each way, no delay.
     pub fn start(upstream: &str, bytes_per_s: usize) -> Link {
+        Link::with_delay(upstream, bytes_per_s as f64, Duration::ZERO)
+    }
+
+    /// A link to `upstream` carrying `bytes_per_s` each way, every byte arriving `one_way`
+    /// after it left.
+    pub fn with_delay(upstream: &str, bytes_per_s: f64, one_way: Duration) -> Link {
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let shared = Arc::new(Mutex::new(Shared::default()));
-        let s = shared.clone();
+        let carried = Arc::new(AtomicUsize::new(0));
+        let shape = Shape {
+            bytes_per_s,
+            one_way,
+        };
+        let (s, c) = (shared.clone(), carried.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
-                let (upstream, s) = (upstream.clone(), s.clone());
-                std::thread::spawn(move || carry(client, &upstream, &s, bytes_per_s));
+                let (upstream, s, c) = (upstream.clone(), s.clone(), c.clone());
+                std::thread::spawn(move || carry(client, &upstream, &s, &c, shape));
             }
         });
-        Link { url, shared }
+        Link {
+            url,
+            shared,
+            carried,
+        }
     }
 
     pub fn cut_next_upload_after(&self, body_bytes: usize) {
@@ -62,27 +90,104 @@ impl Link {
     pub fn seen(&self) -> Vec<Seen> {
         self.shared.lock().unwrap().seen.clone()
     }
-}
 
-/// Sends `buf` at no more than `rate` bytes a second.
-fn throttled_write(to: &mut TcpStream, buf: &[u8], rate: usize) -> std::io::Result<()> {
-    for piece in buf.chunks(4096) {
-        let started = Instant::now();
-        to.write_all(piece)?;
-        let due = Duration::from_secs_f64(piece.len() as f64 / rate as f64);
-        if let Some(rest) = due.checked_sub(started.elapsed()) {
-            std::thread::sleep(rest);
-        }
+    /// Bytes carried so far, both ways (HTTP heads and bodies: the TCP payload).
+    pub fn carried(&self) -> usize {
+        self.carried.load(Ordering::Relaxed)
     }
-    Ok(())
 }
 
-fn carry(mut client: TcpStream, upstream: &str, shared: &Mutex<Shared>, rate: usize) {
-    let Ok(mut server) = TcpStream::connect(upstream) else {
+/// One direction: `send` waits while the link serialises the bytes; a writer thread delivers
+/// them `one_way` later.
+struct Pipe {
+    to: TcpStream,
+    tx: Option<Sender<(Instant, Vec<u8>)>>,
+    writer: Option<JoinHandle<()>>,
+    broken: Arc<AtomicBool>,
+    free_at: Instant,
+    shape: Shape,
+    carried: Arc<AtomicUsize>,
+}
+
+impl Pipe {
+    fn new(to: TcpStream, shape: Shape, carried: Arc<AtomicUsize>) -> std::io::Result<Pipe> {
+        let (tx, rx) = channel::<(Instant, Vec<u8>)>();
+        let broken = Arc::new(AtomicBool::new(false));
+        let (mut out, flag) = (to.try_clone()?, broken.clone());
+        let writer = std::thread::spawn(move || {
+            for (due, bytes) in rx {
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                if out.write_all(&bytes).is_err() {
+                    flag.store(true, Ordering::SeqCst);
+                    break;
+                }
+            }
+        });
+        Ok(Pipe {
+            to,
+            tx: Some(tx),
+            writer: Some(writer),
+            broken,
+            free_at: Instant::now(),
+            shape,
+            carried,
+        })
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        for piece in bytes.chunks(1460) {
+            if self.broken.load(Ordering::SeqCst) {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            self.carried.fetch_add(piece.len(), Ordering::Relaxed);
+            let start = self.free_at.max(Instant::now());
+            self.free_at =
+                start + Duration::from_secs_f64(piece.len() as f64 / self.shape.bytes_per_s);
+            if let Some(wait) = self.free_at.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let due = self.free_at + self.shape.one_way;
+            let sent = self.tx.as_ref().map(|tx| tx.send((due, piece.to_vec())));
+            if !matches!(sent, Some(Ok(()))) {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers what is on its way, then ends this direction (`how`).
+    fn finish(mut self, how: Shutdown) {
+        drop(self.tx.take());
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+        let _ = self.to.shutdown(how);
+    }
+}
+
+fn carry(
+    mut client: TcpStream,
+    upstream: &str,
+    shared: &Mutex<Shared>,
+    carried: &Arc<AtomicUsize>,
+    shape: Shape,
+) {
+    let Ok(server) = TcpStream::connect(upstream) else {
         return;
     };
-    let (mut server_read, mut client_write) =
-        (server.try_clone().unwrap(), client.try_clone().unwrap());
+    // Setting up the connection takes a round trip.
+    std::thread::sleep(shape.one_way * 2);
+    let (Ok(mut server_read), Ok(client_write)) = (server.try_clone(), client.try_clone()) else {
+        return;
+    };
+    let (Ok(mut to_server), Ok(mut to_client)) = (
+        Pipe::new(server, shape, carried.clone()),
+        Pipe::new(client_write, shape, carried.clone()),
+    ) else {
+        return;
+    };
     // Once the link is cut, what the server answers no longer reaches the phone.
     let dropped = Arc::new(AtomicBool::new(false));
     let muted = dropped.clone();
@@ -92,13 +197,11 @@ fn carry(mut client: TcpStream, upstream: &str, shared: &Mutex<Shared>, rate: us
             if n == 0 {
                 break;
             }
-            if !muted.load(Ordering::SeqCst)
-                && throttled_write(&mut client_write, &buf[..n], rate).is_err()
-            {
+            if !muted.load(Ordering::SeqCst) && to_client.send(&buf[..n]).is_err() {
                 break;
             }
         }
-        let _ = client_write.shutdown(Shutdown::Both);
+        to_client.finish(Shutdown::Both);
     });
     // The request head, read whole before any of it goes on.
     let mut head = Vec::new();
@@ -144,7 +247,7 @@ fn carry(mut client: TcpStream, upstream: &str, shared: &Mutex<Shared>, rate: us
         shared.seen[index].body_bytes
     };
     let mut pending = head.split_off(body_start);
-    if throttled_write(&mut server, &head, rate).is_err() {
+    if to_server.send(&head).is_err() {
         return;
     }
     let mut forwarded = 0;
@@ -154,26 +257,24 @@ fn carry(mut client: TcpStream, upstream: &str, shared: &Mutex<Shared>, rate: us
         {
             let take = limit - forwarded;
             count(take, true);
-            let _ = throttled_write(&mut server, &pending[..take], rate);
+            let _ = to_server.send(&pending[..take]);
             // The link drops: the server sees the body end early and answers (waited for, so
             // what it kept is recorded before the phone tries again); the phone hears nothing.
             dropped.store(true, Ordering::SeqCst);
-            let _ = server.shutdown(Shutdown::Write);
+            to_server.finish(Shutdown::Write);
             let _ = back.join();
             let _ = client.shutdown(Shutdown::Both);
             return;
         }
         forwarded = count(pending.len(), false);
-        if throttled_write(&mut server, &pending, rate).is_err() {
+        if to_server.send(&pending).is_err() {
             break;
         }
         match client.read(&mut buf) {
-            Ok(0) | Err(_) => {
-                let _ = server.shutdown(Shutdown::Write);
-                break;
-            }
+            Ok(0) | Err(_) => break,
             Ok(n) => pending = buf[..n].to_vec(),
         }
     }
+    to_server.finish(Shutdown::Write);
     let _ = back.join();
 }
