@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::anyhow;
-use gridsync_core::session::{Answer, Step, SyncSession};
+use gridsync_core::session::{Step, SyncSession};
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_server::store::Store;
 
@@ -67,11 +67,7 @@ pub fn limit(w: &Workload) -> anyhow::Result<Report> {
                 .await?
                 .ok_or_else(|| anyhow!("device not bound"))?;
             let mut session = SyncSession::cases_only();
-            session.answer(
-                &mut d.replica,
-                Answer::Synced(resp),
-                gridsync_server::now_ms(),
-            )?;
+            d.answer(&mut session, resp)?;
             while let Step::Sync(req) = session.next(&d.replica)? {
                 let resp = store
                     .sync(
@@ -83,11 +79,7 @@ pub fn limit(w: &Workload) -> anyhow::Result<Report> {
                     )
                     .await?;
                 tally.exchange(&req, &resp)?;
-                session.answer(
-                    &mut d.replica,
-                    Answer::Synced(resp),
-                    gridsync_server::now_ms(),
-                )?;
+                d.answer(&mut session, resp)?;
             }
             settled(&session, d)?;
         }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail};
 use gridsync_core::protocol::{decode_response, encode_request};
-use gridsync_core::session::{Answer, Step, SyncSession};
+use gridsync_core::session::{Step, SyncSession};
 use gridsync_server::store::Store;
 use gridsync_testkit::process::{ServerProcess, server_bin};
 
@@ -60,11 +60,7 @@ pub(crate) fn sync_device(
         tally.wire_bytes += body.len() + bytes.len();
         let resp = decode_response(&bytes)?;
         tally.exchange(&req, &resp)?;
-        session.answer(
-            &mut d.replica,
-            Answer::Synced(resp),
-            gridsync_server::now_ms(),
-        )?;
+        d.answer(&mut session, resp)?;
     }
     settled(&session, d)
 }

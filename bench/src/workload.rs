@@ -3,6 +3,8 @@
 
 use anyhow::anyhow;
 use gridsync_core::case::{Location, NewCase, Party};
+use gridsync_core::protocol::SyncResponse;
+use gridsync_core::session::{Answer, SyncSession};
 use gridsync_core::{CaseKind, Identity, JurisdictionPath, Replica, Role};
 use gridsync_server::auth::{self, Keys};
 use gridsync_server::store::{Store, UserRecord};
@@ -23,6 +25,21 @@ impl Database {
             Database::Sqlite => "sqlite",
             Database::Postgres => "postgres",
         }
+    }
+}
+
+impl Device {
+    /// Applies a sync answer through the phone's session.
+    pub(crate) fn answer(
+        &mut self,
+        session: &mut SyncSession,
+        resp: SyncResponse,
+    ) -> anyhow::Result<()> {
+        Ok(session.answer(
+            &mut self.replica,
+            Answer::Synced(resp),
+            gridsync_server::now_ms(),
+        )?)
     }
 }
 

@@ -294,12 +294,7 @@ fn perform(
     };
     let upload_offset = header_value(&resp, "upload-offset").and_then(|v| v.parse().ok());
     let upload_complete = header_value(&resp, "upload-complete").as_deref() == Some("true");
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(MAX_RESPONSE_BYTES)
-        .read_to_vec()
-        .map_err(network)?;
+    let body = read_body(&mut resp)?;
     Ok(HttpReply {
         status: resp.status().as_u16(),
         upload_offset,
@@ -335,6 +330,15 @@ fn authorized(
     })
 }
 
+/// A response body, at most [`MAX_RESPONSE_BYTES`]; one that breaks off is a `Network` error.
+fn read_body(resp: &mut ureq::http::Response<ureq::Body>) -> Result<Vec<u8>, FfiError> {
+    resp.body_mut()
+        .with_config()
+        .limit(MAX_RESPONSE_BYTES)
+        .read_to_vec()
+        .map_err(network)
+}
+
 fn header_value(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
@@ -364,12 +368,7 @@ pub(crate) fn fetch_attachment(
     })?;
     let status = resp.status().as_u16();
     let variant = header_value(&resp, "x-gridsync-variant");
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(MAX_RESPONSE_BYTES)
-        .read_to_vec()
-        .map_err(network)?;
+    let body = read_body(&mut resp)?;
     if status != 200 {
         return Err(refused(status, &String::from_utf8_lossy(&body)));
     }

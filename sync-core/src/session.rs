@@ -210,8 +210,9 @@ impl SyncSession {
     pub fn answer(&mut self, replica: &mut Replica, answer: Answer, now: i64) -> Result<()> {
         match (&mut self.phase, answer) {
             (Phase::Cases, Answer::Synced(resp)) => self.synced(replica, &resp, now),
-            (Phase::Uploads { .. }, Answer::Probed(probe)) => self.probed(replica, probe),
-            (Phase::Uploads { .. }, Answer::PartSent(sent)) => self.part_sent(replica, sent),
+            (Phase::Uploads { .. }, a @ (Answer::Probed(_) | Answer::PartSent(_))) => {
+                self.uploaded(replica, a)
+            }
             (Phase::Thumbnails(_), Answer::Thumbnail(t)) => self.thumbnail(replica, t),
             (_, Answer::Failed(failure)) => self.failed(failure),
             (phase, answer) => Err(Error::InvalidInput {
@@ -250,7 +251,8 @@ impl SyncSession {
         Ok(())
     }
 
-    fn probed(&mut self, replica: &Replica, probe: Probe) -> Result<()> {
+    /// A probe's or a part's answer for the upload at the front of the queue.
+    fn uploaded(&mut self, replica: &Replica, answer: Answer) -> Result<()> {
         let Phase::Uploads {
             queue,
             tries,
@@ -262,38 +264,28 @@ impl SyncSession {
         let Some(sha256) = queue.front().cloned() else {
             return Ok(());
         };
-        match probe {
-            Probe::Unknown => self.next_upload(false),
-            Probe::Held { complete: true, .. } => {
-                replica.mark_uploaded(&sha256)?;
-                self.next_upload(true)
-            }
-            Probe::Held { offset, .. } => {
+        // `Some(true)`: uploaded; `Some(false)`: waits for the next sync; `None`: goes on.
+        let settled = match answer {
+            Answer::Probed(Probe::Unknown) => Some(false),
+            Answer::Probed(Probe::Held { complete: true, .. })
+            | Answer::PartSent(PartSent::Complete) => Some(true),
+            Answer::Probed(Probe::Held { offset, .. }) => {
                 *tries += 1;
                 *send_from = Some(offset);
+                None
             }
-        }
-        Ok(())
-    }
-
-    fn part_sent(&mut self, replica: &Replica, sent: PartSent) -> Result<()> {
-        let Phase::Uploads {
-            queue,
-            tries,
-            send_from,
-        } = &mut self.phase
-        else {
-            return Ok(());
+            Answer::PartSent(PartSent::Partial) if *tries >= UPLOAD_TRIES => Some(false),
+            // More expected, or the offset moved: probe again.
+            _ => {
+                *send_from = None;
+                None
+            }
         };
-        match sent {
-            PartSent::Complete => {
-                if let Some(sha256) = queue.front() {
-                    replica.mark_uploaded(sha256)?;
-                }
-                self.next_upload(true);
+        if let Some(done) = settled {
+            if done {
+                replica.mark_uploaded(&sha256)?;
             }
-            PartSent::Partial if *tries >= UPLOAD_TRIES => self.next_upload(false),
-            PartSent::Partial => *send_from = None,
+            self.next_upload(done);
         }
         Ok(())
     }

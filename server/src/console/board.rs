@@ -173,19 +173,7 @@ async fn dashboard(
         .calendar
         .local_midnight(&w.from)
         .unwrap_or(to - 30 * DAY);
-    let (cohort, overdue) = state
-        .store
-        .stats_rows(&r.who, &r.who.scope, from, to, now)
-        .await?;
-    let s: Stats = crate::stats::compute(
-        &r.who.scope.to_string(),
-        from,
-        to,
-        &cohort,
-        overdue,
-        &state.taxonomy,
-        &state.calendar,
-    );
+    let s: Stats = state.stats(&r.who, &r.who.scope, from, to).await?;
     // Areas by name where the jurisdiction tree is imported.
     let names: BTreeMap<String, String> = state
         .store

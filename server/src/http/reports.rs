@@ -55,16 +55,7 @@ pub(super) async fn stats(
     if from >= to {
         return Err(ApiError::bad_request("from must be before to"));
     }
-    let (cohort, overdue) = state.store.stats_rows(who, &scope, from, to, now).await?;
-    Ok(Json(crate::stats::compute(
-        &scope.to_string(),
-        from,
-        to,
-        &cohort,
-        overdue,
-        &state.taxonomy,
-        &state.calendar,
-    )))
+    Ok(Json(state.stats(who, &scope, from, to).await?))
 }
 
 /// The scope a report (stats, patrol coverage) is asked for: the caller's own by default, else

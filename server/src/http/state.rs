@@ -3,12 +3,14 @@
 
 use gridsync_core::calendar::Calendar;
 use gridsync_core::taxonomy::Taxonomy;
+use gridsync_core::{Identity, JurisdictionPath};
 
 use super::error::ApiError;
 use crate::auth::Keys;
 use crate::limit::{self, RateLimiter};
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::stats::Stats;
+use crate::store::{Store, StoreError};
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -75,6 +77,27 @@ impl AppState {
             blob_limit: RateLimiter::new(limit::BLOB_BURST, limit::BLOB_PER_MINUTE),
             upload_limit: RateLimiter::upload_bytes(limit::UPLOAD_MIB_PER_HOUR),
         }
+    }
+
+    /// The loop's figures for `scope` over `from..to`, as the API and the dashboard show them.
+    pub async fn stats(
+        &self,
+        who: &Identity,
+        scope: &JurisdictionPath,
+        from: i64,
+        to: i64,
+    ) -> Result<Stats, StoreError> {
+        let now = crate::now_ms();
+        let (cohort, overdue) = self.store.stats_rows(who, scope, from, to, now).await?;
+        Ok(crate::stats::compute(
+            &scope.to_string(),
+            from,
+            to,
+            &cohort,
+            overdue,
+            &self.taxonomy,
+            &self.calendar,
+        ))
     }
 
     /// `limiter`'s verdict for `key`, as `429 rate_limited` (with `Retry-After`) when it refuses.

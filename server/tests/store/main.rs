@@ -28,20 +28,10 @@ pub use gridsync_testkit::db::{TestDb, postgres, sqlite};
 #[macro_export]
 macro_rules! conformance {
     ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                let db = $crate::sqlite().await;
-                ($body)(db.store.clone()).await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                if let Some(db) = $crate::postgres().await {
-                    ($body)(db.store.clone()).await;
-                }
-            }
-        }
+        $crate::conformance_db!($name, |store: gridsync_server::store::Store,
+                                        _url: String| ($body)(
+            store
+        ));
     };
 }
 

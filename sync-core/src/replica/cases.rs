@@ -231,19 +231,17 @@ impl Replica {
 
     /// Cases with changes the server has not acknowledged.
     pub fn pending_count(&self) -> Result<usize> {
-        self.conn
-            .prepare_cached("SELECT count(*) FROM cases WHERE sync_state = 'pending'")
-            .and_then(|mut stmt| stmt.query_row([], |r| r.get::<_, i64>(0)))
-            .map(|n| usize::try_from(n).unwrap_or(0))
-            .map_err(storage)
+        self.count("SELECT count(*) FROM cases WHERE sync_state = 'pending'")
     }
 
     /// Cases the next sync has work for: changes to send, or history still to fetch.
     pub fn unsettled_count(&self) -> Result<usize> {
+        self.count("SELECT count(*) FROM cases WHERE sync_state IN ('pending', 'incomplete')")
+    }
+
+    fn count(&self, sql: &str) -> Result<usize> {
         self.conn
-            .prepare_cached(
-                "SELECT count(*) FROM cases WHERE sync_state IN ('pending', 'incomplete')",
-            )
+            .prepare_cached(sql)
             .and_then(|mut stmt| stmt.query_row([], |r| r.get::<_, i64>(0)))
             .map(|n| usize::try_from(n).unwrap_or(0))
             .map_err(storage)

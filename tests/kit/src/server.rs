@@ -56,6 +56,15 @@ impl Server {
     }
 
     pub fn add_user(&self, id: &str, role: Role, scope: &str) {
+        self.add_account(id, role, scope, None);
+    }
+
+    pub fn add_department_handler(&self, id: &str, department: &str) {
+        self.add_account(id, Role::DepartmentHandler, "130322", Some(department));
+    }
+
+    /// An enabled account with the kit's password.
+    fn add_account(&self, id: &str, role: Role, scope: &str, department: Option<&str>) {
         let hash = auth::hash_password(PASSWORD).unwrap();
         self.rt
             .block_on(self.state.store.add_user(
@@ -64,25 +73,7 @@ impl Server {
                     display_name: id.into(),
                     role,
                     scope: path(scope),
-                    department: None,
-                    password_hash: hash,
-                    disabled: false,
-                },
-                0,
-            ))
-            .unwrap();
-    }
-
-    pub fn add_department_handler(&self, id: &str, department: &str) {
-        let hash = auth::hash_password(PASSWORD).unwrap();
-        self.rt
-            .block_on(self.state.store.add_user(
-                &UserRecord {
-                    id: id.into(),
-                    display_name: id.into(),
-                    role: Role::DepartmentHandler,
-                    scope: path("130322"),
-                    department: Some(department.into()),
+                    department: department.map(str::to_owned),
                     password_hash: hash,
                     disabled: false,
                 },
