@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use gridsync_core::JurisdictionPath;
-use gridsync_server::store::Store;
 use gridsync_testkit::process::{ServerProcess, server_bin};
 use serde::Serialize;
 
@@ -62,8 +61,7 @@ pub fn handoff(opts: &HandoffOptions) -> anyhow::Result<HandoffReport> {
     let blobs = tempfile::tempdir()?;
     let result = (|| {
         let mut devices = rt.block_on(async {
-            let store = Store::connect(&db.url).await?;
-            store.migrate().await?;
+            let store = db.store.clone();
             let devices = prepare(&w, &store).await?;
             store.pool().close().await;
             anyhow::Ok(devices)

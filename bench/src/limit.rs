@@ -6,7 +6,6 @@ use std::time::Instant;
 use anyhow::anyhow;
 use gridsync_core::session::{Step, SyncSession};
 use gridsync_core::taxonomy::Taxonomy;
-use gridsync_server::store::Store;
 
 use crate::measure::*;
 use crate::storm::settled;
@@ -18,10 +17,8 @@ use crate::workload::*;
 pub fn limit(w: &Workload) -> anyhow::Result<Report> {
     let rt = runtime()?;
     let db = rt.block_on(bench_db(w))?;
-    let _blobs = tempfile::tempdir()?;
     let result = rt.block_on(async {
-        let store = Store::connect(&db.url).await?;
-        store.migrate().await?;
+        let store = db.store.clone();
         let mut devices = prepare(w, &store).await?;
         let taxonomy = Arc::new(Taxonomy::builtin().clone());
         let mut work = Vec::with_capacity(devices.len());

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use gridsync_server::store::Store;
 use gridsync_testkit::link::Link;
 use gridsync_testkit::process::{ServerProcess, server_bin};
 use serde::Serialize;
@@ -67,11 +66,7 @@ pub fn link(opts: &LinkOptions) -> anyhow::Result<LinkReport> {
     let rt = runtime()?;
     let db = rt.block_on(bench_db(&w))?;
     let blobs = tempfile::tempdir()?;
-    let store = rt.block_on(async {
-        let store = Store::connect(&db.url).await?;
-        store.migrate().await?;
-        anyhow::Ok(store)
-    })?;
+    let store = db.store.clone();
     let mut devices = rt.block_on(prepare(&w, &store))?;
     let server = ServerProcess::start(&bin, &db.url, blobs.path(), "warn")?;
     let bytes_per_s = opts.kbps as f64 * 1000.0 / 8.0;

@@ -6,7 +6,6 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, anyhow, bail};
 use gridsync_core::replica::CaseFilter;
-use gridsync_server::store::Store;
 use gridsync_testkit::process::peak_rss_mb_of;
 use serde::Serialize;
 
@@ -126,10 +125,8 @@ pub fn peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
     install_peer(&scratch)?;
     let rt = runtime()?;
     let db = rt.block_on(bench_db(&w))?;
-    let _blobs = tempfile::tempdir()?;
     let devices = rt.block_on(async {
-        let store = Store::connect(&db.url).await?;
-        store.migrate().await?;
+        let store = db.store.clone();
         prepare(&w, &store).await
     })?;
     let docs_file = scratch.join("docs.json");

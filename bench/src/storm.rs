@@ -8,7 +8,6 @@ use std::time::Instant;
 use anyhow::{anyhow, bail};
 use gridsync_core::protocol::{decode_response, encode_request};
 use gridsync_core::session::{Step, SyncSession};
-use gridsync_server::store::Store;
 use gridsync_testkit::process::{ServerProcess, server_bin};
 
 use crate::measure::*;
@@ -135,11 +134,7 @@ pub fn storm(opts: &StormOptions) -> anyhow::Result<Report> {
     let db = rt.block_on(bench_db(w))?;
     let blobs = tempfile::tempdir()?;
     let result = (|| {
-        let store = rt.block_on(async {
-            let store = Store::connect(&db.url).await?;
-            store.migrate().await?;
-            anyhow::Ok(store)
-        })?;
+        let store = db.store.clone();
         let mut devices = rt.block_on(prepare(w, &store))?;
         let servers = (0..opts.servers)
             .map(|_| ServerProcess::start(&bin, &db.url, blobs.path(), "warn"))

@@ -161,12 +161,7 @@ impl FieldStore {
     /// Adds a person (party, requester, household member, key person); returns their id.
     pub fn add_person(&self, case_id: String, person: PartyRecord) -> Result<String, FfiError> {
         let party = records::party(person);
-        let mut id = String::new();
-        self.edit(&case_id, |e| {
-            id = e.add_person(&party)?;
-            Ok(())
-        })?;
-        Ok(id)
+        self.edit_adding(&case_id, |e| e.add_person(&party))
     }
 
     /// A kind-specific field: household data, a patrol checklist item, visit notes.
@@ -181,12 +176,7 @@ impl FieldStore {
         session: MediationSessionRecord,
     ) -> Result<String, FfiError> {
         let s = records::session(session);
-        let mut id = String::new();
-        self.edit(&case_id, |e| {
-            id = e.add_mediation_session(&s)?;
-            Ok(())
-        })?;
-        Ok(id)
+        self.edit_adding(&case_id, |e| e.add_mediation_session(&s))
     }
 
     /// The agreement text (调解协议); co-edited offline, merged character by character.
@@ -373,6 +363,19 @@ impl FieldStore {
         F: FnOnce(&mut gridsync_core::case::CaseEditor<'_>) -> gridsync_core::Result<()>,
     {
         Ok(self.lock().edit(case_id, now_ms(), f)?)
+    }
+
+    /// An edit that adds an item to the case and returns its new id.
+    fn edit_adding<F>(&self, case_id: &str, add: F) -> Result<String, FfiError>
+    where
+        F: FnOnce(&mut gridsync_core::case::CaseEditor<'_>) -> gridsync_core::Result<String>,
+    {
+        let mut id = String::new();
+        self.edit(case_id, |e| {
+            id = add(e)?;
+            Ok(())
+        })?;
+        Ok(id)
     }
 }
 

@@ -105,13 +105,7 @@ impl Replica {
 
     /// The first column of every row of `sql`.
     fn names(&self, sql: &str) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare(sql).map_err(storage)?;
-        let names = stmt
-            .query_map([], |r| r.get(0))
-            .map_err(storage)?
-            .collect::<rusqlite::Result<Vec<String>>>()
-            .map_err(storage)?;
-        Ok(names)
+        self.rows(sql, [], |r| r.get(0))
     }
 
     /// Records that the server holds the whole blob.

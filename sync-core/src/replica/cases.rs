@@ -161,38 +161,26 @@ impl Replica {
 
     /// Case ids, oldest first.
     pub fn case_ids(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id FROM cases ORDER BY id")
-            .map_err(storage)?;
-        let ids = stmt
-            .query_map([], |r| r.get(0))
-            .map_err(storage)?
-            .collect::<rusqlite::Result<Vec<String>>>()
-            .map_err(storage)?;
-        Ok(ids)
+        self.rows("SELECT id FROM cases ORDER BY id", [], |r| r.get(0))
     }
 
     /// Lists cases with their sync state, newest change first, filtered.
     pub fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, summary, sync_state, updated_at FROM cases ORDER BY updated_at DESC, id")
-            .map_err(storage)?;
-        let rows = stmt
-            .query_map([], |r| {
+        let rows = self.rows(
+            "SELECT id, summary, sync_state, updated_at FROM cases ORDER BY updated_at DESC, id",
+            [],
+            |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, Vec<u8>>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)?,
                 ))
-            })
-            .map_err(storage)?;
+            },
+        )?;
         let needle = filter.text.as_deref().map(str::to_lowercase);
         let mut out = Vec::new();
-        for row in rows {
-            let (id, sealed, state, updated_at) = row.map_err(storage)?;
+        for (id, sealed, state, updated_at) in rows {
             let state = SyncState::parse(&state)?;
             if filter.sync_state.is_some_and(|s| s != state) {
                 continue;
@@ -249,22 +237,19 @@ impl Replica {
 
     /// This phone's changes the server refused, with reasons.
     pub fn rejections(&self, id: &str) -> Result<Vec<LocalRejection>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT hash, code, reason FROM rejections WHERE case_id = ?1 ORDER BY hash")
-            .map_err(storage)?;
-        let rows = stmt
-            .query_map([id], |r| {
+        let rows = self.rows(
+            "SELECT hash, code, reason FROM rejections WHERE case_id = ?1 ORDER BY hash",
+            [id],
+            |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, Vec<u8>>(2)?,
                 ))
-            })
-            .map_err(storage)?;
+            },
+        )?;
         let mut out = Vec::new();
-        for row in rows {
-            let (hash, code, sealed) = row.map_err(storage)?;
+        for (hash, code, sealed) in rows {
             let reason = self
                 .seal
                 .open(&sealed, &aad(id, &format!("rejection:{hash}")))?;

@@ -58,6 +58,20 @@ impl Replica {
             reason: "nobody is signed in on this phone".into(),
         })
     }
+
+    /// Every row of `sql` with `params`, read by `row`.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(storage)?;
+        stmt.query_map(params, row)
+            .map_err(storage)?
+            .collect::<rusqlite::Result<Vec<T>>>()
+            .map_err(storage)
+    }
 }
 
 fn storage(e: rusqlite::Error) -> Error {

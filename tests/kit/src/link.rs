@@ -167,6 +167,22 @@ impl Pipe {
     }
 }
 
+/// Reads from `from` until an HTTP request head is complete: what was read, and where the body
+/// starts in it; `None` when the connection ends first.
+pub fn read_head(from: &mut TcpStream) -> Option<(Vec<u8>, usize)> {
+    let mut read = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(at) = read.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Some((read, at + 4));
+        }
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => read.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
 fn carry(
     mut client: TcpStream,
     upstream: &str,
@@ -204,17 +220,10 @@ fn carry(
         to_client.finish(Shutdown::Both);
     });
     // The request head, read whole before any of it goes on.
-    let mut head = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    let body_start = loop {
-        if let Some(at) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        match client.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
+    let Some((mut head, body_start)) = read_head(&mut client) else {
+        return;
     };
+    let mut buf = [0u8; 16 * 1024];
     let text = String::from_utf8_lossy(&head[..body_start]).into_owned();
     let request_line = text.lines().next().unwrap_or_default().to_owned();
     let content_range = text.lines().find_map(|l| {

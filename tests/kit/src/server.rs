@@ -55,6 +55,12 @@ impl Server {
         }
     }
 
+    /// An account and its phone (`phone-<user>`), signed in.
+    pub fn enrol(&self, user: &str, role: Role, scope: &str) -> Phone {
+        self.add_user(user, role, scope);
+        phone(self, user, role, scope, &format!("phone-{user}"))
+    }
+
     pub fn add_user(&self, id: &str, role: Role, scope: &str) {
         self.add_account(id, role, scope, None);
     }

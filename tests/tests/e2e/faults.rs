@@ -84,17 +84,8 @@ impl FaultProxy {
 /// Reads one request: its head (with `Connection: close`, so every exchange is one connection)
 /// and its body; or only the head when `body` is false.
 fn read_request(client: &mut TcpStream, body: bool) -> Option<(Vec<u8>, Vec<u8>)> {
-    let mut buf = Vec::new();
+    let (buf, end) = gridsync_testkit::link::read_head(client)?;
     let mut chunk = [0u8; 16 * 1024];
-    let end = loop {
-        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        match client.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    };
     let text = String::from_utf8_lossy(&buf[..end]).into_owned();
     let mut head = String::new();
     let mut length = 0;

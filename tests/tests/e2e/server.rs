@@ -30,38 +30,10 @@ pub(crate) fn report(title: &str, grid: &str) -> NewCase {
 #[test]
 fn three_phones_capture_offline_and_converge_through_the_server() {
     let server = Server::start();
-    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
-    server.add_user("liu", Role::GridWorker, "130322/101/201/01");
-    server.add_user("zhao", Role::Mediator, "130322/101/201");
-    server.add_user("sun", Role::GridWorker, "130322/101/202/01");
-    let mut wang = phone(
-        &server,
-        "wang",
-        Role::GridWorker,
-        "130322/101/201/01",
-        "phone-wang",
-    );
-    let mut liu = phone(
-        &server,
-        "liu",
-        Role::GridWorker,
-        "130322/101/201/01",
-        "phone-liu",
-    );
-    let mut zhao = phone(
-        &server,
-        "zhao",
-        Role::Mediator,
-        "130322/101/201",
-        "phone-zhao",
-    );
-    let mut sun = phone(
-        &server,
-        "sun",
-        Role::GridWorker,
-        "130322/101/202/01",
-        "phone-sun",
-    );
+    let mut wang = server.enrol("wang", Role::GridWorker, "130322/101/201/01");
+    let mut liu = server.enrol("liu", Role::GridWorker, "130322/101/201/01");
+    let mut zhao = server.enrol("zhao", Role::Mediator, "130322/101/201");
+    let mut sun = server.enrol("sun", Role::GridWorker, "130322/101/202/01");
 
     // A shared case first, then everyone offline.
     let shared = wang
@@ -139,23 +111,9 @@ fn three_phones_capture_offline_and_converge_through_the_server() {
 #[test]
 fn writes_outside_scope_and_forged_actors_are_quarantined_and_retries_change_nothing() {
     let server = Server::start();
-    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
-    server.add_user("sun", Role::GridWorker, "130322/101/202/01");
-    let mut wang = phone(
-        &server,
-        "wang",
-        Role::GridWorker,
-        "130322/101/201/01",
-        "phone-wang",
-    );
+    let mut wang = server.enrol("wang", Role::GridWorker, "130322/101/201/01");
     // sun's phone claims grid 201/01 locally; the server knows better.
-    let mut sun = phone(
-        &server,
-        "sun",
-        Role::GridWorker,
-        "130322/101/202/01",
-        "phone-sun",
-    );
+    let mut sun = server.enrol("sun", Role::GridWorker, "130322/101/202/01");
     sun.replica
         .sign_in(
             Identity::new(
@@ -221,14 +179,7 @@ fn writes_outside_scope_and_forged_actors_are_quarantined_and_retries_change_not
 #[test]
 fn bad_tokens_are_refused_with_401_and_a_code() {
     let server = Server::start();
-    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
-    let wang = phone(
-        &server,
-        "wang",
-        Role::GridWorker,
-        "130322/101/201/01",
-        "phone-wang",
-    );
+    let wang = server.enrol("wang", Role::GridWorker, "130322/101/201/01");
     let body = encode_request(&wang.replica.next_sync_request().unwrap()).unwrap();
     let now = gridsync_server::now_ms() / 1000;
     let claims = Claims {
@@ -458,24 +409,10 @@ pub(crate) fn get_json(server: &Server, token: &str, path: &str) -> (u16, serde_
 #[test]
 fn reviewers_read_cases_in_their_jurisdiction_only_with_history_and_conflicts() {
     let server = Server::start();
-    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
-    server.add_user("zhao", Role::Mediator, "130322/101/201");
     server.add_user("li", Role::TownshipStaff, "130322/101");
     server.add_user("he", Role::TownshipStaff, "130322/102");
-    let mut wang = phone(
-        &server,
-        "wang",
-        Role::GridWorker,
-        "130322/101/201/01",
-        "phone-wang",
-    );
-    let mut zhao = phone(
-        &server,
-        "zhao",
-        Role::Mediator,
-        "130322/101/201",
-        "phone-zhao",
-    );
+    let mut wang = server.enrol("wang", Role::GridWorker, "130322/101/201/01");
+    let mut zhao = server.enrol("zhao", Role::Mediator, "130322/101/201");
     let li = phone(&server, "li", Role::TownshipStaff, "130322/101", "pc-li");
     let he = phone(&server, "he", Role::TownshipStaff, "130322/102", "pc-he");
 
@@ -628,14 +565,7 @@ fn a_device_id_is_proven_by_its_secret_and_logout_ends_the_session_at_once() {
 #[test]
 fn metrics_count_syncs_and_refusals_and_a_retry_storm_is_rate_limited() {
     let server = Server::start();
-    server.add_user("wang", Role::GridWorker, "130322/101/201/01");
-    let mut wang = phone(
-        &server,
-        "wang",
-        Role::GridWorker,
-        "130322/101/201/01",
-        "phone-wang",
-    );
+    let mut wang = server.enrol("wang", Role::GridWorker, "130322/101/201/01");
     wang.replica
         .capture(&report("东街危房", "130322/101/201/01"), 1)
         .unwrap();
