@@ -1,0 +1,192 @@
+//! A reviewer's writes on a case: the workflow steps the rules allow them, taking a step, and
+//! settling a field conflict; each through the store's admission.
+
+use std::sync::Arc;
+
+use axum::extract::{Form, Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use gridsync_core::workflow::{self, CaseFacts, Deadlines, EventDraft, EventType, Rating};
+use gridsync_core::{CaseDoc, Identity};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::console::{ConsoleError, Lang, Reviewer, console_device, same_origin};
+use crate::store::StoreError;
+
+/// Steps a reviewer may offer, with the form fields each needs.
+const OFFERED: [EventType; 9] = [
+    EventType::Accepted,
+    EventType::Assigned,
+    EventType::InProgress,
+    EventType::Resolved,
+    EventType::Escalated,
+    EventType::Returned,
+    EventType::Supervised,
+    EventType::Reopened,
+    EventType::Archived,
+];
+
+pub(super) fn event_label(l: Lang, e: EventType) -> &'static str {
+    l.t(match e {
+        EventType::Accepted => "ev_accepted",
+        EventType::Assigned => "ev_assigned",
+        EventType::InProgress => "ev_in_progress",
+        EventType::Resolved => "ev_resolved",
+        EventType::Escalated => "ev_escalated",
+        EventType::Returned => "ev_returned",
+        EventType::Supervised => "ev_supervised",
+        EventType::Reopened => "ev_reopened",
+        _ => "ev_archived",
+    })
+}
+
+/// The draft for a step as the console offers it; `department` for a dispatch.
+fn draft_for(kind: EventType, note: &str, department: &str) -> EventDraft {
+    let d = match kind {
+        EventType::Assigned => EventDraft::assign_to(department),
+        other => EventDraft::new(other),
+    };
+    d.note(note)
+}
+
+/// The steps the rules allow `who` on this case now (checked by preparing each, as a dry run).
+pub(super) fn allowed_steps(state: &AppState, doc: &CaseDoc, who: &Identity) -> Vec<EventType> {
+    let Ok(case) = doc.read() else {
+        return Vec::new();
+    };
+    let deadlines = Deadlines {
+        taxonomy: &state.taxonomy,
+        calendar: &state.calendar,
+    };
+    let facts = CaseFacts {
+        kind: case.kind,
+        place: &case.jurisdiction,
+        category: &case.category,
+    };
+    // Any catalogue department stands in for the reviewer's choice in the dry run.
+    let dept = state
+        .taxonomy
+        .category(&case.category)
+        .and_then(|c| c.department.clone())
+        .or_else(|| state.taxonomy.departments().next().map(|d| d.code.clone()))
+        .unwrap_or_default();
+    OFFERED
+        .into_iter()
+        .filter(|k| {
+            // Steps that need a reason are offered with one.
+            let draft = draft_for(*k, "-", &dept);
+            workflow::prepare(&case.events, draft, who, crate::now_ms(), facts, &deadlines).is_ok()
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ActionForm {
+    kind: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    chosen: String,
+    #[serde(default)]
+    rating: String,
+}
+
+/// Writes one change on the reviewer's behalf and goes back to the case with the outcome.
+async fn write<F>(state: &AppState, r: &Reviewer, id: &str, f: F) -> Result<Response, ConsoleError>
+where
+    F: FnOnce(&mut CaseDoc) -> gridsync_core::Result<Option<automerge::ChangeHash>>,
+{
+    let back = |q: &str| Redirect::to(&format!("/console/cases/{id}?{q}")).into_response();
+    if !state.store.may_read(&r.who, id).await? {
+        return Err(ConsoleError::NotFound("not found"));
+    }
+    let ctx = console_device(state, &r.who).await?;
+    let now = crate::now_ms();
+    match state
+        .store
+        .write_case(&ctx, &r.who, id, &state.taxonomy, now, f)
+        .await
+    {
+        Ok(wrote) => {
+            if wrote {
+                state
+                    .store
+                    .audit(&r.who.user, "console_write", id, "", now)
+                    .await?;
+            }
+            Ok(back("done=1"))
+        }
+        Err(StoreError::Refused { code, reason }) => Ok(back(
+            &serde_urlencoded::to_string([("error", format!("{code}: {reason}"))])
+                .unwrap_or_default(),
+        )),
+        Err(StoreError::Core(e)) => Ok(back(
+            &serde_urlencoded::to_string([("error", e.to_string())]).unwrap_or_default(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) async fn action(
+    State(state): State<Arc<AppState>>,
+    r: Reviewer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, ConsoleError> {
+    if !same_origin(&headers) {
+        return Err(ConsoleError::CROSS_SITE);
+    }
+    let Some(kind) = EventType::parse(&f.kind) else {
+        return Err(ConsoleError::BadRequest("unknown step"));
+    };
+    let draft = match kind {
+        EventType::Settled => EventDraft::settle(f.chosen.clone()),
+        EventType::Evaluated => match Rating::parse(&f.rating) {
+            Some(rating) => EventDraft::evaluate(rating),
+            None => return Err(ConsoleError::BadRequest("a rating is required")),
+        },
+        other => draft_for(other, &f.note, &f.department),
+    }
+    .note(f.note.clone());
+    let who = r.who.clone();
+    let deadlines_state = state.clone();
+    write(&state, &r, &id, move |doc| {
+        let deadlines = Deadlines {
+            taxonomy: &deadlines_state.taxonomy,
+            calendar: &deadlines_state.calendar,
+        };
+        doc.edit(&who, crate::now_ms(), |e| {
+            e.append_event_with(draft, &deadlines).map(|_| ())
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SettleForm {
+    field: String,
+    value: String,
+}
+
+pub(super) async fn settle(
+    State(state): State<Arc<AppState>>,
+    r: Reviewer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<SettleForm>,
+) -> Result<Response, ConsoleError> {
+    if !same_origin(&headers) {
+        return Err(ConsoleError::CROSS_SITE);
+    }
+    let who = r.who.clone();
+    write(&state, &r, &id, move |doc| {
+        doc.edit(&who, crate::now_ms(), |e| {
+            e.resolve_conflict(&f.field, &f.value)
+        })
+    })
+    .await
+}

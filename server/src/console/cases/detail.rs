@@ -1,0 +1,271 @@
+//! The case detail page: fields, mediation, photos (and the console's blob route), the conflict
+//! panel, the steps on offer and the timeline.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gridsync_core::workflow::{self, EventType};
+use maud::html;
+use serde::Deserialize;
+
+use super::actions::{allowed_steps, event_label};
+use super::{category_name, department_name};
+use crate::AppState;
+use crate::blobs::Served;
+use crate::console::{ConsoleError, Lang, Reviewer, page};
+use crate::store::StoreError;
+
+/// What the page says after an action: `?done=1` or `?error=<reason>`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct Flash {
+    done: String,
+    error: String,
+}
+
+pub(super) async fn detail(
+    State(state): State<Arc<AppState>>,
+    r: Reviewer,
+    Path(id): Path<String>,
+    Query(flash): Query<Flash>,
+) -> Result<Response, ConsoleError> {
+    let l = r.lang;
+    let not_found = || {
+        (
+            StatusCode::NOT_FOUND,
+            page(
+                &r,
+                l.t("not_found"),
+                "cases",
+                html! { p.error #not-found { (l.t("not_found")) } },
+            ),
+        )
+            .into_response()
+    };
+    if gridsync_core::case::validate_case_id(&id).is_err()
+        || !state.store.may_read(&r.who, &id).await?
+    {
+        return Ok(not_found());
+    }
+    let (doc, history) =
+        match tokio::try_join!(state.store.case_doc(&id), state.store.case_history(&id))? {
+            (Some(d), h) => (d, h),
+            (None, _) => return Ok(not_found()),
+        };
+    let (case, wf) = match (doc.read(), doc.workflow()) {
+        (Ok(case), Ok(wf)) => (case, wf),
+        (Err(e), _) | (_, Err(e)) => return Err(StoreError::from(e).into()),
+    };
+    let now = crate::now_ms();
+    let mut uploaded = std::collections::BTreeSet::new();
+    for a in &case.attachments {
+        // Uploaded, and open to this reader (a reference added by someone without the bytes
+        // opens nothing).
+        if let Ok(Some(_)) = state.store.blob(&a.sha256).await
+            && let Ok(true) = state.store.may_read_blob(&r.who, &a.sha256).await
+        {
+            uploaded.insert(a.sha256.clone());
+        }
+    }
+    let conflicts = doc.conflicts();
+    let steps = allowed_steps(&state, &doc, &r.who);
+    let cal = &state.calendar;
+    // The timeline: each change with its device and receipt times, and the steps it carried.
+    let body = html! {
+        @if !flash.done.is_empty() { p.ok #flash-done { (l.t("done")) } }
+        @if !flash.error.is_empty() { p.error #flash-error { (l.t("refused")) ": " (flash.error) } }
+        h1 #case-title { (case.title) }
+        p.meta {
+            span.status #case-status { (l.status(wf.status.as_str())) }
+            " · " (l.level(wf.level.as_str()))
+            @if let Some(d) = wf.due {
+                " · " (l.t("due")) " " span class=(if workflow::is_overdue(&wf, now) { "due late" } else { "due" }) #case-due { (cal.local_date_time(d)) }
+            }
+            @if let Some(o) = &wf.owner { " · " (l.t("owner")) " " (o) }
+            @if let Some(d) = &wf.department { " · " (l.t("department")) " " span #case-department data-code=(d) { (department_name(&state, l, d)) } }
+            @if wf.accountability { " · " span.badge.acc { (l.t("accountability")) } }
+        }
+        section.fields {
+            table {
+                tr { th { (l.t("kind")) } td { (l.kind(case.kind.as_str())) } }
+                tr { th { (l.t("category")) } td { (category_name(&state, l, &case.category)) } }
+                tr { th { (l.t("place")) } td.mono { (case.jurisdiction) } }
+                tr { th { (l.t("address")) } td { (case.location.address) } }
+                tr { th { (l.t("description")) } td.pre { (case.description) } }
+                tr { th { (l.t("reporter")) } td { (case.reporter.user) " (" (case.reporter.device) ")" } }
+                tr { th { (l.t("reported_at")) } td { (cal.local_date_time(case.created_at)) } }
+                @if !case.people.is_empty() {
+                    tr { th { (l.t("people")) } td {
+                        @for p in &case.people { div { (p.name) " · " (p.role) " · " (p.phone) } }
+                    } }
+                }
+                @for (k, v) in &case.extra { tr { th.mono { (k) } td { (v) } } }
+            }
+        }
+        @if !case.mediation.sessions.is_empty() || !case.mediation.result.is_empty() || !case.mediation.agreement.is_empty() {
+            section.mediation {
+                h2 { (l.t("mediation")) }
+                @for s in &case.mediation.sessions {
+                    p { (cal.local_date_time(s.at)) " · " (s.mediators.join("、")) " · " (s.outcome) br; (s.notes) }
+                }
+                @if !case.mediation.agreement.is_empty() { p { b { (l.t("agreement")) ": " } (case.mediation.agreement) } }
+                @if !case.mediation.result.is_empty() {
+                    p { b { (l.t("result")) ": " } (case.mediation.result)
+                        @if !case.mediation.referral.is_empty() { " · " (l.t("referral")) " " (case.mediation.referral) } }
+                }
+            }
+        }
+        section.photos #photos {
+            h2 { (l.t("photos")) }
+            @if case.attachments.is_empty() { p { (l.t("none")) } }
+            @for a in &case.attachments {
+                // A thumbnail once the phone uploaded the bytes; until then the reference.
+                figure.photo data-sha=(a.sha256) {
+                    @if uploaded.contains(&a.sha256) {
+                        a href=(format!("/console/blobs/{}", a.sha256)) {
+                            @if a.mime.starts_with("image/") && a.mime != "image/heic" {
+                                img alt=(a.caption) src=(format!("/console/blobs/{}?thumb=1", a.sha256));
+                            } @else { (a.mime) }
+                        }
+                        figcaption { (a.caption) " · " (a.bytes / 1024) " KiB" }
+                    } @else {
+                        figcaption { (a.caption) " · " (a.mime) " · " (a.bytes / 1024) " KiB · " (l.t("no_photo_yet")) }
+                    }
+                }
+            }
+        }
+        @if !conflicts.is_empty() || !wf.conflicts.is_empty() {
+            section.conflicts #conflicts {
+                h2 { (l.t("conflicts")) }
+                @for c in &conflicts {
+                    div.conflict data-field=(c.field) {
+                        h3.mono { (c.field) }
+                        @for v in &c.values {
+                            form.inline method="post" action=(format!("/console/cases/{id}/settle")) {
+                                input type="hidden" name="field" value=(c.field);
+                                input type="hidden" name="value" value=(v.value);
+                                span.value { (v.value) }
+                                span.by { (l.t("set_by")) " " (v.author.as_ref().map(|a| a.user.as_str()).unwrap_or("?"))
+                                    " · " (v.author.as_ref().map(|a| a.device.as_str()).unwrap_or("?")) " · " (cal.local_date_time(v.at)) }
+                                button.keep type="submit" { (l.t("keep")) }
+                            }
+                        }
+                        form.inline method="post" action=(format!("/console/cases/{id}/settle")) {
+                            input type="hidden" name="field" value=(c.field);
+                            input.new-value name="value" required;
+                            button.write type="submit" { (l.t("write_new")) }
+                        }
+                    }
+                }
+                @for wc in &wf.conflicts {
+                    div.conflict.workflow {
+                        h3 { (l.t("workflow_conflict")) }
+                        @for (eid, label) in wc.applied.iter().map(|a| (a.as_str(), event_kind_of(&case.events, a))).chain(std::iter::once((wc.pending.as_str(), wc.pending_kind.as_str()))) {
+                            form.inline method="post" action=(format!("/console/cases/{id}/action")) {
+                                input type="hidden" name="kind" value="settled";
+                                input type="hidden" name="chosen" value=(eid);
+                                span.value { (EventType::parse(label).map(|k| l.pick(k.name_zh(), &l.status(k.as_str())).to_owned()).unwrap_or_else(|| label.to_owned())) }
+                                button.choose type="submit" { (l.t("choose")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !steps.is_empty() {
+            section.actions #actions {
+                h2 { (l.t("actions")) }
+                form method="post" action=(format!("/console/cases/{id}/action")) {
+                    label { (l.t("note")) input #note name="note"; }
+                    @if steps.contains(&EventType::Assigned) {
+                        label { (l.t("department"))
+                            select #department name="department" {
+                                @for d in state.taxonomy.departments() {
+                                    option value=(d.code) { (department_name(&state, l, &d.code)) }
+                                }
+                            }
+                        }
+                    }
+                    @for s in &steps {
+                        button.step type="submit" name="kind" value=(s.as_str()) id=(format!("do-{}", s.as_str())) { (event_label(l, *s)) }
+                    }
+                }
+            }
+        }
+        section.timeline #timeline {
+            h2 { (l.t("timeline")) }
+            table {
+                thead { tr { th { (l.t("device_time")) } th { (l.t("received_at")) } th { (l.t("user")) } th { (l.t("device")) } th { "" } } }
+                tbody {
+                    @for h in &history {
+                        @let steps_here: Vec<&gridsync_core::CaseEvent> = case.events.iter().filter(|e| e.at == h.device_time && e.by == h.user).collect();
+                        tr data-hash=(h.hash) {
+                            td { (cal.local_date_time(h.device_time)) }
+                            td { (cal.local_date_time(h.received_at)) }
+                            td { (h.user) }
+                            td.mono { (h.device) }
+                            td {
+                                @if steps_here.is_empty() { (l.t("edited")) }
+                                @for e in steps_here {
+                                    span.event { (event_name(&state, l, e)) @if !e.note.is_empty() { "：" (e.note) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(&r, &case.title, "cases", body).into_response())
+}
+
+fn event_kind_of<'a>(events: &'a [gridsync_core::CaseEvent], id: &str) -> &'a str {
+    events
+        .iter()
+        .find(|e| e.id == id)
+        .map(|e| e.kind.as_str())
+        .unwrap_or("?")
+}
+
+fn event_name(state: &AppState, l: Lang, e: &gridsync_core::CaseEvent) -> String {
+    match l {
+        Lang::Zh => {
+            let mut s = e.kind.name_zh().to_owned();
+            if e.kind == EventType::Supervised || e.kind == EventType::Escalated {
+                s = format!("{s}（{}）", e.level.name_zh());
+            }
+            if let Some(d) = &e.department {
+                s = format!("{s} → {}", department_name(state, l, d));
+            }
+            s
+        }
+        Lang::En => {
+            let mut s = l.status(e.kind.as_str());
+            if let Some(d) = &e.department {
+                s = format!("{s} → {}", department_name(state, l, d));
+            }
+            s
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct ThumbQuery {
+    thumb: Option<String>,
+}
+
+pub(super) async fn console_blob(
+    State(state): State<Arc<AppState>>,
+    r: Reviewer,
+    Path(sha256): Path<String>,
+    Query(q): Query<ThumbQuery>,
+) -> Result<Served, ConsoleError> {
+    let thumb = crate::blobs::wants_thumb(q.thumb.as_deref());
+    Ok(state
+        .blobs
+        .read_for(&state.store, &r.who, &sha256, thumb)
+        .await?)
+}

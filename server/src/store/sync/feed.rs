@@ -1,0 +1,265 @@
+//! The feed's write transaction: accepted changes into the log with consecutive feed numbers,
+//! snapshots and projection rows, refused changes into quarantine; and reading those back.
+
+use gridsync_core::Identity;
+use gridsync_core::case::{CaseDoc, ChangeAuthor};
+use gridsync_core::protocol::{DocAck, Rejection, hash_bytes};
+use serde_bytes::ByteBuf;
+use sqlx::{Any, Row, Transaction};
+
+use super::judge::{CaseVerdict, Written};
+use super::projection::Projection;
+use super::{CHANGE_ROWS_PER_STATEMENT, DOC_ROWS_PER_STATEMENT, placeholders};
+use crate::store::{Backend, DeviceContext, Result, Store};
+
+impl Store {
+    /// Number of accepted changes in the log.
+    pub async fn change_count(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT count(*) FROM changes")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?)
+    }
+
+    /// Refused changes kept in quarantine: (doc, hash, code, reason).
+    pub async fn quarantine(&self) -> Result<Vec<(String, String, String, String)>> {
+        let rows =
+            sqlx::query("SELECT doc, hash, code, reason FROM quarantine ORDER BY received_at, id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect()
+    }
+}
+
+/// One write transaction holding the feed lock: changes get consecutive feed numbers, documents
+/// are cached only after the commit made them true.
+///
+/// The log, snapshot and projection rows are gathered and written at the commit, a few rows per
+/// statement: one push of 20 cases is a handful of statements, not a hundred and more.
+pub(super) struct FeedTx {
+    pub(super) tx: Transaction<'static, Any>,
+    head: i64,
+    changes: Vec<ChangeRow>,
+    /// Document, snapshot and projection per case, the last version written in this
+    /// transaction; the documents go into the cache after the commit.
+    docs: Vec<DocRow>,
+    doc_index: std::collections::HashMap<String, usize>,
+}
+
+/// One accepted change, as `changes` stores it.
+struct ChangeRow {
+    seq: i64,
+    doc: String,
+    hash: String,
+    actor: String,
+    device: String,
+    user: String,
+    device_time: i64,
+    bytes: Vec<u8>,
+}
+
+/// One case as this transaction wrote it.
+struct DocRow {
+    id: String,
+    doc: CaseDoc,
+    snapshot: Vec<u8>,
+    seq: i64,
+    projection: Projection,
+}
+
+impl FeedTx {
+    pub(super) async fn begin(store: &Store) -> Result<FeedTx> {
+        let mut tx = store.pool.begin().await?;
+        // Taking the feed counter first serialises writers: sequence numbers commit in order, so
+        // a device's cursor never skips a change that commits late.
+        let head: i64 =
+            sqlx::query("UPDATE counters SET value = value WHERE name = 'feed' RETURNING value")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+        Ok(FeedTx {
+            tx,
+            head,
+            changes: Vec::new(),
+            docs: Vec::new(),
+            doc_index: std::collections::HashMap::new(),
+        })
+    }
+
+    /// The document of case `id` as this transaction wrote it, if it did.
+    pub(super) fn written(&self, id: &str) -> Option<CaseDoc> {
+        self.doc_index.get(id).map(|&i| self.docs[i].doc.clone())
+    }
+
+    /// The feed position this transaction gave case `id`'s snapshot, if it wrote one.
+    pub(super) fn written_at(&self, id: &str) -> Option<i64> {
+        self.doc_index.get(id).map(|&i| self.docs[i].seq)
+    }
+
+    /// Stores one judged case (log, snapshot, projection, quarantine) in this transaction.
+    pub(super) async fn store(
+        &mut self,
+        ctx: &DeviceContext,
+        writer: &Identity,
+        judged: CaseVerdict,
+        now: i64,
+    ) -> Result<(Option<DocAck>, Vec<Rejection>)> {
+        let CaseVerdict {
+            doc_id,
+            verdict,
+            written,
+            ..
+        } = judged;
+        let mut hashes: Vec<ByteBuf> = verdict.duplicates.iter().map(hash_bytes).collect();
+        for change in &verdict.accepted {
+            self.head += 1;
+            let author = ChangeAuthor::of_change(change);
+            self.changes.push(ChangeRow {
+                seq: self.head,
+                doc: doc_id.clone(),
+                hash: change.hash().to_string(),
+                actor: change.actor_id().to_hex_string(),
+                device: ctx.device.clone(),
+                user: author
+                    .map(|a| a.user)
+                    .unwrap_or_else(|| writer.user.clone()),
+                device_time: change.timestamp(),
+                bytes: change.raw_bytes().to_vec(),
+            });
+            hashes.push(hash_bytes(&change.hash()));
+        }
+        if let Some(Written {
+            doc,
+            snapshot,
+            projection,
+        }) = written
+        {
+            // Who added each reference decides whether it lets the case's readers see the blob.
+            for sha256 in &verdict.added_attachments {
+                sqlx::query(
+                    "INSERT INTO blob_refs (case_id, sha256, user_id) VALUES ($1, $2, $3)
+                     ON CONFLICT (case_id, sha256, user_id) DO NOTHING",
+                )
+                .bind(&doc_id)
+                .bind(sha256)
+                .bind(&writer.user)
+                .execute(&mut *self.tx)
+                .await?;
+            }
+            projection.write_blobs(&mut self.tx, &doc_id).await?;
+            let row = DocRow {
+                id: doc_id.clone(),
+                doc,
+                snapshot,
+                seq: self.head,
+                projection,
+            };
+            // A case named twice in one push is written once, as it ended up.
+            match self.doc_index.get(&doc_id) {
+                Some(&i) => self.docs[i] = row,
+                None => {
+                    self.doc_index.insert(doc_id.clone(), self.docs.len());
+                    self.docs.push(row);
+                }
+            }
+        }
+        let mut rejections = Vec::new();
+        for refused in verdict.refused {
+            let hash = refused.hash.map(|h| h.to_string()).unwrap_or_default();
+            sqlx::query(
+                "INSERT INTO quarantine (id, doc, hash, device_id, user_id, code, reason, received_at, bytes)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&doc_id)
+            .bind(&hash)
+            .bind(&ctx.device)
+            .bind(&writer.user)
+            .bind(refused.code.as_str())
+            .bind(&refused.reason)
+            .bind(now)
+            .bind(refused.bytes)
+            .execute(&mut *self.tx)
+            .await?;
+            tracing::info!(doc = %doc_id, device = %ctx.device, code = refused.code.as_str(), "change quarantined");
+            rejections.push(Rejection {
+                doc: doc_id.clone(),
+                hash: refused.hash.as_ref().map(hash_bytes).unwrap_or_default(),
+                code: refused.code,
+                reason: refused.reason,
+            });
+        }
+        let ack = (!hashes.is_empty()).then_some(DocAck {
+            doc: doc_id,
+            hashes,
+        });
+        Ok((ack, rejections))
+    }
+
+    /// Writes the gathered log, snapshot and projection rows, several per statement.
+    async fn flush(&mut self, now: i64) -> Result<()> {
+        for rows in self.changes.chunks(CHANGE_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO changes (seq, doc, hash, actor, device_id, user_id, device_time, received_at, bytes)
+                 VALUES {}",
+                placeholders(Backend::of(&self.tx), rows.len(), 9)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in rows {
+                query = query
+                    .bind(r.seq)
+                    .bind(r.doc.as_str())
+                    .bind(r.hash.as_str())
+                    .bind(r.actor.as_str())
+                    .bind(r.device.as_str())
+                    .bind(r.user.as_str())
+                    .bind(r.device_time)
+                    .bind(now)
+                    .bind(r.bytes.as_slice());
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        for rows in self.docs.chunks(DOC_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO docs (id, snapshot, upto_seq) VALUES {}
+                 ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, upto_seq = excluded.upto_seq",
+                placeholders(Backend::of(&self.tx), rows.len(), 3)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in rows {
+                query = query
+                    .bind(r.id.as_str())
+                    .bind(r.snapshot.as_slice())
+                    .bind(r.seq);
+            }
+            query.execute(&mut *self.tx).await?;
+            Projection::write_all(
+                &mut self.tx,
+                rows.iter().map(|r| (r.id.as_str(), r.seq, &r.projection)),
+                now,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn commit(mut self, store: &Store, device: &str, now: i64) -> Result<()> {
+        self.flush(now).await?;
+        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'feed'")
+            .bind(self.head)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query("UPDATE devices SET last_sync_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(device)
+            .execute(&mut *self.tx)
+            .await?;
+        self.tx.commit().await?;
+        for DocRow { id, seq, doc, .. } in self.docs {
+            store.cache.put(&id, seq, doc);
+        }
+        Ok(())
+    }
+}

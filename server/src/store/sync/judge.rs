@@ -1,0 +1,65 @@
+//! One case of a push judged by admission, and what it writes if accepted: CPU only, no
+//! database.
+
+use gridsync_core::Identity;
+use gridsync_core::admission::{DeviceAuthority, Verdict, admit};
+use gridsync_core::case::CaseDoc;
+use gridsync_core::taxonomy::Taxonomy;
+use serde_bytes::ByteBuf;
+
+use super::projection::Projection;
+use crate::store::{DeviceContext, Result};
+
+/// One case of a push, judged: what `admit` said, against the stored version `base` (the feed
+/// position of its snapshot; `None` for a case the server does not have).
+#[derive(Debug)]
+pub(super) struct CaseVerdict {
+    pub(super) doc_id: String,
+    pub(super) base: Option<i64>,
+    pub(super) verdict: Verdict,
+    pub(super) written: Option<Written>,
+}
+
+/// What an accepted case writes, computed before the feed lock.
+#[derive(Debug)]
+pub(super) struct Written {
+    pub(super) doc: CaseDoc,
+    pub(super) snapshot: Vec<u8>,
+    pub(super) projection: Projection,
+}
+
+/// Runs admission for one case of a push and prepares what it writes (CPU only, no database).
+pub(super) fn judge_case(
+    ctx: &DeviceContext,
+    writer: &Identity,
+    mut current: Option<CaseDoc>,
+    base: Option<i64>,
+    doc_id: &str,
+    changes: &[ByteBuf],
+    taxonomy: &Taxonomy,
+) -> Result<CaseVerdict> {
+    // Only the account whose token this is may write: a phone holding another user's offline
+    // changes pushes them when that user signs in again.
+    let authority = DeviceAuthority {
+        actors: &ctx.actors,
+        users: std::slice::from_ref(writer),
+    };
+    let mut verdict = admit(current.as_mut(), doc_id, changes, &authority, taxonomy);
+    let written = match (verdict.doc.take(), verdict.case.take()) {
+        (Some(mut doc), Some(case)) => Some(Written {
+            snapshot: verdict
+                .snapshot
+                .take()
+                .unwrap_or_else(|| doc.save_uncompressed()),
+            projection: Projection::of(&doc, case)?,
+            doc,
+        }),
+        _ => None,
+    };
+    Ok(CaseVerdict {
+        doc_id: doc_id.to_owned(),
+        base,
+        verdict,
+        written,
+    })
+}

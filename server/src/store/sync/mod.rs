@@ -1,0 +1,167 @@
+//! The sync transaction: pushed changes judged, stored, projected and fed on; and the pull.
+//! This file holds the round trip's entry, the server's own devices, reading a stored document
+//! and the multi-row statement helpers the parts share.
+
+mod feed;
+mod judge;
+mod projection;
+mod pull;
+mod push;
+
+use gridsync_core::Identity;
+use gridsync_core::case::CaseDoc;
+use gridsync_core::protocol::{SyncRequest, SyncResponse};
+use gridsync_core::taxonomy::Taxonomy;
+use sqlx::{AnyConnection, Row};
+
+use super::cache::DocCache;
+use super::{Backend, DeviceContext, Result, Store};
+
+pub(super) use projection::project;
+pub use pull::PullPage;
+pub(super) use pull::visible_row;
+pub use push::JudgedPush;
+
+impl Store {
+    /// One round trip: the push committed, then the pull read, as one response. `reader` is the
+    /// signed-in account the request speaks for; it decides what comes back.
+    pub async fn sync(
+        &self,
+        ctx: &DeviceContext,
+        reader: &Identity,
+        req: &SyncRequest,
+        taxonomy: &Taxonomy,
+        now: i64,
+    ) -> Result<SyncResponse> {
+        let (accepted, rejected) = self
+            .commit_push(ctx, reader, &req.push, taxonomy, now)
+            .await?;
+        let page = self
+            .pull(reader, &ctx.device, req.cursor, &req.want, req.page_bytes)
+            .await?;
+        Ok(SyncResponse {
+            accepted,
+            rejected,
+            pull: page.pull,
+            cursor: page.cursor,
+            more: page.more,
+            server_time: now,
+        })
+    }
+
+    /// The server's own device, with a fresh actor id for this process: every server on a
+    /// database writes with its own actor, so their changes never collide.
+    pub async fn server_device(&self, now: i64) -> Result<DeviceContext> {
+        let actor = automerge::ActorId::random();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO devices (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(SERVER_DEVICE)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO device_actors (actor, device_id) VALUES ($1, $2)")
+            .bind(actor.to_hex_string())
+            .bind(SERVER_DEVICE)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(DeviceContext {
+            device: SERVER_DEVICE.to_owned(),
+            actors: vec![actor],
+            users: Vec::new(),
+            revoked: false,
+        })
+    }
+
+    /// The stored document of a case.
+    pub async fn case_doc(&self, id: &str) -> Result<Option<CaseDoc>> {
+        Ok(self.stored_doc(id).await?.1)
+    }
+
+    /// A case's document as stored now and the feed position of its snapshot (`None`, `None`
+    /// when the server does not have it). Read outside the feed lock: it may move right after.
+    async fn stored_doc(&self, id: &str) -> Result<(Option<i64>, Option<CaseDoc>)> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(match load_doc_at(&self.cache, &mut conn, id).await? {
+            Some((seq, doc)) => (Some(seq), Some(doc)),
+            None => (None, None),
+        })
+    }
+}
+
+/// The device id of the server's own changes (supervision); console actions carry the
+/// reviewer's `console-<user>` device. Both use actors registered to this device.
+pub const SERVER_DEVICE: &str = "server";
+
+/// The device a reviewer's console writes from.
+pub fn console_device_id(user: &str) -> String {
+    format!("console-{user}")
+}
+
+/// Ids of the server's own devices (its actor, consoles): no phone may sign in as one.
+pub fn is_server_device(device: &str) -> bool {
+    device == SERVER_DEVICE || device.starts_with("console")
+}
+
+/// The stored document of a case and the feed position of its snapshot: from the cache when it
+/// holds this very version, else parsed from its snapshot. The snapshot is written in the same
+/// transaction as the changes it holds, so it is always complete.
+async fn load_doc_at(
+    cache: &DocCache,
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<(i64, CaseDoc)>> {
+    let Some(row) = sqlx::query("SELECT upto_seq FROM docs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let seq: i64 = row.try_get(0)?;
+    if let Some(doc) = cache.get(id, seq) {
+        return Ok(Some((seq, doc)));
+    }
+    // Position and snapshot read together: outside the feed lock another server may have moved
+    // the case since the first query.
+    let row = sqlx::query("SELECT upto_seq, snapshot FROM docs WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let seq: i64 = row.try_get(0)?;
+    let bytes: Vec<u8> = row.try_get(1)?;
+    let doc = CaseDoc::load(&bytes)?;
+    cache.put(id, seq, doc.clone());
+    Ok(Some((seq, doc)))
+}
+
+async fn load_doc(cache: &DocCache, conn: &mut AnyConnection, id: &str) -> Result<Option<CaseDoc>> {
+    Ok(load_doc_at(cache, conn, id).await?.map(|(_, doc)| doc))
+}
+
+/// Rows per multi-row statement: within SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const CHANGE_ROWS_PER_STATEMENT: usize = 500;
+const DOC_ROWS_PER_STATEMENT: usize = 200;
+
+/// `($1, $2), ($3, $4)` for `rows` rows of `columns` values; `(?, ?), (?, ?)` on SQLite, where
+/// binding a numbered parameter looks its name up in a list of all of them (sqlx asks for every
+/// parameter's name), which made a 200-row statement quadratic in its 6,200 parameters.
+fn placeholders(backend: Backend, rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => out.push('?'),
+                Backend::Postgres => out.push_str(&format!("${}", r * columns + c + 1)),
+            }
+        }
+        out.push(')');
+    }
+    out
+}

@@ -1,0 +1,182 @@
+//! The pull: the page of the change feed a reader may see after its cursor, plus the repairs
+//! it asked for; and the read rule on the projection.
+
+use gridsync_core::protocol::{DocChanges, DocHeads, to_hash};
+use gridsync_core::{CaseKind, Identity, JurisdictionPath};
+use serde_bytes::ByteBuf;
+use sqlx::Row;
+
+use crate::store::{Result, Store, StoreError};
+
+/// Feed rows read per query while filling a page.
+const SCAN_BATCH: i64 = 500;
+/// Page size when the phone does not say.
+const DEFAULT_PAGE_BYTES: usize = 256 * 1024;
+
+/// What a device gets back from the change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullPage {
+    pub pull: Vec<DocChanges>,
+    pub cursor: u64,
+    pub more: bool,
+}
+
+impl Store {
+    /// The page of the change feed after `cursor` that `reader` may see, without the device's
+    /// own changes, plus the repairs it asked for (`want`).
+    pub async fn pull(
+        &self,
+        reader: &Identity,
+        device: &str,
+        cursor: u64,
+        want: &[DocHeads],
+        page_bytes: u32,
+    ) -> Result<PullPage> {
+        // Whatever the phone asks for, a response stays within what it can decode.
+        let budget = match page_bytes {
+            0 => DEFAULT_PAGE_BYTES,
+            n => (n as usize).min(crate::limit::MAX_PAGE_BYTES),
+        };
+        let mut pull: Vec<DocChanges> = Vec::new();
+        let mut size = 0usize;
+        let mut wants_left = false;
+        for w in want {
+            // The rest of the repairs next round (the phone asks again while it lacks history).
+            if size >= budget {
+                wants_left = true;
+                break;
+            }
+            if !self.may_read(reader, &w.doc).await? {
+                continue;
+            }
+            let heads = w
+                .heads
+                .iter()
+                .map(|h| to_hash(h))
+                .collect::<gridsync_core::Result<Vec<_>>>()?;
+            if let (_, Some(mut doc)) = self.stored_doc(&w.doc).await? {
+                let changes: Vec<ByteBuf> = doc
+                    .changes_since(&heads)
+                    .iter()
+                    .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
+                    .collect();
+                size += changes.iter().map(|c| c.len()).sum::<usize>();
+                pull.push(DocChanges {
+                    doc: w.doc.clone(),
+                    changes,
+                });
+            }
+        }
+        let head: i64 = sqlx::query("SELECT value FROM counters WHERE name = 'feed'")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        let mut position = i64::try_from(cursor).unwrap_or(i64::MAX).min(head);
+        let mut more = wants_left;
+        // The reader's filter goes into the query: a phone scans only its own scope's changes,
+        // not the whole feed since its cursor (which made a morning of fresh phones quadratic).
+        // `visible_row` below still judges every row by the core's rule.
+        // Where each document's changes are in `pull` (a county-wide pull has thousands).
+        let mut index: std::collections::HashMap<String, usize> = pull
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.doc.clone(), i))
+            .collect();
+        let mut sql = crate::store::cases::Sql::new();
+        let scope = crate::store::cases::scoped(&reader.read_filter(), &mut sql);
+        // Two ways to the same rows, whichever reads fewer: from the scope's cases (index
+        // `cases_scope`, then `changes_doc` after the cursor) when the scope holds fewer cases
+        // than the feed has new changes — a phone after a morning storm — or along the feed
+        // from the cursor when the scope is wide and the phone nearly up to date. SQLite keeps
+        // the join order of a CROSS JOIN; PostgreSQL plans either itself.
+        let mut count = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM cases WHERE {scope}"
+        )));
+        for a in &sql.args {
+            count = count.bind(a.clone());
+        }
+        let in_scope: i64 = count.fetch_one(&self.pool).await?.try_get(0)?;
+        let own = sql.arg(device);
+        let from = if in_scope < head - position {
+            "cases c CROSS JOIN changes ch"
+        } else {
+            "changes ch CROSS JOIN cases c"
+        };
+        // The feed positions are bound after the text arguments, not written into the text: the
+        // same text every time, so each connection prepares it once (statement cache).
+        let (after, upto) = (sql.args.len() + 1, sql.args.len() + 2);
+        let scan = format!(
+            "SELECT ch.seq, ch.doc, ch.device_id, ch.bytes, c.kind, c.path, c.department
+             FROM {from}
+             WHERE c.id = ch.doc AND ch.seq > ${after} AND ch.seq <= ${upto}
+               AND ch.device_id <> {own} AND {scope}
+             ORDER BY ch.seq LIMIT {SCAN_BATCH}"
+        );
+        'scan: while position < head {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(scan.as_str()));
+            for a in &sql.args {
+                query = query.bind(a.clone());
+            }
+            let query = query.bind(position).bind(head);
+            let rows = query.fetch_all(&self.pool).await?;
+            let exhausted = (rows.len() as i64) < SCAN_BATCH;
+            for row in &rows {
+                if size >= budget {
+                    more = true;
+                    break 'scan;
+                }
+                let seq: i64 = row.try_get(0)?;
+                let doc: String = row.try_get(1)?;
+                let from: String = row.try_get(2)?;
+                let visible = from != device && visible_row(reader, row)?;
+                if visible {
+                    let bytes: Vec<u8> = row.try_get(3)?;
+                    size += bytes.len();
+                    match index.get(&doc) {
+                        Some(&i) => pull[i].changes.push(ByteBuf::from(bytes)),
+                        None => {
+                            index.insert(doc.clone(), pull.len());
+                            pull.push(DocChanges {
+                                doc,
+                                changes: vec![ByteBuf::from(bytes)],
+                            });
+                        }
+                    }
+                }
+                position = seq;
+            }
+            if exhausted {
+                position = head;
+            }
+        }
+        Ok(PullPage {
+            pull,
+            cursor: u64::try_from(position).unwrap_or(0),
+            more,
+        })
+    }
+
+    /// Whether `reader` may see case `id`, judged on the projection.
+    pub async fn may_read(&self, reader: &Identity, id: &str) -> Result<bool> {
+        let row =
+            sqlx::query("SELECT id, id, id, id, kind, path, department FROM cases WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        match row {
+            Some(r) => visible_row(reader, &r),
+            None => Ok(false),
+        }
+    }
+}
+
+/// Reads kind (4), path (5) and department (6) of a projection row and asks the core's rule.
+pub(in crate::store) fn visible_row(reader: &Identity, row: &sqlx::any::AnyRow) -> Result<bool> {
+    let kind: String = row.try_get(4)?;
+    let path: String = row.try_get(5)?;
+    let department: Option<String> = row.try_get(6)?;
+    let kind =
+        CaseKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("kind {kind:?}")))?;
+    let path = JurisdictionPath::parse(&path)?;
+    Ok(reader.may_read(kind, &path, department.as_deref()))
+}

@@ -1,0 +1,228 @@
+//! The push: each pushed case judged against its stored document outside the feed lock, then
+//! stored under it; and the server's own writes through the same admission.
+
+use gridsync_core::Identity;
+use gridsync_core::case::CaseDoc;
+use gridsync_core::protocol::{DocAck, DocChanges, Rejection};
+use gridsync_core::taxonomy::Taxonomy;
+use serde_bytes::ByteBuf;
+use sqlx::{AnyConnection, Row};
+
+use super::feed::FeedTx;
+use super::judge::{CaseVerdict, judge_case};
+use super::{DOC_ROWS_PER_STATEMENT, load_doc, load_doc_at, placeholders};
+use crate::store::{Backend, DeviceContext, Result, Store, StoreError};
+
+impl Store {
+    /// Judges every case `writer` pushed with [`admit`] and stores the outcome in one transaction:
+    /// accepted changes into the log (with feed sequence numbers), the document snapshot and the
+    /// case projection; refused ones into quarantine. Returns the acknowledgements, which are true
+    /// only once this returns (the commit happened).
+    ///
+    /// [`admit`]: gridsync_core::admission::admit
+    pub async fn commit_push(
+        &self,
+        ctx: &DeviceContext,
+        writer: &Identity,
+        push: &[DocChanges],
+        taxonomy: &Taxonomy,
+        now: i64,
+    ) -> Result<(Vec<DocAck>, Vec<Rejection>)> {
+        // A pull-only sync holds no judged documents: it does not queue behind pushes.
+        let _turn = match push.is_empty() {
+            true => None,
+            false => Some(
+                self.pushes
+                    .acquire()
+                    .await
+                    .map_err(|_| StoreError::Conflict("the push queue is closed".into()))?,
+            ),
+        };
+        let judged = self.judge_push(ctx, writer, push, taxonomy).await?;
+        self.store_push(judged, now).await
+    }
+
+    /// The first half of [`Store::commit_push`]: each case judged against its document as
+    /// stored now, before the feed lock, so the Automerge work (parse, apply, read, validate,
+    /// save) of concurrent pushes runs on every core and the lock covers only the writes.
+    pub async fn judge_push<'a>(
+        &self,
+        ctx: &'a DeviceContext,
+        writer: &'a Identity,
+        push: &'a [DocChanges],
+        taxonomy: &'a Taxonomy,
+    ) -> Result<JudgedPush<'a>> {
+        let ids: Vec<&str> = push.iter().map(|c| c.doc.as_str()).collect();
+        let mut stored = Vec::with_capacity(push.len());
+        {
+            let mut conn = self.pool.acquire().await?;
+            let positions = stored_seqs(&mut conn, &ids).await?;
+            for id in &ids {
+                // Most pushes in a morning are new cases: nothing stored, nothing more to read.
+                stored.push(match positions.get(*id) {
+                    None => None,
+                    Some(_) => load_doc_at(&self.cache, &mut conn, id).await?,
+                });
+            }
+        }
+        let mut cases = Vec::with_capacity(push.len());
+        for (case, stored) in push.iter().zip(stored) {
+            let (base, current) = match stored {
+                Some((seq, doc)) => (Some(seq), Some(doc)),
+                None => (None, None),
+            };
+            cases.push(judge_case(
+                ctx,
+                writer,
+                current,
+                base,
+                &case.doc,
+                &case.changes,
+                taxonomy,
+            )?);
+        }
+        Ok(JudgedPush {
+            ctx,
+            writer,
+            push,
+            taxonomy,
+            cases,
+        })
+    }
+
+    /// The second half of [`Store::commit_push`]: stores what [`Store::judge_push`] decided, in
+    /// one transaction under the feed lock. A case that moved since it was judged (another push,
+    /// another server) is judged again here, against what is stored.
+    pub async fn store_push(
+        &self,
+        judged: JudgedPush<'_>,
+        now: i64,
+    ) -> Result<(Vec<DocAck>, Vec<Rejection>)> {
+        let JudgedPush {
+            ctx,
+            writer,
+            push,
+            taxonomy,
+            cases,
+        } = judged;
+        let mut feed = FeedTx::begin(self).await?;
+        let mut acks = Vec::new();
+        let mut rejections = Vec::new();
+        let mut early = cases.into_iter();
+        let ids: Vec<&str> = push.iter().map(|c| c.doc.as_str()).collect();
+        let mut positions = stored_seqs(&mut feed.tx, &ids).await?;
+        for case in push {
+            let stored = positions.get(&case.doc).copied();
+            let verdict = match early.next() {
+                Some(v) if v.base == stored => v,
+                _ => {
+                    // Moved since it was judged, or named twice in this push (then its first
+                    // entry, not yet written, is what it is judged against).
+                    let current = match feed.written(&case.doc) {
+                        Some(doc) => Some(doc),
+                        None => load_doc(&self.cache, &mut feed.tx, &case.doc).await?,
+                    };
+                    judge_case(
+                        ctx,
+                        writer,
+                        current,
+                        stored,
+                        &case.doc,
+                        &case.changes,
+                        taxonomy,
+                    )?
+                }
+            };
+            let (ack, refused) = feed.store(ctx, writer, verdict, now).await?;
+            if let Some(seq) = feed.written_at(&case.doc) {
+                positions.insert(case.doc.clone(), seq);
+            }
+            acks.extend(ack);
+            rejections.extend(refused);
+        }
+        feed.commit(self, &ctx.device, now).await?;
+        Ok((acks, rejections))
+    }
+
+    /// Writes one change on the server's behalf (supervision, a reviewer's console action) through
+    /// the same admission as a phone's push. `decide` runs inside the feed lock on the stored
+    /// document as it is then, so two servers never take the same decision twice; it edits the
+    /// document (its actor already set to `ctx`'s) and returns the new change, or `None` when
+    /// there is nothing to do. Returns whether a change was stored; a refusal is quarantined and
+    /// returned as an error.
+    pub async fn write_case<F>(
+        &self,
+        ctx: &DeviceContext,
+        writer: &Identity,
+        id: &str,
+        taxonomy: &Taxonomy,
+        now: i64,
+        decide: F,
+    ) -> Result<bool>
+    where
+        F: FnOnce(&mut CaseDoc) -> gridsync_core::Result<Option<automerge::ChangeHash>>,
+    {
+        let mut feed = FeedTx::begin(self).await?;
+        let Some(current) = load_doc(&self.cache, &mut feed.tx, id).await? else {
+            return Err(StoreError::NotFound(format!("case {id}")));
+        };
+        let actor = ctx
+            .actors
+            .first()
+            .ok_or_else(|| StoreError::Corrupt(format!("device {} has no actor", ctx.device)))?;
+        let mut draft = current.clone();
+        draft.set_actor(actor.clone());
+        let Some(hash) = decide(&mut draft)? else {
+            return Ok(false);
+        };
+        let change = draft
+            .change(&hash)
+            .ok_or_else(|| StoreError::Corrupt("the new change vanished".into()))?;
+        let raw = [ByteBuf::from(change.raw_bytes().to_vec())];
+        let base = stored_seqs(&mut feed.tx, &[id]).await?.get(id).copied();
+        let verdict = judge_case(ctx, writer, Some(current), base, id, &raw, taxonomy)?;
+        let (_, refused) = feed.store(ctx, writer, verdict, now).await?;
+        feed.commit(self, &ctx.device, now).await?;
+        match refused.into_iter().next() {
+            None => Ok(true),
+            Some(r) => Err(StoreError::Refused {
+                code: r.code.as_str(),
+                reason: r.reason,
+            }),
+        }
+    }
+}
+
+/// A push judged by [`Store::judge_push`], to be stored by [`Store::store_push`].
+#[derive(Debug)]
+pub struct JudgedPush<'a> {
+    ctx: &'a DeviceContext,
+    writer: &'a Identity,
+    push: &'a [DocChanges],
+    taxonomy: &'a Taxonomy,
+    /// One per case of `push`, in order.
+    cases: Vec<CaseVerdict>,
+}
+
+/// The feed positions of the stored snapshots of cases `ids` (those the server has), as this
+/// transaction sees them: one query.
+async fn stored_seqs(
+    conn: &mut AnyConnection,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, i64>> {
+    let mut found = std::collections::HashMap::new();
+    for ids in ids.chunks(DOC_ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT id, upto_seq FROM docs WHERE id IN {}",
+            placeholders(Backend::of(conn), 1, ids.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(*id);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            found.insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?);
+        }
+    }
+    Ok(found)
+}
