@@ -301,29 +301,27 @@ mod tests {
         assert!(m.may_read(CaseKind::Dispute, &path("1/2/3/4"), None));
         assert!(!m.may_read(CaseKind::KeyPersonVisit, &path("1/2/3/4"), None));
         assert!(!m.may_read(CaseKind::Dispute, &path("1/2/9/4"), None));
-        let h = Identity::new(
-            "h1",
-            Role::DepartmentHandler,
-            path("1"),
-            Some("water".into()),
-            "d",
-        )
-        .unwrap();
+        let h = water_handler();
         assert!(h.may_read(CaseKind::Request, &path("1/2/3/4"), Some("water")));
         assert!(!h.may_read(CaseKind::Request, &path("1/2/3/4"), Some("housing")));
         assert!(!h.may_read(CaseKind::Request, &path("1/2/3/4"), None));
     }
 
-    #[test]
-    fn role_gates() {
-        let h = Identity::new(
+    /// A handler of the water department, county-wide.
+    fn water_handler() -> Identity {
+        Identity::new(
             "h1",
             Role::DepartmentHandler,
             path("1"),
             Some("water".into()),
             "d",
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn role_gates() {
+        let h = water_handler();
         assert!(h.handles_department(Some("water")));
         assert!(!h.handles_department(Some("housing")) && !h.handles_department(None));
         let admin = Identity::new("a1", Role::CountyAdmin, path("1"), None, "d").unwrap();

@@ -81,18 +81,14 @@ pub(super) async fn head_blob(
         (status = 429, description = "rate_limited: the device's blob requests (or, for PUT, upload bytes); header Retry-After", body = ErrorBody)))]
 pub(super) async fn put_blob(
     State(state): State<Arc<AppState>>,
-    SignedIn {
-        claims,
-        device: ctx,
-        who,
-        ..
-    }: SignedIn<BlobRequests>,
+    caller: SignedIn<BlobRequests>,
     sha256: Result<Path<String>, PathRejection>,
     headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let sha256 = blob_name(sha256);
-    BlobStore::check_access(&state.store, &who, &sha256, BlobUse::Upload).await?;
+    let who = &caller.who;
+    BlobStore::check_access(&state.store, who, &sha256, BlobUse::Upload).await?;
     let range = match headers.get(header::CONTENT_RANGE).map(|v| v.to_str()) {
         None => None,
         Some(Ok(v)) => Some(crate::blobs::parse_range(v)?),
@@ -111,7 +107,7 @@ pub(super) async fn put_blob(
         Some((a, b, _)) => u64::try_from(b - a + 1).unwrap_or(u64::MAX),
         None => declared.unwrap_or(MAX_BLOB_REQUEST_BYTES as u64),
     };
-    state.check_limit(&state.upload_limit, &claims.dev, cost)?;
+    state.check_limit(&state.upload_limit, &caller.claims.dev, cost)?;
     let Some((bytes, mut cut)) = super::read_body(body, MAX_BLOB_REQUEST_BYTES).await else {
         return Err(BlobError::TooLarge.into());
     };
@@ -129,7 +125,7 @@ pub(super) async fn put_blob(
         None => (0, bytes.len() as i64),
     };
     let from = Uploader {
-        device: &ctx.device,
+        device: &caller.device.device,
         user: &who.user,
     };
     let part = Part {

@@ -217,17 +217,13 @@ impl Store {
         if taken.is_some() {
             return Err(StoreError::Conflict(format!("user {} exists", user.id)));
         }
-        sqlx::query(
-            "INSERT INTO users (id, display_name, role, scope, department, password_hash, disabled, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        bind_user(
+            sqlx::query(
+                "INSERT INTO users (id, display_name, role, scope, department, password_hash, disabled, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            ),
+            user,
         )
-        .bind(&user.id)
-        .bind(&user.display_name)
-        .bind(user.role.as_str())
-        .bind(user.scope.to_string())
-        .bind(user.department.clone())
-        .bind(&user.password_hash)
-        .bind(i64::from(user.disabled))
         .bind(now)
         .execute(&self.pool)
         .await?;
@@ -237,18 +233,14 @@ impl Store {
     /// Replaces an account's role, scope, department, name, password hash and disabled flag.
     /// Takes effect on the account's next request: identities are read per request.
     pub async fn update_user(&self, user: &UserRecord) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE users SET display_name = $2, role = $3, scope = $4, department = $5,
-                 password_hash = $6, disabled = $7
-             WHERE id = $1",
+        let done = bind_user(
+            sqlx::query(
+                "UPDATE users SET display_name = $2, role = $3, scope = $4, department = $5,
+                     password_hash = $6, disabled = $7
+                 WHERE id = $1",
+            ),
+            user,
         )
-        .bind(&user.id)
-        .bind(&user.display_name)
-        .bind(user.role.as_str())
-        .bind(user.scope.to_string())
-        .bind(user.department.clone())
-        .bind(&user.password_hash)
-        .bind(i64::from(user.disabled))
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
@@ -450,4 +442,19 @@ async fn record_sign_in(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// An account's columns as `$1` to `$7`, in the order both `add_user` and `update_user` name
+/// them.
+fn bind_user<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    user: &'q UserRecord,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(&user.id)
+        .bind(&user.display_name)
+        .bind(user.role.as_str())
+        .bind(user.scope.to_string())
+        .bind(user.department.clone())
+        .bind(&user.password_hash)
+        .bind(i64::from(user.disabled))
 }

@@ -74,6 +74,18 @@ pub fn sync(hub: &mut MemoryHub, r: &mut Replica) -> gridsync_core::replica::Syn
     r.apply_sync_response(&resp, T0).unwrap()
 }
 
+/// A hub with wang (grid worker, phone-a) and li (township staff, pc-b), and a street-light
+/// request wang captured that both phones hold: (hub, wang, li, the case id).
+pub fn shared_case() -> (MemoryHub, Replica, Replica, String) {
+    let mut hub = MemoryHub::new();
+    let mut wang = replica_for(&mut hub, worker("wang", "phone-a"));
+    let mut li = replica_for(&mut hub, township("li", "pc-b"));
+    let id = wang.capture(&new_request("路灯不亮"), T0).unwrap();
+    sync_until_quiet(&mut hub, &mut wang);
+    sync_until_quiet(&mut hub, &mut li);
+    (hub, wang, li, id)
+}
+
 /// Syncs through the sync session until the hub has nothing more and the replica nothing pending.
 pub fn sync_until_quiet(hub: &mut MemoryHub, r: &mut Replica) {
     let out = gridsync_core::session::sync_cases(r, T0, |req| {

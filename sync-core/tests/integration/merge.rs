@@ -5,12 +5,7 @@ use crate::*;
 
 #[test]
 fn offline_edits_of_different_fields_both_survive() {
-    let mut hub = MemoryHub::new();
-    let mut a = replica_for(&mut hub, worker("wang", "phone-a"));
-    let mut b = replica_for(&mut hub, township("li", "pc-b"));
-    let id = a.capture(&new_request("路灯不亮"), T0).unwrap();
-    sync_until_quiet(&mut hub, &mut a);
-    sync_until_quiet(&mut hub, &mut b);
+    let (mut hub, mut a, mut b, id) = shared_case();
 
     // Both offline: the worker fixes the address, the township staff retitles.
     a.edit(&id, T0 + 10, |e| {
@@ -45,12 +40,7 @@ fn offline_edits_of_different_fields_both_survive() {
 
 #[test]
 fn concurrent_description_edits_interleave() {
-    let mut hub = MemoryHub::new();
-    let mut a = replica_for(&mut hub, worker("wang", "phone-a"));
-    let mut b = replica_for(&mut hub, township("li", "pc-b"));
-    let id = a.capture(&new_request("路灯不亮"), T0).unwrap();
-    sync_until_quiet(&mut hub, &mut a);
-    sync_until_quiet(&mut hub, &mut b);
+    let (mut hub, mut a, mut b, id) = shared_case();
     a.edit(&id, T0 + 1, |e| {
         e.set_description("村口路灯不亮，晚上出行不便。已拍照。")
     })

@@ -65,12 +65,7 @@ fn escalation_goes_one_level_at_a_time_and_the_lower_level_loses_the_case() {
 
 #[test]
 fn unsatisfied_twice_raises_accountability() {
-    let mut hub = MemoryHub::new();
-    let mut w = replica_for(&mut hub, worker("wang", "phone-a"));
-    let mut t = replica_for(&mut hub, township("li", "pc-b"));
-    let id = w.capture(&new_request("路灯不亮"), T0).unwrap();
-    sync_until_quiet(&mut hub, &mut w);
-    sync_until_quiet(&mut hub, &mut t);
+    let (mut hub, mut w, mut t, id) = shared_case();
     t.append_event(&id, EventDraft::new(EventType::Accepted), T0 + 1)
         .unwrap();
     t.append_event(&id, EventDraft::assign_to("urban_management"), T0 + 2)
@@ -159,12 +154,7 @@ fn concurrent_resolve_and_escalate_are_both_kept_as_a_workflow_conflict_until_se
 
 #[test]
 fn concurrent_supervision_is_not_a_conflict() {
-    let mut hub = MemoryHub::new();
-    let mut w = replica_for(&mut hub, worker("wang", "phone-a"));
-    let mut t = replica_for(&mut hub, township("li", "pc-b"));
-    let id = w.capture(&new_request("路灯不亮"), T0).unwrap();
-    sync_until_quiet(&mut hub, &mut w);
-    sync_until_quiet(&mut hub, &mut t);
+    let (mut hub, mut w, mut t, id) = shared_case();
     w.append_event(&id, EventDraft::new(EventType::Accepted), T0 + 1)
         .unwrap();
     t.append_event(

@@ -19,6 +19,14 @@ fn photo(seed: u8) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A response header as text.
+fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 fn put(
     server: &Server,
     token: &str,
@@ -33,11 +41,7 @@ fn put(
         req = req.header("Content-Range", &r);
     }
     let mut resp = req.send(body).unwrap();
-    let offset = resp
-        .headers()
-        .get("upload-offset")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let offset = header(&resp, "upload-offset");
     let text = resp.body_mut().read_to_string().unwrap_or_default();
     (resp.status().as_u16(), offset, text)
 }
@@ -48,11 +52,7 @@ fn head(server: &Server, token: &str, name: &str) -> (u16, Option<String>) {
         .header("Authorization", &format!("Bearer {token}"))
         .call()
         .unwrap();
-    let offset = resp
-        .headers()
-        .get("upload-offset")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let offset = header(&resp, "upload-offset");
     (resp.status().as_u16(), offset)
 }
 
@@ -68,11 +68,7 @@ fn get_with_variant(server: &Server, token: &str, path: &str) -> (u16, Option<St
         .header("Authorization", &format!("Bearer {token}"))
         .call()
         .unwrap();
-    let variant = resp
-        .headers()
-        .get("x-gridsync-variant")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let variant = header(&resp, "x-gridsync-variant");
     let status = resp.status().as_u16();
     let body = resp
         .body_mut()
@@ -139,13 +135,16 @@ fn a_photo_uploads_in_resumable_parts_and_only_its_readers_get_it() {
     // The link breaks half-way: the server keeps what came, the phone resumes from there.
     let total = bytes.len();
     let half = total / 2;
-    let (status, offset, _) = put(
-        &server,
-        &w.token,
-        &name,
-        Some(format!("bytes 0-{}/{total}", half - 1)),
-        &bytes[..half],
-    );
+    let first_half = || {
+        put(
+            &server,
+            &w.token,
+            &name,
+            Some(format!("bytes 0-{}/{total}", half - 1)),
+            &bytes[..half],
+        )
+    };
+    let (status, offset, _) = first_half();
     assert_eq!(
         (status, offset.as_deref()),
         (202, Some(half.to_string().as_str()))
@@ -155,13 +154,7 @@ fn a_photo_uploads_in_resumable_parts_and_only_its_readers_get_it() {
         (200, Some(half.to_string()))
     );
     // Starting anywhere else is refused with where to continue.
-    let (status, offset, body) = put(
-        &server,
-        &w.token,
-        &name,
-        Some(format!("bytes 0-{}/{total}", half - 1)),
-        &bytes[..half],
-    );
+    let (status, offset, body) = first_half();
     assert_eq!(
         (status, offset.as_deref()),
         (409, Some(half.to_string().as_str())),

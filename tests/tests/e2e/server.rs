@@ -12,6 +12,17 @@ pub(crate) use gridsync_testkit::server::{
     KEY, PASSWORD, Phone, Server, agent, error_code, login, path, phone, post_sync,
 };
 
+/// `/metrics` as Prometheus text.
+fn metrics_text(server: &Server) -> String {
+    agent()
+        .get(format!("{}/metrics", server.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+}
+
 pub(crate) fn report(title: &str, grid: &str) -> NewCase {
     NewCase {
         kind: CaseKind::Incident,
@@ -570,13 +581,7 @@ fn metrics_count_syncs_and_refusals_and_a_retry_storm_is_rate_limited() {
         .capture(&report("东街危房", "130322/101/201/01"), 1)
         .unwrap();
     wang.sync(&server);
-    let text = agent()
-        .get(format!("{}/metrics", server.url))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let text = metrics_text(&server);
     assert!(text.contains("gridsync_changes_accepted_total 1"), "{text}");
     assert!(text.contains("gridsync_logins_total 1"));
     assert!(!text.contains("wang"), "no personal data in metrics");
@@ -601,13 +606,7 @@ fn metrics_count_syncs_and_refusals_and_a_retry_storm_is_rate_limited() {
         first_refusal >= 100,
         "the burst is allowed: refused at {first_refusal}"
     );
-    let text = agent()
-        .get(format!("{}/metrics", server.url))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let text = metrics_text(&server);
     assert!(!text.contains("gridsync_rate_limited_total 0"), "{text}");
 }
 
