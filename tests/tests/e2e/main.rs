@@ -8,3 +8,4 @@ mod convergence;
 mod faults;
 mod field_photos;
 mod server;
+mod shape;
