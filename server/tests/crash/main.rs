@@ -26,7 +26,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gridsync_core::case::{Location, NewCase};
-use gridsync_core::protocol::{SyncResponse, decode_response, encode_request};
+use gridsync_core::protocol::{SyncRequest, SyncResponse, decode_response, encode_request};
+use gridsync_core::session::{SessionOutcome, sync_cases};
 use gridsync_core::testing::SeededRng as Rng;
 use gridsync_core::{CaseKind, Identity, JurisdictionPath, Replica, Role};
 use gridsync_server::auth;
@@ -140,8 +141,8 @@ fn login(url: &str, replica: &mut Replica, user: &str, device: &str, scope: &str
 
 /// One sync exchange. `Err` when the server is gone (or answered anything but 200): the caller
 /// stops and tries again after the restart.
-fn sync_once(url: &str, token: &str, replica: &mut Replica) -> Result<SyncResponse, String> {
-    let req = encode_request(&replica.next_sync_request().unwrap()).unwrap();
+fn sync_once(url: &str, token: &str, req: &SyncRequest) -> Result<SyncResponse, String> {
+    let req = encode_request(req).unwrap();
     let mut resp = agent()
         .post(format!("{url}/v1/sync"))
         .content_type("application/x-gridsync")
@@ -157,10 +158,21 @@ fn sync_once(url: &str, token: &str, replica: &mut Replica) -> Result<SyncRespon
     Ok(resp)
 }
 
+/// Syncs through the session driver until it is done, waiting out `429`, noting what the
+/// server acknowledged.
+fn settle(url: &str, token: &str, replica: &mut Replica, acked: &mut Acked) -> SessionOutcome {
+    sync_cases(replica, now_ms(), |req| {
+        let resp = sync_patiently(url, token, req);
+        record(acked, &resp);
+        Ok::<_, gridsync_core::Error>(resp)
+    })
+    .unwrap()
+}
+
 /// One sync exchange with a live server, waiting out `429 rate_limited` as the app does.
-fn sync_patiently(url: &str, token: &str, replica: &mut Replica) -> SyncResponse {
+fn sync_patiently(url: &str, token: &str, req: &SyncRequest) -> SyncResponse {
     for _ in 0..30 {
-        match sync_once(url, token, replica) {
+        match sync_once(url, token, req) {
             Err(e) if e.starts_with("429") => std::thread::sleep(Duration::from_secs(1)),
             other => return other.unwrap(),
         }
@@ -339,7 +351,8 @@ impl FieldPhone {
                 &mut self.captured,
                 &mut self.rng,
             );
-            match sync_once(url, &self.token, &mut self.replica) {
+            let req = self.replica.next_sync_request().unwrap();
+            match sync_once(url, &self.token, &req) {
                 Ok(resp) => {
                     record(&mut self.acked, &resp);
                     self.replica.apply_sync_response(&resp, now_ms()).unwrap();
@@ -360,16 +373,8 @@ impl FieldPhone {
 
     /// Syncs until nothing is pending and nothing more comes.
     fn settle(&mut self, url: &str) {
-        for _ in 0..50 {
-            let resp = sync_patiently(url, &self.token, &mut self.replica);
-            record(&mut self.acked, &resp);
-            self.replica.apply_sync_response(&resp, now_ms()).unwrap();
-            let busy = resp.more || !resp.accepted.is_empty() || !resp.pull.is_empty();
-            if !busy && self.replica.pending_count().unwrap() == 0 {
-                return;
-            }
-        }
-        panic!("{} did not settle", self.device);
+        let out = settle(url, &self.token, &mut self.replica, &mut self.acked);
+        assert!(!out.more, "{} did not settle", self.device);
     }
 }
 
@@ -528,7 +533,8 @@ fn phone_child(spec: &str) {
             writeln!(out, "captured {}", captured[before]).unwrap();
             out.flush().unwrap();
         }
-        if let Ok(resp) = sync_once(url, token, &mut replica) {
+        let req = replica.next_sync_request().unwrap();
+        if let Ok(resp) = sync_once(url, token, &req) {
             replica.apply_sync_response(&resp, now_ms()).unwrap();
             let mut out = out.lock();
             for ack in &resp.accepted {
@@ -635,14 +641,7 @@ fn a_phone_killed_mid_sync_keeps_every_case_it_captured() {
     // Quiet at last: the phone hands over what it still holds.
     let mut replica = Replica::open(&store_path, &KEY).unwrap();
     let mut phone_acked = Acked::new();
-    for _ in 0..50 {
-        let resp = sync_patiently(&serve.url, &token, &mut replica);
-        record(&mut phone_acked, &resp);
-        replica.apply_sync_response(&resp, now_ms()).unwrap();
-        if !resp.more && resp.accepted.is_empty() && replica.pending_count().unwrap() == 0 {
-            break;
-        }
-    }
+    settle(&serve.url, &token, &mut replica, &mut phone_acked);
     assert_eq!(replica.pending_count().unwrap(), 0, "the phone settled");
     drop(serve);
     let captured = captured.lock().unwrap().clone();
