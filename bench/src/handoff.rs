@@ -1,10 +1,9 @@
 //! Two servers on one PostgreSQL handing a grid's cases back and forth.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use gridsync_core::JurisdictionPath;
-use gridsync_testkit::process::{ServerProcess, server_bin};
+use gridsync_testkit::process::ServerProcess;
 use serde::Serialize;
 
 use crate::measure::*;
@@ -24,9 +23,8 @@ pub struct HandoffOptions {
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
     pub postgres: String,
-    /// The `gridsync` binary (default: the one next to this program).
-    #[arg(long, env = "GRIDSYNC_BIN")]
-    pub server_bin: Option<PathBuf>,
+    #[command(flatten)]
+    pub server: ServerBin,
 }
 
 /// How soon a change accepted by one server reaches a phone syncing through another.
@@ -47,14 +45,16 @@ pub struct HandoffReport {
 /// of their own between requests (the document cache is keyed by the stored version), so the
 /// first pull must already carry it: no notification between servers is needed.
 pub fn handoff(opts: &HandoffOptions) -> anyhow::Result<HandoffReport> {
-    let bin = server_bin(opts.server_bin.as_ref())?;
+    let bin = opts.server.path()?;
     let w = Workload {
-        devices: 2,
-        reports: 0,
-        edits: 0,
+        phones: Phones {
+            devices: 2,
+            reports: 0,
+            edits: 0,
+            concurrency: 1,
+        },
         database: Database::Postgres,
         postgres: opts.postgres.clone(),
-        concurrency: 1,
     };
     let rt = runtime()?;
     let db = rt.block_on(bench_db(&w))?;

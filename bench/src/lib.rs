@@ -21,4 +21,4 @@ pub use measure::Report;
 pub use peer::{PeerOptions, PeerReport, peer};
 pub use phone::{PhoneOptions, PhoneReport, phone};
 pub use storm::{StormOptions, storm};
-pub use workload::{Database, Workload};
+pub use workload::{Database, Phones, ServerBin, Workload};

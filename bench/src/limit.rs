@@ -29,7 +29,7 @@ pub fn limit(w: &Workload) -> anyhow::Result<Report> {
                 .ok_or_else(|| anyhow!("device not bound"))?;
             work.push((ctx, d.identity.clone(), d.replica.next_sync_request()?));
         }
-        let permits = Arc::new(tokio::sync::Semaphore::new(w.concurrency.max(1)));
+        let permits = Arc::new(tokio::sync::Semaphore::new(w.phones.concurrency.max(1)));
         let pb = bar(devices.len(), "in-process pushes");
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();

@@ -1,10 +1,9 @@
 //! One phone over an emulated 2G link.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use gridsync_testkit::link::Link;
-use gridsync_testkit::process::{ServerProcess, server_bin};
+use gridsync_testkit::process::ServerProcess;
 use serde::Serialize;
 
 use crate::measure::*;
@@ -26,9 +25,8 @@ pub struct LinkOptions {
     /// Round-trip time, ms.
     #[arg(long, default_value_t = 500)]
     pub rtt_ms: u64,
-    /// The `gridsync` binary (default: the one next to this program).
-    #[arg(long, env = "GRIDSYNC_BIN")]
-    pub server_bin: Option<PathBuf>,
+    #[command(flatten)]
+    pub server: ServerBin,
 }
 
 /// The link's figures.
@@ -54,15 +52,13 @@ pub struct LinkReport {
 
 /// One phone syncs its offline cases over an emulated 2G link.
 pub fn link(opts: &LinkOptions) -> anyhow::Result<LinkReport> {
-    let w = Workload {
+    let w = Workload::on_sqlite(Phones {
         devices: 1,
         reports: opts.reports,
         edits: opts.edits,
-        database: Database::Sqlite,
-        postgres: String::new(),
         concurrency: 1,
-    };
-    let bin = server_bin(opts.server_bin.as_ref())?;
+    });
+    let bin = opts.server.path()?;
     let rt = runtime()?;
     let db = rt.block_on(bench_db(&w))?;
     let blobs = tempfile::tempdir()?;

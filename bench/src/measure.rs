@@ -125,15 +125,15 @@ pub(crate) fn report(
     seconds: f64,
     tally: &Tally,
 ) -> Report {
-    let reports = w.devices * w.reports;
-    let changes = reports * (1 + w.edits);
+    let reports = w.phones.devices * w.phones.reports;
+    let changes = reports * (1 + w.phones.edits);
     let mut lat = tally.latencies.clone();
     lat.sort();
     Report {
         mode,
         database: w.database.as_str(),
         servers,
-        devices: w.devices,
+        devices: w.phones.devices,
         reports,
         changes,
         seconds,
@@ -143,7 +143,7 @@ pub(crate) fn report(
         p99_ms: percentile(&lat, 0.99),
         bytes_per_report: tally.wire_bytes as f64 / reports.max(1) as f64,
         wire_per_change_byte: tally.wire_bytes as f64 / tally.change_bytes.max(1) as f64,
-        round_trips_per_session: tally.round_trips as f64 / w.devices.max(1) as f64,
+        round_trips_per_session: tally.round_trips as f64 / w.phones.devices.max(1) as f64,
         ..Report::default()
     }
 }

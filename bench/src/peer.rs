@@ -14,18 +14,8 @@ use crate::workload::*;
 /// The same documents through the automerge-repo sync server.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PeerOptions {
-    /// Phones.
-    #[arg(long, default_value_t = 200)]
-    pub devices: usize,
-    /// Cases each phone captured offline.
-    #[arg(long, default_value_t = 20)]
-    pub reports: usize,
-    /// Edits of each case after capture.
-    #[arg(long, default_value_t = 2)]
-    pub edits: usize,
-    /// Phones pushing at the same moment.
-    #[arg(long, default_value_t = 200)]
-    pub concurrency: usize,
+    #[command(flatten)]
+    pub phones: Phones,
     /// Scratch directory for the npm packages (installed on first use, never committed).
     #[arg(long, default_value = "target/peer-bench")]
     pub scratch: PathBuf,
@@ -113,14 +103,7 @@ fn export_documents(devices: &[Device]) -> anyhow::Result<Vec<Vec<String>>> {
 
 /// The same workload through `@automerge/automerge-repo-sync-server`, driven by a Node client.
 pub fn peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
-    let w = Workload {
-        devices: opts.devices,
-        reports: opts.reports,
-        edits: opts.edits,
-        database: Database::Sqlite,
-        postgres: String::new(),
-        concurrency: opts.concurrency,
-    };
+    let w = Workload::on_sqlite(opts.phones.clone());
     let scratch = std::path::absolute(&opts.scratch)?;
     install_peer(&scratch)?;
     let rt = runtime()?;
@@ -160,7 +143,7 @@ pub fn peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
         .arg("client.mjs")
         .arg(format!("ws://127.0.0.1:{port}"))
         .arg(&docs_file)
-        .arg(opts.concurrency.to_string())
+        .arg(opts.phones.concurrency.to_string())
         .current_dir(&scratch));
     let rss = peak_rss_mb_of(server.id());
     let _ = server.kill();
@@ -172,11 +155,11 @@ pub fn peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
     let seconds = parsed["seconds"]
         .as_f64()
         .ok_or_else(|| anyhow!("no seconds in {last}"))?;
-    let reports = opts.devices * opts.reports;
+    let reports = opts.phones.devices * opts.phones.reports;
     Ok(PeerReport {
         mode: "peer",
         peer: PEER_PACKAGE,
-        devices: opts.devices,
+        devices: opts.phones.devices,
         reports,
         seconds,
         peer_reports_per_s: reports as f64 / seconds,

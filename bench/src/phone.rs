@@ -44,7 +44,7 @@ pub struct PhoneReport {
 /// Fills an encrypted on-disk store with `cases` (through the core, untimed), then times what
 /// the app does through the FFI: opening it, capturing cases, listing them.
 pub fn phone(opts: &PhoneOptions) -> anyhow::Result<PhoneReport> {
-    use gridsync_ffi::{CaseFilterRecord, FieldStore, NewCaseRecord, PartyRecord};
+    use gridsync_ffi::{CaseFilterRecord, FieldStore, NewCaseRecord};
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("field.db");
     let grid = grid_of(0);
@@ -85,26 +85,7 @@ pub fn phone(opts: &PhoneOptions) -> anyhow::Result<PhoneReport> {
     let pb = bar(opts.captures, "captures through the FFI");
     for n in 0..opts.captures {
         let c = new_case(&scope, 0, opts.cases + n);
-        let record = NewCaseRecord {
-            kind: c.kind.as_str().into(),
-            jurisdiction: grid.clone(),
-            category: c.category,
-            title: c.title,
-            description: c.description,
-            address: c.location.address,
-            lat: c.location.lat,
-            lon: c.location.lon,
-            people: c
-                .people
-                .into_iter()
-                .map(|p| PartyRecord {
-                    id: String::new(),
-                    name: p.name,
-                    role: p.role,
-                    phone: p.phone,
-                })
-                .collect(),
-        };
+        let record = NewCaseRecord::from(c);
         let t = Instant::now();
         store.capture(record)?;
         captures.push(t.elapsed());

@@ -1,14 +1,13 @@
 //! The morning reconnect storm: every phone syncs at once through real `gridsync serve`
 //! processes, each through the core's sync session.
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail};
 use gridsync_core::protocol::{decode_response, encode_request};
 use gridsync_core::session::{Step, SyncSession};
-use gridsync_testkit::process::{ServerProcess, server_bin};
+use gridsync_testkit::process::ServerProcess;
 
 use crate::measure::*;
 use crate::workload::*;
@@ -20,9 +19,8 @@ pub struct StormOptions {
     /// `gridsync serve` processes on the one database (more than one needs PostgreSQL).
     #[arg(long, default_value_t = 1)]
     pub servers: usize,
-    /// The `gridsync` binary (default: the one next to this program).
-    #[arg(long, env = "GRIDSYNC_BIN")]
-    pub server_bin: Option<PathBuf>,
+    #[command(flatten)]
+    pub server: ServerBin,
 }
 
 /// Syncs one phone through the core's sync session until the server has everything it pushed
@@ -129,7 +127,7 @@ pub fn storm(opts: &StormOptions) -> anyhow::Result<Report> {
     if opts.servers > 1 && w.database != Database::Postgres {
         bail!("several servers share one PostgreSQL: pass --database postgres");
     }
-    let bin = server_bin(opts.server_bin.as_ref())?;
+    let bin = opts.server.path()?;
     let rt = runtime()?;
     let db = rt.block_on(bench_db(w))?;
     let blobs = tempfile::tempdir()?;
@@ -141,10 +139,10 @@ pub fn storm(opts: &StormOptions) -> anyhow::Result<Report> {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
         let started = Instant::now();
-        let tally = sync_all(&mut devices, &urls, w.concurrency, "reconnect storm")?;
+        let tally = sync_all(&mut devices, &urls, w.phones.concurrency, "reconnect storm")?;
         let seconds = started.elapsed().as_secs_f64();
         // Untimed: each phone once more, to pull what its grid partner pushed meanwhile.
-        let catch_up = sync_all(&mut devices, &urls, w.concurrency, "catch-up sync")?;
+        let catch_up = sync_all(&mut devices, &urls, w.phones.concurrency, "catch-up sync")?;
         let mut r = report("storm", w, opts.servers, seconds, &tally);
         r.server_rss_mb = servers.iter().map(ServerProcess::peak_rss_mb).sum();
         drop(servers);

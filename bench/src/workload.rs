@@ -1,6 +1,8 @@
 //! The phones of a benchmark: the workload's options, the fleet of signed-in replicas that
 //! captured cases offline, and the benchmark's own database (the test kit's).
 
+use std::path::PathBuf;
+
 use anyhow::anyhow;
 use gridsync_core::case::{Location, NewCase, Party};
 use gridsync_core::protocol::SyncResponse;
@@ -43,9 +45,23 @@ impl Device {
     }
 }
 
-/// What the phones captured offline, and how many sync at the same moment.
+/// Where the `gridsync` binary is.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServerBin {
+    /// The `gridsync` binary (default: the one next to this program).
+    #[arg(long, env = "GRIDSYNC_BIN")]
+    pub server_bin: Option<PathBuf>,
+}
+
+impl ServerBin {
+    pub(crate) fn path(&self) -> anyhow::Result<PathBuf> {
+        gridsync_testkit::process::server_bin(self.server_bin.as_ref())
+    }
+}
+
+/// The phones, what each captured offline, and how many sync at the same moment.
 #[derive(Debug, Clone, clap::Args)]
-pub struct Workload {
+pub struct Phones {
     /// Phones (grid workers; two share each grid, so each pulls the other's cases).
     #[arg(long, default_value_t = 200)]
     pub devices: usize,
@@ -55,6 +71,16 @@ pub struct Workload {
     /// Edits of each case after capture.
     #[arg(long, default_value_t = 2)]
     pub edits: usize,
+    /// Phones syncing at the same moment.
+    #[arg(long, default_value_t = 200)]
+    pub concurrency: usize,
+}
+
+/// The phones and the database they sync into.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Workload {
+    #[command(flatten)]
+    pub phones: Phones,
     #[arg(long, value_enum, default_value_t = Database::Sqlite)]
     pub database: Database,
     /// PostgreSQL to create the benchmark's own database in (dropped afterwards).
@@ -64,9 +90,17 @@ pub struct Workload {
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
     pub postgres: String,
-    /// Phones syncing at the same moment.
-    #[arg(long, default_value_t = 200)]
-    pub concurrency: usize,
+}
+
+impl Workload {
+    /// `phones` on a SQLite file.
+    pub(crate) fn on_sqlite(phones: Phones) -> Workload {
+        Workload {
+            phones,
+            database: Database::Sqlite,
+            postgres: String::new(),
+        }
+    }
 }
 
 /// A phone: its store, who signed in, and its access token.
@@ -134,9 +168,9 @@ pub(crate) async fn prepare(w: &Workload, store: &Store) -> anyhow::Result<Vec<D
     let keys = Keys::load_or_create(store).await?;
     let hash = auth::hash_password("bench-only").map_err(|e| anyhow!("{e}"))?;
     let now = gridsync_server::now_ms();
-    let pb = bar(w.devices, "phones capture offline");
-    let mut devices = Vec::with_capacity(w.devices);
-    for i in 0..w.devices {
+    let pb = bar(w.phones.devices, "phones capture offline");
+    let mut devices = Vec::with_capacity(w.phones.devices);
+    for i in 0..w.phones.devices {
         let grid = grid_of(i);
         let scope = JurisdictionPath::parse(&grid)?;
         let user = format!("gw{i:06}");
@@ -163,10 +197,10 @@ pub(crate) async fn prepare(w: &Workload, store: &Store) -> anyhow::Result<Vec<D
         let token = keys.access_token(&identity, now / 1000)?;
         replica.sign_in(identity.clone())?;
         let start = now - 8 * 3_600_000;
-        for n in 0..w.reports {
+        for n in 0..w.phones.reports {
             let at = start + (n as i64) * 60_000;
             let id = replica.capture(&new_case(&scope, i, n), at)?;
-            for e in 0..w.edits {
+            for e in 0..w.phones.edits {
                 replica.edit(&id, at + 1 + e as i64, |ed| {
                     ed.set_description(&format!("补充情况（第{}次）：群众反映已影响通行。", e + 1))
                 })?;

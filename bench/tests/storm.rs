@@ -5,7 +5,9 @@
 
 use std::path::PathBuf;
 
-use gridsync_bench::{Database, HandoffOptions, StormOptions, Workload, handoff, storm};
+use gridsync_bench::{
+    Database, HandoffOptions, Phones, ServerBin, StormOptions, Workload, handoff, storm,
+};
 
 fn postgres_url() -> String {
     std::env::var("GRIDSYNC_TEST_PG")
@@ -60,15 +62,19 @@ fn a_small_storm_through_two_servers_on_postgresql_loses_nothing_and_converges()
     };
     let opts = StormOptions {
         workload: Workload {
-            devices: 12,
-            reports: 3,
-            edits: 1,
+            phones: Phones {
+                devices: 12,
+                reports: 3,
+                edits: 1,
+                concurrency: 6,
+            },
             database: Database::Postgres,
             postgres: url,
-            concurrency: 6,
         },
         servers: 2,
-        server_bin: Some(server_bin()),
+        server: ServerBin {
+            server_bin: Some(server_bin()),
+        },
     };
     let r = storm(&opts).unwrap();
     assert_eq!((r.devices, r.reports, r.changes), (12, 36, 72));
@@ -85,15 +91,19 @@ fn a_small_storm_through_two_servers_on_postgresql_loses_nothing_and_converges()
 fn several_servers_need_postgresql() {
     let opts = StormOptions {
         workload: Workload {
-            devices: 2,
-            reports: 1,
-            edits: 0,
+            phones: Phones {
+                devices: 2,
+                reports: 1,
+                edits: 0,
+                concurrency: 1,
+            },
             database: Database::Sqlite,
             postgres: postgres_url(),
-            concurrency: 1,
         },
         servers: 2,
-        server_bin: Some(PathBuf::from("/nonexistent/gridsync")),
+        server: ServerBin {
+            server_bin: Some(PathBuf::from("/nonexistent/gridsync")),
+        },
     };
     let err = storm(&opts).unwrap_err().to_string();
     assert!(err.contains("PostgreSQL"), "{err}");
@@ -106,7 +116,9 @@ fn one_phone_over_the_emulated_link_sends_its_cases_in_one_round_trip() {
         edits: 1,
         kbps: 2000,
         rtt_ms: 100,
-        server_bin: Some(server_bin()),
+        server: ServerBin {
+            server_bin: Some(server_bin()),
+        },
     };
     let r = gridsync_bench::link(&opts).unwrap();
     assert_eq!((r.changes, r.lost), (8, 0), "{r:?}");
@@ -124,7 +136,9 @@ fn a_case_accepted_by_one_server_is_in_the_next_pull_through_the_other() {
     let r = handoff(&HandoffOptions {
         rounds: 5,
         postgres: url,
-        server_bin: Some(server_bin()),
+        server: ServerBin {
+            server_bin: Some(server_bin()),
+        },
     })
     .unwrap();
     assert_eq!((r.rounds, r.seen_in_first_pull), (5, 5), "{r:?}");

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use gridsync_core::case::{Attachment, Case, Mediation, MediationSession, Party};
+use gridsync_core::case::{Attachment, Case, Mediation, MediationSession, NewCase, Party};
 use gridsync_core::replica::{BlobHere, CaseFilter, CaseSummary, SyncOutcome, SyncState};
 use gridsync_core::session::SessionOutcome;
 use gridsync_core::workflow::{EventDraft, EventType, Rating};
@@ -315,6 +315,24 @@ pub(crate) fn party(p: PartyRecord) -> Party {
         name: p.name,
         role: p.role,
         phone: p.phone,
+    }
+}
+
+/// A case the core describes, as the app would fill it in (tools and benchmarks that drive the
+/// FFI with the core's fixtures).
+impl From<NewCase> for NewCaseRecord {
+    fn from(c: NewCase) -> Self {
+        NewCaseRecord {
+            kind: c.kind.as_str().into(),
+            jurisdiction: c.jurisdiction.to_string(),
+            category: c.category,
+            title: c.title,
+            description: c.description,
+            address: c.location.address,
+            lat: c.location.lat,
+            lon: c.location.lon,
+            people: c.people.into_iter().map(party_record).collect(),
+        }
     }
 }
 

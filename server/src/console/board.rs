@@ -145,6 +145,21 @@ fn breakdown_rows(b: &[Breakdown], name: impl Fn(&Breakdown) -> String) -> Vec<(
         .collect()
 }
 
+/// The page `nav` (its title the same key), saying `why` this reviewer may not see it.
+fn forbidden_page(r: &Reviewer, nav: &'static str, why: &'static str) -> Response {
+    let l = r.lang;
+    (
+        StatusCode::FORBIDDEN,
+        page(
+            r,
+            l.t(nav),
+            nav,
+            html! { p.error #forbidden { (l.t(why)) } },
+        ),
+    )
+        .into_response()
+}
+
 async fn dashboard(
     State(state): State<Arc<AppState>>,
     r: Reviewer,
@@ -152,16 +167,7 @@ async fn dashboard(
 ) -> Result<Response, ConsoleError> {
     let l = r.lang;
     if !r.who.role.sees_reports() {
-        return Ok((
-            StatusCode::FORBIDDEN,
-            page(
-                &r,
-                l.t("dashboard"),
-                "dashboard",
-                html! { p.error #forbidden { (l.t("reports_by_jurisdiction")) } },
-            ),
-        )
-            .into_response());
+        return Ok(forbidden_page(&r, "dashboard", "reports_by_jurisdiction"));
     }
     let now = crate::now_ms();
     let to = state
@@ -229,16 +235,7 @@ async fn devices(
 ) -> Result<Response, ConsoleError> {
     let l = r.lang;
     if !r.who.role.manages_devices() {
-        return Ok((
-            StatusCode::FORBIDDEN,
-            page(
-                &r,
-                l.t("devices"),
-                "devices",
-                html! { p.error #forbidden { (l.t("admins_only")) } },
-            ),
-        )
-            .into_response());
+        return Ok(forbidden_page(&r, "devices", "admins_only"));
     }
     let (devices, users) = tokio::try_join!(state.store.devices(), state.store.users())?;
     // Only devices used by accounts of this admin's county.

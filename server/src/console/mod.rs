@@ -110,6 +110,22 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
+/// A request from this site's own pages: one from another site is refused (`403`) before its
+/// form is read.
+#[derive(Debug)]
+pub struct SameOrigin;
+
+impl<S: Send + Sync> FromRequestParts<S> for SameOrigin {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match same_origin(&parts.headers) {
+            true => Ok(SameOrigin),
+            false => Err(ConsoleError::CROSS_SITE),
+        }
+    }
+}
+
 /// The device context the console writes from: the reviewer's console, with this server
 /// process's actor.
 pub async fn console_device(

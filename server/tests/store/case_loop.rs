@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use gridsync_core::calendar::Calendar;
-use gridsync_core::case::{Location, MediationSession, NewCase};
+use gridsync_core::case::{MediationSession, NewCase};
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::workflow::{EventDraft, EventType, Rating};
 use gridsync_core::{CaseKind, Identity, Level, Replica, Role, Status};
@@ -24,21 +24,12 @@ fn at(date: &str, hh: i64) -> i64 {
 }
 
 fn case(kind: CaseKind, place: &str, category: &str, title: &str) -> NewCase {
-    NewCase {
-        kind,
-        jurisdiction: path(place),
-        category: category.into(),
-        title: title.into(),
-        description: String::new(),
-        location: Location::default(),
-        people: vec![],
-    }
+    new_case(kind, place, category, title)
 }
 
 /// Syncs a phone until quiet with the server's clock at `now`.
 async fn sync_at(store: &Store, r: &mut Replica, now: i64) {
-    let out = sync_into(store, r, now).await;
-    assert_eq!(out.rejected, 0);
+    sync_accepted(store, r, now).await;
 }
 
 async fn supervisor(store: &Store) -> Supervisor {

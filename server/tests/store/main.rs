@@ -13,10 +13,11 @@ mod patrols;
 mod stats;
 mod sync;
 
+use gridsync_core::case::{Location, NewCase};
 use gridsync_core::protocol::{decode_request, encode_request};
 use gridsync_core::session::{Answer, SessionOutcome, Step, SyncSession};
 use gridsync_core::taxonomy::Taxonomy;
-use gridsync_core::{Identity, JurisdictionPath, Replica, Role};
+use gridsync_core::{CaseKind, Identity, JurisdictionPath, Replica, Role};
 use gridsync_server::store::{Store, UserRecord};
 
 pub const KEY: [u8; 32] = [5; 32];
@@ -77,6 +78,25 @@ pub async fn sync_into(store: &Store, r: &mut Replica, now: i64) -> SessionOutco
     }
     assert!(!session.outcome().more, "did not settle");
     session.outcome().clone()
+}
+
+/// A case of `kind` at `place` with no text beyond its title.
+pub fn new_case(kind: CaseKind, place: &str, category: &str, title: &str) -> NewCase {
+    NewCase {
+        kind,
+        jurisdiction: path(place),
+        category: category.into(),
+        title: title.into(),
+        description: String::new(),
+        location: Location::default(),
+        people: vec![],
+    }
+}
+
+/// [`sync_into`], every change accepted.
+pub async fn sync_accepted(store: &Store, r: &mut Replica, now: i64) {
+    let out = sync_into(store, r, now).await;
+    assert_eq!(out.rejected, 0);
 }
 
 /// Creates the account and a phone replica signed in as it, bound on the store.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use gridsync_core::calendar::Calendar;
-use gridsync_core::case::{Location, MediationSession, NewCase};
+use gridsync_core::case::{MediationSession, NewCase};
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::workflow::{EventDraft, EventType, Rating};
 use gridsync_core::{Case, CaseKind, Identity, JurisdictionPath, Replica, Role};
@@ -39,21 +39,12 @@ async fn desk(store: &Store, user: &str, role: Role, scope: &str) -> Desk {
     Desk { replica }
 }
 
-fn new_case(kind: CaseKind, place: &str, category: &str, i: usize) -> NewCase {
-    NewCase {
-        kind,
-        jurisdiction: path(place),
-        category: category.into(),
-        title: format!("案件 {i}"),
-        description: String::new(),
-        location: Location::default(),
-        people: vec![],
-    }
+fn numbered(kind: CaseKind, place: &str, category: &str, i: usize) -> NewCase {
+    new_case(kind, place, category, &format!("案件 {i}"))
 }
 
 async fn push_all(store: &Store, r: &mut Replica, now: i64) {
-    let out = sync_into(store, r, now).await;
-    assert_eq!(out.rejected, 0);
+    sync_accepted(store, r, now).await;
     assert_eq!(r.pending_count().unwrap(), 0);
 }
 
@@ -101,7 +92,7 @@ async fn build(store: &Store) -> (Vec<String>, i64) {
             let m = &mut mediators.get_mut(&(t, v)).unwrap().replica;
             let category = ["dispute_neighbours", "dispute_land_boundary"][rng.next(2) as usize];
             let id = m
-                .capture(&new_case(CaseKind::Dispute, &village, category, i), at)
+                .capture(&numbered(CaseKind::Dispute, &village, category, i), at)
                 .unwrap();
             if outcome > 0 {
                 m.append_event(&id, EventDraft::new(EventType::Accepted), at + MINUTE)
@@ -141,7 +132,7 @@ async fn build(store: &Store) -> (Vec<String>, i64) {
             (CaseKind::Incident, "safety_hazard"),
             (CaseKind::Request, "sanitation"),
         ][rng.next(5) as usize];
-        let id = w.capture(&new_case(kind, &grid, category, i), at).unwrap();
+        let id = w.capture(&numbered(kind, &grid, category, i), at).unwrap();
         match outcome {
             0 => {} // never answered
             1 | 2 => {

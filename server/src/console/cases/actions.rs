@@ -4,14 +4,13 @@
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use gridsync_core::workflow::{self, CaseFacts, Deadlines, EventDraft, EventType, Rating};
 use gridsync_core::{CaseDoc, Identity};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::console::{ConsoleError, Lang, Reviewer, console_device, same_origin};
+use crate::console::{ConsoleError, Lang, Reviewer, SameOrigin, console_device};
 use crate::store::StoreError;
 
 /// Steps a reviewer may offer, with the form fields each needs.
@@ -133,13 +132,10 @@ where
 pub(super) async fn action(
     State(state): State<Arc<AppState>>,
     r: Reviewer,
-    headers: HeaderMap,
+    _: SameOrigin,
     Path(id): Path<String>,
     Form(f): Form<ActionForm>,
 ) -> Result<Response, ConsoleError> {
-    if !same_origin(&headers) {
-        return Err(ConsoleError::CROSS_SITE);
-    }
     let Some(kind) = EventType::parse(&f.kind) else {
         return Err(ConsoleError::BadRequest("unknown step"));
     };
@@ -175,13 +171,10 @@ pub(super) struct SettleForm {
 pub(super) async fn settle(
     State(state): State<Arc<AppState>>,
     r: Reviewer,
-    headers: HeaderMap,
+    _: SameOrigin,
     Path(id): Path<String>,
     Form(f): Form<SettleForm>,
 ) -> Result<Response, ConsoleError> {
-    if !same_origin(&headers) {
-        return Err(ConsoleError::CROSS_SITE);
-    }
     let who = r.who.clone();
     write(&state, &r, &id, move |doc| {
         doc.edit(&who, crate::now_ms(), |e| {
