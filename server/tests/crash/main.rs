@@ -375,6 +375,12 @@ impl FieldPhone {
     fn settle(&mut self, url: &str) {
         let out = settle(url, &self.token, &mut self.replica, &mut self.acked);
         assert!(!out.more, "{} did not settle", self.device);
+        assert_eq!(
+            self.replica.pending_count().unwrap(),
+            0,
+            "{} settled",
+            self.device
+        );
     }
 }
 
