@@ -94,7 +94,7 @@ impl Store {
 
     /// Spends a refresh token (by its hash), detecting reuse.
     pub async fn use_refresh(&self, hash: &str, now: i64) -> Result<RefreshUse> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "SELECT family, device_id, user_id, used, revoked, expires_at FROM refresh_tokens WHERE hash = $1",
         )

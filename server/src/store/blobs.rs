@@ -197,7 +197,7 @@ impl Store {
 
     /// Records a complete blob (once) and that `user` holds it.
     pub async fn add_blob(&self, b: &BlobRow, device: &str, user: &str, now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO blobs (sha256, mime, size, device_id, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (sha256) DO NOTHING",

@@ -169,6 +169,18 @@ impl Store {
         &self.pool
     }
 
+    /// A transaction that writes. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so a concurrent writer waits out the busy timeout: a deferred transaction
+    /// that reads first cannot upgrade its lock under WAL and is refused at once (`SQLITE_BUSY`,
+    /// codes 5 and 517), which the busy timeout never covers. PostgreSQL's `BEGIN` waits on row
+    /// locks already.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Brings the schema up to date.
     pub async fn migrate(&self) -> Result<()> {
         if migrate::run(&self.pool, self.backend).await? {
@@ -187,7 +199,7 @@ impl Store {
             .map(|r| r.try_get(0))
             .collect::<std::result::Result<_, _>>()?;
         for id in &ids {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let row = sqlx::query(
                 "SELECT d.snapshot, d.upto_seq, c.updated_at FROM docs d JOIN cases c ON c.id = d.id WHERE d.id = $1",
             )
@@ -263,7 +275,7 @@ impl Store {
     /// an id phones may not claim), with no actor: the console's changes are written by the
     /// server's actor on the reviewer's behalf.
     pub async fn bind_console(&self, device: &str, user: &str, now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // A sign-in with the password opens the console again after a sign-out (which revokes it).
         sqlx::query(
             "INSERT INTO devices (id, created_at) VALUES ($1, $2)
@@ -288,7 +300,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let actor = actor.to_hex_string();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO devices (id, revoked, created_at) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING")
             .bind(device)
             .bind(now)
@@ -351,7 +363,7 @@ impl Store {
 
     /// Revokes a lost phone: its next request is refused.
     pub async fn revoke_device(&self, device: &str) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE devices SET revoked = 1 WHERE id = $1")
             .bind(device)
             .execute(&mut *tx)

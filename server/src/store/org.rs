@@ -12,7 +12,7 @@ const UPSERT_ORG_UNIT: &str = "INSERT INTO org_units (path, name, level) VALUES 
 impl Store {
     /// Adds (or renames) every node in one transaction: all of them or none.
     pub async fn import_org_units(&self, units: &[(JurisdictionPath, String)]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (path, name) in units {
             sqlx::query(UPSERT_ORG_UNIT)
                 .bind(path.to_string())

@@ -7,8 +7,10 @@ use gridsync_core::protocol::{SyncResponse, decode_response, encode_request};
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::{Identity, JurisdictionPath, Replica, Role};
 use gridsync_server::auth::{self, Keys};
-use gridsync_server::store::{Store, UserRecord};
+use gridsync_server::store::UserRecord;
 use gridsync_server::{AppState, app};
+
+use crate::db::{self, TestDb};
 
 /// The phones' store key.
 pub const KEY: [u8; 32] = [1; 32];
@@ -19,8 +21,9 @@ pub const PASSWORD: &str = "网格-2026-secret";
 pub struct Server {
     pub url: String,
     pub state: Arc<AppState>,
+    // Dropped before its runtime.
+    db: TestDb,
     rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
 }
 
 pub fn path(s: &str) -> JurisdictionPath {
@@ -28,17 +31,23 @@ pub fn path(s: &str) -> JurisdictionPath {
 }
 
 impl Server {
+    /// The server on a fresh SQLite file.
     pub fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
+        Server::start_on(|| Box::pin(async { Some(db::sqlite().await) })).unwrap()
+    }
+
+    /// The server on the database `make` creates (`None`: skip, see [`db::postgres`]).
+    pub fn start_on(
+        make: impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<TestDb>>>>,
+    ) -> Option<Server> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let url = format!("sqlite://{}", dir.path().join("gridsync.db").display());
+        let db = rt.block_on(make())?;
+        let store = db.store.clone();
         let (state, addr) = rt.block_on(async {
-            let store = Store::connect(&url).await.unwrap();
-            store.migrate().await.unwrap();
             let keys = Keys::load_or_create(&store).await.unwrap();
             let state = Arc::new(AppState::new(store, keys, Taxonomy::builtin().clone()));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -47,12 +56,26 @@ impl Server {
             tokio::spawn(async move { axum_serve(listener, router).await });
             (state, addr)
         });
-        Server {
+        Some(Server {
             url: format!("http://{addr}"),
             state,
+            db,
             rt,
-            _dir: dir,
-        }
+        })
+    }
+
+    /// The database under the server.
+    pub fn db(&self) -> &TestDb {
+        &self.db
+    }
+
+    /// Runs `f` on the server's runtime (a supervision clock, say).
+    pub fn spawn<F>(&self, f: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.rt.spawn(f)
     }
 
     /// An account and its phone (`phone-<user>`), signed in.

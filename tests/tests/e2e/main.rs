@@ -9,3 +9,4 @@ mod faults;
 mod field_photos;
 mod server;
 mod shape;
+mod together;

@@ -71,7 +71,7 @@ struct DocRow {
 
 impl FeedTx {
     pub(super) async fn begin(store: &Store) -> Result<FeedTx> {
-        let mut tx = store.pool.begin().await?;
+        let mut tx = store.begin_write().await?;
         // Taking the feed counter first serialises writers: sequence numbers commit in order, so
         // a device's cursor never skips a change that commits late.
         let head: i64 =

@@ -53,7 +53,7 @@ impl Store {
     /// database writes with its own actor, so their changes never collide.
     pub async fn server_device(&self, now: i64) -> Result<DeviceContext> {
         let actor = automerge::ActorId::random();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO devices (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
         )
