@@ -4,6 +4,7 @@
 mod access_matrix;
 mod bad_inputs;
 mod blobs;
+mod cli;
 mod convergence;
 mod faults;
 mod field_photos;

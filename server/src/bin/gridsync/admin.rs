@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::{JurisdictionPath, Role};
 use gridsync_server::auth;
 use gridsync_server::now_ms;
@@ -88,20 +89,17 @@ pub async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
             let (password, generated) = new_password();
             let hash =
                 auth::hash_password(&password).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
-            store
-                .add_user(
-                    &UserRecord {
-                        display_name: name.unwrap_or_else(|| id.clone()),
-                        id: id.clone(),
-                        role,
-                        scope,
-                        department,
-                        password_hash: hash,
-                        disabled: false,
-                    },
-                    now_ms(),
-                )
-                .await?;
+            let account = UserRecord {
+                display_name: name.unwrap_or_else(|| id.clone()),
+                id: id.clone(),
+                role,
+                scope,
+                department,
+                password_hash: hash,
+                disabled: false,
+            };
+            usable(store, &account).await?;
+            store.add_user(&account, now_ms()).await?;
             if generated {
                 println!("added {id}; password (shown once): {password}");
             } else {
@@ -149,6 +147,7 @@ pub async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
                     auth::hash_password(&password).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
                 shown = generated.then_some(password);
             }
+            usable(store, &user).await?;
             store.update_user(&user).await?;
             let what = format!(
                 "role={} scope={} disabled={}",
@@ -244,6 +243,33 @@ pub async fn org(store: &Store, cmd: OrgCommand) -> anyhow::Result<()> {
                 println!("{path}\t{}\t{name}", path.level());
             }
         }
+    }
+    Ok(())
+}
+
+/// Refuses an account that could never see a case: a department the catalogue does not name
+/// (`GRIDSYNC_CATEGORIES`, as for `serve`, else the shipped one), or, once a jurisdiction tree is
+/// imported, a scope that is not one of its units.
+async fn usable(store: &Store, account: &UserRecord) -> anyhow::Result<()> {
+    if let Some(dept) = &account.department {
+        let catalogue = match std::env::var_os("GRIDSYNC_CATEGORIES") {
+            Some(path) => Taxonomy::load(std::path::Path::new(&path))?,
+            None => Taxonomy::builtin().clone(),
+        };
+        if catalogue.department(dept).is_none() {
+            let known: Vec<&str> = catalogue.departments().map(|d| d.code.as_str()).collect();
+            bail!(
+                "未知部门 (unknown department) {dept:?}: the catalogue has {}",
+                known.join(", ")
+            );
+        }
+    }
+    let units = store.org_units().await?;
+    if !units.is_empty() && !units.iter().any(|(path, _)| *path == account.scope) {
+        bail!(
+            "{} 不在组织架构中 (not in the jurisdiction tree): see `gridsync org list`, or import it first",
+            account.scope
+        );
     }
     Ok(())
 }
