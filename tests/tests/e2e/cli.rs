@@ -73,19 +73,13 @@ fn admin_commands_refuse_accounts_that_could_never_see_a_case() {
             + &String::from_utf8_lossy(&out.stderr);
         (out.status.success(), text)
     };
-    let handler = |dept: &str| {
-        run(&[
-            "user",
-            "add",
-            "dept.1",
-            "--role",
-            "department_handler",
-            "--scope",
-            "130533",
-            "--department",
-            dept,
-        ])
+    // `gridsync user add USER --role ROLE --scope SCOPE [--department DEPT]`.
+    let add = |user: &str, role: &str, scope: &str, dept: Option<&str>| {
+        let mut args = vec!["user", "add", user, "--role", role, "--scope", scope];
+        args.extend(dept.map(|d| ["--department", d]).into_iter().flatten());
+        run(&args)
     };
+    let handler = |dept: &str| add("dept.1", "department_handler", "130533", Some(dept));
     let (ok, out) = handler("no_such_dept");
     assert!(!ok && out.contains("unknown department"), "{out}");
     let (ok, out) = handler("urban_management");
@@ -100,17 +94,7 @@ fn admin_commands_refuse_accounts_that_could_never_see_a_case() {
     );
     let (ok, out) = run(&["org", "import", sample]);
     assert!(ok, "{out}");
-    let worker = |scope: &str| {
-        run(&[
-            "user",
-            "add",
-            "gw.1",
-            "--role",
-            "grid_worker",
-            "--scope",
-            scope,
-        ])
-    };
+    let worker = |scope: &str| add("gw.1", "grid_worker", scope, None);
     let (ok, out) = worker("130533/100/201/99");
     assert!(!ok && out.contains("not in the jurisdiction tree"), "{out}");
     let (ok, out) = worker("130533/100/201/01");
