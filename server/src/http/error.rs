@@ -2,14 +2,13 @@
 //! layers below raise converts into it here; internals are logged, never sent.
 
 use axum::Json;
-use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthError;
 use crate::blobs::BlobError;
-use crate::limit::MAX_REQUEST_BYTES;
 use crate::store::StoreError;
 
 /// An error as the client sees it.
@@ -154,15 +153,6 @@ impl From<JsonRejection> for ApiError {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.body_text())
             }
             _ => ApiError::bad_request(e.body_text()),
-        }
-    }
-}
-
-impl From<BytesRejection> for ApiError {
-    fn from(e: BytesRejection) -> Self {
-        match e.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(MAX_REQUEST_BYTES),
-            status => ApiError::new(status, "bad_request", e.body_text()),
         }
     }
 }

@@ -43,10 +43,6 @@ impl ServerProcess {
         Ok(ServerProcess { child, url })
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// SIGKILL: no shutdown hook runs, whatever the server was doing is cut off.
     pub fn kill(mut self) {
         let _ = self.child.kill();

@@ -21,8 +21,8 @@ pub const PASSWORD: &str = "网格-2026-secret";
 pub struct Server {
     pub url: String,
     pub state: Arc<AppState>,
-    // Dropped before its runtime.
-    db: TestDb,
+    // Kept for the server's life; dropped before its runtime.
+    _db: TestDb,
     rt: tokio::runtime::Runtime,
 }
 
@@ -33,19 +33,17 @@ pub fn path(s: &str) -> JurisdictionPath {
 impl Server {
     /// The server on a fresh SQLite file.
     pub fn start() -> Server {
-        Server::start_on(|| Box::pin(async { Some(db::sqlite().await) })).unwrap()
+        Server::start_on(async { Some(db::sqlite().await) }).unwrap()
     }
 
     /// The server on the database `make` creates (`None`: skip, see [`db::postgres`]).
-    pub fn start_on(
-        make: impl FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<TestDb>>>>,
-    ) -> Option<Server> {
+    pub fn start_on(make: impl std::future::Future<Output = Option<TestDb>>) -> Option<Server> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let db = rt.block_on(make())?;
+        let db = rt.block_on(make)?;
         let store = db.store.clone();
         let (state, addr) = rt.block_on(async {
             let keys = Keys::load_or_create(&store).await.unwrap();
@@ -59,23 +57,9 @@ impl Server {
         Some(Server {
             url: format!("http://{addr}"),
             state,
-            db,
+            _db: db,
             rt,
         })
-    }
-
-    /// The database under the server.
-    pub fn db(&self) -> &TestDb {
-        &self.db
-    }
-
-    /// Runs `f` on the server's runtime (a supervision clock, say).
-    pub fn spawn<F>(&self, f: F) -> tokio::task::JoinHandle<F::Output>
-    where
-        F: std::future::Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.rt.spawn(f)
     }
 
     /// An account and its phone (`phone-<user>`), signed in.

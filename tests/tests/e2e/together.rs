@@ -128,7 +128,7 @@ fn fifty_phones_renew_sign_in_and_sync_at_once_on_sqlite() {
 #[test]
 fn fifty_phones_renew_sign_in_and_sync_at_once_on_postgresql() {
     // `db::postgres` fails under CI=true without PostgreSQL and says "skip" elsewhere.
-    if let Some(server) = Server::start_on(|| Box::pin(db::postgres())) {
+    if let Some(server) = Server::start_on(db::postgres()) {
         everyone_at_once(server);
     }
 }
