@@ -117,8 +117,9 @@ pub(crate) fn failed(step: &Step, e: FfiError) -> Result<Answer, FfiError> {
     }
 }
 
-/// The request a step asks for.
-pub(crate) fn request(step: &Step) -> Result<SyncStep, FfiError> {
+/// The request a step asks for. A part's bytes move into the request: the step kept for the
+/// reply needs only what it is.
+fn request(step: &mut Step) -> Result<SyncStep, FfiError> {
     Ok(match step {
         Step::Sync(req) => SyncStep::Sync {
             body: encode_request(req)?,
@@ -135,7 +136,7 @@ pub(crate) fn request(step: &Step) -> Result<SyncStep, FfiError> {
             sha256: sha256.clone(),
             start: *start,
             total: *total,
-            body: bytes.clone(),
+            body: std::mem::take(bytes),
         },
         Step::FetchThumbnail { sha256 } => SyncStep::FetchThumbnail {
             sha256: sha256.clone(),
@@ -189,8 +190,8 @@ impl SyncDriver {
     pub fn next_step(&self) -> Result<SyncStep, FfiError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let (session, last) = &mut *state;
-        let step = session.next(&lock(&self.store.replica))?;
-        let out = request(&step)?;
+        let mut step = session.next(&lock(&self.store.replica))?;
+        let out = request(&mut step)?;
         *last = Some(step);
         Ok(out)
     }

@@ -182,10 +182,8 @@ impl SyncSession {
                     let total = bytes.len() as u64;
                     // Every byte is there but unfinished: resending the last one finishes it.
                     let start = start.min(total.saturating_sub(1));
-                    let bytes = bytes
-                        .get(usize::try_from(start).unwrap_or(usize::MAX)..)
-                        .unwrap_or_default()
-                        .to_vec();
+                    let mut bytes = bytes;
+                    bytes.drain(..usize::try_from(start).unwrap_or(0).min(bytes.len()));
                     return Ok(Step::SendPart {
                         sha256,
                         start,
