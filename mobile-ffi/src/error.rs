@@ -59,7 +59,7 @@ impl From<gridsync_core::Error> for FfiError {
                 field: what.into(),
                 reason,
             },
-            E::Automerge(_) | E::InvalidCase(_) | E::Taxonomy(_) | E::Calendar(_) => {
+            E::Automerge(_) | E::InvalidCase(_) | E::Taxonomy(_) | E::Calendar(_) | E::Rules(_) => {
                 FfiError::Internal { reason }
             }
         }

@@ -22,7 +22,9 @@ use gridsync_core::protocol::{decode_response, encode_request};
 use gridsync_core::replica::{AttachmentMeta, BlobCopy};
 use gridsync_core::{Identity, JurisdictionPath, Replica, Role};
 
-pub use catalogue::{CategoryRecord, ChecklistItemRecord, categories, patrol_checklist};
+pub use catalogue::{
+    CategoryRecord, ChecklistItemRecord, DepartmentRecord, KindRecord, RulesRecord,
+};
 pub use driver::{HttpReply, SyncDriver, SyncStep};
 pub use error::FfiError;
 pub use log::{LogLevel, LogSink, clear_log_sink, set_log_sink};
@@ -345,6 +347,12 @@ impl FieldStore {
         Ok(records::outcome(
             self.lock().apply_sync_response(&resp, now_ms())?,
         ))
+    }
+
+    /// The county's rules in force on this phone (received on sync): build the pickers from
+    /// them. Deadlines of cases captured here follow the same rules.
+    pub fn rules(&self) -> RulesRecord {
+        self.lock().rules().into()
     }
 
     /// For apps that own their networking: the `Authorization` header value, if signed in.

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use gridsync_core::case::{Attachment, Case, Mediation, MediationSession, NewCase, Party};
 use gridsync_core::replica::{BlobHere, CaseFilter, CaseSummary, SyncOutcome, SyncState};
+use gridsync_core::rules::CalendarWarning;
 use gridsync_core::session::SessionOutcome;
 use gridsync_core::workflow::{EventDraft, EventType, Rating};
 use gridsync_core::{CaseEvent, CaseKind, FieldConflict, Replica, Status, WorkflowState};
@@ -213,6 +214,13 @@ pub struct SyncOutcomeRecord {
     pub pending_uploads: u64,
     /// Colleagues' photo thumbnails fetched in this sync.
     pub fetched_thumbnails: u64,
+    /// The version of the county's rules received in this sync and now in force, if any.
+    pub new_rules: Option<u64>,
+    /// The rules lack a calendar year that deadlines need now or soon (by the server's
+    /// clock); `calendar_warning_code` is `calendar_missing_year`.
+    pub calendar_warning: Option<String>,
+    pub calendar_warning_code: Option<String>,
+    pub calendar_missing_year: Option<i32>,
 }
 
 /// Who signed in.
@@ -517,6 +525,10 @@ impl From<&SessionOutcome> for SyncOutcomeRecord {
             uploaded_attachments: o.uploaded,
             pending_uploads: o.pending_uploads,
             fetched_thumbnails: o.fetched_thumbnails,
+            new_rules: o.new_rules,
+            calendar_warning: o.calendar_warning.map(|w| w.message()),
+            calendar_warning_code: o.calendar_warning.map(|_| CalendarWarning::CODE.to_owned()),
+            calendar_missing_year: o.calendar_warning.map(|w| w.year),
         }
     }
 }
@@ -531,5 +543,9 @@ pub(crate) fn outcome(o: SyncOutcome) -> SyncOutcomeRecord {
         uploaded_attachments: 0,
         pending_uploads: 0,
         fetched_thumbnails: 0,
+        new_rules: o.new_rules,
+        calendar_warning: o.calendar_warning.map(|w| w.message()),
+        calendar_warning_code: o.calendar_warning.map(|_| CalendarWarning::CODE.to_owned()),
+        calendar_missing_year: o.calendar_warning.map(|w| w.year),
     }
 }

@@ -5,12 +5,9 @@
 //! on the stored document, so repeated runs, and several servers on one database, never
 //! supervise the same lateness twice.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use gridsync_core::calendar::Calendar;
-use gridsync_core::taxonomy::Taxonomy;
-use gridsync_core::workflow::{Deadlines, EventDraft, supervision_due};
+use gridsync_core::workflow::{EventDraft, supervision_due};
 use gridsync_core::{Identity, JurisdictionPath, Role, Status};
 
 use crate::store::{DeviceContext, Result, SERVER_DEVICE, Store, StoreError};
@@ -31,45 +28,27 @@ pub struct Pass {
 pub struct Supervisor {
     store: Store,
     device: DeviceContext,
-    taxonomy: Arc<Taxonomy>,
-    calendar: Arc<Calendar>,
 }
 
 impl Supervisor {
     /// Registers this process's server actor on the store.
-    pub async fn new(
-        store: Store,
-        taxonomy: Arc<Taxonomy>,
-        calendar: Arc<Calendar>,
-        now: i64,
-    ) -> Result<Supervisor> {
+    pub async fn new(store: Store, now: i64) -> Result<Supervisor> {
         let device = store.server_device(now).await?;
-        Ok(Supervisor::with_device(store, device, taxonomy, calendar))
+        Ok(Supervisor::with_device(store, device))
     }
 
     /// A supervisor writing from a server device registered already (shared with the console).
-    pub fn with_device(
-        store: Store,
-        device: DeviceContext,
-        taxonomy: Arc<Taxonomy>,
-        calendar: Arc<Calendar>,
-    ) -> Supervisor {
-        Supervisor {
-            store,
-            device,
-            taxonomy,
-            calendar,
-        }
+    pub fn with_device(store: Store, device: DeviceContext) -> Supervisor {
+        Supervisor { store, device }
     }
 
     /// One pass over the late cases, as of `now`.
     pub async fn run_once(&self, now: i64) -> Result<Pass> {
         let late = self.store.late_cases(now).await?;
         let mut pass = Pass::default();
-        let deadlines = Deadlines {
-            taxonomy: &self.taxonomy,
-            calendar: &self.calendar,
-        };
+        // The rules in force now: a supervision is a step taken now (ADR 0020).
+        let live = self.store.rules().await?;
+        let deadlines = live.rules.deadlines();
         for (id, county) in late {
             pass.late += 1;
             let who = Identity::new(
@@ -81,7 +60,7 @@ impl Supervisor {
             )?;
             let wrote = self
                 .store
-                .write_case(&self.device, &who, &id, &self.taxonomy, now, |doc| {
+                .write_case(&self.device, &who, &id, &live.admission, now, |doc| {
                     let wf = doc.workflow()?;
                     let Some(level) = supervision_due(&wf, now) else {
                         return Ok(None);

@@ -4,23 +4,26 @@
 //! Monday to Friday except public holidays, plus make-up working days (调休) on weekends. "N
 //! working days" ends at the close (24:00 local time) of the N-th working day after the day the
 //! clock started, so a case accepted on a Friday with a one-working-day limit is due at the end
-//! of Monday, and one accepted on a Saturday is due then too. The calendar is data
-//! (`calendar-2026.toml`); phone and server compute the same due time, and the writer of the
-//! event that starts a clock records it in the case, so a later calendar change never moves it.
+//! of Monday, and one accepted on a Saturday is due then too. The calendar is data, part of the
+//! county's rules (`crate::rules`): phone and server compute the same due time, and the writer
+//! of the event that starts a clock records it in the case, so a later calendar change never
+//! moves it. A year the calendar does not list follows plain Monday to Friday, and a deadline
+//! that crosses one says so ([`Calendar::due_flagged`]).
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
+use toml::Spanned;
 
 use crate::taxonomy::TimeLimit;
+use crate::tomlfile::{check_file, line_at, syntax};
 use crate::vocab::Millis;
 use crate::{Error, Result};
 
 const DAY_MS: i64 = 86_400_000;
 const HOUR_MS: i64 = 3_600_000;
-const VERSION: i64 = 1;
 
 /// A day as days since 1970-01-01 (local calendar date).
 type Day = i64;
@@ -53,26 +56,45 @@ pub struct Calendar {
     years: BTreeSet<i32>,
     holidays: BTreeSet<Day>,
     workdays: BTreeSet<Day>,
+    /// As the State Council notice lists them, for export and display.
+    named: Vec<Holiday>,
+}
+
+/// One holiday of the notice: its days off and the weekend days worked to make up for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holiday {
+    pub name: String,
+    /// `YYYY-MM-DD`, in file order.
+    pub days: Vec<String>,
+    pub workdays: Vec<String>,
+}
+
+/// The top-level keys of a calendar file besides `version`.
+pub(crate) const CALENDAR_KEYS: [&str; 3] = ["utc_offset_minutes", "years", "holiday"];
+
+/// A calendar file as written; every key may be absent so a rules file without a calendar
+/// parses too. Unknown top-level keys are refused by the caller, which knows the file's kind.
+#[derive(Deserialize)]
+pub(crate) struct RawCalendar {
+    pub utc_offset_minutes: Option<Spanned<i64>>,
+    pub years: Option<Spanned<Vec<i32>>>,
+    #[serde(default)]
+    pub holiday: Vec<Spanned<RawHoliday>>,
+}
+
+impl RawCalendar {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.utc_offset_minutes.is_none() && self.years.is_none() && self.holiday.is_empty()
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawCalendar {
-    version: i64,
-    utc_offset_minutes: i64,
-    #[serde(default)]
-    years: Vec<i32>,
-    #[serde(default)]
-    holiday: Vec<RawHoliday>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawHoliday {
+pub(crate) struct RawHoliday {
     name: String,
-    days: Vec<String>,
+    days: Vec<Spanned<String>>,
     #[serde(default)]
-    workdays: Vec<String>,
+    workdays: Vec<Spanned<String>>,
 }
 
 impl Calendar {
@@ -95,58 +117,177 @@ impl Calendar {
     }
 
     pub fn from_toml_str(text: &str) -> Result<Calendar> {
-        let raw: RawCalendar =
-            toml::from_str(text).map_err(|e| Error::Calendar(e.to_string().trim_end().into()))?;
-        if raw.version != VERSION {
-            return Err(Error::Calendar(format!(
-                "unsupported calendar version {}, this build reads version {VERSION}",
-                raw.version
-            )));
+        let cal_err = |e: Error| match e {
+            Error::Rules(msg) => Error::Calendar(msg),
+            other => other,
+        };
+        check_file(text, "calendar", &CALENDAR_KEYS).map_err(cal_err)?;
+        let raw: RawCalendar = toml::from_str(text).map_err(|e| cal_err(syntax(e)))?;
+        Calendar::build(raw, text).map_err(cal_err)
+    }
+
+    /// Checks a parsed calendar file; errors (as [`Error::Rules`]) name the line in `text`.
+    pub(crate) fn build(raw: RawCalendar, text: &str) -> Result<Calendar> {
+        let at = |span: std::ops::Range<usize>, msg: String| {
+            Error::Rules(format!("line {}: {msg}", line_at(text, span.start)))
+        };
+        let offset = raw
+            .utc_offset_minutes
+            .ok_or_else(|| Error::Rules("the calendar lacks utc_offset_minutes".into()))?;
+        if !(-14 * 60..=14 * 60).contains(offset.get_ref()) {
+            return Err(at(offset.span(), "utc_offset_minutes out of range".into()));
         }
-        if !(-14 * 60..=14 * 60).contains(&raw.utc_offset_minutes) {
-            return Err(Error::Calendar("utc_offset_minutes out of range".into()));
+        let years = raw.years.ok_or_else(|| {
+            Error::Rules("the calendar lacks `years` (the years it covers)".into())
+        })?;
+        if let Some(y) = years.get_ref().iter().find(|y| !(1970..=9999).contains(*y)) {
+            return Err(at(years.span(), format!("year {y} out of range")));
         }
         let mut cal = Calendar {
-            offset_ms: raw.utc_offset_minutes * 60_000,
-            years: raw.years.into_iter().collect(),
+            offset_ms: offset.into_inner() * 60_000,
+            years: years.into_inner().into_iter().collect(),
             holidays: BTreeSet::new(),
             workdays: BTreeSet::new(),
+            named: Vec::new(),
         };
         for h in raw.holiday {
+            let span = h.span();
+            let h = h.into_inner();
+            if h.name.trim().is_empty() {
+                return Err(at(span, "a [[holiday]] without a name".into()));
+            }
+            let mut named = Holiday {
+                name: h.name.trim().to_owned(),
+                days: Vec::new(),
+                workdays: Vec::new(),
+            };
             for (list, is_holiday) in [(&h.days, true), (&h.workdays, false)] {
                 for s in list {
-                    let day = parse_date(s).ok_or_else(|| {
-                        Error::Calendar(format!("{}: {s:?} is not a date (YYYY-MM-DD)", h.name))
+                    let bad = |msg: String| at(s.span(), format!("{}: {msg}", h.name));
+                    let day = parse_date(s.get_ref()).ok_or_else(|| {
+                        bad(format!("{:?} is not a date (YYYY-MM-DD)", s.get_ref()))
                     })?;
                     if !cal.years.contains(&year_of(day)) {
-                        return Err(Error::Calendar(format!(
-                            "{}: {s} lies outside the years listed in `years`",
-                            h.name
+                        return Err(bad(format!(
+                            "{} lies outside the years listed in `years`",
+                            s.get_ref()
                         )));
                     }
                     let weekend = is_weekend(day);
                     if !is_holiday && !weekend {
-                        return Err(Error::Calendar(format!(
-                            "{}: make-up working day {s} is not a Saturday or Sunday",
-                            h.name
+                        return Err(bad(format!(
+                            "make-up working day {} is not a Saturday or Sunday",
+                            s.get_ref()
                         )));
                     }
-                    let set = if is_holiday {
-                        &mut cal.holidays
+                    let (set, other, names) = if is_holiday {
+                        (&mut cal.holidays, &cal.workdays, &mut named.days)
                     } else {
-                        &mut cal.workdays
+                        (&mut cal.workdays, &cal.holidays, &mut named.workdays)
                     };
+                    if other.contains(&day) {
+                        return Err(bad(format!(
+                            "{} is both a holiday and a make-up working day",
+                            s.get_ref()
+                        )));
+                    }
                     set.insert(day);
+                    names.push(format_date(day));
                 }
             }
+            cal.named.push(named);
         }
+        Ok(cal)
+    }
+
+    /// The years whose holidays this calendar lists.
+    pub fn years(&self) -> impl Iterator<Item = i32> + '_ {
+        self.years.iter().copied()
+    }
+
+    /// The holidays, as the notices list them.
+    pub fn holidays(&self) -> &[Holiday] {
+        &self.named
+    }
+
+    /// This calendar with the years `other` lists taken from `other` (a newly published year,
+    /// or a corrected one); the other years stay as they are.
+    pub fn with_years_of(&self, other: &Calendar) -> Result<Calendar> {
+        if other.offset_ms != self.offset_ms {
+            return Err(Error::Rules(format!(
+                "the new calendar's utc_offset_minutes ({}) differs from the one in force ({})",
+                other.offset_ms / 60_000,
+                self.offset_ms / 60_000
+            )));
+        }
+        let replaced = |d: &Day| other.years.contains(&year_of(*d));
+        let mut cal = self.clone();
+        cal.years.extend(other.years.iter().copied());
+        cal.holidays.retain(|d| !replaced(d));
+        cal.workdays.retain(|d| !replaced(d));
+        cal.holidays.extend(other.holidays.iter().copied());
+        cal.workdays.extend(other.workdays.iter().copied());
+        // A holiday belongs to the year of its first day off (元旦 may start in December).
+        let first_year = |h: &Holiday| {
+            h.days
+                .first()
+                .and_then(|d| parse_date(d))
+                .map(year_of)
+                .unwrap_or_default()
+        };
+        cal.named.retain(|h| !other.years.contains(&first_year(h)));
+        cal.named.extend(other.named.iter().cloned());
+        cal.named.sort_by_key(|h| h.days.first().cloned());
         if let Some(day) = cal.holidays.intersection(&cal.workdays).next() {
-            return Err(Error::Calendar(format!(
+            return Err(Error::Rules(format!(
                 "{} is both a holiday and a make-up working day",
                 format_date(*day)
             )));
         }
         Ok(cal)
+    }
+
+    /// The calendar's top-level keys in the shipped file's format (without `version`); they
+    /// go before any table of the file.
+    pub fn toml_keys(&self) -> String {
+        let years: Vec<String> = self.years.iter().map(i32::to_string).collect();
+        format!(
+            "utc_offset_minutes = {}\nyears = [{}]\n",
+            self.offset_ms / 60_000,
+            years.join(", ")
+        )
+    }
+
+    /// The calendar's `[[holiday]]` tables in the shipped file's format.
+    pub fn toml_tables(&self) -> String {
+        let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
+        let list = |v: &[String]| v.iter().map(|d| q(d)).collect::<Vec<_>>().join(", ");
+        let mut out = String::new();
+        for h in &self.named {
+            out.push_str(&format!(
+                "\n[[holiday]]\nname = {}\ndays = [{}]\n",
+                q(&h.name),
+                list(&h.days)
+            ));
+            if !h.workdays.is_empty() {
+                out.push_str(&format!("workdays = [{}]\n", list(&h.workdays)));
+            }
+        }
+        out
+    }
+
+    /// The year whose holidays are missing and soon needed at `at`: this year when the calendar
+    /// lacks it, next year from 1 December on when it lacks that.
+    pub fn missing_year(&self, at: Millis) -> Option<i32> {
+        let (y, m, _) = civil_from_days(self.local_day(at));
+        let year = y as i32;
+        if !self.years.contains(&year) {
+            Some(year)
+        } else if m == 12 && !self.years.contains(&(year + 1)) {
+            Some(year + 1)
+        } else {
+            None
+        }
     }
 
     /// Whether the local date `day` is a working day.
@@ -187,6 +328,21 @@ impl Calendar {
                 (day + 1) * DAY_MS - self.offset_ms
             }
         }
+    }
+
+    /// [`Calendar::due`], and whether the count crossed a year this calendar does not list
+    /// (then weekends were the only days off, which may be wrong).
+    pub fn due_flagged(&self, start: Millis, limit: TimeLimit) -> (Millis, bool) {
+        let due = self.due(start, limit);
+        let guessed = match limit {
+            TimeLimit::Hours(_) => false,
+            TimeLimit::WorkingDays(_) => {
+                let first = year_of(self.local_day(start));
+                let last = year_of(self.local_day(due - 1));
+                (first..=last).any(|y| !self.years.contains(&y))
+            }
+        };
+        (due, guessed)
     }
 
     fn local_day(&self, at: Millis) -> Day {

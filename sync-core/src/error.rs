@@ -36,6 +36,9 @@ pub enum Error {
     /// The working-day calendar could not be read.
     #[error("calendar: {0}")]
     Calendar(String),
+    /// A rules file or a change to the rules in force was refused (the message names the line).
+    #[error("rules: {0}")]
+    Rules(String),
     /// A case id the store does not know.
     #[error("no case with id {0}")]
     UnknownCase(String),
@@ -57,6 +60,7 @@ impl Error {
             Error::Workflow(r) => r.code(),
             Error::Taxonomy(_) => "taxonomy",
             Error::Calendar(_) => "calendar",
+            Error::Rules(_) => "rules",
             Error::UnknownCase(_) => "unknown_case",
             Error::Storage(_) => "storage",
         }

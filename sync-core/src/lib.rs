@@ -22,11 +22,13 @@ pub mod jurisdiction;
 pub mod protocol;
 #[cfg(feature = "replica")]
 pub mod replica;
+pub mod rules;
 #[cfg(feature = "replica")]
 pub mod session;
 pub mod taxonomy;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tomlfile;
 pub mod vocab;
 pub mod workflow;
 

@@ -75,6 +75,18 @@ pub struct SyncRequest {
     /// Cases to repair (see [`DocHeads`]).
     #[serde(default)]
     pub want: Vec<DocHeads>,
+    /// The version of the county's rules this device holds, sent only until a response has
+    /// confirmed the server recorded it (once after each new version), so an unchanged sync
+    /// carries no rules bytes either way. Absent: the server goes by what it recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<u64>,
+}
+
+/// New rules for a device that holds an older version (`crate::rules::Rules::to_toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulesUpdate {
+    pub version: u64,
+    pub toml: String,
 }
 
 /// Why the server refused a change.
@@ -148,6 +160,9 @@ pub struct SyncResponse {
     pub more: bool,
     /// The server's clock (ms) so the app can show how far off the phone's clock is.
     pub server_time: i64,
+    /// The rules in force, when the device holds an older version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<RulesUpdate>,
 }
 
 /// Encodes a request into its envelope.

@@ -105,6 +105,10 @@ pub struct SessionOutcome {
     /// Uploads left for the next sync.
     pub pending_uploads: u64,
     pub fetched_thumbnails: u64,
+    /// The version of the county's rules received in this sync and now in force, if any.
+    pub new_rules: Option<u64>,
+    /// The rules in force lack a calendar year deadlines need now or soon.
+    pub calendar_warning: Option<crate::rules::CalendarWarning>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,6 +233,8 @@ impl SyncSession {
         total.pulled_changes += o.pulled_changes;
         total.updated_cases.extend(o.updated_cases);
         total.more = o.more;
+        total.new_rules = o.new_rules.or(total.new_rules);
+        total.calendar_warning = o.calendar_warning;
         // Done when the server has nothing more and nothing here waits to be sent or completed —
         // one round trip when everything fits. A round that moved nothing while work remains
         // is not repeated: the next sync tries again.

@@ -171,12 +171,18 @@ async fn dashboard(
     }
     let now = crate::now_ms();
     let to = state
-        .calendar
+        .store
+        .rules_now()
+        .rules
+        .calendar()
         .local_midnight(&w.to)
         .map(|t| t + DAY)
         .unwrap_or(now);
     let from = state
-        .calendar
+        .store
+        .rules_now()
+        .rules
+        .calendar()
         .local_midnight(&w.from)
         .unwrap_or(to - 30 * DAY);
     let s: Stats = state.stats(&r.who, &r.who.scope, from, to).await?;
@@ -204,8 +210,8 @@ async fn dashboard(
     let body = html! {
         h1 { (l.t("dashboard")) " · " (s.scope) }
         form.filters method="get" action="/console/dashboard" {
-            label { (l.t("from")) input type="date" name="from" value=(state.calendar.local_date(from)); }
-            label { (l.t("to")) input type="date" name="to" value=(state.calendar.local_date(to - 1)); }
+            label { (l.t("from")) input type="date" name="from" value=(state.store.rules_now().rules.calendar().local_date(from)); }
+            label { (l.t("to")) input type="date" name="to" value=(state.store.rules_now().rules.calendar().local_date(to - 1)); }
             button type="submit" { (l.t("filter")) }
         }
         section.figures #figures {
@@ -258,7 +264,7 @@ async fn devices(
                     tr.device data-id=(d.id) {
                         td.mono { (d.id) }
                         td { (d.users.join("、")) }
-                        td { (d.last_sync_at.map(|t| state.calendar.local_date_time(t)).unwrap_or_else(|| l.t("never").to_owned())) }
+                        td { (d.last_sync_at.map(|t| state.store.rules_now().rules.calendar().local_date_time(t)).unwrap_or_else(|| l.t("never").to_owned())) }
                         td { @if d.revoked { span.badge.late { (l.t("revoked")) } } @else { (l.t("active")) } }
                         td {
                             @if !d.revoked {

@@ -129,6 +129,6 @@ pub(super) async fn patrol_coverage(
         &patrols,
         from,
         to,
-        &state.calendar,
+        state.store.rules_now().rules.calendar(),
     )))
 }

@@ -1,8 +1,6 @@
 //! What every handler shares: the store, the keys, the rules, the blob store, metrics and the
 //! rate limits.
 
-use gridsync_core::calendar::Calendar;
-use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::{Identity, JurisdictionPath};
 
 use super::error::ApiError;
@@ -17,9 +15,6 @@ use crate::store::{Store, StoreError};
 pub struct AppState {
     pub store: Store,
     pub keys: Keys,
-    pub taxonomy: Taxonomy,
-    /// The working-day calendar deadlines are computed on.
-    pub calendar: Calendar,
     /// Photos and documents.
     pub blobs: crate::blobs::BlobStore,
     /// This process's own device and actor: set by `serve` at start (shared with supervision),
@@ -57,18 +52,12 @@ impl AppState {
         self
     }
 
-    /// Replaces the shipped working-day calendar with a deployment's.
-    pub fn with_calendar(mut self, calendar: Calendar) -> Self {
-        self.calendar = calendar;
-        self
-    }
-
-    pub fn new(store: Store, keys: Keys, taxonomy: Taxonomy) -> Self {
+    /// The county's rules live in the store (`Store::rules`), so every server on one database
+    /// uses the same.
+    pub fn new(store: Store, keys: Keys) -> Self {
         AppState {
             store,
             keys,
-            taxonomy,
-            calendar: Calendar::builtin().clone(),
             server_device: tokio::sync::OnceCell::new(),
             blobs: crate::blobs::BlobStore::in_memory(),
             metrics: Metrics::default(),
@@ -89,14 +78,15 @@ impl AppState {
     ) -> Result<Stats, StoreError> {
         let now = crate::now_ms();
         let (cohort, overdue) = self.store.stats_rows(who, scope, from, to, now).await?;
+        let live = self.store.rules().await?;
         Ok(crate::stats::compute(
             &scope.to_string(),
             from,
             to,
             &cohort,
             overdue,
-            &self.taxonomy,
-            &self.calendar,
+            live.rules.taxonomy(),
+            live.rules.calendar(),
         ))
     }
 

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/0005_blobs.sql")),
     (6, include_str!("../../migrations/0006_blob_provenance.sql")),
     (7, include_str!("../../migrations/0007_scope_index.sql")),
+    (8, include_str!("../../migrations/0008_rules.sql")),
 ];
 
 /// Migrations that add projection columns: the projection is rebuilt from the documents after

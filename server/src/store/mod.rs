@@ -10,6 +10,7 @@ mod cache;
 mod cases;
 mod migrate;
 mod org;
+mod rules;
 mod sync;
 
 use std::str::FromStr;
@@ -22,6 +23,7 @@ use sqlx::{AnyPool, Connection as _, Row};
 pub use accounts::{DeviceRow, RefreshUse};
 pub use blobs::{BlobRow, Upload};
 pub use cases::{CasePage, CaseQuery, CaseRow, HistoryEntry};
+pub use rules::{LiveRules, RulesChange};
 pub use sync::{JudgedPush, PullPage, SERVER_DEVICE, console_device_id, is_server_device};
 
 /// Which database is behind the pool.
@@ -94,6 +96,7 @@ pub struct Store {
     /// Pushes between judging and committing (ADR 0013): each holds its judged documents in
     /// memory while it waits for the feed lock, so their number bounds the server's memory.
     pushes: std::sync::Arc<tokio::sync::Semaphore>,
+    rules_cache: std::sync::Arc<rules::RulesCache>,
 }
 
 /// Pushes judged or stored at once per server: enough to judge on every core while one holds
@@ -158,6 +161,7 @@ impl Store {
             backend,
             cache: std::sync::Arc::new(cache::DocCache::new(cache::DEFAULT_CAPACITY)),
             pushes: std::sync::Arc::new(tokio::sync::Semaphore::new(PUSHES_IN_FLIGHT)),
+            rules_cache: Default::default(),
         })
     }
 

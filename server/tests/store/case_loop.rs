@@ -1,11 +1,8 @@
 //! The case loop with a controllable clock, on both backends: deadlines on the working-day
 //! calendar, the supervision clock, department hand-off, evaluation and mediation.
 
-use std::sync::Arc;
-
 use gridsync_core::calendar::Calendar;
 use gridsync_core::case::{MediationSession, NewCase};
-use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::workflow::{EventDraft, EventType, Rating};
 use gridsync_core::{CaseKind, Identity, Level, Replica, Role, Status};
 use gridsync_server::store::{CaseQuery, CaseRow, Store, UserRecord};
@@ -33,14 +30,7 @@ async fn sync_at(store: &Store, r: &mut Replica, now: i64) {
 }
 
 async fn supervisor(store: &Store) -> Supervisor {
-    Supervisor::new(
-        store.clone(),
-        Arc::new(Taxonomy::builtin().clone()),
-        Arc::new(Calendar::builtin().clone()),
-        T0,
-    )
-    .await
-    .unwrap()
+    Supervisor::new(store.clone(), T0).await.unwrap()
 }
 
 /// The projection row of `id` as the county sees it, at `now`.

@@ -10,6 +10,7 @@ use super::{CaseEditor, ChangeAuthor, NewCase};
 use crate::access::Identity;
 use crate::error::Refusal;
 use crate::vocab::{Millis, validate_case_id};
+use crate::workflow::Deadlines;
 use crate::{Error, Result};
 
 /// One case as an Automerge document.
@@ -28,6 +29,18 @@ impl CaseDoc {
         by: &Identity,
         at: Millis,
     ) -> Result<(CaseDoc, ChangeHash)> {
+        CaseDoc::create_with(actor, id, new, by, at, &Deadlines::builtin())
+    }
+
+    /// [`CaseDoc::create`] with the deadlines of the county's rules in force.
+    pub fn create_with(
+        actor: ActorId,
+        id: &str,
+        new: &NewCase,
+        by: &Identity,
+        at: Millis,
+        deadlines: &Deadlines<'_>,
+    ) -> Result<(CaseDoc, ChangeHash)> {
         validate_case_id(id)?;
         if !by.may_report(new.kind, &new.jurisdiction) {
             return Err(Refusal::OutOfScope {
@@ -41,7 +54,7 @@ impl CaseDoc {
         let mut case = CaseDoc {
             doc: AutoCommit::new().with_actor(actor),
         };
-        let hash = case.edit(by, at, |e| e.write_new(id, new, by, at))?;
+        let hash = case.edit(by, at, |e| e.write_new(id, new, by, at, deadlines))?;
         let hash = hash.ok_or_else(|| Error::InvalidCase("empty creation".into()))?;
         Ok((case, hash))
     }

@@ -33,6 +33,7 @@ impl CaseEditor<'_> {
         new: &NewCase,
         by: &Identity,
         at: Millis,
+        deadlines: &workflow::Deadlines<'_>,
     ) -> Result<()> {
         check_len("title", &new.title, MAX_TITLE_CHARS)?;
         check_len("category", &new.category, MAX_SHORT_CHARS)?;
@@ -74,9 +75,10 @@ impl CaseEditor<'_> {
         for p in &new.people {
             self.add_person(p)?;
         }
-        self.append_event(EventDraft::reported(
-            by.role.handling_level().unwrap_or(Level::County),
-        ))?;
+        self.append_event_with(
+            EventDraft::reported(by.role.handling_level().unwrap_or(Level::County)),
+            deadlines,
+        )?;
         Ok(())
     }
 
@@ -305,14 +307,14 @@ impl CaseEditor<'_> {
         Ok(())
     }
 
-    /// Appends a workflow event after checking it against the rules and the status this
-    /// replica sees now, with deadlines from the shipped catalogue and calendar. Returns the new
-    /// event's id.
+    /// Appends a workflow event after checking it against the workflow and the status this
+    /// replica sees now, with deadlines from the catalogue and calendar shipped in the build
+    /// (rules version 0). Returns the new event's id.
     pub fn append_event(&mut self, draft: EventDraft) -> Result<String> {
         self.append_event_with(draft, &workflow::Deadlines::builtin())
     }
 
-    /// [`CaseEditor::append_event`] with a deployment's catalogue and calendar.
+    /// [`CaseEditor::append_event`] with the deadlines of the county's rules in force.
     pub fn append_event_with(
         &mut self,
         draft: EventDraft,

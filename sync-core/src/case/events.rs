@@ -9,6 +9,10 @@ use crate::jurisdiction::Level;
 use crate::workflow::{CaseEvent, EventType, Rating};
 use crate::{Error, Result};
 
+/// `due_basis` of a deadline counted on plain Monday to Friday because the calendar lacked a
+/// year it crossed.
+const DUE_ON_WEEKDAYS: &str = "weekdays";
+
 /// Writes one event of the log as a map of the document (the `events` list's entries).
 pub(super) fn write_event(doc: &mut impl Transactable, obj: &ObjId, e: &CaseEvent) -> Result<()> {
     doc.put(obj, "id", e.id.as_str())?;
@@ -34,6 +38,12 @@ pub(super) fn write_event(doc: &mut impl Transactable, obj: &ObjId, e: &CaseEven
     }
     if let Some(due) = e.due {
         doc.put(obj, "due", due)?;
+    }
+    if let Some(v) = e.rules {
+        doc.put(obj, "rules", i64::try_from(v).unwrap_or(i64::MAX))?;
+    }
+    if e.due_guessed {
+        doc.put(obj, "due_basis", DUE_ON_WEEKDAYS)?;
     }
     Ok(())
 }
@@ -66,5 +76,7 @@ pub(super) fn read_event<F: Fields>(f: &F) -> Result<CaseEvent> {
         rating,
         chosen: opt("chosen")?,
         due: f.i64("due")?,
+        rules: f.i64("rules")?.and_then(|v| u64::try_from(v).ok()),
+        due_guessed: f.str("due_basis")? == DUE_ON_WEEKDAYS,
     })
 }

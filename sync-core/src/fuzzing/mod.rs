@@ -329,6 +329,7 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
             doc: FIXTURE_CASE.into(),
             heads: vec![hash_bytes(&hash)],
         }],
+        rules: None,
     };
     let resp = SyncResponse {
         accepted: vec![DocAck {
@@ -348,6 +349,7 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
         cursor: 7,
         more: true,
         server_time: T0,
+        rules: None,
     };
     Ok(vec![
         encode_request(&req)?,

@@ -111,7 +111,9 @@ impl Replica {
     pub fn capture(&mut self, new: &NewCase, at: Millis) -> Result<String> {
         let who = self.who()?;
         let id = new_case_id();
-        let (mut doc, hash) = CaseDoc::create(self.actor.clone(), &id, new, &who, at)?;
+        let deadlines = self.rules.deadlines();
+        let (mut doc, hash) =
+            CaseDoc::create_with(self.actor.clone(), &id, new, &who, at, &deadlines)?;
         let tx = self.conn.transaction().map_err(storage)?;
         store_doc(&tx, &self.seal, &id, &mut doc, &[], &[], at)?;
         queue_new(&tx, &self.seal, &id, &mut doc, hash, &who.user)?;
@@ -141,8 +143,9 @@ impl Replica {
     /// Appends a workflow step, checked against the rules; returns the event id.
     pub fn append_event(&mut self, id: &str, draft: EventDraft, at: Millis) -> Result<String> {
         let mut event_id = String::new();
+        let rules = self.rules.clone();
         self.edit(id, at, |e| {
-            event_id = e.append_event(draft)?;
+            event_id = e.append_event_with(draft, &rules.deadlines())?;
             Ok(())
         })?;
         Ok(event_id)

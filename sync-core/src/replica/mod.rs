@@ -21,11 +21,12 @@
 //! Files by concern: `store` opening the file (schema, key check, identity, secrets), `seal` the
 //! encryption, `cases` the case rows (document, summary, acknowledged heads, sync state) and the
 //! offline edits and reads, `outbox` the changes waiting for the server, `sync` the two calls of
-//! a sync, `blobs` attached photos and documents and the copies fetched of colleagues' ones.
+//! a sync, `rules` the county's rules as received, `blobs` attached photos and documents and the copies fetched of colleagues' ones.
 
 mod blobs;
 mod cases;
 mod outbox;
+mod rules;
 mod seal;
 mod store;
 mod sync;
@@ -48,6 +49,8 @@ pub struct Replica {
     seal: Sealer,
     actor: ActorId,
     identity: Option<Identity>,
+    /// The county's rules in force here (`rules`).
+    rules: crate::rules::Rules,
 }
 
 impl Replica {

@@ -123,6 +123,7 @@ impl Replica {
             seal,
             actor: ActorId::random(),
             identity: None,
+            rules: crate::rules::Rules::builtin().clone(),
         };
         replica.load_meta()?;
         if version < 5 {
@@ -158,7 +159,7 @@ impl Replica {
             identity.validate()?;
             self.identity = Some(identity);
         }
-        Ok(())
+        self.load_rules()
     }
 
     /// Schema 5: the outbox of every case not yet synced, from its document, in one transaction
@@ -188,7 +189,7 @@ impl Replica {
         tx.commit().map_err(storage)
     }
 
-    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    pub(super) fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.conn
             .prepare_cached("SELECT value FROM meta WHERE key = ?1")
             .and_then(|mut stmt| stmt.query_row([key], |r| r.get(0)).optional())

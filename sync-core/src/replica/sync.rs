@@ -11,10 +11,12 @@ use super::cases::{
     SyncState, decode_hashes, encode_hashes, load_doc, rejected_hashes, settle, store_doc,
 };
 use super::outbox::{Queued, prune_outbox, queued_changes};
+use super::rules::take_rules;
 use super::seal::{Sealer, aad};
 use super::{Replica, storage};
 use crate::case::{CaseDoc, parse_change};
 use crate::protocol::{DocChanges, DocHeads, SyncRequest, SyncResponse, hash_bytes, to_hash};
+use crate::rules::CalendarWarning;
 use crate::vocab::{Millis, validate_case_id};
 use crate::{Error, Result};
 
@@ -33,6 +35,11 @@ pub struct SyncOutcome {
     pub updated_cases: Vec<String>,
     /// The server has more: sync again.
     pub more: bool,
+    /// The version of the county's rules received and now in force, if new ones came.
+    pub new_rules: Option<u64>,
+    /// The rules in force lack a calendar year deadlines need now or soon (by the server's
+    /// clock).
+    pub calendar_warning: Option<CalendarWarning>,
 }
 
 impl Replica {
@@ -112,6 +119,7 @@ impl Replica {
             page_bytes: DEFAULT_PAGE_BYTES,
             push,
             want,
+            rules: self.unreported_rules()?,
         })
     }
 
@@ -211,7 +219,13 @@ impl Replica {
             [resp.cursor.max(cursor).to_be_bytes().to_vec()],
         )
         .map_err(storage)?;
+        let new_rules = take_rules(&tx, &self.seal, &self.rules, resp.rules.as_ref())?;
         tx.commit().map_err(storage)?;
+        if let Some(rules) = new_rules {
+            outcome.new_rules = Some(rules.version());
+            self.rules = rules;
+        }
+        outcome.calendar_warning = self.rules.calendar_warning(resp.server_time);
         Ok(outcome)
     }
 }

@@ -13,15 +13,14 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
+use toml::Spanned;
 
 pub use limit::TimeLimit;
 
+use crate::tomlfile::{check_file, line_at, syntax};
 use crate::vocab::CaseKind;
 use crate::{Error, Result};
 use limit::bad_limit;
-
-/// The catalogue format this build reads.
-const VERSION: i64 = 1;
 
 // Codes end up in case documents, SQL columns and URLs: keep them short and plain.
 const MAX_CODE_LEN: usize = 64;
@@ -91,19 +90,11 @@ impl Taxonomy {
         })
     }
 
-    /// Parses and checks a catalogue; the error names the offending entry.
+    /// Parses and checks a catalogue; the error names the offending entry and its line.
     pub fn from_toml_str(text: &str) -> Result<Taxonomy> {
-        // Read the version alone first, so a newer file is reported as such rather than as
-        // whatever field it happens to have changed.
-        let header: Header = toml::from_str(text).map_err(toml_error)?;
-        if header.version != VERSION {
-            return Err(Error::Taxonomy(format!(
-                "unsupported catalogue version {}, this build reads version {VERSION}",
-                header.version
-            )));
-        }
-        let raw: RawTaxonomy = toml::from_str(text).map_err(toml_error)?;
-        Taxonomy::check(raw)
+        check_file(text, "catalogue", &TAXONOMY_KEYS).map_err(as_taxonomy)?;
+        let raw: RawTaxonomy = toml::from_str(text).map_err(|e| as_taxonomy(syntax(e)))?;
+        Taxonomy::check(raw, text).map_err(as_taxonomy)
     }
 
     /// Reads a deployment's own catalogue file.
@@ -152,10 +143,114 @@ impl Taxonomy {
         self.categories.values().filter(move |c| c.applies_to(kind))
     }
 
-    fn check(raw: RawTaxonomy) -> Result<Taxonomy> {
+    /// The catalogue's keys in the shipped file's format (without `version`).
+    pub fn to_toml_body(&self) -> String {
+        let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
+        let mut out = format!("accept_within = {}\n", q(&self.accept_within.to_string()));
+        for d in self.departments.values() {
+            out.push_str(&format!(
+                "\n[departments.{}]\nname_zh = {}\nname_en = {}\nsign_within = {}\n",
+                d.code,
+                q(&d.name_zh),
+                q(&d.name_en),
+                q(&d.sign_within.to_string())
+            ));
+        }
+        for c in self.categories.values() {
+            let kinds: Vec<String> = c.kinds.iter().map(|k| q(k)).collect();
+            out.push_str(&format!(
+                "\n[[category]]\ncode = {}\nname_zh = {}\nname_en = {}\nkinds = [{}]\nlimit = {}\n",
+                q(&c.code),
+                q(&c.name_zh),
+                q(&c.name_en),
+                kinds.join(", "),
+                q(&c.limit.to_string())
+            ));
+            if let Some(d) = &c.department {
+                out.push_str(&format!("department = {}\n", q(d)));
+            }
+        }
+        for p in &self.patrol_checklist {
+            out.push_str(&format!(
+                "\n[[patrol_item]]\ncode = {}\nname_zh = {}\nname_en = {}\n",
+                q(&p.code),
+                q(&p.name_zh),
+                q(&p.name_en)
+            ));
+        }
+        out
+    }
+
+    /// This catalogue with `category`'s time limit set to `limit`.
+    pub fn with_limit(&self, category: &str, limit: TimeLimit) -> Result<Taxonomy> {
+        let mut t = self.clone();
+        t.categories
+            .get_mut(category)
+            .ok_or_else(|| Error::Rules(format!("unknown category {category:?}")))?
+            .limit = limit;
+        Ok(t)
+    }
+
+    /// This catalogue with `category` routed to `department` (`None`: the grid and township
+    /// handle it themselves).
+    pub fn with_default_department(
+        &self,
+        category: &str,
+        department: Option<&str>,
+    ) -> Result<Taxonomy> {
+        if let Some(d) = department
+            && !self.departments.contains_key(d)
+        {
+            return Err(Error::Rules(format!("unknown department {d:?}")));
+        }
+        let mut t = self.clone();
+        t.categories
+            .get_mut(category)
+            .ok_or_else(|| Error::Rules(format!("unknown category {category:?}")))?
+            .department = department.map(str::to_owned);
+        Ok(t)
+    }
+
+    /// This catalogue with `department` added (or, with a code it has, replaced).
+    pub fn with_department(&self, department: Department) -> Result<Taxonomy> {
+        let what = format!("department {:?}", department.code);
+        check_code(&what, &department.code)?;
+        let d = Department {
+            name_zh: required_name(&what, "name_zh", department.name_zh)?,
+            name_en: required_name(&what, "name_en", department.name_en)?,
+            ..department
+        };
+        let mut t = self.clone();
+        t.departments.insert(d.code.clone(), d);
+        Ok(t)
+    }
+
+    /// This catalogue plus the categories and departments `older` has and it lacks: what a
+    /// server admits, so a case captured offline under earlier rules is not refused because the
+    /// county retired its category since.
+    pub fn with_retired(&self, older: &Taxonomy) -> Taxonomy {
+        let mut t = self.clone();
+        for (code, c) in &older.categories {
+            t.categories
+                .entry(code.clone())
+                .or_insert_with(|| c.clone());
+        }
+        for (code, d) in &older.departments {
+            t.departments
+                .entry(code.clone())
+                .or_insert_with(|| d.clone());
+        }
+        t
+    }
+
+    /// Checks a parsed catalogue; errors (as [`Error::Rules`]) name the entry and its line in
+    /// `text`.
+    pub(crate) fn check(raw: RawTaxonomy, text: &str) -> Result<Taxonomy> {
+        let line = |span: std::ops::Range<usize>| line_at(text, span.start);
         let mut departments = BTreeMap::new();
         for (code, d) in raw.departments {
-            let what = format!("department {code:?}");
+            let what = format!("line {}: department {code:?}", line(d.span()));
+            let d = d.into_inner();
             check_code(&what, &code)?;
             let name_zh = required_name(&what, "name_zh", d.name_zh)?;
             let name_en = required_name(&what, "name_en", d.name_en)?;
@@ -173,47 +268,61 @@ impl Taxonomy {
         }
 
         if raw.category.is_empty() {
-            return Err(Error::Taxonomy(
+            return Err(Error::Rules(
                 "the catalogue has no [[category]] entries".into(),
             ));
         }
         let mut categories = BTreeMap::new();
         for (i, c) in raw.category.into_iter().enumerate() {
+            let at = line(c.span());
+            let c = c.into_inner();
             // Entries are numbered from 1 as a person counts them in the file.
-            let what = format!("category #{} {:?}", i + 1, c.code);
+            let what = format!("line {at}: category #{} {:?}", i + 1, c.code);
             check_code(&what, &c.code)?;
             if categories.contains_key(&c.code) {
-                return Err(Error::Taxonomy(format!("{what}: duplicate code")));
+                return Err(Error::Rules(format!("{what}: duplicate code")));
             }
             let name_zh = required_name(&what, "name_zh", c.name_zh)?;
             let name_en = required_name(&what, "name_en", c.name_en)?;
 
-            if c.kinds.is_empty() {
-                return Err(Error::Taxonomy(format!("{what}: kinds is empty")));
+            let kinds_line = line(c.kinds.span());
+            let kinds = c.kinds.into_inner();
+            let what_kinds = format!("line {kinds_line}: category {:?}", c.code);
+            if kinds.is_empty() {
+                return Err(Error::Rules(format!("{what_kinds}: kinds is empty")));
             }
             let mut seen = BTreeSet::new();
-            for kind in &c.kinds {
+            for kind in &kinds {
                 if CaseKind::parse(kind).is_none() {
-                    return Err(Error::Taxonomy(format!(
-                        "{what}: unknown kind {kind:?}, expected one of {}",
+                    return Err(Error::Rules(format!(
+                        "{what_kinds}: unknown kind {kind:?}, expected one of {}",
                         CaseKind::ALL.map(CaseKind::as_str).join(", ")
                     )));
                 }
                 if !seen.insert(kind.as_str()) {
-                    return Err(Error::Taxonomy(format!(
-                        "{what}: kind {kind:?} listed twice"
+                    return Err(Error::Rules(format!(
+                        "{what_kinds}: kind {kind:?} listed twice"
                     )));
                 }
             }
 
-            let limit = TimeLimit::parse(&c.limit)
-                .ok_or_else(|| Error::Taxonomy(format!("{what}: {}", bad_limit(&c.limit))))?;
+            let limit = TimeLimit::parse(c.limit.get_ref()).ok_or_else(|| {
+                Error::Rules(format!(
+                    "line {}: category {:?}: {}",
+                    line(c.limit.span()),
+                    c.code,
+                    bad_limit(c.limit.get_ref())
+                ))
+            })?;
 
             if let Some(dept) = &c.department
-                && !departments.contains_key(dept)
+                && !departments.contains_key(dept.get_ref())
             {
-                return Err(Error::Taxonomy(format!(
-                    "{what}: unknown department {dept:?}, add it under [departments]"
+                return Err(Error::Rules(format!(
+                    "line {}: category {:?}: unknown department {:?}, add it under [departments]",
+                    line(dept.span()),
+                    c.code,
+                    dept.get_ref()
                 )));
             }
 
@@ -223,21 +332,27 @@ impl Taxonomy {
                     code: c.code,
                     name_zh,
                     name_en,
-                    kinds: c.kinds,
+                    kinds,
                     limit,
-                    department: c.department,
+                    department: c.department.map(Spanned::into_inner),
                 },
             );
         }
         let mut patrol_checklist = Vec::new();
         for (i, p) in raw.patrol_item.into_iter().enumerate() {
-            let what = format!("patrol_item #{} {:?}", i + 1, p.code);
+            let what = format!(
+                "line {}: patrol_item #{} {:?}",
+                line(p.span()),
+                i + 1,
+                p.get_ref().code
+            );
+            let p = p.into_inner();
             check_code(&what, &p.code)?;
             if patrol_checklist
                 .iter()
                 .any(|x: &PatrolItem| x.code == p.code)
             {
-                return Err(Error::Taxonomy(format!("{what}: duplicate code")));
+                return Err(Error::Rules(format!("{what}: duplicate code")));
             }
             patrol_checklist.push(PatrolItem {
                 name_zh: required_name(&what, "name_zh", p.name_zh)?,
@@ -245,19 +360,28 @@ impl Taxonomy {
                 code: p.code,
             });
         }
+        let accept_within = match raw.accept_within {
+            Some(a) => {
+                let what = format!("line {}: the catalogue", line(a.span()));
+                optional_limit(&what, "accept_within", Some(a.into_inner()))?
+            }
+            None => None,
+        };
         Ok(Taxonomy {
             categories,
             departments,
             patrol_checklist,
-            accept_within: optional_limit("the catalogue", "accept_within", raw.accept_within)?
-                .unwrap_or(DEFAULT_ACCEPT_WITHIN),
+            accept_within: accept_within.unwrap_or(DEFAULT_ACCEPT_WITHIN),
         })
     }
 }
 
-// toml's message spans lines with a snippet of the file; only the trailing newline is noise.
-fn toml_error(e: toml::de::Error) -> Error {
-    Error::Taxonomy(e.to_string().trim_end().to_owned())
+/// A catalogue error as the standalone catalogue reports it.
+fn as_taxonomy(e: Error) -> Error {
+    match e {
+        Error::Rules(msg) => Error::Taxonomy(msg),
+        other => other,
+    }
 }
 
 /// Codes are lowercase snake_case ASCII; dots may group them (`dispute.land_boundary`).
@@ -268,7 +392,7 @@ fn check_code(what: &str, code: &str) -> Result<()> {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     };
     if code.len() > MAX_CODE_LEN || !code.split('.').all(segment_ok) {
-        return Err(Error::Taxonomy(format!(
+        return Err(Error::Rules(format!(
             "{what}: code must be lowercase ASCII snake_case (letters, digits, `_`, `.` between \
              parts, starting with a letter, at most {MAX_CODE_LEN} bytes)"
         )));
@@ -280,7 +404,7 @@ fn optional_limit(what: &str, field: &str, value: Option<String>) -> Result<Opti
     value
         .map(|v| {
             TimeLimit::parse(&v)
-                .ok_or_else(|| Error::Taxonomy(format!("{what}: {field}: {}", bad_limit(&v))))
+                .ok_or_else(|| Error::Rules(format!("{what}: {field}: {}", bad_limit(&v))))
         })
         .transpose()
 }
@@ -288,36 +412,41 @@ fn optional_limit(what: &str, field: &str, value: Option<String>) -> Result<Opti
 fn required_name(what: &str, field: &str, value: String) -> Result<String> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        return Err(Error::Taxonomy(format!("{what}: {field} is empty")));
+        return Err(Error::Rules(format!("{what}: {field} is empty")));
     }
     Ok(trimmed.to_owned())
 }
 
-/// Only the version, read before anything else.
+/// The top-level keys of a catalogue file besides `version`.
+pub(crate) const TAXONOMY_KEYS: [&str; 4] =
+    ["accept_within", "departments", "category", "patrol_item"];
+
+/// A catalogue file as written. Unknown top-level keys are refused by the caller, which knows
+/// the file's kind; unknown fields inside an entry are refused here, so a misspelt `limt` or
+/// `departmnet` is not silently dropped.
 #[derive(Deserialize)]
-struct Header {
-    version: i64,
+pub(crate) struct RawTaxonomy {
+    pub accept_within: Option<Spanned<String>>,
+    #[serde(default)]
+    pub departments: BTreeMap<String, Spanned<RawDepartment>>,
+    #[serde(default)]
+    pub category: Vec<Spanned<RawCategory>>,
+    #[serde(default)]
+    pub patrol_item: Vec<Spanned<RawPatrolItem>>,
 }
 
-// Unknown fields are refused so a misspelt `limt` or `departmnet` is not silently dropped.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTaxonomy {
-    // Already checked through `Header`; named here only so it is not an unknown field.
-    #[serde(rename = "version")]
-    _version: serde::de::IgnoredAny,
-    accept_within: Option<String>,
-    #[serde(default)]
-    departments: BTreeMap<String, RawDepartment>,
-    #[serde(default)]
-    category: Vec<RawCategory>,
-    #[serde(default)]
-    patrol_item: Vec<RawPatrolItem>,
+impl RawTaxonomy {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.accept_within.is_none()
+            && self.departments.is_empty()
+            && self.category.is_empty()
+            && self.patrol_item.is_empty()
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawPatrolItem {
+pub(crate) struct RawPatrolItem {
     code: String,
     name_zh: String,
     name_en: String,
@@ -325,7 +454,7 @@ struct RawPatrolItem {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawDepartment {
+pub(crate) struct RawDepartment {
     name_zh: String,
     name_en: String,
     sign_within: Option<String>,
@@ -334,13 +463,13 @@ struct RawDepartment {
 // `limit` stays a string here so the error can name the category it belongs to.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawCategory {
+pub(crate) struct RawCategory {
     code: String,
     name_zh: String,
     name_en: String,
-    kinds: Vec<String>,
-    limit: String,
-    department: Option<String>,
+    kinds: Spanned<Vec<String>>,
+    limit: Spanned<String>,
+    department: Option<Spanned<String>>,
 }
 
 #[cfg(test)]

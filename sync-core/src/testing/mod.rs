@@ -191,6 +191,7 @@ impl MemoryHub {
             cursor,
             more,
             server_time: now,
+            rules: None,
         })
     }
 

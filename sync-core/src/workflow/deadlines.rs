@@ -8,11 +8,13 @@ use crate::taxonomy::{Taxonomy, TimeLimit};
 use crate::vocab::{CaseKind, Millis, Status};
 
 /// What a case's deadlines are computed with: the catalogue's limits on the working-day
-/// calendar. Phones use the shipped ones; a server uses its deployment's.
+/// calendar, of one version of the county's rules (`crate::rules::Rules::deadlines`; version 0
+/// is what ships in the build).
 #[derive(Debug, Clone, Copy)]
 pub struct Deadlines<'a> {
     pub taxonomy: &'a Taxonomy,
     pub calendar: &'a Calendar,
+    pub version: u64,
 }
 
 impl Deadlines<'static> {
@@ -20,6 +22,7 @@ impl Deadlines<'static> {
         Deadlines {
             taxonomy: Taxonomy::builtin(),
             calendar: Calendar::builtin(),
+            version: 0,
         }
     }
 }
@@ -50,16 +53,17 @@ impl Deadlines<'_> {
         }
     }
 
-    /// When the clock `event` starts runs out.
+    /// When the clock `event` starts runs out, and whether that crossed a year the calendar
+    /// does not list (see [`Calendar::due_flagged`]).
     pub fn due(
         &self,
         event: &CaseEvent,
         before: Status,
         case: CaseKind,
         category: &str,
-    ) -> Option<Millis> {
+    ) -> Option<(Millis, bool)> {
         self.limit(event, before, case, category)
-            .map(|l| self.calendar.due(event.at, l))
+            .map(|l| self.calendar.due_flagged(event.at, l))
     }
 }
 

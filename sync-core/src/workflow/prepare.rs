@@ -49,11 +49,18 @@ pub fn prepare(
         department: draft.department,
         rating: draft.rating,
         chosen: draft.chosen,
-        due: None,
+        due: draft.due,
+        rules: None,
+        due_guessed: false,
     };
-    event.due = draft
-        .due
-        .or_else(|| deadlines.due(&event, state.status, facts.kind, facts.category));
+    if draft.due.is_none()
+        && let Some((due, guessed)) =
+            deadlines.due(&event, state.status, facts.kind, facts.category)
+    {
+        event.due = Some(due);
+        event.rules = Some(deadlines.version);
+        event.due_guessed = guessed;
+    }
     check(&state, &event, who, facts.kind, facts.place).map_err(Error::from)?;
     Ok(event)
 }

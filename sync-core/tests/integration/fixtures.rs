@@ -29,6 +29,7 @@ fn golden_request() -> SyncRequest {
             doc: "0190b7a4-3c1e-7000-8000-00000000beef".into(),
             heads: vec![ByteBuf::from(vec![0xab; 32])],
         }],
+        rules: None,
     }
 }
 
@@ -51,6 +52,7 @@ fn golden_response() -> SyncResponse {
         cursor: 1300,
         more: true,
         server_time: 1_790_000_000_000,
+        rules: None,
     }
 }
 

@@ -14,6 +14,7 @@ fn sample_request() -> SyncRequest {
             changes: vec![ByteBuf::from(vec![1, 2, 3])],
         }],
         want: vec![],
+        rules: None,
     }
 }
 

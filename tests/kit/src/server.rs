@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use gridsync_core::protocol::{SyncResponse, decode_response, encode_request};
-use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::{Identity, JurisdictionPath, Replica, Role};
 use gridsync_server::auth::{self, Keys};
 use gridsync_server::store::UserRecord;
@@ -47,7 +46,7 @@ impl Server {
         let store = db.store.clone();
         let (state, addr) = rt.block_on(async {
             let keys = Keys::load_or_create(&store).await.unwrap();
-            let state = Arc::new(AppState::new(store, keys, Taxonomy::builtin().clone()));
+            let state = Arc::new(AppState::new(store, keys));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let router = app(state.clone());

@@ -506,7 +506,13 @@ fn outcome(w: &World, actor: &str, resource: &str, col: usize) -> String {
         ),
         // The dashboard's own scope over the day this place's case was reported.
         "console dashboard" => {
-            let day = server.state.calendar.local_date((col as i64 + 2) * DAY);
+            let day = server
+                .state
+                .store
+                .rules_now()
+                .rules
+                .calendar()
+                .local_date((col as i64 + 2) * DAY);
             let path = format!("/console/dashboard?from={day}&to={day}");
             console(
                 console_get(server, &session, &path),
@@ -605,6 +611,7 @@ fn pull(server: &Server, who: Option<&Phone>, case: &str) -> String {
             page_bytes: 0,
             push: vec![],
             want: std::mem::take(&mut want),
+            rules: None,
         };
         let (status, body) = post_sync(server, token, &encode_request(&req).unwrap());
         if status != 200 {
@@ -646,6 +653,7 @@ fn write(
                 page_bytes: 0,
                 push: vec![],
                 want: vec![],
+                rules: None,
             };
             let (status, _) = post_sync(server, token, &encode_request(&req).unwrap());
             return status.to_string();
@@ -672,6 +680,7 @@ fn write(
             changes: vec![ByteBuf::from(change.raw_bytes().to_vec())],
         }],
         want: vec![],
+        rules: None,
     };
     let (status, body) = post_sync(server, token, &encode_request(&req).unwrap());
     if status != 200 {

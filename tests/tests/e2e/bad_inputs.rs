@@ -253,6 +253,7 @@ fn push(device: &str, doc: &str, changes: Vec<Vec<u8>>) -> Vec<u8> {
             changes: changes.into_iter().map(ByteBuf::from).collect(),
         }],
         want: vec![],
+        rules: None,
     })
     .unwrap()
 }
@@ -437,6 +438,7 @@ impl World {
             page_bytes: 1,
             push: vec![],
             want: vec![],
+            rules: None,
         })
         .unwrap()
     }

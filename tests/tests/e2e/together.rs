@@ -6,9 +6,7 @@
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use gridsync_core::calendar::Calendar;
 use gridsync_core::protocol::{decode_response, encode_request};
-use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::{Replica, Role};
 use gridsync_server::supervision::Supervisor;
 use gridsync_testkit::db;
@@ -69,13 +67,7 @@ fn everyone_at_once(server: Server) {
             .server_device(gridsync_server::now_ms())
             .await
             .unwrap();
-        Supervisor::with_device(
-            store,
-            device,
-            Arc::new(Taxonomy::builtin().clone()),
-            Arc::new(Calendar::builtin().clone()),
-        )
-        .spawn(Duration::from_millis(20));
+        Supervisor::with_device(store, device).spawn(Duration::from_millis(20));
     });
     let server = Arc::new(server);
     let start = Arc::new(Barrier::new(PHONES));

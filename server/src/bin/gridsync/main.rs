@@ -2,6 +2,7 @@
 //! command — serving ([`serve`]) or an administrator's change ([`admin`]).
 
 mod admin;
+mod rules;
 mod serve;
 
 use anyhow::Context;
@@ -42,6 +43,9 @@ enum Command {
     /// The jurisdiction tree: county, townships, villages, grids.
     #[command(subcommand)]
     Org(admin::OrgCommand),
+    /// The county's rules: categories, departments, time limits, patrol checklist, calendar.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
 }
 
 #[tokio::main]
@@ -67,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
         Command::User(cmd) => admin::user(&store, cmd).await?,
         Command::Device(cmd) => admin::device(&store, cmd).await?,
         Command::Org(cmd) => admin::org(&store, cmd).await?,
+        Command::Rules(cmd) => rules::rules(&store, cmd).await?,
     }
     Ok(())
 }

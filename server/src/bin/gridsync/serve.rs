@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use gridsync_core::calendar::Calendar;
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_server::auth::Keys;
 use gridsync_server::blobs::BlobStore;
@@ -19,10 +18,11 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "GRIDSYNC_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// A category catalogue replacing the shipped one.
+    /// A category catalogue to import into the rules at start (as `gridsync rules import`).
     #[arg(long, env = "GRIDSYNC_CATEGORIES")]
     pub categories: Option<PathBuf>,
-    /// A working-day calendar replacing the shipped one (holidays and 调休 make-up days).
+    /// A working-day calendar to import into the rules at start (holidays and 调休 make-up
+    /// days of the years it lists).
     #[arg(long, env = "GRIDSYNC_CALENDAR")]
     pub calendar: Option<PathBuf>,
     /// Seconds between passes of the supervision clock (督办); 0 turns it off (when another
@@ -63,39 +63,35 @@ pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
     } = args;
     let blobs = BlobStore::open(&blob_store)
         .with_context(|| format!("opening the blob store {blob_store}"))?;
-    let taxonomy = match categories {
-        Some(path) => Taxonomy::load(&path)?,
-        None => Taxonomy::builtin().clone(),
-    };
-    let calendar = match calendar {
-        Some(path) => Calendar::load(&path)?,
-        None => Calendar::builtin().clone(),
-    };
-    if !calendar.covers(now_ms()) {
+    store.ensure_rules(now_ms()).await?;
+    // Files given here are imported as `gridsync rules import` would (a no-op when unchanged).
+    for path in categories.iter().chain(&calendar) {
+        let version = crate::rules::import(&store, path, "gridsync serve").await?;
+        tracing::info!(file = %path.display(), version, "rules imported at start");
+    }
+    let live = store.rules().await?;
+    if let Some(w) = live.rules.calendar_warning(now_ms()) {
         tracing::warn!(
-            "the calendar does not list this year's holidays: deadlines the server computes fall back to Monday to Friday; pass --calendar, and ship the same calendar in the apps"
+            code = gridsync_core::rules::CalendarWarning::CODE,
+            year = w.year,
+            "the working-day calendar lacks {}: deadlines over it count only weekends as days off; import the State Council's notice with `gridsync rules import FILE`",
+            w.year
         );
     }
     if demo {
-        seed_demo(&store, &taxonomy).await?;
+        seed_demo(&store, live.rules.taxonomy()).await?;
     }
     // One actor per process for the server's own changes: supervision and console
     // actions alike.
     let device = store.server_device(now_ms()).await?;
     if supervise_every > 0 {
-        Supervisor::with_device(
-            store.clone(),
-            device.clone(),
-            Arc::new(taxonomy.clone()),
-            Arc::new(calendar.clone()),
-        )
-        .spawn(std::time::Duration::from_secs(supervise_every));
+        Supervisor::with_device(store.clone(), device.clone())
+            .spawn(std::time::Duration::from_secs(supervise_every));
     }
     BlobStore::spawn_sweeper(store.clone(), abandon_uploads_after);
     let keys = Keys::load_or_create(&store).await?;
     let state = Arc::new(
-        AppState::new(store, keys, taxonomy)
-            .with_calendar(calendar)
+        AppState::new(store, keys)
             .with_blobs(blobs)
             .with_upload_mib_per_hour(upload_mib_per_hour)
             .with_server_device(device),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use gridsync_core::workflow::{self, CaseFacts, Deadlines, EventDraft, EventType, Rating};
+use gridsync_core::workflow::{self, CaseFacts, EventDraft, EventType, Rating};
 use gridsync_core::{CaseDoc, Identity};
 use serde::Deserialize;
 
@@ -54,21 +54,19 @@ pub(super) fn allowed_steps(state: &AppState, doc: &CaseDoc, who: &Identity) -> 
     let Ok(case) = doc.read() else {
         return Vec::new();
     };
-    let deadlines = Deadlines {
-        taxonomy: &state.taxonomy,
-        calendar: &state.calendar,
-    };
+    let live = state.store.rules_now();
+    let deadlines = live.rules.deadlines();
     let facts = CaseFacts {
         kind: case.kind,
         place: &case.jurisdiction,
         category: &case.category,
     };
     // Any catalogue department stands in for the reviewer's choice in the dry run.
-    let dept = state
-        .taxonomy
+    let taxonomy = live.rules.taxonomy();
+    let dept = taxonomy
         .category(&case.category)
         .and_then(|c| c.department.clone())
-        .or_else(|| state.taxonomy.departments().next().map(|d| d.code.clone()))
+        .or_else(|| taxonomy.departments().next().map(|d| d.code.clone()))
         .unwrap_or_default();
     OFFERED
         .into_iter()
@@ -104,9 +102,10 @@ where
     }
     let ctx = console_device(state, &r.who).await?;
     let now = crate::now_ms();
+    let live = state.store.rules().await?;
     match state
         .store
-        .write_case(&ctx, &r.who, id, &state.taxonomy, now, f)
+        .write_case(&ctx, &r.who, id, &live.admission, now, f)
         .await
     {
         Ok(wrote) => {
@@ -149,12 +148,9 @@ pub(super) async fn action(
     }
     .note(f.note.clone());
     let who = r.who.clone();
-    let deadlines_state = state.clone();
+    let live = state.store.rules().await?;
     write(&state, &r, &id, move |doc| {
-        let deadlines = Deadlines {
-            taxonomy: &deadlines_state.taxonomy,
-            calendar: &deadlines_state.calendar,
-        };
+        let deadlines = live.rules.deadlines();
         doc.edit(&who, crate::now_ms(), |e| {
             e.append_event_with(draft, &deadlines).map(|_| ())
         })

@@ -71,7 +71,8 @@ pub(super) async fn detail(
     }
     let conflicts = doc.conflicts();
     let steps = allowed_steps(&state, &doc, &r.who);
-    let cal = &state.calendar;
+    let live = state.store.rules_now();
+    let cal = live.rules.calendar();
     // The timeline: each change with its device and receipt times, and the steps it carried.
     let body = html! {
         @if !flash.done.is_empty() { p.ok #flash-done { (l.t("done")) } }
@@ -182,7 +183,7 @@ pub(super) async fn detail(
                     @if steps.contains(&EventType::Assigned) {
                         label { (l.t("department"))
                             select #department name="department" {
-                                @for d in state.taxonomy.departments() {
+                                @for d in state.store.rules_now().rules.taxonomy().departments() {
                                     option value=(d.code) { (department_name(&state, l, &d.code)) }
                                 }
                             }

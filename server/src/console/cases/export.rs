@@ -45,9 +45,14 @@ fn export_rows(state: &AppState, rows: &[CaseRow]) -> Vec<[String; 12]> {
                 l.status(&c.status),
                 l.level(&c.level),
                 c.reporter.clone(),
-                state.calendar.local_date_time(c.created_at),
+                state
+                    .store
+                    .rules_now()
+                    .rules
+                    .calendar()
+                    .local_date_time(c.created_at),
                 c.due_at
-                    .map(|d| state.calendar.local_date_time(d))
+                    .map(|d| state.store.rules_now().rules.calendar().local_date_time(d))
                     .unwrap_or_default(),
                 if c.overdue { "是" } else { "否" }.to_owned(),
                 c.rating.clone().unwrap_or_default(),
@@ -61,7 +66,7 @@ async fn exported(
     r: &Reviewer,
     f: &Filters,
 ) -> Result<Vec<[String; 12]>, ConsoleError> {
-    let q = f.query(&state.calendar);
+    let q = f.query(state.store.rules_now().rules.calendar());
     let rows = state
         .store
         .all_cases(&r.who, &q, crate::now_ms(), MAX_EXPORT)

@@ -103,7 +103,7 @@ pub(super) async fn list(
 ) -> Result<Response, ConsoleError> {
     let l = r.lang;
     let now = crate::now_ms();
-    let q = f.query(&state.calendar);
+    let q = f.query(state.store.rules_now().rules.calendar());
     let (page_data, counts) = tokio::try_join!(
         state.store.list_cases(&r.who, &q, now),
         state.store.status_counts(&r.who, &q, now)
@@ -115,7 +115,8 @@ pub(super) async fn list(
         .filter(|s| *s != Status::New)
         .map(Status::as_str);
     let kinds = CaseKind::ALL.map(CaseKind::as_str);
-    let categories: Vec<_> = state.taxonomy.categories().collect();
+    let live = state.store.rules_now();
+    let categories: Vec<_> = live.rules.taxonomy().categories().collect();
     let body = html! {
         form.filters #filters method="get" action="/console/cases" {
             label { (l.t("status"))
@@ -202,12 +203,12 @@ pub(in crate::console) fn row(state: &AppState, l: Lang, c: &CaseRow) -> Markup 
             td { (l.level(&c.level)) }
             td {
                 @if let Some(d) = c.due_at {
-                    span class=(if c.overdue { "due late" } else { "due" }) { (state.calendar.local_date_time(d)) }
+                    span class=(if c.overdue { "due late" } else { "due" }) { (state.store.rules_now().rules.calendar().local_date_time(d)) }
                     @if c.overdue { " " span.badge.late { (l.t("overdue")) } }
                 }
             }
             td { (c.reporter) }
-            td { (state.calendar.local_date_time(c.created_at)) }
+            td { (state.store.rules_now().rules.calendar().local_date_time(c.created_at)) }
         }
     }
 }

@@ -33,7 +33,10 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 pub(super) fn department_name(state: &AppState, l: Lang, code: &str) -> String {
     state
-        .taxonomy
+        .store
+        .rules_now()
+        .rules
+        .taxonomy()
         .department(code)
         .map(|d| l.pick(&d.name_zh, &d.name_en).to_owned())
         .unwrap_or_else(|| code.to_owned())
@@ -41,7 +44,10 @@ pub(super) fn department_name(state: &AppState, l: Lang, code: &str) -> String {
 
 pub(super) fn category_name(state: &AppState, l: Lang, code: &str) -> String {
     state
-        .taxonomy
+        .store
+        .rules_now()
+        .rules
+        .taxonomy()
         .category(code)
         .map(|c| l.pick(&c.name_zh, &c.name_en).to_owned())
         .unwrap_or_else(|| code.to_owned())

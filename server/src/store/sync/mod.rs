@@ -46,6 +46,7 @@ impl Store {
             cursor: page.cursor,
             more: page.more,
             server_time: now,
+            rules: None,
         })
     }
 

@@ -1,0 +1,235 @@
+//! The county's rules in the store: every version kept (who, when, what changed), the one in
+//! force cached per server and re-read when another server changed them, and the version each
+//! device says it holds.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use gridsync_core::rules::{Rules, RulesFile};
+use gridsync_core::taxonomy::Taxonomy;
+use sqlx::Row;
+
+use super::{Result, Store, StoreError};
+
+/// How long a server trusts its cached rules before asking the database whether another
+/// server stored newer ones (changes made through this server are seen at once).
+const RECHECK: Duration = Duration::from_secs(2);
+
+/// The rules in force and what admission accepts with them.
+#[derive(Debug)]
+pub struct LiveRules {
+    pub rules: Rules,
+    /// The catalogue plus the categories and departments of earlier versions, so a case
+    /// captured offline under them is not refused (`Taxonomy::with_retired`).
+    pub admission: Taxonomy,
+}
+
+/// One version as the history lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesChange {
+    pub version: u64,
+    pub changed_by: String,
+    pub changed_at: i64,
+    pub summary: String,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct RulesCache {
+    live: RwLock<Option<(Arc<LiveRules>, Instant)>>,
+}
+
+impl Store {
+    /// The rules in force.
+    pub async fn rules(&self) -> Result<Arc<LiveRules>> {
+        let cached = self.rules_cache.live.read().ok().and_then(|g| g.clone());
+        if let Some((live, at)) = &cached {
+            if at.elapsed() < RECHECK {
+                return Ok(live.clone());
+            }
+            let newest: Option<i64> = sqlx::query("SELECT MAX(version) FROM rules")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?;
+            if newest.is_none_or(|v| v as u64 == live.rules.version()) {
+                self.remember(live.clone());
+                return Ok(live.clone());
+            }
+        }
+        self.reload_rules().await
+    }
+
+    /// The rules this server last read, without asking the database: for showing dates and
+    /// names. Writes and admission use [`Store::rules`].
+    pub fn rules_now(&self) -> Arc<LiveRules> {
+        if let Some((live, _)) = self.rules_cache.live.read().ok().and_then(|g| g.clone()) {
+            return live;
+        }
+        Arc::new(LiveRules {
+            rules: Rules::builtin().clone(),
+            admission: Rules::builtin().taxonomy().clone(),
+        })
+    }
+
+    async fn reload_rules(&self) -> Result<Arc<LiveRules>> {
+        let rows = sqlx::query("SELECT version, body FROM rules ORDER BY version")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut versions = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let version: i64 = r.try_get(0)?;
+            let body: String = r.try_get(1)?;
+            let rules = Rules::from_toml(version as u64, &body)
+                .map_err(|e| StoreError::Corrupt(format!("rules version {version}: {e}")))?;
+            versions.push(rules);
+        }
+        let rules = versions.pop().unwrap_or_else(|| Rules::builtin().clone());
+        let admission = versions
+            .iter()
+            .rev()
+            .fold(rules.taxonomy().clone(), |t, older| {
+                t.with_retired(older.taxonomy())
+            });
+        let live = Arc::new(LiveRules { rules, admission });
+        self.remember(live.clone());
+        Ok(live)
+    }
+
+    fn remember(&self, live: Arc<LiveRules>) {
+        if let Ok(mut g) = self.rules_cache.live.write() {
+            *g = Some((live, Instant::now()));
+        }
+    }
+
+    /// Stores `rules` as the next version unless they say what the rules in force say; returns
+    /// the version in force afterwards and whether it is new. With no rules stored yet, `rules`
+    /// become version 0 when they are the build's own, else version 1. Audited.
+    pub async fn save_rules(
+        &self,
+        rules: &Rules,
+        by: &str,
+        summary: &str,
+        now: i64,
+    ) -> Result<(u64, bool)> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT version, body FROM rules ORDER BY version DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let version = match row {
+            Some(r) => {
+                let version: i64 = r.try_get(0)?;
+                let body: String = r.try_get(1)?;
+                let current = Rules::from_toml(version as u64, &body)
+                    .map_err(|e| StoreError::Corrupt(format!("rules version {version}: {e}")))?;
+                if current.same_as(rules) {
+                    return Ok((version as u64, false));
+                }
+                version as u64 + 1
+            }
+            None if rules.same_as(Rules::builtin()) => 0,
+            None => 1,
+        };
+        let body = rules.clone().numbered(version).to_toml();
+        sqlx::query(
+            "INSERT INTO rules (version, body, changed_by, changed_at, summary) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(version as i64)
+        .bind(&body)
+        .bind(by)
+        .bind(now)
+        .bind(summary)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO audit_log (id, at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(now)
+            .bind(by)
+            .bind("rules_change")
+            .bind(format!("rules v{version}"))
+            .bind(summary)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.reload_rules().await?;
+        Ok((version, true))
+    }
+
+    /// Takes in a rules file (a catalogue, a calendar, or both; see `RulesFile`) as the next
+    /// version, by `by`. A refused file changes nothing; its error names the line.
+    pub async fn import_rules(&self, text: &str, by: &str, now: i64) -> Result<(u64, bool)> {
+        let file = RulesFile::parse(text)?;
+        let mut parts = Vec::new();
+        if file.taxonomy.is_some() {
+            parts.push("事项目录 (catalogue)".to_owned());
+        }
+        if let Some(c) = &file.calendar {
+            let years: Vec<String> = c.years().map(|y| y.to_string()).collect();
+            parts.push(format!("工作日历 {} (calendar)", years.join(", ")));
+        }
+        let live = self.rules().await?;
+        let rules = live.rules.with_file(file)?;
+        self.save_rules(&rules, by, &format!("导入 {}", parts.join("，")), now)
+            .await
+    }
+
+    /// Stores the build's rules as version 0 when the database has none yet.
+    pub async fn ensure_rules(&self, now: i64) -> Result<()> {
+        let none: bool = sqlx::query("SELECT COUNT(*) FROM rules")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get::<i64, _>(0)?
+            == 0;
+        if none {
+            self.save_rules(
+                Rules::builtin(),
+                "gridsync",
+                "随版本发布的规则 (shipped with the build)",
+                now,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Every version, newest first.
+    pub async fn rules_history(&self) -> Result<Vec<RulesChange>> {
+        let rows = sqlx::query(
+            "SELECT version, changed_by, changed_at, summary FROM rules ORDER BY version DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RulesChange {
+                    version: r.try_get::<i64, _>(0)? as u64,
+                    changed_by: r.try_get(1)?,
+                    changed_at: r.try_get(2)?,
+                    summary: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The rules version `device` holds: `said` when the request says it (then recorded),
+    /// else what it said last; `None` for a device that never said.
+    pub async fn device_rules(&self, device: &str, said: Option<u64>) -> Result<Option<u64>> {
+        if let Some(v) = said {
+            sqlx::query(
+                "INSERT INTO device_rules (device_id, version) VALUES ($1, $2)
+                 ON CONFLICT (device_id) DO UPDATE SET version = excluded.version",
+            )
+            .bind(device)
+            .bind(v as i64)
+            .execute(&self.pool)
+            .await?;
+            return Ok(Some(v));
+        }
+        let row = sqlx::query("SELECT version FROM device_rules WHERE device_id = $1")
+            .bind(device)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?
+            .map(|v| v as u64))
+    }
+}
