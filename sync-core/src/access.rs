@@ -104,6 +104,12 @@ impl Role {
         matches!(self, Role::CountyAdmin)
     }
 
+    /// Whether this role changes the county's rules (catalogue, time limits, departments,
+    /// calendar) and is warned when the calendar lacks a year: county admins only.
+    pub fn manages_rules(self) -> bool {
+        matches!(self, Role::CountyAdmin)
+    }
+
     /// Whether this role is held by a person: `System` is the server's own actor.
     pub fn is_person(self) -> bool {
         self != Role::System

@@ -24,7 +24,7 @@ pub fn router() -> Router<Arc<AppState>> {
     info(title = "gridsync", description = "Offline case capture for grid workers, merged into the township's case store. The sync body is a binary envelope described in docs/PROTOCOL.md."),
     paths(ops::healthz, ops::readyz, ops::metrics, auth::login, auth::refresh, auth::logout, sync::sync, cases::list_cases, cases::case_detail,
         reports::stats, reports::patrol_coverage, blobs::head_blob, blobs::put_blob, blobs::get_blob),
-    components(schemas(ErrorBody, LoginRequest, TokenResponse, RefreshRequest, CaseDetail, CasePage, crate::store::CaseRow, HistoryEntry, Stats, crate::stats::Rate, crate::stats::Breakdown, Coverage, crate::patrol::Period)),
+    components(schemas(ErrorBody, LoginRequest, TokenResponse, RefreshRequest, CaseDetail, CasePage, crate::store::CaseRow, HistoryEntry, Stats, crate::stats::Rate, crate::stats::Breakdown, Coverage, crate::patrol::Period, super::ops::Readiness, super::ops::Warning)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]

@@ -30,6 +30,9 @@ pub struct AppState {
     /// Bytes announced by blob uploads per device (`limit::UPLOAD_BURST_BYTES`, then
     /// `serve --upload-mib-per-hour`).
     pub upload_limit: RateLimiter,
+    /// Added to the system clock where the server judges dates (the calendar warning), so
+    /// tests can stand on 1 December; 0 in service.
+    clock_offset_ms: std::sync::atomic::AtomicI64,
 }
 
 impl AppState {
@@ -65,6 +68,7 @@ impl AppState {
             login_limit: RateLimiter::new(limit::LOGIN_BURST, limit::LOGIN_PER_MINUTE),
             blob_limit: RateLimiter::new(limit::BLOB_BURST, limit::BLOB_PER_MINUTE),
             upload_limit: RateLimiter::upload_bytes(limit::UPLOAD_MIB_PER_HOUR),
+            clock_offset_ms: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
@@ -88,6 +92,25 @@ impl AppState {
             live.rules.taxonomy(),
             live.rules.calendar(),
         ))
+    }
+
+    /// The server's time for judging dates: the system clock, unless a test moved it.
+    pub fn now(&self) -> i64 {
+        crate::now_ms()
+            + self
+                .clock_offset_ms
+                .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Moves [`AppState::now`] to `at` (tests only: a server in service never calls it).
+    pub fn set_clock_for_tests(&self, at: i64) {
+        self.clock_offset_ms
+            .store(at - crate::now_ms(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The calendar warning due now (see `Rules::calendar_warning`), if any.
+    pub fn calendar_warning(&self) -> Option<gridsync_core::rules::CalendarWarning> {
+        self.store.rules_now().rules.calendar_warning(self.now())
     }
 
     /// `limiter`'s verdict for `key`, as `429 rate_limited` (with `Retry-After`) when it refuses.
