@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 use gridsync_core::session::{Step, SyncSession};
-use gridsync_core::taxonomy::Taxonomy;
 
 use crate::measure::*;
 use crate::storm::settled;
@@ -20,7 +19,6 @@ pub fn limit(w: &Workload) -> anyhow::Result<Report> {
     let result = rt.block_on(async {
         let store = db.store.clone();
         let mut devices = prepare(w, &store).await?;
-        let taxonomy = Arc::new(Taxonomy::builtin().clone());
         let mut work = Vec::with_capacity(devices.len());
         for d in &devices {
             let ctx = store
@@ -34,13 +32,12 @@ pub fn limit(w: &Workload) -> anyhow::Result<Report> {
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for (i, (ctx, who, req)) in work.into_iter().enumerate() {
-            let (store, taxonomy, permits, pb) =
-                (store.clone(), taxonomy.clone(), permits.clone(), pb.clone());
+            let (store, permits, pb) = (store.clone(), permits.clone(), pb.clone());
             tasks.spawn(async move {
                 let _permit = permits.acquire_owned().await?;
                 let t = Instant::now();
                 let resp = store
-                    .sync(&ctx, &who, &req, &taxonomy, gridsync_server::now_ms())
+                    .sync(&ctx, &who, &req, gridsync_server::now_ms())
                     .await?;
                 let took = t.elapsed();
                 pb.inc(1);
@@ -67,13 +64,7 @@ pub fn limit(w: &Workload) -> anyhow::Result<Report> {
             d.answer(&mut session, resp)?;
             while let Step::Sync(req) = session.next(&d.replica)? {
                 let resp = store
-                    .sync(
-                        &ctx,
-                        &d.identity,
-                        &req,
-                        &taxonomy,
-                        gridsync_server::now_ms(),
-                    )
+                    .sync(&ctx, &d.identity, &req, gridsync_server::now_ms())
                     .await?;
                 tally.exchange(&req, &resp)?;
                 d.answer(&mut session, resp)?;

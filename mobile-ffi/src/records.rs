@@ -113,6 +113,12 @@ pub struct EventRecord {
     pub note: String,
     pub department: Option<String>,
     pub rating: Option<String>,
+    /// The deadline of the clock this step started, if it started one.
+    pub due_at_ms: Option<i64>,
+    /// The version of the county's rules that deadline was computed with.
+    pub rules_version: Option<u64>,
+    /// The deadline crossed a year the calendar did not list: only weekends counted as days off.
+    pub due_on_weekdays_only: bool,
 }
 
 #[derive(Debug, Clone, uniffi::Record)]
@@ -390,6 +396,9 @@ fn event(e: CaseEvent) -> EventRecord {
         note: e.note,
         department: e.department,
         rating: e.rating.map(|r| r.as_str().into()),
+        due_at_ms: e.due,
+        rules_version: e.rules,
+        due_on_weekdays_only: e.due_guessed,
     }
 }
 

@@ -7,7 +7,8 @@ CREATE TABLE rules (
     changed_by TEXT NOT NULL,
     changed_at BIGINT NOT NULL,
     summary TEXT NOT NULL
-);
+)
+;
 CREATE TABLE device_rules (
     device_id TEXT PRIMARY KEY,
     version BIGINT NOT NULL

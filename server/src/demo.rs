@@ -241,12 +241,12 @@ pub async fn seed(store: &Store, taxonomy: &Taxonomy, now: i64) -> Result<Option
         }
     }
     for p in workers.iter_mut().chain(mediators.iter_mut()) {
-        sync_until_quiet(store, taxonomy, p, now).await?;
+        sync_until_quiet(store, p, now).await?;
     }
 
     // The township reviews: accepts, dispatches, escalates.
     for s in staff.iter_mut() {
-        sync_until_quiet(store, taxonomy, s, now).await?;
+        sync_until_quiet(store, s, now).await?;
         let ids = s.replica.case_ids()?;
         for (k, id) in ids.iter().enumerate() {
             let at = now - rng.random_range(0..3 * DAY_MS);
@@ -276,9 +276,9 @@ pub async fn seed(store: &Store, taxonomy: &Taxonomy, now: i64) -> Result<Option
                 _ => {}
             }
         }
-        sync_until_quiet(store, taxonomy, s, now).await?;
+        sync_until_quiet(store, s, now).await?;
     }
-    sync_until_quiet(store, taxonomy, &mut department, now).await?;
+    sync_until_quiet(store, &mut department, now).await?;
     for id in department.replica.case_ids()?.into_iter().step_by(2) {
         let at = now - DAY_MS;
         let _ = department.replica.append_event(
@@ -292,13 +292,13 @@ pub async fn seed(store: &Store, taxonomy: &Taxonomy, now: i64) -> Result<Option
             at + 7_200_000,
         );
     }
-    sync_until_quiet(store, taxonomy, &mut department, now).await?;
+    sync_until_quiet(store, &mut department, now).await?;
 
     // Offline edits of the same cases by two people: conflicts for the console to settle.
     for pair in workers.chunks_mut(GRIDS_PER_VILLAGE) {
         if let [a, b] = pair {
-            sync_until_quiet(store, taxonomy, a, now).await?;
-            sync_until_quiet(store, taxonomy, b, now).await?;
+            sync_until_quiet(store, a, now).await?;
+            sync_until_quiet(store, b, now).await?;
             // Two weeks old and never answered: overdue whatever the weekday or holiday. Not a
             // key-person visit: the mediator who edits it too may not see those.
             let mut report = field_report(&mut rng, &a.who, 99, taxonomy);
@@ -306,7 +306,7 @@ pub async fn seed(store: &Store, taxonomy: &Taxonomy, now: i64) -> Result<Option
                 report = field_report(&mut rng, &a.who, 99, taxonomy);
             }
             let shared = a.replica.capture(&report, now - 14 * DAY_MS)?;
-            sync_until_quiet(store, taxonomy, a, now).await?;
+            sync_until_quiet(store, a, now).await?;
             // b is in another grid of the same village and does not see a's grid; the mediator does.
             let Some(m) = mediators
                 .iter_mut()
@@ -314,38 +314,33 @@ pub async fn seed(store: &Store, taxonomy: &Taxonomy, now: i64) -> Result<Option
             else {
                 continue;
             };
-            sync_until_quiet(store, taxonomy, m, now).await?;
+            sync_until_quiet(store, m, now).await?;
             a.replica.edit(&shared, now - DAY_MS, |e| {
                 e.set_title("村口变压器漏油（已设警示）")
             })?;
             m.replica.edit(&shared, now - DAY_MS + 600_000, |e| {
                 e.set_title("村口变压器漏油，群众围观")
             })?;
-            sync_until_quiet(store, taxonomy, a, now).await?;
-            sync_until_quiet(store, taxonomy, m, now).await?;
+            sync_until_quiet(store, a, now).await?;
+            sync_until_quiet(store, m, now).await?;
             summary.conflicts += 1;
         }
     }
-    sync_until_quiet(store, taxonomy, &mut county_desk, now).await?;
+    sync_until_quiet(store, &mut county_desk, now).await?;
     summary.cases = county_desk.replica.case_ids()?.len();
     summary.changes = store.change_count().await?;
     Ok(Some(summary))
 }
 
 /// Syncs a simulated phone through the core's sync session, straight into the store.
-async fn sync_until_quiet(
-    store: &Store,
-    taxonomy: &Taxonomy,
-    p: &mut Phone,
-    now: i64,
-) -> Result<()> {
+async fn sync_until_quiet(store: &Store, p: &mut Phone, now: i64) -> Result<()> {
     let ctx = store
         .device_context(&p.who.device)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("demo device {} vanished", p.who.device)))?;
     let mut session = SyncSession::cases_only();
     while let Step::Sync(req) = session.next(&p.replica)? {
-        let resp = store.sync(&ctx, &p.who, &req, taxonomy, now).await?;
+        let resp = store.sync(&ctx, &p.who, &req, now).await?;
         if !resp.rejected.is_empty() {
             tracing::warn!(device = %p.who.device, rejected = resp.rejected.len(), "demo changes refused");
         }

@@ -5,7 +5,7 @@
 //! working days" ends at the close (24:00 local time) of the N-th working day after the day the
 //! clock started, so a case accepted on a Friday with a one-working-day limit is due at the end
 //! of Monday, and one accepted on a Saturday is due then too. The calendar is data, part of the
-//! county's rules (`crate::rules`): phone and server compute the same due time, and the writer
+//! county's rules (the `rules` module): phone and server compute the same due time, and the writer
 //! of the event that starts a clock records it in the case, so a later calendar change never
 //! moves it. A year the calendar does not list follows plain Monday to Friday, and a deadline
 //! that crosses one says so ([`Calendar::due_flagged`]).

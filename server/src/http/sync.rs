@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use gridsync_core::Error as CoreError;
-use gridsync_core::protocol::{RulesUpdate, decode_request, encode_response};
+use gridsync_core::protocol::{decode_request, encode_response};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{SignedIn, SyncRequests};
@@ -61,19 +61,7 @@ pub(super) async fn sync(
         ));
     }
     let now = crate::now_ms();
-    let live = state.store.rules().await?;
-    let mut resp = state
-        .store
-        .sync(&ctx, &reader, &req, &live.admission, now)
-        .await?;
-    // The rules ride the response only when the device holds older ones (ADR 0020).
-    let held = state.store.device_rules(&req.device, req.rules).await?;
-    if held.unwrap_or(0) < live.rules.version() {
-        resp.rules = Some(RulesUpdate {
-            version: live.rules.version(),
-            toml: live.rules.to_toml(),
-        });
-    }
+    let resp = state.store.sync(&ctx, &reader, &req, now).await?;
     let m = &state.metrics;
     Metrics::add(&m.sync_requests, 1);
     Metrics::add(

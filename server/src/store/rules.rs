@@ -3,17 +3,13 @@
 //! device says it holds.
 
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
 
+use gridsync_core::protocol::RulesUpdate;
 use gridsync_core::rules::{Rules, RulesFile};
 use gridsync_core::taxonomy::Taxonomy;
 use sqlx::Row;
 
 use super::{Result, Store, StoreError};
-
-/// How long a server trusts its cached rules before asking the database whether another
-/// server stored newer ones (changes made through this server are seen at once).
-const RECHECK: Duration = Duration::from_secs(2);
 
 /// The rules in force and what admission accepts with them.
 #[derive(Debug)]
@@ -35,17 +31,16 @@ pub struct RulesChange {
 
 #[derive(Debug, Default)]
 pub(super) struct RulesCache {
-    live: RwLock<Option<(Arc<LiveRules>, Instant)>>,
+    live: RwLock<Option<Arc<LiveRules>>>,
 }
 
 impl Store {
-    /// The rules in force.
+    /// The rules in force. Each call asks the database for the newest version (one indexed
+    /// read), so a change made through another server or `gridsync rules import` counts from
+    /// the next request; the parsed rules are cached.
     pub async fn rules(&self) -> Result<Arc<LiveRules>> {
         let cached = self.rules_cache.live.read().ok().and_then(|g| g.clone());
-        if let Some((live, at)) = &cached {
-            if at.elapsed() < RECHECK {
-                return Ok(live.clone());
-            }
+        if let Some(live) = &cached {
             let newest: Option<i64> = sqlx::query("SELECT MAX(version) FROM rules")
                 .fetch_one(&self.pool)
                 .await?
@@ -61,7 +56,7 @@ impl Store {
     /// The rules this server last read, without asking the database: for showing dates and
     /// names. Writes and admission use [`Store::rules`].
     pub fn rules_now(&self) -> Arc<LiveRules> {
-        if let Some((live, _)) = self.rules_cache.live.read().ok().and_then(|g| g.clone()) {
+        if let Some(live) = self.rules_cache.live.read().ok().and_then(|g| g.clone()) {
             return live;
         }
         Arc::new(LiveRules {
@@ -96,7 +91,7 @@ impl Store {
 
     fn remember(&self, live: Arc<LiveRules>) {
         if let Ok(mut g) = self.rules_cache.live.write() {
-            *g = Some((live, Instant::now()));
+            *g = Some(live);
         }
     }
 
@@ -209,9 +204,24 @@ impl Store {
             .collect()
     }
 
+    /// The rules for a sync response: `current` when `device` holds an older version (what the
+    /// request says, else what it said last; a device that never said holds version 0).
+    pub(super) async fn rules_for(
+        &self,
+        device: &str,
+        said: Option<u64>,
+        current: &Rules,
+    ) -> Result<Option<RulesUpdate>> {
+        let held = self.device_rules(device, said).await?.unwrap_or(0);
+        Ok((held < current.version()).then(|| RulesUpdate {
+            version: current.version(),
+            toml: current.to_toml(),
+        }))
+    }
+
     /// The rules version `device` holds: `said` when the request says it (then recorded),
     /// else what it said last; `None` for a device that never said.
-    pub async fn device_rules(&self, device: &str, said: Option<u64>) -> Result<Option<u64>> {
+    async fn device_rules(&self, device: &str, said: Option<u64>) -> Result<Option<u64>> {
         if let Some(v) = said {
             sqlx::query(
                 "INSERT INTO device_rules (device_id, version) VALUES ($1, $2)

@@ -3,7 +3,6 @@
 
 use automerge::ActorId;
 use gridsync_core::protocol::{SyncResponse, decode_request};
-use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::testing::scenarios::{self, Hub};
 use gridsync_core::{Case, Identity};
 use gridsync_server::store::UserRecord;
@@ -65,10 +64,7 @@ impl Hub for StoreHub {
         Ok(self.rt.block_on(async {
             let ctx = store.device_context(&who.device).await.unwrap().unwrap();
             let reader = ctx.users.iter().find(|u| u.user == who.user).unwrap();
-            store
-                .sync(&ctx, reader, &req, Taxonomy::builtin(), now)
-                .await
-                .unwrap()
+            store.sync(&ctx, reader, &req, now).await.unwrap()
         }))
     }
 

@@ -10,13 +10,13 @@ mod case_loop;
 mod hub;
 mod org;
 mod patrols;
+mod rules;
 mod stats;
 mod sync;
 
 use gridsync_core::case::{Location, NewCase};
 use gridsync_core::protocol::{decode_request, encode_request};
 use gridsync_core::session::{Answer, SessionOutcome, Step, SyncSession};
-use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::{CaseKind, Identity, JurisdictionPath, Replica, Role};
 use gridsync_server::store::{Store, UserRecord};
 
@@ -70,10 +70,7 @@ pub async fn sync_into(store: &Store, r: &mut Replica, now: i64) -> SessionOutco
         let ctx = store.device_context(&req.device).await.unwrap().unwrap();
         let user = r.identity().unwrap().user.clone();
         let writer = ctx.users.iter().find(|u| u.user == user).unwrap().clone();
-        let resp = store
-            .sync(&ctx, &writer, &req, Taxonomy::builtin(), now)
-            .await
-            .unwrap();
+        let resp = store.sync(&ctx, &writer, &req, now).await.unwrap();
         session.answer(r, Answer::Synced(resp), now).unwrap();
     }
     assert!(!session.outcome().more, "did not settle");

@@ -47,10 +47,7 @@ conformance!(
             .unwrap();
             let req = r.next_sync_request().unwrap();
             let ctx = store.device_context(&req.device).await.unwrap().unwrap();
-            let resp = store
-                .sync(&ctx, &ctx.users[0], &req, Taxonomy::builtin(), at)
-                .await
-                .unwrap();
+            let resp = store.sync(&ctx, &ctx.users[0], &req, at).await.unwrap();
             assert!(resp.rejected.is_empty());
             r.apply_sync_response(&resp, at).unwrap();
         }

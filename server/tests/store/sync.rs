@@ -36,10 +36,7 @@ async fn wang(store: &Store) -> Replica {
 async fn round(store: &Store, r: &mut Replica) -> SyncOutcome {
     let req = decode_request(&encode_request(&r.next_sync_request().unwrap()).unwrap()).unwrap();
     let ctx = store.device_context(&req.device).await.unwrap().unwrap();
-    let resp = store
-        .sync(&ctx, &ctx.users[0], &req, Taxonomy::builtin(), T0)
-        .await
-        .unwrap();
+    let resp = store.sync(&ctx, &ctx.users[0], &req, T0).await.unwrap();
     r.apply_sync_response(&resp, T0).unwrap()
 }
 
@@ -75,10 +72,7 @@ conformance!(
         // The first attempt's response is lost: the push is committed all the same.
         let req = a.next_sync_request().unwrap();
         let ctx = store.device_context("phone-a").await.unwrap().unwrap();
-        let lost = store
-            .sync(&ctx, &ctx.users[0], &req, Taxonomy::builtin(), T0)
-            .await
-            .unwrap();
+        let lost = store.sync(&ctx, &ctx.users[0], &req, T0).await.unwrap();
         assert_eq!(lost.accepted[0].hashes.len(), 2);
         assert_eq!(store.change_count().await.unwrap(), 2);
         // The retry is acknowledged and stores nothing twice.
@@ -172,10 +166,7 @@ conformance!(a_forged_actor_is_quarantined, |store: Store| async move {
     let mut req = a.next_sync_request().unwrap();
     req.device = "phone-b".into();
     let ctx = store.device_context("phone-b").await.unwrap().unwrap();
-    let resp = store
-        .sync(&ctx, &ctx.users[0], &req, Taxonomy::builtin(), T0)
-        .await
-        .unwrap();
+    let resp = store.sync(&ctx, &ctx.users[0], &req, T0).await.unwrap();
     assert!(resp.accepted.is_empty());
     assert_eq!(resp.rejected[0].code.as_str(), "forged_actor");
     assert_eq!(store.quarantine().await.unwrap()[0].2, "forged_actor");

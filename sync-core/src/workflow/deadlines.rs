@@ -8,7 +8,7 @@ use crate::taxonomy::{Taxonomy, TimeLimit};
 use crate::vocab::{CaseKind, Millis, Status};
 
 /// What a case's deadlines are computed with: the catalogue's limits on the working-day
-/// calendar, of one version of the county's rules (`crate::rules::Rules::deadlines`; version 0
+/// calendar, of one version of the county's rules (`Rules::deadlines` in the `rules` module; version 0
 /// is what ships in the build).
 #[derive(Debug, Clone, Copy)]
 pub struct Deadlines<'a> {

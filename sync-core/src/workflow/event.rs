@@ -146,7 +146,7 @@ pub struct CaseEvent {
     /// For an event that starts a clock (see [`Deadlines`](super::Deadlines)): when it runs out, computed by the
     /// writer on its calendar and kept, so phone and server show the same deadline offline.
     pub due: Option<Millis>,
-    /// The version of the county's rules `due` was computed with (`crate::rules`); `None` for
+    /// The version of the county's rules `due` was computed with; `None` for
     /// events written before rules were versioned, or with a deadline set by hand.
     pub rules: Option<u64>,
     /// `due` crossed a year the calendar did not list, so only weekends counted as days off.

@@ -11,7 +11,6 @@ mod push;
 use gridsync_core::Identity;
 use gridsync_core::case::CaseDoc;
 use gridsync_core::protocol::{SyncRequest, SyncResponse};
-use gridsync_core::taxonomy::Taxonomy;
 use sqlx::{AnyConnection, Row};
 
 use super::cache::DocCache;
@@ -24,17 +23,19 @@ pub use push::JudgedPush;
 
 impl Store {
     /// One round trip: the push committed, then the pull read, as one response. `reader` is the
-    /// signed-in account the request speaks for; it decides what comes back.
+    /// signed-in account the request speaks for; it decides what comes back. Pushes are judged
+    /// under the rules in force (with earlier versions' categories), and the rules ride the
+    /// response only when the device holds an older version (ADR 0020).
     pub async fn sync(
         &self,
         ctx: &DeviceContext,
         reader: &Identity,
         req: &SyncRequest,
-        taxonomy: &Taxonomy,
         now: i64,
     ) -> Result<SyncResponse> {
+        let live = self.rules().await?;
         let (accepted, rejected) = self
-            .commit_push(ctx, reader, &req.push, taxonomy, now)
+            .commit_push(ctx, reader, &req.push, &live.admission, now)
             .await?;
         let page = self
             .pull(reader, &ctx.device, req.cursor, &req.want, req.page_bytes)
@@ -46,7 +47,7 @@ impl Store {
             cursor: page.cursor,
             more: page.more,
             server_time: now,
-            rules: None,
+            rules: self.rules_for(&ctx.device, req.rules, &live.rules).await?,
         })
     }
 
