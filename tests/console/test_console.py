@@ -368,7 +368,7 @@ def test_sign_out_ends_the_session_on_the_server(demo, browser):
     assert urllib.parse.urlsplit(browser.current_url).path == "/console/cases"
 
 
-PAGES = ["cases", "case", "supervision", "dashboard", "devices"]
+PAGES = ["cases", "case", "supervision", "dashboard", "devices", "rules"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -414,6 +414,62 @@ def test_english_switch(demo, admin):
     assert "状态" in headers, headers
     assert admin.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
     assert console_errors(admin) == []
+
+
+def test_county_admin_changes_a_time_limit(demo, browser):
+    """The county admin changes a category's time limit on the rules page: a bad limit is refused
+    with the rules unchanged; a good one is saved as the next version, shown in the table and in
+    the history with who changed what (the audit log's `rules_change` row says the same)."""
+    login(browser, demo.url, "county.admin", demo.password("county.admin"))
+    browser.get(demo.url + "/console/rules")
+    assert browser.find_element(By.ID, "nav-rules").get_attribute("class") == "on"
+    if not absent(browser, By.ID, "calendar-warning"):
+        # From 1 December without next year's calendar: the banner says which year, and links here.
+        banner = browser.find_element(By.ID, "calendar-warning")
+        assert "工作日历缺少" in banner.text, banner.text
+        link = banner.find_element(By.TAG_NAME, "a").get_attribute("href")
+        assert urllib.parse.urlsplit(link).path == "/console/rules", link
+    version = int(re.search(r"\d+", browser.find_element(By.ID, "rules-version").text).group())
+    row_css = "table#categories tr.category[data-code='elevator_repair']"
+
+    def limit_input():
+        return browser.find_element(By.CSS_SELECTOR, row_css + " input.limit-input")
+
+    def submit(value):
+        field = limit_input()
+        field.clear()
+        field.send_keys(value)
+        save = browser.find_element(By.CSS_SELECTOR, row_css + " button.save-category")
+        click_and_wait(browser, save)
+
+    before = limit_input().get_attribute("value")
+    new = "6wd" if before == "5wd" else "5wd"
+
+    submit("-3wd")
+    error = browser.find_element(By.ID, "rules-error").text
+    assert "-3wd" in error, error
+    assert f"{version}" in browser.find_element(By.ID, "rules-version").text
+    assert limit_input().get_attribute("value") == before
+    # The refusal is answered 422: the only thing the browser may log about it.
+    settle_log()
+    logged = console_errors(browser)
+    assert all("422" in e["message"] for e in logged), logged
+
+    submit(new)
+    assert urllib.parse.urlsplit(browser.current_url).path == "/console/rules"
+    assert not absent(browser, By.ID, "rules-saved"), "no success notice"
+    assert str(version + 1) in browser.find_element(By.ID, "rules-version").text
+    row = browser.find_element(By.CSS_SELECTOR, row_css)
+    assert new in row.find_element(By.CSS_SELECTOR, "td.limit").text, row.text
+    assert limit_input().get_attribute("value") == new
+    latest = browser.find_element(By.CSS_SELECTOR, "table#rules-history tr.rules-version")
+    assert latest.get_attribute("data-version") == str(version + 1), latest.text
+    cells = [td.text for td in latest.find_elements(By.TAG_NAME, "td")]
+    assert cells[1] == "county.admin", cells
+    assert f"电梯维修 (elevator_repair) 时限 {before} → {new}" in cells[3], cells
+    screenshot(browser, "rules.png")
+    settle_log()
+    assert console_errors(browser) == []
 
 
 def test_server_logged_no_errors(demo):

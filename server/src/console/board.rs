@@ -146,7 +146,7 @@ fn breakdown_rows(b: &[Breakdown], name: impl Fn(&Breakdown) -> String) -> Vec<(
 }
 
 /// The page `nav` (its title the same key), saying `why` this reviewer may not see it.
-fn forbidden_page(r: &Reviewer, nav: &'static str, why: &'static str) -> Response {
+pub(super) fn forbidden_page(r: &Reviewer, nav: &'static str, why: &'static str) -> Response {
     let l = r.lang;
     (
         StatusCode::FORBIDDEN,

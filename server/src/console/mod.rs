@@ -8,6 +8,7 @@ mod board;
 mod cases;
 mod error;
 mod i18n;
+mod rules;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use gridsync_core::Identity;
+use gridsync_core::rules::CalendarWarning;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
@@ -42,6 +44,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/lang", get(switch_lang))
         .merge(cases::routes())
         .merge(board::routes())
+        .merge(rules::routes())
         .layer(axum::middleware::map_response(private_page))
 }
 
@@ -50,6 +53,9 @@ pub fn routes() -> Router<Arc<AppState>> {
 pub struct Reviewer {
     pub who: Identity,
     pub lang: Lang,
+    /// For those who manage the rules: the calendar lacks a year deadlines need (shown on every
+    /// page).
+    pub calendar_warning: Option<CalendarWarning>,
 }
 
 /// A console request without a valid session goes to the sign-in page.
@@ -92,7 +98,19 @@ impl FromRequestParts<Arc<AppState>> for Reviewer {
         let (_, who) = auth::signed_in(&state.store, &claims)
             .await
             .map_err(|_| SignIn)?;
-        Ok(Reviewer { who, lang })
+        // Asking the store first picks up a calendar imported through another server.
+        let calendar_warning = match who.role.manages_rules() {
+            true => {
+                let _ = state.store.rules().await;
+                state.calendar_warning()
+            }
+            false => None,
+        };
+        Ok(Reviewer {
+            who,
+            lang,
+            calendar_warning,
+        })
     }
 }
 
@@ -211,11 +229,20 @@ pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
                         @if r.who.role.manages_devices() {
                             a href="/console/devices" class=(if current == "devices" { "on" } else { "" }) { (l.t("devices")) }
                         }
+                        @if r.who.role.manages_rules() {
+                            a #nav-rules href="/console/rules" class=(if current == "rules" { "on" } else { "" }) { (l.t("rules")) }
+                        }
                     }
                     span.who { (r.who.user) " · " (l.role(r.who.role)) " · " (r.who.scope) }
                     a #lang href=(format!("/console/lang?to={}", l.other().code())) { (l.t("lang_switch")) }
                     form.inline method="post" action="/console/logout" {
                         button #logout type="submit" { (l.t("logout")) }
+                    }
+                }
+                @if let Some(w) = &r.calendar_warning {
+                    div.banner #calendar-warning role="alert" data-year=(w.year) {
+                        (w.message()) " "
+                        a href="/console/rules#calendar-section" { (l.t("fix_calendar")) }
                     }
                 }
                 main { (body) }

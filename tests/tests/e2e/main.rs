@@ -8,6 +8,7 @@ mod cli;
 mod convergence;
 mod faults;
 mod field_photos;
+mod rules_console;
 mod server;
 mod shape;
 mod together;
