@@ -101,7 +101,7 @@ fn matrix() -> BTreeMap<(String, String), Vec<String>> {
 
 /// An HTTP client that shows redirects instead of following them: the console answers a
 /// missing session, and every form it accepts, with `303 See Other`.
-fn browser() -> ureq::Agent {
+pub(crate) fn browser() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -160,7 +160,7 @@ fn console_post(server: &Server, session: &str, path: &str, form: &str) -> (u16,
 }
 
 /// Signs `user` in at `POST /console/login` and returns the `gs_session` cookie's value.
-fn console_session(server: &Server, user: &str) -> String {
+pub(crate) fn console_session(server: &Server, user: &str) -> String {
     let form = format!("user={user}&password={}", urlencode(PASSWORD));
     let resp = browser()
         .post(format!("{}/console/login", server.url))
@@ -178,7 +178,7 @@ fn console_session(server: &Server, user: &str) -> String {
         .to_owned()
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),

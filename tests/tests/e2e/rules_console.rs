@@ -3,7 +3,8 @@
 
 use gridsync_core::Role;
 
-use crate::server::{PASSWORD, Server, get_json};
+use crate::access_matrix::{browser, console_session, urlencode};
+use crate::server::{Server, get_json};
 
 /// 2026-12-01 10:00 in China (UTC+8): next year's calendar is due.
 const DECEMBER_1: i64 = 1_796_090_400_000;
@@ -19,15 +20,6 @@ name = "春节"
 days = ["2027-02-06", "2027-02-07", "2027-02-08", "2027-02-09", "2027-02-10", "2027-02-11", "2027-02-12"]
 workdays = ["2027-02-20"]
 "#;
-
-/// An HTTP client that shows redirects instead of following them.
-fn browser() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .build()
-        .into()
-}
 
 /// Status, `Location` and body (as text) of a response.
 fn answer(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, String, String) {
@@ -70,43 +62,13 @@ fn post(
     )
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Signs `user` in at `POST /console/login`; the `gs_session` cookie's value.
-fn session(server: &Server, user: &str) -> String {
-    let form = format!("user={user}&password={}", urlencode(PASSWORD));
-    let resp = browser()
-        .post(format!("{}/console/login", server.url))
-        .content_type("application/x-www-form-urlencoded")
-        .send(&form)
-        .unwrap();
-    assert_eq!(resp.status(), 303, "{user} signs in to the console");
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("gs_session="))
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_owned()
-}
-
 /// A county admin (`admin`) and a township's staff (`ts`), signed in to the console.
 fn county() -> (Server, String, String) {
     let server = Server::start();
     server.add_user("admin", Role::CountyAdmin, "130322");
     server.add_user("ts", Role::TownshipStaff, "130322/101");
-    let admin = session(&server, "admin");
-    let ts = session(&server, "ts");
+    let admin = console_session(&server, "admin");
+    let ts = console_session(&server, "ts");
     (server, admin, ts)
 }
 
