@@ -233,6 +233,11 @@ fn judge(
     let after = fork
         .read()
         .map_err(|e| (RejectCode::InvalidCase, e.to_string()))?;
+    // Schema v1 is the types (`read`) and the value rules (`check`). They judge the whole
+    // result, so a case stored before the rules takes a batch that leaves it sound (a title set).
+    after
+        .check()
+        .map_err(|e| (RejectCode::InvalidCase, e.to_string()))?;
     if after.id != doc_id {
         return Err((
             RejectCode::InvalidCase,

@@ -4,7 +4,7 @@ use automerge::iter::DocItem;
 use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
 use serde::{Deserialize, Serialize};
 
-use super::{CaseDoc, ChangeAuthor};
+use super::{CaseDoc, ChangeAuthor, change_time_ms};
 use crate::vocab::Millis;
 
 /// One of the values a field holds after concurrent writes, and who wrote it.
@@ -12,7 +12,7 @@ use crate::vocab::Millis;
 pub struct ConflictValue {
     pub value: String,
     pub author: Option<ChangeAuthor>,
-    /// Device clock of the change that wrote it.
+    /// Device clock of the change that wrote it, in ms (`change_time_ms`); 0 when unknown.
     pub at: Millis,
     /// Hex hash of that change.
     pub change: String,
@@ -98,7 +98,10 @@ impl CaseDoc {
                 ConflictValue {
                     value: display_value(&self.doc, value, id),
                     author: meta.as_ref().and_then(|(_, c)| ChangeAuthor::of_change(c)),
-                    at: meta.as_ref().map(|(_, c)| c.timestamp()).unwrap_or(0),
+                    at: meta
+                        .as_ref()
+                        .map(|(_, c)| change_time_ms(c.timestamp()))
+                        .unwrap_or(0),
                     change: meta.map(|(h, _)| h.to_string()).unwrap_or_default(),
                 }
             })

@@ -3,6 +3,7 @@
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value};
 
+use super::check::{check_time, check_title, off_globe};
 use super::events::{read_event, write_event};
 use super::fields::{get_f64, get_str, jurisdiction_of, read_list, req_obj};
 use super::{
@@ -35,8 +36,10 @@ impl CaseEditor<'_> {
         at: Millis,
         deadlines: &workflow::Deadlines<'_>,
     ) -> Result<()> {
+        check_title(&new.title)?;
         check_len("title", &new.title, MAX_TITLE_CHARS)?;
         check_len("category", &new.category, MAX_SHORT_CHARS)?;
+        check_time("created_at", at)?;
         check_len("description", &new.description, MAX_TEXT_CHARS)?;
         let d = &mut *self.doc;
         let root = ObjId::Root;
@@ -83,6 +86,7 @@ impl CaseEditor<'_> {
     }
 
     pub fn set_title(&mut self, title: &str) -> Result<()> {
+        check_title(title)?;
         check_len("title", title, MAX_TITLE_CHARS)?;
         self.doc.put(ObjId::Root, "title", title)?;
         Ok(())
@@ -97,7 +101,7 @@ impl CaseEditor<'_> {
     /// Replaces the description by a minimal text diff, so concurrent edits interleave.
     pub fn set_description(&mut self, text: &str) -> Result<()> {
         check_len("description", text, MAX_TEXT_CHARS)?;
-        let obj = req_obj(self.doc, &ObjId::Root, "description")?;
+        let obj = text_obj(self.doc, &ObjId::Root, "description")?;
         self.doc.update_text(&obj, text)?;
         Ok(())
     }
@@ -130,6 +134,9 @@ impl CaseEditor<'_> {
             if let Some(v) = v {
                 if !v.is_finite() {
                     return Err(invalid(key, "not a finite number"));
+                }
+                if let Some(why) = off_globe(key, v) {
+                    return Err(invalid(key, why));
                 }
                 if get_f64(self.doc, &obj, key)? != Some(v) {
                     self.doc.put(&obj, key, v)?;
@@ -173,6 +180,7 @@ impl CaseEditor<'_> {
         }
         check_len("attachments.caption", &a.caption, MAX_SHORT_CHARS)?;
         check_len("attachments.mime", &a.mime, 100)?;
+        check_time("attachments.captured_at", a.captured_at)?;
         let list = req_obj(self.doc, &ObjId::Root, "attachments")?;
         let at = self.doc.length(&list);
         let obj = self.doc.insert_object(&list, at, ObjType::Map)?;
@@ -182,8 +190,9 @@ impl CaseEditor<'_> {
         self.doc.put(&obj, "bytes", a.bytes)?;
         self.doc.put(&obj, "caption", a.caption.as_str())?;
         self.doc.put(&obj, "captured_at", a.captured_at)?;
+        // A photo's position is optional: one the camera got wrong is left out, not refused.
         for (key, v) in [("lat", a.lat), ("lon", a.lon)] {
-            if let Some(v) = v.filter(|v| v.is_finite()) {
+            if let Some(v) = v.filter(|v| v.is_finite() && off_globe(key, *v).is_none()) {
                 self.doc.put(&obj, key, v)?;
             }
         }
@@ -194,6 +203,7 @@ impl CaseEditor<'_> {
     pub fn add_mediation_session(&mut self, s: &MediationSession) -> Result<String> {
         check_len("mediation.notes", &s.notes, MAX_TEXT_CHARS)?;
         check_len("mediation.outcome", &s.outcome, MAX_SHORT_CHARS)?;
+        check_time("mediation.sessions.at", s.at)?;
         let med = req_obj(self.doc, &ObjId::Root, "mediation")?;
         let list = req_obj(self.doc, &med, "sessions")?;
         let id = if s.id.is_empty() {
@@ -219,7 +229,7 @@ impl CaseEditor<'_> {
     pub fn set_agreement(&mut self, text: &str) -> Result<()> {
         check_len("mediation.agreement", text, MAX_TEXT_CHARS)?;
         let med = req_obj(self.doc, &ObjId::Root, "mediation")?;
-        let obj = req_obj(self.doc, &med, "agreement")?;
+        let obj = text_obj(self.doc, &med, "agreement")?;
         self.doc.update_text(&obj, text)?;
         Ok(())
     }
@@ -242,6 +252,9 @@ impl CaseEditor<'_> {
         let (last, parents) = parts.split_last().ok_or_else(|| bad("empty field path"))?;
         if parents.is_empty() && IMMUTABLE_ROOT_KEYS.contains(last) {
             return Err(bad("this field cannot change"));
+        }
+        if path == "title" {
+            check_title(value)?;
         }
         check_len("field", value, MAX_TEXT_CHARS)?;
         let mut obj = ObjId::Root;
@@ -270,10 +283,24 @@ impl CaseEditor<'_> {
             Some(i) => self.doc.get(&obj, i)?,
             None => self.doc.get(&obj, *last)?,
         };
+        // A string written as Text (as JavaScript writes every string) is settled as Text.
+        if let Some((Value::Object(ObjType::Text), _)) = current {
+            let text = match list_index {
+                Some(i) => self.doc.put_object(&obj, i, ObjType::Text)?,
+                None => self.doc.put_object(&obj, *last, ObjType::Text)?,
+            };
+            self.doc.update_text(&text, value)?;
+            return Ok(());
+        }
         let scalar: ScalarValue = match current {
             Some((Value::Scalar(s), _)) => match s.as_ref() {
                 ScalarValue::F64(_) => {
-                    ScalarValue::F64(value.trim().parse().map_err(|_| bad("expected a number"))?)
+                    // "NaN" and "inf" parse, but are no numbers of the schema.
+                    let f: f64 = value.trim().parse().map_err(|_| bad("expected a number"))?;
+                    if !f.is_finite() {
+                        return Err(bad("expected a finite number"));
+                    }
+                    ScalarValue::F64(f)
                 }
                 ScalarValue::Int(_) => ScalarValue::Int(
                     value
@@ -320,6 +347,7 @@ impl CaseEditor<'_> {
         draft: EventDraft,
         deadlines: &workflow::Deadlines<'_>,
     ) -> Result<String> {
+        check_time("events.at", self.at)?;
         let list = req_obj(self.doc, &ObjId::Root, "events")?;
         let events = read_list(self.doc, &ObjId::Root, "events", |d, o| read_event(&(d, o)))?;
         let doc: &AutoCommit = self.doc;
@@ -337,6 +365,21 @@ impl CaseEditor<'_> {
         let obj = self.doc.insert_object(&list, at, ObjType::Map)?;
         write_event(self.doc, &obj, &event)?;
         Ok(event.id)
+    }
+}
+
+/// The Text at `key` to edit by diff. A scalar string there (the schema reads either) becomes a
+/// Text of the same content first; an absent key becomes an empty Text.
+fn text_obj(doc: &mut AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId> {
+    match doc.get(obj, key)? {
+        Some((Value::Object(ObjType::Text), id)) => Ok(id),
+        Some((Value::Object(_), _)) => Err(Error::InvalidCase(format!("{key} is not text"))),
+        _ => {
+            let old = get_str(doc, obj, key)?;
+            let id = doc.put_object(obj, key, ObjType::Text)?;
+            doc.update_text(&id, &old)?;
+            Ok(id)
+        }
     }
 }
 

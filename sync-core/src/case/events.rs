@@ -1,9 +1,12 @@
 //! The workflow's events as maps of the document's `events` list.
 
-use automerge::transaction::Transactable;
-use automerge::{ObjId, ObjType};
+use std::collections::HashMap;
 
-use super::fields::Fields;
+use automerge::transaction::Transactable;
+use automerge::{ChangeHash, ObjId, ObjType, ReadDoc, Value};
+
+use super::CaseDoc;
+use super::fields::{Fields, get_str};
 use crate::access::Role;
 use crate::jurisdiction::Level;
 use crate::workflow::{CaseEvent, EventType, Rating};
@@ -79,4 +82,23 @@ pub(super) fn read_event<F: Fields>(f: &F) -> Result<CaseEvent> {
         rules: f.i64("rules")?.and_then(|v| u64::try_from(v).ok()),
         due_guessed: f.str("due_basis")? == DUE_ON_WEEKDAYS,
     })
+}
+
+impl CaseDoc {
+    /// The change that wrote each event of the log (event id → change hash), from the document's
+    /// own ops: a change's header time need not equal its events' `at` (JavaScript writes
+    /// seconds), so a timeline ties steps to changes by this.
+    pub fn event_changes(&self) -> HashMap<String, ChangeHash> {
+        let d = &self.doc;
+        let Ok(Some((Value::Object(ObjType::List), list))) = d.get(&ObjId::Root, "events") else {
+            return HashMap::new();
+        };
+        (0..d.length(&list))
+            .filter_map(|i| {
+                let (_, obj) = d.get(&list, i).ok()??;
+                let id = get_str(d, &obj, "id").ok()?;
+                Some((id, d.hash_for_opid(&obj)?))
+            })
+            .collect()
+    }
 }

@@ -1,5 +1,10 @@
 //! Typed getters over the document: schema errors, never panics. [`Fields`] reads a map by the
 //! same rules whether it is the live document (edits) or a hydrated copy (whole-case reads).
+//!
+//! The schema's one rule for strings: wherever it documents a string (str or Text), a scalar
+//! string and a Text object are both read, by their content — at the root, in nested maps and
+//! as list items. JavaScript Automerge writes every plain string as Text; Rust writes scalars.
+//! Numbers must be finite: NaN and ±Infinity are not numbers of the schema.
 
 use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value, hydrate};
 
@@ -20,10 +25,9 @@ pub(super) fn req_obj<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<ObjId
 /// writes: the pair of document and object) or a copy hydrated in one pass (whole-case reads).
 /// Both read a value by the same rules (`as_str` and friends).
 pub(super) trait Fields {
-    /// The string at `key` (scalar or Text); empty when absent.
+    /// The string at `key`, a scalar or a Text (the schema's rule for strings and Text fields
+    /// alike); empty when absent.
     fn str(&self, key: &str) -> Result<String>;
-    /// The Text at `key`; empty when absent.
-    fn text(&self, key: &str) -> Result<String>;
     fn i64(&self, key: &str) -> Result<Option<i64>>;
     fn f64(&self, key: &str) -> Result<Option<f64>>;
     /// A list of strings; empty when absent.
@@ -47,28 +51,37 @@ fn as_i64(key: &str, s: &ScalarValue) -> Result<Option<i64>> {
     }
 }
 
+/// A number of the schema: finite (JavaScript writes a whole number as an int).
 fn as_f64(key: &str, s: &ScalarValue) -> Result<Option<f64>> {
-    match s {
-        ScalarValue::F64(f) => Ok(Some(*f)),
-        ScalarValue::Int(i) => Ok(Some(*i as f64)),
-        ScalarValue::Null => Ok(None),
-        _ => Err(Error::InvalidCase(format!("{key} is not a number"))),
+    let f = match s {
+        ScalarValue::F64(f) => *f,
+        ScalarValue::Int(i) => *i as f64,
+        ScalarValue::Uint(u) => *u as f64,
+        ScalarValue::Null => return Ok(None),
+        _ => return Err(Error::InvalidCase(format!("{key} is not a number"))),
+    };
+    if !f.is_finite() {
+        return Err(Error::InvalidCase(format!("{key} is not a finite number")));
     }
+    Ok(Some(f))
 }
 
-fn list_item_str(key: &str, i: usize, s: Option<&ScalarValue>) -> Result<String> {
+/// A list item that must be a string: `item` is its content when it is a scalar string or a
+/// Text, `None` when it is anything else.
+fn list_item_str(key: &str, i: usize, item: Option<String>) -> Result<String> {
+    item.ok_or_else(|| Error::InvalidCase(format!("{key}[{i}] is not a string")))
+}
+
+fn scalar_string(s: &ScalarValue) -> Option<String> {
     match s {
-        Some(s) => Ok(s.as_str().unwrap_or_default().to_owned()),
-        None => Err(Error::InvalidCase(format!("{key}[{i}] is not a string"))),
+        ScalarValue::Str(s) => Some(s.to_string()),
+        _ => None,
     }
 }
 
 impl<D: ReadDoc> Fields for (&D, &ObjId) {
     fn str(&self, key: &str) -> Result<String> {
         get_str(self.0, self.1, key)
-    }
-    fn text(&self, key: &str) -> Result<String> {
-        get_text(self.0, self.1, key)
     }
     fn i64(&self, key: &str) -> Result<Option<i64>> {
         get_i64(self.0, self.1, key)
@@ -88,13 +101,6 @@ impl Fields for hydrate::Map {
             Some(hydrate::Value::Scalar(s)) => as_str(key, s),
             Some(hydrate::Value::Text(t)) => Ok(t.to_string()),
             Some(_) => Err(Error::InvalidCase(format!("{key} is not a string"))),
-        }
-    }
-    fn text(&self, key: &str) -> Result<String> {
-        match self.get(key) {
-            Some(hydrate::Value::Text(t)) => Ok(t.to_string()),
-            None => Ok(String::new()),
-            Some(_) => Err(Error::InvalidCase(format!("{key} is not text"))),
         }
     }
     fn i64(&self, key: &str) -> Result<Option<i64>> {
@@ -118,7 +124,8 @@ impl Fields for hydrate::Map {
                 .iter()
                 .enumerate()
                 .map(|(i, item)| match &item.value {
-                    hydrate::Value::Scalar(s) => list_item_str(key, i, Some(s)),
+                    hydrate::Value::Scalar(s) => list_item_str(key, i, scalar_string(s)),
+                    hydrate::Value::Text(t) => list_item_str(key, i, Some(t.to_string())),
                     _ => list_item_str(key, i, None),
                 })
                 .collect(),
@@ -176,14 +183,6 @@ pub(super) fn get_str<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<Strin
     }
 }
 
-pub(super) fn get_text<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<String> {
-    match d.get(obj, key)? {
-        Some((Value::Object(ObjType::Text), id)) => Ok(d.text(&id)?),
-        None => Ok(String::new()),
-        Some(_) => Err(Error::InvalidCase(format!("{key} is not text"))),
-    }
-}
-
 pub(super) fn get_i64<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<Option<i64>> {
     match d.get(obj, key)? {
         None => Ok(None),
@@ -205,7 +204,10 @@ pub(super) fn get_str_list<D: ReadDoc>(d: &D, obj: &ObjId, key: &str) -> Result<
         None => Ok(Vec::new()),
         Some((Value::Object(ObjType::List), list)) => (0..d.length(&list))
             .map(|i| match d.get(&list, i)? {
-                Some((Value::Scalar(s), _)) => list_item_str(key, i, Some(s.as_ref())),
+                Some((Value::Scalar(s), _)) => list_item_str(key, i, scalar_string(&s)),
+                Some((Value::Object(ObjType::Text), id)) => {
+                    list_item_str(key, i, Some(d.text(&id)?))
+                }
                 _ => list_item_str(key, i, None),
             })
             .collect(),

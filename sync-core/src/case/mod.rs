@@ -7,9 +7,12 @@
 //! Files by concern: `model` the typed case, `doc` the document and its history, `editor` the
 //! writes of one change, `read` the schema-checked read, `conflicts` fields holding several
 //! values, `change` who wrote a change and how untrusted change bytes are taken, `fields` the
-//! typed getters reads and writes share, `events` the workflow's events as document maps.
+//! typed getters reads and writes share (and the schema's rule for strings), `events` the
+//! workflow's events as document maps, `check` the rules on values (title, times, coordinates),
+//! `time` the plausible range of a document time and how a change's header time is read.
 
 mod change;
+mod check;
 mod conflicts;
 mod doc;
 mod editor;
@@ -17,6 +20,7 @@ mod events;
 mod fields;
 mod model;
 mod read;
+mod time;
 
 pub use change::{ChangeAuthor, parse_change};
 pub use conflicts::{ConflictValue, FieldConflict};
@@ -24,6 +28,9 @@ pub use doc::CaseDoc;
 pub use editor::CaseEditor;
 pub use model::{
     Attachment, Case, Location, Mediation, MediationSession, NewCase, Party, Reporter,
+};
+pub use time::{
+    CHANGE_TIME_SECONDS_BELOW, EARLIEST_TIME, LATEST_TIME, change_time_ms, implausible_time,
 };
 
 pub use crate::vocab::{CaseKind, Millis, new_case_id, validate_case_id};

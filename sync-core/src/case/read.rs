@@ -64,7 +64,7 @@ impl CaseDoc {
             jurisdiction,
             category: root.str("category")?,
             title: root.str("title")?,
-            description: root.text("description")?,
+            description: root.str("description")?,
             location: Location {
                 lat: loc.f64("lat")?,
                 lon: loc.f64("lon")?,
@@ -81,7 +81,7 @@ impl CaseDoc {
             events: hydrated_list(&root, "events", read_event)?,
             mediation: Mediation {
                 sessions: hydrated_list(med, "sessions", read_session)?,
-                agreement: med.text("agreement")?,
+                agreement: med.str("agreement")?,
                 result: med.str("result")?,
                 referral: med.str("referral")?,
             },
@@ -127,7 +127,7 @@ fn read_session<F: Fields>(f: &F) -> Result<MediationSession> {
         id: f.str("id")?,
         at: f.i64("at")?.unwrap_or(0),
         mediators: f.str_list("mediators")?,
-        notes: f.text("notes")?,
+        notes: f.str("notes")?,
         outcome: f.str("outcome")?,
     })
 }

@@ -3,6 +3,7 @@
 
 mod fixtures;
 mod hub;
+mod js_shape;
 mod merge;
 mod protocol;
 mod replica;

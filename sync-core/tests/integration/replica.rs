@@ -336,6 +336,7 @@ fn colleagues_photos_arrive_as_sealed_copies_and_originals_must_match_their_name
             sha256: name.clone(),
             mime: "image/jpeg".into(),
             bytes: theirs.len() as u64,
+            captured_at: T0,
             ..Default::default()
         };
         r.edit(&id, T0 + 1, |e| e.add_attachment(&reference))

@@ -13,7 +13,7 @@ use gridsync_core::workflow::{EventDraft, EventType};
 use gridsync_core::{Identity, Replica, Role};
 use serde_bytes::ByteBuf;
 
-use crate::server::{PASSWORD, Phone, Server, get_json, phone, post_sync, report};
+use crate::server::{PASSWORD, Phone, Server, T0, get_json, phone, post_sync, report};
 
 const COLUMNS: [&str; 4] = ["own", "same village", "other village", "other township"];
 
@@ -59,6 +59,9 @@ const PLACES: [&str; 4] = [
 ];
 
 const DAY: i64 = 86_400_000;
+/// 2026-01-05 (ms), the matrix's cases are reported on the days after it: long before the tests
+/// run, and a plausible document time.
+const FIRST_DAY: i64 = 1_767_571_200_000;
 
 /// The rows of the table between `<!-- {name}:start -->` and `<!-- {name}:end -->` in
 /// docs/SECURITY.md, header and separator skipped, cells trimmed and without backticks.
@@ -222,7 +225,7 @@ fn world() -> World {
     let mut desk = phone(&server, "admin", Role::CountyAdmin, "130322", "pc-admin");
     // Each case on a day of its own (long ago, so they are overdue now): the dashboard's
     // window can then pick out one place's case.
-    let at = |col: usize| (col as i64 + 2) * DAY;
+    let at = |col: usize| FIRST_DAY + (col as i64 + 2) * DAY;
     let mut cases = Vec::new();
     let mut photos = Vec::new();
     for (col, place) in PLACES.iter().enumerate() {
@@ -512,7 +515,7 @@ fn outcome(w: &World, actor: &str, resource: &str, col: usize) -> String {
                 .rules_now()
                 .rules
                 .calendar()
-                .local_date((col as i64 + 2) * DAY);
+                .local_date(FIRST_DAY + (col as i64 + 2) * DAY);
             let path = format!("/console/dashboard?from={day}&to={day}");
             console(
                 console_get(server, &session, &path),
@@ -666,7 +669,7 @@ fn write(
         fork.heads().len() + fork.changes_since(&[]).len()
     );
     let hash = fork
-        .edit(&who, 10, |e| e.set_title(&title))
+        .edit(&who, T0 + 10, |e| e.set_title(&title))
         .unwrap()
         .expect("a real edit");
     let change = fork.change(&hash).unwrap();

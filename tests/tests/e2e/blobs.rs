@@ -7,7 +7,7 @@ use gridsync_core::replica::AttachmentMeta;
 
 use gridsync_core::case::Attachment;
 
-use crate::server::{Phone, Server, agent, phone, report};
+use crate::server::{Phone, Server, T0, agent, phone, report};
 
 /// A real photo (a PNG with some texture) so the thumbnail can be made from it.
 fn photo(seed: u8) -> Vec<u8> {
@@ -116,18 +116,18 @@ fn a_photo_uploads_in_resumable_parts_and_only_its_readers_get_it() {
     let name = sha256_hex(&bytes);
     let id = w
         .replica
-        .capture(&report("危房墙体开裂", "130322/101/201/01"), 1)
+        .capture(&report("危房墙体开裂", "130322/101/201/01"), T0 + 1)
         .unwrap();
     let meta = AttachmentMeta {
         caption: "现场照片".into(),
         ..Default::default()
     };
-    w.replica.attach(&id, &bytes, &meta, 2).unwrap();
+    w.replica.attach(&id, &bytes, &meta, T0 + 2).unwrap();
     // A second photo whose upload will carry the wrong bytes, and a third of the wrong type.
     let second = photo(8);
-    w.replica.attach(&id, &second, &meta, 3).unwrap();
+    w.replica.attach(&id, &second, &meta, T0 + 3).unwrap();
     let third = photo(9);
-    w.replica.attach(&id, &third, &meta, 4).unwrap();
+    w.replica.attach(&id, &third, &meta, T0 + 4).unwrap();
     // Not yet referenced by anything the server holds: nobody may upload it.
     assert_eq!(put(&server, &w.token, &name, None, &bytes).0, 404);
     w.sync(&server);
@@ -258,7 +258,7 @@ fn a_photo_uploads_in_resumable_parts_and_only_its_readers_get_it() {
 
     // Every byte arrived but the server died before finishing: the next attempt finishes it.
     let fourth = photo(11);
-    w.replica.attach(&id, &fourth, &meta, 5).unwrap();
+    w.replica.attach(&id, &fourth, &meta, T0 + 5).unwrap();
     w.sync(&server);
     let fourth_name = sha256_hex(&fourth);
     assert!(
@@ -321,10 +321,10 @@ fn exif_location_reaches_only_the_centres_and_a_known_name_grants_nothing() {
     let name = sha256_hex(&bytes);
     let id = w
         .replica
-        .capture(&report("占道堆放", "130322/101/201/01"), 1)
+        .capture(&report("占道堆放", "130322/101/201/01"), T0 + 1)
         .unwrap();
     w.replica
-        .attach(&id, &bytes, &AttachmentMeta::default(), 2)
+        .attach(&id, &bytes, &AttachmentMeta::default(), T0 + 2)
         .unwrap();
     w.sync(&server);
     assert_eq!(put(&server, &w.token, &name, None, &bytes).0, 201);
@@ -364,17 +364,18 @@ fn exif_location_reaches_only_the_centres_and_a_known_name_grants_nothing() {
     // reference is stored, but it does not open the photo to him.
     let own = other
         .replica
-        .capture(&report("路灯不亮", "130322/101/202/01"), 3)
+        .capture(&report("路灯不亮", "130322/101/202/01"), T0 + 3)
         .unwrap();
     let forged = Attachment {
         sha256: name.clone(),
         mime: "image/jpeg".into(),
         bytes: bytes.len() as u64,
+        captured_at: T0 + 4,
         ..Default::default()
     };
     other
         .replica
-        .edit(&own, 4, |e| e.add_attachment(&forged))
+        .edit(&own, T0 + 4, |e| e.add_attachment(&forged))
         .unwrap();
     other.sync(&server);
     assert_eq!(

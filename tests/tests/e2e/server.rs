@@ -23,6 +23,9 @@ fn metrics_text(server: &Server) -> String {
         .unwrap()
 }
 
+/// A phone's clock in the tests: 2026-09-21, in ms (document times must be plausible ms).
+pub(crate) const T0: i64 = 1_790_000_000_000;
+
 pub(crate) fn report(title: &str, grid: &str) -> NewCase {
     NewCase {
         kind: CaseKind::Incident,
@@ -49,24 +52,27 @@ fn three_phones_capture_offline_and_converge_through_the_server() {
     // A shared case first, then everyone offline.
     let shared = wang
         .replica
-        .capture(&report("东街危房", "130322/101/201/01"), 1)
+        .capture(&report("东街危房", "130322/101/201/01"), T0 + 1)
         .unwrap();
     wang.sync(&server);
     liu.sync(&server);
     zhao.sync(&server);
     for (i, p) in [&mut wang, &mut liu, &mut zhao].into_iter().enumerate() {
         p.replica
-            .capture(&report(&format!("离线上报 {i}"), "130322/101/201/01"), 10)
+            .capture(
+                &report(&format!("离线上报 {i}"), "130322/101/201/01"),
+                T0 + 10,
+            )
             .unwrap();
     }
     wang.replica
-        .edit(&shared, 20, |e| e.set_title("东街三号危房"))
+        .edit(&shared, T0 + 20, |e| e.set_title("东街三号危房"))
         .unwrap();
     liu.replica
-        .edit(&shared, 21, |e| e.set_title("东街危房（已设警示）"))
+        .edit(&shared, T0 + 21, |e| e.set_title("东街危房（已设警示）"))
         .unwrap();
     zhao.replica
-        .edit(&shared, 22, |e| {
+        .edit(&shared, T0 + 22, |e| {
             e.set_description("危房墙体开裂，已通知户主")
         })
         .unwrap();
@@ -139,7 +145,7 @@ fn writes_outside_scope_and_forged_actors_are_quarantined_and_retries_change_not
         .unwrap();
     let foreign = sun
         .replica
-        .capture(&report("越界上报", "130322/101/201/01"), 1)
+        .capture(&report("越界上报", "130322/101/201/01"), T0 + 1)
         .unwrap();
     let resp = sun.sync_once(&server);
     assert_eq!(resp.rejected.len(), 1);
@@ -157,7 +163,7 @@ fn writes_outside_scope_and_forged_actors_are_quarantined_and_retries_change_not
 
     // sun replays wang's change under its own token: forged actor.
     wang.replica
-        .capture(&report("东街危房", "130322/101/201/01"), 2)
+        .capture(&report("东街危房", "130322/101/201/01"), T0 + 2)
         .unwrap();
     let mut req = wang.replica.next_sync_request().unwrap();
     req.device = "phone-sun".into();
@@ -429,19 +435,19 @@ fn reviewers_read_cases_in_their_jurisdiction_only_with_history_and_conflicts() 
 
     let hazard = wang
         .replica
-        .capture(&report("东街危房", "130322/101/201/01"), 1_000)
+        .capture(&report("东街危房", "130322/101/201/01"), T0 + 1_000)
         .unwrap();
     let mut visit = report("重点人员走访记录", "130322/101/201/01");
     visit.kind = CaseKind::KeyPersonVisit;
     visit.category = "key_person_visit".into();
-    let visit = wang.replica.capture(&visit, 2_000).unwrap();
+    let visit = wang.replica.capture(&visit, T0 + 2_000).unwrap();
     wang.sync(&server);
     zhao.sync(&server);
     wang.replica
-        .edit(&hazard, 3_000, |e| e.set_title("东街三号危房"))
+        .edit(&hazard, T0 + 3_000, |e| e.set_title("东街三号危房"))
         .unwrap();
     zhao.replica
-        .edit(&hazard, 4_000, |e| e.set_title("东街危房（已设警示）"))
+        .edit(&hazard, T0 + 4_000, |e| e.set_title("东街危房（已设警示）"))
         .unwrap();
     wang.sync(&server);
     zhao.sync(&server);
@@ -479,7 +485,8 @@ fn reviewers_read_cases_in_their_jurisdiction_only_with_history_and_conflicts() 
     assert_eq!(history.len(), 3, "capture and two edits");
     assert_eq!(history[0]["device"], "phone-wang");
     assert_eq!(
-        history[0]["device_time"], 1_000,
+        history[0]["device_time"],
+        T0 + 1_000,
         "the phone's clock at capture"
     );
     assert!(
@@ -578,7 +585,7 @@ fn metrics_count_syncs_and_refusals_and_a_retry_storm_is_rate_limited() {
     let server = Server::start();
     let mut wang = server.enrol("wang", Role::GridWorker, "130322/101/201/01");
     wang.replica
-        .capture(&report("东街危房", "130322/101/201/01"), 1)
+        .capture(&report("东街危房", "130322/101/201/01"), T0 + 1)
         .unwrap();
     wang.sync(&server);
     let text = metrics_text(&server);

@@ -11,7 +11,7 @@ use gridsync_core::{Replica, Role};
 use gridsync_server::supervision::Supervisor;
 use gridsync_testkit::db;
 
-use crate::server::{KEY, PASSWORD, Server, agent, login, path, post_sync, report};
+use crate::server::{KEY, PASSWORD, Server, T0, agent, login, path, post_sync, report};
 
 const PHONES: usize = 50;
 
@@ -38,7 +38,7 @@ fn sign_in(server: &Server, i: usize) -> Signed {
                 .unwrap(),
         )
         .unwrap();
-    replica.capture(&report("路灯不亮", &grid), 1).unwrap();
+    replica.capture(&report("路灯不亮", &grid), T0 + 1).unwrap();
     Signed {
         user,
         device,
