@@ -70,9 +70,13 @@ pub struct RefreshRequest {
 }
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenResponse), (status = 400, body = ErrorBody), (status = 401, description = "invalid_credentials", body = ErrorBody),
+    responses((status = 200, body = TokenResponse),
+        (status = 400, description = "bad_request (no `Content-Type: application/json`, not JSON, a field missing or mistyped); invalid_input (`actor`, `device`)", body = ErrorBody),
+        (status = 401, description = "invalid_credentials", body = ErrorBody),
         (status = 403, description = "device_revoked, device_taken", body = ErrorBody), (status = 409, description = "actor_taken", body = ErrorBody),
-        (status = 429, description = "rate_limited", body = ErrorBody)))]
+        (status = 413, description = "too_large", body = ErrorBody),
+        (status = 429, description = "rate_limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 500, description = "internal", body = ErrorBody)))]
 pub(super) async fn login(
     State(state): State<Arc<AppState>>,
     body: Result<Json<LoginRequest>, JsonRejection>,
@@ -108,8 +112,12 @@ pub(super) async fn login(
 }
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, description = "token_reused, token_expired, invalid_token, device_revoked", body = ErrorBody),
-        (status = 429, description = "rate_limited", body = ErrorBody)))]
+    responses((status = 200, body = TokenResponse),
+        (status = 400, description = "bad_request (no `Content-Type: application/json`, not JSON, `refresh_token` missing or not a string)", body = ErrorBody),
+        (status = 401, description = "token_reused, token_expired, invalid_token, device_revoked", body = ErrorBody),
+        (status = 413, description = "too_large", body = ErrorBody),
+        (status = 429, description = "rate_limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 500, description = "internal", body = ErrorBody)))]
 pub(super) async fn refresh(
     State(state): State<Arc<AppState>>,
     body: Result<Json<RefreshRequest>, JsonRejection>,
@@ -125,8 +133,12 @@ pub(super) async fn refresh(
     Ok(Json(tokens.into()))
 }
 
+/// An unknown or spent refresh token is signed out already: `204` too.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
-    responses((status = 204, description = "signed out of the device")))]
+    responses((status = 204, description = "signed out of the device"),
+        (status = 400, description = "bad_request (no `Content-Type: application/json`, not JSON, `refresh_token` missing or not a string)", body = ErrorBody),
+        (status = 413, description = "too_large", body = ErrorBody),
+        (status = 500, description = "internal", body = ErrorBody)))]
 pub(super) async fn logout(
     State(state): State<Arc<AppState>>,
     body: Result<Json<RefreshRequest>, JsonRejection>,

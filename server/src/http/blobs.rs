@@ -10,6 +10,7 @@ use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::Binary;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{BlobRequests, SignedIn};
 use super::state::AppState;
@@ -35,12 +36,17 @@ fn blob_name(path: Result<Path<String>, PathRejection>) -> String {
 /// `HEAD /v1/blobs/{sha256}`: how many bytes of the caller's upload the server holds
 /// (`Upload-Offset`), so an upload cut off resumes where it stopped; `Upload-Complete: true`
 /// once the caller has sent it whole.
+/// A `HEAD` answer has no body: errors are the status alone (with the code in `GET`'s words).
 #[utoipa::path(head, path = "/v1/blobs/{sha256}", tag = "blobs", security(("bearer" = [])),
-    params(("sha256" = String, Path, description = "lower-case hex SHA-256 of the bytes")),
-    responses((status = 200, description = "headers Upload-Offset (bytes of the caller's upload held) and Upload-Complete"),
-        (status = 400, description = "bad_name", body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, description = "not_found: no readable case references it", body = ErrorBody),
-        (status = 429, description = "rate_limited: the device's blob requests (or, for PUT, upload bytes); header Retry-After", body = ErrorBody)))]
+    params(("sha256" = String, Path, description = "lower-case hex SHA-256 of the bytes", pattern = "^[0-9a-f]{64}$")),
+    responses((status = 200, description = "the caller's upload", headers(
+            ("Upload-Offset" = i64, description = "bytes of the caller's upload the server holds"),
+            ("Upload-Complete" = bool, description = "the caller has sent it whole"))),
+        (status = 400, description = "bad_name"),
+        (status = 401, description = "missing_token, invalid_token, token_expired, unknown_device, device_revoked"),
+        (status = 404, description = "not_found: no readable case references it"),
+        (status = 429, description = "rate_limited: the device's blob requests", headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 500, description = "internal")))]
 pub(super) async fn head_blob(
     State(state): State<Arc<AppState>>,
     caller: SignedIn<BlobRequests>,
@@ -67,18 +73,20 @@ pub(super) async fn head_blob(
 /// with `Upload-Offset` when more is expected. With `Content-Range`, a body cut off by the link
 /// is kept as far as it came.
 #[utoipa::path(put, path = "/v1/blobs/{sha256}", tag = "blobs", security(("bearer" = [])),
-    params(("sha256" = String, Path, description = "lower-case hex SHA-256 of the bytes"),
-        ("Content-Range" = Option<String>, Header, description = "bytes START-END/TOTAL; START is the Upload-Offset of HEAD")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the blob, or the part from START"),
+    params(("sha256" = String, Path, description = "lower-case hex SHA-256 of the bytes", pattern = "^[0-9a-f]{64}$"),
+        ("Content-Range" = Option<String>, Header, nullable = false, pattern = "^bytes [0-9]+-[0-9]+/[0-9]+$",
+            description = "bytes START-END/TOTAL; START is the Upload-Offset of HEAD; without it, the body is the whole blob")),
+    request_body(content = inline(Binary), content_type = "application/octet-stream", description = "the blob, or the part from START; the type is read from its first bytes"),
     responses((status = 201, description = "complete: the caller has sent every byte, checked against the name"),
-        (status = 202, description = "more expected; header Upload-Offset"),
-        (status = 400, description = "bad_name, bad_range", body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 202, description = "more expected", headers(("Upload-Offset" = i64, description = "bytes of the caller's upload the server holds"))),
+        (status = 400, description = "bad_name, bad_range", body = ErrorBody), (status = 401, description = "missing_token, invalid_token, token_expired, unknown_device, device_revoked", body = ErrorBody),
         (status = 404, description = "not_found", body = ErrorBody),
-        (status = 409, description = "wrong_offset; header Upload-Offset", body = ErrorBody),
+        (status = 409, description = "wrong_offset", body = ErrorBody, headers(("Upload-Offset" = i64, description = "where to continue"))),
         (status = 413, description = "too_large (20 MiB)", body = ErrorBody),
         (status = 415, description = "unsupported_type: images and PDF only", body = ErrorBody),
         (status = 422, description = "hash_mismatch: nothing stored", body = ErrorBody),
-        (status = 429, description = "rate_limited: the device's blob requests (or, for PUT, upload bytes); header Retry-After", body = ErrorBody)))]
+        (status = 429, description = "rate_limited: the device's blob requests or upload bytes", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 500, description = "internal", body = ErrorBody)))]
 pub(super) async fn put_blob(
     State(state): State<Arc<AppState>>,
     caller: SignedIn<BlobRequests>,
@@ -176,13 +184,16 @@ impl IntoResponse for Served {
 
 /// `GET /v1/blobs/{sha256}[?thumb=1]`.
 #[utoipa::path(get, path = "/v1/blobs/{sha256}", tag = "blobs", security(("bearer" = [])),
-    params(("sha256" = String, Path, description = "lower-case hex SHA-256 of the bytes"), BlobQuery),
-    responses((status = 200, description = "the bytes (header x-gridsync-variant: original or stripped of EXIF by role) or a JPEG thumbnail",
-            content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 400, description = "bad_name", body = ErrorBody), (status = 401, body = ErrorBody),
+    params(("sha256" = String, Path, description = "lower-case hex SHA-256 of the bytes", pattern = "^[0-9a-f]{64}$"), BlobQuery),
+    responses((status = 200, description = "the bytes, typed as sniffed at upload, or a JPEG thumbnail",
+            content((inline(Binary) = "image/jpeg"), (inline(Binary) = "image/png"), (inline(Binary) = "image/webp"),
+                (inline(Binary) = "image/heic"), (inline(Binary) = "application/pdf")),
+            headers(("x-gridsync-variant" = String, description = "not on thumbnails: `original`, or `stripped` of EXIF by role"))),
+        (status = 400, description = "bad_name; bad_request: `thumb` given twice", body = ErrorBody), (status = 401, description = "missing_token, invalid_token, token_expired, unknown_device, device_revoked", body = ErrorBody),
         (status = 403, description = "metadata_restricted (HEIC for roles that may not see EXIF)", body = ErrorBody),
         (status = 404, description = "not_found, not_uploaded, no_thumbnail", body = ErrorBody),
-        (status = 429, description = "rate_limited: the device's blob requests (or, for PUT, upload bytes); header Retry-After", body = ErrorBody)))]
+        (status = 429, description = "rate_limited: the device's blob requests", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 500, description = "internal", body = ErrorBody)))]
 pub(super) async fn get_blob(
     State(state): State<Arc<AppState>>,
     caller: SignedIn<BlobRequests>,

@@ -21,7 +21,9 @@ pub fn router() -> Router<Arc<AppState>> {
 
 /// `GET /v1/cases`: the cases the caller may read, filtered and paged.
 #[utoipa::path(get, path = "/v1/cases", tag = "cases", security(("bearer" = [])), params(CaseQuery),
-    responses((status = 200, body = CasePage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = CasePage), (status = 400, description = "bad_request: a parameter does not parse", body = ErrorBody),
+        (status = 401, description = "missing_token, invalid_token, token_expired, unknown_device, device_revoked", body = ErrorBody),
+        (status = 500, description = "internal", body = ErrorBody)))]
 pub(super) async fn list_cases(
     State(state): State<Arc<AppState>>,
     caller: SignedIn,
@@ -53,8 +55,13 @@ pub struct CaseDetail {
 
 /// `GET /v1/cases/{id}`: 404 both for a missing case and for one the caller may not read, so
 /// ids outside the caller's jurisdiction reveal nothing.
-#[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases", security(("bearer" = [])), params(("id" = String, Path, description = "case id (UUID)")),
-    responses((status = 200, body = CaseDetail), (status = 401, body = ErrorBody), (status = 404, description = "not_found: missing or outside the caller's jurisdiction", body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases", security(("bearer" = [])),
+    params(("id" = String, Path, description = "case id: a UUID, lower-case with hyphens",
+        pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")),
+    responses((status = 200, body = CaseDetail),
+        (status = 401, description = "missing_token, invalid_token, token_expired, unknown_device, device_revoked", body = ErrorBody),
+        (status = 404, description = "not_found: not a case id, missing, or outside the caller's jurisdiction", body = ErrorBody),
+        (status = 500, description = "internal", body = ErrorBody)))]
 pub(super) async fn case_detail(
     State(state): State<Arc<AppState>>,
     caller: SignedIn,

@@ -29,6 +29,13 @@ pub use sync::SYNC_CONTENT_TYPE;
 
 use crate::limit::{MAX_BLOB_REQUEST_BYTES, MAX_REQUEST_BYTES};
 
+// A raw body in the OpenAPI description (a sync envelope, a blob's bytes) is `type: string,
+// format: binary`, so generic clients send bytes, not a JSON array of numbers.
+/// Raw bytes.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Binary(pub Vec<u8>);
+
 /// Every API route.
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()

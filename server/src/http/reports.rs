@@ -24,23 +24,30 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 const DAY_MS: i64 = 86_400_000;
+/// The instants patrol coverage may be asked about: 1970-01-01 to 9999-12-31 (UTC).
+const COVERAGE_INSTANTS: std::ops::RangeInclusive<i64> = 0..=253_402_300_799_999;
 
 /// Query of `GET /v1/stats`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     /// Received at or after (ms since the epoch); default 30 days before `to`.
     pub from: Option<i64>,
     /// Received before (ms since the epoch); default now.
     pub to: Option<i64>,
     /// A jurisdiction path within the caller's own; default the caller's scope.
+    #[param(pattern = "^([0-9A-Za-z_-]{1,32}(/[0-9A-Za-z_-]{1,32}){0,3})?$")]
     pub scope: Option<String>,
 }
 
 /// `GET /v1/stats`: the loop's figures for a scope and a window (see `stats.rs` for what each
 /// rate divides). Departments get 403: their figures are not a jurisdiction's.
 #[utoipa::path(get, path = "/v1/stats", tag = "stats", security(("bearer" = [])), params(StatsQuery),
-    responses((status = 200, body = Stats), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, description = "forbidden (departments) or out_of_scope (a scope outside the caller's)", body = ErrorBody)))]
+    responses((status = 200, body = Stats),
+        (status = 400, description = "bad_request: a parameter does not parse, `scope` is not a jurisdiction path, `from` is not before `to`", body = ErrorBody),
+        (status = 401, description = "missing_token, invalid_token, token_expired, unknown_device, device_revoked", body = ErrorBody),
+        (status = 403, description = "forbidden (departments) or out_of_scope (a scope outside the caller's)", body = ErrorBody),
+        (status = 500, description = "internal", body = ErrorBody)))]
 pub(super) async fn stats(
     State(state): State<Arc<AppState>>,
     caller: SignedIn,
@@ -82,23 +89,55 @@ fn report_scope(who: &Identity, asked: Option<&str>) -> Result<JurisdictionPath,
     Ok(scope)
 }
 
+/// The window `[from, to)` of a coverage report, defaults filled in, or why it is refused.
+fn coverage_window(from: Option<i64>, to: Option<i64>, now: i64) -> Result<(i64, i64), ApiError> {
+    // The calendar counts days in these years only: past them its arithmetic would overflow.
+    if [from, to]
+        .iter()
+        .flatten()
+        .any(|t| !COVERAGE_INSTANTS.contains(t))
+    {
+        return Err(ApiError::bad_request(
+            "from and to are instants from 1970 to 9999 (ms since the epoch)",
+        ));
+    }
+    let to = to.unwrap_or(now);
+    let from = from.unwrap_or(to.saturating_sub(7 * DAY_MS));
+    // Checked: `to - from` of two numbers from the query overflows for far-apart ones.
+    let span = to.checked_sub(from);
+    if from >= to || span.is_none_or(|d| d > crate::patrol::MAX_DAYS as i64 * DAY_MS) {
+        return Err(ApiError::bad_request(
+            "from must be before to, at most a year apart",
+        ));
+    }
+    Ok((from, to))
+}
+
 /// Query of `GET /v1/patrols/coverage`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CoverageQuery {
     /// grid (daily), village (weekly), township (fortnightly) or county (monthly); default grid.
+    #[param(pattern = "^(grid|village|township|county)?$")]
     pub level: Option<String>,
-    /// From this instant (ms since the epoch); default 7 days before `to`.
+    /// From this instant (ms since the epoch, 1970 to 9999); default 7 days before `to`.
+    #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     pub from: Option<i64>,
-    /// Before this instant; default now. At most a year after `from`.
+    /// Before this instant (1970 to 9999); default now. At most a year after `from`.
+    #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     pub to: Option<i64>,
     /// A jurisdiction path within the caller's own; default the caller's scope.
+    #[param(pattern = "^([0-9A-Za-z_-]{1,32}(/[0-9A-Za-z_-]{1,32}){0,3})?$")]
     pub scope: Option<String>,
 }
 
 /// `GET /v1/patrols/coverage`: per period of the level's cadence, the units nobody patrolled.
 #[utoipa::path(get, path = "/v1/patrols/coverage", tag = "stats", security(("bearer" = [])), params(CoverageQuery),
-    responses((status = 200, body = Coverage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, description = "forbidden (departments) or out_of_scope", body = ErrorBody)))]
+    responses((status = 200, body = Coverage),
+        (status = 400, description = "bad_request: a parameter does not parse, an unknown `level`, `scope` is not a jurisdiction path, `from` or `to` outside 1970 to 9999, `from` not before `to` or over a year before it", body = ErrorBody),
+        (status = 401, description = "missing_token, invalid_token, token_expired, unknown_device, device_revoked", body = ErrorBody),
+        (status = 403, description = "forbidden (departments) or out_of_scope", body = ErrorBody),
+        (status = 500, description = "internal", body = ErrorBody)))]
 pub(super) async fn patrol_coverage(
     State(state): State<Arc<AppState>>,
     caller: SignedIn,
@@ -111,15 +150,7 @@ pub(super) async fn patrol_coverage(
         Some(l) => Level::parse(l)
             .ok_or_else(|| ApiError::bad_request("level is grid, village, township or county"))?,
     };
-    let to = q.to.unwrap_or_else(crate::now_ms);
-    let from = q.from.unwrap_or(to.saturating_sub(7 * DAY_MS));
-    // Checked: `to - from` of two numbers from the query overflows for far-apart ones.
-    let span = to.checked_sub(from);
-    if from >= to || span.is_none_or(|d| d > crate::patrol::MAX_DAYS as i64 * DAY_MS) {
-        return Err(ApiError::bad_request(
-            "from must be before to, at most a year apart",
-        ));
-    }
+    let (from, to) = coverage_window(q.from, q.to, crate::now_ms())?;
     let units = state.store.units_at(&scope, level).await?;
     let patrols = state.store.patrols(&scope, from, to).await?;
     Ok(Json(crate::patrol::coverage(
@@ -131,4 +162,52 @@ pub(super) async fn patrol_coverage(
         to,
         state.store.rules_now().rules.calendar(),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse;
+    use gridsync_core::calendar::Calendar;
+
+    /// Schemathesis found `from=-9223372036854775808&to=-9223372036854775807` panicking in the
+    /// calendar: every window accepted now is one the calendar counts without overflow.
+    #[test]
+    fn a_coverage_window_the_calendar_cannot_count_is_refused() {
+        let now = 1_780_000_000_000;
+        for (from, to) in [
+            (Some(i64::MIN), Some(i64::MIN + 1)),
+            (Some(-1), None),
+            (None, Some(i64::MAX)),
+            (Some(i64::MAX - 1), Some(i64::MAX)),
+        ] {
+            let refused = coverage_window(from, to, now).unwrap_err();
+            assert_eq!(refused.into_response().status(), StatusCode::BAD_REQUEST);
+        }
+        let last = *COVERAGE_INSTANTS.end();
+        for (from, to) in [
+            (Some(0), Some(1)),
+            (None, Some(0)),
+            (Some(last - 400 * DAY_MS), Some(last - 40 * DAY_MS)),
+            (Some(last - DAY_MS), Some(last)),
+            (None, None),
+        ] {
+            let (from, to) = coverage_window(from, to, now).unwrap();
+            let root = JurisdictionPath::parse("130533").unwrap();
+            for level in [Level::Grid, Level::Village, Level::Township, Level::County] {
+                let units = std::collections::BTreeSet::from([root.clone()]);
+                let patrols = [(root.clone(), from)];
+                let c = crate::patrol::coverage(
+                    &root,
+                    level,
+                    &units,
+                    &patrols,
+                    from,
+                    to,
+                    Calendar::builtin(),
+                );
+                assert!(!c.periods.is_empty(), "{level:?} {from}..{to}");
+            }
+        }
+    }
 }
