@@ -27,6 +27,12 @@ pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// spell stays well inside).
 pub const SYNC_BURST: u32 = 120;
 pub const SYNC_PER_MINUTE: u32 = 600;
+/// A sync whose push had refusals costs the device more of its sync budget: this many requests
+/// worth per refused change, and one more per [`REFUSED_BYTES_PER_TOKEN`] pushed to its case. A
+/// phone that keeps sending refused bytes is slowed to the refill rate; an honest phone with one
+/// refused change barely notices.
+pub const REFUSED_CHANGE_COST: u64 = 10;
+pub const REFUSED_BYTES_PER_TOKEN: u64 = 4096;
 /// Sign-ins per account name, refreshes per device: 10, then 10 a minute.
 pub const LOGIN_BURST: u32 = 10;
 pub const LOGIN_PER_MINUTE: u32 = 10;
@@ -73,6 +79,17 @@ impl RateLimiter {
         self.take(key, 1).is_ok()
     }
 
+    /// Takes up to `cost` tokens from `key`'s bucket, emptying it if it holds fewer: a charge for
+    /// work already done, never refused.
+    pub fn charge(&self, key: &str, cost: u64) {
+        if self.take(key, cost).is_err() {
+            let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((tokens, _)) = buckets.get_mut(key) {
+                *tokens = 0.0;
+            }
+        }
+    }
+
     /// Takes `cost` tokens for `key` (at most the burst: a cost larger than the bucket empties
     /// it); when the bucket holds fewer, takes none and says how long until it will.
     pub fn take(&self, key: &str, cost: u64) -> Result<(), Duration> {
@@ -112,6 +129,21 @@ mod tests {
         assert!((0..3).all(|_| limiter.allow("phone-a")));
         assert!(!limiter.allow("phone-a"));
         assert!(limiter.allow("phone-b"), "keys do not share a bucket");
+    }
+
+    #[test]
+    fn a_charge_past_the_bucket_empties_it() {
+        let limiter = RateLimiter::new(100, 60);
+        limiter.charge("phone", 30);
+        assert!(limiter.take("phone", 70).is_ok(), "30 charged, 70 left");
+        assert!(limiter.take("phone", 5).is_err());
+        let limiter = RateLimiter::new(100, 60);
+        limiter.charge("phone", 10_000);
+        assert!(
+            !limiter.allow("phone"),
+            "a charge larger than the bucket empties it"
+        );
+        assert!(limiter.allow("other"));
     }
 
     #[test]

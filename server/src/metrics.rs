@@ -94,3 +94,40 @@ impl Metrics {
         out
     }
 }
+
+/// The quarantine's gauges and counter (`Store::quarantine_totals`).
+pub fn quarantine(q: &crate::store::QuarantineTotals) -> String {
+    let mut out = String::new();
+    for (name, kind, help, value) in [
+        (
+            "gridsync_quarantine_kept",
+            "gauge",
+            "Refused changes kept in quarantine, not released.",
+            q.kept,
+        ),
+        (
+            "gridsync_quarantine_kept_bytes",
+            "gauge",
+            "Budget bytes the kept refusals use.",
+            q.kept_bytes,
+        ),
+        (
+            "gridsync_quarantine_dropped_total",
+            "counter",
+            "Refusals past a device's or the total budget: counted, not stored.",
+            q.dropped,
+        ),
+        (
+            "gridsync_quarantine_released_total",
+            "counter",
+            "Quarantined changes released into their case.",
+            q.released,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
+    out
+}

@@ -104,6 +104,13 @@ impl Role {
         matches!(self, Role::CountyAdmin)
     }
 
+    /// Whether this role sees the quarantine (refused changes, each device's share) and releases
+    /// a refused change once its reason is fixed: county admins only, as it shows what other
+    /// people wrote and puts it into a case on their behalf.
+    pub fn manages_quarantine(self) -> bool {
+        matches!(self, Role::CountyAdmin)
+    }
+
     /// Whether this role changes the county's rules (catalogue, time limits, departments,
     /// calendar) and is warned when the calendar lacks a year: county admins only.
     pub fn manages_rules(self) -> bool {

@@ -131,16 +131,19 @@ impl Status {
         Status::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
-    /// Still being handled: not yet resolved, evaluated or archived.
+    /// The open statuses, the one meaning of "open": still being handled, not yet resolved,
+    /// evaluated or archived. Deadlines run and supervision (督办) applies only here.
+    pub const OPEN: [Status; 5] = [
+        Status::Reported,
+        Status::Accepted,
+        Status::Assigned,
+        Status::InProgress,
+        Status::Returned,
+    ];
+
+    /// Whether the status is one of [`Status::OPEN`].
     pub fn is_open(self) -> bool {
-        matches!(
-            self,
-            Status::Reported
-                | Status::Accepted
-                | Status::Assigned
-                | Status::InProgress
-                | Status::Returned
-        )
+        Status::OPEN.contains(&self)
     }
 
     pub fn as_str(self) -> &'static str {

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -24,7 +24,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/supervision", get(supervision))
         .route("/console/dashboard", get(dashboard))
         .route("/console/devices", get(devices))
-        .route("/console/devices/{id}/revoke", post(revoke))
+        .route(
+            "/console/devices/{id}/revoke",
+            get(confirm_revoke).post(revoke),
+        )
 }
 
 fn case_table(state: &AppState, l: Lang, id: &str, rows: &[CaseRow]) -> Markup {
@@ -243,7 +246,13 @@ async fn devices(
     if !r.who.role.manages_devices() {
         return Ok(forbidden_page(&r, "devices", "admins_only"));
     }
-    let (devices, users) = tokio::try_join!(state.store.devices(), state.store.users())?;
+    let (devices, users, shares) = tokio::try_join!(
+        state.store.devices(),
+        state.store.users(),
+        state.store.quarantine_devices()
+    )?;
+    let share = |id: &str| shares.iter().find(|q| q.device == id);
+    let own_console = crate::store::console_device_id(&r.who.user);
     // Only devices used by accounts of this admin's county.
     let in_scope: std::collections::BTreeSet<String> = users
         .iter()
@@ -258,7 +267,7 @@ async fn devices(
     let body = html! {
         h1 { (l.t("devices")) }
         table #devices {
-            thead { tr { th { (l.t("device")) } th { (l.t("users")) } th { (l.t("last_sync")) } th { (l.t("status")) } th {} } }
+            thead { tr { th { (l.t("device")) } th { (l.t("users")) } th { (l.t("last_sync")) } th { (l.t("status")) } th { (l.t("quarantine")) } th {} } }
             tbody {
                 @for d in &mine {
                     tr.device data-id=(d.id) {
@@ -266,11 +275,16 @@ async fn devices(
                         td { (d.users.join("、")) }
                         td { (d.last_sync_at.map(|t| state.store.rules_now().rules.calendar().local_date_time(t)).unwrap_or_else(|| l.t("never").to_owned())) }
                         td { @if d.revoked { span.badge.late { (l.t("revoked")) } } @else { (l.t("active")) } }
+                        td.quarantine {
+                            @if let Some(q) = share(&d.id) {
+                                a href="/console/quarantine" { (q.kept) " / " (q.dropped) }
+                                @if q.flagged() { " " span.badge.late.flagged { (l.t("q_flagged")) } }
+                            }
+                        }
                         td {
-                            @if !d.revoked {
-                                form.inline method="post" action=(format!("/console/devices/{}/revoke", d.id)) {
-                                    button.revoke type="submit" { (l.t("revoke")) }
-                                }
+                            // Asked first (a page, no script); never offered on the admin's own session.
+                            @if !d.revoked && d.id != own_console {
+                                a.revoke href=(format!("/console/devices/{}/revoke", d.id)) { (l.t("revoke")) }
                             }
                         }
                     }
@@ -291,26 +305,64 @@ async fn devices(
     Ok(page(&r, l.t("devices"), "devices", body).into_response())
 }
 
-async fn revoke(
-    State(state): State<Arc<AppState>>,
-    r: Reviewer,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ConsoleError> {
-    if !r.who.role.manages_devices() || !same_origin(&headers) {
+/// The device's users if this admin may revoke it: used by an account of the admin's county.
+async fn revocable(
+    state: &AppState,
+    r: &Reviewer,
+    id: &str,
+) -> Result<Vec<gridsync_core::Identity>, ConsoleError> {
+    if !r.who.role.manages_devices() {
         return Err(ConsoleError::Forbidden("county admins only"));
     }
-    // The device must be used by an account of this admin's county.
     let no_such = || ConsoleError::NotFound("no such device");
     let users = state
         .store
-        .device_context(&id)
+        .device_context(id)
         .await?
         .ok_or_else(no_such)?
         .users;
     if !users.iter().any(|u| u.scope.is_within(&r.who.scope)) {
         return Err(no_such());
     }
+    Ok(users)
+}
+
+/// 停用 asks first: a lost phone is revoked on a second, deliberate click.
+async fn confirm_revoke(
+    State(state): State<Arc<AppState>>,
+    r: Reviewer,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let l = r.lang;
+    let users = revocable(&state, &r, &id).await?;
+    let names: Vec<&str> = users.iter().map(|u| u.user.as_str()).collect();
+    let body = html! {
+        h1 { (l.t("revoke")) }
+        p #revoke-question {
+            (l.pick(
+                &format!("确定停用设备 {id}（使用人：{}）？停用后该设备不能再同步，使用人须在新设备上重新登录；未同步的修改留在该设备上。", names.join("、")),
+                &format!("Revoke device {id} (used by {})? It can no longer sync; its users sign in again on another device; unsynced changes stay on it.", names.join(", ")),
+            ))
+        }
+        form.inline method="post" action=(format!("/console/devices/{id}/revoke")) {
+            button.revoke #revoke-confirm type="submit" { (l.t("revoke")) }
+        }
+        " "
+        a #revoke-cancel href="/console/devices" { (l.t("cancel")) }
+    };
+    Ok(page(&r, l.t("revoke"), "devices", body).into_response())
+}
+
+async fn revoke(
+    State(state): State<Arc<AppState>>,
+    r: Reviewer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    if !same_origin(&headers) {
+        return Err(ConsoleError::CROSS_SITE);
+    }
+    revocable(&state, &r, &id).await?;
     let now = crate::now_ms();
     state.store.revoke_device(&id).await?;
     state

@@ -8,6 +8,7 @@ mod board;
 mod cases;
 mod error;
 mod i18n;
+mod quarantine;
 mod rules;
 
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(cases::routes())
         .merge(board::routes())
         .merge(rules::routes())
+        .merge(quarantine::routes())
         .layer(axum::middleware::map_response(private_page))
 }
 
@@ -199,6 +201,20 @@ async fn css() -> impl IntoResponse {
     )
 }
 
+/// A title in a list: at most this many characters, the rest behind "…".
+pub const LIST_TITLE_CHARS: usize = 60;
+/// The longest text put in a `title` attribute (shown on hover).
+pub const HOVER_CHARS: usize = 500;
+
+/// At most `max` characters of `s`, with "…" when cut: a hostile title of hundreds of KiB (the
+/// editor limits titles, admission does not) must not fill every list a clerk opens.
+pub fn shorten(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &s[..cut])),
+    }
+}
+
 /// The page frame: header, navigation by role, language switch, sign-out.
 pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
     let l = r.lang;
@@ -228,6 +244,9 @@ pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
                         }
                         @if r.who.role.manages_devices() {
                             a href="/console/devices" class=(if current == "devices" { "on" } else { "" }) { (l.t("devices")) }
+                        }
+                        @if r.who.role.manages_quarantine() {
+                            a #nav-quarantine href="/console/quarantine" class=(if current == "quarantine" { "on" } else { "" }) { (l.t("quarantine")) }
                         }
                         @if r.who.role.manages_rules() {
                             a #nav-rules href="/console/rules" class=(if current == "rules" { "on" } else { "" }) { (l.t("rules")) }

@@ -10,10 +10,11 @@ use axum::routing::post;
 use gridsync_core::Error as CoreError;
 use gridsync_core::protocol::{decode_request, encode_response};
 
+use super::Binary;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{SignedIn, SyncRequests};
 use super::state::AppState;
-use crate::limit::MAX_REQUEST_BYTES;
+use crate::limit::{MAX_REQUEST_BYTES, REFUSED_BYTES_PER_TOKEN, REFUSED_CHANGE_COST};
 use crate::metrics::Metrics;
 
 /// The content type of sync envelopes.
@@ -23,12 +24,15 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new().route("/v1/sync", post(sync))
 }
 
+/// The request's `Content-Type` is not read: phones send `application/x-gridsync`.
 #[utoipa::path(post, path = "/v1/sync", tag = "sync", security(("bearer" = [])),
-    request_body(content = Vec<u8>, content_type = "application/x-gridsync", description = "a SyncRequest envelope (docs/PROTOCOL.md)"),
-    responses((status = 200, content_type = "application/x-gridsync", body = Vec<u8>, description = "a SyncResponse envelope"),
-        (status = 400, description = "malformed, unsupported_version", body = ErrorBody), (status = 401, body = ErrorBody),
+    request_body(content = inline(Binary), content_type = "application/x-gridsync", description = "a SyncRequest envelope (docs/PROTOCOL.md)"),
+    responses((status = 200, content_type = "application/x-gridsync", body = inline(Binary), description = "a SyncResponse envelope"),
+        (status = 400, description = "malformed, unsupported_version (the envelope); bad_request (the body broke off)", body = ErrorBody),
+        (status = 401, description = "missing_token, invalid_token, token_expired, unknown_device, device_revoked", body = ErrorBody),
         (status = 403, description = "device_mismatch", body = ErrorBody), (status = 413, description = "too_large", body = ErrorBody),
-        (status = 429, description = "rate_limited", body = ErrorBody)))]
+        (status = 429, description = "rate_limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds to wait"))),
+        (status = 500, description = "internal", body = ErrorBody)))]
 pub(super) async fn sync(
     State(state): State<Arc<AppState>>,
     SignedIn {
@@ -62,6 +66,18 @@ pub(super) async fn sync(
     }
     let now = crate::now_ms();
     let resp = state.store.sync(&ctx, &reader, &req, now).await?;
+    if !resp.rejected.is_empty() {
+        // Refused bytes are paid for: a phone that keeps sending them is slowed.
+        let refused = resp.rejected.len() as u64 * REFUSED_CHANGE_COST;
+        let bytes: usize = req
+            .push
+            .iter()
+            .filter(|d| resp.rejected.iter().any(|r| r.doc == d.doc))
+            .flat_map(|d| d.changes.iter().map(|c| c.len()))
+            .sum();
+        let bytes = bytes as u64 / REFUSED_BYTES_PER_TOKEN;
+        state.sync_limit.charge(&ctx.device, refused + bytes);
+    }
     let m = &state.metrics;
     Metrics::add(&m.sync_requests, 1);
     Metrics::add(

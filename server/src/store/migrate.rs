@@ -14,6 +14,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/0006_blob_provenance.sql")),
     (7, include_str!("../../migrations/0007_scope_index.sql")),
     (8, include_str!("../../migrations/0008_rules.sql")),
+    (
+        9,
+        include_str!("../../migrations/0009_quarantine_limits.sql"),
+    ),
 ];
 
 /// Migrations that add projection columns: the projection is rebuilt from the documents after

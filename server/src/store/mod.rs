@@ -24,7 +24,11 @@ pub use accounts::{DeviceRow, RefreshUse};
 pub use blobs::{BlobRow, Upload};
 pub use cases::{CasePage, CaseQuery, CaseRow, HistoryEntry};
 pub use rules::{LiveRules, RulesChange};
-pub use sync::{JudgedPush, PullPage, SERVER_DEVICE, console_device_id, is_server_device};
+pub use sync::{
+    DEVICE_BUDGET_BYTES, DeviceQuarantine, JudgedPush, KEEP_HEAD_BYTES, KEEP_WHOLE_BYTES, PullPage,
+    QuarantineEntry, QuarantineTotals, Released, SERVER_DEVICE, TOTAL_BUDGET_BYTES,
+    console_device_id, is_server_device,
+};
 
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,7 @@ mod case_loop;
 mod hub;
 mod org;
 mod patrols;
+mod quarantine;
 mod rules;
 mod stats;
 mod sync;

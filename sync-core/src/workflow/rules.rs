@@ -31,7 +31,9 @@ use Role::{CountyAdmin as CA, DepartmentHandler as DH, GridWorker as GW, Mediato
 use Role::{System as SY, TownshipStaff as TS};
 use Status as S;
 
-const OPEN: &[Status] = &[
+/// Every status a reported case can have but archived: open, resolved or evaluated. A
+/// concurrent pair of events can be settled until the case is archived.
+const NOT_ARCHIVED: &[Status] = &[
     S::Reported,
     S::Accepted,
     S::Assigned,
@@ -105,7 +107,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         event: EventType::Supervised,
-        from: OPEN,
+        from: &Status::OPEN,
         roles: &[SY, TS, CA],
         reach: Reach::InScope,
     },
@@ -117,7 +119,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         event: EventType::Settled,
-        from: OPEN,
+        from: NOT_ARCHIVED,
         roles: &[TS, CA],
         reach: Reach::InScope,
     },
@@ -280,5 +282,20 @@ mod tests {
                 .contains(&Role::DepartmentHandler)
         );
         assert!(rule(EventType::Supervised).roles.contains(&Role::System));
+    }
+
+    #[test]
+    fn open_means_one_thing_a_resolved_case_is_not_supervised() {
+        let supervised = rule(EventType::Supervised).from;
+        for s in Status::ALL {
+            assert_eq!(supervised.contains(&s), s.is_open(), "{s:?}");
+        }
+        assert!(!supervised.contains(&Status::Resolved));
+        // Settling a concurrent pair stays possible until the case is archived.
+        let settled = rule(EventType::Settled).from;
+        for s in Status::ALL {
+            let expected = !matches!(s, Status::New | Status::Archived);
+            assert_eq!(settled.contains(&s), expected, "{s:?}");
+        }
     }
 }

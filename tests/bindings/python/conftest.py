@@ -10,6 +10,7 @@ import secrets
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -82,12 +83,21 @@ class Server:
         # The first line says where it listens; wait for it with a bound, not forever.
         found = {}
 
-        def read_first_line():
-            found["line"] = self.proc.stdout.readline().decode()
+        proc = self.proc
 
-        reader = threading.Thread(target=read_first_line, daemon=True)
+        def read_stdout():
+            # The first line says where it listens; the rest is drained for the server's whole
+            # life into the log, so a burst of output never blocks it on a full pipe.
+            found["line"] = proc.stdout.readline().decode()
+            for raw in proc.stdout:
+                self.log.write(raw)
+                self.log.flush()
+
+        reader = threading.Thread(target=read_stdout, daemon=True)
         reader.start()
-        reader.join(timeout=60)
+        deadline = time.monotonic() + 60
+        while "line" not in found and time.monotonic() < deadline and reader.is_alive():
+            time.sleep(0.05)
         line = found.get("line", "")
         prefix = "gridsync listening on "
         if not line.startswith(prefix):
@@ -99,7 +109,6 @@ class Server:
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(timeout=30)
-            self.proc.stdout.close()
             self.proc = None
 
     def login(self, user: str) -> str:

@@ -1,5 +1,5 @@
 //! The feed's write transaction: accepted changes into the log with consecutive feed numbers,
-//! snapshots and projection rows, refused changes into quarantine; and reading those back.
+//! snapshots and projection rows, refused changes into quarantine (within its limits).
 
 use gridsync_core::Identity;
 use gridsync_core::case::{CaseDoc, ChangeAuthor};
@@ -9,6 +9,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::judge::{CaseVerdict, Written};
 use super::projection::Projection;
+use super::quarantine;
 use super::{CHANGE_ROWS_PER_STATEMENT, DOC_ROWS_PER_STATEMENT, placeholders};
 use crate::store::{Backend, DeviceContext, Result, Store};
 
@@ -19,17 +20,6 @@ impl Store {
             .fetch_one(&self.pool)
             .await?
             .try_get(0)?)
-    }
-
-    /// Refused changes kept in quarantine: (doc, hash, code, reason).
-    pub async fn quarantine(&self) -> Result<Vec<(String, String, String, String)>> {
-        let rows =
-            sqlx::query("SELECT doc, hash, code, reason FROM quarantine ORDER BY received_at, id")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-            .collect()
     }
 }
 
@@ -125,7 +115,7 @@ impl FeedTx {
                 user: author
                     .map(|a| a.user)
                     .unwrap_or_else(|| writer.user.clone()),
-                device_time: change.timestamp(),
+                device_time: gridsync_core::case::change_time_ms(change.timestamp()),
                 bytes: change.raw_bytes().to_vec(),
             });
             hashes.push(hash_bytes(&change.hash()));
@@ -167,23 +157,15 @@ impl FeedTx {
         }
         let mut rejections = Vec::new();
         for refused in verdict.refused {
-            let hash = refused.hash.map(|h| h.to_string()).unwrap_or_default();
-            sqlx::query(
-                "INSERT INTO quarantine (id, doc, hash, device_id, user_id, code, reason, received_at, bytes)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            quarantine::keep(
+                &mut self.tx,
+                &doc_id,
+                &ctx.device,
+                &writer.user,
+                &refused,
+                now,
             )
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(&doc_id)
-            .bind(&hash)
-            .bind(&ctx.device)
-            .bind(&writer.user)
-            .bind(refused.code.as_str())
-            .bind(&refused.reason)
-            .bind(now)
-            .bind(refused.bytes)
-            .execute(&mut *self.tx)
             .await?;
-            tracing::info!(doc = %doc_id, device = %ctx.device, code = refused.code.as_str(), "change quarantined");
             rejections.push(Rejection {
                 doc: doc_id.clone(),
                 hash: refused.hash.as_ref().map(hash_bytes).unwrap_or_default(),

@@ -7,6 +7,8 @@ mod judge;
 mod projection;
 mod pull;
 mod push;
+mod quarantine;
+mod release;
 
 use gridsync_core::Identity;
 use gridsync_core::case::CaseDoc;
@@ -20,6 +22,11 @@ pub(super) use projection::project;
 pub use pull::PullPage;
 pub(super) use pull::visible_row;
 pub use push::JudgedPush;
+pub use quarantine::{
+    DEVICE_BUDGET_BYTES, DeviceQuarantine, KEEP_HEAD_BYTES, KEEP_WHOLE_BYTES, QuarantineEntry,
+    QuarantineTotals, TOTAL_BUDGET_BYTES,
+};
+pub use release::Released;
 
 impl Store {
     /// One round trip: the push committed, then the pull read, as one response. `reader` is the
