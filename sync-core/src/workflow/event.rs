@@ -104,6 +104,21 @@ pub enum Rating {
 }
 
 impl Rating {
+    pub const ALL: [Rating; 3] = [
+        Rating::Satisfied,
+        Rating::BasicallySatisfied,
+        Rating::Unsatisfied,
+    ];
+
+    /// The word on the requester's form (满意度测评).
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Rating::Satisfied => "满意",
+            Rating::BasicallySatisfied => "基本满意",
+            Rating::Unsatisfied => "不满意",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Rating::Satisfied => "satisfied",
@@ -113,13 +128,7 @@ impl Rating {
     }
 
     pub fn parse(s: &str) -> Option<Rating> {
-        [
-            Rating::Satisfied,
-            Rating::BasicallySatisfied,
-            Rating::Unsatisfied,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
+        Rating::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 

@@ -14,11 +14,12 @@ use crate::console::{ConsoleError, Lang, Reviewer, SameOrigin, console_device};
 use crate::store::StoreError;
 
 /// Steps a reviewer may offer, with the form fields each needs.
-const OFFERED: [EventType; 9] = [
+const OFFERED: [EventType; 10] = [
     EventType::Accepted,
     EventType::Assigned,
     EventType::InProgress,
     EventType::Resolved,
+    EventType::Evaluated,
     EventType::Escalated,
     EventType::Returned,
     EventType::Supervised,
@@ -36,6 +37,7 @@ pub(super) fn event_label(l: Lang, e: EventType) -> &'static str {
         EventType::Returned => "ev_returned",
         EventType::Supervised => "ev_supervised",
         EventType::Reopened => "ev_reopened",
+        EventType::Evaluated => "ev_evaluated",
         _ => "ev_archived",
     })
 }
@@ -44,6 +46,8 @@ pub(super) fn event_label(l: Lang, e: EventType) -> &'static str {
 fn draft_for(kind: EventType, note: &str, department: &str) -> EventDraft {
     let d = match kind {
         EventType::Assigned => EventDraft::assign_to(department),
+        // The dry run's stand-in; the form's rating is required when the step is taken.
+        EventType::Evaluated => EventDraft::evaluate(Rating::Satisfied),
         other => EventDraft::new(other),
     };
     d.note(note)
@@ -142,7 +146,12 @@ pub(super) async fn action(
         EventType::Settled => EventDraft::settle(f.chosen.clone()),
         EventType::Evaluated => match Rating::parse(&f.rating) {
             Some(rating) => EventDraft::evaluate(rating),
-            None => return Err(ConsoleError::BadRequest("a rating is required")),
+            None => {
+                // Said on the case page, like a refusal: the clerk picks one and tries again.
+                let q = serde_urlencoded::to_string([("error", r.lang.t("rating_required"))])
+                    .unwrap_or_default();
+                return Ok(Redirect::to(&format!("/console/cases/{id}?{q}")).into_response());
+            }
         },
         other => draft_for(other, &f.note, &f.department),
     }

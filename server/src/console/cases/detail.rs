@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use gridsync_core::case::change_time_ms;
 use gridsync_core::workflow::{self, EventType};
 use maud::html;
 use serde::Deserialize;
@@ -23,7 +24,12 @@ use crate::store::StoreError;
 pub(super) struct Flash {
     done: String,
     error: String,
+    /// The page of the timeline shown (from 1).
+    history: u32,
 }
+
+/// Timeline rows per page: a case with thousands of changes stays a page a browser shows.
+const HISTORY_PER_PAGE: usize = 100;
 
 pub(super) async fn detail(
     State(state): State<Arc<AppState>>,
@@ -70,9 +76,19 @@ pub(super) async fn detail(
         }
     }
     let conflicts = doc.conflicts();
+    // Steps are tied to the change that wrote them, not matched by time: a change's header
+    // time may be seconds (JavaScript) while the event's `at` is ms.
+    let event_changes = doc.event_changes();
     let steps = allowed_steps(&state, &doc, &r.who);
     let live = state.store.rules_now();
     let cal = live.rules.calendar();
+    let history_pages = history.len().div_ceil(HISTORY_PER_PAGE).max(1);
+    let history_page = (flash.history.max(1) as usize).min(history_pages);
+    let shown = history
+        .iter()
+        .skip((history_page - 1) * HISTORY_PER_PAGE)
+        .take(HISTORY_PER_PAGE);
+    let history_link = |n: usize| format!("/console/cases/{id}?history={n}#timeline");
     // The timeline: each change with its device and receipt times, and the steps it carried.
     let body = html! {
         @if !flash.done.is_empty() { p.ok #flash-done { (l.t("done")) } }
@@ -149,7 +165,7 @@ pub(super) async fn detail(
                                 input type="hidden" name="value" value=(v.value);
                                 span.value { (v.value) }
                                 span.by { (l.t("set_by")) " " (v.author.as_ref().map(|a| a.user.as_str()).unwrap_or("?"))
-                                    " · " (v.author.as_ref().map(|a| a.device.as_str()).unwrap_or("?")) " · " (cal.local_date_time(v.at)) }
+                                    " · " (v.author.as_ref().map(|a| a.device.as_str()).unwrap_or("?")) " · " @if v.at == 0 { "—" } @else { (cal.local_date_time(v.at)) } }
                                 button.keep type="submit" { (l.t("keep")) }
                             }
                         }
@@ -189,6 +205,16 @@ pub(super) async fn detail(
                             }
                         }
                     }
+                    @if steps.contains(&EventType::Evaluated) {
+                        label { (l.t("rating"))
+                            select #rating name="rating" {
+                                option value="" { (l.t("rating_pick")) }
+                                @for rt in gridsync_core::workflow::Rating::ALL {
+                                    option value=(rt.as_str()) { (l.pick(rt.name_zh(), &rt.as_str().replace('_', " "))) }
+                                }
+                            }
+                        }
+                    }
                     @for s in &steps {
                         button.step type="submit" name="kind" value=(s.as_str()) id=(format!("do-{}", s.as_str())) { (event_label(l, *s)) }
                     }
@@ -198,12 +224,13 @@ pub(super) async fn detail(
         section.timeline #timeline {
             h2 { (l.t("timeline")) }
             table {
-                thead { tr { th { (l.t("device_time")) } th { (l.t("received_at")) } th { (l.t("user")) } th { (l.t("device")) } th { "" } } }
+                thead { tr { th { (l.t("device_time")) } th { (l.t("received_at")) } th { (l.t("user")) } th { (l.t("device")) } th { (l.t("what_changed")) } } }
                 tbody {
-                    @for h in &history {
-                        @let steps_here: Vec<&gridsync_core::CaseEvent> = case.events.iter().filter(|e| e.at == h.device_time && e.by == h.user).collect();
+                    @for h in shown {
+                        @let steps_here: Vec<&gridsync_core::CaseEvent> = case.events.iter().filter(|e| event_changes.get(&e.id).is_some_and(|c| c.to_string() == h.hash)).collect();
+                        @let device_time = change_time_ms(h.device_time);
                         tr data-hash=(h.hash) {
-                            td { (cal.local_date_time(h.device_time)) }
+                            td { @if device_time == 0 { "—" } @else { (cal.local_date_time(device_time)) } }
                             td { (cal.local_date_time(h.received_at)) }
                             td { (h.user) }
                             td.mono { (h.device) }
@@ -215,6 +242,13 @@ pub(super) async fn detail(
                             }
                         }
                     }
+                }
+            }
+            @if history_pages > 1 {
+                nav.pager #history-pager {
+                    @if history_page > 1 { a #history-first href=(history_link(1)) { (l.t("first")) } " " a #history-prev href=(history_link(history_page - 1)) { (l.t("prev")) } " " }
+                    span { (l.pick(&format!("第 {history_page} / {history_pages} 页，共 {} 次修改", history.len()), &format!("page {history_page} of {history_pages}, {} changes", history.len()))) }
+                    @if history_page < history_pages { " " a #history-next href=(history_link(history_page + 1)) { (l.t("next")) } " " a #history-last href=(history_link(history_pages)) { (l.t("last")) } }
                 }
             }
         }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::category_name;
 use crate::AppState;
-use crate::console::{ConsoleError, Lang, Reviewer, page};
+use crate::console::{ConsoleError, HOVER_CHARS, LIST_TITLE_CHARS, Lang, Reviewer, page, shorten};
 use crate::store::{CaseQuery, CaseRow};
 
 /// The list's filters as a browser submits them: every field a string, empty when unset.
@@ -192,7 +192,7 @@ pub(in crate::console) fn row(state: &AppState, l: Lang, c: &CaseRow) -> Markup 
     html! {
         tr.case data-id=(c.id) {
             td {
-                a.title href=(format!("/console/cases/{}", c.id)) { (c.title) }
+                a.title href=(format!("/console/cases/{}", c.id)) title=(shorten(&c.title, HOVER_CHARS)) { (shorten(&c.title, LIST_TITLE_CHARS)) }
                 @if c.field_conflicts + c.workflow_conflicts > 0 { " " span.badge.conflict { (l.t("conflict")) } }
                 @if c.accountability { " " span.badge.acc { (l.t("accountability")) } }
             }
