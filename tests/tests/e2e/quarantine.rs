@@ -10,31 +10,11 @@ use gridsync_server::store::DEVICE_BUDGET_BYTES;
 use serde_bytes::ByteBuf;
 
 use crate::access_matrix::{browser, console_session};
+use crate::rules_console::{answer, get};
 use crate::server::{Server, T0, phone, post_sync, report};
 
-fn call(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, String, String) {
-    let mut resp = resp.unwrap();
-    let location = resp
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = resp.body_mut().read_to_string().unwrap_or_default();
-    (resp.status().as_u16(), location, body)
-}
-
-fn get(server: &Server, session: &str, path: &str) -> (u16, String, String) {
-    call(
-        browser()
-            .get(format!("{}{path}", server.url))
-            .header("Cookie", &format!("gs_session={session}"))
-            .call(),
-    )
-}
-
 fn release(server: &Server, session: &str, id: &str) -> (u16, String, String) {
-    call(
+    answer(
         browser()
             .post(format!("{}/console/quarantine/{id}/release", server.url))
             .header("Cookie", &format!("gs_session={session}"))
@@ -202,7 +182,7 @@ fn a_device_past_its_budget_is_slowed_and_flagged() {
     let admin = console_session(&server, "admin");
     let (_, _, page) = get(&server, &admin, "/console/devices");
     assert!(page.contains("异常设备"), "{page}");
-    let metrics = call(browser().get(format!("{}/metrics", server.url)).call()).2;
+    let metrics = answer(browser().get(format!("{}/metrics", server.url)).call()).2;
     assert!(
         metrics.contains(&format!(
             "gridsync_quarantine_dropped_total {}",

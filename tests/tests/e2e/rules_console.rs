@@ -22,7 +22,9 @@ workdays = ["2027-02-20"]
 "#;
 
 /// Status, `Location` and body (as text) of a response.
-fn answer(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, String, String) {
+pub(crate) fn answer(
+    resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> (u16, String, String) {
     let mut resp = resp.unwrap();
     let location = resp
         .headers()
@@ -34,7 +36,7 @@ fn answer(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, 
     (resp.status().as_u16(), location, body)
 }
 
-fn get(server: &Server, session: &str, path: &str) -> (u16, String, String) {
+pub(crate) fn get(server: &Server, session: &str, path: &str) -> (u16, String, String) {
     answer(
         browser()
             .get(format!("{}{path}", server.url))
