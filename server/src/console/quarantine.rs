@@ -68,7 +68,7 @@ async fn quarantine_page(
     let mine = accounts_in_scope(&state, &r).await?;
     let entries: Vec<QuarantineEntry> = state
         .store
-        .quarantine_entries(None, i64::MAX)
+        .quarantine_entries(i64::MAX)
         .await?
         .into_iter()
         .filter(|e| mine.contains(&e.user))

@@ -80,7 +80,7 @@ conformance_db!(
         let grew = database_bytes(&url).await - before;
         assert!(grew <= 16 * 1024, "the database grew by {grew} bytes");
 
-        let entries = store.quarantine_entries(None, 10).await.unwrap();
+        let entries = store.quarantine_entries(10).await.unwrap();
         let kept = entries.iter().find(|e| e.size > 64).unwrap();
         assert_eq!(kept.size, 31 * 1024 * 1024);
         assert!(!kept.whole);
@@ -156,7 +156,7 @@ conformance!(
             .unwrap();
         let out = sync_into(&store, &mut a, T0).await;
         assert_eq!((out.accepted, out.rejected), (0, 1));
-        let entry = store.quarantine_entries(None, 1).await.unwrap().remove(0);
+        let entry = store.quarantine_entries(1).await.unwrap().remove(0);
         assert_eq!((entry.code.as_str(), entry.whole), ("out_of_scope", true));
 
         // Released before the fix: refused again, nothing written, the row unchanged.
@@ -212,7 +212,7 @@ conformance!(
     |store: Store| async move {
         let (_, _a) = phone(&store, "wang", Role::GridWorker, GRID, "p-wang").await;
         push_raw(&store, "p-wang", vec![vec![3; KEEP_WHOLE_BYTES + 1]]).await;
-        let entry = store.quarantine_entries(None, 1).await.unwrap().remove(0);
+        let entry = store.quarantine_entries(1).await.unwrap().remove(0);
         assert!(!entry.whole);
         match store.release_quarantined(&entry.id, "county", T0).await {
             Err(StoreError::Conflict(why)) => assert!(why.contains("cannot be released"), "{why}"),

@@ -63,7 +63,7 @@ fn a_refused_change_is_released_from_the_console_and_reaches_its_author() {
         "{page}"
     );
     let entry = server
-        .store(server.state.store.quarantine_entries(None, 1))
+        .store(server.state.store.quarantine_entries(1))
         .unwrap()
         .remove(0);
     assert!(page.contains(&format!("/console/quarantine/{}/release", entry.id)));

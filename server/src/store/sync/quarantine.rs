@@ -244,28 +244,17 @@ impl Store {
             .collect()
     }
 
-    /// The latest `limit` kept refusals, newest first, of `devices` (all when `None`).
-    pub async fn quarantine_entries(
-        &self,
-        devices: Option<&[String]>,
-        limit: i64,
-    ) -> Result<Vec<QuarantineEntry>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {ENTRY_COLUMNS} FROM quarantine ORDER BY received_at DESC, id LIMIT {SCAN_ROWS}"
+    /// The latest kept refusals, newest first, at most `limit` (and 5,000).
+    pub async fn quarantine_entries(&self, limit: i64) -> Result<Vec<QuarantineEntry>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ENTRY_COLUMNS} FROM quarantine ORDER BY received_at DESC, id LIMIT $1"
         )))
+        .bind(limit.clamp(0, SCAN_ROWS))
         .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::new();
-        for r in &rows {
-            let e = entry_from_row(r)?;
-            if devices.is_none_or(|d| d.contains(&e.device)) {
-                out.push(e);
-                if out.len() as i64 >= limit {
-                    break;
-                }
-            }
-        }
-        Ok(out)
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect()
     }
 
     /// One kept refusal.
