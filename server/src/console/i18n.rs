@@ -1,5 +1,6 @@
 //! The console's words, Chinese first (the staff read Chinese), English on request.
 
+use gridsync_core::case::words::{Words, word_zh};
 use gridsync_core::{CaseKind, Level, Role, Status};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +87,74 @@ fn english(code: &str) -> String {
     }
 }
 
-impl Lang {}
+impl Lang {
+    /// A documented value of the case (a party's role, a mediation's result …) in words.
+    pub fn word(self, words: Words, value: &str) -> String {
+        match (self, word_zh(words, value)) {
+            (Lang::Zh, Some(zh)) => zh.to_owned(),
+            _ => english(value),
+        }
+    }
+
+    /// A field of the case document as a clerk names it: `title` → 标题, `people.1.phone` →
+    /// 当事人2 · 电话, `extra.门牌` → 门牌 (the form's own label).
+    pub fn field(self, path: &str) -> String {
+        let mut words: Vec<String> = Vec::new();
+        let mut in_extra = false;
+        for segment in path.split('.') {
+            if in_extra {
+                words.push(segment.to_owned());
+                in_extra = false;
+                continue;
+            }
+            if let Ok(i) = segment.parse::<usize>() {
+                match words.last_mut() {
+                    Some(w) => w.push_str(&format!("{}{}", self.pick("", " "), i + 1)),
+                    None => words.push((i + 1).to_string()),
+                }
+                continue;
+            }
+            if segment == "extra" {
+                in_extra = true;
+                continue;
+            }
+            words.push(match FIELDS.iter().find(|(k, _, _)| *k == segment) {
+                Some((_, zh, en)) => self.pick(zh, en).to_owned(),
+                None => segment.to_owned(),
+            });
+        }
+        words.join(" · ")
+    }
+}
+
+/// The keys of the case document: (key, 中文, English).
+const FIELDS: &[(&str, &str, &str)] = &[
+    ("title", "标题", "Title"),
+    ("description", "情况描述", "Description"),
+    ("category", "事项分类", "Category"),
+    ("kind", "类型", "Kind"),
+    ("jurisdiction", "地点", "Place"),
+    ("location", "位置", "Location"),
+    ("address", "地址", "Address"),
+    ("lat", "纬度", "Latitude"),
+    ("lon", "经度", "Longitude"),
+    ("accuracy_m", "定位精度", "Accuracy"),
+    ("people", "当事人", "Person"),
+    ("name", "姓名", "Name"),
+    ("role", "身份", "Role"),
+    ("phone", "电话", "Phone"),
+    ("mediation", "调解", "Mediation"),
+    ("agreement", "调解协议", "Agreement"),
+    ("result", "调解结果", "Result"),
+    ("referral", "移交", "Referred to"),
+    ("sessions", "调解记录", "Session"),
+    ("outcome", "结果", "Outcome"),
+    ("notes", "记录", "Notes"),
+    ("mediators", "调解员", "Mediators"),
+    ("at", "时间", "Time"),
+    ("attachments", "照片与材料", "Attachment"),
+    ("caption", "说明", "Caption"),
+];
 
 /// (key, 中文, English).
 const STRINGS: &[(&str, &str, &str)] = &[
@@ -159,6 +227,31 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("edited", "修改案件", "Edited the case"),
     ("conflicts", "冲突", "Conflicts"),
     ("keep", "保留此值", "Keep this"),
+    ("value", "值", "Value"),
+    (
+        "conflict_explain",
+        "几部手机在离线时改了同一项内容，同步后各自的值都保留了下来，没有丢失。请核实后点“保留此值”采用其中一个，或在下面填写正确的内容后点“写入新值”；您的决定记在您名下，在下次同步时发到各手机。",
+        "Several phones changed the same field while offline; every value was kept, none lost. Check which is right and press \"Keep this\" on it, or type the right value below and press \"Write a new value\"; your choice is recorded in your name and reaches the phones on their next sync.",
+    ),
+    (
+        "workflow_conflict_explain",
+        "离线时几个人对本案办了相互矛盾的步骤（例如一人办结、一人退回）。在您选定之前，案件按已生效的步骤办理，另一步骤暂不生效；点“以此为准”确定一个，其余的作废，但仍留在办理记录中。",
+        "While offline, people took steps on this case that contradict each other (one resolved it, another returned it). Until you choose, the case follows the step in effect and the other waits; press \"Choose this\" on one: the others are void but stay in the timeline.",
+    ),
+    ("write_new_label", "正确的内容", "The right value"),
+    ("device_phone", "手机", "phone"),
+    ("device_console", "工作台", "console"),
+    ("device_server", "系统", "system"),
+    ("system_user", "督办时钟", "supervision clock"),
+    ("person", "人员", "Person"),
+    ("print", "打印（A4）", "Print (A4)"),
+    ("print_title", "案件办理单", "Case sheet"),
+    ("steps", "办理步骤", "Steps"),
+    ("step", "步骤", "Step"),
+    ("sign_handler", "经办人签字", "Handled by (signature)"),
+    ("sign_head", "负责人签字", "Approved by (signature)"),
+    ("sign_date", "日期", "Date"),
+    ("printed_by", "打印人", "Printed by"),
     ("write_new", "写入新值", "Write a new value"),
     ("set_by", "设置人", "Set by"),
     ("workflow_conflict", "办理步骤冲突", "Conflicting steps"),
@@ -200,8 +293,25 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ),
     ("ev_reopened", "验收不通过", "Reopen"),
     ("lang_switch", "English", "中文"),
+    ("supervision_record", "督办情况", "Supervision"),
+    ("not_supervised", "未督办", "not yet"),
+    (
+        "period_bad_date",
+        "日期格式不对（应为 年-月-日）。",
+        "Not a date (write year-month-day).",
+    ),
+    (
+        "period_reversed",
+        "起始日期晚于截止日期。",
+        "The start is after the end.",
+    ),
+    (
+        "period_default",
+        "下面是最近 30 天的数字。",
+        "Showing the last 30 days.",
+    ),
     ("soon_due", "24小时内到期", "Due within 24 hours"),
-    ("received", "受理量", "Received"),
+    ("received", "收件量", "Received"),
     ("resolved", "办结量", "Resolved"),
     ("resolution_rate", "办结率", "Resolution rate"),
     ("on_time_rate", "按时办结率", "On-time rate"),
@@ -214,7 +324,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("by_area", "按区域", "By area"),
     (
         "by_week",
-        "按周（受理/办结）",
+        "按周（收件/办结）",
         "By week (received / resolved)",
     ),
     ("by_level", "各层级办结", "Resolved by level"),
@@ -334,3 +444,19 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("summary", "内容", "Change"),
     ("fix_calendar", "前往导入日历", "Import the calendar"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_read_as_words() {
+        assert_eq!(Lang::Zh.field("title"), "标题");
+        assert_eq!(Lang::Zh.field("location.address"), "位置 · 地址");
+        assert_eq!(Lang::Zh.field("people.1.phone"), "当事人2 · 电话");
+        assert_eq!(Lang::Zh.field("extra.门牌"), "门牌");
+        assert_eq!(Lang::En.field("people.0.name"), "Person 1 · Name");
+        // An unknown key shows itself.
+        assert_eq!(Lang::Zh.field("unknown"), "unknown");
+    }
+}

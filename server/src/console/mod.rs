@@ -6,8 +6,11 @@
 
 mod board;
 mod cases;
+mod dashboard;
+mod devices;
 mod error;
 mod i18n;
+mod names;
 mod quarantine;
 mod rules;
 
@@ -45,6 +48,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/lang", get(switch_lang))
         .merge(cases::routes())
         .merge(board::routes())
+        .merge(dashboard::routes())
+        .merge(devices::routes())
         .merge(rules::routes())
         .merge(quarantine::routes())
         .layer(axum::middleware::map_response(private_page))
@@ -58,6 +63,8 @@ pub struct Reviewer {
     /// For those who manage the rules: the calendar lacks a year deadlines need (shown on every
     /// page).
     pub calendar_warning: Option<CalendarWarning>,
+    /// Areas and people by name, for this page.
+    pub names: names::Names,
 }
 
 /// A console request without a valid session goes to the sign-in page.
@@ -108,10 +115,14 @@ impl FromRequestParts<Arc<AppState>> for Reviewer {
             }
             false => None,
         };
+        let names = names::Names::load(&state.store, lang)
+            .await
+            .map_err(|_| SignIn)?;
         Ok(Reviewer {
             who,
             lang,
             calendar_warning,
+            names,
         })
     }
 }
@@ -201,6 +212,21 @@ async fn css() -> impl IntoResponse {
     )
 }
 
+/// The page `nav` (its title the same key), saying `why` this reviewer may not see it.
+pub fn forbidden_page(r: &Reviewer, nav: &'static str, why: &'static str) -> Response {
+    let l = r.lang;
+    (
+        StatusCode::FORBIDDEN,
+        page(
+            r,
+            l.t(nav),
+            nav,
+            html! { p.error #forbidden { (l.t(why)) } },
+        ),
+    )
+        .into_response()
+}
+
 /// A title in a list: at most this many characters, the rest behind "…".
 pub const LIST_TITLE_CHARS: usize = 60;
 /// The longest text put in a `title` attribute (shown on hover).
@@ -252,7 +278,7 @@ pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
                             a #nav-rules href="/console/rules" class=(if current == "rules" { "on" } else { "" }) { (l.t("rules")) }
                         }
                     }
-                    span.who { (r.who.user) " · " (l.role(r.who.role)) " · " (r.who.scope) }
+                    span.who { (r.names.who(&r.who.user)) " · " (l.role(r.who.role)) " · " (r.names.place(&r.who.scope.to_string())) }
                     a #lang href=(format!("/console/lang?to={}", l.other().code())) { (l.t("lang_switch")) }
                     form.inline method="post" action="/console/logout" {
                         button #logout type="submit" { (l.t("logout")) }

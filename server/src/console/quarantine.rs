@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use maud::html;
 use serde::Deserialize;
 
-use super::board::forbidden_page;
+use super::forbidden_page;
 use super::{ConsoleError, Reviewer, SameOrigin, page};
 use crate::AppState;
 use crate::store::{QuarantineEntry, Released, StoreError, TOTAL_BUDGET_BYTES};

@@ -14,7 +14,7 @@ use gridsync_core::taxonomy::{Department, TimeLimit};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::board::forbidden_page;
+use super::forbidden_page;
 use super::{ConsoleError, Lang, Reviewer, SameOrigin, page};
 use crate::AppState;
 use crate::store::{LiveRules, StoreError};

@@ -212,6 +212,16 @@ impl Store {
         rows.iter().map(user_from_row).collect()
     }
 
+    /// Every account's id and name: what the console shows for an account id.
+    pub async fn display_names(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT id, display_name FROM users")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     pub async fn devices(&self) -> Result<Vec<DeviceRow>> {
         let rows =
             sqlx::query("SELECT id, revoked, created_at, last_sync_at FROM devices ORDER BY id")

@@ -234,17 +234,25 @@ impl Store {
         };
         let clause = Self::list_clause(reader, &unfiltered, now, &mut sql);
         let mut query = sqlx::query(AssertSqlSafe(format!(
-            "SELECT status, count(*) FROM cases WHERE {clause} GROUP BY status ORDER BY status"
+            "SELECT status, count(*) FROM cases WHERE {clause} GROUP BY status"
         )));
         for a in sql.args {
             query = query.bind(a);
         }
-        query
+        let mut counts = query
             .fetch_all(&self.pool)
             .await?
             .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+            .collect::<Result<Vec<(String, i64)>>>()?;
+        // In the workflow's order (已上报, 已受理 …), not the alphabet's.
+        counts.sort_by_key(|(s, _)| {
+            gridsync_core::Status::ALL
+                .iter()
+                .position(|x| x.as_str() == s)
+                .unwrap_or(usize::MAX)
+        });
+        Ok(counts)
     }
 
     async fn query_cases(

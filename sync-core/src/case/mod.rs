@@ -21,6 +21,7 @@ mod fields;
 mod model;
 mod read;
 mod time;
+pub mod words;
 
 pub use change::{ChangeAuthor, parse_change};
 pub use conflicts::{ConflictValue, FieldConflict};

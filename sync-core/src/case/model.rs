@@ -32,7 +32,7 @@ pub struct Reporter {
 pub struct Party {
     pub id: String,
     pub name: String,
-    /// e.g. `requester`, `applicant`, `respondent`, `key_person`, `member`.
+    /// One of [`super::words::PARTY_ROLES`] (documented, not checked).
     pub role: String,
     pub phone: String,
 }
@@ -56,7 +56,7 @@ pub struct MediationSession {
     pub at: Millis,
     pub mediators: Vec<String>,
     pub notes: String,
-    /// e.g. `agreed`, `partial`, `failed`, `adjourned`.
+    /// One of [`super::words::SESSION_OUTCOMES`] (documented, not checked).
     pub outcome: String,
 }
 
@@ -66,9 +66,9 @@ pub struct Mediation {
     pub sessions: Vec<MediationSession>,
     /// The agreement text (调解协议), co-edited as Text.
     pub agreement: String,
-    /// `success` or `failure`, empty while open.
+    /// One of [`super::words::MEDIATION_RESULTS`], empty while open.
     pub result: String,
-    /// Where a failed mediation was referred: `court` (诉调), `police` (警调), `petition` (访调).
+    /// Where a failed mediation was referred: one of [`super::words::REFERRALS`].
     pub referral: String,
 }
 
@@ -77,10 +77,11 @@ impl Mediation {
     /// admission: `success`, `failure` or open; 诉调/警调/访调 — a failed mediation is referred to
     /// court, police or the petition office, and only a failed one.
     pub fn check_result(result: &str, referral: &str) -> Result<()> {
-        if !["", "success", "failure"].contains(&result) {
+        use super::words::{MEDIATION_RESULTS, REFERRALS, is_one_of};
+        if !(result.is_empty() || is_one_of(MEDIATION_RESULTS, result)) {
             return Err(invalid("mediation.result", "expected success or failure"));
         }
-        if !["", "court", "police", "petition"].contains(&referral) {
+        if !(referral.is_empty() || is_one_of(REFERRALS, referral)) {
             return Err(invalid(
                 "mediation.referral",
                 "expected court, police or petition",

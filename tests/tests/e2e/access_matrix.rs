@@ -460,10 +460,19 @@ fn outcome(w: &World, actor: &str, resource: &str, col: usize) -> String {
         "console case list" => console(console_get(server, &session, "/console/cases"), &|b| {
             shown(b, case, "listed", "absent")
         }),
-        "console case page" => console(
-            console_get(server, &session, &format!("/console/cases/{case}")),
-            &|_| "200".to_owned(),
-        ),
+        "console case page" => {
+            let page = console(
+                console_get(server, &session, &format!("/console/cases/{case}")),
+                &|_| "200".to_owned(),
+            );
+            // The print view (A4) opens to exactly those who may open the page.
+            let print = console(
+                console_get(server, &session, &format!("/console/cases/{case}/print")),
+                &|_| "200".to_owned(),
+            );
+            assert_eq!(page, print, "the print view of {case} answers as its page");
+            page
+        }
         "console photo" => console(
             console_get(server, &session, &format!("/console/blobs/{sha}")),
             &|_| "200".to_owned(),

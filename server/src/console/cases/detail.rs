@@ -7,16 +7,53 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gridsync_core::case::change_time_ms;
-use gridsync_core::workflow::{self, EventType};
+use gridsync_core::case::words::{MEDIATION_RESULTS, PARTY_ROLES, REFERRALS, SESSION_OUTCOMES};
+use gridsync_core::case::{Case, CaseDoc};
+use gridsync_core::workflow::{self, EventType, WorkflowState};
 use maud::html;
 use serde::Deserialize;
 
 use super::actions::{allowed_steps, event_label};
+use super::conflicts::{Panel, device_label, step_name};
 use super::{category_name, department_name};
 use crate::AppState;
 use crate::blobs::Served;
 use crate::console::{ConsoleError, Lang, Reviewer, page};
 use crate::store::StoreError;
+
+/// A case this reviewer may read, read whole; or the page saying there is none (also for one
+/// outside the jurisdiction: the same answer, so ids cannot be probed).
+pub(super) async fn open_case(
+    state: &AppState,
+    r: &Reviewer,
+    id: &str,
+) -> Result<Result<(CaseDoc, Case, WorkflowState), Response>, ConsoleError> {
+    let l = r.lang;
+    let not_found = || {
+        (
+            StatusCode::NOT_FOUND,
+            page(
+                r,
+                l.t("not_found"),
+                "cases",
+                html! { p.error #not-found { (l.t("not_found")) } },
+            ),
+        )
+            .into_response()
+    };
+    if gridsync_core::case::validate_case_id(id).is_err()
+        || !state.store.may_read(&r.who, id).await?
+    {
+        return Ok(Err(not_found()));
+    }
+    let Some(doc) = state.store.case_doc(id).await? else {
+        return Ok(Err(not_found()));
+    };
+    match (doc.read(), doc.workflow()) {
+        (Ok(case), Ok(wf)) => Ok(Ok((doc, case, wf))),
+        (Err(e), _) | (_, Err(e)) => Err(StoreError::from(e).into()),
+    }
+}
 
 /// What the page says after an action: `?done=1` or `?error=<reason>`.
 #[derive(Debug, Default, Deserialize)]
@@ -38,32 +75,11 @@ pub(super) async fn detail(
     Query(flash): Query<Flash>,
 ) -> Result<Response, ConsoleError> {
     let l = r.lang;
-    let not_found = || {
-        (
-            StatusCode::NOT_FOUND,
-            page(
-                &r,
-                l.t("not_found"),
-                "cases",
-                html! { p.error #not-found { (l.t("not_found")) } },
-            ),
-        )
-            .into_response()
+    let (doc, case, wf) = match open_case(&state, &r, &id).await? {
+        Ok(opened) => opened,
+        Err(not_found) => return Ok(not_found),
     };
-    if gridsync_core::case::validate_case_id(&id).is_err()
-        || !state.store.may_read(&r.who, &id).await?
-    {
-        return Ok(not_found());
-    }
-    let (doc, history) =
-        match tokio::try_join!(state.store.case_doc(&id), state.store.case_history(&id))? {
-            (Some(d), h) => (d, h),
-            (None, _) => return Ok(not_found()),
-        };
-    let (case, wf) = match (doc.read(), doc.workflow()) {
-        (Ok(case), Ok(wf)) => (case, wf),
-        (Err(e), _) | (_, Err(e)) => return Err(StoreError::from(e).into()),
-    };
+    let history = state.store.case_history(&id).await?;
     let now = crate::now_ms();
     let mut uploaded = std::collections::BTreeSet::new();
     for a in &case.attachments {
@@ -94,13 +110,14 @@ pub(super) async fn detail(
         @if !flash.done.is_empty() { p.ok #flash-done { (l.t("done")) } }
         @if !flash.error.is_empty() { p.error #flash-error { (l.t("refused")) ": " (flash.error) } }
         h1 #case-title { (case.title) }
+        p.tools { a #print-link href=(format!("/console/cases/{id}/print")) { (l.t("print")) } }
         p.meta {
             span.status #case-status { (l.status(wf.status.as_str())) }
             " · " (l.level(wf.level.as_str()))
             @if let Some(d) = wf.due {
                 " · " (l.t("due")) " " span class=(if workflow::is_overdue(&wf, now) { "due late" } else { "due" }) #case-due { (cal.local_date_time(d)) }
             }
-            @if let Some(o) = &wf.owner { " · " (l.t("owner")) " " (o) }
+            @if let Some(o) = &wf.owner { " · " (l.t("owner")) " " (r.names.who(o)) }
             @if let Some(d) = &wf.department { " · " (l.t("department")) " " span #case-department data-code=(d) { (department_name(&state, l, d)) } }
             @if wf.accountability { " · " span.badge.acc { (l.t("accountability")) } }
         }
@@ -108,29 +125,31 @@ pub(super) async fn detail(
             table {
                 tr { th { (l.t("kind")) } td { (l.kind(case.kind.as_str())) } }
                 tr { th { (l.t("category")) } td { (category_name(&state, l, &case.category)) } }
-                tr { th { (l.t("place")) } td.mono { (case.jurisdiction) } }
+                tr { th { (l.t("place")) } td { (r.names.place(&case.jurisdiction.to_string())) } }
                 tr { th { (l.t("address")) } td { (case.location.address) } }
                 tr { th { (l.t("description")) } td.pre { (case.description) } }
-                tr { th { (l.t("reporter")) } td { (case.reporter.user) " (" (case.reporter.device) ")" } }
+                tr { th { (l.t("reporter")) } td { (r.names.who(&case.reporter.user)) " · " (device_label(l, &case.reporter.device)) } }
                 tr { th { (l.t("reported_at")) } td { (cal.local_date_time(case.created_at)) } }
                 @if !case.people.is_empty() {
                     tr { th { (l.t("people")) } td {
-                        @for p in &case.people { div { (p.name) " · " (p.role) " · " (p.phone) } }
+                        @for p in &case.people { div.party { (p.name) " · " (l.word(PARTY_ROLES, &p.role)) @if !p.phone.is_empty() { " · " (p.phone) } } }
                     } }
                 }
-                @for (k, v) in &case.extra { tr { th.mono { (k) } td { (v) } } }
+                @for (k, v) in &case.extra { tr { th { (l.field(&format!("extra.{k}"))) } td { (v) } } }
             }
         }
         @if !case.mediation.sessions.is_empty() || !case.mediation.result.is_empty() || !case.mediation.agreement.is_empty() {
             section.mediation {
                 h2 { (l.t("mediation")) }
                 @for s in &case.mediation.sessions {
-                    p { (cal.local_date_time(s.at)) " · " (s.mediators.join("、")) " · " (s.outcome) br; (s.notes) }
+                    p { (cal.local_date_time(s.at)) " · "
+                        @for (i, m) in s.mediators.iter().enumerate() { @if i > 0 { "、" } (r.names.who(m)) }
+                        " · " (l.word(SESSION_OUTCOMES, &s.outcome)) br; (s.notes) }
                 }
                 @if !case.mediation.agreement.is_empty() { p { b { (l.t("agreement")) ": " } (case.mediation.agreement) } }
                 @if !case.mediation.result.is_empty() {
-                    p { b { (l.t("result")) ": " } (case.mediation.result)
-                        @if !case.mediation.referral.is_empty() { " · " (l.t("referral")) " " (case.mediation.referral) } }
+                    p { b { (l.t("result")) ": " } (l.word(MEDIATION_RESULTS, &case.mediation.result))
+                        @if !case.mediation.referral.is_empty() { " · " (l.t("referral")) " " (l.word(REFERRALS, &case.mediation.referral)) } }
                 }
             }
         }
@@ -153,44 +172,7 @@ pub(super) async fn detail(
                 }
             }
         }
-        @if !conflicts.is_empty() || !wf.conflicts.is_empty() {
-            section.conflicts #conflicts {
-                h2 { (l.t("conflicts")) }
-                @for c in &conflicts {
-                    div.conflict data-field=(c.field) {
-                        h3.mono { (c.field) }
-                        @for v in &c.values {
-                            form.inline method="post" action=(format!("/console/cases/{id}/settle")) {
-                                input type="hidden" name="field" value=(c.field);
-                                input type="hidden" name="value" value=(v.value);
-                                span.value { (v.value) }
-                                span.by { (l.t("set_by")) " " (v.author.as_ref().map(|a| a.user.as_str()).unwrap_or("?"))
-                                    " · " (v.author.as_ref().map(|a| a.device.as_str()).unwrap_or("?")) " · " @if v.at == 0 { "—" } @else { (cal.local_date_time(v.at)) } }
-                                button.keep type="submit" { (l.t("keep")) }
-                            }
-                        }
-                        form.inline method="post" action=(format!("/console/cases/{id}/settle")) {
-                            input type="hidden" name="field" value=(c.field);
-                            input.new-value name="value" required;
-                            button.write type="submit" { (l.t("write_new")) }
-                        }
-                    }
-                }
-                @for wc in &wf.conflicts {
-                    div.conflict.workflow {
-                        h3 { (l.t("workflow_conflict")) }
-                        @for (eid, label) in wc.applied.iter().map(|a| (a.as_str(), event_kind_of(&case.events, a))).chain(std::iter::once((wc.pending.as_str(), wc.pending_kind.as_str()))) {
-                            form.inline method="post" action=(format!("/console/cases/{id}/action")) {
-                                input type="hidden" name="kind" value="settled";
-                                input type="hidden" name="chosen" value=(eid);
-                                span.value { (EventType::parse(label).map(|k| l.pick(k.name_zh(), &l.status(k.as_str())).to_owned()).unwrap_or_else(|| label.to_owned())) }
-                                button.choose type="submit" { (l.t("choose")) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        (Panel { id: &id, names: &r.names, lang: l, calendar: cal, fields: &conflicts, steps: &wf.conflicts, events: &case.events }.render())
         @if !steps.is_empty() {
             section.actions #actions {
                 h2 { (l.t("actions")) }
@@ -224,7 +206,7 @@ pub(super) async fn detail(
         section.timeline #timeline {
             h2 { (l.t("timeline")) }
             table {
-                thead { tr { th { (l.t("device_time")) } th { (l.t("received_at")) } th { (l.t("user")) } th { (l.t("device")) } th { (l.t("what_changed")) } } }
+                thead { tr { th { (l.t("device_time")) } th { (l.t("received_at")) } th { (l.t("person")) } th { (l.t("device")) } th { (l.t("what_changed")) } } }
                 tbody {
                     @for h in shown {
                         @let steps_here: Vec<&gridsync_core::CaseEvent> = case.events.iter().filter(|e| event_changes.get(&e.id).is_some_and(|c| c.to_string() == h.hash)).collect();
@@ -232,8 +214,8 @@ pub(super) async fn detail(
                         tr data-hash=(h.hash) {
                             td { @if device_time == 0 { "—" } @else { (cal.local_date_time(device_time)) } }
                             td { (cal.local_date_time(h.received_at)) }
-                            td { (h.user) }
-                            td.mono { (h.device) }
+                            td { (r.names.who(&h.user)) }
+                            td { (device_label(l, &h.device)) }
                             td {
                                 @if steps_here.is_empty() { (l.t("edited")) }
                                 @for e in steps_here {
@@ -256,34 +238,21 @@ pub(super) async fn detail(
     Ok(page(&r, &case.title, "cases", body).into_response())
 }
 
-fn event_kind_of<'a>(events: &'a [gridsync_core::CaseEvent], id: &str) -> &'a str {
-    events
-        .iter()
-        .find(|e| e.id == id)
-        .map(|e| e.kind.as_str())
-        .unwrap_or("?")
-}
-
 fn event_name(state: &AppState, l: Lang, e: &gridsync_core::CaseEvent) -> String {
-    match l {
-        Lang::Zh => {
-            let mut s = e.kind.name_zh().to_owned();
-            if e.kind == EventType::Supervised || e.kind == EventType::Escalated {
-                s = format!("{s}（{}）", e.level.name_zh());
-            }
-            if let Some(d) = &e.department {
-                s = format!("{s} → {}", department_name(state, l, d));
-            }
-            s
-        }
-        Lang::En => {
-            let mut s = l.status(e.kind.as_str());
-            if let Some(d) = &e.department {
-                s = format!("{s} → {}", department_name(state, l, d));
-            }
-            s
-        }
+    let mut s = step_name(l, e.kind);
+    if e.kind == EventType::Supervised || e.kind == EventType::Escalated {
+        s = format!("{s}（{}）", l.level(e.level.as_str()));
     }
+    if let Some(d) = &e.department {
+        s = format!("{s} → {}", department_name(state, l, d));
+    }
+    if let Some(rt) = e.rating {
+        s = format!(
+            "{s}：{}",
+            l.pick(rt.name_zh(), &rt.as_str().replace('_', " "))
+        );
+    }
+    s
 }
 
 #[derive(Debug, Default, Deserialize)]

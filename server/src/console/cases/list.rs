@@ -6,12 +6,13 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use gridsync_core::calendar::Calendar;
-use gridsync_core::{CaseKind, Status};
+use gridsync_core::{CaseKind, JurisdictionPath, Status};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 use super::category_name;
 use crate::AppState;
+use crate::console::names::Names;
 use crate::console::{ConsoleError, HOVER_CHARS, LIST_TITLE_CHARS, Lang, Reviewer, page, shorten};
 use crate::store::{CaseQuery, CaseRow};
 
@@ -141,9 +142,7 @@ pub(super) async fn list(
                     }
                 }
             }
-            label { (l.t("township")) input #f-township name="township" size="4" value=(f.township); }
-            label { (l.t("village")) input #f-village name="village" size="4" value=(f.village); }
-            label { (l.t("grid")) input #f-grid name="grid" size="3" value=(f.grid); }
+            (area_pickers(&r, &f))
             label.check { input #f-overdue type="checkbox" name="overdue" value="1" checked[!f.overdue.is_empty()]; (l.t("overdue")) }
             label.check { input #f-conflict type="checkbox" name="conflict" value="1" checked[!f.conflict.is_empty()]; (l.t("conflict")) }
             label.check { input #f-accountability type="checkbox" name="accountability" value="1" checked[!f.accountability.is_empty()]; (l.t("accountability")) }
@@ -175,7 +174,7 @@ pub(super) async fn list(
                     th { (l.t("status")) } th { (l.t("level")) } th { (l.t("due")) } th { (l.t("reporter")) } th { (l.t("reported_at")) }
                 } }
                 tbody {
-                    @for c in &page_data.items { (row(&state, l, c)) }
+                    @for c in &page_data.items { (row(&state, &r.names, l, c)) }
                 }
             }
         }
@@ -188,7 +187,7 @@ pub(super) async fn list(
     Ok(page(&r, l.t("cases"), "cases", body).into_response())
 }
 
-pub(in crate::console) fn row(state: &AppState, l: Lang, c: &CaseRow) -> Markup {
+fn row(state: &AppState, names: &Names, l: Lang, c: &CaseRow) -> Markup {
     html! {
         tr.case data-id=(c.id) {
             td {
@@ -198,7 +197,7 @@ pub(in crate::console) fn row(state: &AppState, l: Lang, c: &CaseRow) -> Markup 
             }
             td { (l.kind(&c.kind)) }
             td { (category_name(state, l, &c.category)) }
-            td.mono { (c.path) }
+            td { (names.place(&c.path)) }
             td.status { (l.status(&c.status)) }
             td { (l.level(&c.level)) }
             td {
@@ -207,8 +206,57 @@ pub(in crate::console) fn row(state: &AppState, l: Lang, c: &CaseRow) -> Markup 
                     @if c.overdue { " " span.badge.late { (l.t("overdue")) } }
                 }
             }
-            td { (c.reporter) }
+            td { (names.who(&c.reporter)) }
             td { (state.store.rules_now().rules.calendar().local_date_time(c.created_at)) }
+        }
+    }
+}
+
+/// Township → village → grid, each a list of names from the jurisdiction tree: a level offers
+/// its areas once the level above is chosen (and the filter applied — no script needed). A
+/// reviewer's own township or village is chosen already. Before a tree is imported, codes are
+/// typed as they were.
+fn area_pickers(r: &Reviewer, f: &Filters) -> Markup {
+    let l = r.lang;
+    let scope = &r.who.scope;
+    let mut parent = JurisdictionPath::parse(scope.county()).ok();
+    let mut levels = Vec::new();
+    for (level, code) in [
+        (
+            "township",
+            opt(&f.township).or(scope.township().map(str::to_owned)),
+        ),
+        (
+            "village",
+            opt(&f.village).or(scope.village().map(str::to_owned)),
+        ),
+        ("grid", opt(&f.grid).or(scope.grid().map(str::to_owned))),
+    ] {
+        let options = match &parent {
+            Some(p) => r.names.children(p, scope),
+            None => Vec::new(),
+        };
+        // The next level's options hang on this one's choice.
+        parent = match (&parent, &code) {
+            (Some(p), Some(c)) => p.child(c).ok(),
+            _ => None,
+        };
+        levels.push((level, code.unwrap_or_default(), options));
+    }
+    html! {
+        @for (level, code, options) in &levels {
+            label { (l.t(level))
+                @if r.names.is_empty() {
+                    input id=(format!("f-{level}")) name=(level) size="4" value=(code);
+                } @else {
+                    select id=(format!("f-{level}")) name=(level) {
+                        option value="" { (l.t("all")) }
+                        @for (c, name) in options {
+                            option value=(c) selected[code == c] { (name) }
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -2,9 +2,11 @@
 //! conflict panel, actions): the routes, and the names of categories and departments they share.
 
 mod actions;
+mod conflicts;
 mod detail;
 mod export;
 mod list;
+mod print;
 
 use std::sync::Arc;
 
@@ -17,13 +19,13 @@ use actions::{action, settle};
 use detail::{console_blob, detail};
 use export::{export_csv, export_xlsx};
 use list::list;
-
-pub(super) use list::row;
+use print::print;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/console/cases", get(list))
         .route("/console/cases/{id}", get(detail))
+        .route("/console/cases/{id}/print", get(print))
         .route("/console/cases/{id}/action", post(action))
         .route("/console/cases/{id}/settle", post(settle))
         .route("/console/blobs/{sha256}", get(console_blob))

@@ -1,0 +1,117 @@
+//! The print view of a case (办理单, A4): what the township's paper file keeps — the case, the
+//! people, the mediation, every workflow step, and lines to sign. No navigation, no buttons.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use gridsync_core::case::words::{MEDIATION_RESULTS, PARTY_ROLES, REFERRALS, SESSION_OUTCOMES};
+use maud::{DOCTYPE, html};
+
+use super::conflicts::step_name;
+use super::detail::open_case;
+use super::{category_name, department_name};
+use crate::AppState;
+use crate::console::{ConsoleError, Reviewer};
+
+pub(super) async fn print(
+    State(state): State<Arc<AppState>>,
+    r: Reviewer,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let l = r.lang;
+    let (_, case, wf) = match open_case(&state, &r, &id).await? {
+        Ok(opened) => opened,
+        Err(not_found) => return Ok(not_found),
+    };
+    let live = state.store.rules_now();
+    let cal = live.rules.calendar();
+    let n = &r.names;
+    let page = html! {
+        (DOCTYPE)
+        html lang=(l.html()) {
+            head {
+                meta charset="utf-8";
+                title { (case.title) " · " (l.t("print_title")) }
+                link rel="icon" href="data:,";
+                link rel="stylesheet" href="/console/app.css";
+            }
+            body.print {
+                main #print-view {
+                    h1 { (n.area(case.jurisdiction.county())) " " (l.t("print_title")) }
+                    table.sheet {
+                        tr { th { (l.t("title")) } td colspan="3" #print-title { (case.title) } }
+                        tr {
+                            th { (l.t("kind")) } td { (l.kind(case.kind.as_str())) }
+                            th { (l.t("category")) } td { (category_name(&state, l, &case.category)) }
+                        }
+                        tr {
+                            th { (l.t("place")) } td { (n.place(&case.jurisdiction.to_string())) }
+                            th { (l.t("address")) } td { (case.location.address) }
+                        }
+                        tr {
+                            th { (l.t("reporter")) } td { (n.who(&case.reporter.user)) }
+                            th { (l.t("reported_at")) } td { (cal.local_date_time(case.created_at)) }
+                        }
+                        tr {
+                            th { (l.t("status")) } td { (l.status(wf.status.as_str())) " · " (l.level(wf.level.as_str())) }
+                            th { (l.t("due")) } td { @if let Some(d) = wf.due { (cal.local_date_time(d)) } @else { "—" } }
+                        }
+                        tr {
+                            th { (l.t("department")) } td { @match &wf.department { Some(d) => (department_name(&state, l, d)), None => "—" } }
+                            th { (l.t("owner")) } td { @match &wf.owner { Some(o) => (n.who(o)), None => "—" } }
+                        }
+                        tr { th { (l.t("description")) } td.pre colspan="3" { (case.description) } }
+                        @if !case.people.is_empty() {
+                            tr { th { (l.t("people")) } td colspan="3" {
+                                @for p in &case.people { div { (p.name) " · " (l.word(PARTY_ROLES, &p.role)) @if !p.phone.is_empty() { " · " (p.phone) } } }
+                            } }
+                        }
+                        @for (k, v) in &case.extra { tr { th { (l.field(&format!("extra.{k}"))) } td colspan="3" { (v) } } }
+                        @if !case.attachments.is_empty() {
+                            tr { th { (l.t("photos")) } td colspan="3" {
+                                @for a in &case.attachments { div { (a.caption) " · " (a.mime) " · " (a.bytes / 1024) " KiB" } }
+                            } }
+                        }
+                    }
+                    @if !case.mediation.sessions.is_empty() || !case.mediation.agreement.is_empty() || !case.mediation.result.is_empty() {
+                        h2 { (l.t("mediation")) }
+                        @for s in &case.mediation.sessions {
+                            p { (cal.local_date_time(s.at)) " · "
+                                @for (i, m) in s.mediators.iter().enumerate() { @if i > 0 { "、" } (n.who(m)) }
+                                " · " (l.word(SESSION_OUTCOMES, &s.outcome)) br; (s.notes) }
+                        }
+                        @if !case.mediation.agreement.is_empty() { p.pre { b { (l.t("agreement")) "：" } (case.mediation.agreement) } }
+                        @if !case.mediation.result.is_empty() {
+                            p { b { (l.t("result")) "：" } (l.word(MEDIATION_RESULTS, &case.mediation.result))
+                                @if !case.mediation.referral.is_empty() { " · " (l.t("referral")) " " (l.word(REFERRALS, &case.mediation.referral)) } }
+                        }
+                    }
+                    h2 { (l.t("steps")) }
+                    table.steps {
+                        thead { tr { th { (l.t("device_time")) } th { (l.t("step")) } th { (l.t("person")) } th { (l.t("note")) } } }
+                        tbody {
+                            @for e in &case.events {
+                                tr {
+                                    td { (cal.local_date_time(e.at)) }
+                                    td { (step_name(l, e.kind))
+                                        @if let Some(d) = &e.department { " → " (department_name(&state, l, d)) }
+                                        @if let Some(rt) = e.rating { "：" (l.pick(rt.name_zh(), rt.as_str())) } }
+                                    td { (n.who(&e.by)) }
+                                    td { (e.note) }
+                                }
+                            }
+                        }
+                    }
+                    div.signatures {
+                        span { (l.t("sign_handler")) "：" span.line {} }
+                        span { (l.t("sign_head")) "：" span.line {} }
+                        span { (l.t("sign_date")) "：" span.line {} }
+                    }
+                    p.printed { (l.t("printed_by")) " " (n.person(&r.who.user)) " · " (cal.local_date_time(crate::now_ms())) }
+                }
+            }
+        }
+    };
+    Ok(page.into_response())
+}
