@@ -127,6 +127,62 @@ impl Lang {
     }
 }
 
+impl Lang {
+    /// Why the server refused a console write, in words, by its code (`workflow_status` …);
+    /// `None` for a code without words.
+    pub fn refusal(self, code: &str) -> Option<&'static str> {
+        REFUSALS
+            .iter()
+            .find(|(c, _, _)| *c == code)
+            .map(|(_, zh, en)| self.pick(zh, en))
+    }
+}
+
+/// Refusal codes a console write can meet: (code, 中文, English).
+const REFUSALS: &[(&str, &str, &str)] = &[
+    (
+        "workflow_status",
+        "案件当前的状态不能办理这一步。",
+        "This step is not open at the case's status.",
+    ),
+    (
+        "workflow_role",
+        "您的角色不能办理这一步。",
+        "Your role may not take this step.",
+    ),
+    (
+        "workflow_level",
+        "这一步须由更高一级办理。",
+        "This step needs a higher level.",
+    ),
+    (
+        "out_of_scope",
+        "超出您的管辖范围。",
+        "Outside your jurisdiction.",
+    ),
+    (
+        "workflow_invalid",
+        "填写的内容不完整或不符合要求。",
+        "Something filled in is missing or not valid.",
+    ),
+    (
+        "invalid_case",
+        "案件内容不符合要求。",
+        "The case's content is not valid.",
+    ),
+    (
+        "invalid_input",
+        "填写的内容不符合要求。",
+        "Something filled in is not valid.",
+    ),
+    (
+        "taxonomy",
+        "事项分类或部门不在目录中。",
+        "The category or department is not in the catalogue.",
+    ),
+    ("too_large", "内容太长。", "Too long."),
+];
+
 /// The keys of the case document: (key, 中文, English).
 const FIELDS: &[(&str, &str, &str)] = &[
     ("title", "标题", "Title"),

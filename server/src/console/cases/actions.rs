@@ -126,7 +126,8 @@ where
                 .unwrap_or_default(),
         )),
         Err(StoreError::Core(e)) => Ok(back(
-            &serde_urlencoded::to_string([("error", e.to_string())]).unwrap_or_default(),
+            &serde_urlencoded::to_string([("error", format!("{}: {e}", e.code()))])
+                .unwrap_or_default(),
         )),
         Err(e) => Err(e.into()),
     }

@@ -108,7 +108,13 @@ pub(super) async fn detail(
     // The timeline: each change with its device and receipt times, and the steps it carried.
     let body = html! {
         @if !flash.done.is_empty() { p.ok #flash-done { (l.t("done")) } }
-        @if !flash.error.is_empty() { p.error #flash-error { (l.t("refused")) ": " (flash.error) } }
+        @if !flash.error.is_empty() {
+            // `code: detail` from a refusal: its words, the detail for whoever asks IT.
+            @let (code, detail) = flash.error.split_once(": ").unwrap_or((flash.error.as_str(), ""));
+            p.error #flash-error data-code=(code) title=(detail) {
+                (l.t("refused")) "：" (l.refusal(code).unwrap_or(flash.error.as_str()))
+            }
+        }
         h1 #case-title { (case.title) }
         p.tools { a #print-link href=(format!("/console/cases/{id}/print")) { (l.t("print")) } }
         p.meta {

@@ -7,33 +7,43 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-use super::category_name;
+use gridsync_core::workflow::Rating;
+
 use super::list::Filters;
+use super::{category_name, department_name};
 use crate::AppState;
+use crate::console::names::Names;
 use crate::console::{ConsoleError, Lang, Reviewer};
 use crate::store::CaseRow;
 
 /// Rows an export holds at most.
 const MAX_EXPORT: u32 = 10_000;
 
-/// The export's columns, Chinese headers first.
-const COLUMNS: [(&str, &str); 12] = [
+/// The export's columns, Chinese headers first: names for reading, codes beside them for
+/// whoever joins the sheet with other data.
+const COLUMNS: [(&str, &str); COLUMN_COUNT] = [
     ("案件编号", "id"),
     ("标题", "title"),
     ("类型", "kind"),
     ("事项分类", "category"),
-    ("地点", "path"),
+    ("地点", "place"),
+    ("地点编码", "path"),
     ("状态", "status"),
     ("层级", "level"),
-    ("上报人", "reporter"),
+    ("承办部门", "department"),
+    ("上报人", "reporter_name"),
+    ("上报账号", "reporter"),
     ("上报时间", "created_at"),
     ("办理时限", "due_at"),
     ("是否超时", "overdue"),
     ("满意度", "rating"),
 ];
+const COLUMN_COUNT: usize = 15;
 
-fn export_rows(state: &AppState, rows: &[CaseRow]) -> Vec<[String; 12]> {
+fn export_rows(state: &AppState, names: &Names, rows: &[CaseRow]) -> Vec<[String; COLUMN_COUNT]> {
     let l = Lang::Zh;
+    let live = state.store.rules_now();
+    let cal = live.rules.calendar();
     rows.iter()
         .map(|c| {
             [
@@ -41,21 +51,28 @@ fn export_rows(state: &AppState, rows: &[CaseRow]) -> Vec<[String; 12]> {
                 c.title.clone(),
                 l.kind(&c.kind),
                 category_name(state, l, &c.category),
+                names.area(&c.path),
                 c.path.clone(),
                 l.status(&c.status),
                 l.level(&c.level),
-                c.reporter.clone(),
-                state
-                    .store
-                    .rules_now()
-                    .rules
-                    .calendar()
-                    .local_date_time(c.created_at),
-                c.due_at
-                    .map(|d| state.store.rules_now().rules.calendar().local_date_time(d))
+                c.department
+                    .as_deref()
+                    .map(|d| department_name(state, l, d))
                     .unwrap_or_default(),
+                names.person(&c.reporter).to_owned(),
+                c.reporter.clone(),
+                cal.local_date_time(c.created_at),
+                c.due_at.map(|d| cal.local_date_time(d)).unwrap_or_default(),
                 if c.overdue { "是" } else { "否" }.to_owned(),
-                c.rating.clone().unwrap_or_default(),
+                c.rating
+                    .as_deref()
+                    .map(|r| {
+                        Rating::parse(r)
+                            .map(Rating::name_zh)
+                            .unwrap_or(r)
+                            .to_owned()
+                    })
+                    .unwrap_or_default(),
             ]
         })
         .collect()
@@ -65,7 +82,7 @@ async fn exported(
     state: &AppState,
     r: &Reviewer,
     f: &Filters,
-) -> Result<Vec<[String; 12]>, ConsoleError> {
+) -> Result<Vec<[String; COLUMN_COUNT]>, ConsoleError> {
     let q = f.query(state.store.rules_now().rules.calendar());
     let rows = state
         .store
@@ -81,7 +98,7 @@ async fn exported(
             crate::now_ms(),
         )
         .await?;
-    Ok(export_rows(state, &rows))
+    Ok(export_rows(state, &r.names, &rows))
 }
 
 fn csv_field(s: &str) -> String {
