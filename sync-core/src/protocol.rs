@@ -114,6 +114,37 @@ pub enum RejectCode {
 }
 
 impl RejectCode {
+    pub const ALL: [RejectCode; 9] = [
+        RejectCode::BadChange,
+        RejectCode::ForgedActor,
+        RejectCode::ForgedAuthor,
+        RejectCode::OutOfScope,
+        RejectCode::WorkflowRefused,
+        RejectCode::InvalidCase,
+        RejectCode::InvalidCategory,
+        RejectCode::MissingDependency,
+        RejectCode::TooLarge,
+    ];
+
+    pub fn parse(s: &str) -> Option<RejectCode> {
+        RejectCode::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Why a change was refused, for the people who read it (console, app).
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            RejectCode::BadChange => "不是有效的修改数据",
+            RejectCode::ForgedActor => "修改不是由这台设备写的",
+            RejectCode::ForgedAuthor => "修改署名与登录的账号不符",
+            RejectCode::OutOfScope => "超出管辖范围",
+            RejectCode::WorkflowRefused => "办理规则不允许这一步",
+            RejectCode::InvalidCase => "案件内容不符合要求",
+            RejectCode::InvalidCategory => "事项分类不在目录中",
+            RejectCode::MissingDependency => "缺少它所依据的修改",
+            RejectCode::TooLarge => "内容太大",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RejectCode::BadChange => "bad_change",

@@ -1,6 +1,7 @@
 //! The console's words, Chinese first (the staff read Chinese), English on request.
 
 use gridsync_core::case::words::{Words, word_zh};
+use gridsync_core::protocol::RejectCode;
 use gridsync_core::{CaseKind, Level, Role, Status};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,10 +132,15 @@ impl Lang {
     /// Why the server refused a console write, in words, by its code (`workflow_status` …);
     /// `None` for a code without words.
     pub fn refusal(self, code: &str) -> Option<&'static str> {
-        REFUSALS
+        let workflow = REFUSALS
             .iter()
             .find(|(c, _, _)| *c == code)
-            .map(|(_, zh, en)| self.pick(zh, en))
+            .map(|(_, zh, en)| self.pick(zh, en));
+        // A change refused at admission: the protocol's own words (Chinese only).
+        let admission = RejectCode::parse(code)
+            .filter(|_| self == Lang::Zh)
+            .map(RejectCode::name_zh);
+        workflow.or(admission)
     }
 }
 
@@ -180,7 +186,6 @@ const REFUSALS: &[(&str, &str, &str)] = &[
         "事项分类或部门不在目录中。",
         "The category or department is not in the catalogue.",
     ),
-    ("too_large", "内容太长。", "Too long."),
 ];
 
 /// The keys of the case document: (key, 中文, English).

@@ -96,7 +96,7 @@ async fn quarantine_page(
             p.ok #quarantine-released data-id=(id) { (l.t("q_released_ok")) }
         }
         @if let Some(code) = &q.again {
-            p.error #quarantine-refused data-code=(code) { (l.t("q_refused_again")) "：" (code) " — " (q.why.as_deref().unwrap_or("")) }
+            p.error #quarantine-refused data-code=(code) { (l.t("q_refused_again")) "：" (l.refusal(code).unwrap_or(q.why.as_deref().unwrap_or(code))) }
         }
         p.legend { (l.t("q_explain")) }
         p #quarantine-totals {
@@ -131,10 +131,10 @@ async fn quarantine_page(
                     tr.qentry data-id=(e.id) data-code=(e.code) {
                         td { (when(e.received_at)) }
                         td.mono { (e.device) }
-                        td { (e.user) }
+                        td { (r.names.who(&e.user)) }
                         td.mono { a href=(format!("/console/cases/{}", e.doc)) { (e.doc.get(..8).unwrap_or(&e.doc)) } }
                         td.mono { (e.code) }
-                        td { (e.reason) }
+                        td title=(e.reason) { (l.refusal(&e.code).unwrap_or(&e.reason)) }
                         td { (kib(e.size)) @if !e.whole { br; small { (l.t("q_head_only")) } } }
                         td {
                             @if let Some(at) = e.released_at {
