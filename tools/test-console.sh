@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the browser tests of the review console: builds `gridsync` and the Python bindings (the
 # tests play a grid worker's phone with them), installs Debian's Chromium and chromedriver if they
-# are missing, and runs pytest + selenium against a real `gridsync serve --demo`. pytest, selenium
-# and openpyxl go into the virtualenv under target/ on first use. Screenshots land in
+# are missing, installs the JavaScript Automerge into target/js (tools/js-deps.sh), and runs
+# pytest + selenium against a real `gridsync serve --demo`. pytest, selenium, openpyxl and Pillow
+# go into the virtualenv under target/ on first use. Screenshots land in
 # target/console-screenshots.
 set -euo pipefail
 
@@ -38,6 +39,17 @@ if ! "$venv/bin/python" -c "import pytest, selenium, openpyxl, PIL" 2>/dev/null;
     echo "==> installing pytest, selenium, openpyxl and Pillow into $venv" >&2
     "$venv/bin/pip" install -q "pytest>=8,<9" "selenium>=4,<5" "openpyxl>=3,<4" "pillow>=10,<12"
 fi
+
+# The tests also push cases as a phone with the JavaScript Automerge that bypasses the editor
+# (tests/console/push_case.mjs): installed into target/js as for tools/test-js.sh, and run from
+# there beside node_modules.
+if ! command -v node >/dev/null; then
+    echo "error: node is needed (tests/console/push_case.mjs)" >&2
+    exit 1
+fi
+source tools/js-deps.sh
+cp tests/js/gsyn.mjs tests/console/push_case.mjs "$js/"
+export GRIDSYNC_JS="$js"
 
 export GRIDSYNC_BIN="$target_dir/debug/gridsync"
 export GRIDSYNC_BINDINGS="$target_dir/bindings/python"

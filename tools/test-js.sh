@@ -8,19 +8,13 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-js="$target_dir/js"
 
 echo "==> building the gridsync server" >&2
 cargo build -q -p gridsync-server --bin gridsync
 bin="$target_dir/debug/gridsync"
 
-mkdir -p "$js"
-if ! cmp -s tests/js/package-lock.json "$js/package-lock.json" ||
-    [[ ! -d "$js/node_modules/@automerge/automerge" ]]; then
-    echo "==> installing @automerge/automerge into $js" >&2
-    cp tests/js/package.json tests/js/package-lock.json "$js/"
-    (cd "$js" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# Sets js (target/js) and installs @automerge/automerge there.
+source tools/js-deps.sh
 # The tests run from beside node_modules, so Node resolves the package there.
 cp tests/js/*.mjs "$js/"
 

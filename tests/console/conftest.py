@@ -6,6 +6,7 @@ Chromium and chromedriver, and sets GRIDSYNC_BIN, GRIDSYNC_BINDINGS and GRIDSYNC
 
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -36,6 +37,7 @@ sys.path.insert(0, BINDINGS)
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 LISTENING = "gridsync listening on "
+SCOPE = re.compile(r"^\d{6}(/[0-9A-Za-z_-]+)*$")
 # Seeding the demo county goes through the real sync path: a minute on a slow machine, a debug
 # build is slower still.
 START_TIMEOUT = 240
@@ -75,16 +77,24 @@ def parse_accounts(lines):
         if words[:3] == ["user", "role", "password"]:
             in_table = True
             continue
-        if in_table and len(words) >= 4:
-            user, role, password, scope = words[:4]
-            accounts[user] = Account(user, role, password, scope, " ".join(words[4:]))
+        if not in_table:
+            continue
+        # A row's scope is a jurisdiction path; the table ends at the first line without one
+        # (`gridsync listening on …`, whose first word is no account).
+        if len(words) < 4 or not SCOPE.match(words[3]):
+            in_table = False
+            continue
+        user, role, password, scope = words[:4]
+        accounts[user] = Account(user, role, password, scope, " ".join(words[4:]))
     return accounts
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo(tmp_path_factory):
     """`gridsync serve --demo` on a fresh SQLite database, on a free port of 127.0.0.1, with the
-    supervision clock at its default (so overdue cases are supervised as in production)."""
+    supervision clock at its default (so overdue cases are supervised as in production). One for
+    the whole run: seeding takes minutes in a debug build, and each module's tests leave alone
+    what the others rely on."""
     workdir = tmp_path_factory.mktemp("demo")
     env = dict(
         os.environ,

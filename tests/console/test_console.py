@@ -62,6 +62,11 @@ def all_ids(browser):
     return ids
 
 
+def place_of(row) -> str:
+    """A row's area as its code: the name shows, the code is the `title` (on hover)."""
+    return row.find_element(By.CSS_SELECTOR, ".place").get_attribute("title")
+
+
 def set_text(browser, element_id: str, value: str):
     el = browser.find_element(By.ID, element_id)
     el.clear()
@@ -87,9 +92,11 @@ def test_review_conflict_dispatch_reaches_phone(demo, browser, tmp_path):
     login(browser, demo.url, "ts.100", demo.password("ts.100"))
     assert urllib.parse.urlsplit(browser.current_url).path == "/console/cases"
 
-    # The filter form: township 100, village 201, overdue only.
-    set_text(browser, "f-township", "100")
-    set_text(browser, "f-village", "201")
+    # The filter form: township 100 (the clerk's own, chosen already), village 201 by its name,
+    # overdue only.
+    township = Select(browser.find_element(By.ID, "f-township"))
+    assert township.first_selected_option.get_attribute("value") == "100"
+    Select(browser.find_element(By.ID, "f-village")).select_by_value("201")
     check(browser, "f-overdue")
     click_and_wait(browser, browser.find_element(By.ID, "apply"))
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(browser.current_url).query)
@@ -98,7 +105,7 @@ def test_review_conflict_dispatch_reaches_phone(demo, browser, tmp_path):
     rows = case_rows(browser)
     assert rows, "no overdue case in village 201: the demo seeds at least its conflict case"
     for row in rows:
-        place = row.find_element(By.CSS_SELECTOR, "td.mono").text
+        place = place_of(row)
         assert place == VILLAGE_201 or place.startswith(VILLAGE_201 + "/"), place
         assert row.find_elements(By.CSS_SELECTOR, "span.badge.late"), (
             f"row {row.get_attribute('data-id')} has no overdue badge"
@@ -118,20 +125,28 @@ def test_review_conflict_dispatch_reaches_phone(demo, browser, tmp_path):
         r for r in rows if r.find_element(By.CSS_SELECTOR, "a.title").text in (KEPT, OTHER)
     ]
     assert len(conflicted) == 1, [r.text for r in rows]
-    place = conflicted[0].find_element(By.CSS_SELECTOR, "td.mono").text
+    place = place_of(conflicted[0])
     assert place == VILLAGE_201 + "/01", f"the conflict case is in {place}, not grid 01"
     listed_id = conflicted[0].get_attribute("data-id")
     click_and_wait(browser, conflicted[0].find_element(By.CSS_SELECTOR, "a.title"))
     case_id = case_id_of(browser.current_url)
     assert case_id == listed_id
 
-    # The conflict panel: two titles, each with who set it; keep the grid worker's.
+    # The conflict panel: a sentence on what happened, the field by its name, two titles, each
+    # with who set it; keep the grid worker's.
+    explain = browser.find_element(By.ID, "conflict-explain").text.strip()
+    assert len(explain) >= 15 and explain[-1] in "。.！!", f"not a sentence: {explain!r}"
     panel = browser.find_element(By.CSS_SELECTOR, '#conflicts div.conflict[data-field="title"]')
+    assert panel.find_element(By.TAG_NAME, "h3").text.strip() == "标题"
     values = {
-        v.text: v.find_element(By.XPATH, "./ancestor::form[1]")
-        for v in panel.find_elements(By.CSS_SELECTOR, "form span.value")
+        row.find_element(By.CSS_SELECTOR, "td.value").text: row
+        for row in panel.find_elements(By.CSS_SELECTOR, "tr")
+        if row.find_elements(By.CSS_SELECTOR, "td.value")
     }
     assert set(values) == {KEPT, OTHER}, values.keys()
+    for row in values.values():
+        by = row.find_element(By.CSS_SELECTOR, ".person")
+        assert by.get_attribute("title") in (GRID_WORKER, "med.100201"), by.get_attribute("title")
     click_and_wait(browser, values[KEPT].find_element(By.CSS_SELECTOR, "button.keep"))
     assert not absent(browser, By.ID, "flash-done"), (
         f"no #flash-done after keeping a value: {browser.find_element(By.TAG_NAME, 'main').text}"
@@ -264,7 +279,7 @@ def test_mediator_sees_only_own_village(demo, browser):
     assert rows, "no case in village 202"
     other_id = rows[0].get_attribute("data-id")
     other_title = rows[0].find_element(By.CSS_SELECTOR, "a.title").text
-    assert rows[0].find_element(By.CSS_SELECTOR, "td.mono").text.startswith("130533/100/202")
+    assert place_of(rows[0]).startswith("130533/100/202")
     click_and_wait(browser, browser.find_element(By.ID, "logout"))
     assert urllib.parse.urlsplit(browser.current_url).path == "/console/login"
     browser.get(demo.url + "/console/cases")
@@ -277,7 +292,7 @@ def test_mediator_sees_only_own_village(demo, browser):
     own = case_rows(browser)
     assert own, "the mediator of village 201 sees no case at all"
     for row in own:
-        assert row.find_element(By.CSS_SELECTOR, "td.mono").text.startswith(VILLAGE_201), row.text
+        assert place_of(row).startswith(VILLAGE_201), row.text
     assert other_id not in [r.get_attribute("data-id") for r in own]
     own_id = own[0].get_attribute("data-id")
     browser.get(f"{demo.url}/console/cases/{own_id}")
@@ -303,7 +318,7 @@ def test_mediator_sees_only_own_village(demo, browser):
     found = [r.get_attribute("data-id") for r in case_rows(browser)]
     assert other_id not in found
     for row in case_rows(browser):
-        assert row.find_element(By.CSS_SELECTOR, "td.mono").text.startswith(VILLAGE_201), row.text
+        assert place_of(row).startswith(VILLAGE_201), row.text
 
     # Nor through the export.
     status, _, body = fetch(
