@@ -2,6 +2,7 @@
 
 use gridsync_core::case::words::{Words, word_zh};
 use gridsync_core::protocol::RejectCode;
+use gridsync_core::workflow::Rating;
 use gridsync_core::{CaseKind, Level, Role, Status};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,14 @@ impl Lang {
         match (self, Level::parse(s)) {
             (Lang::Zh, Some(l)) => l.name_zh().to_owned(),
             _ => english(s),
+        }
+    }
+
+    /// The requester's rating in words (满意 …).
+    pub fn rating(self, r: Rating) -> String {
+        match self {
+            Lang::Zh => r.name_zh().to_owned(),
+            Lang::En => english(r.as_str()),
         }
     }
 

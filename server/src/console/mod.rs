@@ -92,7 +92,15 @@ pub fn lang_of(headers: &HeaderMap) -> Lang {
     Lang::from_code(cookie(headers, LANG).unwrap_or("zh"))
 }
 
-impl FromRequestParts<Arc<AppState>> for Reviewer {
+/// The signed-in account of a console request and its language: all a route needs that renders
+/// no page (a photo, an action that redirects), so it reads neither names nor rules.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub who: Identity,
+    pub lang: Lang,
+}
+
+impl FromRequestParts<Arc<AppState>> for SignedIn {
     type Rejection = SignIn;
 
     async fn from_request_parts(
@@ -107,6 +115,18 @@ impl FromRequestParts<Arc<AppState>> for Reviewer {
         let (_, who) = auth::signed_in(&state.store, &claims)
             .await
             .map_err(|_| SignIn)?;
+        Ok(SignedIn { who, lang })
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Reviewer {
+    type Rejection = SignIn;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let SignedIn { who, lang } = SignedIn::from_request_parts(parts, state).await?;
         // Asking the store first picks up a calendar imported through another server.
         let calendar_warning = match who.role.manages_rules() {
             true => {

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use gridsync_core::calendar::Calendar;
 use gridsync_core::case::change_time_ms;
 use gridsync_core::case::words::{MEDIATION_RESULTS, PARTY_ROLES, REFERRALS, SESSION_OUTCOMES};
-use gridsync_core::case::{Case, CaseDoc};
+use gridsync_core::case::{Case, CaseDoc, Mediation, Party};
 use gridsync_core::workflow::{self, EventType, WorkflowState};
-use maud::html;
+use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::actions::{allowed_steps, event_label};
@@ -18,7 +19,8 @@ use super::conflicts::{Panel, device_label, step_name};
 use super::{category_name, department_name};
 use crate::AppState;
 use crate::blobs::Served;
-use crate::console::{ConsoleError, Lang, Reviewer, page};
+use crate::console::names::Names;
+use crate::console::{ConsoleError, Lang, Reviewer, SignedIn, page};
 use crate::store::StoreError;
 
 /// A case this reviewer may read, read whole; or the page saying there is none (also for one
@@ -52,6 +54,35 @@ pub(super) async fn open_case(
     match (doc.read(), doc.workflow()) {
         (Ok(case), Ok(wf)) => Ok(Ok((doc, case, wf))),
         (Err(e), _) | (_, Err(e)) => Err(StoreError::from(e).into()),
+    }
+}
+
+/// The people of a case, one a line: name, role in words, phone.
+pub(super) fn people(l: Lang, people: &[Party]) -> Markup {
+    html! {
+        @for p in people {
+            div.party { (p.name) " · " (l.word(PARTY_ROLES, &p.role)) @if !p.phone.is_empty() { " · " (p.phone) } }
+        }
+    }
+}
+
+pub(super) fn has_mediation(m: &Mediation) -> bool {
+    !m.sessions.is_empty() || !m.result.is_empty() || !m.agreement.is_empty()
+}
+
+/// A dispute's mediation: each session (when, who, outcome, notes), the agreement, the result.
+pub(super) fn mediation(l: Lang, names: &Names, cal: &Calendar, m: &Mediation) -> Markup {
+    html! {
+        @for s in &m.sessions {
+            p { (cal.local_date_time(s.at)) " · "
+                @for (i, who) in s.mediators.iter().enumerate() { @if i > 0 { "、" } (names.who(who)) }
+                " · " (l.word(SESSION_OUTCOMES, &s.outcome)) br; (s.notes) }
+        }
+        @if !m.agreement.is_empty() { p.pre { b { (l.t("agreement")) "：" } (m.agreement) } }
+        @if !m.result.is_empty() {
+            p { b { (l.t("result")) "：" } (l.word(MEDIATION_RESULTS, &m.result))
+                @if !m.referral.is_empty() { " · " (l.t("referral")) " " (l.word(REFERRALS, &m.referral)) } }
+        }
     }
 }
 
@@ -138,25 +169,16 @@ pub(super) async fn detail(
                 tr { th { (l.t("reported_at")) } td { (cal.local_date_time(case.created_at)) } }
                 @if !case.people.is_empty() {
                     tr { th { (l.t("people")) } td {
-                        @for p in &case.people { div.party { (p.name) " · " (l.word(PARTY_ROLES, &p.role)) @if !p.phone.is_empty() { " · " (p.phone) } } }
+                        (people(l, &case.people))
                     } }
                 }
                 @for (k, v) in &case.extra { tr { th { (l.field(&format!("extra.{k}"))) } td { (v) } } }
             }
         }
-        @if !case.mediation.sessions.is_empty() || !case.mediation.result.is_empty() || !case.mediation.agreement.is_empty() {
+        @if has_mediation(&case.mediation) {
             section.mediation {
                 h2 { (l.t("mediation")) }
-                @for s in &case.mediation.sessions {
-                    p { (cal.local_date_time(s.at)) " · "
-                        @for (i, m) in s.mediators.iter().enumerate() { @if i > 0 { "、" } (r.names.who(m)) }
-                        " · " (l.word(SESSION_OUTCOMES, &s.outcome)) br; (s.notes) }
-                }
-                @if !case.mediation.agreement.is_empty() { p { b { (l.t("agreement")) ": " } (case.mediation.agreement) } }
-                @if !case.mediation.result.is_empty() {
-                    p { b { (l.t("result")) ": " } (l.word(MEDIATION_RESULTS, &case.mediation.result))
-                        @if !case.mediation.referral.is_empty() { " · " (l.t("referral")) " " (l.word(REFERRALS, &case.mediation.referral)) } }
-                }
+                (mediation(l, &r.names, cal, &case.mediation))
             }
         }
         section.photos #photos {
@@ -198,7 +220,7 @@ pub(super) async fn detail(
                             select #rating name="rating" {
                                 option value="" { (l.t("rating_pick")) }
                                 @for rt in gridsync_core::workflow::Rating::ALL {
-                                    option value=(rt.as_str()) { (l.pick(rt.name_zh(), &rt.as_str().replace('_', " "))) }
+                                    option value=(rt.as_str()) { (l.rating(rt)) }
                                 }
                             }
                         }
@@ -253,10 +275,7 @@ fn event_name(state: &AppState, l: Lang, e: &gridsync_core::CaseEvent) -> String
         s = format!("{s} → {}", department_name(state, l, d));
     }
     if let Some(rt) = e.rating {
-        s = format!(
-            "{s}：{}",
-            l.pick(rt.name_zh(), &rt.as_str().replace('_', " "))
-        );
+        s = format!("{s}：{}", l.rating(rt));
     }
     s
 }
@@ -269,7 +288,7 @@ pub(super) struct ThumbQuery {
 
 pub(super) async fn console_blob(
     State(state): State<Arc<AppState>>,
-    r: Reviewer,
+    r: SignedIn,
     Path(sha256): Path<String>,
     Query(q): Query<ThumbQuery>,
 ) -> Result<Served, ConsoleError> {

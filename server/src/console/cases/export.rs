@@ -68,9 +68,8 @@ fn export_rows(state: &AppState, names: &Names, rows: &[CaseRow]) -> Vec<[String
                     .as_deref()
                     .map(|r| {
                         Rating::parse(r)
-                            .map(Rating::name_zh)
-                            .unwrap_or(r)
-                            .to_owned()
+                            .map(|r| l.rating(r))
+                            .unwrap_or_else(|| r.to_owned())
                     })
                     .unwrap_or_default(),
             ]

@@ -5,11 +5,10 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use gridsync_core::case::words::{MEDIATION_RESULTS, PARTY_ROLES, REFERRALS, SESSION_OUTCOMES};
 use maud::{DOCTYPE, html};
 
 use super::conflicts::step_name;
-use super::detail::open_case;
+use super::detail::{has_mediation, mediation, open_case, people};
 use super::{category_name, department_name};
 use crate::AppState;
 use crate::console::{ConsoleError, Reviewer};
@@ -64,7 +63,7 @@ pub(super) async fn print(
                         tr { th { (l.t("description")) } td.pre colspan="3" { (case.description) } }
                         @if !case.people.is_empty() {
                             tr { th { (l.t("people")) } td colspan="3" {
-                                @for p in &case.people { div { (p.name) " · " (l.word(PARTY_ROLES, &p.role)) @if !p.phone.is_empty() { " · " (p.phone) } } }
+                                (people(l, &case.people))
                             } }
                         }
                         @for (k, v) in &case.extra { tr { th { (l.field(&format!("extra.{k}"))) } td colspan="3" { (v) } } }
@@ -74,18 +73,9 @@ pub(super) async fn print(
                             } }
                         }
                     }
-                    @if !case.mediation.sessions.is_empty() || !case.mediation.agreement.is_empty() || !case.mediation.result.is_empty() {
+                    @if has_mediation(&case.mediation) {
                         h2 { (l.t("mediation")) }
-                        @for s in &case.mediation.sessions {
-                            p { (cal.local_date_time(s.at)) " · "
-                                @for (i, m) in s.mediators.iter().enumerate() { @if i > 0 { "、" } (n.who(m)) }
-                                " · " (l.word(SESSION_OUTCOMES, &s.outcome)) br; (s.notes) }
-                        }
-                        @if !case.mediation.agreement.is_empty() { p.pre { b { (l.t("agreement")) "：" } (case.mediation.agreement) } }
-                        @if !case.mediation.result.is_empty() {
-                            p { b { (l.t("result")) "：" } (l.word(MEDIATION_RESULTS, &case.mediation.result))
-                                @if !case.mediation.referral.is_empty() { " · " (l.t("referral")) " " (l.word(REFERRALS, &case.mediation.referral)) } }
-                        }
+                        (mediation(l, n, cal, &case.mediation))
                     }
                     h2 { (l.t("steps")) }
                     table.steps {
@@ -96,7 +86,7 @@ pub(super) async fn print(
                                     td { (cal.local_date_time(e.at)) }
                                     td { (step_name(l, e.kind))
                                         @if let Some(d) = &e.department { " → " (department_name(&state, l, d)) }
-                                        @if let Some(rt) = e.rating { "：" (l.pick(rt.name_zh(), rt.as_str())) } }
+                                        @if let Some(rt) = e.rating { "：" (l.rating(rt)) } }
                                     td { (n.who(&e.by)) }
                                     td { (e.note) }
                                 }
