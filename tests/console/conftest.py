@@ -238,3 +238,25 @@ def fetch(browser, url: str):
             return resp.status, resp.headers, resp.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read()
+
+
+# The list's count, "共 N 件".
+LIST_TOTAL = re.compile(r"共\s*(\d+)\s*件")
+
+
+def case_rows(browser):
+    """The rows of the case list on this page (none when the page says there are no cases)."""
+    browser.find_element(By.ID, "total")  # the page is there
+    browser.implicitly_wait(0)
+    try:
+        return browser.find_elements(By.CSS_SELECTOR, "table#cases tr.case[data-id]")
+    finally:
+        browser.implicitly_wait(IMPLICIT_WAIT)
+
+
+def total(browser) -> int:
+    """The case list's count."""
+    text = browser.find_element(By.ID, "total").text
+    m = LIST_TOTAL.search(text)
+    assert m, f"#total reads {text!r}, not 共 N 件"
+    return int(m.group(1))

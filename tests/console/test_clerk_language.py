@@ -25,11 +25,13 @@ from conftest import (
     IMPLICIT_WAIT,
     SCREENSHOTS,
     absent,
+    case_rows,
     click_and_wait,
     fetch,
     login,
     new_browser,
     screenshot,
+    total,
 )
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
@@ -76,22 +78,6 @@ def codes_and_ids(text: str, accounts) -> list[str]:
         if at >= 0:
             found.append(f"account {user!r} in …{around(text, at, at + len(user))}…")
     return found
-
-
-def case_rows(browser):
-    browser.find_element(By.ID, "total")  # the page is there
-    browser.implicitly_wait(0)
-    try:
-        return browser.find_elements(By.CSS_SELECTOR, "table#cases tr.case[data-id]")
-    finally:
-        browser.implicitly_wait(IMPLICIT_WAIT)
-
-
-def total(browser) -> int:
-    text = browser.find_element(By.ID, "total").text
-    m = TOTAL.search(text)
-    assert m, f"#total reads {text!r}: no number"
-    return int(m.group(1))
 
 
 def all_places(browser) -> list[str]:

@@ -16,14 +16,15 @@ import urllib.request
 import openpyxl
 import pytest
 from conftest import (
-    IMPLICIT_WAIT,
     absent,
+    case_rows,
     click_and_wait,
     console_errors,
     fetch,
     login,
     new_browser,
     screenshot,
+    total,
 )
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
@@ -33,24 +34,6 @@ OTHER = "村口变压器漏油，群众围观"
 VILLAGE_201 = "130533/100/201"
 # The conflict case of village 130533/100/201 is captured by the worker of its grid 01.
 GRID_WORKER = "gw.10020101"
-TOTAL = re.compile(r"共\s*(\d+)\s*件")
-
-
-def case_rows(browser):
-    """The rows of the case list on this page (none when the page says there are no cases)."""
-    browser.find_element(By.ID, "total")  # the page is there
-    browser.implicitly_wait(0)
-    try:
-        return browser.find_elements(By.CSS_SELECTOR, "table#cases tr.case[data-id]")
-    finally:
-        browser.implicitly_wait(IMPLICIT_WAIT)
-
-
-def total(browser) -> int:
-    text = browser.find_element(By.ID, "total").text
-    m = TOTAL.search(text)
-    assert m, f"#total reads {text!r}, not 共 N 件"
-    return int(m.group(1))
 
 
 def all_ids(browser):
