@@ -95,12 +95,12 @@ pub fn lang_of(headers: &HeaderMap) -> Lang {
 /// The signed-in account of a console request and its language: all a route needs that renders
 /// no page (a photo, an action that redirects), so it reads neither names nor rules.
 #[derive(Debug, Clone)]
-pub struct SignedIn {
+pub struct ConsoleSession {
     pub who: Identity,
     pub lang: Lang,
 }
 
-impl FromRequestParts<Arc<AppState>> for SignedIn {
+impl FromRequestParts<Arc<AppState>> for ConsoleSession {
     type Rejection = SignIn;
 
     async fn from_request_parts(
@@ -115,7 +115,7 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
         let (_, who) = auth::signed_in(&state.store, &claims)
             .await
             .map_err(|_| SignIn)?;
-        Ok(SignedIn { who, lang })
+        Ok(ConsoleSession { who, lang })
     }
 }
 
@@ -126,7 +126,7 @@ impl FromRequestParts<Arc<AppState>> for Reviewer {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let SignedIn { who, lang } = SignedIn::from_request_parts(parts, state).await?;
+        let ConsoleSession { who, lang } = ConsoleSession::from_request_parts(parts, state).await?;
         // Asking the store first picks up a calendar imported through another server.
         let calendar_warning = match who.role.manages_rules() {
             true => {

@@ -10,7 +10,7 @@ use gridsync_core::{CaseDoc, Identity};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::console::{ConsoleError, Lang, SameOrigin, SignedIn, console_device};
+use crate::console::{ConsoleError, ConsoleSession, Lang, SameOrigin, console_device};
 use crate::store::StoreError;
 
 /// Steps a reviewer may offer, with the form fields each needs.
@@ -96,7 +96,12 @@ pub(super) struct ActionForm {
 }
 
 /// Writes one change on the reviewer's behalf and goes back to the case with the outcome.
-async fn write<F>(state: &AppState, r: &SignedIn, id: &str, f: F) -> Result<Response, ConsoleError>
+async fn write<F>(
+    state: &AppState,
+    r: &ConsoleSession,
+    id: &str,
+    f: F,
+) -> Result<Response, ConsoleError>
 where
     F: FnOnce(&mut CaseDoc) -> gridsync_core::Result<Option<automerge::ChangeHash>>,
 {
@@ -135,7 +140,7 @@ where
 
 pub(super) async fn action(
     State(state): State<Arc<AppState>>,
-    r: SignedIn,
+    r: ConsoleSession,
     _: SameOrigin,
     Path(id): Path<String>,
     Form(f): Form<ActionForm>,
@@ -176,7 +181,7 @@ pub(super) struct SettleForm {
 
 pub(super) async fn settle(
     State(state): State<Arc<AppState>>,
-    r: SignedIn,
+    r: ConsoleSession,
     _: SameOrigin,
     Path(id): Path<String>,
     Form(f): Form<SettleForm>,

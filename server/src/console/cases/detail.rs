@@ -20,7 +20,7 @@ use super::{category_name, department_name};
 use crate::AppState;
 use crate::blobs::Served;
 use crate::console::names::Names;
-use crate::console::{ConsoleError, Lang, Reviewer, SignedIn, page};
+use crate::console::{ConsoleError, ConsoleSession, Lang, Reviewer, page};
 use crate::store::StoreError;
 
 /// A case this reviewer may read, read whole; or the page saying there is none (also for one
@@ -288,7 +288,7 @@ pub(super) struct ThumbQuery {
 
 pub(super) async fn console_blob(
     State(state): State<Arc<AppState>>,
-    r: SignedIn,
+    r: ConsoleSession,
     Path(sha256): Path<String>,
     Query(q): Query<ThumbQuery>,
 ) -> Result<Served, ConsoleError> {
