@@ -9,7 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::jurisdiction::{JurisdictionPath, Level};
-use crate::vocab::CaseKind;
+use crate::vocab::{CaseKind, Source};
 use crate::{Error, Result};
 
 /// What a user does in the case loop. Each role has one kind of scope.
@@ -120,6 +120,16 @@ impl Role {
     /// Whether this role is held by a person: `System` is the server's own actor.
     pub fn is_person(self) -> bool {
         self != Role::System
+    }
+
+    /// The channel a case this role captures came in through, unless the writer names another
+    /// (a clerk registering a walk-in, an intake channel).
+    pub fn capture_source(self) -> Source {
+        match self {
+            Role::GridWorker => Source::GridWorker,
+            Role::Mediator => Source::Mediator,
+            _ => Source::Other,
+        }
     }
 
     /// The level at which this role handles cases in the loop ("小事不出村、大事不出乡").
@@ -247,12 +257,38 @@ impl Identity {
             && department == self.department.as_deref()
     }
 
+    /// Whether this identity reads a case's personal data (names, phone numbers) in clear: only
+    /// those who handle it — the township and county centres, the grid worker on the spot, the
+    /// department it is assigned to, the mediator of a dispute. Everyone else who may read the
+    /// case sees it masked (`case::personal`).
+    pub fn reads_personal_data(
+        &self,
+        kind: CaseKind,
+        place: &JurisdictionPath,
+        department: Option<&str>,
+    ) -> bool {
+        if !self.may_read(kind, place, department) {
+            return false;
+        }
+        match self.role {
+            Role::GridWorker | Role::TownshipStaff | Role::CountyAdmin | Role::System => true,
+            Role::DepartmentHandler => self.handles_department(department),
+            Role::Mediator => kind == CaseKind::Dispute,
+        }
+    }
+
     /// May this identity open a new case of `kind` at `place`?
     pub fn may_report(&self, kind: CaseKind, place: &JurisdictionPath) -> bool {
         let role_may = match self.role {
             Role::GridWorker | Role::TownshipStaff | Role::CountyAdmin => true,
             Role::Mediator => kind != CaseKind::KeyPersonVisit,
-            Role::DepartmentHandler | Role::System => false,
+            // The server opens a case in an intake channel's name (12345, WeChat): a resident's
+            // matter, never a record or a key person.
+            Role::System => matches!(
+                kind,
+                CaseKind::Incident | CaseKind::Request | CaseKind::Dispute
+            ),
+            Role::DepartmentHandler => false,
         };
         role_may && place.is_within(&self.scope)
     }
@@ -349,5 +385,20 @@ mod tests {
         let movers: Vec<Role> = Role::ALL.into_iter().filter(|r| r.moves_cases()).collect();
         assert_eq!(movers, [Role::TownshipStaff, Role::CountyAdmin]);
         assert!(!Role::System.is_person() && Role::DepartmentHandler.is_person());
+    }
+
+    #[test]
+    fn personal_data_in_clear_only_for_those_who_handle_the_case() {
+        let place = path("1/2/3/4");
+        let m = Identity::new("m1", Role::Mediator, path("1/2/3"), None, "d").unwrap();
+        assert!(m.may_read(CaseKind::Request, &place, None));
+        assert!(!m.reads_personal_data(CaseKind::Request, &place, None));
+        assert!(m.reads_personal_data(CaseKind::Dispute, &place, None));
+        let h = water_handler();
+        assert!(h.reads_personal_data(CaseKind::Request, &place, Some("water")));
+        assert!(!h.reads_personal_data(CaseKind::Request, &place, Some("housing")));
+        let w = Identity::new("w1", Role::GridWorker, path("1/2/3/4"), None, "d").unwrap();
+        assert!(w.reads_personal_data(CaseKind::Request, &place, None));
+        assert!(!w.reads_personal_data(CaseKind::Request, &path("1/2/3/5"), None));
     }
 }

@@ -38,5 +38,5 @@ pub use error::{Error, Result};
 pub use jurisdiction::{JurisdictionPath, Level};
 #[cfg(feature = "replica")]
 pub use replica::Replica;
-pub use vocab::{CaseKind, Status};
+pub use vocab::{CaseKind, Source, Status};
 pub use workflow::{CaseEvent, EventDraft, EventType, Rating, WorkflowState};

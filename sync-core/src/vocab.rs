@@ -174,3 +174,102 @@ impl Status {
         }
     }
 }
+
+/// Where a case came in (来源渠道): the grid worker is one channel of many. Part of the case
+/// document (`source`); a document without one came from a phone, and reads as its reporter's
+/// role says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// 网格员上报 (the phone)
+    GridWorker,
+    /// 调解员上报
+    Mediator,
+    /// 12345 热线
+    Hotline12345,
+    /// 微信 / 小程序
+    Wechat,
+    /// 扫码 (民情码)
+    QrCode,
+    /// 来访 (at the counter)
+    WalkIn,
+    /// 来信来访 (信访)
+    Letter,
+    /// 110 非警务警情转接
+    Police110,
+    /// 领导交办
+    Leader,
+    /// 其他
+    Other,
+}
+
+impl Source {
+    pub const ALL: [Source; 10] = [
+        Source::GridWorker,
+        Source::Mediator,
+        Source::Hotline12345,
+        Source::Wechat,
+        Source::QrCode,
+        Source::WalkIn,
+        Source::Letter,
+        Source::Police110,
+        Source::Leader,
+        Source::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::GridWorker => "grid_worker",
+            Source::Mediator => "mediator",
+            Source::Hotline12345 => "hotline_12345",
+            Source::Wechat => "wechat",
+            Source::QrCode => "qr_code",
+            Source::WalkIn => "walk_in",
+            Source::Letter => "letter",
+            Source::Police110 => "police_110",
+            Source::Leader => "leader",
+            Source::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Source::GridWorker => "网格员上报",
+            Source::Mediator => "调解员上报",
+            Source::Hotline12345 => "12345热线",
+            Source::Wechat => "微信/小程序",
+            Source::QrCode => "扫码上报",
+            Source::WalkIn => "来访登记",
+            Source::Letter => "来信/信访",
+            Source::Police110 => "110转接",
+            Source::Leader => "领导交办",
+            Source::Other => "其他",
+        }
+    }
+
+    /// Whether a resident brought the matter (every channel but the staff's own phones): these
+    /// cases have a requester who hears back, and count in the reply rate.
+    pub fn is_residents(self) -> bool {
+        !matches!(self, Source::GridWorker | Source::Mediator)
+    }
+
+    /// The channels a clerk registers at the counter (登记): walk-ins, calls, letters.
+    pub const COUNTER: [Source; 6] = [
+        Source::WalkIn,
+        Source::Hotline12345,
+        Source::Letter,
+        Source::Police110,
+        Source::Leader,
+        Source::Other,
+    ];
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::access::Identity;
 use crate::jurisdiction::{JurisdictionPath, Level};
-use crate::vocab::{CaseKind, Millis, new_id};
+use crate::vocab::{CaseKind, Millis, Source, new_id};
 use crate::workflow::{self, EventDraft};
 use crate::{Error, Result};
 
@@ -62,6 +62,7 @@ impl CaseEditor<'_> {
         let desc = d.put_object(&root, "description", ObjType::Text)?;
         d.update_text(&desc, &new.description)?;
         d.put_object(&root, "location", ObjType::Map)?;
+        d.put(&root, "source", by.role.capture_source().as_str())?;
         let rep = d.put_object(&root, "reporter", ObjType::Map)?;
         d.put(&rep, "user", by.user.as_str())?;
         d.put(&rep, "device", by.device.as_str())?;
@@ -82,6 +83,12 @@ impl CaseEditor<'_> {
             EventDraft::reported(by.role.handling_level().unwrap_or(Level::County)),
             deadlines,
         )?;
+        Ok(())
+    }
+
+    /// The channel the case came in through (a clerk's 登记, an intake channel).
+    pub fn set_source(&mut self, source: Source) -> Result<()> {
+        self.doc.put(&ObjId::Root, "source", source.as_str())?;
         Ok(())
     }
 

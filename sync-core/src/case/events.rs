@@ -48,6 +48,12 @@ pub(super) fn write_event(doc: &mut impl Transactable, obj: &ObjId, e: &CaseEven
     if e.due_guessed {
         doc.put(obj, "due_basis", DUE_ON_WEEKDAYS)?;
     }
+    if let Some(v) = &e.via {
+        doc.put(obj, "via", v.as_str())?;
+    }
+    if let Some(r) = &e.reply {
+        doc.put(obj, "reply", r.as_str())?;
+    }
     Ok(())
 }
 
@@ -81,6 +87,8 @@ pub(super) fn read_event<F: Fields>(f: &F) -> Result<CaseEvent> {
         due: f.i64("due")?,
         rules: f.i64("rules")?.and_then(|v| u64::try_from(v).ok()),
         due_guessed: f.str("due_basis")? == DUE_ON_WEEKDAYS,
+        via: opt("via")?,
+        reply: opt("reply")?,
     })
 }
 

@@ -9,7 +9,8 @@
 //! values, `change` who wrote a change and how untrusted change bytes are taken, `fields` the
 //! typed getters reads and writes share (and the schema's rule for strings), `events` the
 //! workflow's events as document maps, `check` the rules on values (title, times, coordinates),
-//! `time` the plausible range of a document time and how a change's header time is read.
+//! `time` the plausible range of a document time and how a change's header time is read,
+//! `personal` which fields are personal and how they are masked.
 
 mod change;
 mod check;
@@ -19,6 +20,7 @@ mod editor;
 mod events;
 mod fields;
 mod model;
+pub mod personal;
 mod read;
 mod time;
 pub mod words;
@@ -28,13 +30,13 @@ pub use conflicts::{ConflictValue, FieldConflict};
 pub use doc::CaseDoc;
 pub use editor::CaseEditor;
 pub use model::{
-    Attachment, Case, Location, Mediation, MediationSession, NewCase, Party, Reporter,
+    Attachment, Case, Location, Mediation, MediationSession, NewCase, Party, REQUESTER, Reporter,
 };
 pub use time::{
     CHANGE_TIME_SECONDS_BELOW, EARLIEST_TIME, LATEST_TIME, change_time_ms, implausible_time,
 };
 
-pub use crate::vocab::{CaseKind, Millis, new_case_id, validate_case_id};
+pub use crate::vocab::{CaseKind, Millis, Source, new_case_id, validate_case_id};
 
 use crate::Error;
 

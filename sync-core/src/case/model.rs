@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::invalid;
 use crate::Result;
 use crate::jurisdiction::JurisdictionPath;
-use crate::vocab::{CaseKind, Millis};
+use crate::vocab::{CaseKind, Millis, Source};
 use crate::workflow::CaseEvent;
 
 /// Where the case happened.
@@ -97,6 +97,16 @@ impl Mediation {
     }
 }
 
+impl Case {
+    /// The requester (诉求人): the first person of the case in that role, if any.
+    pub fn requester(&self) -> Option<&Party> {
+        self.people.iter().find(|p| p.role == REQUESTER)
+    }
+}
+
+/// `people[].role` of the resident who brought the matter.
+pub const REQUESTER: &str = "requester";
+
 /// What a person fills in when capturing a new case.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCase {
@@ -121,6 +131,8 @@ pub struct Case {
     pub description: String,
     pub location: Location,
     pub reporter: Reporter,
+    /// The channel it came in through (来源).
+    pub source: Source,
     pub created_at: Millis,
     pub people: Vec<Party>,
     pub attachments: Vec<Attachment>,

@@ -13,7 +13,7 @@ use super::{
     Attachment, Case, CaseDoc, Location, Mediation, MediationSession, Party, Reporter,
     SCHEMA_VERSION,
 };
-use crate::vocab::CaseKind;
+use crate::vocab::{CaseKind, Source};
 use crate::workflow::{self, WorkflowState};
 use crate::{Error, Result};
 
@@ -58,6 +58,15 @@ impl CaseDoc {
         for (key, _) in extra_map.iter() {
             extra.insert(key.clone(), extra_map.str(key)?);
         }
+        let events = hydrated_list(&root, "events", read_event)?;
+        // A document written before sources were kept came from its reporter's phone; a value
+        // outside the list reads as other.
+        let source = match root.str("source")?.as_str() {
+            "" => events
+                .first()
+                .map_or(Source::Other, |e| e.role.capture_source()),
+            s => Source::parse(s).unwrap_or(Source::Other),
+        };
         Ok(Case {
             id: req_field_str(&root, "id")?,
             kind,
@@ -75,10 +84,11 @@ impl CaseDoc {
                 user: rep.str("user")?,
                 device: rep.str("device")?,
             },
+            source,
             created_at: root.i64("created_at")?.unwrap_or(0),
             people: hydrated_list(&root, "people", read_party)?,
             attachments: hydrated_list(&root, "attachments", read_attachment)?,
-            events: hydrated_list(&root, "events", read_event)?,
+            events,
             mediation: Mediation {
                 sessions: hydrated_list(med, "sessions", read_session)?,
                 agreement: med.str("agreement")?,

@@ -41,9 +41,10 @@ impl Deadlines<'_> {
             return None;
         }
         match event.kind {
-            EventType::Reported | EventType::Escalated | EventType::Returned => {
-                Some(self.taxonomy.accept_within())
-            }
+            EventType::Reported
+            | EventType::Escalated
+            | EventType::Returned
+            | EventType::Routed => Some(self.taxonomy.accept_within()),
             EventType::Assigned => event
                 .department
                 .as_deref()

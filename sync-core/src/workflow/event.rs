@@ -34,10 +34,14 @@ pub enum EventType {
     Reopened,
     /// A reviewer chose between two concurrent incompatible steps
     Settled,
+    /// 研判分流: sent down to the township or the grid of the place, to verify (待核实) and handle
+    Routed,
+    /// 回访: someone called or visited the requester after the resolution; does not change status
+    ReturnVisit,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 14] = [
         EventType::Reported,
         EventType::Accepted,
         EventType::Assigned,
@@ -50,6 +54,8 @@ impl EventType {
         EventType::Supervised,
         EventType::Reopened,
         EventType::Settled,
+        EventType::Routed,
+        EventType::ReturnVisit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +72,8 @@ impl EventType {
             EventType::Supervised => "supervised",
             EventType::Reopened => "reopened",
             EventType::Settled => "settled",
+            EventType::Routed => "routed",
+            EventType::ReturnVisit => "return_visit",
         }
     }
 
@@ -87,6 +95,8 @@ impl EventType {
             EventType::Supervised => "督办",
             EventType::Reopened => "重新办理",
             EventType::Settled => "冲突裁定",
+            EventType::Routed => "分流",
+            EventType::ReturnVisit => "回访",
         }
     }
 }
@@ -109,6 +119,12 @@ impl Rating {
         Rating::BasicallySatisfied,
         Rating::Unsatisfied,
     ];
+
+    /// Whether an `evaluated` event by `role` is the requester's own rating: the server writes
+    /// it for the requester (the progress page, an intake channel); staff record theirs.
+    pub fn is_requesters(role: Role) -> bool {
+        role == Role::System
+    }
 
     /// The word on the requester's form (满意度测评).
     pub fn name_zh(self) -> &'static str {
@@ -160,6 +176,11 @@ pub struct CaseEvent {
     pub rules: Option<u64>,
     /// `due` crossed a year the calendar did not list, so only weekends counted as days off.
     pub due_guessed: bool,
+    /// For `return_visit`: how the requester was reached, one of
+    /// [`RETURN_VISIT_WAYS`](crate::case::words::RETURN_VISIT_WAYS).
+    pub via: Option<String>,
+    /// For `resolved`: the answer to the requester (答复), the one text the progress page shows.
+    pub reply: Option<String>,
 }
 
 /// What a person asks for; [`prepare`](super::prepare) fills in who, when, level and deps.
@@ -170,6 +191,8 @@ pub struct EventDraft {
     pub department: Option<String>,
     pub rating: Option<Rating>,
     pub chosen: Option<String>,
+    pub via: Option<String>,
+    pub reply: Option<String>,
     /// Set to override the computed deadline (tests, imports); normally left `None`.
     pub due: Option<Millis>,
     pub(super) level: Option<Level>,
@@ -183,8 +206,34 @@ impl EventDraft {
             department: None,
             rating: None,
             chosen: None,
+            via: None,
+            reply: None,
             due: None,
             level: None,
+        }
+    }
+
+    /// 分流: down to `level` (township or grid) of the case's place, to verify and handle there.
+    pub fn route_to(level: Level) -> Self {
+        EventDraft {
+            level: Some(level),
+            ..EventDraft::new(EventType::Routed)
+        }
+    }
+
+    /// 回访: the requester reached `via` (phone, visit…); the note says what they said.
+    pub fn return_visit(via: impl Into<String>) -> Self {
+        EventDraft {
+            via: Some(via.into()),
+            ..EventDraft::new(EventType::ReturnVisit)
+        }
+    }
+
+    /// 办结 with the answer the requester reads (答复).
+    pub fn resolve_with_reply(reply: impl Into<String>) -> Self {
+        EventDraft {
+            reply: Some(reply.into()),
+            ..EventDraft::new(EventType::Resolved)
         }
     }
 

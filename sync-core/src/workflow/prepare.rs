@@ -34,6 +34,7 @@ pub fn prepare(
             .or(who.role.handling_level())
             .unwrap_or_else(|| state.level.up().unwrap_or(Level::County)),
         EventType::Accepted | EventType::Assigned => taking_level(&state, who),
+        EventType::Routed => draft.level.unwrap_or(Level::Grid),
         _ => state.level,
     };
     let mut event = CaseEvent {
@@ -49,6 +50,8 @@ pub fn prepare(
         department: draft.department,
         rating: draft.rating,
         chosen: draft.chosen,
+        via: draft.via,
+        reply: draft.reply,
         due: draft.due,
         rules: None,
         due_guessed: false,

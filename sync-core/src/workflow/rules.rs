@@ -3,6 +3,7 @@
 
 use super::{CaseEvent, EventType, WorkflowState};
 use crate::access::{Identity, Role};
+use crate::case::words::{RETURN_VISIT_WAYS, is_one_of};
 use crate::error::Refusal;
 use crate::jurisdiction::{JurisdictionPath, Level};
 use crate::vocab::{CaseKind, Millis, Status};
@@ -45,10 +46,11 @@ const NOT_ARCHIVED: &[Status] = &[
 
 /// Who may append which event from which status. The single source of the workflow rules.
 pub const RULES: &[Rule] = &[
+    // The server reports for an intake channel (12345, WeChat) in its own name.
     Rule {
         event: EventType::Reported,
         from: &[S::New],
-        roles: &[GW, ME, TS, CA],
+        roles: &[GW, ME, TS, CA, SY],
         reach: Reach::InScope,
     },
     Rule {
@@ -75,10 +77,11 @@ pub const RULES: &[Rule] = &[
         roles: &[GW, ME, TS, CA, DH],
         reach: Reach::Handler,
     },
+    // The server writes the requester's own rating (the progress page); staff record theirs.
     Rule {
         event: EventType::Evaluated,
         from: &[S::Resolved],
-        roles: &[GW, ME, TS, CA],
+        roles: &[GW, ME, TS, CA, SY],
         reach: Reach::InScope,
     },
     Rule {
@@ -121,6 +124,18 @@ pub const RULES: &[Rule] = &[
         event: EventType::Settled,
         from: NOT_ARCHIVED,
         roles: &[TS, CA],
+        reach: Reach::InScope,
+    },
+    Rule {
+        event: EventType::Routed,
+        from: &[S::Reported, S::Accepted, S::Returned],
+        roles: &[TS, CA],
+        reach: Reach::AtLevel,
+    },
+    Rule {
+        event: EventType::ReturnVisit,
+        from: &[S::Resolved, S::Evaluated],
+        roles: &[GW, ME, TS, CA],
         reach: Reach::InScope,
     },
 ];
@@ -229,6 +244,32 @@ pub fn check(
             if event.note.trim().is_empty() =>
         {
             Err(invalid("a reason is required"))
+        }
+        EventType::Routed
+            if event.level >= taking_level(state, who) || place.level() > event.level =>
+        {
+            Err(invalid(
+                "routing goes below the writer's level, to a level the place names",
+            ))
+        }
+        EventType::ReturnVisit
+            if !event
+                .via
+                .as_deref()
+                .is_some_and(|v| is_one_of(RETURN_VISIT_WAYS, v))
+                || event.note.trim().is_empty() =>
+        {
+            Err(invalid(
+                "a return visit says how (phone, visit, sms, wechat) and what the requester said",
+            ))
+        }
+        EventType::Resolved
+            if event
+                .reply
+                .as_deref()
+                .is_some_and(|r| r.chars().count() > MAX_NOTE_CHARS) =>
+        {
+            Err(invalid("the reply is too long"))
         }
         EventType::Settled => {
             let chosen = event.chosen.as_deref().unwrap_or_default();

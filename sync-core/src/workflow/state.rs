@@ -45,6 +45,14 @@ pub struct WorkflowState {
     /// Reopened twice: someone is accountable (问责).
     pub accountability: bool,
     pub rating: Option<Rating>,
+    /// The rating standing is the requester's own, not one staff recorded.
+    pub rating_by_requester: bool,
+    /// The first handling step after the report (受理, 分流, 转办…): first-response time.
+    pub first_response_at: Option<Millis>,
+    /// The answer of the latest resolution (答复), kept when the case is handled again.
+    pub reply: Option<String>,
+    /// Return visits (回访) made.
+    pub return_visits: u32,
     /// Event ids no later event has seen.
     pub heads: Vec<String>,
     /// Open workflow conflicts.
@@ -71,6 +79,10 @@ impl Default for WorkflowState {
             resolved_level: None,
             accountability: false,
             rating: None,
+            rating_by_requester: false,
+            first_response_at: None,
+            reply: None,
+            return_visits: 0,
             heads: Vec::new(),
             conflicts: Vec::new(),
             version: 0,
@@ -102,6 +114,7 @@ pub fn fold(events: &[CaseEvent]) -> WorkflowState {
                 st.supervision_count += 1;
                 st.supervised_level = st.supervised_level.max(Some(e.level));
             }
+            EventType::ReturnVisit => st.return_visits += 1,
             EventType::Settled => {
                 if let Some(id) = settle(&mut st, e, events) {
                     applied.push((st.version, id));
@@ -142,6 +155,9 @@ pub fn fold(events: &[CaseEvent]) -> WorkflowState {
 /// The effect of a status-moving event whose from-status has been checked.
 fn apply(st: &mut WorkflowState, e: &CaseEvent) {
     let before = st.status;
+    if before != Status::New && st.first_response_at.is_none() {
+        st.first_response_at = Some(e.at);
+    }
     match e.kind {
         EventType::Reported => {
             st.status = Status::Reported;
@@ -172,9 +188,13 @@ fn apply(st: &mut WorkflowState, e: &CaseEvent) {
             st.resolved_at = Some(e.at);
             st.resolved_on_time = Some(st.due.is_none_or(|d| e.at <= d));
             st.resolved_level = Some(st.level);
+            if e.reply.is_some() {
+                st.reply = e.reply.clone();
+            }
         }
         EventType::Evaluated => {
             st.rating = e.rating;
+            st.rating_by_requester = Rating::is_requesters(e.role);
             if e.rating == Some(Rating::Unsatisfied) {
                 reopen(st);
             } else {
@@ -193,7 +213,14 @@ fn apply(st: &mut WorkflowState, e: &CaseEvent) {
             st.status = Status::Returned;
             st.department = None;
         }
-        EventType::Supervised | EventType::Settled => {}
+        EventType::Routed => {
+            // 待核实: whoever handles at the new level takes it on with `accepted`.
+            st.status = Status::Reported;
+            st.level = e.level;
+            st.owner = None;
+            st.department = None;
+        }
+        EventType::Supervised | EventType::Settled | EventType::ReturnVisit => {}
     }
     if st.status.is_open() {
         // Handled again (returned, reopened): no resolution stands.
@@ -219,6 +246,7 @@ pub(super) fn starts_clock(kind: EventType, before: Status, rating: Option<Ratin
         | EventType::Returned
         | EventType::Accepted
         | EventType::Assigned
+        | EventType::Routed
         | EventType::Reopened => true,
         // A department signing (签收), or a level taking back a returned case, starts the
         // handling clock.

@@ -334,3 +334,74 @@ fn a_returned_case_taken_back_gets_the_categorys_clock_and_loses_its_resolution(
     assert!(wf.due.unwrap() > answer_by, "{:?} vs {answer_by}", wf.due);
     assert_eq!(wf.clock_started, Some(T0 + 4));
 }
+
+#[test]
+fn a_walk_in_routed_to_the_grid_is_verified_there_answered_and_visited() {
+    use gridsync_core::Source;
+    use gridsync_core::case::{Party, REQUESTER};
+    let mut hub = MemoryHub::new();
+    let mut wang = replica_for(&mut hub, worker("wang", "phone-a"));
+    let mut li = replica_for(&mut hub, township("li", "pc-b"));
+    let mut walk_in = new_request("路灯不亮");
+    walk_in.people = vec![Party {
+        name: "赵大妈".into(),
+        role: REQUESTER.into(),
+        phone: "13812345678".into(),
+        ..Party::default()
+    }];
+    let id = li.capture(&walk_in, T0).unwrap();
+    li.edit(&id, T0, |e| e.set_source(Source::WalkIn)).unwrap();
+    // Routing up or sideways is refused: only down, to a level the place names.
+    let err = li
+        .append_event(&id, EventDraft::route_to(Level::Township), T0 + 1)
+        .unwrap_err();
+    assert_eq!(err.code(), "workflow_invalid", "{err}");
+    li.append_event(&id, EventDraft::route_to(Level::Grid), T0 + 1)
+        .unwrap();
+    sync_until_quiet(&mut hub, &mut li);
+    sync_until_quiet(&mut hub, &mut wang);
+    let case = wang.case(&id).unwrap();
+    let wf = case.workflow().unwrap();
+    // 待核实 on the grid worker's phone: reported, at the grid, nobody owns it yet.
+    assert_eq!(
+        (wf.status, wf.level, wf.owner),
+        (Status::Reported, Level::Grid, None)
+    );
+    assert_eq!(wf.first_response_at, Some(T0 + 1));
+    let read = case.read().unwrap();
+    assert_eq!(read.source, Source::WalkIn);
+    assert_eq!(
+        read.requester().map(|p| p.phone.as_str()),
+        Some("13812345678")
+    );
+    wang.append_event(&id, EventDraft::new(EventType::Accepted), T0 + 2)
+        .unwrap();
+    wang.append_event(&id, EventDraft::resolve_with_reply("路灯已修好"), T0 + 3)
+        .unwrap();
+    sync_until_quiet(&mut hub, &mut wang);
+    sync_until_quiet(&mut hub, &mut li);
+    // A return visit says how and what the requester said.
+    let err = li
+        .append_event(&id, EventDraft::return_visit("fax").note("满意"), T0 + 4)
+        .unwrap_err();
+    assert_eq!(err.code(), "workflow_invalid", "{err}");
+    li.append_event(
+        &id,
+        EventDraft::return_visit("phone").note("说灯亮了"),
+        T0 + 4,
+    )
+    .unwrap();
+    li.append_event(&id, EventDraft::evaluate(Rating::Satisfied), T0 + 5)
+        .unwrap();
+    let wf = li.case(&id).unwrap().workflow().unwrap();
+    assert_eq!(wf.status, Status::Evaluated);
+    assert_eq!(wf.reply.as_deref(), Some("路灯已修好"));
+    assert_eq!(wf.return_visits, 1);
+    assert!(!wf.rating_by_requester, "staff recorded this rating");
+    // A phone capture without a source reads as its reporter's channel.
+    let own = wang.capture(&new_request("井盖缺失"), T0 + 6).unwrap();
+    assert_eq!(
+        wang.case(&own).unwrap().read().unwrap().source,
+        Source::GridWorker
+    );
+}

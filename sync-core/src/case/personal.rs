@@ -1,0 +1,73 @@
+//! Personal data's one home: which fields of a case are personal, and how they are masked for a
+//! reader who may see the case but does not handle it. Who reads them in clear is
+//! [`Identity::reads_personal_data`]; the API, the console, the exports and the phone library
+//! all go through [`Case::for_reader`].
+//!
+//! Personal today: each person's name and phone number (requester, parties, key persons). The
+//! phone's copy of the document still holds them in clear under the store's encryption; sealing
+//! them per case inside the document is the erasure work (PIPL).
+
+use super::{Case, Party};
+use crate::access::Identity;
+
+/// `138****5678`: the first three and last four digits of a phone number, the rest starred; a
+/// short number is starred whole but for its last digit.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    match chars.len() {
+        0 => String::new(),
+        n if n >= 8 => {
+            let head: String = chars[..3].iter().collect();
+            let tail: String = chars[n - 4..].iter().collect();
+            format!("{head}{}{tail}", "*".repeat(n - 7))
+        }
+        n => format!("{}{}", "*".repeat(n - 1), chars[n - 1]),
+    }
+}
+
+/// `张**`: the family name kept, the given name starred.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => String::new(),
+        Some(first) => format!("{first}{}", "*".repeat(chars.count().max(1))),
+    }
+}
+
+impl Party {
+    /// This person with name and phone masked.
+    pub fn masked(&self) -> Party {
+        Party {
+            name: mask_name(&self.name),
+            phone: mask_phone(&self.phone),
+            ..self.clone()
+        }
+    }
+}
+
+impl Case {
+    /// The case as `who` may see it: in clear for those who handle it, every person masked for
+    /// the rest. `department` is the one the case is assigned to now (from its workflow).
+    pub fn for_reader(mut self, who: &Identity, department: Option<&str>) -> Case {
+        if !who.reads_personal_data(self.kind, &self.jurisdiction, department) {
+            self.people = self.people.iter().map(Party::masked).collect();
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_keep_only_what_identifies_nobody() {
+        assert_eq!(mask_phone("13812345678"), "138****5678");
+        assert_eq!(mask_phone("0310-1234567"), "031*****4567");
+        assert_eq!(mask_phone("110"), "**0");
+        assert_eq!(mask_phone(""), "");
+        assert_eq!(mask_name("张志强"), "张**");
+        assert_eq!(mask_name("李"), "李*");
+        assert_eq!(mask_name(""), "");
+    }
+}
