@@ -19,6 +19,7 @@ pub mod limit;
 pub mod metrics;
 pub mod org;
 pub mod patrol;
+pub mod residents;
 pub mod stats;
 pub mod store;
 pub mod supervision;

@@ -8,6 +8,7 @@ mod accounts;
 mod blobs;
 mod cache;
 mod cases;
+mod front_door;
 mod migrate;
 mod org;
 mod rules;
@@ -23,6 +24,7 @@ use sqlx::{AnyPool, Connection as _, Row};
 pub use accounts::{DeviceRow, RefreshUse};
 pub use blobs::{BlobRow, Upload};
 pub use cases::{CasePage, CaseQuery, CaseRow, HistoryEntry};
+pub use front_door::{FrontDoorRows, IntakeOrder, ReceiptRow};
 pub use rules::{LiveRules, RulesChange};
 pub use sync::{
     DEVICE_BUDGET_BYTES, DeviceQuarantine, JudgedPush, KEEP_HEAD_BYTES, KEEP_WHOLE_BYTES, PullPage,

@@ -64,7 +64,8 @@ impl Projection {
             "INSERT INTO cases (id, kind, category, title, status, level, path, county, township, village, grid,
                  department, reporter, created_at, updated_at, field_conflicts, workflow_conflicts, reopen_count,
                  accountability, supervision_count, rating, last_seq, due_at, clock_started_at, supervised_level,
-                 accepted_at, resolved_at, resolved_on_time, resolved_level, mediation_result, referral)
+                 accepted_at, resolved_at, resolved_on_time, resolved_level, mediation_result, referral,
+                 source, first_response_at, replied, rating_by_requester, return_visits)
              VALUES {}
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, category = excluded.category, title = excluded.title,
                  status = excluded.status, level = excluded.level, path = excluded.path, county = excluded.county,
@@ -77,8 +78,10 @@ impl Projection {
                  supervised_level = excluded.supervised_level, accepted_at = excluded.accepted_at,
                  resolved_at = excluded.resolved_at, resolved_on_time = excluded.resolved_on_time,
                  resolved_level = excluded.resolved_level, mediation_result = excluded.mediation_result,
-                 referral = excluded.referral",
-            placeholders(Backend::of(tx), rows.len(), 31)
+                 referral = excluded.referral, source = excluded.source,
+                 first_response_at = excluded.first_response_at, replied = excluded.replied,
+                 rating_by_requester = excluded.rating_by_requester, return_visits = excluded.return_visits",
+            placeholders(Backend::of(tx), rows.len(), 36)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (id, seq, p) in rows {
@@ -116,7 +119,14 @@ impl Projection {
                 .bind(wf.resolved_on_time.map(i64::from))
                 .bind(wf.resolved_level.map(|l| l.as_str().to_owned()))
                 .bind(nonempty(&case.mediation.result))
-                .bind(nonempty(&case.mediation.referral));
+                .bind(nonempty(&case.mediation.referral))
+                .bind(case.source.as_str())
+                .bind(wf.first_response_at)
+                .bind(i64::from(
+                    wf.reply.as_deref().is_some_and(|r| !r.trim().is_empty()),
+                ))
+                .bind(i64::from(wf.rating_by_requester))
+                .bind(i64::from(wf.return_visits));
         }
         query.execute(&mut **tx).await?;
         Ok(())

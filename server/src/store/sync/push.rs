@@ -11,6 +11,7 @@ use sqlx::{AnyConnection, Row};
 use super::feed::FeedTx;
 use super::judge::{CaseVerdict, judge_case};
 use super::{DOC_ROWS_PER_STATEMENT, load_doc, load_doc_at, placeholders};
+use crate::store::front_door::FrontDoorRows;
 use crate::store::{Backend, DeviceContext, Result, Store, StoreError};
 
 impl Store {
@@ -150,6 +151,43 @@ impl Store {
     /// document (its actor already set to `ctx`'s) and returns the new change, or `None` when
     /// there is nothing to do. Returns whether a change was stored; a refusal is quarantined and
     /// returned as an error.
+    /// Opens a case the server built whole in `writer`'s name (a clerk's 登记, an intake
+    /// channel's order): its changes judged like a phone's push, stored with `rows` (receipt,
+    /// work order) in one transaction, so nothing is half-stored. A refusal is quarantined and
+    /// returned as [`StoreError::Refused`].
+    pub async fn open_case(
+        &self,
+        ctx: &DeviceContext,
+        writer: &Identity,
+        id: &str,
+        doc: &mut CaseDoc,
+        rows: &FrontDoorRows,
+        taxonomy: &Taxonomy,
+        now: i64,
+    ) -> Result<()> {
+        let raw: Vec<ByteBuf> = doc
+            .changes_since(&[])
+            .iter()
+            .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
+            .collect();
+        let mut feed = FeedTx::begin(self).await?;
+        if stored_seqs(&mut feed.tx, &[id]).await?.contains_key(id) {
+            return Err(StoreError::Conflict(format!("case {id} exists")));
+        }
+        let verdict = judge_case(ctx, writer, None, None, id, &raw, taxonomy)?;
+        let (_, refused) = feed.store(ctx, writer, verdict, now).await?;
+        if let Some(r) = refused.into_iter().next() {
+            feed.commit(self, &ctx.device, now).await?;
+            return Err(StoreError::Refused {
+                code: r.code.as_str(),
+                reason: r.reason,
+            });
+        }
+        rows.write(&mut feed.tx, id, now).await?;
+        feed.commit(self, &ctx.device, now).await?;
+        Ok(())
+    }
+
     pub async fn write_case<F>(
         &self,
         ctx: &DeviceContext,
