@@ -2,7 +2,7 @@
 -- response, whether it was answered (答复), whose rating stands and the return visits, all
 -- derived from the documents (rebuilt on migration). Receipts let a requester look a case up
 -- (the code kept only as a hash); intake channels and their orders make a retried work order
--- one case.
+-- one case (the first answer, receipt and code included, is kept and given again).
 ALTER TABLE cases ADD COLUMN source TEXT NOT NULL DEFAULT 'other'
 ;
 ALTER TABLE cases ADD COLUMN first_response_at BIGINT
@@ -34,6 +34,7 @@ CREATE TABLE intake_orders (
     order_ref TEXT NOT NULL,
     body_hash TEXT NOT NULL,
     case_id TEXT NOT NULL,
+    response TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     PRIMARY KEY (channel_id, order_ref)
 )

@@ -117,6 +117,12 @@ impl Role {
         matches!(self, Role::CountyAdmin)
     }
 
+    /// Whether this role registers residents' matters at the counter (登记) and sends them on
+    /// (研判分流): the township and county centres.
+    pub fn registers_matters(self) -> bool {
+        matches!(self, Role::TownshipStaff | Role::CountyAdmin)
+    }
+
     /// Whether this role is held by a person: `System` is the server's own actor.
     pub fn is_person(self) -> bool {
         self != Role::System

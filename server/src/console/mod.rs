@@ -12,7 +12,9 @@ mod error;
 mod i18n;
 mod names;
 mod quarantine;
+mod register;
 mod rules;
+mod track;
 
 use std::sync::Arc;
 
@@ -52,6 +54,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(devices::routes())
         .merge(rules::routes())
         .merge(quarantine::routes())
+        .merge(register::routes())
+        .merge(track::routes())
         .layer(axum::middleware::map_response(private_page))
 }
 

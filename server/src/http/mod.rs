@@ -9,6 +9,7 @@ pub mod blobs;
 pub mod cases;
 pub mod error;
 pub mod extract;
+pub mod intake;
 pub mod openapi;
 pub mod ops;
 pub mod reports;
@@ -46,6 +47,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(cases::router())
         .merge(reports::router())
         .merge(blobs::router())
+        .merge(intake::router())
 }
 
 /// `routes` behind the body limits and with every error as JSON (see [`json_errors`]).

@@ -23,6 +23,9 @@ pub struct IntakeOrder {
     /// SHA-256 of the order's canonical body: a retry with other content is refused.
     pub body_hash: String,
     pub case_id: String,
+    /// The JSON answer first given (receipt and lookup code included), given again on a retry:
+    /// a retry is what a lost answer looks like.
+    pub response: String,
 }
 
 /// A receipt as stored.
@@ -53,12 +56,13 @@ impl FrontDoorRows {
         }
         if let Some(o) = &self.order {
             sqlx::query(
-                "INSERT INTO intake_orders (channel_id, order_ref, body_hash, case_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO intake_orders (channel_id, order_ref, body_hash, case_id, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&o.channel_id)
             .bind(&o.order_ref)
             .bind(&o.body_hash)
             .bind(case_id)
+            .bind(&o.response)
             .bind(now)
             .execute(&mut **tx)
             .await?;
@@ -102,7 +106,7 @@ impl Store {
         order_ref: &str,
     ) -> Result<Option<IntakeOrder>> {
         let row = sqlx::query(
-            "SELECT channel_id, order_ref, body_hash, case_id FROM intake_orders WHERE channel_id = $1 AND order_ref = $2",
+            "SELECT channel_id, order_ref, body_hash, case_id, response FROM intake_orders WHERE channel_id = $1 AND order_ref = $2",
         )
         .bind(channel_id)
         .bind(order_ref)
@@ -114,6 +118,7 @@ impl Store {
                 order_ref: r.try_get(1)?,
                 body_hash: r.try_get(2)?,
                 case_id: r.try_get(3)?,
+                response: r.try_get(4)?,
             })
         })
         .transpose()

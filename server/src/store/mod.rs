@@ -8,6 +8,7 @@ mod accounts;
 mod blobs;
 mod cache;
 mod cases;
+mod channels;
 mod front_door;
 mod migrate;
 mod org;

@@ -1,0 +1,1 @@
+//! Intake channels and their keys (being built).
