@@ -10,13 +10,17 @@
 //! - resolved by level, and the share resolved in the village (grid or village level);
 //! - overdue now (not limited to the cohort), reopened (sum of reopens), accountability flags;
 //! - by category, by area one level below the scope, and by week (received by capture time,
-//!   resolved by resolution time, weeks starting on Monday, local time).
+//!   resolved by resolution time, weeks starting on Monday, local time);
+//! - the front door: by source (received, resolved, satisfaction), the requesters' own ratings
+//!   apart from those staff recorded, reply rate = residents' cases answered (答复 at a
+//!   resolution) / residents' cases, first-response time (report to the first handling step),
+//!   return visits (resolved cases visited / resolved).
 
 use std::collections::BTreeMap;
 
 use gridsync_core::calendar::Calendar;
 use gridsync_core::taxonomy::Taxonomy;
-use gridsync_core::{CaseKind, Level, Status};
+use gridsync_core::{CaseKind, Level, Source, Status};
 use serde::{Deserialize, Serialize};
 
 /// What the projection holds about one case, as far as statistics go.
@@ -35,6 +39,13 @@ pub struct StatsRow {
     pub mediation_result: Option<String>,
     pub reopen_count: i64,
     pub accountability: bool,
+    pub source: String,
+    pub first_response_at: Option<i64>,
+    /// A resolution answered the requester (答复).
+    pub replied: bool,
+    /// The standing rating is the requester's own.
+    pub rating_by_requester: bool,
+    pub return_visits: i64,
 }
 
 /// A count over a total, with the rate when the total is not zero.
@@ -66,6 +77,27 @@ pub struct Breakdown {
     pub resolved: u64,
 }
 
+/// The figures of one source (来源渠道).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SourceFigures {
+    /// A `Source` value: grid_worker, hotline_12345, walk_in…
+    pub source: String,
+    pub name_zh: String,
+    pub received: u64,
+    pub resolved: u64,
+    pub satisfaction: Rate,
+}
+
+/// Time from the report to the first handling step (受理, 分流, 转办…), over the cases that had one.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FirstResponse {
+    pub count: u64,
+    /// Mean hours, or null when none.
+    pub mean_hours: Option<f64>,
+    /// Median hours, or null when none.
+    pub median_hours: Option<f64>,
+}
+
 /// `GET /v1/stats`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Stats {
@@ -89,6 +121,17 @@ pub struct Stats {
     pub by_category: Vec<Breakdown>,
     pub by_area: Vec<Breakdown>,
     pub by_week: Vec<Breakdown>,
+    /// Every source in `Source::ALL` order, zeros included.
+    pub by_source: Vec<SourceFigures>,
+    /// Satisfaction of the requesters' own ratings (the progress page, a channel).
+    pub satisfaction_by_requester: Rate,
+    /// Satisfaction of the ratings staff recorded (at a return visit, on the console).
+    pub satisfaction_by_staff: Rate,
+    /// 回复率: residents' cases answered / residents' cases (every channel but the staff's phones).
+    pub reply: Rate,
+    pub first_response: FirstResponse,
+    /// Resolved cases with a return visit (回访) / resolved.
+    pub return_visited: Rate,
 }
 
 /// Aggregates `cohort` (the cases received in the window) and `overdue_now`.
@@ -116,6 +159,54 @@ pub fn compute(
         .iter()
         .filter(|r| matches!(**r, "satisfied" | "basically_satisfied"))
         .count() as u64;
+    let satisfaction_of = |rows: &mut dyn Iterator<Item = &StatsRow>| {
+        let rated: Vec<&str> = rows.filter_map(|r| r.rating.as_deref()).collect();
+        let ok = rated
+            .iter()
+            .filter(|r| matches!(**r, "satisfied" | "basically_satisfied"))
+            .count() as u64;
+        Rate::new(ok, rated.len() as u64)
+    };
+    let residents: Vec<&StatsRow> = cohort
+        .iter()
+        .filter(|r| Source::parse(&r.source).is_none_or(Source::is_residents))
+        .collect();
+    let mut waits: Vec<f64> = cohort
+        .iter()
+        .filter_map(|r| {
+            r.first_response_at
+                .map(|t| (t - r.created_at).max(0) as f64 / 3.6e6)
+        })
+        .collect();
+    waits.sort_by(f64::total_cmp);
+    let first_response = FirstResponse {
+        count: waits.len() as u64,
+        mean_hours: (!waits.is_empty()).then(|| waits.iter().sum::<f64>() / waits.len() as f64),
+        median_hours: (!waits.is_empty()).then(|| {
+            let n = waits.len();
+            if n % 2 == 1 {
+                waits[n / 2]
+            } else {
+                (waits[n / 2 - 1] + waits[n / 2]) / 2.0
+            }
+        }),
+    };
+    let by_source = Source::ALL
+        .into_iter()
+        .map(|source| {
+            let rows: Vec<&StatsRow> = cohort
+                .iter()
+                .filter(|r| r.source == source.as_str())
+                .collect();
+            SourceFigures {
+                source: source.as_str().to_owned(),
+                name_zh: source.name_zh().to_owned(),
+                received: rows.len() as u64,
+                resolved: rows.iter().filter(|r| is_resolved(r)).count() as u64,
+                satisfaction: satisfaction_of(&mut rows.iter().copied()),
+            }
+        })
+        .collect();
     let mediated: Vec<&str> = cohort
         .iter()
         .filter(|r| r.kind == CaseKind::Dispute.as_str())
@@ -185,5 +276,21 @@ pub fn compute(
         by_category: breakdown(categories, true),
         by_area: breakdown(areas, false),
         by_week: breakdown(weeks, false),
+        by_source,
+        satisfaction_by_requester: satisfaction_of(
+            &mut cohort.iter().filter(|r| r.rating_by_requester),
+        ),
+        satisfaction_by_staff: satisfaction_of(
+            &mut cohort.iter().filter(|r| !r.rating_by_requester),
+        ),
+        reply: Rate::new(
+            residents.iter().filter(|r| r.replied).count() as u64,
+            residents.len() as u64,
+        ),
+        first_response,
+        return_visited: Rate::new(
+            resolved_rows.iter().filter(|r| r.return_visits > 0).count() as u64,
+            resolved,
+        ),
     }
 }

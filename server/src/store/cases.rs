@@ -407,7 +407,8 @@ impl Store {
         let overdue: i64 = q.fetch_one(&self.pool).await?.try_get(0)?;
         sql.text = format!(
             "SELECT kind, category, status, path, created_at, resolved_at, resolved_on_time,
-                    resolved_level, rating, mediation_result, reopen_count, accountability
+                    resolved_level, rating, mediation_result, reopen_count, accountability,
+                    source, first_response_at, replied, rating_by_requester, return_visits
              FROM cases WHERE {clause} AND created_at >= {from} AND created_at < {to}"
         );
         let mut q = sqlx::query(AssertSqlSafe(sql.text));
@@ -442,6 +443,11 @@ impl Store {
                     mediation_result: r.try_get(9)?,
                     reopen_count: r.try_get(10)?,
                     accountability: accountability != 0,
+                    source: r.try_get(12)?,
+                    first_response_at: r.try_get(13)?,
+                    replied: r.try_get::<i64, _>(14)? != 0,
+                    rating_by_requester: r.try_get::<i64, _>(15)? != 0,
+                    return_visits: r.try_get(16)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 
 use gridsync_core::calendar::Calendar;
-use gridsync_core::case::{MediationSession, NewCase};
+use gridsync_core::case::{MediationSession, NewCase, Party, REQUESTER};
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::workflow::{EventDraft, EventType, Rating};
-use gridsync_core::{Case, CaseKind, Identity, JurisdictionPath, Replica, Role};
+use gridsync_core::{Case, CaseKind, Identity, JurisdictionPath, Level, Replica, Role, Source};
+use gridsync_server::residents::requester_identity;
 use gridsync_server::stats::{self, Breakdown, Rate};
 use gridsync_server::store::Store;
 
@@ -124,6 +125,19 @@ async fn build(store: &Store) -> (Vec<String>, i64) {
             ids.push(id);
             continue;
         }
+        if rng.next(10) < 2 {
+            // A resident's matter registered at the township's counter (登记).
+            let id = front_door(
+                store,
+                &mut staff.get_mut(&t).unwrap().replica,
+                &mut workers.get_mut(&(t, v, g)).unwrap().replica,
+                (&grid, i, at),
+                &mut rng,
+            )
+            .await;
+            ids.push(id);
+            continue;
+        }
         let w = &mut workers.get_mut(&(t, v, g)).unwrap().replica;
         let (kind, category) = [
             (CaseKind::Request, "elevator_repair"),
@@ -202,6 +216,88 @@ async fn build(store: &Store) -> (Vec<String>, i64) {
     (ids, end)
 }
 
+/// A walk-in, call or letter registered by township staff: sent down to the grid (or taken on at
+/// the township), answered or not, visited or not, rated by the requester or by staff or not.
+async fn front_door(
+    store: &Store,
+    s: &mut Replica,
+    w: &mut Replica,
+    (grid, i, at): (&str, usize, i64),
+    rng: &mut Lcg,
+) -> String {
+    let mut matter = numbered(CaseKind::Request, grid, "water_supply", i);
+    matter.people = vec![Party {
+        name: "赵桂兰".into(),
+        role: REQUESTER.into(),
+        phone: "13812345678".into(),
+        ..Party::default()
+    }];
+    let id = s.capture(&matter, at).unwrap();
+    let source = Source::COUNTER[i % Source::COUNTER.len()];
+    s.edit(&id, at, |e| e.set_source(source)).unwrap();
+    let routed = rng.next(3) > 0;
+    let handler: &mut Replica = if routed {
+        s.append_event(&id, EventDraft::route_to(Level::Grid), at + 30 * MINUTE)
+            .unwrap();
+        push_all(store, s, at).await;
+        push_all(store, w, at).await;
+        w.append_event(
+            &id,
+            EventDraft::new(EventType::Accepted),
+            at + 3 * 60 * MINUTE,
+        )
+        .unwrap();
+        w
+    } else {
+        s.append_event(&id, EventDraft::new(EventType::Accepted), at + 10 * MINUTE)
+            .unwrap();
+        &mut *s
+    };
+    let outcome = rng.next(6);
+    if outcome > 0 {
+        let reply = if outcome > 1 {
+            "已修复，已答复群众"
+        } else {
+            ""
+        };
+        handler
+            .append_event(&id, EventDraft::resolve_with_reply(reply), at + DAY)
+            .unwrap();
+    }
+    push_all(store, handler, at + DAY).await;
+    push_all(store, s, at + DAY).await;
+    if outcome > 2 {
+        s.append_event(
+            &id,
+            EventDraft::return_visit("phone").note("群众说水通了"),
+            at + 2 * DAY,
+        )
+        .unwrap();
+    }
+    if outcome == 3 {
+        s.append_event(&id, EventDraft::evaluate(Rating::Satisfied), at + 2 * DAY)
+            .unwrap();
+    }
+    push_all(store, s, at + 2 * DAY).await;
+    if outcome > 3 {
+        // The requester's own rating, as the progress page writes it.
+        let rating = [Rating::Satisfied, Rating::Unsatisfied][(outcome - 4) as usize];
+        let who = requester_identity(&JurisdictionPath::parse("130322").unwrap()).unwrap();
+        let ctx = store.server_device(at).await.unwrap();
+        let wrote = store
+            .write_case(&ctx, &who, &id, Taxonomy::builtin(), at + 3 * DAY, |doc| {
+                doc.edit(&who, at + 3 * DAY, |e| {
+                    e.append_event(EventDraft::evaluate(rating).note("自评"))
+                        .map(|_| ())
+                })
+            })
+            .await
+            .unwrap();
+        assert!(wrote);
+    }
+    id
+}
+
 /// What one case's document says, read from its raw events without the workflow fold.
 struct Facts {
     created_at: i64,
@@ -216,6 +312,11 @@ struct Facts {
     mediation: Option<String>,
     reopens: u64,
     due: Option<i64>,
+    source: Source,
+    first_response: Option<i64>,
+    replied: bool,
+    by_requester: bool,
+    visited: bool,
 }
 
 fn facts(case: &Case, area_depth: usize) -> Facts {
@@ -226,7 +327,11 @@ fn facts(case: &Case, area_depth: usize) -> Facts {
     let mut level = String::new();
     let mut rating = None;
     let mut reopens = 0;
+    let mut by_requester = false;
     for e in &case.events {
+        if e.kind == EventType::Evaluated {
+            by_requester = e.role == Role::System;
+        }
         if e.due.is_some() {
             due = e.due;
         }
@@ -234,6 +339,7 @@ fn facts(case: &Case, area_depth: usize) -> Facts {
             EventType::Reported
             | EventType::Escalated
             | EventType::Accepted
+            | EventType::Routed
             | EventType::Assigned => {
                 level = e.level.as_str().to_owned();
             }
@@ -271,6 +377,23 @@ fn facts(case: &Case, area_depth: usize) -> Facts {
         mediation: (!case.mediation.result.is_empty()).then(|| case.mediation.result.clone()),
         reopens,
         due,
+        source: case.source,
+        first_response: case
+            .events
+            .iter()
+            .skip(1)
+            .find(|e| {
+                !matches!(
+                    e.kind,
+                    EventType::Supervised | EventType::Settled | EventType::ReturnVisit
+                )
+            })
+            .map(|e| e.at),
+        replied: case.events.iter().any(|e| {
+            e.kind == EventType::Resolved && e.reply.as_deref().is_some_and(|r| !r.is_empty())
+        }),
+        by_requester,
+        visited: case.events.iter().any(|e| e.kind == EventType::ReturnVisit),
     }
 }
 
@@ -425,6 +548,75 @@ conformance!(
                     .and_then(|b| b.name_zh.clone())
                     .as_deref(),
                 Some("路灯故障")
+            );
+            // The front door: by source, whose rating, the reply, the first response, visits.
+            let satisfaction = |fs: &mut dyn Iterator<Item = &&Facts>| {
+                let rated: Vec<&str> = fs.filter_map(|f| f.rating.as_deref()).collect();
+                rate(
+                    rated.iter().filter(|r| **r != "unsatisfied").count(),
+                    rated.len(),
+                )
+            };
+            for figures in &got.by_source {
+                let source = Source::parse(&figures.source).unwrap();
+                let of: Vec<&&Facts> = cohort.iter().filter(|f| f.source == source).collect();
+                assert_eq!(figures.received, of.len() as u64, "{source}");
+                assert_eq!(
+                    figures.resolved,
+                    of.iter().filter(|f| f.resolved).count() as u64
+                );
+                assert_eq!(figures.satisfaction, satisfaction(&mut of.iter().copied()));
+            }
+            assert_eq!(got.by_source.len(), Source::ALL.len());
+            assert_eq!(
+                got.satisfaction_by_requester,
+                satisfaction(&mut cohort.iter().filter(|f| f.by_requester))
+            );
+            assert_eq!(
+                got.satisfaction_by_staff,
+                satisfaction(&mut cohort.iter().filter(|f| !f.by_requester))
+            );
+            let residents: Vec<&&Facts> =
+                cohort.iter().filter(|f| f.source.is_residents()).collect();
+            assert_eq!(
+                got.reply,
+                rate(
+                    residents.iter().filter(|f| f.replied).count(),
+                    residents.len()
+                )
+            );
+            let mut waits: Vec<f64> = cohort
+                .iter()
+                .filter_map(|f| f.first_response.map(|t| (t - f.created_at) as f64 / 3.6e6))
+                .collect();
+            waits.sort_by(f64::total_cmp);
+            assert_eq!(got.first_response.count, waits.len() as u64);
+            let mean = waits.iter().sum::<f64>() / waits.len() as f64;
+            assert!((got.first_response.mean_hours.unwrap() - mean).abs() < 1e-9);
+            let n = waits.len();
+            let median = if n % 2 == 1 {
+                waits[n / 2]
+            } else {
+                (waits[n / 2 - 1] + waits[n / 2]) / 2.0
+            };
+            assert_eq!(got.first_response.median_hours, Some(median));
+            assert_eq!(
+                got.return_visited,
+                rate(
+                    resolved.iter().filter(|f| f.visited).count(),
+                    resolved.len()
+                )
+            );
+            assert!(got.reply.count > 0 && got.reply.count < got.reply.of);
+            assert!(got.satisfaction_by_requester.count > 0);
+            assert!(got.satisfaction_by_requester.count < got.satisfaction_by_requester.of);
+            assert!(got.return_visited.count > 0);
+            assert!(
+                got.by_source
+                    .iter()
+                    .filter(|f| Source::COUNTER.iter().any(|c| c.as_str() == f.source))
+                    .all(|f| f.received > 0),
+                "every counter channel is counted"
             );
             // Every kind of outcome is present, so no figure passes by being zero.
             assert!(got.resolution.count > 0 && got.resolution.count < got.received);
