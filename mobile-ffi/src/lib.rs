@@ -261,8 +261,9 @@ impl FieldStore {
 
     /// Local cases, most recently changed first, with sync state and conflicts.
     pub fn list_cases(&self, filter: CaseFilterRecord) -> Result<Vec<CaseSummaryRecord>, FfiError> {
-        let filter = records::filter(filter)?;
         let r = self.lock();
+        let level = r.identity().and_then(|w| w.role.handling_level());
+        let filter = records::filter(filter, level)?;
         let rows = r.list(&filter)?;
         rows.into_iter().map(|s| records::summary(&r, s)).collect()
     }
@@ -272,7 +273,12 @@ impl FieldStore {
     pub fn get_case(&self, case_id: String) -> Result<CaseDetailRecord, FfiError> {
         let r = self.lock();
         let doc = r.case(&case_id)?;
-        let case = doc.read()?;
+        let workflow = doc.workflow()?;
+        // Personal data in clear only for those who handle the case (case::personal).
+        let case = match r.identity() {
+            Some(who) => doc.read()?.for_reader(who, workflow.department.as_deref()),
+            None => doc.read()?,
+        };
         let blobs = case
             .attachments
             .iter()
@@ -281,7 +287,7 @@ impl FieldStore {
         Ok(records::detail(records::DetailParts {
             case,
             blobs,
-            workflow: doc.workflow()?,
+            workflow,
             sync_state: r.sync_state(&case_id)?.as_str().into(),
             conflicts: doc.conflicts(),
             rejections: records::rejections(&r, &case_id)?,

@@ -7,7 +7,7 @@ use gridsync_core::replica::{BlobHere, CaseFilter, CaseSummary, SyncOutcome, Syn
 use gridsync_core::rules::CalendarWarning;
 use gridsync_core::session::SessionOutcome;
 use gridsync_core::workflow::{EventDraft, EventType, Rating};
-use gridsync_core::{CaseEvent, CaseKind, FieldConflict, Replica, Status, WorkflowState};
+use gridsync_core::{CaseEvent, CaseKind, FieldConflict, Level, Replica, Status, WorkflowState};
 
 use crate::FfiError;
 
@@ -62,6 +62,10 @@ pub struct CaseFilterRecord {
     /// Matched against title and category.
     #[uniffi(default)]
     pub text: Option<String>,
+    /// Only the signed-in user's tasks: cases sent down to their level (分流) awaiting
+    /// verification (待核实).
+    #[uniffi(default)]
+    pub tasks_only: bool,
 }
 
 /// One row of the case list.
@@ -78,6 +82,11 @@ pub struct CaseSummaryRecord {
     pub in_conflict: bool,
     /// The first refusal's reason when `sync_state` is rejected.
     pub rejection: Option<String>,
+    /// The channel it came in through: grid_worker, mediator, hotline_12345, walk_in… (empty for
+    /// a summary kept before sources were).
+    pub source: String,
+    /// 待核实: sent down to the signed-in user's level and not yet taken on — a task.
+    pub awaiting_verification: bool,
 }
 
 /// A photo or document attached to a case.
@@ -119,6 +128,10 @@ pub struct EventRecord {
     pub rules_version: Option<u64>,
     /// The deadline crossed a year the calendar did not list: only weekends counted as days off.
     pub due_on_weekdays_only: bool,
+    /// return_visit: phone, visit, sms or wechat.
+    pub via: Option<String>,
+    /// resolved: the answer the requester reads (答复).
+    pub reply: Option<String>,
 }
 
 #[derive(Debug, Clone, uniffi::Record)]
@@ -161,6 +174,12 @@ pub struct CaseDetailRecord {
     pub reporter: String,
     pub reporter_device: String,
     pub created_at_ms: i64,
+    /// The channel it came in through: grid_worker, mediator, hotline_12345, walk_in…
+    pub source: String,
+    /// 待核实: sent down (分流) and not yet taken on at its level.
+    pub awaiting_verification: bool,
+    /// The answer given to the requester at the latest resolution (答复).
+    pub reply: Option<String>,
     pub status: String,
     /// grid, village, township or county: where the case is handled now.
     pub level: String,
@@ -175,6 +194,8 @@ pub struct CaseDetailRecord {
     pub supervision_count: u32,
     pub accountability: bool,
     pub sync_state: String,
+    /// Names and phone numbers in full only for a user who handles the case; masked
+    /// (138****5678) for others who may read it.
     pub people: Vec<PartyRecord>,
     pub attachments: Vec<AttachmentRecord>,
     pub events: Vec<EventRecord>,
@@ -268,6 +289,14 @@ pub enum EventKind {
     Settled {
         chosen_event: String,
     },
+    /// 办结 with the answer the requester reads (答复).
+    ResolvedWithReply {
+        reply: String,
+    },
+    /// 回访: the requester reached by phone, visit, sms or wechat; the note says what they said.
+    ReturnVisit {
+        via: String,
+    },
 }
 
 pub(crate) fn draft(kind: EventKind, note: String) -> EventDraft {
@@ -285,6 +314,8 @@ pub(crate) fn draft(kind: EventKind, note: String) -> EventDraft {
         EventKind::BasicallySatisfied => EventDraft::evaluate(Rating::BasicallySatisfied),
         EventKind::Unsatisfied => EventDraft::evaluate(Rating::Unsatisfied),
         EventKind::Settled { chosen_event } => EventDraft::settle(chosen_event),
+        EventKind::ResolvedWithReply { reply } => EventDraft::resolve_with_reply(reply),
+        EventKind::ReturnVisit { via } => EventDraft::return_visit(via),
     };
     d.note(note)
 }
@@ -300,8 +331,19 @@ pub(crate) fn parse_kind(s: &str) -> Result<CaseKind, FfiError> {
     CaseKind::parse(s).ok_or_else(|| invalid("kind", format!("unknown case kind {s:?}")))
 }
 
-pub(crate) fn filter(f: CaseFilterRecord) -> Result<CaseFilter, FfiError> {
+/// The list filter; `level` is where the signed-in user handles cases (their tasks').
+pub(crate) fn filter(f: CaseFilterRecord, level: Option<Level>) -> Result<CaseFilter, FfiError> {
     Ok(CaseFilter {
+        awaiting_verification_at: if f.tasks_only {
+            // No level (a department): no tasks of this kind.
+            Some(
+                level.ok_or_else(|| {
+                    invalid("tasks_only", "this role has no tasks to verify".into())
+                })?,
+            )
+        } else {
+            None
+        },
         kind: f.kind.as_deref().map(parse_kind).transpose()?,
         status: f
             .status
@@ -399,6 +441,8 @@ fn event(e: CaseEvent) -> EventRecord {
         due_at_ms: e.due,
         rules_version: e.rules,
         due_on_weekdays_only: e.due_guessed,
+        via: e.via,
+        reply: e.reply,
     }
 }
 
@@ -448,6 +492,10 @@ pub(crate) fn detail(p: DetailParts) -> CaseDetailRecord {
         reporter: c.reporter.user,
         reporter_device: c.reporter.device,
         created_at_ms: c.created_at,
+        source: c.source.as_str().into(),
+        awaiting_verification: p.workflow.status == gridsync_core::Status::Reported
+            && p.workflow.owner.is_none(),
+        reply: p.workflow.reply.clone(),
         status: p.workflow.status.as_str().into(),
         level: p.workflow.level.as_str().into(),
         owner: p.workflow.owner,
@@ -485,6 +533,7 @@ pub(crate) fn rejections(r: &Replica, id: &str) -> Result<Vec<RejectionRecord>, 
 }
 
 pub(crate) fn summary(r: &Replica, s: CaseSummary) -> Result<CaseSummaryRecord, FfiError> {
+    let level = r.identity().and_then(|w| w.role.handling_level());
     let state = s.sync_state.map(|x| x.as_str()).unwrap_or("pending");
     let rejection = if state == "rejected" {
         rejections(r, &s.id)?
@@ -504,6 +553,8 @@ pub(crate) fn summary(r: &Replica, s: CaseSummary) -> Result<CaseSummaryRecord, 
         status: s.status.as_str().into(),
         sync_state: state.into(),
         rejection,
+        source: s.source.map(|x| x.as_str().into()).unwrap_or_default(),
+        awaiting_verification: s.awaiting_verification && Some(s.level) == level,
     })
 }
 

@@ -13,7 +13,7 @@ use super::{Replica, storage};
 use crate::case::{CaseDoc, CaseEditor, NewCase};
 use crate::jurisdiction::{JurisdictionPath, Level};
 use crate::protocol::to_hash;
-use crate::vocab::{CaseKind, Millis, Status, new_case_id};
+use crate::vocab::{CaseKind, Millis, Source, Status, new_case_id};
 use crate::workflow::{self, EventDraft};
 use crate::{Error, Result};
 
@@ -74,6 +74,13 @@ pub struct CaseSummary {
     pub field_conflicts: u32,
     /// Open workflow conflicts.
     pub workflow_conflicts: u32,
+    /// The channel it came in through (absent in summaries sealed before sources were kept).
+    #[serde(default)]
+    pub source: Option<Source>,
+    /// 待核实: sent down (分流) and not yet taken on at its level — a task for whoever handles
+    /// there.
+    #[serde(default)]
+    pub awaiting_verification: bool,
     #[serde(skip)]
     pub sync_state: Option<SyncState>,
     #[serde(skip)]
@@ -95,6 +102,8 @@ pub struct CaseFilter {
     pub conflict_only: bool,
     /// Matched against title and category.
     pub text: Option<String>,
+    /// Only cases awaiting verification at `level` (the signed-in user's tasks).
+    pub awaiting_verification_at: Option<Level>,
 }
 
 /// A change of this phone's that the server refused, with its reason.
@@ -198,6 +207,9 @@ impl Replica {
             let keep = filter.kind.is_none_or(|k| k == s.kind)
                 && filter.status.is_none_or(|st| st == s.status)
                 && (!filter.conflict_only || s.in_conflict())
+                && filter
+                    .awaiting_verification_at
+                    .is_none_or(|l| s.awaiting_verification && s.level == l)
                 && needle.as_deref().is_none_or(|n| {
                     s.title.to_lowercase().contains(n) || s.category.to_lowercase().contains(n)
                 });
@@ -353,6 +365,8 @@ fn summarise(doc: &CaseDoc) -> Option<CaseSummary> {
         category: case.category,
         title: case.title,
         jurisdiction: case.jurisdiction,
+        awaiting_verification: wf.status == Status::Reported && wf.owner.is_none(),
+        source: Some(case.source),
         status: wf.status,
         level: wf.level,
         created_at: case.created_at,
