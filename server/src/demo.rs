@@ -59,6 +59,9 @@ pub struct DemoSummary {
     pub cases: usize,
     pub changes: i64,
     pub conflicts: usize,
+    /// Residents' matters registered at the counters: (title, receipt number, lookup code), to
+    /// try the progress page with.
+    pub receipts: Vec<(String, String, String)>,
 }
 
 /// A simulated phone.
@@ -294,6 +297,14 @@ pub async fn seed(store: &Store, taxonomy: &Taxonomy, now: i64) -> Result<Option
     }
     sync_until_quiet(store, &mut department, now).await?;
 
+    // Residents at each township's counter (登记): some sent to the grid, one answered there.
+    for (s, ws) in staff
+        .iter_mut()
+        .zip(workers.chunks_mut(GRIDS_PER_VILLAGE * 3))
+    {
+        front_door(store, taxonomy, s, ws, &mut summary, now).await?;
+    }
+
     // Offline edits of the same cases by two people: conflicts for the console to settle.
     for pair in workers.chunks_mut(GRIDS_PER_VILLAGE) {
         if let [a, b] = pair {
@@ -330,6 +341,115 @@ pub async fn seed(store: &Store, taxonomy: &Taxonomy, now: i64) -> Result<Option
     summary.cases = county_desk.replica.case_ids()?.len();
     summary.changes = store.change_count().await?;
     Ok(Some(summary))
+}
+
+/// Three matters at the counter of `clerk`'s township, registered as the console does (with a
+/// receipt): two sent down to the first grid, whose worker answers one; one taken on at the
+/// township; the answered one rated by its requester on the progress page.
+async fn front_door(
+    store: &Store,
+    taxonomy: &Taxonomy,
+    clerk: &mut Phone,
+    workers: &mut [Phone],
+    summary: &mut DemoSummary,
+    now: i64,
+) -> Result<()> {
+    use crate::residents::{Matter, Receipt, requester_identity};
+    use crate::store::{DeviceContext, FrontDoorRows};
+    use gridsync_core::{Level, Source};
+    let Some(worker) = workers.first_mut() else {
+        return Ok(());
+    };
+    let server = store.server_device(now).await?;
+    let ctx = DeviceContext {
+        device: clerk.who.device.clone(),
+        actors: server.actors.clone(),
+        users: vec![clerk.who.clone()],
+        revoked: false,
+    };
+    let deadlines = gridsync_core::workflow::Deadlines {
+        taxonomy,
+        calendar: gridsync_core::calendar::Calendar::builtin(),
+        version: 0,
+    };
+    let matters = [
+        (
+            Source::WalkIn,
+            "路灯不亮，晚上出行不便",
+            "street_light",
+            true,
+        ),
+        (Source::Hotline12345, "自来水管漏水", "water_supply", true),
+        (Source::Letter, "反映垃圾清运不及时", "sanitation", false),
+    ];
+    let mut routed = Vec::new();
+    for (i, (source, title, category, to_grid)) in matters.into_iter().enumerate() {
+        let at = now - (5 - i as i64) * DAY_MS;
+        let matter = Matter {
+            source,
+            kind: CaseKind::Request,
+            place: worker.who.scope.clone(),
+            category: category.into(),
+            title: title.into(),
+            description: "群众来访反映，请核实处理。".into(),
+            address: "村委会东侧".into(),
+            requester_name: ["赵桂兰", "钱志刚", "孙秀梅"][i].into(),
+            requester_phone: format!("1381234{:04}", 5678 + i),
+        };
+        let (id, mut doc) = matter.build(&clerk.who, server.actors[0].clone(), at, &deadlines)?;
+        let step = match to_grid {
+            true => EventDraft::route_to(Level::Grid),
+            false => EventDraft::new(EventType::Accepted),
+        };
+        doc.edit(&clerk.who, at + 600_000, |e| {
+            e.append_event_with(step, &deadlines).map(|_| ())
+        })?;
+        let receipt = Receipt::fresh(store, at).await?;
+        let rows = FrontDoorRows {
+            receipt: Some((receipt.number.clone(), receipt.code_hash())),
+            order: None,
+        };
+        store
+            .open_case(&ctx, &clerk.who, &id, &mut doc, &rows, taxonomy, at)
+            .await?;
+        summary
+            .receipts
+            .push((title.to_owned(), receipt.number, receipt.code));
+        if to_grid {
+            routed.push(id);
+        }
+    }
+    // The grid worker verifies the first on the spot and answers the requester.
+    sync_until_quiet(store, worker, now).await?;
+    if let Some(id) = routed.first() {
+        let at = now - 2 * DAY_MS;
+        worker
+            .replica
+            .append_event(id, EventDraft::new(EventType::Accepted), at)?;
+        worker.replica.append_event(
+            id,
+            EventDraft::resolve_with_reply("已联系供电所更换灯泡，路灯恢复照明。")
+                .note("现场核实，灯泡损坏"),
+            at + 3_600_000,
+        )?;
+        sync_until_quiet(store, worker, now).await?;
+        let who = requester_identity(
+            &worker
+                .who
+                .scope
+                .at_level(Level::County)
+                .unwrap_or_else(|| worker.who.scope.clone()),
+        )?;
+        store
+            .write_case(&server, &who, id, taxonomy, now - DAY_MS, |doc| {
+                doc.edit(&who, now - DAY_MS, |e| {
+                    e.append_event(EventDraft::evaluate(Rating::Satisfied).note("修得很快"))
+                        .map(|_| ())
+                })
+            })
+            .await?;
+    }
+    sync_until_quiet(store, clerk, now).await
 }
 
 /// Syncs a simulated phone through the core's sync session, straight into the store.

@@ -45,6 +45,24 @@ pub const BLOB_PER_MINUTE: u32 = 120;
 /// `serve --upload-mib-per-hour` (default [`UPLOAD_MIB_PER_HOUR`]).
 pub const UPLOAD_BURST_BYTES: u32 = 512 * 1024 * 1024;
 pub const UPLOAD_MIB_PER_HOUR: u32 = 120;
+/// Requests to `/v1/intake` per channel key (a hotline platform catching up after an outage,
+/// a retry loop): 120, then 2 a second.
+pub const INTAKE_BURST: u32 = 120;
+pub const INTAKE_PER_MINUTE: u32 = 120;
+/// A work order's body on `POST /v1/intake`: room for the longest description (20,000
+/// characters) even with every character escaped as `\uXXXX`.
+pub const MAX_INTAKE_BYTES: usize = 256 * 1024;
+
+/// The progress page (`/track`): wrong receipt-and-code pairs. Only failures are counted, so a
+/// requester who looks often is never refused. Per receipt number: 5, then 5 per
+/// [`TRACK_WINDOW`] (a 6-digit code then takes years to guess).
+pub const TRACK_WRONG_PER_RECEIPT: u32 = 5;
+/// Per client address (spraying many receipt numbers): 20, then 20 per [`TRACK_WINDOW`].
+pub const TRACK_WRONG_PER_CLIENT: u32 = 20;
+/// When the client's address is unknown (the server not served with `ConnectInfo`), every
+/// client shares one bucket: 200, then 200 per [`TRACK_WINDOW`].
+pub const TRACK_WRONG_ALL_CLIENTS: u32 = 200;
+pub const TRACK_WINDOW: Duration = Duration::from_secs(600);
 
 /// Keys kept before idle ones are dropped (bounded memory).
 const MAX_KEYS: usize = 100_000;
@@ -64,6 +82,24 @@ impl RateLimiter {
             per_second: f64::from(per_minute) / 60.0,
             buckets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A bucket `burst` deep, refilled whole over `window` (for rates slower than one a minute).
+    pub fn per_window(burst: u32, window: Duration) -> Self {
+        RateLimiter {
+            burst: f64::from(burst),
+            per_second: f64::from(burst) / window.as_secs_f64().max(1.0),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `key`'s bucket holds a token now, taking none: for limits charged only when the
+    /// request fails ([`RateLimiter::charge`] after).
+    pub fn has_token(&self, key: &str) -> bool {
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        buckets
+            .get(key)
+            .is_none_or(|(tokens, at)| tokens + at.elapsed().as_secs_f64() * self.per_second >= 1.0)
     }
 
     /// The upload budget: [`UPLOAD_BURST_BYTES`] deep, refilled at `mib_per_hour`.
@@ -129,6 +165,18 @@ mod tests {
         assert!((0..3).all(|_| limiter.allow("phone-a")));
         assert!(!limiter.allow("phone-a"));
         assert!(limiter.allow("phone-b"), "keys do not share a bucket");
+    }
+
+    #[test]
+    fn a_bucket_charged_only_on_failure_is_asked_without_taking() {
+        let limiter = RateLimiter::per_window(2, Duration::from_secs(600));
+        assert!(limiter.has_token("receipt"));
+        assert!(limiter.has_token("receipt"), "asking takes nothing");
+        limiter.charge("receipt", 1);
+        assert!(limiter.has_token("receipt"));
+        limiter.charge("receipt", 1);
+        assert!(!limiter.has_token("receipt"), "two failures empty it");
+        assert!(limiter.has_token("other"));
     }
 
     #[test]

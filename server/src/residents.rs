@@ -10,7 +10,7 @@ use gridsync_core::workflow::{Deadlines, EventType, Rating, WorkflowState};
 use gridsync_core::{Case, CaseKind, Identity, JurisdictionPath, Role, Source, Status};
 use rand::Rng;
 
-use crate::store::SERVER_DEVICE;
+use crate::store::{SERVER_DEVICE, Store};
 
 /// The longest requester name, phone number and address the front door takes.
 pub const MAX_NAME_CHARS: usize = 50;
@@ -220,6 +220,20 @@ impl Receipt {
             number: format!("{date}{:06}", rng.random_range(0..1_000_000)),
             code: format!("{:06}", rng.random_range(0..1_000_000)),
         }
+    }
+
+    /// [`Receipt::issue`] with a number no receipt has yet: six random digits a day, so a
+    /// number already given is drawn again (a thousand receipts a day would otherwise meet one
+    /// in about two days).
+    pub async fn fresh(store: &Store, now_ms: i64) -> crate::store::Result<Receipt> {
+        let mut receipt = Receipt::issue(now_ms);
+        for _ in 0..8 {
+            if store.receipt(&receipt.number).await?.is_none() {
+                break;
+            }
+            receipt = Receipt::issue(now_ms);
+        }
+        Ok(receipt)
     }
 
     /// The code's hash, as stored.

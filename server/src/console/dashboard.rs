@@ -141,12 +141,30 @@ async fn dashboard(
             (figure("fig-overdue", "overdue_now", s.overdue_now.to_string()))
             (figure("fig-reopened", "reopened", s.reopened.to_string()))
             (figure("fig-accountability", "accountability", s.accountability.to_string()))
+            (figure("fig-reply", "reply_rate", percent(&s.reply)))
+            (figure("fig-first-response", "first_response", s.first_response.median_hours.map(|h| format!("{h:.1}")).unwrap_or_else(|| "—".into())))
+            (figure("fig-satisfaction-requester", "satisfaction_requester", percent(&s.satisfaction_by_requester)))
+            (figure("fig-satisfaction-staff", "satisfaction_staff", percent(&s.satisfaction_by_staff)))
+            (figure("fig-return-visit", "return_visit_rate", percent(&s.return_visited)))
         }
         p.legend { span.key.a {} (l.t("received")) " " span.key.b {} (l.t("resolved")) }
         section { h2 { (l.t("by_category")) } (bars("chart-category", &by_category, 12, true)) }
         section { h2 { (l.t("by_area")) } (bars("chart-area", &breakdown_rows(&s.by_area, |b| r.names.area(&b.key)), 20, true)) }
         section { h2 { (l.t("by_week")) } (bars("chart-week", &breakdown_rows(&s.by_week, |b| b.key.clone()), 20, true)) }
         section { h2 { (l.t("by_level")) } (bars("chart-level", &levels, 4, false)) }
+        section {
+            h2 { (l.t("by_source")) }
+            table #by-source {
+                thead { tr { th { (l.t("source")) } th { (l.t("received")) } th { (l.t("resolved")) } th { (l.t("satisfaction_rate")) } } }
+                tbody {
+                    @for f in s.by_source.iter().filter(|f| f.received > 0) {
+                        tr data-source=(f.source) {
+                            td { (l.source(&f.source)) } td.n { (f.received) } td.n { (f.resolved) } td.n { (percent(&f.satisfaction)) }
+                        }
+                    }
+                }
+            }
+        }
     };
     Ok(page(&r, l.t("dashboard"), "dashboard", body).into_response())
 }

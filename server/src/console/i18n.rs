@@ -5,6 +5,8 @@ use gridsync_core::protocol::RejectCode;
 use gridsync_core::workflow::Rating;
 use gridsync_core::{CaseKind, Level, Role, Status};
 
+mod front_door;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
     Zh,
@@ -45,6 +47,7 @@ impl Lang {
     pub fn t(self, key: &'static str) -> &'static str {
         STRINGS
             .iter()
+            .chain(front_door::STRINGS)
             .find(|(k, _, _)| *k == key)
             .map(|(_, zh, en)| if self == Lang::Zh { *zh } else { *en })
             .unwrap_or(key)
@@ -76,6 +79,14 @@ impl Lang {
         match self {
             Lang::Zh => r.name_zh().to_owned(),
             Lang::En => english(r.as_str()),
+        }
+    }
+
+    /// The channel a case came in through (来源): a `Source` value in words.
+    pub fn source(self, s: &str) -> String {
+        match (self, gridsync_core::Source::parse(s)) {
+            (Lang::Zh, Some(x)) => x.name_zh().to_owned(),
+            _ => english(s),
         }
     }
 
@@ -398,6 +409,25 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "By week (received / resolved)",
     ),
     ("by_level", "各层级办结", "Resolved by level"),
+    ("by_source", "各来源渠道", "By source"),
+    ("source", "来源", "Source"),
+    ("reply_rate", "回复率", "Reply rate"),
+    (
+        "first_response",
+        "首次响应（中位，小时）",
+        "First response (median, hours)",
+    ),
+    (
+        "satisfaction_requester",
+        "群众自评满意率",
+        "Requesters' own satisfaction",
+    ),
+    (
+        "satisfaction_staff",
+        "代评满意率",
+        "Satisfaction recorded by staff",
+    ),
+    ("return_visit_rate", "回访率", "Return visit rate"),
     ("admins_only", "仅县级管理员可用", "County admins only"),
     (
         "reports_by_jurisdiction",

@@ -289,6 +289,9 @@ pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
                         @for (key, href) in nav {
                             a href=(href) class=(if key == current { "on" } else { "" }) { (l.t(key)) }
                         }
+                        @if r.who.role.registers_matters() {
+                            a #nav-register href="/console/register" class=(if current == "register" { "on" } else { "" }) { (l.t("register")) }
+                        }
                         @if r.who.role.sees_reports() {
                             a href="/console/dashboard" class=(if current == "dashboard" { "on" } else { "" }) { (l.t("dashboard")) }
                         }

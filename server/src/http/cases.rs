@@ -77,10 +77,24 @@ pub(super) async fn case_detail(
     }
     let doc = state.store.case_doc(&id).await?.ok_or_else(not_found)?;
     let corrupt = |e: gridsync_core::Error| ApiError::from(StoreError::from(e));
+    let workflow = doc.workflow().map_err(corrupt)?;
+    // Names and phone numbers in clear only for those who handle the case (`Case::for_reader`).
+    let case = doc
+        .read()
+        .map_err(corrupt)?
+        .for_reader(&caller.who, workflow.department.as_deref());
+    let mut conflicts = doc.conflicts();
+    if !caller.who.reads_personal_data(
+        case.kind,
+        &case.jurisdiction,
+        workflow.department.as_deref(),
+    ) {
+        conflicts.retain(|c| !c.field.starts_with("people"));
+    }
     Ok(Json(CaseDetail {
-        case: doc.read().map_err(corrupt)?,
-        workflow: doc.workflow().map_err(corrupt)?,
-        conflicts: doc.conflicts(),
+        case,
+        workflow,
+        conflicts,
         history: state.store.case_history(&id).await?,
     }))
 }

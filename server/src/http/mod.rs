@@ -63,7 +63,12 @@ pub async fn serve_router(
     listener: tokio::net::TcpListener,
     router: Router,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).await
+    // The client's address reaches handlers that limit by it (the progress page's guesses).
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
 }
 
 /// The body limit of a path: [`MAX_BLOB_REQUEST_BYTES`] on the blob routes, else

@@ -9,7 +9,7 @@ use super::auth::{LoginRequest, RefreshRequest, TokenResponse};
 use super::cases::CaseDetail;
 use super::error::ErrorBody;
 use super::state::AppState;
-use super::{auth, blobs, cases, ops, reports, sync};
+use super::{auth, blobs, cases, intake, ops, reports, sync};
 use crate::patrol::Coverage;
 use crate::stats::Stats;
 use crate::store::{CasePage, HistoryEntry};
@@ -23,8 +23,10 @@ pub fn router() -> Router<Arc<AppState>> {
 #[openapi(
     info(title = "gridsync", description = "Offline case capture for grid workers, merged into the township's case store. The sync body is a binary envelope described in docs/PROTOCOL.md."),
     paths(ops::healthz, ops::readyz, ops::metrics, auth::login, auth::refresh, auth::logout, sync::sync, cases::list_cases, cases::case_detail,
-        reports::stats, reports::patrol_coverage, blobs::head_blob, blobs::put_blob, blobs::get_blob),
-    components(schemas(ErrorBody, LoginRequest, TokenResponse, RefreshRequest, CaseDetail, CasePage, crate::store::CaseRow, HistoryEntry, Stats, crate::stats::Rate, crate::stats::Breakdown, Coverage, crate::patrol::Period, super::ops::Readiness, super::ops::Warning)),
+        reports::stats, reports::patrol_coverage, blobs::head_blob, blobs::put_blob, blobs::get_blob,
+        intake::take_order, intake::order_progress),
+    components(schemas(ErrorBody, LoginRequest, TokenResponse, RefreshRequest, CaseDetail, CasePage, crate::store::CaseRow, HistoryEntry, Stats, crate::stats::Rate, crate::stats::Breakdown, Coverage, crate::patrol::Period, super::ops::Readiness, super::ops::Warning,
+        intake::IntakeRequest, intake::Requester, intake::IntakeReceipt, intake::IntakeProgress, intake::IntakeStep)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -42,6 +44,16 @@ impl utoipa::Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        // An intake channel's key (`gridsync channel add`), on `/v1/intake` only.
+        components.add_security_scheme(
+            "channel_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("gsk_ channel key")
                     .build(),
             ),
         );

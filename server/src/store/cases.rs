@@ -15,6 +15,8 @@ pub struct CaseQuery {
     pub status: Option<String>,
     pub kind: Option<String>,
     pub category: Option<String>,
+    /// The channel it came in through (a `Source` value: walk_in, hotline_12345…).
+    pub source: Option<String>,
     pub township: Option<String>,
     pub village: Option<String>,
     pub grid: Option<String>,
@@ -68,6 +70,14 @@ pub struct CaseRow {
     pub resolved_level: Option<String>,
     /// Disputes: `success` or `failure`.
     pub mediation_result: Option<String>,
+    /// The channel it came in through (a `Source` value).
+    pub source: String,
+    /// The first handling step after the report.
+    pub first_response_at: Option<i64>,
+    /// A resolution answered the requester (答复).
+    pub replied: bool,
+    /// The standing rating is the requester's own.
+    pub rating_by_requester: bool,
     /// After a failed mediation: `court`, `police` or `petition`.
     pub referral: Option<String>,
 }
@@ -149,6 +159,7 @@ impl Store {
             ("status", &q.status),
             ("kind", &q.kind),
             ("category", &q.category),
+            ("source", &q.source),
             ("township", &q.township),
             ("village", &q.village),
             ("grid", &q.grid),
@@ -284,7 +295,8 @@ impl Store {
         sql.text = format!(
             "SELECT id, kind, category, title, status, level, path, department, reporter, created_at, updated_at,
                     field_conflicts, workflow_conflicts, reopen_count, accountability, rating,
-                    due_at, supervision_count, supervised_level, resolved_level, mediation_result, referral
+                    due_at, supervision_count, supervised_level, resolved_level, mediation_result, referral,
+                    source, first_response_at, replied, rating_by_requester
              FROM cases WHERE {clause} ORDER BY {order} LIMIT {per_page} OFFSET {}",
             i64::from(page - 1) * i64::from(per_page)
         );
@@ -322,6 +334,10 @@ impl Store {
                     resolved_level: r.try_get(19)?,
                     mediation_result: r.try_get(20)?,
                     referral: r.try_get(21)?,
+                    source: r.try_get(22)?,
+                    first_response_at: r.try_get(23)?,
+                    replied: r.try_get::<i64, _>(24)? != 0,
+                    rating_by_requester: r.try_get::<i64, _>(25)? != 0,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -25,6 +25,9 @@ use sqlx::{AnyPool, Connection as _, Row};
 pub use accounts::{DeviceRow, RefreshUse};
 pub use blobs::{BlobRow, Upload};
 pub use cases::{CasePage, CaseQuery, CaseRow, HistoryEntry};
+pub use channels::{
+    CHANNEL_KEY_PREFIX, ChannelRow, channel_key_hash, new_channel_id, valid_channel_id,
+};
 pub use front_door::{FrontDoorRows, IntakeOrder, ReceiptRow};
 pub use rules::{LiveRules, RulesChange};
 pub use sync::{

@@ -32,13 +32,9 @@ pub const REFERRALS: Words = &[
     ("petition", "访调对接（信访）"),
 ];
 
-/// How a return visit (回访) reached the requester: `events[].via`.
-pub const RETURN_VISIT_WAYS: Words = &[
-    ("phone", "电话回访"),
-    ("visit", "上门回访"),
-    ("sms", "短信回访"),
-    ("wechat", "微信回访"),
-];
+/// How a return visit (回访) reached the requester: `events[].via` (kept with the workflow,
+/// which checks it).
+pub use crate::workflow::RETURN_VISIT_WAYS;
 
 /// The Chinese word of `value` in `words`.
 pub fn word_zh(words: Words, value: &str) -> Option<&'static str> {

@@ -101,6 +101,14 @@ impl EventType {
     }
 }
 
+/// How a return visit (回访) reached the requester: `events[].via`, (value, 中文).
+pub const RETURN_VISIT_WAYS: &[(&str, &str)] = &[
+    ("phone", "电话回访"),
+    ("visit", "上门回访"),
+    ("sms", "短信回访"),
+    ("wechat", "微信回访"),
+];
+
 /// The requester's rating of the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -177,7 +185,7 @@ pub struct CaseEvent {
     /// `due` crossed a year the calendar did not list, so only weekends counted as days off.
     pub due_guessed: bool,
     /// For `return_visit`: how the requester was reached, one of
-    /// [`RETURN_VISIT_WAYS`](crate::case::words::RETURN_VISIT_WAYS).
+    /// [`RETURN_VISIT_WAYS`].
     pub via: Option<String>,
     /// For `resolved`: the answer to the requester (答复), the one text the progress page shows.
     pub reply: Option<String>,

@@ -19,7 +19,7 @@ mod rules;
 mod state;
 
 pub use deadlines::{Deadlines, is_overdue, supervision_due};
-pub use event::{CaseEvent, EventDraft, EventType, Rating};
+pub use event::{CaseEvent, EventDraft, EventType, RETURN_VISIT_WAYS, Rating};
 pub use prepare::{CaseFacts, prepare};
 pub use rules::{MAX_NOTE_CHARS, RULES, Reach, Rule, check, rule};
 pub use state::{WorkflowConflict, WorkflowState, fold};

@@ -1,9 +1,9 @@
 //! Who may append which event from which status: [`RULES`], and [`check`] of one event against
 //! them as its writer saw the case.
 
+use super::event::RETURN_VISIT_WAYS;
 use super::{CaseEvent, EventType, WorkflowState};
 use crate::access::{Identity, Role};
-use crate::case::words::{RETURN_VISIT_WAYS, is_one_of};
 use crate::error::Refusal;
 use crate::jurisdiction::{JurisdictionPath, Level};
 use crate::vocab::{CaseKind, Millis, Status};
@@ -256,7 +256,7 @@ pub fn check(
             if !event
                 .via
                 .as_deref()
-                .is_some_and(|v| is_one_of(RETURN_VISIT_WAYS, v))
+                .is_some_and(|v| RETURN_VISIT_WAYS.iter().any(|(w, _)| *w == v))
                 || event.note.trim().is_empty() =>
         {
             Err(invalid(

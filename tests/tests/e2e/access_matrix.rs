@@ -28,7 +28,7 @@ const ACTORS: [&str; 7] = [
 ];
 
 /// Every resource row of the matrix; each actor has exactly one row per resource.
-const RESOURCES: [&str; 19] = [
+const RESOURCES: [&str; 20] = [
     "case read",
     "case list",
     "case write via sync",
@@ -46,6 +46,7 @@ const RESOURCES: [&str; 19] = [
     "console settle",
     "console supervision",
     "console dashboard",
+    "console register",
     "device list",
     "device revoke",
 ];
@@ -534,6 +535,37 @@ fn outcome(w: &World, actor: &str, resource: &str, col: usize) -> String {
                     n => format!("received {n}"),
                 },
             )
+        }
+        // 登记 of a walk-in at the village of the place, accepted at the township: the place's
+        // own figures keep their one case.
+        "console register" => {
+            let village = place.rsplit_once('/').map_or(place, |(v, _)| v);
+            let form = [
+                ("source", "walk_in"),
+                ("requester_name", "赵大妈"),
+                ("requester_phone", "13812345678"),
+                ("area", village),
+                ("kind", "request"),
+                ("category", "street_light"),
+                ("title", "矩阵登记"),
+                ("triage", "township"),
+            ]
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .join("&");
+            let (status, location, body) =
+                console_post(server, &session, "/console/register", &form);
+            let body = String::from_utf8_lossy(&body);
+            match (status, location.as_str()) {
+                (303, "/console/login") => "login".to_owned(),
+                (200, _) if body.contains("id=\"receipt-no\"") => "registered".to_owned(),
+                (422, _) => body
+                    .split("data-code=\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .unwrap_or("422")
+                    .to_owned(),
+                (s, _) => s.to_string(),
+            }
         }
         "device list" => console(console_get(server, &session, "/console/devices"), &|b| {
             shown(b, &w.place_devices[col], "listed", "absent")

@@ -45,7 +45,8 @@ pub(crate) fn get(server: &Server, session: &str, path: &str) -> (u16, String, S
     )
 }
 
-fn post(
+/// A form post as a signed-in browser: status, `Location`, body.
+pub(crate) fn post(
     server: &Server,
     session: &str,
     path: &str,

@@ -643,6 +643,8 @@ fn the_openapi_document_describes_every_route() {
         ("/v1/blobs/{sha256}", "head"),
         ("/v1/blobs/{sha256}", "put"),
         ("/v1/blobs/{sha256}", "get"),
+        ("/v1/intake", "post"),
+        ("/v1/intake/{order_ref}", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -651,7 +653,7 @@ fn the_openapi_document_describes_every_route() {
     }
     assert_eq!(
         paths.len(),
-        12,
+        14,
         "every documented path is a route: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

@@ -2,6 +2,7 @@
 //! command — serving ([`serve`]) or an administrator's change ([`admin`]).
 
 mod admin;
+mod channel;
 mod rules;
 mod serve;
 
@@ -51,6 +52,9 @@ enum Command {
     /// The county's rules: categories, departments, time limits, patrol checklist, calendar.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Intake channels: other platforms (12345 hotline, mini-program, QR code) and their API keys.
+    #[command(subcommand)]
+    Channel(channel::ChannelCommand),
 }
 
 #[tokio::main]
@@ -77,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Device(cmd) => admin::device(&store, cmd).await?,
         Command::Org(cmd) => admin::org(&store, cmd).await?,
         Command::Rules(cmd) => rules::rules(&store, cmd).await?,
+        Command::Channel(cmd) => channel::channel(&store, cmd).await?,
     }
     Ok(())
 }

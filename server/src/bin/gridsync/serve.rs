@@ -102,9 +102,13 @@ pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
     // Tests start the server on port 0 and read the real address from this line.
     println!("gridsync listening on http://{}", listener.local_addr()?);
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    // The client's address reaches handlers that limit by it (the progress page's guesses).
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -125,6 +129,10 @@ async fn seed_demo(store: &Store, taxonomy: &Taxonomy) -> anyhow::Result<()> {
         summary.changes,
         summary.conflicts
     );
+    println!("群众诉求回执 (try them on /track):");
+    for (title, number, code) in &summary.receipts {
+        println!("  回执号 {number}  查询码 {code}  {title}");
+    }
     println!("账号 (passwords are shown once; keep them):");
     println!(
         "{:<18} {:<20} {:<14} scope / name",

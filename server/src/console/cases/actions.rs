@@ -1,12 +1,14 @@
-//! A reviewer's writes on a case: the workflow steps the rules allow them, taking a step, and
-//! settling a field conflict; each through the store's admission.
+//! A reviewer's writes on a case: the workflow steps the rules allow them (routing down, 分流, and
+//! the return visit, 回访, included), taking a step, and settling a field conflict; each through
+//! the store's admission.
 
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use gridsync_core::case::words::RETURN_VISIT_WAYS;
 use gridsync_core::workflow::{self, CaseFacts, EventDraft, EventType, Rating};
-use gridsync_core::{CaseDoc, Identity};
+use gridsync_core::{CaseDoc, Identity, Level};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -38,25 +40,40 @@ pub(super) fn event_label(l: Lang, e: EventType) -> &'static str {
         EventType::Supervised => "ev_supervised",
         EventType::Reopened => "ev_reopened",
         EventType::Evaluated => "ev_evaluated",
+        EventType::Routed => "ev_routed",
+        EventType::ReturnVisit => "ev_return_visit",
         _ => "ev_archived",
     })
 }
 
-/// The draft for a step as the console offers it; `department` for a dispatch.
-fn draft_for(kind: EventType, note: &str, department: &str) -> EventDraft {
+/// The draft for a step as the console offers it; `department` for a dispatch, `reply` for a
+/// resolution (答复).
+fn draft_for(kind: EventType, note: &str, department: &str, reply: &str) -> EventDraft {
     let d = match kind {
         EventType::Assigned => EventDraft::assign_to(department),
         // The dry run's stand-in; the form's rating is required when the step is taken.
         EventType::Evaluated => EventDraft::evaluate(Rating::Satisfied),
+        EventType::Resolved if !reply.trim().is_empty() => {
+            EventDraft::resolve_with_reply(reply.trim())
+        }
         other => EventDraft::new(other),
     };
     d.note(note)
 }
 
-/// The steps the rules allow `who` on this case now (checked by preparing each, as a dry run).
-pub(super) fn allowed_steps(state: &AppState, doc: &CaseDoc, who: &Identity) -> Vec<EventType> {
+/// What the case page offers a reviewer: the steps of its main form, the levels the case may
+/// be routed down to (分流), and whether a return visit (回访) may be recorded.
+#[derive(Debug, Default)]
+pub(super) struct Offer {
+    pub steps: Vec<EventType>,
+    pub route_levels: Vec<Level>,
+    pub return_visit: bool,
+}
+
+/// What the rules allow `who` on this case now (checked by preparing each, as a dry run).
+pub(super) fn offer(state: &AppState, doc: &CaseDoc, who: &Identity) -> Offer {
     let Ok(case) = doc.read() else {
-        return Vec::new();
+        return Offer::default();
     };
     let live = state.store.rules_now();
     let deadlines = live.rules.deadlines();
@@ -65,6 +82,10 @@ pub(super) fn allowed_steps(state: &AppState, doc: &CaseDoc, who: &Identity) -> 
         place: &case.jurisdiction,
         category: &case.category,
     };
+    let now = crate::now_ms();
+    let allowed = |draft: EventDraft| {
+        workflow::prepare(&case.events, draft, who, now, facts, &deadlines).is_ok()
+    };
     // Any catalogue department stands in for the reviewer's choice in the dry run.
     let taxonomy = live.rules.taxonomy();
     let dept = taxonomy
@@ -72,14 +93,18 @@ pub(super) fn allowed_steps(state: &AppState, doc: &CaseDoc, who: &Identity) -> 
         .and_then(|c| c.department.clone())
         .or_else(|| taxonomy.departments().next().map(|d| d.code.clone()))
         .unwrap_or_default();
-    OFFERED
-        .into_iter()
-        .filter(|k| {
-            // Steps that need a reason are offered with one.
-            let draft = draft_for(*k, "-", &dept);
-            workflow::prepare(&case.events, draft, who, crate::now_ms(), facts, &deadlines).is_ok()
-        })
-        .collect()
+    Offer {
+        // Steps that need a reason are offered with one.
+        steps: OFFERED
+            .into_iter()
+            .filter(|k| allowed(draft_for(*k, "-", &dept, "")))
+            .collect(),
+        route_levels: [Level::Township, Level::Grid]
+            .into_iter()
+            .filter(|l| allowed(EventDraft::route_to(*l)))
+            .collect(),
+        return_visit: allowed(EventDraft::return_visit(RETURN_VISIT_WAYS[0].0).note("-")),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +118,15 @@ pub(super) struct ActionForm {
     chosen: String,
     #[serde(default)]
     rating: String,
+    /// For `resolved`: the answer to the requester (答复).
+    #[serde(default)]
+    reply: String,
+    /// For `routed`: `grid` or `township`.
+    #[serde(default)]
+    level: String,
+    /// For `return_visit`: how the requester was reached.
+    #[serde(default)]
+    via: String,
 }
 
 /// Writes one change on the reviewer's behalf and goes back to the case with the outcome.
@@ -148,26 +182,41 @@ pub(super) async fn action(
     let Some(kind) = EventType::parse(&f.kind) else {
         return Err(ConsoleError::BadRequest("unknown step"));
     };
-    let draft = match kind {
-        EventType::Settled => EventDraft::settle(f.chosen.clone()),
-        EventType::Evaluated => match Rating::parse(&f.rating) {
-            Some(rating) => EventDraft::evaluate(rating),
-            None => {
-                // Said on the case page, like a refusal: the clerk picks one and tries again.
-                let q = serde_urlencoded::to_string([("error", r.lang.t("rating_required"))])
-                    .unwrap_or_default();
-                return Ok(Redirect::to(&format!("/console/cases/{id}?{q}")).into_response());
-            }
+    // Said on the case page, like a refusal: the clerk fixes the form and tries again.
+    let say = |key: &'static str| {
+        let q = serde_urlencoded::to_string([("error", r.lang.t(key))]).unwrap_or_default();
+        Ok(Redirect::to(&format!("/console/cases/{id}?{q}")).into_response())
+    };
+    let rating = Rating::parse(&f.rating);
+    let drafts = match kind {
+        EventType::Settled => vec![EventDraft::settle(f.chosen.clone()).note(f.note.clone())],
+        EventType::Evaluated => match rating {
+            Some(rating) => vec![EventDraft::evaluate(rating).note(f.note.clone())],
+            None => return say("rating_required"),
         },
-        other => draft_for(other, &f.note, &f.department),
-    }
-    .note(f.note.clone());
+        EventType::Routed => match Level::parse(&f.level) {
+            Some(level) => vec![EventDraft::route_to(level).note(f.note.clone())],
+            None => return say("route_level_required"),
+        },
+        // 回访, and the rating the requester gave on the call if any: one change.
+        EventType::ReturnVisit => {
+            let mut d = vec![EventDraft::return_visit(f.via.trim()).note(f.note.trim())];
+            if let Some(rating) = rating {
+                d.push(EventDraft::evaluate(rating).note(f.note.trim()));
+            }
+            d
+        }
+        other => vec![draft_for(other, &f.note, &f.department, &f.reply)],
+    };
     let who = r.who.clone();
     let live = state.store.rules().await?;
     write(&state, &r, &id, move |doc| {
         let deadlines = live.rules.deadlines();
         doc.edit(&who, crate::now_ms(), |e| {
-            e.append_event_with(draft, &deadlines).map(|_| ())
+            for d in drafts {
+                e.append_event_with(d, &deadlines)?;
+            }
+            Ok(())
         })
     })
     .await

@@ -8,13 +8,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use gridsync_core::calendar::Calendar;
 use gridsync_core::case::change_time_ms;
-use gridsync_core::case::words::{MEDIATION_RESULTS, PARTY_ROLES, REFERRALS, SESSION_OUTCOMES};
+use gridsync_core::case::words::{
+    MEDIATION_RESULTS, PARTY_ROLES, REFERRALS, RETURN_VISIT_WAYS, SESSION_OUTCOMES,
+};
 use gridsync_core::case::{Case, CaseDoc, Mediation, Party};
-use gridsync_core::workflow::{self, EventType, WorkflowState};
+use gridsync_core::workflow::{self, EventType, Rating, WorkflowState};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::actions::{allowed_steps, event_label};
+use super::actions::{event_label, offer};
 use super::conflicts::{Panel, device_label, step_name};
 use super::{category_name, department_name};
 use crate::AppState;
@@ -52,7 +54,12 @@ pub(super) async fn open_case(
         return Ok(Err(not_found()));
     };
     match (doc.read(), doc.workflow()) {
-        (Ok(case), Ok(wf)) => Ok(Ok((doc, case, wf))),
+        (Ok(case), Ok(wf)) => {
+            // Names and phone numbers in clear only for those who handle the case (138****5678
+            // for the rest): the page, the print view and what they show of the requester.
+            let case = case.for_reader(&r.who, wf.department.as_deref());
+            Ok(Ok((doc, case, wf)))
+        }
         (Err(e), _) | (_, Err(e)) => Err(StoreError::from(e).into()),
     }
 }
@@ -122,11 +129,21 @@ pub(super) async fn detail(
             uploaded.insert(a.sha256.clone());
         }
     }
-    let conflicts = doc.conflicts();
+    let mut conflicts = doc.conflicts();
+    if !r
+        .who
+        .reads_personal_data(case.kind, &case.jurisdiction, wf.department.as_deref())
+    {
+        // A person's values in conflict are left to those who handle the case: masked, they
+        // could only be settled to the masked value.
+        conflicts.retain(|c| !c.field.starts_with("people"));
+    }
     // Steps are tied to the change that wrote them, not matched by time: a change's header
     // time may be seconds (JavaScript) while the event's `at` is ms.
     let event_changes = doc.event_changes();
-    let steps = allowed_steps(&state, &doc, &r.who);
+    let offer = offer(&state, &doc, &r.who);
+    let steps = &offer.steps;
+    let receipt = state.store.receipt_of_case(&id).await?;
     let live = state.store.rules_now();
     let cal = live.rules.calendar();
     let history_pages = history.len().div_ceil(HISTORY_PER_PAGE).max(1);
@@ -162,6 +179,7 @@ pub(super) async fn detail(
             table {
                 tr { th { (l.t("kind")) } td { (l.kind(case.kind.as_str())) } }
                 tr { th { (l.t("category")) } td { (category_name(&state, l, &case.category)) } }
+                (front_door_rows(l, &case, &wf, receipt.as_deref()))
                 tr { th { (l.t("place")) } td { (r.names.place(&case.jurisdiction.to_string())) } }
                 tr { th { (l.t("address")) } td { (case.location.address) } }
                 tr { th { (l.t("description")) } td.pre { (case.description) } }
@@ -201,32 +219,79 @@ pub(super) async fn detail(
             }
         }
         (Panel { id: &id, names: &r.names, lang: l, calendar: cal, fields: &conflicts, steps: &wf.conflicts, events: &case.events }.render())
-        @if !steps.is_empty() {
+        @if !steps.is_empty() || !offer.route_levels.is_empty() || offer.return_visit {
             section.actions #actions {
                 h2 { (l.t("actions")) }
-                form method="post" action=(format!("/console/cases/{id}/action")) {
-                    label { (l.t("note")) input #note name="note"; }
-                    @if steps.contains(&EventType::Assigned) {
-                        label { (l.t("department"))
-                            select #department name="department" {
-                                @for d in state.store.rules_now().rules.taxonomy().departments() {
-                                    option value=(d.code) { (department_name(&state, l, &d.code)) }
+                @if !steps.is_empty() {
+                    form method="post" action=(format!("/console/cases/{id}/action")) {
+                        label { (l.t("note")) input #note name="note"; }
+                        @if steps.contains(&EventType::Resolved) {
+                            label { (l.t("reply"))
+                                textarea #reply name="reply" rows="3" maxlength="2000" placeholder=(l.t("reply_help")) {}
+                            }
+                        }
+                        @if steps.contains(&EventType::Assigned) {
+                            label { (l.t("department"))
+                                select #department name="department" {
+                                    @for d in state.store.rules_now().rules.taxonomy().departments() {
+                                        option value=(d.code) { (department_name(&state, l, &d.code)) }
+                                    }
                                 }
                             }
                         }
-                    }
-                    @if steps.contains(&EventType::Evaluated) {
-                        label { (l.t("rating"))
-                            select #rating name="rating" {
-                                option value="" { (l.t("rating_pick")) }
-                                @for rt in gridsync_core::workflow::Rating::ALL {
-                                    option value=(rt.as_str()) { (l.rating(rt)) }
+                        @if steps.contains(&EventType::Evaluated) {
+                            label { (l.t("rating"))
+                                select #rating name="rating" {
+                                    option value="" { (l.t("rating_pick")) }
+                                    @for rt in Rating::ALL {
+                                        option value=(rt.as_str()) { (l.rating(rt)) }
+                                    }
                                 }
                             }
                         }
+                        @for s in steps {
+                            button.step type="submit" name="kind" value=(s.as_str()) id=(format!("do-{}", s.as_str())) { (event_label(l, *s)) }
+                        }
                     }
-                    @for s in &steps {
-                        button.step type="submit" name="kind" value=(s.as_str()) id=(format!("do-{}", s.as_str())) { (event_label(l, *s)) }
+                }
+                @if !offer.route_levels.is_empty() {
+                    form #route-form method="post" action=(format!("/console/cases/{id}/action")) {
+                        h3 { (l.t("route_title")) }
+                        input type="hidden" name="kind" value="routed";
+                        label { (l.t("route_level"))
+                            select #route-level name="level" {
+                                @for lv in &offer.route_levels {
+                                    option value=(lv.as_str()) selected[*lv == gridsync_core::Level::Grid] { (l.level(lv.as_str())) }
+                                }
+                            }
+                        }
+                        label { (l.t("note")) input #route-note name="note"; }
+                        button #do-routed type="submit" { (event_label(l, EventType::Routed)) }
+                    }
+                }
+                @if offer.return_visit {
+                    form #return-visit-form method="post" action=(format!("/console/cases/{id}/action")) {
+                        h3 { (l.t("return_visit")) }
+                        input type="hidden" name="kind" value="return_visit";
+                        label { (l.t("rv_via"))
+                            select #rv-via name="via" {
+                                @for (v, _) in RETURN_VISIT_WAYS {
+                                    option value=(v) { (l.word(RETURN_VISIT_WAYS, v)) }
+                                }
+                            }
+                        }
+                        label { (l.t("rv_note")) textarea #rv-note name="note" rows="2" maxlength="2000" required {} }
+                        @if steps.contains(&EventType::Evaluated) {
+                            label { (l.t("rv_rating"))
+                                select #rv-rating name="rating" {
+                                    option value="" { (l.t("rv_no_rating")) }
+                                    @for rt in Rating::ALL {
+                                        option value=(rt.as_str()) { (l.rating(rt)) }
+                                    }
+                                }
+                            }
+                        }
+                        button #do-return_visit type="submit" { (event_label(l, EventType::ReturnVisit)) }
                     }
                 }
             }
@@ -247,7 +312,7 @@ pub(super) async fn detail(
                             td {
                                 @if steps_here.is_empty() { (l.t("edited")) }
                                 @for e in steps_here {
-                                    span.event { (event_name(&state, l, e)) @if !e.note.is_empty() { "：" (e.note) } }
+                                    span.event data-kind=(e.kind.as_str()) { (event_name(&state, l, e)) @if !e.note.is_empty() { "：" (e.note) } }
                                 }
                             }
                         }
@@ -274,10 +339,61 @@ fn event_name(state: &AppState, l: Lang, e: &gridsync_core::CaseEvent) -> String
     if let Some(d) = &e.department {
         s = format!("{s} → {}", department_name(state, l, d));
     }
+    if e.kind == EventType::Routed {
+        s = format!("{s} → {}", l.level(e.level.as_str()));
+    }
+    if let Some(v) = &e.via {
+        s = format!("{s}（{}）", l.word(RETURN_VISIT_WAYS, v));
+    }
     if let Some(rt) = e.rating {
-        s = format!("{s}：{}", l.rating(rt));
+        s = format!("{s}：{}（{}）", l.rating(rt), rated_by(l, e.role));
+    }
+    if let Some(reply) = &e.reply {
+        s = format!("{s}；{}：{reply}", l.t("reply"));
     }
     s
+}
+
+/// Whose rating an `evaluated` event is: the requester's own (written by the server for them)
+/// or one staff recorded.
+pub(super) fn rated_by(l: Lang, role: gridsync_core::Role) -> &'static str {
+    l.t(match Rating::is_requesters(role) {
+        true => "rated_by_requester",
+        false => "rated_by_staff",
+    })
+}
+
+/// The front door's rows of the fields table: the source, the receipt, the requester (as this
+/// reader may see them), the reply, whose rating stands and the return visits.
+pub(super) fn front_door_rows(
+    l: Lang,
+    case: &Case,
+    wf: &WorkflowState,
+    receipt: Option<&str>,
+) -> Markup {
+    html! {
+        tr { th { (l.t("case_source")) } td #case-source data-code=(case.source.as_str()) { (l.source(case.source.as_str())) } }
+        @if let Some(no) = receipt {
+            tr { th { (l.t("case_receipt")) } td.mono #case-receipt { (no) } }
+        }
+        @if let Some(p) = case.requester() {
+            tr { th { (l.t("requester")) } td #case-requester {
+                (p.name) @if !p.phone.is_empty() { " · " span.mono #case-requester-phone { (p.phone) } }
+            } }
+        }
+        @if let Some(reply) = &wf.reply {
+            tr { th { (l.t("reply")) } td.pre #case-reply { (reply) } }
+        }
+        @if let Some(rt) = wf.rating {
+            tr { th { (l.t("current_rating")) } td #case-rating data-by=(if wf.rating_by_requester { "requester" } else { "staff" }) {
+                (l.rating(rt)) " · "
+                (l.t(if wf.rating_by_requester { "rated_by_requester" } else { "rated_by_staff" }))
+            } }
+        }
+        @if wf.return_visits > 0 {
+            tr { th { (l.t("return_visits")) } td #case-return-visits { (wf.return_visits) } }
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -37,8 +37,12 @@ const COLUMNS: [(&str, &str); COLUMN_COUNT] = [
     ("办理时限", "due_at"),
     ("是否超时", "overdue"),
     ("满意度", "rating"),
+    ("评价来源", "rating_by"),
+    ("来源", "source"),
+    ("首次响应时间", "first_response_at"),
+    ("是否答复", "replied"),
 ];
-const COLUMN_COUNT: usize = 15;
+const COLUMN_COUNT: usize = 19;
 
 fn export_rows(state: &AppState, names: &Names, rows: &[CaseRow]) -> Vec<[String; COLUMN_COUNT]> {
     let l = Lang::Zh;
@@ -72,6 +76,16 @@ fn export_rows(state: &AppState, names: &Names, rows: &[CaseRow]) -> Vec<[String
                             .unwrap_or_else(|| r.to_owned())
                     })
                     .unwrap_or_default(),
+                match (&c.rating, c.rating_by_requester) {
+                    (None, _) => String::new(),
+                    (Some(_), true) => "群众自评".to_owned(),
+                    (Some(_), false) => "工作人员代评".to_owned(),
+                },
+                l.source(&c.source),
+                c.first_response_at
+                    .map(|t| cal.local_date_time(t))
+                    .unwrap_or_default(),
+                if c.replied { "是" } else { "否" }.to_owned(),
             ]
         })
         .collect()

@@ -23,6 +23,7 @@ pub struct Filters {
     pub status: String,
     pub kind: String,
     pub category: String,
+    pub source: String,
     pub township: String,
     pub village: String,
     pub grid: String,
@@ -48,6 +49,7 @@ impl Filters {
             status: opt(&self.status),
             kind: opt(&self.kind),
             category: opt(&self.category),
+            source: opt(&self.source),
             township: opt(&self.township),
             village: opt(&self.village),
             grid: opt(&self.grid),
@@ -73,6 +75,7 @@ impl Filters {
             ("status", f.status.as_str()),
             ("kind", &f.kind),
             ("category", &f.category),
+            ("source", &f.source),
             ("township", &f.township),
             ("village", &f.village),
             ("grid", &f.grid),
@@ -130,6 +133,14 @@ pub(super) async fn list(
                 select name="kind" #f-kind {
                     option value="" { (l.t("all")) }
                     @for k in kinds { option value=(k) selected[f.kind == k] { (l.kind(k)) } }
+                }
+            }
+            label { (l.t("source"))
+                select name="source" #f-source {
+                    option value="" { (l.t("all")) }
+                    @for s in gridsync_core::Source::ALL {
+                        option value=(s.as_str()) selected[f.source == s.as_str()] { (l.source(s.as_str())) }
+                    }
                 }
             }
             label { (l.t("category"))
@@ -194,6 +205,9 @@ fn row(state: &AppState, names: &Names, l: Lang, c: &CaseRow) -> Markup {
                 a.title href=(format!("/console/cases/{}", c.id)) title=(shorten(&c.title, HOVER_CHARS)) { (shorten(&c.title, LIST_TITLE_CHARS)) }
                 @if c.field_conflicts + c.workflow_conflicts > 0 { " " span.badge.conflict { (l.t("conflict")) } }
                 @if c.accountability { " " span.badge.acc { (l.t("accountability")) } }
+                @if gridsync_core::Source::parse(&c.source).is_some_and(|s| s.is_residents()) {
+                    " " span.badge.source data-source=(c.source) { (l.source(&c.source)) }
+                }
             }
             td { (l.kind(&c.kind)) }
             td { (category_name(state, l, &c.category)) }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, html};
 
 use super::conflicts::step_name;
-use super::detail::{has_mediation, mediation, open_case, people};
+use super::detail::{has_mediation, mediation, open_case, people, rated_by};
 use super::{category_name, department_name};
 use crate::AppState;
 use crate::console::{ConsoleError, Reviewer};
@@ -26,6 +26,7 @@ pub(super) async fn print(
     let live = state.store.rules_now();
     let cal = live.rules.calendar();
     let n = &r.names;
+    let receipt = state.store.receipt_of_case(&id).await?;
     let page = html! {
         (DOCTYPE)
         html lang=(l.html()) {
@@ -49,6 +50,16 @@ pub(super) async fn print(
                             th { (l.t("address")) } td { (case.location.address) }
                         }
                         tr {
+                            th { (l.t("case_source")) } td #print-source { (l.source(case.source.as_str())) }
+                            th { (l.t("case_receipt")) } td.mono { (receipt.as_deref().unwrap_or("—")) }
+                        }
+                        // The requester as this reader may see them (masked unless they handle it).
+                        @if let Some(p) = case.requester() {
+                            tr { th { (l.t("requester")) } td colspan="3" #print-requester {
+                                (p.name) @if !p.phone.is_empty() { " · " (p.phone) }
+                            } }
+                        }
+                        tr {
                             th { (l.t("reporter")) } td { (n.who(&case.reporter.user)) }
                             th { (l.t("reported_at")) } td { (cal.local_date_time(case.created_at)) }
                         }
@@ -61,6 +72,9 @@ pub(super) async fn print(
                             th { (l.t("owner")) } td { @match &wf.owner { Some(o) => (n.who(o)), None => "—" } }
                         }
                         tr { th { (l.t("description")) } td.pre colspan="3" { (case.description) } }
+                        @if let Some(reply) = &wf.reply {
+                            tr { th { (l.t("reply")) } td.pre colspan="3" { (reply) } }
+                        }
                         @if !case.people.is_empty() {
                             tr { th { (l.t("people")) } td colspan="3" {
                                 (people(l, &case.people))
@@ -86,7 +100,9 @@ pub(super) async fn print(
                                     td { (cal.local_date_time(e.at)) }
                                     td { (step_name(l, e.kind))
                                         @if let Some(d) = &e.department { " → " (department_name(&state, l, d)) }
-                                        @if let Some(rt) = e.rating { "：" (l.rating(rt)) } }
+                                        @if e.kind == gridsync_core::EventType::Routed { " → " (l.level(e.level.as_str())) }
+                                        @if let Some(v) = &e.via { "（" (l.word(gridsync_core::case::words::RETURN_VISIT_WAYS, v)) "）" }
+                                        @if let Some(rt) = e.rating { "：" (l.rating(rt)) "（" (rated_by(l, e.role)) "）" } }
                                     td { (n.who(&e.by)) }
                                     td { (e.note) }
                                 }

@@ -155,6 +155,7 @@ impl Store {
     /// channel's order): its changes judged like a phone's push, stored with `rows` (receipt,
     /// work order) in one transaction, so nothing is half-stored. A refusal is quarantined and
     /// returned as [`StoreError::Refused`].
+    #[allow(clippy::too_many_arguments)]
     pub async fn open_case(
         &self,
         ctx: &DeviceContext,
