@@ -64,6 +64,25 @@ pub const TRACK_WRONG_PER_CLIENT: u32 = 20;
 pub const TRACK_WRONG_ALL_CLIENTS: u32 = 200;
 pub const TRACK_WINDOW: Duration = Duration::from_secs(600);
 
+/// The progress page's wrong receipt-and-code pairs: per receipt number, per client address,
+/// and one bucket all clients share when their address is unknown.
+#[derive(Debug)]
+pub struct GuessLimit {
+    pub receipt: RateLimiter,
+    pub client: RateLimiter,
+    pub all: RateLimiter,
+}
+
+impl Default for GuessLimit {
+    fn default() -> Self {
+        GuessLimit {
+            receipt: RateLimiter::per_window(TRACK_WRONG_PER_RECEIPT, TRACK_WINDOW),
+            client: RateLimiter::per_window(TRACK_WRONG_PER_CLIENT, TRACK_WINDOW),
+            all: RateLimiter::per_window(TRACK_WRONG_ALL_CLIENTS, TRACK_WINDOW),
+        }
+    }
+}
+
 /// Keys kept before idle ones are dropped (bounded memory).
 const MAX_KEYS: usize = 100_000;
 

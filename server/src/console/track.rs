@@ -27,10 +27,7 @@ use serde::Deserialize;
 
 use crate::console::{ConsoleError, SameOrigin};
 use crate::http::AppState;
-use crate::limit::{
-    RateLimiter, TRACK_WINDOW, TRACK_WRONG_ALL_CLIENTS, TRACK_WRONG_PER_CLIENT,
-    TRACK_WRONG_PER_RECEIPT,
-};
+use crate::limit::{GuessLimit, RateLimiter, TRACK_WINDOW};
 use crate::residents::{self, Progress, REQUESTER_USER, Receipt};
 use crate::store::StoreError;
 
@@ -80,46 +77,30 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
-/// The buckets of wrong pairs: per receipt number, per client address, and the one all clients
-/// share when their addresses are unknown. Process-wide, like the console's sign-in limit is
-/// per server.
-struct Guard {
-    receipt: RateLimiter,
-    client: RateLimiter,
-    all: RateLimiter,
-}
-
-static GUARD: LazyLock<Guard> = LazyLock::new(|| Guard {
-    receipt: RateLimiter::per_window(TRACK_WRONG_PER_RECEIPT, TRACK_WINDOW),
-    client: RateLimiter::per_window(TRACK_WRONG_PER_CLIENT, TRACK_WINDOW),
-    all: RateLimiter::per_window(TRACK_WRONG_ALL_CLIENTS, TRACK_WINDOW),
-});
-
 /// A hash no code matches: an unknown receipt is checked against it, so it takes as long to
 /// refuse as a wrong code.
 static NO_RECEIPT: LazyLock<String> =
     LazyLock::new(|| crate::auth::hash_password("no receipt").unwrap_or_default());
 
-impl Guard {
-    fn client_bucket(&self, client: Client) -> (&RateLimiter, String) {
-        match client.0 {
-            Some(ip) => (&self.client, ip.to_string()),
-            None => (&self.all, String::new()),
-        }
+/// The bucket of `client`: its address's, or the one all share when it is unknown.
+fn client_bucket(g: &GuessLimit, client: Client) -> (&RateLimiter, String) {
+    match client.0 {
+        Some(ip) => (&g.client, ip.to_string()),
+        None => (&g.all, String::new()),
     }
+}
 
-    /// Whether this client may try this receipt number now.
-    fn may_try(&self, client: Client, receipt: &str) -> bool {
-        let (bucket, key) = self.client_bucket(client);
-        bucket.has_token(&key) && self.receipt.has_token(receipt)
-    }
+/// Whether this client may try this receipt number now.
+fn may_try(g: &GuessLimit, client: Client, receipt: &str) -> bool {
+    let (bucket, key) = client_bucket(g, client);
+    bucket.has_token(&key) && g.receipt.has_token(receipt)
+}
 
-    /// Counts a wrong pair against the client and the receipt number.
-    fn wrong(&self, client: Client, receipt: &str) {
-        let (bucket, key) = self.client_bucket(client);
-        bucket.charge(&key, 1);
-        self.receipt.charge(receipt, 1);
-    }
+/// Counts a wrong pair against the client and the receipt number.
+fn wrong(g: &GuessLimit, client: Client, receipt: &str) {
+    let (bucket, key) = client_bucket(g, client);
+    bucket.charge(&key, 1);
+    g.receipt.charge(receipt, 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -157,7 +138,7 @@ async fn open(
     code: &str,
 ) -> Result<Result<Opened, Refusal>, ConsoleError> {
     let (receipt, code) = (receipt.trim(), code.trim());
-    if !GUARD.may_try(client, receipt) {
+    if !may_try(&state.track_guesses, client, receipt) {
         return Ok(Err(RATE_LIMITED));
     }
     let row = match receipt.is_empty()
@@ -176,7 +157,7 @@ async fn open(
         .await
         .map_err(|e| ConsoleError::Internal(e.to_string()))?;
     let Some(row) = row.filter(|_| matches) else {
-        GUARD.wrong(client, receipt);
+        wrong(&state.track_guesses, client, receipt);
         return Ok(Err(NOT_FOUND));
     };
     let Some(doc) = state.store.case_doc(&row.case_id).await? else {

@@ -9,7 +9,7 @@
 //! same number with other content is `409 order_changed`. The case, its receipt and the order
 //! are written in one transaction (`Store::open_case`): an error stores nothing.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ApiError, ErrorBody};
 use super::state::AppState;
-use crate::limit::{INTAKE_BURST, INTAKE_PER_MINUTE, MAX_INTAKE_BYTES, RateLimiter};
+use crate::limit::MAX_INTAKE_BYTES;
 use crate::residents::{Matter, MatterError, Progress, Receipt, channel_identity};
 use crate::store::{ChannelRow, DeviceContext, FrontDoorRows, IntakeOrder, StoreError};
 
@@ -34,11 +34,6 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/intake", post(take_order))
         .route("/v1/intake/{order_ref}", get(order_progress))
 }
-
-/// Requests per channel (`limit::INTAKE_BURST`, `INTAKE_PER_MINUTE`), both routes together.
-/// The process's own, like every bucket (docs/PROTOCOL.md, "Rate limits"), keyed by channel id.
-static INTAKE_LIMIT: LazyLock<RateLimiter> =
-    LazyLock::new(|| RateLimiter::new(INTAKE_BURST, INTAKE_PER_MINUTE));
 
 /// The longest work-order number a channel may send.
 pub const MAX_ORDER_REF_CHARS: usize = 64;
@@ -148,7 +143,7 @@ async fn channel(state: &AppState, headers: &HeaderMap) -> Result<ChannelRow, Ap
             "this channel's key was revoked",
         ));
     }
-    state.check_limit(&INTAKE_LIMIT, &channel.id, 1)?;
+    state.check_limit(&state.intake_limit, &channel.id, 1)?;
     Ok(channel)
 }
 

@@ -30,6 +30,10 @@ pub struct AppState {
     /// Bytes announced by blob uploads per device (`limit::UPLOAD_BURST_BYTES`, then
     /// `serve --upload-mib-per-hour`).
     pub upload_limit: RateLimiter,
+    /// Work orders per intake channel (`limit::INTAKE_BURST`, `INTAKE_PER_MINUTE`).
+    pub intake_limit: RateLimiter,
+    /// Wrong lookups on the progress page (`limit::TRACK_WRONG_PER_RECEIPT`, …).
+    pub track_guesses: limit::GuessLimit,
     /// Added to the system clock where the server judges dates (the calendar warning), so
     /// tests can stand on 1 December; 0 in service.
     clock_offset_ms: std::sync::atomic::AtomicI64,
@@ -68,6 +72,8 @@ impl AppState {
             login_limit: RateLimiter::new(limit::LOGIN_BURST, limit::LOGIN_PER_MINUTE),
             blob_limit: RateLimiter::new(limit::BLOB_BURST, limit::BLOB_PER_MINUTE),
             upload_limit: RateLimiter::upload_bytes(limit::UPLOAD_MIB_PER_HOUR),
+            intake_limit: RateLimiter::new(limit::INTAKE_BURST, limit::INTAKE_PER_MINUTE),
+            track_guesses: limit::GuessLimit::default(),
             clock_offset_ms: std::sync::atomic::AtomicI64::new(0),
         }
     }
