@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Form, State};
+use axum::extract::{DefaultBodyLimit, Form, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -19,6 +19,8 @@ use serde::Deserialize;
 
 use super::{ConsoleError, Lang, Reviewer, SameOrigin, console_device, forbidden_page, page};
 use crate::AppState;
+use crate::blobs::{Part, Uploader};
+use crate::limit::MAX_BLOB_REQUEST_BYTES;
 use crate::residents::{Matter, Receipt};
 use crate::store::{FrontDoorRows, LiveRules, StoreError};
 
@@ -28,7 +30,73 @@ const NAV: &str = "register";
 const KINDS: [CaseKind; 3] = [CaseKind::Request, CaseKind::Incident, CaseKind::Dispute];
 
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new().route("/console/register", get(form_page).post(register))
+    Router::new().route(
+        "/console/register",
+        get(form_page)
+            .post(register)
+            // Photos: the whole form at most as large as one blob upload.
+            .layer(DefaultBodyLimit::max(MAX_BLOB_REQUEST_BYTES)),
+    )
+}
+
+/// Photos one registration takes at most (all of them within the form's body limit).
+const MAX_PHOTOS: usize = 5;
+
+/// A photo sent with the form: its file name (the caption) and bytes.
+#[derive(Debug)]
+struct Photo {
+    name: String,
+    bytes: Vec<u8>,
+}
+
+/// The form as the browser sent it: `multipart/form-data` with photos, or urlencoded without.
+struct Submitted(RegisterForm, Vec<Photo>);
+
+impl<S: Send + Sync> FromRequest<S> for Submitted {
+    type Rejection = ConsoleError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if !multipart {
+            let Form(f) = Form::<RegisterForm>::from_request(req, state)
+                .await
+                .map_err(|_| ConsoleError::BadRequest("malformed form"))?;
+            return Ok(Submitted(f, Vec::new()));
+        }
+        let mut parts = Multipart::from_request(req, state)
+            .await
+            .map_err(|_| ConsoleError::BadRequest("malformed form"))?;
+        let mut fields: Vec<(String, String)> = Vec::new();
+        let mut photos = Vec::new();
+        let bad = |_: axum::extract::multipart::MultipartError| {
+            ConsoleError::BadRequest("malformed form")
+        };
+        while let Some(field) = parts.next_field().await.map_err(bad)? {
+            let key = field.name().unwrap_or_default().to_owned();
+            if key == "photo" {
+                let name = field.file_name().unwrap_or_default().to_owned();
+                let bytes = field.bytes().await.map_err(bad)?;
+                // A file input left empty still sends a part, with no name and no bytes.
+                if !bytes.is_empty() {
+                    photos.push(Photo {
+                        name,
+                        bytes: bytes.to_vec(),
+                    });
+                }
+            } else {
+                fields.push((key, field.text().await.map_err(bad)?));
+            }
+        }
+        // The text fields read as the urlencoded form reads them (one set of defaults).
+        let malformed = |_| ConsoleError::BadRequest("malformed form");
+        let encoded = serde_urlencoded::to_string(&fields).map_err(|_| malformed(()))?;
+        let f = serde_urlencoded::from_str(&encoded).map_err(|_| malformed(()))?;
+        Ok(Submitted(f, photos))
+    }
 }
 
 /// The form as filled in (all text: a refused form is shown again as it was).
@@ -89,13 +157,13 @@ async fn register(
     r: Reviewer,
     _: SameOrigin,
     headers: HeaderMap,
-    Form(f): Form<RegisterForm>,
+    Submitted(f, photos): Submitted,
 ) -> Result<Response, ConsoleError> {
     if !r.who.role.registers_matters() {
         return Ok(forbidden_page(&r, NAV, "register_only"));
     }
     let live = state.store.rules().await?;
-    match open(&state, &r, &live, &f).await? {
+    match open(&state, &r, &live, &f, &photos).await? {
         Ok((id, receipt)) => {
             // The address the requester types: this server as the clerk reached it.
             let host = headers
@@ -159,6 +227,7 @@ async fn open(
     r: &Reviewer,
     live: &LiveRules,
     f: &RegisterForm,
+    photos: &[Photo],
 ) -> Result<Result<(String, Receipt), Refused>, ConsoleError> {
     let Some(source) = Source::parse(&f.source).filter(|s| Source::COUNTER.contains(s)) else {
         return Ok(Err(Refused::new("bad_source", "source")));
@@ -198,6 +267,25 @@ async fn open(
         Ok(d) => d,
         Err(refused) => return Ok(Err(refused)),
     };
+    if photos.len() > MAX_PHOTOS {
+        return Ok(Err(Refused::new("too_many_photos", "photos")));
+    }
+    // Photos are what the phone would attach: sniffed, named by their SHA-256.
+    let mut attachments = Vec::new();
+    for p in photos {
+        match gridsync_core::attachment::check_attachment(&p.bytes) {
+            Ok((sha256, mime)) => attachments.push(gridsync_core::case::Attachment {
+                sha256,
+                mime: mime.to_owned(),
+                bytes: p.bytes.len() as u64,
+                caption: p.name.chars().take(100).collect(),
+                captured_at: crate::now_ms(),
+                lat: None,
+                lon: None,
+            }),
+            Err(e) => return Ok(Err(Refused::new(&format!("photo_{}", e.code()), "photos"))),
+        }
+    }
     let ctx = console_device(state, who).await?;
     let Some(actor) = ctx.actors.first().cloned() else {
         return Err(ConsoleError::Internal(
@@ -210,6 +298,9 @@ async fn open(
         .build(who, actor, now, &deadlines)
         .and_then(|(id, mut doc)| {
             doc.edit(who, now, |e| {
+                for a in &attachments {
+                    e.add_attachment(a)?;
+                }
                 for d in drafts {
                     e.append_event_with(d, &deadlines)?;
                 }
@@ -221,6 +312,27 @@ async fn open(
         Ok(built) => built,
         Err(e) => return Ok(Err(Refused::new(e.code(), ""))),
     };
+    // The bytes first, held by the clerk as a phone's upload would be; the case that lists them
+    // follows. A case refused after this leaves photos nobody lists (readable by no one).
+    for (p, a) in photos.iter().zip(&attachments) {
+        let part = Part {
+            start: 0,
+            total: p.bytes.len() as i64,
+            bytes: &p.bytes,
+            cut: false,
+        };
+        let from = Uploader {
+            device: &who.device,
+            user: &who.user,
+        };
+        if let Err(e) = state
+            .blobs
+            .put(&state.store, &a.sha256, part, from, now)
+            .await
+        {
+            return Ok(Err(Refused::new(&format!("photo_{}", e.code()), "photos")));
+        }
+    }
     let receipt = Receipt::fresh(&state.store, now).await?;
     let rows = FrontDoorRows {
         receipt: Some((receipt.number.clone(), receipt.code_hash())),
@@ -281,6 +393,8 @@ fn refusal_words(l: Lang, refused: &Refused) -> String {
         "department_required" => "reg_err_department_required",
         "unknown_department" => "reg_err_unknown_department",
         "triage_required" => "reg_err_triage_required",
+        "too_many_photos" => "reg_err_too_many_photos",
+        photo if photo.starts_with("photo_") => "reg_err_photo",
         other => {
             return l.refusal(other).unwrap_or(l.t("reg_err_other")).to_owned();
         }
@@ -327,7 +441,7 @@ fn form(r: &Reviewer, live: &LiveRules, f: &RegisterForm, refused: Option<&Refus
                 (l.t("refused")) "：" (refusal_words(l, refused))
             }
         }
-        form.card #register-form method="post" action="/console/register" {
+        form.card #register-form method="post" action="/console/register" enctype="multipart/form-data" {
             label { (l.t("source"))
                 select #r-source name="source" {
                     @for s in Source::COUNTER {
@@ -378,6 +492,7 @@ fn form(r: &Reviewer, live: &LiveRules, f: &RegisterForm, refused: Option<&Refus
             }
             label { (l.t("title")) input #r-title name="title" value=(f.title) required maxlength="200"; }
             label { (l.t("description")) textarea #r-description name="description" rows="5" { (f.description) } }
+            label { (l.t("reg_photos")) input #r-photos type="file" name="photo" multiple accept="image/jpeg,image/png,image/webp,image/heic,application/pdf"; }
             fieldset #r-triage {
                 legend { (l.t("triage")) }
                 @for (value, key) in [("grid", "triage_grid"), ("department", "triage_department"), ("township", "triage_township")] {

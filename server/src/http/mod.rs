@@ -71,10 +71,10 @@ pub async fn serve_router(
     .await
 }
 
-/// The body limit of a path: [`MAX_BLOB_REQUEST_BYTES`] on the blob routes, else
-/// [`MAX_REQUEST_BYTES`].
+/// The body limit of a path: [`MAX_BLOB_REQUEST_BYTES`] on the blob routes and the counter's
+/// 登记 form (its photos), else [`MAX_REQUEST_BYTES`].
 fn body_limit(path: &str) -> usize {
-    match path.starts_with("/v1/blobs/") {
+    match path.starts_with("/v1/blobs/") || path == "/console/register" {
         true => MAX_BLOB_REQUEST_BYTES,
         false => MAX_REQUEST_BYTES,
     }

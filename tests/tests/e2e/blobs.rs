@@ -10,7 +10,7 @@ use gridsync_core::case::Attachment;
 use crate::server::{Phone, Server, T0, agent, phone, report};
 
 /// A real photo (a PNG with some texture) so the thumbnail can be made from it.
-fn photo(seed: u8) -> Vec<u8> {
+pub(crate) fn photo(seed: u8) -> Vec<u8> {
     let img = image::RgbImage::from_fn(640, 480, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, seed])
     });
@@ -56,7 +56,7 @@ fn head(server: &Server, token: &str, name: &str) -> (u16, Option<String>) {
     (resp.status().as_u16(), offset)
 }
 
-fn get(server: &Server, token: &str, path: &str) -> (u16, Vec<u8>) {
+pub(crate) fn get(server: &Server, token: &str, path: &str) -> (u16, Vec<u8>) {
     let (status, _, body) = get_with_variant(server, token, path);
     (status, body)
 }

@@ -440,3 +440,94 @@ fn the_dashboard_and_the_export_count_the_counter_by_its_source() {
     assert_eq!(csv.matches("\"来访登记\"").count(), 2, "{csv}");
     assert_eq!(csv.matches("\"来信/信访\"").count(), 1, "{csv}");
 }
+
+/// A `multipart/form-data` post of `form` with `photos` (file name, bytes) as `photo` parts.
+fn post_with_photos(
+    server: &Server,
+    session: &str,
+    form: &[(&str, &str)],
+    photos: &[(&str, Vec<u8>)],
+) -> (u16, String) {
+    const B: &str = "gridsync-test-boundary";
+    let mut body = Vec::new();
+    for (k, v) in form {
+        body.extend(
+            format!("--{B}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (name, bytes) in photos {
+        body.extend(format!(
+            "--{B}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        ).as_bytes());
+        body.extend(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{B}--\r\n").as_bytes());
+    let (status, _, page) = crate::rules_console::answer(
+        crate::access_matrix::browser()
+            .post(format!("{}/console/register", server.url))
+            .header("Cookie", &format!("gs_session={session}"))
+            .content_type(&format!("multipart/form-data; boundary={B}"))
+            .send(&body[..]),
+    );
+    (status, page)
+}
+
+#[test]
+fn photos_taken_at_the_counter_go_with_the_case_and_reach_the_grid_workers_phone() {
+    let server = Server::start();
+    tree(&server);
+    server.add_user("ts", Role::TownshipStaff, "130322/101");
+    let mut wang = server.enrol("wang", Role::GridWorker, GRID);
+    let ts = console_session(&server, "ts");
+    let form = get(&server, &ts, "/console/register").1;
+    assert!(form.contains("enctype=\"multipart/form-data\""), "{form}");
+    assert!(form.contains("id=\"r-photos\""));
+
+    let photo = crate::blobs::photo(7);
+    let (status, receipt) =
+        post_with_photos(&server, &ts, &walk_in(&[]), &[("门口.png", photo.clone())]);
+    assert_eq!(status, 200, "{receipt}");
+    let id = case_of(&receipt);
+    let sha = gridsync_core::attachment::sha256_hex(&photo);
+    // The case lists the photo, in the clerk's name; the server holds its bytes.
+    let case = server
+        .store(server.state.store.case_doc(&id))
+        .unwrap()
+        .unwrap()
+        .read()
+        .unwrap();
+    assert_eq!(case.attachments.len(), 1);
+    assert_eq!(case.attachments[0].sha256, sha);
+    assert_eq!(case.attachments[0].mime, "image/png");
+    assert_eq!(case.attachments[0].caption, "门口.png");
+    assert_eq!(
+        server.store(server.state.blobs.get(&sha)).unwrap(),
+        photo,
+        "the bytes are stored"
+    );
+    // The grid worker's phone gets the case with the photo listed, and may fetch it.
+    wang.sync(&server);
+    let held = wang.replica.case(&id).unwrap().read().unwrap();
+    assert_eq!(held.attachments[0].sha256, sha);
+    let (status, bytes) = crate::blobs::get(&server, &wang.token, &format!("/v1/blobs/{sha}"));
+    assert_eq!(status, 200);
+    assert_eq!(bytes, photo);
+
+    // Not a photo: refused with its reason, and nothing stored.
+    let before = server.store(server.state.store.change_count()).unwrap();
+    let (status, page) = post_with_photos(
+        &server,
+        &ts,
+        &walk_in(&[("title", "另一件事")]),
+        &[("notes.txt", b"just text".to_vec())],
+    );
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("data-code=\"photo_invalid_input\""), "{page}");
+    assert_eq!(
+        server.store(server.state.store.change_count()).unwrap(),
+        before,
+        "no case, no change"
+    );
+}

@@ -140,6 +140,21 @@ pub(super) const STRINGS: &[(&str, &str, &str)] = &[
         "Pick where it goes",
     ),
     (
+        "reg_err_too_many_photos",
+        "照片最多 5 张",
+        "At most 5 photos",
+    ),
+    (
+        "reg_err_photo",
+        "照片无法使用：只收 JPEG、PNG、WebP、HEIC 照片或 PDF，合计不超过 20 MiB",
+        "A photo cannot be used: JPEG, PNG, WebP, HEIC or PDF only, 20 MiB in all",
+    ),
+    (
+        "reg_photos",
+        "现场照片（可多选，最多 5 张）",
+        "Photos (several allowed, at most 5)",
+    ),
+    (
         "reg_err_other",
         "未能登记，请检查填写的内容",
         "Not registered: check the form",
