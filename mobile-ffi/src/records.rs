@@ -493,8 +493,7 @@ pub(crate) fn detail(p: DetailParts) -> CaseDetailRecord {
         reporter_device: c.reporter.device,
         created_at_ms: c.created_at,
         source: c.source.as_str().into(),
-        awaiting_verification: p.workflow.status == gridsync_core::Status::Reported
-            && p.workflow.owner.is_none(),
+        awaiting_verification: p.workflow.awaits_verification(),
         reply: p.workflow.reply.clone(),
         status: p.workflow.status.as_str().into(),
         level: p.workflow.level.as_str().into(),

@@ -215,7 +215,10 @@ impl Receipt {
     /// kept only as an Argon2id hash; guessing is rate-limited on the progress page.
     pub fn issue(now_ms: i64) -> Receipt {
         let mut rng = rand::rng();
-        let date = chrono_date(now_ms);
+        // The date in China, on the calendar's own clock (UTC+8).
+        let date = gridsync_core::calendar::Calendar::builtin()
+            .local_date(now_ms)
+            .replace('-', "");
         Receipt {
             number: format!("{date}{:06}", rng.random_range(0..1_000_000)),
             code: format!("{:06}", rng.random_range(0..1_000_000)),
@@ -245,22 +248,6 @@ impl Receipt {
     pub fn code_matches(hash: &str, code: &str) -> bool {
         !hash.is_empty() && crate::auth::verify_password(hash, code.trim())
     }
-}
-
-/// `YYYYMMDD` of a time in China (UTC+8), without a date library.
-fn chrono_date(now_ms: i64) -> String {
-    let days = (now_ms + 8 * 3_600_000).div_euclid(86_400_000);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}")
 }
 
 /// Where a case stands as the requester reads it: plain words, the public reply, no names and
@@ -352,7 +339,6 @@ mod tests {
     #[test]
     fn receipts_carry_the_china_date_and_codes_check_against_their_hash() {
         // 2026-12-04 20:00 UTC is already 12-05 in China.
-        assert_eq!(chrono_date(1_796_414_400_000), "20261205");
         let r = Receipt::issue(1_796_414_400_000);
         assert!(r.number.starts_with("20261205") && r.number.len() == 14);
         assert_eq!(r.code.len(), 6);

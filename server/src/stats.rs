@@ -154,11 +154,7 @@ pub fn compute(
         .iter()
         .filter(|r| r.resolved_on_time == Some(true))
         .count() as u64;
-    let rated: Vec<&str> = cohort.iter().filter_map(|r| r.rating.as_deref()).collect();
-    let satisfied = rated
-        .iter()
-        .filter(|r| matches!(**r, "satisfied" | "basically_satisfied"))
-        .count() as u64;
+    // Rated 满意 or 基本满意 / rated, over some rows of the cohort.
     let satisfaction_of = |rows: &mut dyn Iterator<Item = &StatsRow>| {
         let rated: Vec<&str> = rows.filter_map(|r| r.rating.as_deref()).collect();
         let ok = rated
@@ -266,7 +262,7 @@ pub fn compute(
         resolved,
         resolution: Rate::new(resolved, received),
         on_time: Rate::new(on_time, resolved),
-        satisfaction: Rate::new(satisfied, rated.len() as u64),
+        satisfaction: satisfaction_of(&mut cohort.iter()),
         mediation_success: Rate::new(succeeded, mediated.len() as u64),
         resolved_in_village: Rate::new(in_village, resolved),
         resolved_by_level: by_level,

@@ -365,7 +365,7 @@ fn summarise(doc: &CaseDoc) -> Option<CaseSummary> {
         category: case.category,
         title: case.title,
         jurisdiction: case.jurisdiction,
-        awaiting_verification: wf.status == Status::Reported && wf.owner.is_none(),
+        awaiting_verification: wf.awaits_verification(),
         source: Some(case.source),
         status: wf.status,
         level: wf.level,

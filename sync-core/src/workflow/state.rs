@@ -90,6 +90,14 @@ impl Default for WorkflowState {
     }
 }
 
+impl WorkflowState {
+    /// 待核实: sent down (`routed`) and not yet taken on at its level — a task for whoever
+    /// handles there. A report has its reporter as owner; only routing leaves none.
+    pub fn awaits_verification(&self) -> bool {
+        self.status == Status::Reported && self.owner.is_none()
+    }
+}
+
 /// Derives the workflow state from the event log, in log order. Pure and deterministic: every
 /// replica holding the same log derives the same state and the same conflicts.
 pub fn fold(events: &[CaseEvent]) -> WorkflowState {
