@@ -244,6 +244,12 @@ impl Receipt {
         crate::auth::hash_password(&self.code).unwrap_or_default()
     }
 
+    /// [`Receipt::code_hash`] off the async workers: Argon2id is slow on purpose.
+    pub async fn code_hash_off_thread(&self) -> Result<String, tokio::task::JoinError> {
+        let r = self.clone();
+        tokio::task::spawn_blocking(move || r.code_hash()).await
+    }
+
     /// Whether `code` is the one hashed as `hash`.
     pub fn code_matches(hash: &str, code: &str) -> bool {
         !hash.is_empty() && crate::auth::verify_password(hash, code.trim())

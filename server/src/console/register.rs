@@ -334,8 +334,13 @@ async fn open(
         }
     }
     let receipt = Receipt::fresh(&state.store, now).await?;
+    let code_hash = receipt
+        .code_hash_off_thread()
+        .await
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    let number = receipt.number.clone();
     let rows = FrontDoorRows {
-        receipt: Some((receipt.number.clone(), receipt.code_hash())),
+        receipt: Some((number, code_hash)),
         order: None,
     };
     match state

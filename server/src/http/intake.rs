@@ -240,9 +240,8 @@ pub(super) async fn take_order(
             stage: progress.stage.to_owned(),
         };
         let response = serde_json::to_string(&answer).map_err(|e| ApiError::internal(&e))?;
-        // Argon2id: off the request threads.
-        let hashed = receipt.clone();
-        let code_hash = tokio::task::spawn_blocking(move || hashed.code_hash())
+        let code_hash = receipt
+            .code_hash_off_thread()
             .await
             .map_err(|e| ApiError::internal(&e))?;
         let rows = FrontDoorRows {
