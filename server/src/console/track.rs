@@ -7,7 +7,7 @@
 //! reopens the case under the workflow's own rules.
 //!
 //! Guessing is rate-limited (`limit::TRACK_*`): wrong pairs are counted per receipt number and
-//! per client address (one shared bucket when the server is not served with `ConnectInfo`); an
+//! per client address (`serve` passes it as `ConnectInfo`; one shared bucket without it); an
 //! unknown receipt costs the same Argon2 check as a wrong code, so the two answers are alike in
 //! words and in time.
 
