@@ -276,7 +276,7 @@ impl FieldStore {
         let workflow = doc.workflow()?;
         // Personal data in clear only for those who handle the case (case::personal).
         let case = match r.identity() {
-            Some(who) => doc.read()?.for_reader(who, workflow.department.as_deref()),
+            Some(who) => doc.read()?.for_reader(who, &workflow.departments()),
             None => doc.read()?,
         };
         let blobs = case

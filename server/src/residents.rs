@@ -334,7 +334,11 @@ fn public_step(kind: EventType) -> Option<&'static str> {
         EventType::Returned => Some("重新分派"),
         EventType::Archived => Some("已归档"),
         EventType::ReturnVisit => Some("已回访"),
-        EventType::Supervised | EventType::Settled => None,
+        EventType::PartAssigned => Some("已联系协办部门"),
+        EventType::Supervised
+        | EventType::Settled
+        | EventType::PartSigned
+        | EventType::PartDone => None,
     }
 }
 

@@ -123,6 +123,27 @@ impl Role {
         matches!(self, Role::TownshipStaff | Role::CountyAdmin)
     }
 
+    /// Whether this role sees assessment figures (考核): county admins all of them, township
+    /// staff their township's, a department its own (`Identity::sees_figures_of_*`).
+    pub fn sees_assessment(self) -> bool {
+        matches!(
+            self,
+            Role::CountyAdmin | Role::TownshipStaff | Role::DepartmentHandler
+        )
+    }
+
+    /// Whether this role sees accountability records and decides on them (通报, 约谈, 诫勉):
+    /// county admins only.
+    pub fn decides_accountability(self) -> bool {
+        matches!(self, Role::CountyAdmin)
+    }
+
+    /// Whether this role scores the departments that serve its township each month (基层评议):
+    /// township staff.
+    pub fn rates_departments(self) -> bool {
+        matches!(self, Role::TownshipStaff)
+    }
+
     /// Whether this role is held by a person: `System` is the server's own actor.
     pub fn is_person(self) -> bool {
         self != Role::System
@@ -224,21 +245,18 @@ impl Identity {
         }
     }
 
-    /// May this identity see a case of `kind` at `place`, currently assigned to `department`?
-    pub fn may_read(
-        &self,
-        kind: CaseKind,
-        place: &JurisdictionPath,
-        department: Option<&str>,
-    ) -> bool {
-        self.read_filter().admits(kind, place, department)
+    /// May this identity see a case of `kind` at `place`, currently with `departments` (the
+    /// lead one and the assisting ones of a joint dispatch; none when not dispatched)?
+    pub fn may_read(&self, kind: CaseKind, place: &JurisdictionPath, departments: &[&str]) -> bool {
+        self.read_filter().admits(kind, place, departments)
     }
 
     /// The read rule as data, so a store can turn it into a query; [`Identity::may_read`] is
     /// this filter applied to one case.
     pub fn read_filter(&self) -> ReadFilter {
         let (hidden_kinds, department): (&'static [CaseKind], _) = match self.role {
-            // Departments see only what is assigned to them, and never key persons.
+            // Departments see only what is assigned to them (lead or assisting), and never key
+            // persons.
             Role::DepartmentHandler => (
                 &[CaseKind::KeyPersonVisit],
                 Some(self.department.clone().unwrap_or_default()),
@@ -256,7 +274,8 @@ impl Identity {
         }
     }
 
-    /// Whether this is the handler of `department`, the department a case is assigned to.
+    /// Whether this is the handler of `department` (the lead department a case is assigned to,
+    /// or one part's).
     pub fn handles_department(&self, department: Option<&str>) -> bool {
         self.role == Role::DepartmentHandler
             && department.is_some()
@@ -271,16 +290,32 @@ impl Identity {
         &self,
         kind: CaseKind,
         place: &JurisdictionPath,
-        department: Option<&str>,
+        departments: &[&str],
     ) -> bool {
-        if !self.may_read(kind, place, department) {
+        if !self.may_read(kind, place, departments) {
             return false;
         }
         match self.role {
             Role::GridWorker | Role::TownshipStaff | Role::CountyAdmin | Role::System => true,
-            Role::DepartmentHandler => self.handles_department(department),
+            Role::DepartmentHandler => departments.iter().any(|d| self.handles_department(Some(d))),
             Role::Mediator => kind == CaseKind::Dispute,
         }
+    }
+
+    /// May this identity see a department's assessment figures (and the cases behind them)? County
+    /// admins any; a department only its own.
+    pub fn sees_figures_of_department(&self, department: &str) -> bool {
+        match self.role {
+            Role::CountyAdmin => true,
+            Role::DepartmentHandler => self.department.as_deref() == Some(department),
+            _ => false,
+        }
+    }
+
+    /// May this identity see the figures of a territory or grid worker for cases at `place` (and
+    /// the cases behind them)? County admins any; township staff within their township.
+    pub fn sees_figures_of_area(&self, place: &JurisdictionPath) -> bool {
+        matches!(self.role, Role::CountyAdmin | Role::TownshipStaff) && place.is_within(&self.scope)
     }
 
     /// May this identity open a new case of `kind` at `place`?
@@ -301,28 +336,23 @@ impl Identity {
 }
 
 /// Which cases an identity may read: those at or below `scope`, not of a hidden kind, and (for a
-/// department) assigned to `department`.
+/// department) dispatched to `department`, as the lead or an assisting one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadFilter {
     pub scope: JurisdictionPath,
     pub hidden_kinds: &'static [CaseKind],
-    /// `Some`: only cases currently assigned to this department.
+    /// `Some`: only cases currently with this department (lead or assisting).
     pub department: Option<String>,
 }
 
 impl ReadFilter {
-    pub fn admits(
-        &self,
-        kind: CaseKind,
-        place: &JurisdictionPath,
-        department: Option<&str>,
-    ) -> bool {
+    pub fn admits(&self, kind: CaseKind, place: &JurisdictionPath, departments: &[&str]) -> bool {
         place.is_within(&self.scope)
             && !self.hidden_kinds.contains(&kind)
             && self
                 .department
                 .as_deref()
-                .is_none_or(|d| !d.is_empty() && department == Some(d))
+                .is_none_or(|d| !d.is_empty() && departments.contains(&d))
     }
 }
 
@@ -353,13 +383,15 @@ mod tests {
     #[test]
     fn mediators_do_not_see_key_persons_and_departments_see_only_their_cases() {
         let m = Identity::new("m1", Role::Mediator, path("1/2/3"), None, "d").unwrap();
-        assert!(m.may_read(CaseKind::Dispute, &path("1/2/3/4"), None));
-        assert!(!m.may_read(CaseKind::KeyPersonVisit, &path("1/2/3/4"), None));
-        assert!(!m.may_read(CaseKind::Dispute, &path("1/2/9/4"), None));
+        assert!(m.may_read(CaseKind::Dispute, &path("1/2/3/4"), &[]));
+        assert!(!m.may_read(CaseKind::KeyPersonVisit, &path("1/2/3/4"), &[]));
+        assert!(!m.may_read(CaseKind::Dispute, &path("1/2/9/4"), &[]));
         let h = water_handler();
-        assert!(h.may_read(CaseKind::Request, &path("1/2/3/4"), Some("water")));
-        assert!(!h.may_read(CaseKind::Request, &path("1/2/3/4"), Some("housing")));
-        assert!(!h.may_read(CaseKind::Request, &path("1/2/3/4"), None));
+        assert!(h.may_read(CaseKind::Request, &path("1/2/3/4"), &["water"]));
+        assert!(!h.may_read(CaseKind::Request, &path("1/2/3/4"), &["housing"]));
+        assert!(!h.may_read(CaseKind::Request, &path("1/2/3/4"), &[]));
+        // An assisting part of a joint dispatch is enough.
+        assert!(h.may_read(CaseKind::Request, &path("1/2/3/4"), &["housing", "water"]));
     }
 
     /// A handler of the water department, county-wide.
@@ -394,17 +426,39 @@ mod tests {
     }
 
     #[test]
+    fn assessment_figures_by_role_and_jurisdiction() {
+        let h = water_handler();
+        assert!(h.sees_figures_of_department("water"));
+        assert!(!h.sees_figures_of_department("housing"));
+        assert!(!h.sees_figures_of_area(&path("1/2")));
+        let t = Identity::new("t1", Role::TownshipStaff, path("1/2"), None, "d").unwrap();
+        assert!(t.sees_figures_of_area(&path("1/2/3/4")));
+        assert!(!t.sees_figures_of_area(&path("1/9")));
+        assert!(!t.sees_figures_of_department("water"));
+        let a = Identity::new("a1", Role::CountyAdmin, path("1"), None, "d").unwrap();
+        assert!(a.sees_figures_of_department("water") && a.sees_figures_of_area(&path("1/9")));
+        let w = Identity::new("w1", Role::GridWorker, path("1/2/3/4"), None, "d").unwrap();
+        assert!(!w.sees_figures_of_area(&path("1/2/3/4")) && !w.role.sees_assessment());
+        let deciders: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.decides_accountability())
+            .collect();
+        assert_eq!(deciders, [Role::CountyAdmin]);
+    }
+
+    #[test]
     fn personal_data_in_clear_only_for_those_who_handle_the_case() {
         let place = path("1/2/3/4");
         let m = Identity::new("m1", Role::Mediator, path("1/2/3"), None, "d").unwrap();
-        assert!(m.may_read(CaseKind::Request, &place, None));
-        assert!(!m.reads_personal_data(CaseKind::Request, &place, None));
-        assert!(m.reads_personal_data(CaseKind::Dispute, &place, None));
+        assert!(m.may_read(CaseKind::Request, &place, &[]));
+        assert!(!m.reads_personal_data(CaseKind::Request, &place, &[]));
+        assert!(m.reads_personal_data(CaseKind::Dispute, &place, &[]));
         let h = water_handler();
-        assert!(h.reads_personal_data(CaseKind::Request, &place, Some("water")));
-        assert!(!h.reads_personal_data(CaseKind::Request, &place, Some("housing")));
+        assert!(h.reads_personal_data(CaseKind::Request, &place, &["water"]));
+        assert!(h.reads_personal_data(CaseKind::Request, &place, &["housing", "water"]));
+        assert!(!h.reads_personal_data(CaseKind::Request, &place, &["housing"]));
         let w = Identity::new("w1", Role::GridWorker, path("1/2/3/4"), None, "d").unwrap();
-        assert!(w.reads_personal_data(CaseKind::Request, &place, None));
-        assert!(!w.reads_personal_data(CaseKind::Request, &path("1/2/3/5"), None));
+        assert!(w.reads_personal_data(CaseKind::Request, &place, &[]));
+        assert!(!w.reads_personal_data(CaseKind::Request, &path("1/2/3/5"), &[]));
     }
 }

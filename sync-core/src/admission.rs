@@ -316,7 +316,7 @@ fn immutable_unchanged(before: &Case, after: &Case) -> Judgement<()> {
 }
 
 fn in_scope(before: Option<&Case>, after: &Case, writers: &[&Identity]) -> Judgement<()> {
-    let dept = |c: &Case| workflow::fold(&c.events).department;
+    let folded = |c: &Case| workflow::fold(&c.events);
     if let Some(b) = before
         && b.jurisdiction != after.jurisdiction
     {
@@ -329,7 +329,7 @@ fn in_scope(before: Option<&Case>, after: &Case, writers: &[&Identity]) -> Judge
         }
     }
     for who in writers {
-        let reach = |c: &Case| who.may_read(c.kind, &c.jurisdiction, dept(c).as_deref());
+        let reach = |c: &Case| who.may_read(c.kind, &c.jurisdiction, &folded(c).departments());
         // Department handlers only see a case while it is assigned to them, which is the
         // state before their change (a return clears the department).
         let ok = match before {

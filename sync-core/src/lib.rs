@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod admission;
+pub mod assessment;
 pub mod attachment;
 pub mod calendar;
 pub mod case;

@@ -11,6 +11,7 @@
 
 use std::sync::OnceLock;
 
+use crate::assessment::AssessmentRules;
 use crate::calendar::{CALENDAR_KEYS, Calendar, RawCalendar};
 use crate::taxonomy::{RawTaxonomy, TAXONOMY_KEYS, Taxonomy};
 use crate::tomlfile::{FORMAT_VERSION, check_file, syntax};
@@ -24,13 +25,15 @@ pub struct Rules {
     version: u64,
     taxonomy: Taxonomy,
     calendar: Calendar,
+    assessment: AssessmentRules,
 }
 
-/// What one rules file holds: a catalogue, a calendar, or both.
+/// What one rules file holds: a catalogue, a calendar, assessment settings, or several.
 #[derive(Debug, Clone)]
 pub struct RulesFile {
     pub taxonomy: Option<Taxonomy>,
     pub calendar: Option<Calendar>,
+    pub assessment: Option<AssessmentRules>,
 }
 
 impl RulesFile {
@@ -39,12 +42,19 @@ impl RulesFile {
         let keys: Vec<&str> = TAXONOMY_KEYS
             .iter()
             .chain(&CALENDAR_KEYS)
+            .chain(&[AssessmentRules::KEY])
             .copied()
             .collect();
         check_file(text, "rules file", &keys)?;
+        let mut table: toml::Table = toml::from_str(text).map_err(syntax)?;
+        let assessment = table
+            .remove(AssessmentRules::KEY)
+            .map(AssessmentRules::from_value)
+            .transpose()?;
         let taxonomy: RawTaxonomy = toml::from_str(text).map_err(syntax)?;
         let calendar: RawCalendar = toml::from_str(text).map_err(syntax)?;
         let file = RulesFile {
+            assessment,
             taxonomy: (!taxonomy.is_empty())
                 .then(|| Taxonomy::check(taxonomy, text))
                 .transpose()?,
@@ -52,9 +62,11 @@ impl RulesFile {
                 .then(|| Calendar::build(calendar, text))
                 .transpose()?,
         };
-        if file.taxonomy.is_none() && file.calendar.is_none() {
+        if file.taxonomy.is_none() && file.calendar.is_none() && file.assessment.is_none() {
             return Err(Error::Rules(
-                "the file holds neither a catalogue ([[category]]) nor a calendar (years)".into(),
+                "the file holds neither a catalogue ([[category]]) nor a calendar (years) nor \
+                 assessment settings ([assessment])"
+                    .into(),
             ));
         }
         Ok(file)
@@ -67,6 +79,7 @@ impl Rules {
             version,
             taxonomy,
             calendar,
+            assessment: AssessmentRules::default(),
         }
     }
 
@@ -80,8 +93,12 @@ impl Rules {
     /// A whole rules file (as [`Rules::to_toml`] writes it) as version `version`.
     pub fn from_toml(version: u64, text: &str) -> Result<Rules> {
         let file = RulesFile::parse(text)?;
+        let assessment = file.assessment.unwrap_or_default();
         match (file.taxonomy, file.calendar) {
-            (Some(taxonomy), Some(calendar)) => Ok(Rules::new(version, taxonomy, calendar)),
+            (Some(taxonomy), Some(calendar)) => Ok(Rules {
+                assessment,
+                ..Rules::new(version, taxonomy, calendar)
+            }),
             (None, _) => Err(Error::Rules("the rules lack a catalogue".into())),
             (_, None) => Err(Error::Rules("the rules lack a calendar".into())),
         }
@@ -92,11 +109,12 @@ impl Rules {
         format!(
             "# gridsync rules (规则): category catalogue, departments, patrol checklist and \
              working-day calendar.\n# Exported from version {}; import with \
-             `gridsync rules import FILE`.\n\nversion = {FORMAT_VERSION}\n{}{}{}",
+             `gridsync rules import FILE`.\n\nversion = {FORMAT_VERSION}\n{}{}{}{}",
             self.version,
             self.calendar.toml_keys(),
             self.taxonomy.to_toml_body(),
-            self.calendar.toml_tables()
+            self.calendar.toml_tables(),
+            self.assessment.to_toml()
         )
     }
 
@@ -110,6 +128,7 @@ impl Rules {
                 Some(c) => self.calendar.with_years_of(&c)?,
                 None => self.calendar.clone(),
             },
+            assessment: file.assessment.unwrap_or_else(|| self.assessment.clone()),
         })
     }
 
@@ -130,6 +149,20 @@ impl Rules {
     pub fn same_as(&self, other: &Rules) -> bool {
         self.taxonomy.to_toml_body() == other.taxonomy.to_toml_body()
             && self.calendar == other.calendar
+            && self.assessment == other.assessment
+    }
+
+    /// The county's assessment settings (weights, lists, accountability triggers).
+    pub fn assessment(&self) -> &AssessmentRules {
+        &self.assessment
+    }
+
+    /// These rules with other assessment settings (a change made in the console).
+    pub fn with_assessment(&self, assessment: AssessmentRules) -> Rules {
+        Rules {
+            assessment,
+            ..self.clone()
+        }
     }
 
     pub fn version(&self) -> u64 {

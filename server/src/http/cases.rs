@@ -82,13 +82,12 @@ pub(super) async fn case_detail(
     let case = doc
         .read()
         .map_err(corrupt)?
-        .for_reader(&caller.who, workflow.department.as_deref());
+        .for_reader(&caller.who, &workflow.departments());
     let mut conflicts = doc.conflicts();
-    if !caller.who.reads_personal_data(
-        case.kind,
-        &case.jurisdiction,
-        workflow.department.as_deref(),
-    ) {
+    if !caller
+        .who
+        .reads_personal_data(case.kind, &case.jurisdiction, &workflow.departments())
+    {
         conflicts.retain(|c| !c.field.starts_with("people"));
     }
     Ok(Json(CaseDetail {

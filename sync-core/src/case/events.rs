@@ -9,7 +9,7 @@ use super::CaseDoc;
 use super::fields::{Fields, get_str};
 use crate::access::Role;
 use crate::jurisdiction::Level;
-use crate::workflow::{CaseEvent, EventType, Rating};
+use crate::workflow::{CaseEvent, EventType, Rating, Verdict};
 use crate::{Error, Result};
 
 /// `due_basis` of a deadline counted on plain Monday to Friday because the calendar lacked a
@@ -54,6 +54,9 @@ pub(super) fn write_event(doc: &mut impl Transactable, obj: &ObjId, e: &CaseEven
     if let Some(r) = &e.reply {
         doc.put(obj, "reply", r.as_str())?;
     }
+    if let Some(v) = e.verdict {
+        doc.put(obj, "verdict", v.as_str())?;
+    }
     Ok(())
 }
 
@@ -70,6 +73,10 @@ pub(super) fn read_event<F: Fields>(f: &F) -> Result<CaseEvent> {
     let rating = match opt("rating")? {
         None => None,
         Some(r) => Some(Rating::parse(&r).ok_or_else(|| bad("unknown rating"))?),
+    };
+    let verdict = match opt("verdict")? {
+        None => None,
+        Some(v) => Some(Verdict::parse(&v).ok_or_else(|| bad("unknown verdict"))?),
     };
     Ok(CaseEvent {
         id: f.str("id")?,
@@ -89,6 +96,7 @@ pub(super) fn read_event<F: Fields>(f: &F) -> Result<CaseEvent> {
         due_guessed: f.str("due_basis")? == DUE_ON_WEEKDAYS,
         via: opt("via")?,
         reply: opt("reply")?,
+        verdict,
     })
 }
 

@@ -47,9 +47,9 @@ impl Party {
 
 impl Case {
     /// The case as `who` may see it: in clear for those who handle it, every person masked for
-    /// the rest. `department` is the one the case is assigned to now (from its workflow).
-    pub fn for_reader(mut self, who: &Identity, department: Option<&str>) -> Case {
-        if !who.reads_personal_data(self.kind, &self.jurisdiction, department) {
+    /// the rest. `departments` are those the case is with now (`WorkflowState::departments`).
+    pub fn for_reader(mut self, who: &Identity, departments: &[&str]) -> Case {
+        if !who.reads_personal_data(self.kind, &self.jurisdiction, departments) {
             self.people = self.people.iter().map(Party::masked).collect();
         }
         self

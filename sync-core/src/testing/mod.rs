@@ -202,7 +202,7 @@ impl MemoryHub {
         let (Ok(case), Ok(wf)) = (d.read(), d.workflow()) else {
             return false;
         };
-        who.may_read(case.kind, &case.jurisdiction, wf.department.as_deref())
+        who.may_read(case.kind, &case.jurisdiction, &wf.departments())
     }
 
     /// The hub's copy of a case.

@@ -37,8 +37,21 @@ impl Deadlines<'_> {
         case: CaseKind,
         category: &str,
     ) -> Option<TimeLimit> {
-        if case.is_record() || !starts_clock(event.kind, before, event.rating) {
+        if case.is_record() {
             return None;
+        }
+        // An assisting part's clocks: its department's sign-for limit, then the category's.
+        match event.kind {
+            EventType::PartAssigned => {
+                return event
+                    .department
+                    .as_deref()
+                    .and_then(|d| self.taxonomy.department(d))
+                    .map(|d| d.sign_within);
+            }
+            EventType::PartSigned => return self.taxonomy.category(category).map(|c| c.limit),
+            _ if !starts_clock(event.kind, before, event.rating) => return None,
+            _ => {}
         }
         match event.kind {
             EventType::Reported
@@ -73,25 +86,74 @@ impl Deadlines<'_> {
 /// (another span as long as the first), and so on up to the county. `None` when on time, closed,
 /// or already supervised from that high.
 pub fn supervision_due(st: &WorkflowState, now: Millis) -> Option<Level> {
-    let due = st.due?;
-    if !st.status.is_open() || now <= due {
+    if !st.status.is_open() {
         return None;
     }
-    const HOUR: Millis = 3_600_000;
-    let span = (due - st.clock_started.unwrap_or(due)).max(HOUR);
-    let periods = 1 + (now - due - 1) / span;
-    let mut target = st.level;
-    for _ in 0..periods.min(4) {
-        match target.up() {
-            Some(up) => target = up,
-            None => break,
-        }
+    let clock = Clock {
+        due: st.due?,
+        started: st.clock_started,
+        supervised: st.supervised_level,
+    };
+    clock.supervision_due(st.level, now)
+}
+
+/// The assisting parts late now and the level that should supervise each (督办), by the same
+/// rule as [`supervision_due`], each on its own clock: a part's lateness is its department's,
+/// not the lead's. Parts are supervised above the level that dispatched the case.
+pub fn part_supervision_due(st: &WorkflowState, now: Millis) -> Vec<(&str, Level)> {
+    if !st.status.is_open() {
+        return Vec::new();
     }
-    let already = st.supervised_level.is_some_and(|s| s >= target);
-    (target != st.level && !already).then_some(target)
+    st.open_parts()
+        .filter_map(|p| {
+            let clock = Clock {
+                due: p.due?,
+                started: p.clock_started,
+                supervised: p.supervised_level,
+            };
+            Some((p.department.as_str(), clock.supervision_due(st.level, now)?))
+        })
+        .collect()
+}
+
+/// A running clock, the case's or a part's.
+struct Clock {
+    due: Millis,
+    started: Option<Millis>,
+    supervised: Option<Level>,
+}
+
+impl Clock {
+    fn supervision_due(&self, level: Level, now: Millis) -> Option<Level> {
+        let due = self.due;
+        if now <= due {
+            return None;
+        }
+        const HOUR: Millis = 3_600_000;
+        let span = (due - self.started.unwrap_or(due)).max(HOUR);
+        let periods = 1 + (now - due - 1) / span;
+        let mut target = level;
+        for _ in 0..periods.min(4) {
+            match target.up() {
+                Some(up) => target = up,
+                None => break,
+            }
+        }
+        let already = self.supervised.is_some_and(|s| s >= target);
+        (target != level && !already).then_some(target)
+    }
 }
 
 /// Whether the case is past its deadline now.
 pub fn is_overdue(st: &WorkflowState, now: Millis) -> bool {
     st.status.is_open() && st.due.is_some_and(|d| now > d)
+}
+
+/// The earliest deadline of the open assisting parts, while the case is open (what the
+/// supervision clock looks for besides the case's own).
+pub fn parts_due(st: &WorkflowState) -> Option<Millis> {
+    if !st.status.is_open() {
+        return None;
+    }
+    st.open_parts().filter_map(|p| p.due).min()
 }

@@ -38,10 +38,17 @@ pub enum EventType {
     Routed,
     /// 回访: someone called or visited the requester after the resolution; does not change status
     ReturnVisit,
+    /// 协办: a joint dispatch (联合派单) adds an assisting department beside the lead one, with
+    /// its own sign-for clock; does not change status
+    PartAssigned,
+    /// 协办签收: an assisting department signs for its part, which starts its handling clock
+    PartSigned,
+    /// 协办反馈: an assisting department reports its part done (what it did, in the note)
+    PartDone,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 14] = [
+    pub const ALL: [EventType; 17] = [
         EventType::Reported,
         EventType::Accepted,
         EventType::Assigned,
@@ -56,6 +63,9 @@ impl EventType {
         EventType::Settled,
         EventType::Routed,
         EventType::ReturnVisit,
+        EventType::PartAssigned,
+        EventType::PartSigned,
+        EventType::PartDone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +84,9 @@ impl EventType {
             EventType::Settled => "settled",
             EventType::Routed => "routed",
             EventType::ReturnVisit => "return_visit",
+            EventType::PartAssigned => "part_assigned",
+            EventType::PartSigned => "part_signed",
+            EventType::PartDone => "part_done",
         }
     }
 
@@ -97,7 +110,18 @@ impl EventType {
             EventType::Settled => "冲突裁定",
             EventType::Routed => "分流",
             EventType::ReturnVisit => "回访",
+            EventType::PartAssigned => "协办转办",
+            EventType::PartSigned => "协办签收",
+            EventType::PartDone => "协办反馈",
         }
+    }
+
+    /// Whether this step concerns one department's part of a joint dispatch, not the case's status.
+    pub fn is_part_step(self) -> bool {
+        matches!(
+            self,
+            EventType::PartAssigned | EventType::PartSigned | EventType::PartDone
+        )
     }
 }
 
@@ -108,6 +132,39 @@ pub const RETURN_VISIT_WAYS: &[(&str, &str)] = &[
     ("sms", "短信回访"),
     ("wechat", "微信回访"),
 ];
+
+/// What a return visit (回访) found about the resolution it followed up: a resolution found
+/// untrue (虚假办结, the matter is not in fact solved) makes someone accountable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// 办结属实
+    Confirmed,
+    /// 办结不实
+    Untrue,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 2] = [Verdict::Confirmed, Verdict::Untrue];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Confirmed => "confirmed",
+            Verdict::Untrue => "untrue",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Verdict> {
+        Verdict::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Verdict::Confirmed => "办结属实",
+            Verdict::Untrue => "办结不实",
+        }
+    }
+}
 
 /// The requester's rating of the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -189,6 +246,8 @@ pub struct CaseEvent {
     pub via: Option<String>,
     /// For `resolved`: the answer to the requester (答复), the one text the progress page shows.
     pub reply: Option<String>,
+    /// For `return_visit`: whether the resolution held up.
+    pub verdict: Option<Verdict>,
 }
 
 /// What a person asks for; [`prepare`](super::prepare) fills in who, when, level and deps.
@@ -201,6 +260,7 @@ pub struct EventDraft {
     pub chosen: Option<String>,
     pub via: Option<String>,
     pub reply: Option<String>,
+    pub verdict: Option<Verdict>,
     /// Set to override the computed deadline (tests, imports); normally left `None`.
     pub due: Option<Millis>,
     pub(super) level: Option<Level>,
@@ -216,6 +276,7 @@ impl EventDraft {
             chosen: None,
             via: None,
             reply: None,
+            verdict: None,
             due: None,
             level: None,
         }
@@ -234,6 +295,44 @@ impl EventDraft {
         EventDraft {
             via: Some(via.into()),
             ..EventDraft::new(EventType::ReturnVisit)
+        }
+    }
+
+    /// What the return visit found about the resolution.
+    pub fn verdict(mut self, verdict: Verdict) -> Self {
+        self.verdict = Some(verdict);
+        self
+    }
+
+    /// 协办: `department` assists the lead department with its own part.
+    pub fn assist(department: impl Into<String>) -> Self {
+        EventDraft {
+            department: Some(department.into()),
+            ..EventDraft::new(EventType::PartAssigned)
+        }
+    }
+
+    /// 协办签收: the assisting `department` signs for its part.
+    pub fn sign_part(department: impl Into<String>) -> Self {
+        EventDraft {
+            department: Some(department.into()),
+            ..EventDraft::new(EventType::PartSigned)
+        }
+    }
+
+    /// 协办反馈: the assisting `department` reports its part done; the note says what it did.
+    pub fn finish_part(department: impl Into<String>) -> Self {
+        EventDraft {
+            department: Some(department.into()),
+            ..EventDraft::new(EventType::PartDone)
+        }
+    }
+
+    /// A supervision (督办) from `level` of one assisting department's part.
+    pub fn supervise_part(level: Level, department: impl Into<String>) -> Self {
+        EventDraft {
+            department: Some(department.into()),
+            ..EventDraft::supervise(level)
         }
     }
 

@@ -18,11 +18,11 @@ mod prepare;
 mod rules;
 mod state;
 
-pub use deadlines::{Deadlines, is_overdue, supervision_due};
-pub use event::{CaseEvent, EventDraft, EventType, RETURN_VISIT_WAYS, Rating};
+pub use deadlines::{Deadlines, is_overdue, part_supervision_due, parts_due, supervision_due};
+pub use event::{CaseEvent, EventDraft, EventType, RETURN_VISIT_WAYS, Rating, Verdict};
 pub use prepare::{CaseFacts, prepare};
 pub use rules::{MAX_NOTE_CHARS, RULES, Reach, Rule, check, rule};
-pub use state::{WorkflowConflict, WorkflowState, fold};
+pub use state::{Part, WorkflowConflict, WorkflowState, fold};
 
 pub use crate::error::Refusal;
 pub use crate::vocab::Status;

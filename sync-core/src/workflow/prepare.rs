@@ -52,6 +52,7 @@ pub fn prepare(
         chosen: draft.chosen,
         via: draft.via,
         reply: draft.reply,
+        verdict: draft.verdict,
         due: draft.due,
         rules: None,
         due_guessed: false,

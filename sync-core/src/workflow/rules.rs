@@ -138,6 +138,26 @@ pub const RULES: &[Rule] = &[
         roles: &[GW, ME, TS, CA],
         reach: Reach::InScope,
     },
+    // 联合派单: the level that dispatched a case to a lead department adds assisting ones; each
+    // signs for and reports its own part (checked below: only that department's handlers).
+    Rule {
+        event: EventType::PartAssigned,
+        from: &[S::Assigned, S::InProgress],
+        roles: &[TS, CA],
+        reach: Reach::AtLevel,
+    },
+    Rule {
+        event: EventType::PartSigned,
+        from: &[S::Assigned, S::InProgress],
+        roles: &[DH],
+        reach: Reach::InScope,
+    },
+    Rule {
+        event: EventType::PartDone,
+        from: &[S::Assigned, S::InProgress],
+        roles: &[DH],
+        reach: Reach::InScope,
+    },
 ];
 
 /// The rule for an event type (every type has exactly one).
@@ -174,7 +194,7 @@ pub fn check(
         });
     }
     // Departments see a case only while it is assigned to them, which is all they may act on.
-    if !who.may_read(kind, place, state.department.as_deref()) {
+    if !who.may_read(kind, place, &state.departments()) {
         return Err(Refusal::OutOfScope {
             what: format!("{place} is outside {}", who.scope),
         });
@@ -271,6 +291,26 @@ pub fn check(
         {
             Err(invalid("the reply is too long"))
         }
+        // The lead resolves once the parts are in, or says why it closes without them.
+        EventType::Resolved
+            if state.open_parts().next().is_some() && event.note.trim().is_empty() =>
+        {
+            Err(invalid(
+                "assisting departments have not reported their parts: give a reason to resolve without them",
+            ))
+        }
+        EventType::PartAssigned => check_part_assigned(state, event).map_err(invalid),
+        EventType::PartSigned | EventType::PartDone => {
+            check_part_step(state, event, who).map_err(invalid)
+        }
+        EventType::Supervised
+            if event
+                .department
+                .as_deref()
+                .is_some_and(|d| state.part(d).is_none_or(|p| p.is_done())) =>
+        {
+            Err(invalid("a supervised department is an open assisting part"))
+        }
         EventType::Settled => {
             let chosen = event.chosen.as_deref().unwrap_or_default();
             let open = state
@@ -282,6 +322,44 @@ pub fn check(
             } else {
                 Err(invalid("chosen is not part of an open workflow conflict"))
             }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// 协办: an assisting department beside a lead one, not already part of the dispatch.
+fn check_part_assigned(state: &WorkflowState, event: &CaseEvent) -> Result<(), &'static str> {
+    let Some(d) = event.department.as_deref() else {
+        return Err("an assisting department is required");
+    };
+    match state.department.as_deref() {
+        None => Err("a joint dispatch needs a lead department first"),
+        Some(lead) if lead == d => Err("the lead department cannot assist itself"),
+        _ if state.part(d).is_some() => Err("the department already has a part"),
+        _ => Ok(()),
+    }
+}
+
+/// 协办签收 / 协办反馈: by the handler of that part, in order, once each.
+fn check_part_step(
+    state: &WorkflowState,
+    event: &CaseEvent,
+    who: &Identity,
+) -> Result<(), &'static str> {
+    let d = event.department.as_deref();
+    let Some(part) = d.and_then(|d| state.part(d)) else {
+        return Err("the department has no part in this dispatch");
+    };
+    if !who.handles_department(d) {
+        return Err("only the assisting department's handlers act on its part");
+    }
+    if part.is_done() {
+        return Err("the part is reported done already");
+    }
+    match event.kind {
+        EventType::PartSigned if part.signed_at.is_some() => Err("the part is signed for already"),
+        EventType::PartDone if event.note.trim().is_empty() => {
+            Err("say what was done for the part")
         }
         _ => Ok(()),
     }

@@ -17,6 +17,30 @@ pub struct WorkflowConflict {
     pub pending_kind: EventType,
 }
 
+/// One assisting department's part of a joint dispatch (联合派单, 协办): it signs for its part
+/// (签收) within its department's limit, then reports it done (反馈) within the category's
+/// limit, each on its own clock, supervised apart from the lead's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    pub department: String,
+    pub assigned_at: Millis,
+    /// The handler who signed for it, and when.
+    pub signed_by: Option<String>,
+    pub signed_at: Option<Millis>,
+    pub done_at: Option<Millis>,
+    /// When the part's current clock runs out (signing, then handling); `None` once done.
+    pub due: Option<Millis>,
+    pub clock_started: Option<Millis>,
+    /// The highest level that has supervised this part since its clock started.
+    pub supervised_level: Option<Level>,
+}
+
+impl Part {
+    pub fn is_done(&self) -> bool {
+        self.done_at.is_some()
+    }
+}
+
 /// Everything the event log says about a case now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkflowState {
@@ -24,9 +48,13 @@ pub struct WorkflowState {
     pub level: Level,
     /// 首问/首办负责: the user who owns the case at its current level.
     pub owner: Option<String>,
-    /// The department the case is assigned to.
+    /// The department the case is assigned to (the lead one, 主办, of a joint dispatch).
     pub department: Option<String>,
+    /// The assisting departments' parts (协办) of the dispatch standing now.
+    pub parts: Vec<Part>,
     pub reopen_count: u32,
+    /// Failed acceptances (验收不通过: reopened, or rated unsatisfied) since the last passed one.
+    pub failed_in_row: u32,
     pub supervision_count: u32,
     /// The highest level that has supervised the case since its current clock started.
     pub supervised_level: Option<Level>,
@@ -42,7 +70,7 @@ pub struct WorkflowState {
     pub resolved_on_time: Option<bool>,
     /// The level that resolved it: "小事不出村、大事不出乡、难事不出县".
     pub resolved_level: Option<Level>,
-    /// Reopened twice: someone is accountable (问责).
+    /// Failed acceptance twice in a row at some point: someone is accountable (问责).
     pub accountability: bool,
     pub rating: Option<Rating>,
     /// The rating standing is the requester's own, not one staff recorded.
@@ -68,7 +96,9 @@ impl Default for WorkflowState {
             level: Level::Grid,
             owner: None,
             department: None,
+            parts: Vec::new(),
             reopen_count: 0,
+            failed_in_row: 0,
             supervision_count: 0,
             supervised_level: None,
             due: None,
@@ -96,6 +126,25 @@ impl WorkflowState {
     pub fn awaits_verification(&self) -> bool {
         self.status == Status::Reported && self.owner.is_none()
     }
+
+    /// Every department the case is with now: the lead, then the assisting ones.
+    pub fn departments(&self) -> Vec<&str> {
+        self.department
+            .iter()
+            .map(String::as_str)
+            .chain(self.parts.iter().map(|p| p.department.as_str()))
+            .collect()
+    }
+
+    /// The assisting part of `department` in the dispatch standing now.
+    pub fn part(&self, department: &str) -> Option<&Part> {
+        self.parts.iter().find(|p| p.department == department)
+    }
+
+    /// Parts not yet reported done.
+    pub fn open_parts(&self) -> impl Iterator<Item = &Part> {
+        self.parts.iter().filter(|p| !p.is_done())
+    }
 }
 
 /// Derives the workflow state from the event log, in log order. Pure and deterministic: every
@@ -120,9 +169,15 @@ pub fn fold(events: &[CaseEvent]) -> WorkflowState {
         match e.kind {
             EventType::Supervised => {
                 st.supervision_count += 1;
-                st.supervised_level = st.supervised_level.max(Some(e.level));
+                match part_of(&mut st, e) {
+                    Some(p) => p.supervised_level = p.supervised_level.max(Some(e.level)),
+                    None => st.supervised_level = st.supervised_level.max(Some(e.level)),
+                }
             }
             EventType::ReturnVisit => st.return_visits += 1,
+            EventType::PartAssigned | EventType::PartSigned | EventType::PartDone => {
+                apply_part(&mut st, e)
+            }
             EventType::Settled => {
                 if let Some(id) = settle(&mut st, e, events) {
                     applied.push((st.version, id));
@@ -182,6 +237,8 @@ fn apply(st: &mut WorkflowState, e: &CaseEvent) {
         EventType::Assigned => {
             st.status = Status::Assigned;
             st.department = e.department.clone();
+            // A new dispatch: the assisting parts of the last one end with it.
+            st.parts.clear();
             st.level = st.level.max(e.level);
         }
         EventType::InProgress => {
@@ -207,19 +264,25 @@ fn apply(st: &mut WorkflowState, e: &CaseEvent) {
                 reopen(st);
             } else {
                 st.status = Status::Evaluated;
+                st.failed_in_row = 0;
             }
         }
         EventType::Reopened => reopen(st),
-        EventType::Archived => st.status = Status::Archived,
+        EventType::Archived => {
+            st.status = Status::Archived;
+            st.failed_in_row = 0;
+        }
         EventType::Escalated => {
             // 首问负责: whoever held it stays its owner until the level above accepts it.
             st.status = Status::Reported;
             st.level = e.level;
             st.department = None;
+            st.parts.clear();
         }
         EventType::Returned => {
             st.status = Status::Returned;
             st.department = None;
+            st.parts.clear();
         }
         EventType::Routed => {
             // 待核实: whoever handles at the new level takes it on with `accepted`.
@@ -227,8 +290,14 @@ fn apply(st: &mut WorkflowState, e: &CaseEvent) {
             st.level = e.level;
             st.owner = None;
             st.department = None;
+            st.parts.clear();
         }
-        EventType::Supervised | EventType::Settled | EventType::ReturnVisit => {}
+        EventType::Supervised
+        | EventType::Settled
+        | EventType::ReturnVisit
+        | EventType::PartAssigned
+        | EventType::PartSigned
+        | EventType::PartDone => {}
     }
     if st.status.is_open() {
         // Handled again (returned, reopened): no resolution stands.
@@ -264,14 +333,59 @@ pub(super) fn starts_clock(kind: EventType, before: Status, rating: Option<Ratin
     }
 }
 
-/// 一次验收不通过,重新办理;连续两次不通过,问责.
+/// 一次验收不通过,重新办理;连续两次不通过,问责: a passed acceptance in between resets the count.
 fn reopen(st: &mut WorkflowState) {
     st.status = Status::InProgress;
     st.resolved_at = None;
     st.resolved_on_time = None;
     st.resolved_level = None;
     st.reopen_count += 1;
-    st.accountability = st.reopen_count >= 2;
+    st.failed_in_row += 1;
+    st.accountability |= st.failed_in_row >= 2;
+}
+
+/// The standing part an event names (its `department`), if any.
+fn part_of<'s>(st: &'s mut WorkflowState, e: &CaseEvent) -> Option<&'s mut Part> {
+    let d = e.department.as_deref()?;
+    st.parts.iter_mut().find(|p| p.department == d)
+}
+
+/// A step of one assisting part. A step that no longer fits (its dispatch was replaced
+/// concurrently, the part is already signed) changes nothing: parts never conflict.
+fn apply_part(st: &mut WorkflowState, e: &CaseEvent) {
+    if st.department.is_none() || !matches!(st.status, Status::Assigned | Status::InProgress) {
+        return;
+    }
+    let Some(department) = e.department.clone() else {
+        return;
+    };
+    let lead = st.department.as_deref() == Some(department.as_str());
+    match (e.kind, part_of(st, e)) {
+        (EventType::PartAssigned, None) if !lead => st.parts.push(Part {
+            department,
+            assigned_at: e.at,
+            signed_by: None,
+            signed_at: None,
+            done_at: None,
+            due: e.due,
+            clock_started: e.due.map(|_| e.at),
+            supervised_level: None,
+        }),
+        (EventType::PartSigned, Some(p)) if p.signed_at.is_none() && !p.is_done() => {
+            p.signed_by = Some(e.by.clone());
+            p.signed_at = Some(e.at);
+            p.due = e.due;
+            p.clock_started = e.due.map(|_| e.at);
+            p.supervised_level = None;
+        }
+        (EventType::PartDone, Some(p)) if !p.is_done() => {
+            p.signed_at = p.signed_at.or(Some(e.at));
+            p.done_at = Some(e.at);
+            p.due = None;
+            p.clock_started = None;
+        }
+        _ => {}
+    }
 }
 
 /// Closes the conflict `e` settles; returns the pending event it applied, if it chose that one.

@@ -57,7 +57,7 @@ pub(super) async fn open_case(
         (Ok(case), Ok(wf)) => {
             // Names and phone numbers in clear only for those who handle the case (138****5678
             // for the rest): the page, the print view and what they show of the requester.
-            let case = case.for_reader(&r.who, wf.department.as_deref());
+            let case = case.for_reader(&r.who, &wf.departments());
             Ok(Ok((doc, case, wf)))
         }
         (Err(e), _) | (_, Err(e)) => Err(StoreError::from(e).into()),
@@ -132,7 +132,7 @@ pub(super) async fn detail(
     let mut conflicts = doc.conflicts();
     if !r
         .who
-        .reads_personal_data(case.kind, &case.jurisdiction, wf.department.as_deref())
+        .reads_personal_data(case.kind, &case.jurisdiction, &wf.departments())
     {
         // A person's values in conflict are left to those who handle the case: masked, they
         // could only be settled to the masked value.

@@ -178,5 +178,6 @@ pub(in crate::store) fn visible_row(reader: &Identity, row: &sqlx::any::AnyRow) 
     let kind =
         CaseKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("kind {kind:?}")))?;
     let path = JurisdictionPath::parse(&path)?;
-    Ok(reader.may_read(kind, &path, department.as_deref()))
+    let departments: Vec<&str> = department.as_deref().into_iter().collect();
+    Ok(reader.may_read(kind, &path, &departments))
 }
