@@ -11,7 +11,7 @@ use crate::calendar::Calendar;
 use crate::case::Case;
 use crate::jurisdiction::Level;
 use crate::taxonomy::TimeLimit;
-use crate::vocab::Millis;
+use crate::vocab::{Millis, Status};
 use crate::workflow::{CaseEvent, EventType, Verdict, WorkflowState, fold};
 
 /// A situation that calls for accountability.
@@ -268,7 +268,17 @@ fn overdue_after_county(
 /// handles at its level (the grid worker who owns it, the village, the township, the county).
 pub fn holder(case: &Case, st: &WorkflowState) -> (Unit, Option<String>) {
     if let Some(d) = &st.department {
-        return (department(d), st.owner.clone());
+        // Until a handler of the department signs for it, the owner is still whoever dispatched
+        // it (a township's staff): no one of the department to name.
+        let signed = st.status != Status::Assigned;
+        let person = st.owner.clone().filter(|o| {
+            signed
+                && case
+                    .events
+                    .iter()
+                    .any(|e| e.by == *o && e.role == Role::DepartmentHandler)
+        });
+        return (department(d), person);
     }
     let unit = match st.level {
         Level::Grid => st

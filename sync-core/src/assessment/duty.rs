@@ -167,6 +167,10 @@ impl Duty {
 /// it first, each lead department dispatch and each assisting part. Derived by replaying the
 /// log through [`fold`], so only steps that took effect count.
 pub fn duties(case: &Case) -> Vec<Duty> {
+    // Patrols and household records are not matters anyone handles: nothing to assess.
+    if case.kind.is_record() {
+        return Vec::new();
+    }
     let events = &case.events;
     let mut out: Vec<Duty> = Vec::new();
     // Open duties by index into `out`.
@@ -205,7 +209,12 @@ pub fn duties(case: &Case) -> Vec<Duty> {
             if d.signed_at.is_none() {
                 d.signed_at = after.first_response_at;
             }
-            if applied && e.kind == EventType::Returned && e.role == Role::TownshipStaff {
+            // 退回 by township staff is the township's; a village's people cannot return.
+            if applied
+                && e.kind == EventType::Returned
+                && e.role == Role::TownshipStaff
+                && d.unit.kind == UnitKind::Township
+            {
                 d.returned += 1;
             }
             follow(d, e, &before, &after, applied, true);
@@ -329,7 +338,8 @@ pub fn duties(case: &Case) -> Vec<Duty> {
             out.push(d);
         }
         if applied && e.kind == EventType::Archived {
-            for &a in areas.iter().chain(&lead).chain(&worker) {
+            // Parts too: one never reported stops being held when the case closes.
+            for &a in areas.iter().chain(&lead).chain(&worker).chain(&parts) {
                 out[a].ended_at.get_or_insert(e.at);
             }
         }
@@ -364,6 +374,13 @@ fn follow(
             d.reopened += 1;
             d.done_at = None;
             d.due = after.due;
+        }
+        // A resolution sent back (退回 from 办结) no longer stands: handled again.
+        EventType::Returned if d.done_at.is_some() => {
+            d.done_at = None;
+            if on_the_clock {
+                d.due = after.due;
+            }
         }
         EventType::Evaluated => {
             if d.done_at.is_some() {
