@@ -7,6 +7,7 @@
 //! reviewers' pages. [`app`] puts both entrances behind one router. The `gridsync` binary
 //! (`src/bin/gridsync/`) only wires these together.
 
+pub mod assessment;
 pub mod auth;
 pub mod blobs;
 pub mod console;

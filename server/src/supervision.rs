@@ -1,13 +1,19 @@
 //! The supervision clock (督办): finds cases past their deadline at their level and appends a
 //! `supervised` event one level up (grid → village → township → county), as the server's own
-//! actor, so
-//! the event reaches the phones on their next sync. Each decision is taken inside the feed lock
-//! on the stored document, so repeated runs, and several servers on one database, never
-//! supervise the same lateness twice.
+//! actor, so the event reaches the phones on their next sync. An assisting department's part
+//! (协办) late on its own clock is supervised for that department alone. Each decision is taken
+//! inside the feed lock on the stored document, so repeated runs, and several servers on one
+//! database, never supervise the same lateness twice.
+//!
+//! After the supervisions the pass raises the accountability records that only time raises
+//! (still not done N working days after the county supervised); the projection raises the others
+//! as the cases change. Records are keyed, so no pass raises one twice.
 
 use std::time::Duration;
 
-use gridsync_core::workflow::{EventDraft, supervision_due};
+use gridsync_core::assessment::{self, Trigger};
+use gridsync_core::rules::Rules;
+use gridsync_core::workflow::{EventDraft, WorkflowState, part_supervision_due, supervision_due};
 use gridsync_core::{Identity, JurisdictionPath, Role, Status};
 
 use crate::store::{DeviceContext, Result, SERVER_DEVICE, Store, StoreError};
@@ -20,7 +26,7 @@ pub const SYSTEM_USER: &str = "system";
 pub struct Pass {
     /// Late cases looked at.
     pub late: usize,
-    /// `supervised` events written.
+    /// `supervised` events written (the case's own and its parts').
     pub supervised: usize,
 }
 
@@ -28,6 +34,34 @@ pub struct Pass {
 pub struct Supervisor {
     store: Store,
     device: DeviceContext,
+}
+
+/// The supervisions due on a case now: the case's own, then each late part's.
+fn drafts(wf: &WorkflowState, rules: &Rules, now: i64) -> Vec<EventDraft> {
+    let mut out = Vec::new();
+    if let Some(level) = supervision_due(wf, now) {
+        let late = match wf.status {
+            Status::Reported | Status::Returned => "超时未受理",
+            Status::Assigned => "超时未签收",
+            _ => "超过时限未办结",
+        };
+        out.push(EventDraft::supervise(level).note(format!("{late}，{}督办", level.name_zh())));
+    }
+    for (dept, level) in part_supervision_due(wf, now) {
+        let name = rules
+            .taxonomy()
+            .department(dept)
+            .map_or(dept, |d| d.name_zh.as_str());
+        let late = match wf.part(dept).is_some_and(|p| p.signed_at.is_some()) {
+            true => "超时未反馈",
+            false => "超时未签收",
+        };
+        out.push(
+            EventDraft::supervise_part(level, dept)
+                .note(format!("协办部门{name}{late}，{}督办", level.name_zh())),
+        );
+    }
+    out
 }
 
 impl Supervisor {
@@ -51,6 +85,14 @@ impl Supervisor {
         let deadlines = live.rules.deadlines();
         for (id, county) in late {
             pass.late += 1;
+            // A part the county supervised stays late until it is done: judged on the stored
+            // document first, so the feed lock is taken only when something is due.
+            let Some(stored) = self.store.case_doc(&id).await? else {
+                continue;
+            };
+            if drafts(&stored.workflow()?, &live.rules, now).is_empty() {
+                continue;
+            }
             let who = Identity::new(
                 SYSTEM_USER,
                 Role::System,
@@ -58,27 +100,23 @@ impl Supervisor {
                 None,
                 SERVER_DEVICE,
             )?;
+            let mut written = 0;
             let wrote = self
                 .store
                 .write_case(&self.device, &who, &id, &live.admission, now, |doc| {
-                    let wf = doc.workflow()?;
-                    let Some(level) = supervision_due(&wf, now) else {
+                    let due = drafts(&doc.workflow()?, &live.rules, now);
+                    if due.is_empty() {
                         return Ok(None);
-                    };
-                    let late = match wf.status {
-                        Status::Reported | Status::Returned => "超时未受理",
-                        Status::Assigned => "超时未签收",
-                        _ => "超过时限未办结",
-                    };
-                    let note = format!("{late}，{}督办", level.name_zh());
+                    }
+                    written = due.len();
                     doc.edit(&who, now, |e| {
-                        e.append_event_with(EventDraft::supervise(level).note(note), &deadlines)
-                            .map(|_| ())
+                        due.into_iter()
+                            .try_for_each(|d| e.append_event_with(d, &deadlines).map(|_| ()))
                     })
                 })
                 .await;
             match wrote {
-                Ok(true) => pass.supervised += 1,
+                Ok(true) => pass.supervised += written,
                 Ok(false) => {}
                 // One broken case must not stop the clock for the others; it stays visible.
                 Err(StoreError::Refused { code, .. }) => {
@@ -87,14 +125,39 @@ impl Supervisor {
                 Err(e) => return Err(e),
             }
         }
-        if pass.supervised > 0 {
+        let raised = self.raise_overdue_after_county(&live.rules, now).await?;
+        if pass.supervised > 0 || raised > 0 {
             tracing::info!(
                 late = pass.late,
                 supervised = pass.supervised,
+                raised,
                 "supervision pass"
             );
         }
         Ok(pass)
+    }
+
+    /// Records the open cases still not done N working days after the county supervised them
+    /// (a finding that only the passing of time raises); returns how many records are new.
+    async fn raise_overdue_after_county(&self, rules: &Rules, now: i64) -> Result<u64> {
+        let triggers = &rules.assessment().triggers;
+        if triggers.overdue_after_county_days == 0 {
+            return Ok(0);
+        }
+        let mut found = Vec::new();
+        for id in self.store.county_supervised_cases(now).await? {
+            let Some(doc) = self.store.case_doc(&id).await? else {
+                continue;
+            };
+            let case = doc.read()?;
+            found.extend(
+                assessment::findings(&case, triggers, rules.calendar(), now)
+                    .into_iter()
+                    .filter(|f| f.trigger == Trigger::OverdueAfterCounty)
+                    .map(|f| (id.clone(), f)),
+            );
+        }
+        self.store.raise_findings(&found).await
     }
 
     /// Runs a pass every `every` until the process ends; a failed pass is logged and retried.

@@ -50,7 +50,7 @@ impl Store {
         self.readable_ref(
             reader,
             sha256,
-            "SELECT c.id, c.id, c.id, c.id, c.kind, c.path, c.department
+            "SELECT c.id, c.id, c.id, c.id, c.kind, c.path, c.departments
              FROM case_blobs b JOIN cases c ON c.id = b.case_id
              WHERE b.sha256 = $1 AND (
                  NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.case_id = b.case_id AND r.sha256 = b.sha256)
@@ -66,7 +66,7 @@ impl Store {
         self.readable_ref(
             uploader,
             sha256,
-            "SELECT c.id, c.id, c.id, c.id, c.kind, c.path, c.department
+            "SELECT c.id, c.id, c.id, c.id, c.kind, c.path, c.departments
              FROM case_blobs b JOIN cases c ON c.id = b.case_id WHERE b.sha256 = $1",
         )
         .await

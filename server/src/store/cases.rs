@@ -146,9 +146,22 @@ pub(super) fn scoped(filter: &ReadFilter, sql: &mut Sql) -> String {
         clause.push_str(&format!(" AND kind <> {}", sql.arg(kind.as_str())));
     }
     if let Some(d) = &filter.department {
-        clause.push_str(&format!(" AND department = {}", sql.arg(d.clone())));
+        // Lead or assisting: the projection keeps every department as " lead a b ". (SQLite's
+        // LIKE ignores ASCII case; catalogue codes are lowercase.)
+        clause.push_str(&format!(
+            " AND departments LIKE {} ESCAPE '\\'",
+            sql.arg(format!("% {} %", like_escaped(d)))
+        ));
     }
     clause
+}
+
+/// `text` with LIKE's wildcards escaped by a backslash (portable to both backends): user text
+/// may hold `%`, and department codes hold `_`.
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 impl Store {
@@ -190,14 +203,9 @@ impl Store {
             clause.push_str(&format!(" AND created_at < {to}"));
         }
         if let Some(text) = q.q.as_deref().filter(|t| !t.is_empty()) {
-            // User text may hold LIKE's wildcards: escape them (portable to both backends).
-            let escaped = text
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
             clause.push_str(&format!(
                 " AND lower(title) LIKE lower({}) ESCAPE '\\'",
-                sql.arg(format!("%{escaped}%"))
+                sql.arg(format!("%{}%", like_escaped(text)))
             ));
         }
         clause
@@ -368,20 +376,55 @@ impl Store {
 }
 
 impl Store {
-    /// Cases past their deadline that a level above may still supervise: (id, county code),
-    /// most overdue first. Cases at the county level, or supervised by it, have nobody above.
+    /// Cases past their deadline that a level above may still supervise, or with an assisting
+    /// part past its own: (id, county code), most overdue first. Cases at the county level, or
+    /// supervised by it, have nobody above; their parts may still be late.
     pub async fn late_cases(&self, now: i64) -> Result<Vec<(String, String)>> {
         let rows = sqlx::query(
             "SELECT id, county FROM cases
-             WHERE due_at IS NOT NULL AND due_at < $1 AND level <> 'county'
-               AND (supervised_level IS NULL OR supervised_level <> 'county')
-             ORDER BY due_at, id",
+             WHERE level <> 'county' AND (
+                 (due_at IS NOT NULL AND due_at < $1
+                  AND (supervised_level IS NULL OR supervised_level <> 'county'))
+                 OR (parts_due_at IS NOT NULL AND parts_due_at < $1))
+             ORDER BY CASE WHEN due_at IS NULL OR (parts_due_at IS NOT NULL AND parts_due_at < due_at)
+                           THEN parts_due_at ELSE due_at END, id",
         )
         .bind(now)
         .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Open cases the county may have supervised and that are still late: on their current
+    /// clock (the case's supervised level is the county's) or with a part past its deadline.
+    /// Where the accountability records of "still overdue after the county's supervision" may
+    /// arise as time passes.
+    pub async fn county_supervised_cases(&self, now: i64) -> Result<Vec<String>> {
+        let mut sql = Sql::new();
+        let open: Vec<String> = gridsync_core::Status::ALL
+            .into_iter()
+            .filter(|s| s.is_open())
+            .map(|s| sql.arg(s.as_str()))
+            .collect();
+        let county = sql.arg(gridsync_core::Level::County.as_str());
+        let text = format!(
+            "SELECT id FROM cases
+             WHERE status IN ({}) AND (supervised_level = {county}
+                 OR (parts_due_at IS NOT NULL AND parts_due_at < {now}))
+             ORDER BY id",
+            open.join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(text));
+        for a in sql.args {
+            query = query.bind(a);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
             .collect()
     }
 }

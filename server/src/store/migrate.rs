@@ -19,11 +19,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/0009_quarantine_limits.sql"),
     ),
     (10, include_str!("../../migrations/0010_front_door.sql")),
+    (11, include_str!("../../migrations/0011_assessment.sql")),
 ];
 
 /// Migrations that add projection columns: the projection is rebuilt from the documents after
 /// any of them runs, so old cases get the new columns too.
-pub(super) const REPROJECT_AFTER: &[i64] = &[4, 5, 10];
+pub(super) const REPROJECT_AFTER: &[i64] = &[4, 5, 10, 11];
 
 /// Runs what is missing; says whether the projection must be rebuilt.
 pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<bool> {

@@ -5,6 +5,7 @@
 //! `RETURNING`, BIGINT/TEXT columns and a `{blob}` type substituted per backend in migrations.
 
 mod accounts;
+mod assessment;
 mod blobs;
 mod cache;
 mod cases;
@@ -23,6 +24,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection as _, Row};
 
 pub use accounts::{DeviceRow, RefreshUse};
+pub use assessment::{
+    AccountabilityFilter, AccountabilityRecord, DECISION_NOTE_CHARS, DepartmentRatingRow, DutyRow,
+    RATING_COMMENT_CHARS, calendar_month,
+};
 pub use blobs::{BlobRow, Upload};
 pub use cases::{CasePage, CaseQuery, CaseRow, HistoryEntry};
 pub use channels::{
@@ -206,6 +211,8 @@ impl Store {
     /// Rebuilds every case's projection row from its stored document (after a migration added
     /// projection columns). Documents are the truth; the projection only follows them.
     pub async fn reproject_all(&self) -> Result<usize> {
+        // The accountability records its logs raise count under the rules in force.
+        let live = self.rules().await?;
         let ids: Vec<String> = sqlx::query("SELECT id FROM docs ORDER BY id")
             .fetch_all(&self.pool)
             .await?
@@ -221,7 +228,15 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let doc = gridsync_core::CaseDoc::load(&row.try_get::<Vec<u8>, _>(0)?)?;
-            sync::project(&mut tx, id, &doc, row.try_get(1)?, row.try_get(2)?).await?;
+            sync::project(
+                &mut tx,
+                id,
+                &doc,
+                row.try_get(1)?,
+                row.try_get(2)?,
+                &live.rules,
+            )
+            .await?;
             tx.commit().await?;
         }
         tracing::info!(cases = ids.len(), "projection rebuilt");

@@ -36,6 +36,9 @@ pub(super) struct FeedTx {
     /// transaction; the documents go into the cache after the commit.
     docs: Vec<DocRow>,
     doc_index: std::collections::HashMap<String, usize>,
+    /// The rules in force as this server last read them (no query): the projection raises the
+    /// accountability records their triggers find.
+    rules: std::sync::Arc<crate::store::LiveRules>,
 }
 
 /// One accepted change, as `changes` stores it.
@@ -75,6 +78,7 @@ impl FeedTx {
             changes: Vec::new(),
             docs: Vec::new(),
             doc_index: std::collections::HashMap::new(),
+            rules: store.rules_now(),
         })
     }
 
@@ -221,6 +225,7 @@ impl FeedTx {
                 &mut self.tx,
                 rows.iter().map(|r| (r.id.as_str(), r.seq, &r.projection)),
                 now,
+                &self.rules.rules,
             )
             .await?;
         }

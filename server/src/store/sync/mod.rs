@@ -157,7 +157,7 @@ const DOC_ROWS_PER_STATEMENT: usize = 200;
 /// `($1, $2), ($3, $4)` for `rows` rows of `columns` values; `(?, ?), (?, ?)` on SQLite, where
 /// binding a numbered parameter looks its name up in a list of all of them (sqlx asks for every
 /// parameter's name), which made a 200-row statement quadratic in its 6,200 parameters.
-fn placeholders(backend: Backend, rows: usize, columns: usize) -> String {
+pub(in crate::store) fn placeholders(backend: Backend, rows: usize, columns: usize) -> String {
     let mut out = String::with_capacity(rows * columns * 5);
     for r in 0..rows {
         out.push_str(if r == 0 { "(" } else { ", (" });

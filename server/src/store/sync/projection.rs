@@ -1,11 +1,15 @@
-//! The case projection: a case's row of `cases` and its attachment references, derived from
-//! its document only.
+//! The case projection: a case's row of `cases`, its attachment references, its units' duties
+//! and the accountability records its log raises, derived from its document only (and, for the
+//! records, the triggers of the rules in force).
 
+use gridsync_core::assessment::{self, Duty};
 use gridsync_core::case::{Case, CaseDoc};
+use gridsync_core::rules::Rules;
 use gridsync_core::workflow::{self, WorkflowState};
 use sqlx::{Any, Transaction};
 
 use super::placeholders;
+use crate::store::assessment::{write_duties, write_findings};
 use crate::store::{Backend, Result};
 
 /// Writes the case's row of the projection, derived from its document only.
@@ -15,18 +19,22 @@ pub(in crate::store) async fn project(
     doc: &CaseDoc,
     seq: i64,
     updated_at: i64,
+    rules: &Rules,
 ) -> Result<()> {
     Projection::of(doc, doc.read()?)?
-        .write(tx, id, seq, updated_at)
+        .write(tx, id, seq, updated_at, rules)
         .await
 }
 
-/// A case's row of the projection (and its attachment references), computed from its document.
+/// A case's row of the projection (and its attachment references and duties), computed from its
+/// document.
 #[derive(Debug)]
 pub(super) struct Projection {
     case: Case,
     workflow: WorkflowState,
     field_conflicts: i64,
+    /// Computed with the rest before the feed lock (it replays the log): the lock only writes.
+    duties: Vec<Duty>,
 }
 
 impl Projection {
@@ -34,6 +42,7 @@ impl Projection {
         Ok(Projection {
             workflow: workflow::fold(&case.events),
             field_conflicts: doc.conflicts().len() as i64,
+            duties: assessment::duties(&case),
             case,
         })
     }
@@ -44,25 +53,56 @@ impl Projection {
         id: &str,
         seq: i64,
         updated_at: i64,
+        rules: &Rules,
     ) -> Result<()> {
         self.write_blobs(tx, id).await?;
-        Projection::write_all(tx, [(id, seq, self)], updated_at).await
+        Projection::write_all(tx, [(id, seq, self)], updated_at, rules).await
     }
 
     /// The projection rows of several cases, one statement (at most
-    /// [`DOC_ROWS_PER_STATEMENT`](super::DOC_ROWS_PER_STATEMENT)).
+    /// [`DOC_ROWS_PER_STATEMENT`](super::DOC_ROWS_PER_STATEMENT)), then their duties and the
+    /// accountability records their logs raise under `rules` as of `updated_at` (a few
+    /// statements for the whole batch).
     pub(super) async fn write_all<'p>(
         tx: &mut Transaction<'static, Any>,
         rows: impl IntoIterator<Item = (&'p str, i64, &'p Projection)>,
         updated_at: i64,
+        rules: &Rules,
     ) -> Result<()> {
         let rows: Vec<(&str, i64, &Projection)> = rows.into_iter().collect();
         if rows.is_empty() {
             return Ok(());
         }
+        Projection::write_rows(tx, &rows, updated_at).await?;
+        write_duties(
+            tx,
+            rows.iter()
+                .map(|(id, _, p)| (*id, p.duties.as_slice()))
+                .collect(),
+        )
+        .await?;
+        let triggers = &rules.assessment().triggers;
+        let found: Vec<(&str, assessment::Finding)> = rows
+            .iter()
+            .flat_map(|(id, _, p)| {
+                assessment::findings(&p.case, triggers, rules.calendar(), updated_at)
+                    .into_iter()
+                    .map(move |f| (*id, f))
+            })
+            .collect();
+        write_findings(tx, &found).await?;
+        Ok(())
+    }
+
+    /// The `cases` rows, one statement.
+    async fn write_rows(
+        tx: &mut Transaction<'static, Any>,
+        rows: &[(&str, i64, &Projection)],
+        updated_at: i64,
+    ) -> Result<()> {
         let sql = format!(
             "INSERT INTO cases (id, kind, category, title, status, level, path, county, township, village, grid,
-                 department, reporter, created_at, updated_at, field_conflicts, workflow_conflicts, reopen_count,
+                 department, departments, parts_due_at, reporter, created_at, updated_at, field_conflicts, workflow_conflicts, reopen_count,
                  accountability, supervision_count, rating, last_seq, due_at, clock_started_at, supervised_level,
                  accepted_at, resolved_at, resolved_on_time, resolved_level, mediation_result, referral,
                  source, first_response_at, replied, rating_by_requester, return_visits)
@@ -70,7 +110,8 @@ impl Projection {
              ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, category = excluded.category, title = excluded.title,
                  status = excluded.status, level = excluded.level, path = excluded.path, county = excluded.county,
                  township = excluded.township, village = excluded.village, grid = excluded.grid,
-                 department = excluded.department, updated_at = excluded.updated_at,
+                 department = excluded.department, departments = excluded.departments,
+                 parts_due_at = excluded.parts_due_at, updated_at = excluded.updated_at,
                  field_conflicts = excluded.field_conflicts, workflow_conflicts = excluded.workflow_conflicts,
                  reopen_count = excluded.reopen_count, accountability = excluded.accountability,
                  supervision_count = excluded.supervision_count, rating = excluded.rating, last_seq = excluded.last_seq,
@@ -81,10 +122,10 @@ impl Projection {
                  referral = excluded.referral, source = excluded.source,
                  first_response_at = excluded.first_response_at, replied = excluded.replied,
                  rating_by_requester = excluded.rating_by_requester, return_visits = excluded.return_visits",
-            placeholders(Backend::of(tx), rows.len(), 36)
+            placeholders(Backend::of(tx), rows.len(), 38)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, seq, p) in rows {
+        for &(id, seq, p) in rows {
             let (case, wf, field_conflicts) = (&p.case, &p.workflow, p.field_conflicts);
             let j = &case.jurisdiction;
             let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
@@ -101,6 +142,8 @@ impl Projection {
                 .bind(j.village().map(str::to_owned))
                 .bind(j.grid().map(str::to_owned))
                 .bind(wf.department.clone())
+                .bind(departments(wf))
+                .bind(workflow::parts_due(wf))
                 .bind(case.reporter.user.clone())
                 .bind(case.created_at)
                 .bind(updated_at)
@@ -150,5 +193,20 @@ impl Projection {
             .await?;
         }
         Ok(())
+    }
+}
+
+/// Every department the case is with, " lead a b ": spaces around each, so a department's read
+/// filter is one `LIKE '% code %'`. A code with a space in it could never be a handler's
+/// (account departments are tokens) and would spoil the list, so it is left out.
+fn departments(wf: &WorkflowState) -> String {
+    let codes: Vec<&str> = wf
+        .departments()
+        .into_iter()
+        .filter(|d| !d.is_empty() && !d.contains(char::is_whitespace))
+        .collect();
+    match codes.is_empty() {
+        true => String::new(),
+        false => format!(" {} ", codes.join(" ")),
     }
 }

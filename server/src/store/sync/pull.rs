@@ -106,7 +106,7 @@ impl Store {
         // same text every time, so each connection prepares it once (statement cache).
         let (after, upto) = (sql.args.len() + 1, sql.args.len() + 2);
         let scan = format!(
-            "SELECT ch.seq, ch.doc, ch.device_id, ch.bytes, c.kind, c.path, c.department
+            "SELECT ch.seq, ch.doc, ch.device_id, ch.bytes, c.kind, c.path, c.departments
              FROM {from}
              WHERE c.id = ch.doc AND ch.seq > ${after} AND ch.seq <= ${upto}
                AND ch.device_id <> {own} AND {scope}
@@ -159,7 +159,7 @@ impl Store {
     /// Whether `reader` may see case `id`, judged on the projection.
     pub async fn may_read(&self, reader: &Identity, id: &str) -> Result<bool> {
         let row =
-            sqlx::query("SELECT id, id, id, id, kind, path, department FROM cases WHERE id = $1")
+            sqlx::query("SELECT id, id, id, id, kind, path, departments FROM cases WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -170,14 +170,18 @@ impl Store {
     }
 }
 
-/// Reads kind (4), path (5) and department (6) of a projection row and asks the core's rule.
+/// Reads kind (4), path (5) and departments (6: " lead a b ", every department the case is with)
+/// of a projection row and asks the core's rule.
 pub(in crate::store) fn visible_row(reader: &Identity, row: &sqlx::any::AnyRow) -> Result<bool> {
     let kind: String = row.try_get(4)?;
     let path: String = row.try_get(5)?;
-    let department: Option<String> = row.try_get(6)?;
+    let departments: Option<String> = row.try_get(6)?;
     let kind =
         CaseKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("kind {kind:?}")))?;
     let path = JurisdictionPath::parse(&path)?;
-    let departments: Vec<&str> = department.as_deref().into_iter().collect();
+    let departments: Vec<&str> = departments
+        .as_deref()
+        .map(|d| d.split_whitespace().collect())
+        .unwrap_or_default();
     Ok(reader.may_read(kind, &path, &departments))
 }
