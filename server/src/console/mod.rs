@@ -4,6 +4,8 @@
 //! cookie. Every action is an Automerge change the server writes on the reviewer's behalf,
 //! attributed to them, through the same admission as a phone's push, so it reaches the phones.
 
+mod accountability;
+mod assessment;
 mod board;
 mod cases;
 mod dashboard;
@@ -51,6 +53,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(cases::routes())
         .merge(board::routes())
         .merge(dashboard::routes())
+        .merge(assessment::routes())
+        .merge(accountability::routes())
         .merge(devices::routes())
         .merge(rules::routes())
         .merge(quarantine::routes())
@@ -294,6 +298,12 @@ pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
                         }
                         @if r.who.role.sees_reports() {
                             a href="/console/dashboard" class=(if current == "dashboard" { "on" } else { "" }) { (l.t("dashboard")) }
+                        }
+                        @if r.who.role.sees_assessment() {
+                            a #nav-assessment href="/console/assessment" class=(if current == "assessment" { "on" } else { "" }) { (l.t("assessment")) }
+                        }
+                        @if r.who.role.decides_accountability() {
+                            a #nav-accountability href="/console/accountability" class=(if current == "accountability" { "on" } else { "" }) { (l.t("acc_title")) }
                         }
                         @if r.who.role.manages_devices() {
                             a href="/console/devices" class=(if current == "devices" { "on" } else { "" }) { (l.t("devices")) }

@@ -28,7 +28,7 @@ const ACTORS: [&str; 7] = [
 ];
 
 /// Every resource row of the matrix; each actor has exactly one row per resource.
-const RESOURCES: [&str; 20] = [
+const RESOURCES: [&str; 24] = [
     "case read",
     "case list",
     "case write via sync",
@@ -47,9 +47,16 @@ const RESOURCES: [&str; 20] = [
     "console supervision",
     "console dashboard",
     "console register",
+    "console assessment",
+    "console assessment cases",
+    "console ratings",
+    "console accountability",
     "device list",
     "device revoke",
 ];
+
+/// The month the matrix's cases are reported in: the assessment cells ask for it.
+const MONTH: &str = "2026-01";
 
 /// The places, as seen from a grid worker of grid 130322/101/201/01 (one per column).
 const PLACES: [&str; 4] = [
@@ -567,6 +574,101 @@ fn outcome(w: &World, actor: &str, resource: &str, col: usize) -> String {
                 (s, _) => s.to_string(),
             }
         }
+        // 考核 of villages over the cases' month: the place's village in the ranking (its print
+        // view and XLSX answer as the page does), and the cases behind its figure.
+        "console assessment" => {
+            let village = village_of(place);
+            let query = format!("kind=village&month={MONTH}");
+            let listed = |b: &str| {
+                match b.contains(&format!("data-unit=\"{village}\"")) {
+                    true => "listed",
+                    false => "absent",
+                }
+                .to_owned()
+            };
+            let ranking = console(
+                console_get(server, &session, &format!("/console/assessment?{query}")),
+                &listed,
+            );
+            let print = console(
+                console_get(
+                    server,
+                    &session,
+                    &format!("/console/assessment/print?{query}"),
+                ),
+                &listed,
+            );
+            assert_eq!(ranking, print, "the print view answers as the ranking");
+            let xlsx = console(
+                console_get(
+                    server,
+                    &session,
+                    &format!("/console/assessment.xlsx?{query}"),
+                ),
+                &|_| "200".to_owned(),
+            );
+            assert_eq!(
+                xlsx == "200",
+                ranking == "listed" || ranking == "absent",
+                "XLSX {xlsx}, ranking {ranking}"
+            );
+            ranking
+        }
+        "console assessment cases" => {
+            let path = format!(
+                "/console/assessment/cases?kind=village&unit={}&figure=received&month={MONTH}",
+                urlencode(village_of(place))
+            );
+            console(console_get(server, &session, &path), &|b| {
+                shown(b, case, "listed", "absent")
+            })
+        }
+        // 基层评议 of the department for the month: township centres only (the place does not
+        // matter: a township scores for itself); the page answers as the form does.
+        "console ratings" => {
+            let form = format!("month={MONTH}&department=urban_management&score=4&comment=matrix");
+            let (status, location, _) =
+                console_post(server, &session, "/console/assessment/ratings", &form);
+            let rated = match (status, location.as_str()) {
+                (303, "/console/login") => "login".to_owned(),
+                (303, "/console/assessment/ratings?saved=1") => "saved".to_owned(),
+                (303, l) => format!("303 to {l}"),
+                (s, _) => s.to_string(),
+            };
+            let page = console(
+                console_get(server, &session, "/console/assessment/ratings"),
+                &|b| match b.contains("data-department=\"urban_management\"") {
+                    true => "saved".to_owned(),
+                    false => "200 without the score".to_owned(),
+                },
+            );
+            assert_eq!(page, rated, "the ratings page answers as its form");
+            rated
+        }
+        // 问责: the county's alone; a decision on a record that does not exist is `404` for it
+        // and `403` for everyone else, before anything is looked up.
+        "console accountability" => {
+            let listed = console(
+                console_get(server, &session, "/console/accountability"),
+                &|_| "200".to_owned(),
+            );
+            let (status, location, _) = console_post(
+                server,
+                &session,
+                "/console/accountability/no-such-record/decide",
+                "decision=talk&note=matrix",
+            );
+            let decided = match (status, location.as_str()) {
+                (303, "/console/login") => "login".to_owned(),
+                (s, _) => s.to_string(),
+            };
+            let want = match listed.as_str() {
+                "200" => "404",
+                other => other,
+            };
+            assert_eq!(decided, want, "{actor}: deciding answers as the list");
+            listed
+        }
         "device list" => console(console_get(server, &session, "/console/devices"), &|b| {
             shown(b, &w.place_devices[col], "listed", "absent")
         }),
@@ -594,6 +696,11 @@ fn outcome(w: &World, actor: &str, resource: &str, col: usize) -> String {
         }
         other => panic!("unknown resource {other}"),
     }
+}
+
+/// The village of a place (a grid's path).
+fn village_of(place: &str) -> &str {
+    place.rsplit_once('/').map_or(place, |(v, _)| v)
 }
 
 /// The dashboard's "received" figure.
