@@ -32,8 +32,8 @@ pub use progress::SyncProgress;
 pub use records::{
     AttachmentRecord, CaseDetailRecord, CaseFilterRecord, CaseSummaryRecord, ConflictValueRecord,
     CredentialsRecord, EventKind, EventRecord, FieldConflictRecord, MediationRecord,
-    MediationSessionRecord, NewCaseRecord, PartyRecord, RejectionRecord, SignedInRecord,
-    SyncOutcomeRecord,
+    MediationSessionRecord, NewCaseRecord, PartRecord, PartyRecord, RejectionRecord,
+    SignedInRecord, SyncOutcomeRecord, VisitVerdict,
 };
 
 uniffi::setup_scaffolding!();

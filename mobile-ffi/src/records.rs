@@ -6,7 +6,7 @@ use gridsync_core::case::{Attachment, Case, Mediation, MediationSession, NewCase
 use gridsync_core::replica::{BlobHere, CaseFilter, CaseSummary, SyncOutcome, SyncState};
 use gridsync_core::rules::CalendarWarning;
 use gridsync_core::session::SessionOutcome;
-use gridsync_core::workflow::{EventDraft, EventType, Rating};
+use gridsync_core::workflow::{EventDraft, EventType, Part, Rating, Verdict};
 use gridsync_core::{CaseEvent, CaseKind, FieldConflict, Level, Replica, Status, WorkflowState};
 
 use crate::FfiError;
@@ -111,8 +111,8 @@ pub struct AttachmentRecord {
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct EventRecord {
     pub id: String,
-    /// reported, accepted, assigned, in_progress, resolved, evaluated, archived, escalated,
-    /// returned, supervised, reopened or settled.
+    /// The step, as PROTOCOL.md's event table names it: reported, accepted, assigned, …,
+    /// return_visit, part_assigned, part_signed, part_done.
     pub kind: String,
     pub by: String,
     pub role: String,
@@ -132,6 +132,25 @@ pub struct EventRecord {
     pub via: Option<String>,
     /// resolved: the answer the requester reads (答复).
     pub reply: Option<String>,
+    /// return_visit: what it found about the resolution, confirmed (办结属实) or untrue (办结不实).
+    pub verdict: Option<String>,
+}
+
+/// One assisting department's part of a joint dispatch (协办): who holds it and how far it got.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct PartRecord {
+    /// The assisting department's code in the catalogue.
+    pub department: String,
+    pub assigned_at_ms: i64,
+    /// The handler who signed for it (协办签收), and when.
+    pub signed_by: Option<String>,
+    pub signed_at_ms: Option<i64>,
+    /// When it was reported done (协办反馈).
+    pub done_at_ms: Option<i64>,
+    /// When its current clock runs out (signing, then handling); `None` once done.
+    pub due_at_ms: Option<i64>,
+    /// Past `due_at_ms` on this phone's clock while the case is open.
+    pub overdue: bool,
 }
 
 #[derive(Debug, Clone, uniffi::Record)]
@@ -185,7 +204,12 @@ pub struct CaseDetailRecord {
     pub level: String,
     /// 首办负责: who owns the case at its level.
     pub owner: Option<String>,
+    /// The department the case is assigned to: the lead one (主办) of a joint dispatch.
     pub department: Option<String>,
+    /// The same as `department`, named for joint dispatches: the lead beside `parts`.
+    pub lead_department: Option<String>,
+    /// The assisting departments' parts (协办) of the dispatch standing now, in the order added.
+    pub parts: Vec<PartRecord>,
     /// When the current clock runs out (受理, 签收 or 办结 by then), as written by whoever started
     /// it: the same deadline offline and on the server.
     pub due_at_ms: Option<i64>,
@@ -293,10 +317,35 @@ pub enum EventKind {
     ResolvedWithReply {
         reply: String,
     },
-    /// 回访: the requester reached by phone, visit, sms or wechat; the note says what they said.
+    /// 回访: the requester reached by phone, visit, sms or wechat; the note says what they said,
+    /// the verdict what it found about the resolution.
     ReturnVisit {
         via: String,
+        #[uniffi(default)]
+        verdict: Option<VisitVerdict>,
     },
+    /// 联合派单: the township or county adds an assisting department (协办) beside the lead.
+    PartAssigned {
+        department: String,
+    },
+    /// 协办签收: the assisting department's handler signs for its part.
+    PartSigned {
+        department: String,
+    },
+    /// 协办反馈: the assisting department reports its part done; the note (required) says what
+    /// it did.
+    PartDone {
+        department: String,
+    },
+}
+
+/// What a return visit found about the resolution.
+#[derive(Debug, Clone, Copy, uniffi::Enum)]
+pub enum VisitVerdict {
+    /// 办结属实
+    Confirmed,
+    /// 办结不实: the matter is not in fact solved; someone is accountable.
+    Untrue,
 }
 
 pub(crate) fn draft(kind: EventKind, note: String) -> EventDraft {
@@ -315,7 +364,17 @@ pub(crate) fn draft(kind: EventKind, note: String) -> EventDraft {
         EventKind::Unsatisfied => EventDraft::evaluate(Rating::Unsatisfied),
         EventKind::Settled { chosen_event } => EventDraft::settle(chosen_event),
         EventKind::ResolvedWithReply { reply } => EventDraft::resolve_with_reply(reply),
-        EventKind::ReturnVisit { via } => EventDraft::return_visit(via),
+        EventKind::ReturnVisit { via, verdict } => {
+            let d = EventDraft::return_visit(via);
+            match verdict {
+                Some(VisitVerdict::Confirmed) => d.verdict(Verdict::Confirmed),
+                Some(VisitVerdict::Untrue) => d.verdict(Verdict::Untrue),
+                None => d,
+            }
+        }
+        EventKind::PartAssigned { department } => EventDraft::assist(department),
+        EventKind::PartSigned { department } => EventDraft::sign_part(department),
+        EventKind::PartDone { department } => EventDraft::finish_part(department),
     };
     d.note(note)
 }
@@ -443,6 +502,19 @@ fn event(e: CaseEvent) -> EventRecord {
         due_on_weekdays_only: e.due_guessed,
         via: e.via,
         reply: e.reply,
+        verdict: e.verdict.map(|v| v.as_str().into()),
+    }
+}
+
+fn part(p: Part, open: bool, now_ms: i64) -> PartRecord {
+    PartRecord {
+        overdue: open && !p.is_done() && p.due.is_some_and(|d| now_ms > d),
+        department: p.department,
+        assigned_at_ms: p.assigned_at,
+        signed_by: p.signed_by,
+        signed_at_ms: p.signed_at,
+        done_at_ms: p.done_at,
+        due_at_ms: p.due,
     }
 }
 
@@ -478,6 +550,7 @@ pub(crate) struct DetailParts {
 
 pub(crate) fn detail(p: DetailParts) -> CaseDetailRecord {
     let overdue = gridsync_core::workflow::is_overdue(&p.workflow, p.now_ms);
+    let open = p.workflow.status.is_open();
     let c = p.case;
     CaseDetailRecord {
         id: c.id,
@@ -498,7 +571,14 @@ pub(crate) fn detail(p: DetailParts) -> CaseDetailRecord {
         status: p.workflow.status.as_str().into(),
         level: p.workflow.level.as_str().into(),
         owner: p.workflow.owner,
+        lead_department: p.workflow.department.clone(),
         department: p.workflow.department,
+        parts: p
+            .workflow
+            .parts
+            .into_iter()
+            .map(|x| part(x, open, p.now_ms))
+            .collect(),
         due_at_ms: p.workflow.due,
         overdue,
         supervision_count: p.workflow.supervision_count,

@@ -5,7 +5,9 @@ use gridsync_core::protocol::RejectCode;
 use gridsync_core::workflow::Rating;
 use gridsync_core::{CaseKind, Level, Role, Status};
 
+mod assessment;
 mod front_door;
+mod joint;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -48,6 +50,7 @@ impl Lang {
         STRINGS
             .iter()
             .chain(front_door::STRINGS)
+            .chain(assessment::STRINGS)
             .find(|(k, _, _)| *k == key)
             .map(|(_, zh, en)| if self == Lang::Zh { *zh } else { *en })
             .unwrap_or(key)

@@ -405,3 +405,278 @@ fn a_walk_in_routed_to_the_grid_is_verified_there_answered_and_visited() {
         Source::GridWorker
     );
 }
+
+/// A department handler of the county 130322.
+fn handler(user: &str, department: &str) -> gridsync_core::Identity {
+    gridsync_core::Identity::new(
+        user,
+        gridsync_core::Role::DepartmentHandler,
+        path("130322"),
+        Some(department.into()),
+        format!("pc-{user}"),
+    )
+    .unwrap()
+}
+
+/// wang's street-light request, taken on by the township (li) and dispatched in one change to
+/// urban_management as the lead with `assists` assisting (联合派单), every phone synced:
+/// (hub, li, the case id).
+fn joint_case(
+    assists: &[&str],
+    phones: &mut [&mut gridsync_core::Replica],
+) -> (MemoryHub, gridsync_core::Replica, String) {
+    let (mut hub, _, mut li, id) = shared_case();
+    for p in phones.iter_mut() {
+        let who = p.identity().unwrap().clone();
+        hub.register_device(who, p.actor_id().clone());
+    }
+    li.append_event(&id, EventDraft::new(EventType::Accepted), T0 + 1)
+        .unwrap();
+    li.edit(&id, T0 + 2, |e| {
+        e.append_event(EventDraft::assign_to("urban_management"))?;
+        for d in assists {
+            e.append_event(EventDraft::assist(*d))?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    sync_until_quiet(&mut hub, &mut li);
+    for p in phones.iter_mut() {
+        sync_until_quiet(&mut hub, p);
+    }
+    (hub, li, id)
+}
+
+fn signed_in(who: gridsync_core::Identity) -> gridsync_core::Replica {
+    let mut r = gridsync_core::Replica::open_in_memory(&KEY).unwrap();
+    r.sign_in(who).unwrap();
+    r
+}
+
+#[test]
+fn each_department_of_a_joint_dispatch_holds_the_case_and_acts_on_its_own_part() {
+    let mut lead = signed_in(handler("chen", "urban_management"));
+    let mut water = signed_in(handler("zhou", "water"));
+    let mut power = signed_in(handler("sun", "power"));
+    let mut fire = signed_in(handler("ma", "fire"));
+    let (mut hub, mut li, id) = joint_case(
+        &["water", "power"],
+        &mut [&mut lead, &mut water, &mut power, &mut fire],
+    );
+    for p in [&lead, &water, &power] {
+        let wf = p.case(&id).unwrap().workflow().unwrap();
+        assert_eq!(wf.departments(), ["urban_management", "water", "power"]);
+        assert!(
+            wf.parts
+                .iter()
+                .all(|p| p.signed_at.is_none() && p.due.is_some())
+        );
+    }
+    assert!(fire.case_ids().unwrap().is_empty(), "not fire's case");
+
+    // An assisting department acts on its part only: it does not sign for the case, nor for
+    // another department's part.
+    let err = water
+        .append_event(&id, EventDraft::new(EventType::InProgress), T0 + 3)
+        .unwrap_err();
+    assert_eq!(err.code(), "workflow_role", "{err}");
+    let err = water
+        .append_event(&id, EventDraft::sign_part("power"), T0 + 3)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("assisting department's handlers"),
+        "{err}"
+    );
+    let err = water
+        .append_event(&id, EventDraft::finish_part("water"), T0 + 3)
+        .unwrap_err();
+    assert!(err.to_string().contains("say what was done"), "{err}");
+
+    // Offline at the same time: water signs and reports its part, power signs for its own.
+    water
+        .append_event(&id, EventDraft::sign_part("water"), T0 + 3)
+        .unwrap();
+    water
+        .append_event(
+            &id,
+            EventDraft::finish_part("water").note("已抢修管道"),
+            T0 + 4,
+        )
+        .unwrap();
+    power
+        .append_event(&id, EventDraft::sign_part("power"), T0 + 5)
+        .unwrap();
+    for p in [&mut water, &mut power, &mut lead, &mut li] {
+        sync_until_quiet(&mut hub, p);
+    }
+    sync_until_quiet(&mut hub, &mut water);
+    assert!(hub.quarantine().is_empty(), "{:?}", hub.quarantine());
+    let states: Vec<_> = [&water, &power, &lead, &li]
+        .iter()
+        .map(|p| p.case(&id).unwrap().workflow().unwrap())
+        .collect();
+    for wf in &states {
+        assert_eq!(wf, &states[0], "every phone folds the same parts");
+    }
+    let wf = &states[0];
+    assert!(
+        wf.conflicts.is_empty(),
+        "parts never conflict: {:?}",
+        wf.conflicts
+    );
+    assert_eq!(
+        wf.status,
+        Status::Assigned,
+        "part steps never move the status"
+    );
+    let water_part = wf.part("water").unwrap();
+    assert_eq!(water_part.signed_by.as_deref(), Some("zhou"));
+    assert_eq!((water_part.done_at, water_part.due), (Some(T0 + 4), None));
+    let power_part = wf.part("power").unwrap();
+    assert_eq!(
+        (power_part.signed_by.as_deref(), power_part.signed_at),
+        (Some("sun"), Some(T0 + 5))
+    );
+    assert_eq!(power_part.clock_started, Some(T0 + 5));
+    assert_eq!(wf.open_parts().count(), 1);
+
+    // The lead resolves once the parts are in, or says why it closes without them.
+    lead.append_event(&id, EventDraft::new(EventType::InProgress), T0 + 6)
+        .unwrap();
+    let err = lead
+        .append_event(&id, EventDraft::new(EventType::Resolved), T0 + 7)
+        .unwrap_err();
+    assert_eq!(err.code(), "workflow_invalid");
+    assert!(err.to_string().contains("give a reason"), "{err}");
+    lead.append_event(
+        &id,
+        EventDraft::new(EventType::Resolved).note("供电公司部分另行处理"),
+        T0 + 7,
+    )
+    .unwrap();
+    sync_until_quiet(&mut hub, &mut lead);
+    sync_until_quiet(&mut hub, &mut power);
+    // A resolved case takes no more part steps.
+    let err = power
+        .append_event(
+            &id,
+            EventDraft::finish_part("power").note("迟到的反馈"),
+            T0 + 8,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "workflow_status", "{err}");
+    assert!(hub.quarantine().is_empty(), "{:?}", hub.quarantine());
+}
+
+#[test]
+fn a_late_assisting_part_is_supervised_alone_and_signing_restarts_its_clock() {
+    use gridsync_core::workflow::{part_supervision_due, supervision_due};
+    let mut lead = signed_in(handler("chen", "urban_management"));
+    let mut power = signed_in(handler("sun", "power"));
+    let mut county = signed_in(
+        gridsync_core::Identity::new(
+            "liu",
+            gridsync_core::Role::CountyAdmin,
+            path("130322"),
+            None,
+            "pc-liu",
+        )
+        .unwrap(),
+    );
+    let (mut hub, _li, id) = joint_case(&["power"], &mut [&mut lead, &mut power, &mut county]);
+    lead.append_event(&id, EventDraft::new(EventType::InProgress), T0 + 3)
+        .unwrap();
+    sync_until_quiet(&mut hub, &mut lead);
+    sync_until_quiet(&mut hub, &mut county);
+    let wf = county.case(&id).unwrap().workflow().unwrap();
+    // Power signs within 4 hours; the lead's street light has 3 working days.
+    let part_due = wf.part("power").unwrap().due.unwrap();
+    assert!(wf.due.unwrap() > part_due);
+    let now = part_due + 1;
+    assert_eq!(supervision_due(&wf, now), None, "the lead is on time");
+    assert_eq!(part_supervision_due(&wf, now), [("power", Level::County)]);
+
+    // A supervision names an open part; it raises that part's level, not the case's.
+    let err = county
+        .append_event(&id, EventDraft::supervise_part(Level::County, "water"), now)
+        .unwrap_err();
+    assert_eq!(err.code(), "workflow_invalid", "{err}");
+    county
+        .append_event(
+            &id,
+            EventDraft::supervise_part(Level::County, "power").note("协办超时未签收"),
+            now,
+        )
+        .unwrap();
+    sync_until_quiet(&mut hub, &mut county);
+    sync_until_quiet(&mut hub, &mut power);
+    let wf = power.case(&id).unwrap().workflow().unwrap();
+    assert_eq!(wf.supervision_count, 1);
+    assert_eq!(wf.supervised_level, None, "the lead was not supervised");
+    assert_eq!(
+        wf.part("power").unwrap().supervised_level,
+        Some(Level::County)
+    );
+    assert!(
+        part_supervision_due(&wf, now + 1).is_empty(),
+        "supervised once"
+    );
+
+    // Signing late starts the part's handling clock afresh.
+    power
+        .append_event(&id, EventDraft::sign_part("power"), now + 2)
+        .unwrap();
+    let wf = power.case(&id).unwrap().workflow().unwrap();
+    let part = wf.part("power").unwrap();
+    assert_eq!(
+        (part.clock_started, part.supervised_level),
+        (Some(now + 2), None)
+    );
+    assert!(part.due.unwrap() > now + 2);
+    assert!(part_supervision_due(&wf, now + 3).is_empty());
+    sync_until_quiet(&mut hub, &mut power);
+    assert!(hub.quarantine().is_empty(), "{:?}", hub.quarantine());
+}
+
+#[test]
+fn a_return_ends_the_parts_and_the_hub_refuses_a_part_step_of_the_department_that_lost_it() {
+    use gridsync_core::protocol::RejectCode;
+    let mut lead = signed_in(handler("chen", "urban_management"));
+    let mut water = signed_in(handler("zhou", "water"));
+    let (mut hub, mut li, id) = joint_case(&["water"], &mut [&mut lead, &mut water]);
+    // Offline at the same time: the lead returns the case (退回), water signs for its part.
+    lead.append_event(
+        &id,
+        EventDraft::new(EventType::Returned).note("不属于本部门职责"),
+        T0 + 3,
+    )
+    .unwrap();
+    water
+        .append_event(&id, EventDraft::sign_part("water"), T0 + 4)
+        .unwrap();
+    sync_until_quiet(&mut hub, &mut lead);
+    sync_until_quiet(&mut hub, &mut water);
+    sync_until_quiet(&mut hub, &mut li);
+    // Water no longer holds the case: its step is refused like any department's that lost it.
+    let refused = hub.quarantine();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, id);
+    assert_eq!(
+        refused[0].1.code,
+        RejectCode::OutOfScope,
+        "{}",
+        refused[0].1.reason
+    );
+    let wf = li.case(&id).unwrap().workflow().unwrap();
+    assert_eq!(wf.status, Status::Returned);
+    assert!(wf.departments().is_empty(), "{:?}", wf.departments());
+    // Dispatched afresh: new parts, nothing of the old ones.
+    li.edit(&id, T0 + 5, |e| {
+        e.append_event(EventDraft::assign_to("housing").note("改派住建局"))?;
+        e.append_event(EventDraft::assist("power")).map(|_| ())
+    })
+    .unwrap();
+    let wf = li.case(&id).unwrap().workflow().unwrap();
+    assert_eq!(wf.departments(), ["housing", "power"]);
+    assert!(wf.parts.iter().all(|p| p.signed_at.is_none()));
+}

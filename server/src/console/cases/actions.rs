@@ -1,13 +1,13 @@
-//! A reviewer's writes on a case: the workflow steps the rules allow them (routing down, 分流, and
-//! the return visit, 回访, included), taking a step, and settling a field conflict; each through
-//! the store's admission.
+//! A reviewer's writes on a case: the workflow steps the rules allow them (routing down, 分流, the
+//! return visit, 回访, and the parts of a joint dispatch, 联合派单, included), taking a step, and
+//! settling a field conflict; each through the store's admission.
 
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use gridsync_core::case::words::RETURN_VISIT_WAYS;
-use gridsync_core::workflow::{self, CaseFacts, EventDraft, EventType, Rating};
+use gridsync_core::workflow::{self, CaseFacts, EventDraft, EventType, Rating, Verdict};
 use gridsync_core::{CaseDoc, Identity, Level};
 use serde::Deserialize;
 
@@ -42,6 +42,9 @@ pub(super) fn event_label(l: Lang, e: EventType) -> &'static str {
         EventType::Evaluated => "ev_evaluated",
         EventType::Routed => "ev_routed",
         EventType::ReturnVisit => "ev_return_visit",
+        EventType::PartAssigned | EventType::PartSigned | EventType::PartDone => {
+            return l.part_step(e);
+        }
         _ => "ev_archived",
     })
 }
@@ -62,12 +65,20 @@ fn draft_for(kind: EventType, note: &str, department: &str, reply: &str) -> Even
 }
 
 /// What the case page offers a reviewer: the steps of its main form, the levels the case may
-/// be routed down to (分流), and whether a return visit (回访) may be recorded.
+/// be routed down to (分流), whether a return visit (回访) may be recorded, and the parts of a
+/// joint dispatch they may act on.
 #[derive(Debug, Default)]
 pub(super) struct Offer {
     pub steps: Vec<EventType>,
     pub route_levels: Vec<Level>,
     pub return_visit: bool,
+    /// 增加协办部门: the catalogue's departments that may join the dispatch standing now as
+    /// assisting ones (empty when the reviewer may not add any).
+    pub assist: Vec<String>,
+    /// 协办签收: the reviewer's own department, when its part waits for signing.
+    pub sign_part: Option<String>,
+    /// 协办反馈: the reviewer's own department, when its part may be reported done.
+    pub finish_part: Option<String>,
 }
 
 /// What the rules allow `who` on this case now (checked by preparing each, as a dry run).
@@ -93,6 +104,21 @@ pub(super) fn offer(state: &AppState, doc: &CaseDoc, who: &Identity) -> Offer {
         .and_then(|c| c.department.clone())
         .or_else(|| taxonomy.departments().next().map(|d| d.code.clone()))
         .unwrap_or_default();
+    let wf = workflow::fold(&case.events);
+    // Departments not yet in the dispatch; the first stands in for the reviewer's choice.
+    let mut assist: Vec<String> = taxonomy
+        .departments()
+        .map(|d| d.code.clone())
+        .filter(|d| wf.department.as_deref() != Some(d.as_str()) && wf.part(d).is_none())
+        .collect();
+    if !assist
+        .first()
+        .is_some_and(|d| allowed(EventDraft::assist(d.as_str())))
+    {
+        assist.clear();
+    }
+    // A department handler acts on its own department's part only.
+    let own = who.department.as_deref().filter(|d| wf.part(d).is_some());
     Offer {
         // Steps that need a reason are offered with one.
         steps: OFFERED
@@ -104,29 +130,63 @@ pub(super) fn offer(state: &AppState, doc: &CaseDoc, who: &Identity) -> Offer {
             .filter(|l| allowed(EventDraft::route_to(*l)))
             .collect(),
         return_visit: allowed(EventDraft::return_visit(RETURN_VISIT_WAYS[0].0).note("-")),
+        assist,
+        sign_part: own
+            .filter(|d| allowed(EventDraft::sign_part(*d)))
+            .map(str::to_owned),
+        finish_part: own
+            .filter(|d| allowed(EventDraft::finish_part(*d).note("-")))
+            .map(str::to_owned),
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// The fields of the case page's forms. Read from the posted pairs, since `assist` repeats (one
+/// per ticked box), which a struct of the form's fields cannot hold.
+#[derive(Debug, Default)]
 pub(super) struct ActionForm {
     kind: String,
-    #[serde(default)]
     note: String,
-    #[serde(default)]
+    /// The lead department of a dispatch; the reviewer's own one for a part's step.
     department: String,
-    #[serde(default)]
     chosen: String,
-    #[serde(default)]
     rating: String,
     /// For `resolved`: the answer to the requester (答复).
-    #[serde(default)]
     reply: String,
     /// For `routed`: `grid` or `township`.
-    #[serde(default)]
     level: String,
-    /// For `return_visit`: how the requester was reached.
-    #[serde(default)]
+    /// For `return_visit`: how the requester was reached, and what it found.
     via: String,
+    verdict: String,
+    /// For `assigned` and `part_assigned`: the assisting departments (联合派单), each once.
+    assist: std::collections::BTreeSet<String>,
+}
+
+impl ActionForm {
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut f = ActionForm::default();
+        for (k, v) in pairs {
+            let slot = match k.as_str() {
+                "kind" => &mut f.kind,
+                "note" => &mut f.note,
+                "department" => &mut f.department,
+                "chosen" => &mut f.chosen,
+                "rating" => &mut f.rating,
+                "reply" => &mut f.reply,
+                "level" => &mut f.level,
+                "via" => &mut f.via,
+                "verdict" => &mut f.verdict,
+                "assist" => {
+                    if !v.is_empty() {
+                        f.assist.insert(v);
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            *slot = v;
+        }
+        f
+    }
 }
 
 /// Writes one change on the reviewer's behalf and goes back to the case with the outcome.
@@ -177,36 +237,79 @@ pub(super) async fn action(
     r: ConsoleSession,
     _: SameOrigin,
     Path(id): Path<String>,
-    Form(f): Form<ActionForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, ConsoleError> {
+    let f = ActionForm::from_pairs(pairs);
     let Some(kind) = EventType::parse(&f.kind) else {
         return Err(ConsoleError::BadRequest("unknown step"));
     };
     // Said on the case page, like a refusal: the clerk fixes the form and tries again.
-    let say = |key: &'static str| {
-        let q = serde_urlencoded::to_string([("error", r.lang.t(key))]).unwrap_or_default();
+    let say = |text: &str| {
+        let q = serde_urlencoded::to_string([("error", text)]).unwrap_or_default();
         Ok(Redirect::to(&format!("/console/cases/{id}?{q}")).into_response())
     };
+    let l = r.lang;
     let rating = Rating::parse(&f.rating);
+    let note = f.note.trim();
     let drafts = match kind {
-        EventType::Settled => vec![EventDraft::settle(f.chosen.clone()).note(f.note.clone())],
+        EventType::Settled => vec![EventDraft::settle(f.chosen.clone()).note(note)],
         EventType::Evaluated => match rating {
-            Some(rating) => vec![EventDraft::evaluate(rating).note(f.note.clone())],
-            None => return say("rating_required"),
+            Some(rating) => vec![EventDraft::evaluate(rating).note(note)],
+            None => return say(l.t("rating_required")),
         },
         EventType::Routed => match Level::parse(&f.level) {
-            Some(level) => vec![EventDraft::route_to(level).note(f.note.clone())],
-            None => return say("route_level_required"),
+            Some(level) => vec![EventDraft::route_to(level).note(note)],
+            None => return say(l.t("route_level_required")),
         },
-        // 回访, and the rating the requester gave on the call if any: one change.
+        // 回访 with what it found, and the rating the requester gave on the call if any: one
+        // change.
         EventType::ReturnVisit => {
-            let mut d = vec![EventDraft::return_visit(f.via.trim()).note(f.note.trim())];
+            let mut visit = EventDraft::return_visit(f.via.trim()).note(note);
+            if let Some(v) = Verdict::parse(&f.verdict) {
+                visit = visit.verdict(v);
+            }
+            let mut d = vec![visit];
             if let Some(rating) = rating {
-                d.push(EventDraft::evaluate(rating).note(f.note.trim()));
+                d.push(EventDraft::evaluate(rating).note(note));
             }
             d
         }
-        other => vec![draft_for(other, &f.note, &f.department, &f.reply)],
+        // 联合派单: the lead and every assisting department in one change, so no phone ever
+        // sees the dispatch without its parts.
+        EventType::Assigned => {
+            if f.assist.contains(&f.department) {
+                return say(l.joint("assist_is_lead"));
+            }
+            let lead = draft_for(kind, note, &f.department, &f.reply);
+            std::iter::once(lead)
+                .chain(f.assist.iter().map(|d| EventDraft::assist(d.as_str())))
+                .collect()
+        }
+        EventType::PartAssigned if f.assist.is_empty() => {
+            return say(l.joint("assist_none_picked"));
+        }
+        EventType::PartAssigned => f
+            .assist
+            .iter()
+            .map(|d| EventDraft::assist(d.as_str()).note(note))
+            .collect(),
+        // A part's steps are the reviewer's own department's.
+        EventType::PartSigned | EventType::PartDone => {
+            let department = match f.department.trim() {
+                "" => r.who.department.clone().unwrap_or_default(),
+                d => d.to_owned(),
+            };
+            match kind {
+                EventType::PartSigned => vec![EventDraft::sign_part(department).note(note)],
+                _ if note.is_empty() => return say(l.joint("part_note_required")),
+                _ => vec![EventDraft::finish_part(department).note(note)],
+            }
+        }
+        // The lead resolves once the parts are in, or says why it closes without them.
+        EventType::Resolved if note.is_empty() && parts_open(&state, &r, &id).await? => {
+            return say(l.joint("resolve_reason_required"));
+        }
+        other => vec![draft_for(other, note, &f.department, &f.reply)],
     };
     let who = r.who.clone();
     let live = state.store.rules().await?;
@@ -220,6 +323,20 @@ pub(super) async fn action(
         })
     })
     .await
+}
+
+/// Whether assisting departments of the case have not all reported their parts (false for a
+/// case the reviewer may not read: the write then answers as for any other).
+async fn parts_open(state: &AppState, r: &ConsoleSession, id: &str) -> Result<bool, ConsoleError> {
+    if !state.store.may_read(&r.who, id).await? {
+        return Ok(false);
+    }
+    let Some(doc) = state.store.case_doc(id).await? else {
+        return Ok(false);
+    };
+    Ok(doc
+        .workflow()
+        .is_ok_and(|wf| wf.open_parts().next().is_some()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,4 +359,32 @@ pub(super) async fn settle(
         })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_form_keeps_every_ticked_department_once_and_the_last_of_other_fields() {
+        let pairs = [
+            ("kind", "assigned"),
+            ("department", "urban_management"),
+            ("assist", "water"),
+            ("assist", ""),
+            ("assist", "power"),
+            ("assist", "water"),
+            ("note", "联合处置"),
+            ("unknown", "x"),
+        ];
+        let f = ActionForm::from_pairs(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        assert_eq!((f.kind.as_str(), f.note.as_str()), ("assigned", "联合处置"));
+        assert_eq!(f.department, "urban_management");
+        assert_eq!(f.assist.into_iter().collect::<Vec<_>>(), ["power", "water"]);
+    }
 }

@@ -1,18 +1,20 @@
-//! The case detail page: fields, mediation, photos (and the console's blob route), the conflict
-//! panel, the steps on offer and the timeline.
+//! The case detail page: fields, the departments holding it (主办、协办), mediation, photos (and
+//! the console's blob route), the conflict panel, the steps on offer and the timeline.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use gridsync_core::CaseEvent;
 use gridsync_core::calendar::Calendar;
 use gridsync_core::case::change_time_ms;
 use gridsync_core::case::words::{
     MEDIATION_RESULTS, PARTY_ROLES, REFERRALS, RETURN_VISIT_WAYS, SESSION_OUTCOMES,
 };
 use gridsync_core::case::{Case, CaseDoc, Mediation, Party};
-use gridsync_core::workflow::{self, EventType, Rating, WorkflowState};
+use gridsync_core::vocab::Millis;
+use gridsync_core::workflow::{self, EventType, Rating, Verdict, WorkflowState};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -193,6 +195,9 @@ pub(super) async fn detail(
                 @for (k, v) in &case.extra { tr { th { (l.field(&format!("extra.{k}"))) } td { (v) } } }
             }
         }
+        @if wf.department.is_some() || !wf.parts.is_empty() {
+            (parts_panel(&state, &r, &wf, &case.events, now))
+        }
         @if has_mediation(&case.mediation) {
             section.mediation {
                 h2 { (l.t("mediation")) }
@@ -219,7 +224,8 @@ pub(super) async fn detail(
             }
         }
         (Panel { id: &id, names: &r.names, lang: l, calendar: cal, fields: &conflicts, steps: &wf.conflicts, events: &case.events }.render())
-        @if !steps.is_empty() || !offer.route_levels.is_empty() || offer.return_visit {
+        @if !steps.is_empty() || !offer.route_levels.is_empty() || offer.return_visit
+            || !offer.assist.is_empty() || offer.sign_part.is_some() || offer.finish_part.is_some() {
             section.actions #actions {
                 h2 { (l.t("actions")) }
                 @if !steps.is_empty() {
@@ -230,12 +236,22 @@ pub(super) async fn detail(
                                 textarea #reply name="reply" rows="3" maxlength="2000" placeholder=(l.t("reply_help")) {}
                             }
                         }
+                        @if steps.contains(&EventType::Resolved) && wf.open_parts().next().is_some() {
+                            p.explain #resolve-reason-hint { strong { (l.joint("resolve_reason_hint")) } }
+                        }
                         @if steps.contains(&EventType::Assigned) {
                             label { (l.t("department"))
                                 select #department name="department" {
-                                    @for d in state.store.rules_now().rules.taxonomy().departments() {
+                                    @for d in live.rules.taxonomy().departments() {
                                         option value=(d.code) { (department_name(&state, l, &d.code)) }
                                     }
+                                }
+                            }
+                            // 联合派单: assisting departments besides the lead, in the same change.
+                            fieldset #assist-pick {
+                                legend { (l.joint("assist_pick")) }
+                                @for d in live.rules.taxonomy().departments() {
+                                    label.check { input type="checkbox" name="assist" value=(d.code) id=(format!("assist-{}", d.code)); " " (department_name(&state, l, &d.code)) }
                                 }
                             }
                         }
@@ -281,6 +297,14 @@ pub(super) async fn detail(
                             }
                         }
                         label { (l.t("rv_note")) textarea #rv-note name="note" rows="2" maxlength="2000" required {} }
+                        label { (l.joint("verdict"))
+                            select #rv-verdict name="verdict" {
+                                option value="" { (l.joint("verdict_none")) }
+                                @for v in Verdict::ALL {
+                                    option value=(v.as_str()) { (l.verdict(v)) }
+                                }
+                            }
+                        }
                         @if steps.contains(&EventType::Evaluated) {
                             label { (l.t("rv_rating"))
                                 select #rv-rating name="rating" {
@@ -294,6 +318,7 @@ pub(super) async fn detail(
                         button #do-return_visit type="submit" { (event_label(l, EventType::ReturnVisit)) }
                     }
                 }
+                (part_forms(&state, l, &id, &offer))
             }
         }
         section.timeline #timeline {
@@ -348,10 +373,128 @@ fn event_name(state: &AppState, l: Lang, e: &gridsync_core::CaseEvent) -> String
     if let Some(rt) = e.rating {
         s = format!("{s}：{}（{}）", l.rating(rt), rated_by(l, e.role));
     }
+    if let Some(v) = e.verdict {
+        s = format!("{s}：{}", l.verdict(v));
+    }
     if let Some(reply) = &e.reply {
         s = format!("{s}；{}：{reply}", l.t("reply"));
     }
     s
+}
+
+/// Who holds which part of the dispatch standing now: the lead department (主办) and each
+/// assisting one (协办), with when each was dispatched, signed for (and by whom) and done, its
+/// current deadline and how high it has been supervised (督办).
+fn parts_panel(
+    state: &AppState,
+    r: &Reviewer,
+    wf: &WorkflowState,
+    events: &[CaseEvent],
+    now: Millis,
+) -> Markup {
+    let l = r.lang;
+    let cal = state.store.rules_now();
+    let cal = cal.rules.calendar();
+    let at =
+        |t: Option<Millis>| html! { @match t { Some(t) => (cal.local_date_time(t)), None => "—" } };
+    let due = |d: Option<Millis>, late: bool| {
+        html! {
+            @if let Some(d) = d {
+                span class=(if late { "due late" } else { "due" }) { (cal.local_date_time(d)) }
+                @if late { " " (l.joint("part_overdue")) }
+            } @else { "—" }
+        }
+    };
+    let level = |lv: Option<gridsync_core::Level>| html! { @match lv { Some(lv) => (l.level(lv.as_str())), None => "—" } };
+    // The lead's steps: the dispatch standing now and the department's signing for it.
+    let assigned = events.iter().rposition(|e| e.kind == EventType::Assigned);
+    let signed =
+        assigned.and_then(|i| events[i..].iter().find(|e| e.kind == EventType::InProgress));
+    let held = matches!(
+        wf.status,
+        workflow::Status::Assigned | workflow::Status::InProgress
+    );
+    html! {
+        section.parts #parts {
+            h2 { (l.joint("parts_title")) }
+            table {
+                thead { tr {
+                    th { (l.joint("part_role")) } th { (l.joint("part_department")) } th { (l.joint("part_assigned_at")) }
+                    th { (l.joint("part_signed")) } th { (l.joint("part_done")) } th { (l.joint("part_due")) } th { (l.joint("part_supervised")) }
+                } }
+                tbody {
+                    @if let Some(d) = &wf.department {
+                        tr.part #part-lead data-department=(d) data-role="lead" {
+                            td { (l.joint("part_lead")) }
+                            td { (department_name(state, l, d)) }
+                            td { (at(assigned.map(|i| events[i].at))) }
+                            td.signed { @match signed { Some(e) => { (r.names.who(&e.by)) " · " (cal.local_date_time(e.at)) }, None => (l.joint("part_waiting")) } }
+                            td.done { (at(wf.resolved_at)) }
+                            td { (due(wf.due.filter(|_| held), held && workflow::is_overdue(wf, now))) }
+                            td { (level(wf.supervised_level)) }
+                        }
+                    }
+                    @for p in &wf.parts {
+                        @let late = wf.status.is_open() && !p.is_done() && p.due.is_some_and(|d| now > d);
+                        tr.part id=(format!("part-{}", p.department)) data-department=(p.department) data-role="assist" data-done=(p.is_done()) {
+                            td { (l.joint("part_assist")) }
+                            td { (department_name(state, l, &p.department)) }
+                            td { (cal.local_date_time(p.assigned_at)) }
+                            td.signed {
+                                @match (&p.signed_by, p.signed_at) {
+                                    (Some(by), Some(t)) => { (r.names.who(by)) " · " (cal.local_date_time(t)) },
+                                    (None, Some(t)) => (cal.local_date_time(t)),
+                                    _ => (l.joint("part_waiting")),
+                                }
+                            }
+                            td.done { @match p.done_at { Some(t) => (cal.local_date_time(t)), None => (l.joint("part_open")) } }
+                            td { (due(p.due, late)) }
+                            td { (level(p.supervised_level)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The forms of a joint dispatch's parts: adding assisting departments (township and county),
+/// and a department's signing for its part and reporting it done.
+fn part_forms(state: &AppState, l: Lang, id: &str, offer: &super::actions::Offer) -> Markup {
+    let action = format!("/console/cases/{id}/action");
+    html! {
+        @if !offer.assist.is_empty() {
+            form #assist-form method="post" action=(action) {
+                h3 { (l.joint("add_assist_title")) }
+                input type="hidden" name="kind" value=(EventType::PartAssigned.as_str());
+                fieldset {
+                    @for d in &offer.assist {
+                        label.check { input type="checkbox" name="assist" value=(d) id=(format!("add-assist-{d}")); " " (department_name(state, l, d)) }
+                    }
+                }
+                label { (l.t("note")) input #assist-note name="note"; }
+                button #do-part_assigned type="submit" { (l.joint("add_assist")) }
+            }
+        }
+        @if let Some(d) = &offer.sign_part {
+            form #part-sign-form method="post" action=(action) {
+                h3 { (l.joint("sign_part_title")) " · " (department_name(state, l, d)) }
+                input type="hidden" name="kind" value=(EventType::PartSigned.as_str());
+                input type="hidden" name="department" value=(d);
+                label { (l.t("note")) input #part-sign-note name="note"; }
+                button #do-part_signed type="submit" { (l.part_step(EventType::PartSigned)) }
+            }
+        }
+        @if let Some(d) = &offer.finish_part {
+            form #part-done-form method="post" action=(action) {
+                h3 { (l.joint("finish_part_title")) " · " (department_name(state, l, d)) }
+                input type="hidden" name="kind" value=(EventType::PartDone.as_str());
+                input type="hidden" name="department" value=(d);
+                label { (l.joint("part_note")) textarea #part-done-note name="note" rows="2" maxlength="2000" required {} }
+                button #do-part_done type="submit" { (l.part_step(EventType::PartDone)) }
+            }
+        }
+    }
 }
 
 /// Whose rating an `evaluated` event is: the requester's own (written by the server for them)
