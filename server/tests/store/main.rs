@@ -6,11 +6,13 @@
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
 mod accounts;
+mod assessment;
 mod case_loop;
 mod hub;
 mod org;
 mod patrols;
 mod quarantine;
+mod recount;
 mod rules;
 mod stats;
 mod sync;

@@ -1,6 +1,7 @@
 //! Integration tests of gridsync-core: replicas syncing through the in-memory hub.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+mod assessment;
 mod fixtures;
 mod hub;
 mod js_shape;
