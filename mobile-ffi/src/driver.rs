@@ -151,15 +151,16 @@ fn request(step: &mut Step) -> Result<SyncStep, FfiError> {
 #[derive(Debug, uniffi::Object)]
 pub struct SyncDriver {
     store: Arc<FieldStore>,
-    /// The session and the step it gave last.
-    state: Mutex<(SyncSession, Option<Step>)>,
+    /// The session, the step it gave last, and the notices the responses carried (the
+    /// session's outcome does not count them).
+    state: Mutex<(SyncSession, Option<Step>, u64)>,
 }
 
 impl SyncDriver {
     pub(crate) fn new(store: Arc<FieldStore>) -> Self {
         SyncDriver {
             store,
-            state: Mutex::new((SyncSession::new(), None)),
+            state: Mutex::new((SyncSession::new(), None, 0)),
         }
     }
 
@@ -168,7 +169,7 @@ impl SyncDriver {
         answer: impl FnOnce(&Step) -> Result<Answer, FfiError>,
     ) -> Result<(), FfiError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (session, last) = &mut *state;
+        let (session, last, notices) = &mut *state;
         let step =
             last.take()
                 .filter(|s| *s != Step::Done)
@@ -177,7 +178,15 @@ impl SyncDriver {
                     reason: "no step is waiting for a reply: call next_step first".into(),
                 })?;
         match answer(&step) {
-            Ok(a) => Ok(session.answer(&mut lock(&self.store.replica), a, crate::now_ms())?),
+            Ok(a) => {
+                let received = match &a {
+                    Answer::Synced(resp) => resp.notices.len() as u64,
+                    _ => 0,
+                };
+                session.answer(&mut lock(&self.store.replica), a, crate::now_ms())?;
+                *notices += received;
+                Ok(())
+            }
             // Renew the token (or sign in) and ask `next_step` again.
             Err(e) => Err(e),
         }
@@ -189,7 +198,7 @@ impl SyncDriver {
     /// The next request to make; the same one until it is answered.
     pub fn next_step(&self) -> Result<SyncStep, FfiError> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (session, last) = &mut *state;
+        let (session, last, _) = &mut *state;
         let mut step = session.next(&lock(&self.store.replica))?;
         let out = request(&mut step)?;
         *last = Some(step);
@@ -211,6 +220,9 @@ impl SyncDriver {
     /// What the sync did so far (all of it once `next_step` says `Done`).
     pub fn outcome(&self) -> SyncOutcomeRecord {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.0.outcome().into()
+        SyncOutcomeRecord {
+            notices: state.2,
+            ..state.0.outcome().into()
+        }
     }
 }

@@ -18,6 +18,11 @@ pub enum FfiError {
     /// The server refused something because of a conflicting state.
     #[error("conflict: {reason}")]
     Conflict { reason: String },
+    /// An urgent SMS report that cannot be made: `code` is `sms_not_sendable` (the case has
+    /// steps after its report, the server already has it, another device captured it) or
+    /// `sms_malformed`. The app keeps the case for the next sync instead.
+    #[error("SMS report ({code}): {reason}")]
+    Sms { code: String, reason: String },
     /// A bug: please report it.
     #[error("internal: {reason}")]
     Internal { reason: String },
@@ -32,6 +37,7 @@ impl FfiError {
             FfiError::Storage { .. } => "storage",
             FfiError::InvalidInput { .. } => "invalid_input",
             FfiError::Conflict { .. } => "conflict",
+            FfiError::Sms { .. } => "sms",
             FfiError::Internal { .. } => "internal",
         }
     }
@@ -57,6 +63,11 @@ impl From<gridsync_core::Error> for FfiError {
             // Something the user gave (a photo, a long text) is over a limit.
             E::TooLarge { what, .. } => FfiError::InvalidInput {
                 field: what.into(),
+                reason,
+            },
+            // The code stays machine-readable: apps branch on it, not on the message.
+            E::Sms { code, reason } => FfiError::Sms {
+                code: code.into(),
                 reason,
             },
             E::Automerge(_) | E::InvalidCase(_) | E::Taxonomy(_) | E::Calendar(_) | E::Rules(_) => {

@@ -11,9 +11,11 @@ mod catalogue;
 mod driver;
 mod error;
 mod log;
+mod notices;
 mod progress;
 mod records;
 mod transport;
+mod urgent;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -28,6 +30,7 @@ pub use catalogue::{
 pub use driver::{HttpReply, SyncDriver, SyncStep};
 pub use error::FfiError;
 pub use log::{LogLevel, LogSink, clear_log_sink, set_log_sink};
+pub use notices::NoticeRecord;
 pub use progress::SyncProgress;
 pub use records::{
     AttachmentRecord, CaseDetailRecord, CaseFilterRecord, CaseSummaryRecord, ConflictValueRecord,

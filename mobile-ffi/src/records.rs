@@ -272,6 +272,8 @@ pub struct SyncOutcomeRecord {
     pub calendar_warning: Option<String>,
     pub calendar_warning_code: Option<String>,
     pub calendar_missing_year: Option<i32>,
+    /// Notices received in this sync (`FieldStore.notices` lists them): show the badge.
+    pub notices: u64,
 }
 
 /// Who signed in.
@@ -668,6 +670,8 @@ impl From<&SessionOutcome> for SyncOutcomeRecord {
             calendar_warning: o.calendar_warning.map(|w| w.message()),
             calendar_warning_code: o.calendar_warning.map(|_| CalendarWarning::CODE.to_owned()),
             calendar_missing_year: o.calendar_warning.map(|w| w.year),
+            // Counted by whoever sees the responses (the transport, the driver).
+            notices: 0,
         }
     }
 }
@@ -686,5 +690,6 @@ pub(crate) fn outcome(o: SyncOutcome) -> SyncOutcomeRecord {
         calendar_warning: o.calendar_warning.map(|w| w.message()),
         calendar_warning_code: o.calendar_warning.map(|_| CalendarWarning::CODE.to_owned()),
         calendar_missing_year: o.calendar_warning.map(|w| w.year),
+        notices: o.notices as u64,
     }
 }

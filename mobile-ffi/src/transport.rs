@@ -85,6 +85,12 @@ fn secret_string(r: &Replica, name: &str) -> Result<Option<String>, FfiError> {
         .map(|b| String::from_utf8_lossy(&b).into_owned()))
 }
 
+/// The device secret the first sign-in on this phone received, if any: the urgent SMS report's
+/// key derives from it.
+pub(crate) fn device_secret(r: &Replica) -> Result<Option<String>, FfiError> {
+    secret_string(r, DEVICE_SECRET)
+}
+
 pub(crate) fn login(
     replica: &Mutex<Replica>,
     server: &str,
@@ -171,6 +177,8 @@ pub(crate) fn sync_until_quiet(
         signed_in_again = true;
     }
     let mut session = SyncSession::new();
+    // The session's outcome does not count notices; the responses carry them.
+    let mut notices = 0;
     loop {
         let step = session.next(&lock(replica))?;
         if step == Step::Done {
@@ -196,15 +204,19 @@ pub(crate) fn sync_until_quiet(
             },
         };
         match &answer {
-            Answer::Synced(resp) => emit(LogLevel::Info, || {
-                format!(
-                    "sync round {}: {} accepted, {} refused, {} pulled",
-                    session.outcome().rounds + 1,
-                    resp.accepted.iter().map(|a| a.hashes.len()).sum::<usize>(),
-                    resp.rejected.len(),
-                    resp.pull.iter().map(|p| p.changes.len()).sum::<usize>()
-                )
-            }),
+            Answer::Synced(resp) => {
+                notices += resp.notices.len() as u64;
+                emit(LogLevel::Info, || {
+                    format!(
+                        "sync round {}: {} accepted, {} refused, {} pulled, {} notices",
+                        session.outcome().rounds + 1,
+                        resp.accepted.iter().map(|a| a.hashes.len()).sum::<usize>(),
+                        resp.rejected.len(),
+                        resp.pull.iter().map(|p| p.changes.len()).sum::<usize>(),
+                        resp.notices.len()
+                    )
+                })
+            }
             Answer::Failed(f) => emit(LogLevel::Warn, || format!("transfer stopped: {f:?}")),
             Answer::Probed(Probe::Held {
                 offset,
@@ -230,7 +242,10 @@ pub(crate) fn sync_until_quiet(
             format!("{} thumbnails fetched", o.fetched_thumbnails)
         });
     }
-    Ok(o.into())
+    Ok(SyncOutcomeRecord {
+        notices,
+        ..o.into()
+    })
 }
 
 /// Makes a step's request over HTTP, with the access token (renewed once when it expired).

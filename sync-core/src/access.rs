@@ -138,6 +138,12 @@ impl Role {
         matches!(self, Role::CountyAdmin)
     }
 
+    /// Whether this role sees the SMS outbox's delivery state (numbers masked, attempts, the
+    /// gateway's errors): county admins only, who configured the gateway.
+    pub fn sees_sms_delivery(self) -> bool {
+        matches!(self, Role::CountyAdmin)
+    }
+
     /// Whether this role scores the departments that serve its township each month (基层评议):
     /// township staff.
     pub fn rates_departments(self) -> bool {

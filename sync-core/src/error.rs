@@ -45,6 +45,10 @@ pub enum Error {
     /// The local store failed (I/O, SQLite, decryption).
     #[error("storage: {0}")]
     Storage(String),
+    /// An urgent SMS report that cannot be made or read (`crate::sms`); `code` is one of
+    /// `sms_malformed`, `sms_not_sendable`.
+    #[error("SMS report: {reason}")]
+    Sms { code: &'static str, reason: String },
 }
 
 impl Error {
@@ -63,6 +67,7 @@ impl Error {
             Error::Rules(_) => "rules",
             Error::UnknownCase(_) => "unknown_case",
             Error::Storage(_) => "storage",
+            Error::Sms { code, .. } => code,
         }
     }
 }

@@ -20,12 +20,14 @@ mod error;
 #[cfg(feature = "testing")]
 pub mod fuzzing;
 pub mod jurisdiction;
+pub mod notice;
 pub mod protocol;
 #[cfg(feature = "replica")]
 pub mod replica;
 pub mod rules;
 #[cfg(feature = "replica")]
 pub mod session;
+pub mod sms;
 pub mod taxonomy;
 #[cfg(feature = "testing")]
 pub mod testing;

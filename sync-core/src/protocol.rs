@@ -80,6 +80,13 @@ pub struct SyncRequest {
     /// carries no rules bytes either way. Absent: the server goes by what it recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<u64>,
+    /// The highest notice id this device holds; present, the response carries the account's
+    /// newer notices. Absent (an older app): no notices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notices_after: Option<u64>,
+    /// Notices the user has read since the last sync.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices_read: Vec<u64>,
 }
 
 /// New rules for a device that holds an older version (`crate::rules::Rules::to_toml`).
@@ -194,6 +201,9 @@ pub struct SyncResponse {
     /// The rules in force, when the device holds an older version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<RulesUpdate>,
+    /// The account's notices after the request's `notices_after`, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<crate::notice::Notice>,
 }
 
 /// Encodes a request into its envelope.

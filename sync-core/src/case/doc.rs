@@ -4,7 +4,9 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::transaction::CommitOptions;
-use automerge::{ActorId, AutoCommit, Change, ChangeHash};
+use automerge::{
+    ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value,
+};
 
 use super::{CaseEditor, ChangeAuthor, NewCase};
 use crate::access::Identity;
@@ -41,6 +43,46 @@ impl CaseDoc {
         at: Millis,
         deadlines: &Deadlines<'_>,
     ) -> Result<(CaseDoc, ChangeHash)> {
+        CaseDoc::create_inner(actor, id, new, by, at, deadlines, None, None)
+    }
+
+    /// A creation that comes out byte for byte the same wherever it is made from the same
+    /// inputs: the `reported` event's id is given, and `extra` is written in the same change
+    /// (an SMS report, `crate::sms`, is built this way on the phone and on the server).
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_exactly(
+        actor: ActorId,
+        id: &str,
+        new: &NewCase,
+        by: &Identity,
+        at: Millis,
+        deadlines: &Deadlines<'_>,
+        event_id: &str,
+        extra: (&str, &str),
+    ) -> Result<(CaseDoc, ChangeHash)> {
+        CaseDoc::create_inner(
+            actor,
+            id,
+            new,
+            by,
+            at,
+            deadlines,
+            Some(event_id),
+            Some(extra),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_inner(
+        actor: ActorId,
+        id: &str,
+        new: &NewCase,
+        by: &Identity,
+        at: Millis,
+        deadlines: &Deadlines<'_>,
+        event_id: Option<&str>,
+        extra: Option<(&str, &str)>,
+    ) -> Result<(CaseDoc, ChangeHash)> {
         validate_case_id(id)?;
         if !by.may_report(new.kind, &new.jurisdiction) {
             return Err(Refusal::OutOfScope {
@@ -54,7 +96,13 @@ impl CaseDoc {
         let mut case = CaseDoc {
             doc: AutoCommit::new().with_actor(actor),
         };
-        let hash = case.edit(by, at, |e| e.write_new(id, new, by, at, deadlines))?;
+        let hash = case.edit(by, at, |e| {
+            e.write_new(id, new, by, at, deadlines, event_id.map(str::to_owned))?;
+            match extra {
+                Some((key, value)) => e.set_extra(key, value),
+                None => Ok(()),
+            }
+        })?;
         let hash = hash.ok_or_else(|| Error::InvalidCase("empty creation".into()))?;
         Ok((case, hash))
     }
@@ -94,6 +142,29 @@ impl CaseDoc {
     /// than the ~12 % of bytes it saved (ADR 0017).
     pub fn save_uncompressed(&mut self) -> Vec<u8> {
         self.doc.save_nocompress()
+    }
+
+    /// The ids of the workflow events, the rest unread: what a write added to the log is what
+    /// was not there before (the server's notices, ADR 0027).
+    pub fn event_ids(&self) -> Vec<String> {
+        let Ok(Some((Value::Object(ObjType::List), list))) = self.doc.get(ObjId::Root, "events")
+        else {
+            return Vec::new();
+        };
+        (0..self.doc.length(&list))
+            .filter_map(|i| match self.doc.get(&list, i) {
+                Ok(Some((Value::Object(ObjType::Map), event))) => {
+                    match self.doc.get(&event, "id") {
+                        Ok(Some((Value::Scalar(s), _))) => match s.as_ref() {
+                            ScalarValue::Str(id) => Some(id.to_string()),
+                            _ => None,
+                        },
+                        _ => None,
+                    }
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn heads(&mut self) -> Vec<ChangeHash> {

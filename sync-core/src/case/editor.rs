@@ -35,6 +35,7 @@ impl CaseEditor<'_> {
         by: &Identity,
         at: Millis,
         deadlines: &workflow::Deadlines<'_>,
+        event_id: Option<String>,
     ) -> Result<()> {
         check_title(&new.title)?;
         check_len("title", &new.title, MAX_TITLE_CHARS)?;
@@ -79,9 +80,10 @@ impl CaseEditor<'_> {
         for p in &new.people {
             self.add_person(p)?;
         }
-        self.append_event_with(
+        self.append_event_as(
             EventDraft::reported(by.role.handling_level().unwrap_or(Level::County)),
             deadlines,
+            event_id,
         )?;
         Ok(())
     }
@@ -354,6 +356,16 @@ impl CaseEditor<'_> {
         draft: EventDraft,
         deadlines: &workflow::Deadlines<'_>,
     ) -> Result<String> {
+        self.append_event_as(draft, deadlines, None)
+    }
+
+    /// [`CaseEditor::append_event_with`], the event's id given or new.
+    fn append_event_as(
+        &mut self,
+        draft: EventDraft,
+        deadlines: &workflow::Deadlines<'_>,
+        id: Option<String>,
+    ) -> Result<String> {
         check_time("events.at", self.at)?;
         let list = req_obj(self.doc, &ObjId::Root, "events")?;
         let events = read_list(self.doc, &ObjId::Root, "events", |d, o| read_event(&(d, o)))?;
@@ -367,7 +379,8 @@ impl CaseEditor<'_> {
             place: &jur,
             category: &category,
         };
-        let event = workflow::prepare(&events, draft, self.by, self.at, facts, deadlines)?;
+        let id = id.unwrap_or_else(new_id);
+        let event = workflow::prepare_as(id, &events, draft, self.by, self.at, facts, deadlines)?;
         let at = self.doc.length(&list);
         let obj = self.doc.insert_object(&list, at, ObjType::Map)?;
         write_event(self.doc, &obj, &event)?;

@@ -330,6 +330,8 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
             heads: vec![hash_bytes(&hash)],
         }],
         rules: None,
+        notices_after: None,
+        notices_read: Vec::new(),
     };
     let resp = SyncResponse {
         accepted: vec![DocAck {
@@ -350,6 +352,7 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
         more: true,
         server_time: T0,
         rules: None,
+        notices: Vec::new(),
     };
     Ok(vec![
         encode_request(&req)?,

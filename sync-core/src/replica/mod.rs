@@ -21,21 +21,25 @@
 //! Files by concern: `store` opening the file (schema, key check, identity, secrets), `seal` the
 //! encryption, `cases` the case rows (document, summary, acknowledged heads, sync state) and the
 //! offline edits and reads, `outbox` the changes waiting for the server, `sync` the two calls of
-//! a sync, `rules` the county's rules as received, `blobs` attached photos and documents and the copies fetched of colleagues' ones.
+//! a sync, `rules` the county's rules as received, `blobs` attached photos and documents and the copies fetched of colleagues' ones, `notices`
+//! the account's notices, `urgent` a case turned into SMS texts (ADR 0027).
 
 mod blobs;
 mod cases;
+mod notices;
 mod outbox;
 mod rules;
 mod seal;
 mod store;
 mod sync;
+mod urgent;
 
 use automerge::ActorId;
 use rusqlite::Connection;
 
 pub use blobs::{AttachmentMeta, BlobCopy, BlobHere};
 pub use cases::{CaseFilter, CaseSummary, LocalRejection, SyncState};
+pub use notices::HeldNotice;
 pub use sync::{DEFAULT_PAGE_BYTES, MAX_PUSH_BYTES, SyncOutcome};
 
 use crate::access::Identity;

@@ -13,7 +13,7 @@ use super::{Replica, storage};
 use crate::access::Identity;
 use crate::{Error, Result};
 
-const SCHEMA: i64 = 5;
+const SCHEMA: i64 = 6;
 
 impl Replica {
     /// Opens (or creates) the store at `path`. A wrong key is an error, not garbage.
@@ -115,6 +115,18 @@ impl Replica {
             )
             .map_err(storage)?;
         }
+        if version < 6 {
+            // The account's notices, sealed, by the server's id; `reported`: the server has
+            // heard the user read it.
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS notices (
+                     id INTEGER PRIMARY KEY,
+                     entry BLOB NOT NULL,
+                     read INTEGER NOT NULL DEFAULT 0,
+                     reported INTEGER NOT NULL DEFAULT 0);",
+            )
+            .map_err(storage)?;
+        }
         // Hot statements are prepared once per connection, not on every call.
         conn.set_prepared_statement_cache_capacity(64);
         let seal = Sealer::new(key);
@@ -128,6 +140,12 @@ impl Replica {
         replica.load_meta()?;
         if version < 5 {
             replica.fill_outbox()?;
+        }
+        if version < 6 {
+            replica
+                .conn
+                .execute_batch("PRAGMA user_version = 6;")
+                .map_err(storage)?;
         }
         Ok(replica)
     }

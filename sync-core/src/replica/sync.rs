@@ -10,6 +10,7 @@ use serde_bytes::ByteBuf;
 use super::cases::{
     SyncState, decode_hashes, encode_hashes, load_doc, rejected_hashes, settle, store_doc,
 };
+use super::notices::take_notices;
 use super::outbox::{Queued, prune_outbox, queued_changes};
 use super::rules::take_rules;
 use super::seal::{Sealer, aad};
@@ -40,6 +41,8 @@ pub struct SyncOutcome {
     /// The rules in force lack a calendar year deadlines need now or soon (by the server's
     /// clock).
     pub calendar_warning: Option<CalendarWarning>,
+    /// Notices received.
+    pub notices: usize,
 }
 
 impl Replica {
@@ -112,6 +115,7 @@ impl Replica {
             budget = budget.saturating_sub(size);
             push.push(DocChanges { doc: id, changes });
         }
+        let (notices_after, notices_read) = self.notice_state()?;
         Ok(SyncRequest {
             device: who.device,
             request_id: uuid::Uuid::new_v4().to_string(),
@@ -120,6 +124,8 @@ impl Replica {
             push,
             want,
             rules: self.unreported_rules()?,
+            notices_after: Some(notices_after),
+            notices_read,
         })
     }
 
@@ -127,6 +133,8 @@ impl Replica {
     /// the new cursor land together or not at all.
     pub fn apply_sync_response(&mut self, resp: &SyncResponse, now: Millis) -> Result<SyncOutcome> {
         let cursor = self.cursor()?;
+        // The read marks the request carried (a mark made since rides the next one).
+        let (_, read_sent) = self.notice_state()?;
         let tx = self.conn.transaction().map_err(storage)?;
         let mut outcome = SyncOutcome {
             more: resp.more,
@@ -220,6 +228,8 @@ impl Replica {
         )
         .map_err(storage)?;
         let new_rules = take_rules(&tx, &self.seal, &self.rules, resp.rules.as_ref())?;
+        take_notices(&tx, &self.seal, &resp.notices, &read_sent)?;
+        outcome.notices = resp.notices.len();
         tx.commit().map_err(storage)?;
         if let Some(rules) = new_rules {
             outcome.new_rules = Some(rules.version());

@@ -192,6 +192,7 @@ impl MemoryHub {
             more,
             server_time: now,
             rules: None,
+            notices: Vec::new(),
         })
     }
 

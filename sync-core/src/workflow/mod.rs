@@ -20,6 +20,7 @@ mod state;
 
 pub use deadlines::{Deadlines, is_overdue, part_supervision_due, parts_due, supervision_due};
 pub use event::{CaseEvent, EventDraft, EventType, RETURN_VISIT_WAYS, Rating, Verdict};
+pub(crate) use prepare::prepare_as;
 pub use prepare::{CaseFacts, prepare};
 pub use rules::{MAX_NOTE_CHARS, RULES, Reach, Rule, check, rule};
 pub use state::{Part, WorkflowConflict, WorkflowState, fold};

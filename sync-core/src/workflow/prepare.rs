@@ -25,6 +25,20 @@ pub fn prepare(
     facts: CaseFacts<'_>,
     deadlines: &Deadlines<'_>,
 ) -> Result<CaseEvent> {
+    prepare_as(new_id(), events, draft, who, at, facts, deadlines)
+}
+
+/// [`prepare`] with the event's id given: an SMS report's first event must come out the same
+/// on the phone and on the server (`crate::sms`).
+pub(crate) fn prepare_as(
+    id: String,
+    events: &[CaseEvent],
+    draft: EventDraft,
+    who: &Identity,
+    at: Millis,
+    facts: CaseFacts<'_>,
+    deadlines: &Deadlines<'_>,
+) -> Result<CaseEvent> {
     let state = fold(events);
     let level = match draft.kind {
         EventType::Reported => draft.level.unwrap_or(Level::County),
@@ -38,7 +52,7 @@ pub fn prepare(
         _ => state.level,
     };
     let mut event = CaseEvent {
-        id: new_id(),
+        id,
         kind: draft.kind,
         by: who.user.clone(),
         role: who.role,

@@ -30,6 +30,8 @@ fn golden_request() -> SyncRequest {
             heads: vec![ByteBuf::from(vec![0xab; 32])],
         }],
         rules: None,
+        notices_after: None,
+        notices_read: vec![],
     }
 }
 
@@ -53,6 +55,7 @@ fn golden_response() -> SyncResponse {
         more: true,
         server_time: 1_790_000_000_000,
         rules: None,
+        notices: vec![],
     }
 }
 

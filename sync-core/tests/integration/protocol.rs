@@ -15,6 +15,8 @@ fn sample_request() -> SyncRequest {
         }],
         want: vec![],
         rules: None,
+        notices_after: None,
+        notices_read: vec![],
     }
 }
 

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -42,8 +43,12 @@ USERS = {
 class Server:
     """One `gridsync serve` on 127.0.0.1 with its own SQLite database; stop and start at will."""
 
-    def __init__(self, workdir: Path, blob_store: str = None, env: dict = None):
+    def __init__(
+        self, workdir: Path, blob_store: str = None, env: dict = None, serve_args: list = None
+    ):
         self.workdir = workdir
+        # Extra `gridsync serve` arguments, e.g. `--sms-config PATH`.
+        self.serve_args = list(serve_args or [])
         self.blob_store = blob_store or str(workdir / "blobs")
         self.env = dict(
             os.environ,
@@ -75,7 +80,10 @@ class Server:
     def start(self):
         assert self.proc is None, "already running"
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", "127.0.0.1:0", "--blob-store", self.blob_store],
+            [
+                BIN, "serve", "--listen", "127.0.0.1:0", "--blob-store", self.blob_store,
+                *self.serve_args,
+            ],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=self.log,
@@ -135,10 +143,124 @@ class Server:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return json.load(resp)
 
+    def request(self, method: str, path: str, body=None, headers: dict = None):
+        """Any request; answers (status, body bytes) whatever the status, never raising."""
+        data = None if body is None else json.dumps(body).encode()
+        hdrs = dict(headers or {})
+        if data is not None:
+            hdrs.setdefault("Content-Type", "application/json")
+        req = urllib.request.Request(self.url + path, data=data, headers=hdrs, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def console_login(self, user: str) -> str:
+        """Signs in to the review console with the form, as a browser would; returns the
+        `Cookie` header value of the session."""
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        form = urllib.parse.urlencode({"user": user, "password": PASSWORD}).encode()
+        req = urllib.request.Request(
+            self.url + "/console/login",
+            data=form,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            resp = opener.open(req, timeout=30)
+            headers, status = resp.headers, resp.status
+        except urllib.error.HTTPError as e:
+            headers, status = e.headers, e.code
+        assert status in (302, 303), f"console sign-in of {user} answered {status}"
+        for value in headers.get_all("Set-Cookie") or []:
+            pair = value.split(";", 1)[0]
+            if pair.startswith("gs_session="):
+                return pair
+        raise AssertionError(f"console sign-in of {user} set no session cookie")
+
+    def console_get(self, path: str, cookie: str):
+        """A console page with a session cookie: (status, HTML text)."""
+        status, body = self.request("GET", path, headers={"Cookie": cookie})
+        return status, body.decode("utf-8", "replace")
+
 
 @pytest.fixture
 def server(tmp_path):
     s = Server(tmp_path)
+    for user, (role, scope) in USERS.items():
+        s.add_user(user, role, scope)
+    s.start()
+    yield s
+    s.stop()
+    s.log.close()
+
+
+class FakeGateway:
+    """A county SMS gateway on 127.0.0.1 that accepts every outgoing SMS and keeps its body."""
+
+    def __init__(self):
+        import http.server
+
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                received.append(self.rfile.read(length).decode("utf-8", "replace"))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"ok": true}')
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/send"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+INBOUND_TOKEN = "inbound-secret"
+
+
+def write_sms_config(path: Path, gateway_url: str) -> Path:
+    """The county's SMS settings for `gridsync serve --sms-config` (no quiet hours)."""
+    path.write_text(
+        "[gateway]\n"
+        f'url = "{gateway_url}"\n'
+        """body = '{"to": "{to}", "text": "{text}", "id": "{id}"}'\n"""
+        'token = "gw-secret"\n'
+        "[inbound]\n"
+        f'token = "{INBOUND_TOKEN}"\n'
+        "[delivery]\n"
+        'quiet_hours = ""\n'
+        "daily_cap = 20\n"
+        'track_url = "https://example.invalid/track"\n'
+    )
+    return path
+
+
+@pytest.fixture
+def gateway():
+    g = FakeGateway()
+    yield g
+    g.close()
+
+
+@pytest.fixture
+def sms_server(tmp_path, gateway):
+    """A server with the county's SMS gateway configured (`--sms-config`)."""
+    config = write_sms_config(tmp_path / "sms.toml", gateway.url)
+    s = Server(tmp_path, serve_args=["--sms-config", str(config)])
     for user, (role, scope) in USERS.items():
         s.add_user(user, role, scope)
     s.start()
