@@ -12,11 +12,12 @@
 use std::time::Duration;
 
 use gridsync_core::assessment::{self, Trigger};
+use gridsync_core::notice;
 use gridsync_core::rules::Rules;
 use gridsync_core::workflow::{EventDraft, WorkflowState, part_supervision_due, supervision_due};
 use gridsync_core::{Identity, JurisdictionPath, Role, Status};
 
-use crate::store::{DeviceContext, Result, SERVER_DEVICE, Store, StoreError};
+use crate::store::{DeviceContext, Raised, Result, SERVER_DEVICE, Store, StoreError};
 
 /// The account name the server's own events carry.
 pub const SYSTEM_USER: &str = "system";
@@ -28,7 +29,13 @@ pub struct Pass {
     pub late: usize,
     /// `supervised` events written (the case's own and its parts').
     pub supervised: usize,
+    /// Reminder notices written (signing or deadline near, overdue).
+    pub reminded: usize,
 }
+
+/// How far back a pass still owes an overdue reminder: a pass missed for a while (a server
+/// down over a weekend) still reminds, while cases long overdue are not read at every pass.
+const REMIND_OVERDUE_WITHIN_MS: i64 = 3 * 24 * 3_600_000;
 
 #[derive(Debug)]
 pub struct Supervisor {
@@ -126,15 +133,40 @@ impl Supervisor {
             }
         }
         let raised = self.raise_overdue_after_county(&live.rules, now).await?;
-        if pass.supervised > 0 || raised > 0 {
+        pass.reminded = self.remind(now).await?;
+        if pass.supervised > 0 || raised > 0 || pass.reminded > 0 {
             tracing::info!(
                 late = pass.late,
                 supervised = pass.supervised,
                 raised,
+                reminded = pass.reminded,
                 "supervision pass"
             );
         }
         Ok(pass)
+    }
+
+    /// Reminds the holders of cases (and parts) whose deadline is near or just passed. Notices
+    /// are keyed by case, kind and deadline, so a reminder already written is not written again.
+    async fn remind(&self, now: i64) -> Result<usize> {
+        let ids = self
+            .store
+            .cases_due_between(now - REMIND_OVERDUE_WITHIN_MS, now + notice::DUE_WARNING_MS)
+            .await?;
+        let mut raised = Vec::new();
+        for id in ids {
+            let Some(doc) = self.store.case_doc(&id).await? else {
+                continue;
+            };
+            let case = doc.read()?;
+            let state = doc.workflow()?;
+            raised.extend(
+                notice::on_clock(&case, &state, now)
+                    .into_iter()
+                    .map(|d| Raised::of(&case, d)),
+            );
+        }
+        self.store.raise_notices(&raised, now).await
     }
 
     /// Records the open cases still not done N working days after the county supervised them
@@ -154,10 +186,10 @@ impl Supervisor {
                 assessment::findings(&case, triggers, rules.calendar(), now)
                     .into_iter()
                     .filter(|f| f.trigger == Trigger::OverdueAfterCounty)
-                    .map(|f| (id.clone(), f)),
+                    .map(|f| (case.clone(), f)),
             );
         }
-        self.store.raise_findings(&found).await
+        self.store.raise_findings(&found, now).await
     }
 
     /// Runs a pass every `every` until the process ends; a failed pass is logged and retried.

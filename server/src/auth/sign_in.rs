@@ -4,7 +4,9 @@
 //! device and account are still allowed.
 
 use automerge::ActorId;
-use gridsync_core::Identity;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gridsync_core::{Identity, sms};
 
 use super::tokens::{self, Claims, Keys};
 use crate::store::{self, DeviceContext, RefreshUse, Store, StoreError, UserRecord};
@@ -170,6 +172,14 @@ pub async fn sign_in(
             Some(secret)
         }
     };
+    // The secret also keys the device's urgent SMS reports; the server learns it only here,
+    // where it is presented or issued.
+    if let Some(secret) = new_secret.as_deref().or(req.device_secret) {
+        let key = URL_SAFE_NO_PAD.encode(sms::sms_key(secret));
+        store
+            .set_device_sms_key(req.device, &sms::device_tag(req.device), &key)
+            .await?;
+    }
     let family = uuid::Uuid::new_v4().to_string();
     let mut issued = issue(store, keys, identity, &family, now).await?;
     issued.device_secret = new_secret;

@@ -342,6 +342,7 @@ async fn open(
     let rows = FrontDoorRows {
         receipt: Some((number, code_hash)),
         order: None,
+        lookup_code: Some(receipt.code.clone()),
     };
     match state
         .store

@@ -448,6 +448,7 @@ async fn front_door(
         let rows = FrontDoorRows {
             receipt: Some((receipt.number.clone(), receipt.code_hash())),
             order: None,
+            lookup_code: Some(receipt.code.clone()),
         };
         store
             .open_case(&ctx, &clerk.who, &id, &mut doc, &rows, taxonomy, at)

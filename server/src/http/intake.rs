@@ -253,6 +253,7 @@ pub(super) async fn take_order(
                 case_id: case_id.clone(),
                 response,
             }),
+            lookup_code: Some(receipt.code.clone()),
         };
         match state
             .store

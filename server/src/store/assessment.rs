@@ -5,9 +5,12 @@
 use gridsync_core::assessment::{
     Decision, Duty, Finding, Period, TownshipRating, Trigger, Unit, UnitKind,
 };
+use gridsync_core::case::Case;
+use gridsync_core::notice;
 use gridsync_core::{Identity, JurisdictionPath, Level, Status};
 use sqlx::{Any, Row, Transaction};
 
+use super::notices::{Raised, write_notices};
 use super::sync::placeholders;
 use super::{Backend, Result, Store, StoreError};
 
@@ -143,15 +146,32 @@ fn record_key(case_id: &str, f: &Finding) -> String {
 pub(in crate::store) async fn write_findings(
     tx: &mut Transaction<'static, Any>,
     found: &[(&str, Finding)],
-) -> Result<u64> {
+) -> Result<Vec<NewRecord>> {
     let mut keyed: Vec<(String, &str, &Finding)> = found
         .iter()
         .map(|(id, f)| (record_key(id, f), *id, f))
         .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     keyed.dedup_by(|a, b| a.0 == b.0);
-    let mut new = 0;
+    let mut new = Vec::new();
     for chunk in keyed.chunks(FINDING_ROWS_PER_STATEMENT) {
+        // Which are new decides who hears of them (ADR 0027): asked first, under the feed lock.
+        let mut ask = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT record_key FROM accountability WHERE record_key IN ({})",
+            (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+        for (k, _, _) in chunk {
+            ask = ask.bind(k.as_str());
+        }
+        let known: std::collections::HashSet<String> = ask
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()?;
         let sql = format!(
             "INSERT INTO accountability (id, case_id, record_key, trigger_kind, unit_kind, unit, person,
                  events, raised_at)
@@ -172,9 +192,43 @@ pub(in crate::store) async fn write_findings(
                 .bind(f.events.join(" "))
                 .bind(f.at);
         }
-        new += query.execute(&mut **tx).await?.rows_affected();
+        query.execute(&mut **tx).await?;
+        new.extend(
+            chunk
+                .iter()
+                .filter(|(k, _, _)| !known.contains(k))
+                .map(|(k, id, f)| NewRecord {
+                    case_id: (*id).to_owned(),
+                    record_key: k.clone(),
+                    person: f.person.clone(),
+                }),
+        );
     }
     Ok(new)
+}
+
+/// The notices of new accountability records, on the cases among `cases`.
+pub(in crate::store) fn record_notices<'c>(
+    cases: impl Iterator<Item = &'c Case>,
+    new: &[NewRecord],
+) -> Vec<Raised> {
+    let by_id: std::collections::HashMap<&str, &Case> = cases.map(|c| (c.id.as_str(), c)).collect();
+    new.iter()
+        .filter_map(|r| by_id.get(r.case_id.as_str()).map(|c| (c, r)))
+        .flat_map(|(c, r)| {
+            notice::on_record(c, &r.record_key, r.person.as_deref())
+                .into_iter()
+                .map(|d| Raised::of(c, d))
+        })
+        .collect()
+}
+
+/// An accountability record this transaction raised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::store) struct NewRecord {
+    pub(in crate::store) case_id: String,
+    pub(in crate::store) record_key: String,
+    pub(in crate::store) person: Option<String>,
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -280,18 +334,25 @@ pub fn calendar_month(calendar: &gridsync_core::calendar::Calendar, month: &str)
 
 impl Store {
     /// Records the findings of cases (id, finding) not recorded yet; returns how many were new.
-    pub(crate) async fn raise_findings(&self, found: &[(String, Finding)]) -> Result<u64> {
+    pub(crate) async fn raise_findings(&self, found: &[(Case, Finding)], now: i64) -> Result<u64> {
         if found.is_empty() {
             return Ok(0);
         }
-        let found: Vec<(&str, Finding)> = found
+        let keyed: Vec<(&str, Finding)> = found
             .iter()
-            .map(|(id, f)| (id.as_str(), f.clone()))
+            .map(|(c, f)| (c.id.as_str(), f.clone()))
             .collect();
         let mut tx = self.begin_write().await?;
-        let new = write_findings(&mut tx, &found).await?;
+        // The feed lock: the records' notices are numbered in commit order.
+        sqlx::query("UPDATE counters SET value = value WHERE name = 'feed'")
+            .execute(&mut *tx)
+            .await?;
+        let new = write_findings(&mut tx, &keyed).await?;
+        let raised = record_notices(found.iter().map(|(c, _)| c), &new);
+        let sms = self.sms_writing();
+        write_notices(&mut tx, &raised, sms.as_ref(), now).await?;
         tx.commit().await?;
-        Ok(new)
+        Ok(new.len() as u64)
     }
 
     /// Duties of `kind` received in `period`, every unit (callers filter by what a reader sees),

@@ -430,6 +430,36 @@ impl Store {
 }
 
 impl Store {
+    /// Open cases whose deadline, or a part's, falls in `[from, to)`: where the clock's
+    /// reminders (due soon, overdue) may be owed.
+    pub async fn cases_due_between(&self, from: i64, to: i64) -> Result<Vec<String>> {
+        let mut sql = Sql::new();
+        let open: Vec<String> = gridsync_core::Status::ALL
+            .into_iter()
+            .filter(|s| s.is_open())
+            .map(|s| sql.arg(s.as_str()))
+            .collect();
+        let text = format!(
+            "SELECT id FROM cases
+             WHERE status IN ({}) AND ((due_at >= {from} AND due_at < {to})
+                 OR (parts_due_at >= {from} AND parts_due_at < {to}))
+             ORDER BY id",
+            open.join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(text));
+        for a in sql.args {
+            query = query.bind(a);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
+            .collect()
+    }
+}
+
+impl Store {
     /// The statistics cohort: cases `reader` may read within `scope`, received in
     /// `[from, to)`, patrol and household records left out; and the count of open cases in the
     /// scope past their deadline at `now`.

@@ -13,6 +13,9 @@ pub struct FrontDoorRows {
     pub receipt: Option<(String, String)>,
     /// The intake channel's work order this case answers.
     pub order: Option<IntakeOrder>,
+    /// The receipt's lookup code in clear, only for the requester's 已受理 SMS (kept in the SMS
+    /// outbox until the gateway takes it, then erased).
+    pub lookup_code: Option<String>,
 }
 
 /// One work order an intake channel sent.

@@ -12,6 +12,7 @@ mod cases;
 mod channels;
 mod front_door;
 mod migrate;
+mod notices;
 mod org;
 mod rules;
 mod sync;
@@ -34,6 +35,9 @@ pub use channels::{
     CHANNEL_KEY_PREFIX, ChannelRow, channel_key_hash, new_channel_id, valid_channel_id,
 };
 pub use front_door::{FrontDoorRows, IntakeOrder, ReceiptRow};
+pub use notices::{
+    HELD_CAP, HELD_QUIET, NoticeRow, Raised, SMS_PENDING, SMS_SENT, SMS_SKIPPED, SmsRow, SmsWriting,
+};
 pub use rules::{LiveRules, RulesChange};
 pub use sync::{
     DEVICE_BUDGET_BYTES, DeviceQuarantine, JudgedPush, KEEP_HEAD_BYTES, KEEP_WHOLE_BYTES, PullPage,
@@ -112,6 +116,8 @@ pub struct Store {
     /// memory while it waits for the feed lock, so their number bounds the server's memory.
     pushes: std::sync::Arc<tokio::sync::Semaphore>,
     rules_cache: std::sync::Arc<rules::RulesCache>,
+    /// SMS rows are written only while a gateway is configured (ADR 0027).
+    sms: std::sync::Arc<std::sync::RwLock<Option<SmsWriting>>>,
 }
 
 /// Pushes judged or stored at once per server: enough to judge on every core while one holds
@@ -177,6 +183,7 @@ impl Store {
             cache: std::sync::Arc::new(cache::DocCache::new(cache::DEFAULT_CAPACITY)),
             pushes: std::sync::Arc::new(tokio::sync::Semaphore::new(PUSHES_IN_FLIGHT)),
             rules_cache: Default::default(),
+            sms: Default::default(),
         })
     }
 

@@ -185,6 +185,30 @@ impl Store {
         Ok(())
     }
 
+    /// Version `version` of the rules, as a phone that holds it judges with them (an urgent SMS
+    /// report's deadlines); `None` when there never was such a version.
+    pub async fn rules_version(&self, version: u64) -> Result<Option<Rules>> {
+        let live = self.rules().await?;
+        if live.rules.version() == version {
+            return Ok(Some(live.rules.clone()));
+        }
+        let row = sqlx::query("SELECT body FROM rules WHERE version = $1")
+            .bind(version as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => {
+                let body: String = r.try_get(0)?;
+                Rules::from_toml(version, &body)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt(format!("rules version {version}: {e}")))
+            }
+            // A phone that never received rules holds the build's own, version 0.
+            None if version == Rules::builtin().version() => Ok(Some(Rules::builtin().clone())),
+            None => Ok(None),
+        }
+    }
+
     /// Every version, newest first.
     pub async fn rules_history(&self) -> Result<Vec<RulesChange>> {
         let rows = sqlx::query(

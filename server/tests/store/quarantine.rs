@@ -30,6 +30,8 @@ async fn push_raw(store: &Store, device: &str, changes: Vec<Vec<u8>>) -> usize {
         }],
         want: vec![],
         rules: None,
+        notices_after: None,
+        notices_read: vec![],
     };
     let resp = store.sync(&ctx, &ctx.users[0], &req, T0).await.unwrap();
     assert!(resp.accepted.is_empty());

@@ -64,6 +64,7 @@ fn file(server: &Server) -> Filed {
         let rows = FrontDoorRows {
             receipt: Some((receipt.number.clone(), receipt.code_hash())),
             order: None,
+            lookup_code: None,
         };
         state
             .store

@@ -11,7 +11,8 @@ use super::judge::{CaseVerdict, Written};
 use super::projection::Projection;
 use super::quarantine;
 use super::{CHANGE_ROWS_PER_STATEMENT, DOC_ROWS_PER_STATEMENT, placeholders};
-use crate::store::{Backend, DeviceContext, Result, Store};
+use crate::store::notices::write_notices;
+use crate::store::{Backend, DeviceContext, Raised, Result, SmsWriting, Store};
 
 impl Store {
     /// Number of accepted changes in the log.
@@ -39,6 +40,9 @@ pub(super) struct FeedTx {
     /// The rules in force as this server last read them (no query): the projection raises the
     /// accountability records their triggers find.
     rules: std::sync::Arc<crate::store::LiveRules>,
+    /// The notices the written steps raise, written at the commit (ADR 0027).
+    notices: Vec<Raised>,
+    sms: Option<SmsWriting>,
 }
 
 /// One accepted change, as `changes` stores it.
@@ -79,6 +83,8 @@ impl FeedTx {
             docs: Vec::new(),
             doc_index: std::collections::HashMap::new(),
             rules: store.rules_now(),
+            notices: Vec::new(),
+            sms: store.sms_writing(),
         })
     }
 
@@ -128,8 +134,12 @@ impl FeedTx {
             doc,
             snapshot,
             projection,
+            notices,
         }) = written
         {
+            let (case, _) = projection.case_and_workflow();
+            self.notices
+                .extend(notices.into_iter().map(|d| Raised::of(case, d)));
             // Who added each reference decides whether it lets the case's readers see the blob.
             for sha256 in &verdict.added_attachments {
                 sqlx::query(
@@ -221,15 +231,27 @@ impl FeedTx {
                     .bind(r.seq);
             }
             query.execute(&mut *self.tx).await?;
-            Projection::write_all(
+            let records = Projection::write_all(
                 &mut self.tx,
                 rows.iter().map(|r| (r.id.as_str(), r.seq, &r.projection)),
                 now,
                 &self.rules.rules,
             )
             .await?;
+            self.notices.extend(records);
         }
+        write_notices(&mut self.tx, &self.notices, self.sms.as_ref(), now).await?;
         Ok(())
+    }
+
+    /// A notice to write with this transaction.
+    pub(super) fn raise(&mut self, raised: Raised) {
+        self.notices.push(raised);
+    }
+
+    /// The settings SMS rows are written with, if a gateway is configured.
+    pub(super) fn sms(&self) -> Option<&SmsWriting> {
+        self.sms.as_ref()
     }
 
     pub(super) async fn commit(mut self, store: &Store, device: &str, now: i64) -> Result<()> {

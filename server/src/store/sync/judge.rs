@@ -3,8 +3,12 @@
 
 use gridsync_core::Identity;
 use gridsync_core::admission::{DeviceAuthority, Verdict, admit};
+use std::collections::HashSet;
+
 use gridsync_core::case::CaseDoc;
+use gridsync_core::notice::{self, NoticeDraft};
 use gridsync_core::taxonomy::Taxonomy;
+use gridsync_core::workflow::CaseEvent;
 use serde_bytes::ByteBuf;
 
 use super::projection::Projection;
@@ -26,6 +30,8 @@ pub(super) struct Written {
     pub(super) doc: CaseDoc,
     pub(super) snapshot: Vec<u8>,
     pub(super) projection: Projection,
+    /// Who hears of the steps this write added (computed here, outside the feed lock).
+    pub(super) notices: Vec<NoticeDraft>,
 }
 
 /// Runs admission for one case of a push and prepares what it writes (CPU only, no database).
@@ -44,16 +50,31 @@ pub(super) fn judge_case(
         actors: &ctx.actors,
         users: std::slice::from_ref(writer),
     };
+    let before: HashSet<String> = current
+        .as_ref()
+        .map(|d| d.event_ids().into_iter().collect())
+        .unwrap_or_default();
     let mut verdict = admit(current.as_mut(), doc_id, changes, &authority, taxonomy);
     let written = match (verdict.doc.take(), verdict.case.take()) {
-        (Some(mut doc), Some(case)) => Some(Written {
-            snapshot: verdict
-                .snapshot
-                .take()
-                .unwrap_or_else(|| doc.save_uncompressed()),
-            projection: Projection::of(&doc, case)?,
-            doc,
-        }),
+        (Some(mut doc), Some(case)) => {
+            let projection = Projection::of(&doc, case)?;
+            let (case, workflow) = projection.case_and_workflow();
+            let added: Vec<&CaseEvent> = case
+                .events
+                .iter()
+                .filter(|e| !before.contains(&e.id))
+                .collect();
+            let notices = notice::on_events(case, workflow, &added);
+            Some(Written {
+                snapshot: verdict
+                    .snapshot
+                    .take()
+                    .unwrap_or_else(|| doc.save_uncompressed()),
+                projection,
+                doc,
+                notices,
+            })
+        }
         _ => None,
     };
     Ok(CaseVerdict {

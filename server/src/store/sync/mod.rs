@@ -28,6 +28,10 @@ pub use quarantine::{
 };
 pub use release::Released;
 
+/// At most this many notices ride one response (and are marked read from one request); the
+/// rest come with the next sync.
+const NOTICES_PER_SYNC: usize = 100;
+
 impl Store {
     /// One round trip: the push committed, then the pull read, as one response. `reader` is the
     /// signed-in account the request speaks for; it decides what comes back. Pushes are judged
@@ -47,6 +51,19 @@ impl Store {
         let page = self
             .pull(reader, &ctx.device, req.cursor, &req.want, req.page_bytes)
             .await?;
+        // Notices ride the same round trip; an app that does not ask (an older one) gets none.
+        let notices = match req.notices_after {
+            None => Vec::new(),
+            Some(after) => {
+                if !req.notices_read.is_empty() {
+                    let read = &req.notices_read[..req.notices_read.len().min(NOTICES_PER_SYNC)];
+                    self.mark_notices_read(&reader.user, Some(read), now)
+                        .await?;
+                }
+                self.notices_after(&reader.user, after, NOTICES_PER_SYNC as i64)
+                    .await?
+            }
+        };
         Ok(SyncResponse {
             accepted,
             rejected,
@@ -55,6 +72,7 @@ impl Store {
             more: page.more,
             server_time: now,
             rules: self.rules_for(&ctx.device, req.rules, &live.rules).await?,
+            notices,
         })
     }
 

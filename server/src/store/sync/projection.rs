@@ -9,7 +9,8 @@ use gridsync_core::workflow::{self, WorkflowState};
 use sqlx::{Any, Transaction};
 
 use super::placeholders;
-use crate::store::assessment::{write_duties, write_findings};
+use crate::store::Raised;
+use crate::store::assessment::{record_notices, write_duties, write_findings};
 use crate::store::{Backend, Result};
 
 /// Writes the case's row of the projection, derived from its document only.
@@ -47,6 +48,10 @@ impl Projection {
         })
     }
 
+    pub(super) fn case_and_workflow(&self) -> (&Case, &WorkflowState) {
+        (&self.case, &self.workflow)
+    }
+
     async fn write(
         &self,
         tx: &mut Transaction<'static, Any>,
@@ -56,22 +61,23 @@ impl Projection {
         rules: &Rules,
     ) -> Result<()> {
         self.write_blobs(tx, id).await?;
-        Projection::write_all(tx, [(id, seq, self)], updated_at, rules).await
+        Projection::write_all(tx, [(id, seq, self)], updated_at, rules).await?;
+        Ok(())
     }
 
     /// The projection rows of several cases, one statement (at most
     /// [`DOC_ROWS_PER_STATEMENT`](super::DOC_ROWS_PER_STATEMENT)), then their duties and the
     /// accountability records their logs raise under `rules` as of `updated_at` (a few
-    /// statements for the whole batch).
+    /// statements for the whole batch). Returns the notices of the records that are new.
     pub(super) async fn write_all<'p>(
         tx: &mut Transaction<'static, Any>,
         rows: impl IntoIterator<Item = (&'p str, i64, &'p Projection)>,
         updated_at: i64,
         rules: &Rules,
-    ) -> Result<()> {
+    ) -> Result<Vec<Raised>> {
         let rows: Vec<(&str, i64, &Projection)> = rows.into_iter().collect();
         if rows.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         Projection::write_rows(tx, &rows, updated_at).await?;
         write_duties(
@@ -90,8 +96,8 @@ impl Projection {
                     .map(move |f| (*id, f))
             })
             .collect();
-        write_findings(tx, &found).await?;
-        Ok(())
+        let new = write_findings(tx, &found).await?;
+        Ok(record_notices(rows.iter().map(|(_, _, p)| &p.case), &new))
     }
 
     /// The `cases` rows, one statement.

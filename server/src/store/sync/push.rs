@@ -3,6 +3,7 @@
 
 use gridsync_core::Identity;
 use gridsync_core::case::CaseDoc;
+use gridsync_core::notice::{self, Audience, NoticeDraft, NoticeKind};
 use gridsync_core::protocol::{DocAck, DocChanges, Rejection};
 use gridsync_core::taxonomy::Taxonomy;
 use serde_bytes::ByteBuf;
@@ -12,7 +13,7 @@ use super::feed::FeedTx;
 use super::judge::{CaseVerdict, judge_case};
 use super::{DOC_ROWS_PER_STATEMENT, load_doc, load_doc_at, placeholders};
 use crate::store::front_door::FrontDoorRows;
-use crate::store::{Backend, DeviceContext, Result, Store, StoreError};
+use crate::store::{Backend, DeviceContext, Raised, Result, Store, StoreError};
 
 impl Store {
     /// Judges every case `writer` pushed with [`admit`] and stores the outcome in one transaction:
@@ -185,6 +186,21 @@ impl Store {
             });
         }
         rows.write(&mut feed.tx, id, now).await?;
+        if let (Some((no, _)), Some(code), Some(sms)) =
+            (&rows.receipt, &rows.lookup_code, feed.sms())
+        {
+            let case = doc.read()?;
+            let text = notice::requester_text(NoticeKind::Received, no, code, &sms.track_url);
+            let draft = NoticeDraft {
+                key: format!("{id}:received:{no}"),
+                kind: NoticeKind::Received,
+                audience: Audience::Requester,
+                detail: String::new(),
+            };
+            let mut raised = Raised::of(&case, draft);
+            raised.requester_text = Some(text);
+            feed.raise(raised);
+        }
         feed.commit(self, &ctx.device, now).await?;
         Ok(())
     }
