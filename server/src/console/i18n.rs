@@ -8,6 +8,7 @@ use gridsync_core::{CaseKind, Level, Role, Status};
 mod assessment;
 mod front_door;
 mod joint;
+mod notices;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -51,6 +52,7 @@ impl Lang {
             .iter()
             .chain(front_door::STRINGS)
             .chain(assessment::STRINGS)
+            .chain(notices::STRINGS)
             .find(|(k, _, _)| *k == key)
             .map(|(_, zh, en)| if self == Lang::Zh { *zh } else { *en })
             .unwrap_or(key)
@@ -89,6 +91,14 @@ impl Lang {
     pub fn source(self, s: &str) -> String {
         match (self, gridsync_core::Source::parse(s)) {
             (Lang::Zh, Some(x)) => x.name_zh().to_owned(),
+            _ => english(s),
+        }
+    }
+
+    /// A notice's kind in words (转办 …); a kind this build does not know reads as its code.
+    pub fn notice_kind(self, s: &str) -> String {
+        match (self, gridsync_core::notice::NoticeKind::parse(s)) {
+            (Lang::Zh, Some(k)) => k.name_zh().to_owned(),
             _ => english(s),
         }
     }

@@ -13,6 +13,7 @@ mod devices;
 mod error;
 mod i18n;
 mod names;
+mod notices;
 mod quarantine;
 mod register;
 mod rules;
@@ -56,6 +57,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(assessment::routes())
         .merge(accountability::routes())
         .merge(devices::routes())
+        .merge(notices::routes())
         .merge(rules::routes())
         .merge(quarantine::routes())
         .merge(register::routes())
@@ -73,6 +75,8 @@ pub struct Reviewer {
     pub calendar_warning: Option<CalendarWarning>,
     /// Areas and people by name, for this page.
     pub names: names::Names,
+    /// The account's unread notices (the frame's badge).
+    pub unread: i64,
 }
 
 /// A console request without a valid session goes to the sign-in page.
@@ -146,11 +150,17 @@ impl FromRequestParts<Arc<AppState>> for Reviewer {
         let names = names::Names::load(&state.store, lang)
             .await
             .map_err(|_| SignIn)?;
+        let unread = state
+            .store
+            .unread_notices(&who.user)
+            .await
+            .map_err(|_| SignIn)?;
         Ok(Reviewer {
             who,
             lang,
             calendar_warning,
             names,
+            unread,
         })
     }
 }
@@ -310,6 +320,13 @@ pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
                         }
                         @if r.who.role.manages_quarantine() {
                             a #nav-quarantine href="/console/quarantine" class=(if current == "quarantine" { "on" } else { "" }) { (l.t("quarantine")) }
+                        }
+                        @if r.who.role.sees_sms_delivery() {
+                            a #nav-sms href="/console/sms" class=(if current == "sms_delivery" { "on" } else { "" }) { (l.t("sms_delivery")) }
+                        }
+                        a #nav-notices href="/console/notices" class=(if current == "notices" { "on" } else { "" }) {
+                            (l.t("notices"))
+                            @if r.unread > 0 { " " span.badge.late #nav-unread { (r.unread) } }
                         }
                         @if r.who.role.manages_rules() {
                             a #nav-rules href="/console/rules" class=(if current == "rules" { "on" } else { "" }) { (l.t("rules")) }

@@ -1,6 +1,6 @@
 //! The HTTP API, one module and one `router()` per concern: sign-in ([`auth`]), sync, the
 //! reviewers' case reads ([`cases`]), figures ([`reports`]), photos ([`blobs`]), operations
-//! ([`ops`]) and the OpenAPI description ([`openapi`]). Handlers take the caller as a
+//! ([`ops`]), the SMS gateway's inbound route ([`sms`]) and the OpenAPI description ([`openapi`]). Handlers take the caller as a
 //! [`SignedIn`] and fail with one [`ApiError`]; what they share is [`AppState`]. `crate::app`
 //! puts these routes and the console's behind [`guarded`].
 
@@ -13,6 +13,7 @@ pub mod intake;
 pub mod openapi;
 pub mod ops;
 pub mod reports;
+pub mod sms;
 pub mod state;
 pub mod sync;
 
@@ -48,6 +49,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .merge(reports::router())
         .merge(blobs::router())
         .merge(intake::router())
+        .merge(sms::router())
 }
 
 /// `routes` behind the body limits and with every error as JSON (see [`json_errors`]).

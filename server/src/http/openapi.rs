@@ -9,7 +9,7 @@ use super::auth::{LoginRequest, RefreshRequest, TokenResponse};
 use super::cases::CaseDetail;
 use super::error::ErrorBody;
 use super::state::AppState;
-use super::{auth, blobs, cases, intake, ops, reports, sync};
+use super::{auth, blobs, cases, intake, ops, reports, sms, sync};
 use crate::patrol::Coverage;
 use crate::stats::Stats;
 use crate::store::{CasePage, HistoryEntry};
@@ -24,9 +24,10 @@ pub fn router() -> Router<Arc<AppState>> {
     info(title = "gridsync", description = "Offline case capture for grid workers, merged into the township's case store. The sync body is a binary envelope described in docs/PROTOCOL.md."),
     paths(ops::healthz, ops::readyz, ops::metrics, auth::login, auth::refresh, auth::logout, sync::sync, cases::list_cases, cases::case_detail,
         reports::stats, reports::patrol_coverage, blobs::head_blob, blobs::put_blob, blobs::get_blob,
-        intake::take_order, intake::order_progress),
+        intake::take_order, intake::order_progress, sms::inbound_sms),
     components(schemas(ErrorBody, LoginRequest, TokenResponse, RefreshRequest, CaseDetail, CasePage, crate::store::CaseRow, HistoryEntry, Stats, crate::stats::Rate, crate::stats::Breakdown, Coverage, crate::patrol::Period, super::ops::Readiness, super::ops::Warning,
-        intake::IntakeRequest, intake::Requester, intake::IntakeReceipt, intake::IntakeProgress, intake::IntakeStep)),
+        intake::IntakeRequest, intake::Requester, intake::IntakeReceipt, intake::IntakeProgress, intake::IntakeStep,
+        sms::InboundSms, sms::InboundAnswer)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]
@@ -54,6 +55,16 @@ impl utoipa::Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("gsk_ channel key")
+                    .build(),
+            ),
+        );
+        // The county SMS gateway's inbound token (`--sms-config`), on `/v1/sms/inbound` only.
+        components.add_security_scheme(
+            "sms_inbound",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("inbound token")
                     .build(),
             ),
         );

@@ -34,6 +34,9 @@ pub struct AppState {
     pub intake_limit: RateLimiter,
     /// Wrong lookups on the progress page (`limit::TRACK_WRONG_PER_RECEIPT`, …).
     pub track_guesses: limit::GuessLimit,
+    /// The token the SMS gateway presents on `/v1/sms/inbound` (`--sms-config`); without one
+    /// the route is off.
+    pub sms_inbound_token: Option<String>,
     /// Added to the system clock where the server judges dates (the calendar warning), so
     /// tests can stand on 1 December; 0 in service.
     clock_offset_ms: std::sync::atomic::AtomicI64,
@@ -44,6 +47,12 @@ impl AppState {
     pub fn with_server_device(self, device: crate::store::DeviceContext) -> Self {
         // A fresh cell: setting it cannot fail.
         let _ = self.server_device.set(device);
+        self
+    }
+
+    /// Takes urgent SMS reports from a gateway presenting `token`.
+    pub fn with_sms_inbound(mut self, token: Option<String>) -> Self {
+        self.sms_inbound_token = token;
         self
     }
 
@@ -74,6 +83,7 @@ impl AppState {
             upload_limit: RateLimiter::upload_bytes(limit::UPLOAD_MIB_PER_HOUR),
             intake_limit: RateLimiter::new(limit::INTAKE_BURST, limit::INTAKE_PER_MINUTE),
             track_guesses: limit::GuessLimit::default(),
+            sms_inbound_token: None,
             clock_offset_ms: std::sync::atomic::AtomicI64::new(0),
         }
     }

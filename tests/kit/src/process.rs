@@ -18,8 +18,20 @@ impl ServerProcess {
     /// Starts `bin` on `db_url` with its blobs under `blobs`, without the supervision clock,
     /// logging at `rust_log` to this process's standard error; returns once it listens.
     pub fn start(bin: &Path, db_url: &str, blobs: &Path, rust_log: &str) -> anyhow::Result<Self> {
+        ServerProcess::start_with(bin, db_url, blobs, rust_log, &[])
+    }
+
+    /// As [`ServerProcess::start`], with more `serve` arguments (`--sms-config FILE`).
+    pub fn start_with(
+        bin: &Path,
+        db_url: &str,
+        blobs: &Path,
+        rust_log: &str,
+        args: &[&std::ffi::OsStr],
+    ) -> anyhow::Result<Self> {
         let mut child = Command::new(bin)
             .args(["serve", "--listen", "127.0.0.1:0", "--supervise-every", "0"])
+            .args(args)
             .arg("--blob-store")
             .arg(blobs)
             .env("DATABASE_URL", db_url)

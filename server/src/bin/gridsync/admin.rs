@@ -49,6 +49,18 @@ pub enum UserCommand {
         #[arg(long)]
         enable: bool,
     },
+    /// Sets an account's number for SMS notices (`-` clears it) and whether it takes them.
+    Sms {
+        id: String,
+        /// Digits, optionally after `+` (e.g. 13800000001 or +8613800000001); `-` clears it.
+        #[arg(long)]
+        phone: Option<String>,
+        /// No SMS notices to this account (notices in the app and console continue).
+        #[arg(long, conflicts_with = "opt_in")]
+        opt_out: bool,
+        #[arg(long)]
+        opt_in: bool,
+    },
     /// Lists accounts.
     List,
 }
@@ -160,6 +172,40 @@ pub async fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
                 Some(p) => println!("updated {id} ({what}); password (shown once): {p}"),
                 None => println!("updated {id} ({what})"),
             }
+        }
+        UserCommand::Sms {
+            id,
+            phone,
+            opt_out,
+            opt_in,
+        } => {
+            let now = gridsync_server::now_ms();
+            if store.user(&id).await?.is_none() {
+                anyhow::bail!("unknown_user: no account {id}");
+            }
+            if let Some(phone) = phone {
+                let phone = (phone != "-").then_some(phone);
+                if let Some(p) = &phone
+                    && !valid_phone(p)
+                {
+                    anyhow::bail!(
+                        "bad_phone: {p:?} is not a phone number (digits, optionally after +)"
+                    );
+                }
+                store.set_user_phone(&id, phone.as_deref()).await?;
+                store.audit("cli", "sms_phone_set", &id, "", now).await?;
+            }
+            if opt_out || opt_in {
+                store.set_sms_opt_out(&id, opt_out).await?;
+                let action = if opt_out { "sms_opt_out" } else { "sms_opt_in" };
+                store.audit("cli", action, &id, "cli", now).await?;
+            }
+            let (phone, out) = store.user_sms(&id).await?.unwrap_or((None, false));
+            println!(
+                "{id}: SMS to {} ({})",
+                phone.as_deref().unwrap_or("no number"),
+                if out { "opted out" } else { "on" }
+            );
         }
         UserCommand::List => {
             for u in store.users().await? {
@@ -275,6 +321,12 @@ async fn usable(store: &Store, account: &UserRecord) -> anyhow::Result<()> {
 }
 
 /// A role a person may hold (`system` is the server's own actor, never a person).
+/// A number an SMS gateway takes: 5–20 digits, optionally after `+`.
+fn valid_phone(p: &str) -> bool {
+    let digits = p.strip_prefix('+').unwrap_or(p);
+    (5..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn person_role(role: &str) -> anyhow::Result<Role> {
     match Role::parse(role).filter(|r| r.is_person()) {
         Some(r) => Ok(r),

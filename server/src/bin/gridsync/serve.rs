@@ -1,5 +1,5 @@
 //! `gridsync serve`: the store, the rules, the blob store, the supervision clock and the
-//! upload sweeper, wired to one router and served until a signal stops it.
+//! upload sweeper, the SMS delivery loop, wired to one router and served until a signal stops it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +9,8 @@ use anyhow::Context;
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_server::auth::Keys;
 use gridsync_server::blobs::BlobStore;
-use gridsync_server::store::Store;
+use gridsync_server::sms::{Delivery, SmsConfig};
+use gridsync_server::store::{SmsWriting, Store};
 use gridsync_server::supervision::Supervisor;
 use gridsync_server::{AppState, app, now_ms};
 
@@ -45,6 +46,10 @@ pub struct ServeArgs {
     /// (more answers `429 rate_limited`; the phone sends the rest at its next sync).
     #[arg(long, env = "GRIDSYNC_UPLOAD_MIB_PER_HOUR", default_value_t = gridsync_server::limit::UPLOAD_MIB_PER_HOUR)]
     pub upload_mib_per_hour: u32,
+    /// The county's SMS settings (gateway, inbound token, quiet hours, daily cap; a TOML file,
+    /// see docs/OPERATIONS.md). Without it no SMS is written or sent and the inbound route is off.
+    #[arg(long, env = "GRIDSYNC_SMS_CONFIG")]
+    pub sms_config: Option<PathBuf>,
     /// On an empty database, seed a demo county (accounts, a few hundred cases) first.
     #[arg(long)]
     pub demo: bool,
@@ -59,8 +64,13 @@ pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         blob_store,
         abandon_uploads_after,
         upload_mib_per_hour,
+        sms_config,
         demo,
     } = args;
+    // Read first: a broken file stops the server before it serves anything.
+    let sms = sms_config
+        .map(|path| SmsConfig::load(&path, |k| std::env::var(k).ok()))
+        .transpose()?;
     let blobs = BlobStore::open(&blob_store)
         .with_context(|| format!("opening the blob store {blob_store}"))?;
     store.ensure_rules(now_ms()).await?;
@@ -89,11 +99,19 @@ pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
             .spawn(std::time::Duration::from_secs(supervise_every));
     }
     BlobStore::spawn_sweeper(store.clone(), abandon_uploads_after);
+    let inbound_token = sms.as_ref().and_then(|c| c.inbound_token.clone());
+    if let Some(config) = sms {
+        store.set_sms_writing(Some(SmsWriting {
+            track_url: config.delivery.track_url.clone(),
+        }));
+        Delivery::new(store.clone(), config)?.spawn();
+    }
     let keys = Keys::load_or_create(&store).await?;
     let state = Arc::new(
         AppState::new(store, keys)
             .with_blobs(blobs)
             .with_upload_mib_per_hour(upload_mib_per_hour)
+            .with_sms_inbound(inbound_token)
             .with_server_device(device),
     );
     let listener = tokio::net::TcpListener::bind(listen)

@@ -176,6 +176,7 @@ pub(super) async fn detail(
             @if let Some(o) = &wf.owner { " · " (l.t("owner")) " " (r.names.who(o)) }
             @if let Some(d) = &wf.department { " · " (l.t("department")) " " span #case-department data-code=(d) { (department_name(&state, l, d)) } }
             @if wf.accountability { " · " span.badge.acc { (l.t("accountability")) } }
+            @if gridsync_core::sms::reported_by_sms(&case) { " · " span.badge.late #sms-reported { (l.t("sms_reported")) } }
         }
         section.fields {
             table {
