@@ -37,6 +37,8 @@ use gridsync_testkit::process::ServerProcess;
 use sqlx::Row;
 use tokio::runtime::Runtime;
 
+mod sms;
+
 const BIN: &str = env!("CARGO_BIN_EXE_gridsync");
 const KEY: [u8; 32] = [9; 32];
 const PASSWORD: &str = "崩溃-2026-secret";

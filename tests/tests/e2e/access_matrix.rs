@@ -763,6 +763,8 @@ fn pull(server: &Server, who: Option<&Phone>, case: &str) -> String {
             push: vec![],
             want: std::mem::take(&mut want),
             rules: None,
+            notices_after: None,
+            notices_read: vec![],
         };
         let (status, body) = post_sync(server, token, &encode_request(&req).unwrap());
         if status != 200 {
@@ -805,6 +807,8 @@ fn write(
                 push: vec![],
                 want: vec![],
                 rules: None,
+                notices_after: None,
+                notices_read: vec![],
             };
             let (status, _) = post_sync(server, token, &encode_request(&req).unwrap());
             return status.to_string();
@@ -832,6 +836,8 @@ fn write(
         }],
         want: vec![],
         rules: None,
+        notices_after: None,
+        notices_read: vec![],
     };
     let (status, body) = post_sync(server, token, &encode_request(&req).unwrap());
     if status != 200 {

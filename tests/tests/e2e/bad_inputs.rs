@@ -256,6 +256,8 @@ fn push(device: &str, doc: &str, changes: Vec<Vec<u8>>) -> Vec<u8> {
         }],
         want: vec![],
         rules: None,
+        notices_after: None,
+        notices_read: vec![],
     })
     .unwrap()
 }
@@ -441,6 +443,8 @@ impl World {
             push: vec![],
             want: vec![],
             rules: None,
+            notices_after: None,
+            notices_read: vec![],
         })
         .unwrap()
     }
