@@ -45,7 +45,7 @@ pub enum Error {
     /// The local store failed (I/O, SQLite, decryption).
     #[error("storage: {0}")]
     Storage(String),
-    /// An urgent SMS report that cannot be made or read (`crate::sms`); `code` is one of
+    /// An urgent SMS report that cannot be made or read (the `sms` module); `code` is one of
     /// `sms_malformed`, `sms_not_sendable`.
     #[error("SMS report: {reason}")]
     Sms { code: &'static str, reason: String },

@@ -1,5 +1,5 @@
 //! The county's SMS settings (`gridsync serve --sms-config FILE`, a TOML file; see
-//! `docs/OPERATIONS.md`). Secrets may come from the environment instead of the file
+//! README.md, "Notices and SMS"). Secrets may come from the environment instead of the file
 //! (`GRIDSYNC_SMS_TOKEN`, `GRIDSYNC_SMS_HMAC_KEY`, `GRIDSYNC_SMS_INBOUND_TOKEN`); a broken file
 //! stops `serve` with a message naming the file and the field.
 

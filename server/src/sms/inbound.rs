@@ -145,11 +145,19 @@ async fn open(store: &Store, signed: &SignedReport, now: i64) -> Result<Inbound,
         .ok_or_else(|| mismatch("the report names rules this server never had"))?;
     let live = store.rules().await.map_err(internal)?;
     // The reporter is one of the device's accounts and the actor one of its actors: the one
-    // pair whose first change has the hash the SMS carries.
+    // pair whose first change has the hash the SMS carries. An account that may not report
+    // this case at all (out of its scope) builds no change; if no account does, that refusal
+    // is the answer. Nothing is lost by it: the case is still on the phone, whose sync will be
+    // refused and quarantined like any change.
+    let mut refused = None;
     for who in &ctx.users {
         for actor in &ctx.actors {
-            let Ok((mut doc, first)) = report.stub(actor.clone(), who, &rules.deadlines()) else {
-                continue;
+            let (mut doc, first) = match report.stub(actor.clone(), who, &rules.deadlines()) {
+                Ok(built) => built,
+                Err(e) => {
+                    refused.get_or_insert_with(|| Refusal::new(422, e.code(), e.to_string()));
+                    continue;
+                }
             };
             if UrgentReport::stub_mark(&first) != report.stub {
                 continue;
@@ -179,9 +187,9 @@ async fn open(store: &Store, signed: &SignedReport, now: i64) -> Result<Inbound,
             };
         }
     }
-    Err(mismatch(
-        "no account of the device builds the change the report describes",
-    ))
+    Err(refused.unwrap_or_else(|| {
+        mismatch("no account of the device builds the change the report describes")
+    }))
 }
 
 fn replayed() -> Refusal {

@@ -454,10 +454,12 @@ impl Store {
         Ok(())
     }
 
-    /// How many SMS went to `number` since `since` (the daily cap).
+    /// How many non-urgent SMS went to `number` since `since` (the daily cap: urgent ones are
+    /// neither held by it nor counted against it).
     pub async fn sms_sent_since(&self, number: &str, since: i64) -> Result<i64> {
         Ok(sqlx::query(
-            "SELECT count(*) FROM sms_outbox WHERE to_number = $1 AND state = $2 AND sent_at >= $3",
+            "SELECT count(*) FROM sms_outbox
+             WHERE to_number = $1 AND state = $2 AND sent_at >= $3 AND urgent = 0",
         )
         .bind(number)
         .bind(SMS_SENT)

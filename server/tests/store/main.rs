@@ -9,6 +9,7 @@ mod accounts;
 mod assessment;
 mod case_loop;
 mod hub;
+mod notices;
 mod org;
 mod patrols;
 mod quarantine;

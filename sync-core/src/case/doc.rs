@@ -48,7 +48,7 @@ impl CaseDoc {
 
     /// A creation that comes out byte for byte the same wherever it is made from the same
     /// inputs: the `reported` event's id is given, and `extra` is written in the same change
-    /// (an SMS report, `crate::sms`, is built this way on the phone and on the server).
+    /// (an urgent SMS report's first change is built this way on the phone and on the server).
     #[allow(clippy::too_many_arguments)]
     pub fn create_exactly(
         actor: ActorId,

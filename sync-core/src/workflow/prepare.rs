@@ -28,8 +28,8 @@ pub fn prepare(
     prepare_as(new_id(), events, draft, who, at, facts, deadlines)
 }
 
-/// [`prepare`] with the event's id given: an SMS report's first event must come out the same
-/// on the phone and on the server (`crate::sms`).
+/// [`prepare`] with the event's id given: an urgent SMS report's first event must come out
+/// the same on the phone and on the server.
 pub(crate) fn prepare_as(
     id: String,
     events: &[CaseEvent],

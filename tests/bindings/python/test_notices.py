@@ -5,8 +5,10 @@ through an app-driven sync alike; reading it on the phone reaches the server wit
 and the department account's console shows the unread count follow.
 """
 
+import json
 import re
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -143,3 +145,77 @@ def test_a_department_phone_receives_its_dispatch_notice_and_the_console_follows
     assert again.notices == 0, "a notice held is not sent again"
     assert unread_on_console(server, cookie) == 0
     assert fire.unread_notices() == 0 and len(fire.notices()) >= 1
+
+
+def set_sms(server, user, *args):
+    return subprocess.run(
+        [BIN, "user", "sms", user, *args],
+        env=server.env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_sms_goes_to_numbers_that_did_not_opt_out_and_county_admins_see_it_masked(
+    ffi, sms_server, gateway, tmp_path
+):
+    server = sms_server
+    add_handler(server, "dept.fire", DEPT)
+    add_handler(server, "dept.fire2", DEPT)
+    server.add_user("liu", "county_admin", "130322")
+    assert set_sms(server, "dept.fire", "--phone", "13800000003").returncode == 0
+    assert set_sms(server, "dept.fire2", "--phone", "13800000004").returncode == 0
+    bad = set_sms(server, "dept.fire", "--phone", "138-abcd")
+    assert bad.returncode != 0 and "bad_phone" in bad.stderr
+    # dept.fire2 opts out on the console; its notices still reach the app.
+    cookie2 = server.console_login("dept.fire2")
+    # A form body (`Server.request` sends JSON), posted by hand.
+    req = urllib.request.Request(
+        server.url + "/console/notices/sms", data=b"on=0",
+        headers={"Cookie": cookie2, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    try:
+        urllib.request.build_opener(NoRedirect).open(req, timeout=30)
+    except urllib.error.HTTPError as e:
+        assert e.code in (302, 303), e.code
+    assert "opted out" in set_sms(server, "dept.fire2").stdout
+
+    wang = phone(server, tmp_path, "wang")
+    chen = phone(server, tmp_path, "chen")
+    case = wang.capture(
+        ffi.NewCaseRecord(kind="incident", jurisdiction=GRID, category="fire_hazard", title=TITLE)
+    )
+    assert wang.sync(server.url, None).rejected == 0
+    chen.sync(server.url, None)
+    chen.append_event(case, ffi.EventKind.ACCEPTED(), "受理")
+    chen.append_event(case, ffi.EventKind.ASSIGNED(department=DEPT), "请消防部门处置")
+    assert chen.sync(server.url, None).rejected == 0
+
+    # The delivery loop polls every 2 s by default.
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not gateway.received:
+        time.sleep(0.2)
+    time.sleep(2.5)  # one more round: nothing else may come
+    sent = [json.loads(b) for b in gateway.received]
+    assert [s["to"] for s in sent] == ["13800000003"], sent
+    assert TITLE[:8] in sent[0]["text"] and sent[0]["text"].startswith("【转办】")
+    assert sent[0]["id"]
+    # Both handlers have the notice in the app.
+    for user in ("dept.fire", "dept.fire2"):
+        store = phone(server, tmp_path, user)
+        store.sync(server.url, None)
+        assert [n.kind for n in store.notices() if n.case_id == case] == ["dispatched"]
+
+    # Delivery state: county admins only, numbers masked.
+    status, page = server.console_get("/console/sms", server.console_login("chen"))
+    assert status == 403
+    status, page = server.console_get("/console/sms", server.console_login("liu"))
+    assert status == 200
+    assert "138****0003" in page and "13800000003" not in page
+    assert 'data-state="sent"' in page
+    assert "13800000004" not in page and "138****0004" not in page

@@ -35,8 +35,26 @@ impl Server {
         Server::start_on(async { Some(db::sqlite().await) }).unwrap()
     }
 
+    /// The server on a fresh SQLite file, taking urgent SMS reports from a gateway that presents
+    /// `token` (`POST /v1/sms/inbound`).
+    pub fn start_with_sms_inbound(token: &str) -> Server {
+        let token = token.to_owned();
+        Server::start_with(async { Some(db::sqlite().await) }, move |state| {
+            state.with_sms_inbound(Some(token))
+        })
+        .unwrap()
+    }
+
     /// The server on the database `make` creates (`None`: skip, see [`db::postgres`]).
     pub fn start_on(make: impl std::future::Future<Output = Option<TestDb>>) -> Option<Server> {
+        Server::start_with(make, |state| state)
+    }
+
+    /// The server on the database `make` creates, its state finished by `configure`.
+    fn start_with(
+        make: impl std::future::Future<Output = Option<TestDb>>,
+        configure: impl FnOnce(AppState) -> AppState,
+    ) -> Option<Server> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -46,7 +64,7 @@ impl Server {
         let store = db.store.clone();
         let (state, addr) = rt.block_on(async {
             let keys = Keys::load_or_create(&store).await.unwrap();
-            let state = Arc::new(AppState::new(store, keys));
+            let state = Arc::new(configure(AppState::new(store, keys)));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let router = app(state.clone());
@@ -123,12 +141,15 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
-/// A phone: its replica and its access token.
+/// A phone: its replica, its access token, and the device secret its sign-in issued.
 #[derive(Debug)]
 pub struct Phone {
     pub replica: Replica,
     pub token: String,
     pub device: String,
+    /// The device secret the login returned (empty when it returned none): it keys the device's
+    /// urgent SMS reports.
+    pub secret: String,
 }
 
 pub fn login(
@@ -165,6 +186,10 @@ fn signed_in_phone(server: &Server, who: Identity) -> Phone {
         replica,
         token: body["access_token"].as_str().unwrap().to_owned(),
         device,
+        secret: body["device_secret"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
     }
 }
 

@@ -15,5 +15,6 @@ mod register;
 mod rules_console;
 mod server;
 mod shape;
+mod sms;
 mod together;
 mod track;

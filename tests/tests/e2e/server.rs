@@ -399,6 +399,10 @@ fn the_demo_seeds_a_working_county_through_the_sync_path() {
         replica,
         token: token["access_token"].as_str().unwrap().into(),
         device: "new-phone".into(),
+        secret: token["device_secret"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
     };
     phone.sync(&server);
     let listed = phone.replica.list(&CaseFilter::default()).unwrap();
@@ -645,6 +649,7 @@ fn the_openapi_document_describes_every_route() {
         ("/v1/blobs/{sha256}", "get"),
         ("/v1/intake", "post"),
         ("/v1/intake/{order_ref}", "get"),
+        ("/v1/sms/inbound", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -653,7 +658,7 @@ fn the_openapi_document_describes_every_route() {
     }
     assert_eq!(
         paths.len(),
-        14,
+        15,
         "every documented path is a route: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

@@ -47,7 +47,7 @@ pub struct ServeArgs {
     #[arg(long, env = "GRIDSYNC_UPLOAD_MIB_PER_HOUR", default_value_t = gridsync_server::limit::UPLOAD_MIB_PER_HOUR)]
     pub upload_mib_per_hour: u32,
     /// The county's SMS settings (gateway, inbound token, quiet hours, daily cap; a TOML file,
-    /// see docs/OPERATIONS.md). Without it no SMS is written or sent and the inbound route is off.
+    /// see README.md, "Notices and SMS"). Without it no SMS is written or sent and the inbound route is off.
     #[arg(long, env = "GRIDSYNC_SMS_CONFIG")]
     pub sms_config: Option<PathBuf>,
     /// On an empty database, seed a demo county (accounts, a few hundred cases) first.
