@@ -10,6 +10,7 @@ mod convergence;
 mod faults;
 mod field_photos;
 mod intake;
+mod notices;
 mod quarantine;
 mod register;
 mod rules_console;
