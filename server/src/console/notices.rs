@@ -8,6 +8,7 @@ use axum::Router;
 use axum::extract::{Form, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use gridsync_core::case::personal::mask_phone;
 use maud::html;
 use serde::Deserialize;
 
@@ -84,7 +85,7 @@ async fn notices(
         p #my-sms data-opted-out=(opted_out) {
             (l.t("sms_phone")) "："
             @match &phone {
-                Some(p) => span.mono { (masked(p)) },
+                Some(p) => span.mono { (mask_phone(p)) },
                 None => (l.t("sms_no_phone")),
             }
             " · " (if opted_out { l.t("sms_off") } else { l.t("sms_on") }) " "
@@ -179,7 +180,7 @@ async fn delivery(
                         tr.sms data-state=(s.state) data-id=(s.id) {
                             td { (cal.local_date_time(s.created_at)) }
                             td { (l.notice_kind(&s.kind)) @if s.urgent { " " span.badge.late { (l.t("urgent")) } } }
-                            td.mono { (masked(&s.to_number)) }
+                            td.mono { (mask_phone(&s.to_number)) }
                             td { (state_word(&s.state)) }
                             td { (s.attempts) }
                             td { @if s.state == SMS_PENDING { (cal.local_date_time(s.next_at)) } }
@@ -192,27 +193,4 @@ async fn delivery(
         }
     };
     Ok(page(&r, l.t("sms_delivery"), "sms_delivery", body).into_response())
-}
-
-/// A phone number with its middle hidden (`138****0001`): enough to tell numbers apart.
-fn masked(number: &str) -> String {
-    let chars: Vec<char> = number.chars().collect();
-    if chars.len() <= 7 {
-        return "*".repeat(chars.len());
-    }
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    let head: String = chars[..3].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::masked;
-
-    #[test]
-    fn numbers_show_their_ends_only() {
-        assert_eq!(masked("13800000001"), "138****0001");
-        assert_eq!(masked("+8613812345678"), "+86*******5678");
-        assert_eq!(masked("12345"), "*****");
-    }
 }
