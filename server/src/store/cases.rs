@@ -122,6 +122,16 @@ impl Sql {
         self.args.push(value.into());
         format!("${}", self.args.len())
     }
+
+    /// The open statuses (`Status::is_open`) as arguments, for `status IN (…)`.
+    pub(super) fn open_statuses(&mut self) -> String {
+        let open: Vec<String> = gridsync_core::Status::ALL
+            .into_iter()
+            .filter(|s| s.is_open())
+            .map(|s| self.arg(s.as_str()))
+            .collect();
+        open.join(", ")
+    }
 }
 
 /// The reader's filter as a WHERE clause over `cases`.
@@ -403,49 +413,33 @@ impl Store {
     /// arise as time passes.
     pub async fn county_supervised_cases(&self, now: i64) -> Result<Vec<String>> {
         let mut sql = Sql::new();
-        let open: Vec<String> = gridsync_core::Status::ALL
-            .into_iter()
-            .filter(|s| s.is_open())
-            .map(|s| sql.arg(s.as_str()))
-            .collect();
+        let open = sql.open_statuses();
         let county = sql.arg(gridsync_core::Level::County.as_str());
         let text = format!(
             "SELECT id FROM cases
-             WHERE status IN ({}) AND (supervised_level = {county}
+             WHERE status IN ({open}) AND (supervised_level = {county}
                  OR (parts_due_at IS NOT NULL AND parts_due_at < {now}))
-             ORDER BY id",
-            open.join(", ")
+             ORDER BY id"
         );
-        let mut query = sqlx::query(AssertSqlSafe(text));
-        for a in sql.args {
-            query = query.bind(a);
-        }
-        query
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| Ok(r.try_get(0)?))
-            .collect()
+        self.case_ids(text, sql).await
     }
-}
 
-impl Store {
     /// Open cases whose deadline, or a part's, falls in `[from, to)`: where the clock's
     /// reminders (due soon, overdue) may be owed.
     pub async fn cases_due_between(&self, from: i64, to: i64) -> Result<Vec<String>> {
         let mut sql = Sql::new();
-        let open: Vec<String> = gridsync_core::Status::ALL
-            .into_iter()
-            .filter(|s| s.is_open())
-            .map(|s| sql.arg(s.as_str()))
-            .collect();
+        let open = sql.open_statuses();
         let text = format!(
             "SELECT id FROM cases
-             WHERE status IN ({}) AND ((due_at >= {from} AND due_at < {to})
+             WHERE status IN ({open}) AND ((due_at >= {from} AND due_at < {to})
                  OR (parts_due_at >= {from} AND parts_due_at < {to}))
-             ORDER BY id",
-            open.join(", ")
+             ORDER BY id"
         );
+        self.case_ids(text, sql).await
+    }
+
+    /// The ids `text` (a query of one column over `cases`) selects, with `sql`'s arguments.
+    async fn case_ids(&self, text: String, sql: Sql) -> Result<Vec<String>> {
         let mut query = sqlx::query(AssertSqlSafe(text));
         for a in sql.args {
             query = query.bind(a);
