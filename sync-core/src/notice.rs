@@ -117,7 +117,8 @@ pub struct NoticeDraft {
 }
 
 impl NoticeDraft {
-    fn new(case: &Case, kind: NoticeKind, what: &str, audience: Audience) -> NoticeDraft {
+    /// The notice of `kind` about `what` (an event, a deadline, a record, a receipt) on `case`.
+    pub fn new(case: &Case, kind: NoticeKind, what: &str, audience: Audience) -> NoticeDraft {
         NoticeDraft {
             key: format!("{}:{}:{what}", case.id, kind.as_str()),
             kind,

@@ -191,12 +191,7 @@ impl Store {
         {
             let case = doc.read()?;
             let text = notice::requester_text(NoticeKind::Received, no, code, &sms.track_url);
-            let draft = NoticeDraft {
-                key: format!("{id}:received:{no}"),
-                kind: NoticeKind::Received,
-                audience: Audience::Requester,
-                detail: String::new(),
-            };
+            let draft = NoticeDraft::new(&case, NoticeKind::Received, no, Audience::Requester);
             let mut raised = Raised::of(&case, draft);
             raised.requester_text = Some(text);
             feed.raise(raised);
