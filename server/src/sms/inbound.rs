@@ -138,12 +138,19 @@ async fn open(store: &Store, signed: &SignedReport, now: i64) -> Result<Inbound,
     if store.has_case(&report.case_id).await.map_err(internal)? {
         return Err(replayed());
     }
-    let rules = store
-        .rules_version(report.rules)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| mismatch("the report names rules this server never had"))?;
     let live = store.rules().await.map_err(internal)?;
+    let older;
+    let rules = match live.rules.version() == report.rules {
+        true => &live.rules,
+        false => {
+            older = store
+                .rules_version(report.rules)
+                .await
+                .map_err(internal)?
+                .ok_or_else(|| mismatch("the report names rules this server never had"))?;
+            &older
+        }
+    };
     // The reporter is one of the device's accounts and the actor one of its actors: the one
     // pair whose first change has the hash the SMS carries. An account that may not report
     // this case at all (out of its scope) builds no change; if no account does, that refusal
