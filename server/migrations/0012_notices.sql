@@ -1,7 +1,8 @@
 -- Issue 24: notices and SMS (ADR 0027). A notice is one row per recipient account, written in
 -- the transaction of the step that causes it, numbered from the `notices` counter under the
 -- feed lock (so a phone's "after N" never skips one that commits late); `key` makes it
--- once-only. The SMS outbox holds what goes out through the county's gateway: pending rows are
+-- once-only; `draft_key` (the key before the recipient) lets the clock skip reminders it wrote.
+-- The SMS outbox holds what goes out through the county's gateway: pending rows are
 -- claimed by moving `next_at` ahead (a lease), so a killed server's claim runs out and the row
 -- is sent again with the same id (the gateway's idempotency key). Accounts may have a phone
 -- number and may opt out of SMS; devices keep the tag and the key their urgent SMS reports are
@@ -21,6 +22,7 @@ INSERT INTO counters (name, value) VALUES ('notices', 0)
 CREATE TABLE notices (
     id BIGINT PRIMARY KEY,
     notice_key TEXT NOT NULL UNIQUE,
+    draft_key TEXT NOT NULL,
     user_id TEXT NOT NULL,
     case_id TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -32,9 +34,12 @@ CREATE TABLE notices (
 ;
 CREATE INDEX notices_user ON notices (user_id, id)
 ;
+CREATE INDEX notices_draft ON notices (draft_key)
+;
 CREATE TABLE sms_outbox (
     id TEXT PRIMARY KEY,
     notice_key TEXT NOT NULL UNIQUE,
+    draft_key TEXT NOT NULL,
     user_id TEXT,
     case_id TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -52,6 +57,8 @@ CREATE TABLE sms_outbox (
 CREATE INDEX sms_outbox_due ON sms_outbox (state, next_at)
 ;
 CREATE INDEX sms_outbox_number ON sms_outbox (to_number, sent_at)
+;
+CREATE INDEX sms_outbox_draft ON sms_outbox (draft_key)
 ;
 CREATE TABLE sms_inbound_parts (
     link TEXT NOT NULL,

@@ -126,11 +126,13 @@ pub(in crate::store) async fn write_notices(
             .await?
             .try_get(0)?;
             sqlx::query(
-                "INSERT INTO notices (id, notice_key, user_id, case_id, kind, body, urgent, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO notices (id, notice_key, draft_key, user_id, case_id, kind, body, urgent,
+                     created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(id)
             .bind(&key)
+            .bind(&d.key)
             .bind(&user)
             .bind(&r.case_id)
             .bind(d.kind.as_str())
@@ -160,13 +162,14 @@ async fn queue_sms(
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO sms_outbox (id, notice_key, user_id, case_id, kind, to_number, body, urgent, state,
-             next_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        "INSERT INTO sms_outbox (id, notice_key, draft_key, user_id, case_id, kind, to_number, body,
+             urgent, state, next_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (notice_key) DO NOTHING",
     )
     .bind(uuid::Uuid::now_v7().simple().to_string())
     .bind(key)
+    .bind(&r.draft.key)
     .bind(user)
     .bind(&r.case_id)
     .bind(r.draft.kind.as_str())
@@ -250,8 +253,17 @@ async fn receipt_of(tx: &mut Transaction<'static, Any>, case_id: &str) -> Result
 }
 
 impl Store {
-    /// Writes notices outside a case write (the clock's reminders), under the feed lock.
+    /// Writes notices outside a case write (the clock's reminders), under the feed lock. The
+    /// clock owes the same reminders at every pass until the deadline moves, so those written
+    /// already are left out first, without the lock.
     pub async fn raise_notices(&self, raised: &[Raised], now: i64) -> Result<usize> {
+        let mut owed = Vec::with_capacity(raised.len());
+        for r in raised {
+            if !self.raised_already(&r.draft.key).await? {
+                owed.push(r.clone());
+            }
+        }
+        let raised = owed;
         if raised.is_empty() {
             return Ok(0);
         }
@@ -260,9 +272,25 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let sms = self.sms_writing();
-        let new = write_notices(&mut tx, raised, sms.as_ref(), now).await?;
+        let new = write_notices(&mut tx, &raised, sms.as_ref(), now).await?;
         tx.commit().await?;
         Ok(new)
+    }
+
+    /// Whether any row (a notice, or a requester's SMS) was written for draft `key`.
+    async fn raised_already(&self, key: &str) -> Result<bool> {
+        for table in ["notices", "sms_outbox"] {
+            let found = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT 1 FROM {table} WHERE draft_key = $1 LIMIT 1"
+            )))
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+            if found.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Turns SMS rows on (with the settings writes need) or off: without a gateway no SMS row

@@ -61,6 +61,7 @@ impl Projection {
         rules: &Rules,
     ) -> Result<()> {
         self.write_blobs(tx, id).await?;
+        // A rebuild of the projection tells nobody anything: its notices are not written.
         Projection::write_all(tx, [(id, seq, self)], updated_at, rules).await?;
         Ok(())
     }
