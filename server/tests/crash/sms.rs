@@ -12,7 +12,7 @@
 //! that opted out.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -23,6 +23,7 @@ use gridsync_core::notice::{Audience, NoticeDraft, NoticeKind};
 use gridsync_core::testing::SeededRng as Rng;
 use gridsync_server::store::{Raised, SmsWriting, Store};
 use gridsync_testkit::db::{self, TestDb};
+use gridsync_testkit::link::read_request;
 use gridsync_testkit::process::ServerProcess;
 
 use super::{BIN, add_user, now_ms, runtime, seeded};
@@ -75,37 +76,15 @@ impl FakeGateway {
     }
 }
 
-fn answer(stream: TcpStream, log: &Mutex<GatewayLog>, rng: &Mutex<Rng>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut length = 0;
-    let mut auth = String::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            match k.to_ascii_lowercase().as_str() {
-                "content-length" => length = v.trim().parse().unwrap_or(0),
-                "authorization" => auth = v.trim().to_owned(),
-                _ => {}
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
+fn answer(mut stream: TcpStream, log: &Mutex<GatewayLog>, rng: &Mutex<Rng>) {
+    let Some(request) = read_request(&mut stream) else {
         return;
-    }
-    let mut stream = stream;
-    if auth != "Bearer gw-secret" {
+    };
+    if request.header("authorization") != Some("Bearer gw-secret") {
         let _ = stream.write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n");
         return;
     }
-    let sms: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let sms: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
     let roll = rng.lock().unwrap().below(100);
     let late = || std::thread::sleep(Duration::from_millis(900));
     let accept = || {

@@ -5,7 +5,7 @@
 //! holds back only the non-urgent in quiet hours or over the daily cap.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +20,7 @@ use gridsync_server::store::{
     SMS_SKIPPED, SmsRow, SmsWriting, Store, UserRecord,
 };
 use gridsync_server::supervision::Supervisor;
+use gridsync_testkit::link::read_request;
 
 use crate::*;
 
@@ -657,33 +658,16 @@ retry_max_ms = 600000
     }
 }
 
-fn answer(stream: TcpStream, script: &Mutex<VecDeque<u16>>, seen: &Mutex<Vec<String>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let (mut length, mut key) = (0, String::new());
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            match k.to_ascii_lowercase().as_str() {
-                "content-length" => length = v.trim().parse().unwrap_or(0),
-                "idempotency-key" => key = v.trim().to_owned(),
-                _ => {}
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
+fn answer(mut stream: TcpStream, script: &Mutex<VecDeque<u16>>, seen: &Mutex<Vec<String>>) {
+    let Some(request) = read_request(&mut stream) else {
         return;
-    }
+    };
+    let key = request
+        .header("idempotency-key")
+        .unwrap_or_default()
+        .to_owned();
     seen.lock().unwrap().push(key);
     let status = script.lock().unwrap().pop_front().unwrap_or(200);
-    let mut stream = stream;
     let _ = stream.write_all(
         format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes(),
     );

@@ -156,26 +156,32 @@ class Server:
         except urllib.error.HTTPError as e:
             return e.code, e.read()
 
-    def console_login(self, user: str) -> str:
-        """Signs in to the review console with the form, as a browser would; returns the
-        `Cookie` header value of the session."""
+    def console_post(self, path: str, form: dict, cookie: str = None):
+        """A console form posted as a browser would, redirects not followed: (status,
+        headers)."""
 
         class NoRedirect(urllib.request.HTTPRedirectHandler):
             def redirect_request(self, *args, **kwargs):
                 return None
 
-        form = urllib.parse.urlencode({"user": user, "password": PASSWORD}).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if cookie:
+            headers["Cookie"] = cookie
         req = urllib.request.Request(
-            self.url + "/console/login",
-            data=form,
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            self.url + path, data=urllib.parse.urlencode(form).encode(), headers=headers
         )
-        opener = urllib.request.build_opener(NoRedirect)
         try:
-            resp = opener.open(req, timeout=30)
-            headers, status = resp.headers, resp.status
+            resp = urllib.request.build_opener(NoRedirect).open(req, timeout=30)
+            return resp.status, resp.headers
         except urllib.error.HTTPError as e:
-            headers, status = e.headers, e.code
+            return e.code, e.headers
+
+    def console_login(self, user: str) -> str:
+        """Signs in to the review console with the form, as a browser would; returns the
+        `Cookie` header value of the session."""
+        status, headers = self.console_post(
+            "/console/login", {"user": user, "password": PASSWORD}
+        )
         assert status in (302, 303), f"console sign-in of {user} answered {status}"
         for value in headers.get_all("Set-Cookie") or []:
             pair = value.split(";", 1)[0]
@@ -277,3 +283,30 @@ def ffi():
 def open_store(path: Path):
     """A phone's store with its own key (a real app keeps it in the Keystore / Keychain)."""
     return gridsync_ffi.FieldStore.open(str(path), secrets.token_bytes(32))
+
+
+def app_request(server, store, method, path, body=None, headers=None):
+    """One request as an app that owns its networking makes it for `SyncDriver`: the store's
+    own `Authorization`, and the reply as the `HttpReply` the driver is answered with."""
+    hdrs = dict(headers or {})
+    auth = store.authorization_header()
+    if auth:
+        hdrs["Authorization"] = auth
+    req = urllib.request.Request(
+        server.url + path,
+        data=None if body is None else bytes(body),
+        headers=hdrs,
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            status, got, data = resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as e:
+        status, got, data = e.code, e.headers, e.read()
+    offset = got.get("Upload-Offset")
+    return gridsync_ffi.HttpReply(
+        status=status,
+        upload_offset=None if offset is None else int(offset),
+        upload_complete=got.get("Upload-Complete") == "true",
+        body=data,
+    )

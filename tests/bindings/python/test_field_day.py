@@ -10,7 +10,7 @@ import secrets
 import pytest
 from PIL import Image
 
-from conftest import GRID, OTHER_GRID, PASSWORD, VILLAGE, open_store
+from conftest import GRID, OTHER_GRID, PASSWORD, VILLAGE, app_request, open_store
 
 # Text that must never appear in plain form in a phone's store file.
 SECRET_TITLE = "宅基地边界纠纷-李四家"
@@ -399,9 +399,6 @@ def test_apps_that_own_their_networking_use_the_sans_io_pair(ffi, server, tmp_pa
 
 def test_apps_that_own_their_networking_drive_the_same_sync_step_by_step(ffi, server, tmp_path):
     """The app makes each request itself; the library says which, and what the reply means."""
-    import urllib.error
-    import urllib.request
-
     store = open_store(tmp_path / "phone.db")
     store.login(server.url, "wang", PASSWORD)
     case = store.capture(
@@ -412,24 +409,7 @@ def test_apps_that_own_their_networking_drive_the_same_sync_step_by_step(ffi, se
     store.attach_photo(case, str(photo), "现场照片", None, None)
 
     def http(method, path, body=None, headers=None):
-        req = urllib.request.Request(
-            server.url + path,
-            data=None if body is None else bytes(body),
-            method=method,
-            headers={"Authorization": store.authorization_header(), **(headers or {})},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                status, hdrs, data = resp.status, resp.headers, resp.read()
-        except urllib.error.HTTPError as e:
-            status, hdrs, data = e.code, e.headers, e.read()
-        offset = hdrs.get("Upload-Offset")
-        return ffi.HttpReply(
-            status=status,
-            upload_offset=None if offset is None else int(offset),
-            upload_complete=hdrs.get("Upload-Complete") == "true",
-            body=data,
-        )
+        return app_request(server, store, method, path, body, headers)
 
     driver = store.begin_sync()
     kinds = []

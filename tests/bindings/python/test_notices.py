@@ -9,12 +9,10 @@ import json
 import re
 import subprocess
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from conftest import BIN, GRID, PASSWORD, open_store
+from conftest import BIN, GRID, PASSWORD, app_request, open_store
 
 DEPT = "fire"
 TITLE = "加油站旁违规堆放易燃杂物"
@@ -49,23 +47,7 @@ def driven_sync(ffi, server, store):
     """A sync made by the app's own networking, through `SyncDriver`."""
 
     def http(method, path, body=None, headers=None):
-        hdrs = dict(headers or {})
-        auth = store.authorization_header()
-        if auth:
-            hdrs["Authorization"] = auth
-        req = urllib.request.Request(server.url + path, data=body, headers=hdrs, method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                status, hdrs, data = resp.status, resp.headers, resp.read()
-        except urllib.error.HTTPError as e:
-            status, hdrs, data = e.code, e.headers, e.read()
-        offset = hdrs.get("Upload-Offset")
-        return ffi.HttpReply(
-            status=status,
-            upload_offset=None if offset is None else int(offset),
-            upload_complete=hdrs.get("Upload-Complete") == "true",
-            body=data,
-        )
+        return app_request(server, store, method, path, body, headers)
 
     driver = store.begin_sync()
     for _ in range(50):
@@ -169,20 +151,8 @@ def test_sms_goes_to_numbers_that_did_not_opt_out_and_county_admins_see_it_maske
     assert bad.returncode != 0 and "bad_phone" in bad.stderr
     # dept.fire2 opts out on the console; its notices still reach the app.
     cookie2 = server.console_login("dept.fire2")
-    # A form body (`Server.request` sends JSON), posted by hand.
-    req = urllib.request.Request(
-        server.url + "/console/notices/sms", data=b"on=0",
-        headers={"Cookie": cookie2, "Content-Type": "application/x-www-form-urlencoded"},
-    )
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    try:
-        urllib.request.build_opener(NoRedirect).open(req, timeout=30)
-    except urllib.error.HTTPError as e:
-        assert e.code in (302, 303), e.code
+    status, _ = server.console_post("/console/notices/sms", {"on": "0"}, cookie2)
+    assert status in (302, 303), status
     assert "opted out" in set_sms(server, "dept.fire2").stdout
 
     wang = phone(server, tmp_path, "wang")

@@ -183,6 +183,49 @@ pub fn read_head(from: &mut TcpStream) -> Option<(Vec<u8>, usize)> {
     }
 }
 
+/// An HTTP request as a fake peer (an SMS gateway) reads it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The request line and the headers.
+    pub head: String,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// A header's value, its name in any case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// Reads one request from `from`: its head, then `Content-Length` bytes of body; `None` when
+/// the connection ends first.
+pub fn read_request(from: &mut TcpStream) -> Option<Request> {
+    let (mut read, start) = read_head(from)?;
+    let mut request = Request {
+        head: String::from_utf8_lossy(&read[..start]).into_owned(),
+        body: Vec::new(),
+    };
+    let length: usize = request
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = read.split_off(start);
+    let mut buf = [0u8; 16 * 1024];
+    while body.len() < length {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => body.extend_from_slice(&buf[..n]),
+        }
+    }
+    body.truncate(length);
+    request.body = body;
+    Some(request)
+}
+
 fn carry(
     mut client: TcpStream,
     upstream: &str,
