@@ -17,6 +17,7 @@ pub mod attachment;
 pub mod calendar;
 pub mod case;
 mod error;
+pub mod evidence;
 #[cfg(feature = "testing")]
 pub mod fuzzing;
 pub mod jurisdiction;

@@ -49,6 +49,10 @@ pub struct DocChanges {
     pub doc: String,
     /// Raw Automerge change bytes, causal order not required.
     pub changes: Vec<ByteBuf>,
+    /// The pushing device's Ed25519 signature over each change (`evidence::sign_change`),
+    /// parallel to `changes` (ADR 0028). Absent when empty: pulls, and apps older than signing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sigs: Vec<ByteBuf>,
 }
 
 /// A case whose history the device lacks part of (it received changes whose dependencies it

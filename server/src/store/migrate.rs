@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../../migrations/0010_front_door.sql")),
     (11, include_str!("../../migrations/0011_assessment.sql")),
     (12, include_str!("../../migrations/0012_notices.sql")),
+    (13, include_str!("../../migrations/0013_evidence.sql")),
 ];
 
 /// Migrations that add projection columns: the projection is rebuilt from the documents after

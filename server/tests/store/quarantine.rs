@@ -27,6 +27,7 @@ async fn push_raw(store: &Store, device: &str, changes: Vec<Vec<u8>>) -> usize {
         push: vec![DocChanges {
             doc: uuid::Uuid::now_v7().to_string(),
             changes: changes.into_iter().map(ByteBuf::from).collect(),
+            sigs: Vec::new(),
         }],
         want: vec![],
         rules: None,

@@ -382,6 +382,7 @@ conformance!(
         let entry = |c: Vec<serde_bytes::ByteBuf>| gridsync_core::protocol::DocChanges {
             doc: id.clone(),
             changes: c,
+            sigs: Vec::new(),
         };
         // The capture, the edit on top of it, and the capture once more.
         let push = vec![

@@ -324,6 +324,7 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
         push: vec![DocChanges {
             doc: FIXTURE_CASE.into(),
             changes: vec![serde_bytes::ByteBuf::from(change.clone())],
+            sigs: Vec::new(),
         }],
         want: vec![DocHeads {
             doc: FIXTURE_CASE.into(),
@@ -347,6 +348,7 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
         pull: vec![DocChanges {
             doc: FIXTURE_CASE.into(),
             changes: vec![serde_bytes::ByteBuf::from(change)],
+            sigs: Vec::new(),
         }],
         cursor: 7,
         more: true,

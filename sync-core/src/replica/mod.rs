@@ -55,6 +55,9 @@ pub struct Replica {
     identity: Option<Identity>,
     /// The county's rules in force here (`rules`).
     rules: crate::rules::Rules,
+    /// This store's Ed25519 key: every change pushed from here carries its signature (ADR 0028).
+    /// `None` only when signing was turned off (a store acting as an app older than signing).
+    sign_key: Option<crate::evidence::SigningKey>,
 }
 
 impl Replica {

@@ -136,6 +136,7 @@ impl Replica {
             actor: ActorId::random(),
             identity: None,
             rules: crate::rules::Rules::builtin().clone(),
+            sign_key: None,
         };
         replica.load_meta()?;
         if version < 5 {
@@ -170,6 +171,18 @@ impl Replica {
                 self.set_meta("actor", &bytes)?;
             }
         }
+        // The signing key is made with the store and kept sealed like the other secrets; a store
+        // from before signing makes its key on first open.
+        let seed = match self.secret("sign_key")? {
+            Some(seed) => <[u8; 32]>::try_from(seed.as_slice())
+                .map_err(|_| Error::Storage("the signing key is damaged".into()))?,
+            None => {
+                let seed: [u8; 32] = rand::random();
+                self.set_secret("sign_key", &seed)?;
+                seed
+            }
+        };
+        self.sign_key = Some(crate::evidence::signing_key(seed));
         if let Some(sealed) = self.meta("identity")? {
             let plain = self.seal.open(&sealed, b"meta:identity")?;
             let identity: Identity = ciborium::from_reader(plain.as_slice())
@@ -241,6 +254,39 @@ impl Replica {
                     .open(&sealed, format!("meta:secret:{name}").as_bytes())?,
             )),
             None => Ok(None),
+        }
+    }
+
+    /// This store's public signing key (32 bytes); the app sends it at sign-in as `device_key`,
+    /// and the server binds it to the device. `None` when signing is off.
+    pub fn device_key(&self) -> Option<[u8; 32]> {
+        self.sign_key.as_ref().map(|k| k.verifying_key().to_bytes())
+    }
+
+    /// Turns signing off (`false`) or back on: a store that pushes unsigned changes and has no
+    /// key to send, as an app older than signing. For benchmarks and tests of that case.
+    pub fn set_signing(&mut self, on: bool) -> Result<()> {
+        self.sign_key = match on {
+            false => None,
+            true => {
+                let seed = self
+                    .secret("sign_key")?
+                    .and_then(|s| <[u8; 32]>::try_from(s.as_slice()).ok())
+                    .ok_or_else(|| Error::Storage("the signing key is missing".into()))?;
+                Some(crate::evidence::signing_key(seed))
+            }
+        };
+        Ok(())
+    }
+
+    /// The signatures of the changes `hashes`, in order (none when signing is off).
+    pub(super) fn sign(&self, hashes: &[automerge::ChangeHash]) -> Vec<serde_bytes::ByteBuf> {
+        match &self.sign_key {
+            None => Vec::new(),
+            Some(key) => hashes
+                .iter()
+                .map(|h| serde_bytes::ByteBuf::from(crate::evidence::sign_change(key, h).to_vec()))
+                .collect(),
         }
     }
 

@@ -89,6 +89,7 @@ impl Replica {
             // Changes come in causal order, so any prefix can be admitted on its own: send what
             // fits (at least one change) and the rest next round.
             let mut changes = Vec::new();
+            let mut hashes = Vec::new();
             let mut size = 0;
             for c in unacked {
                 if rejected.contains(&c.hash) {
@@ -104,6 +105,7 @@ impl Replica {
                     break;
                 }
                 size += len;
+                hashes.push(c.hash);
                 changes.push(ByteBuf::from(c.bytes));
             }
             if changes.is_empty() {
@@ -113,7 +115,12 @@ impl Replica {
                 break;
             }
             budget = budget.saturating_sub(size);
-            push.push(DocChanges { doc: id, changes });
+            let sigs = self.sign(&hashes);
+            push.push(DocChanges {
+                doc: id,
+                changes,
+                sigs,
+            });
         }
         let (notices_after, notices_read) = self.notice_state()?;
         Ok(SyncRequest {

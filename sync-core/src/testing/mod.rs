@@ -152,6 +152,7 @@ impl MemoryHub {
                 pull.push(DocChanges {
                     doc: want.doc.clone(),
                     changes,
+                    sigs: Vec::new(),
                 });
             }
         }
@@ -181,6 +182,7 @@ impl MemoryHub {
                 None => pull.push(DocChanges {
                     doc: entry.doc.clone(),
                     changes: vec![ByteBuf::from(entry.bytes.clone())],
+                    sigs: Vec::new(),
                 }),
             }
         }

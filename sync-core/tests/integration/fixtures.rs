@@ -24,6 +24,7 @@ fn golden_request() -> SyncRequest {
                 ByteBuf::from(vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3]),
                 ByteBuf::from(vec![9; 40]),
             ],
+            sigs: Vec::new(),
         }],
         want: vec![DocHeads {
             doc: "0190b7a4-3c1e-7000-8000-00000000beef".into(),
@@ -50,6 +51,7 @@ fn golden_response() -> SyncResponse {
         pull: vec![DocChanges {
             doc: "0190b7a4-3c1e-7000-8000-00000000cafe".into(),
             changes: vec![ByteBuf::from(vec![5; 16])],
+            sigs: Vec::new(),
         }],
         cursor: 1300,
         more: true,

@@ -12,6 +12,7 @@ fn sample_request() -> SyncRequest {
         push: vec![DocChanges {
             doc: "0190b7a4-3c1e-7000-8000-000000000001".into(),
             changes: vec![ByteBuf::from(vec![1, 2, 3])],
+            sigs: Vec::new(),
         }],
         want: vec![],
         rules: None,

@@ -833,6 +833,7 @@ fn write(
         push: vec![DocChanges {
             doc: case.into(),
             changes: vec![ByteBuf::from(change.raw_bytes().to_vec())],
+            sigs: Vec::new(),
         }],
         want: vec![],
         rules: None,

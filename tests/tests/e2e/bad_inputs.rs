@@ -253,6 +253,7 @@ fn push(device: &str, doc: &str, changes: Vec<Vec<u8>>) -> Vec<u8> {
         push: vec![DocChanges {
             doc: doc.into(),
             changes: changes.into_iter().map(ByteBuf::from).collect(),
+            sigs: Vec::new(),
         }],
         want: vec![],
         rules: None,

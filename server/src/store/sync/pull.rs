@@ -64,6 +64,7 @@ impl Store {
                 pull.push(DocChanges {
                     doc: w.doc.clone(),
                     changes,
+                    sigs: Vec::new(),
                 });
             }
         }
@@ -139,6 +140,7 @@ impl Store {
                             pull.push(DocChanges {
                                 doc,
                                 changes: vec![ByteBuf::from(bytes)],
+                                sigs: Vec::new(),
                             });
                         }
                     }

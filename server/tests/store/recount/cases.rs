@@ -431,6 +431,7 @@ async fn push_all(store: &Store, world: &World, drafts: Vec<Draft<'_>>, now: i64
                 pushes.entry(*w).or_default().push(DocChanges {
                     doc: id.clone(),
                     changes: changes.clone(),
+                    sigs: Vec::new(),
                 });
             }
         }
