@@ -55,6 +55,7 @@ pub fn handoff(opts: &HandoffOptions) -> anyhow::Result<HandoffReport> {
         },
         database: Database::Postgres,
         postgres: opts.postgres.clone(),
+        unsigned: false,
     };
     let rt = runtime()?;
     let db = rt.block_on(bench_db(&w))?;

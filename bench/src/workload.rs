@@ -90,6 +90,10 @@ pub struct Workload {
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
     pub postgres: String,
+    /// Phones as apps older than signing: no key bound, no signatures sent or checked (the
+    /// other half of the signing A/B, ADR 0028).
+    #[arg(long)]
+    pub unsigned: bool,
 }
 
 impl Workload {
@@ -99,6 +103,7 @@ impl Workload {
             phones,
             database: Database::Sqlite,
             postgres: String::new(),
+            unsigned: false,
         }
     }
 }
@@ -193,6 +198,14 @@ pub(crate) async fn prepare(w: &Workload, store: &Store) -> anyhow::Result<Vec<D
         store
             .bind_device(&device, &user, replica.actor_id(), now)
             .await?;
+        match (w.unsigned, replica.device_key()) {
+            (false, Some(key)) => {
+                let key = gridsync_core::evidence::public_key(&key)
+                    .ok_or_else(|| anyhow!("the phone's key is not a key"))?;
+                store.bind_device_key(&device, &key).await?;
+            }
+            _ => replica.set_signing(false)?,
+        }
         let identity = Identity::new(&user, Role::GridWorker, scope.clone(), None, &device)?;
         let token = keys.access_token(&identity, now / 1000)?;
         replica.sign_in(identity.clone())?;

@@ -70,6 +70,7 @@ fn a_small_storm_through_two_servers_on_postgresql_loses_nothing_and_converges()
             },
             database: Database::Postgres,
             postgres: url,
+            unsigned: false,
         },
         servers: 2,
         server: ServerBin {
@@ -99,6 +100,7 @@ fn several_servers_need_postgresql() {
             },
             database: Database::Sqlite,
             postgres: postgres_url(),
+            unsigned: false,
         },
         servers: 2,
         server: ServerBin {

@@ -10,6 +10,7 @@
 mod catalogue;
 mod driver;
 mod error;
+mod evidence;
 mod log;
 mod notices;
 mod progress;
@@ -29,6 +30,7 @@ pub use catalogue::{
 };
 pub use driver::{HttpReply, SyncDriver, SyncStep};
 pub use error::FfiError;
+pub use evidence::{VerifiedCaseRecord, VerifiedChangeRecord, verify_case_export};
 pub use log::{LogLevel, LogSink, clear_log_sink, set_log_sink};
 pub use notices::NoticeRecord;
 pub use progress::SyncProgress;

@@ -104,6 +104,7 @@ pub(crate) fn login(
             "device": device_id(&r)?,
             "actor": r.actor_id().to_hex_string(),
             "device_secret": secret_string(&r, DEVICE_SECRET)?,
+            "device_key": r.device_key().map(|k| gridsync_core::evidence::key_text(&k)),
         })
     };
     let mut resp = agent()

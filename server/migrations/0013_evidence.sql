@@ -22,7 +22,7 @@ CREATE TABLE change_sigs (
 -- The receipt log: one entry per committed push, appended under the feed lock, each entry's hash
 -- over its canonical CBOR (which holds the previous entry's hash). Changes before this migration
 -- came before the chain: `receipts_from` is the feed position the chain starts after.
-CREATE TABLE receipts (
+CREATE TABLE receipt_log (
     seq BIGINT PRIMARY KEY,
     hash {blob} NOT NULL,
     first_feed BIGINT NOT NULL,
@@ -30,7 +30,7 @@ CREATE TABLE receipts (
     entry {blob} NOT NULL
 )
 ;
-CREATE INDEX receipts_feed ON receipts (last_feed)
+CREATE INDEX receipt_log_feed ON receipt_log (last_feed)
 ;
 INSERT INTO counters (name, value) SELECT 'receipts_from', value FROM counters WHERE name = 'feed'
 ;

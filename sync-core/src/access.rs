@@ -98,6 +98,13 @@ impl Role {
         )
     }
 
+    /// Whether this role exports a case's verifiable record (its whole signed history, personal
+    /// data included, for a dispute or an accountability hearing): the township and county
+    /// centres, for cases whose personal data they read (ADR 0028).
+    pub fn exports_evidence(self) -> bool {
+        matches!(self, Role::TownshipStaff | Role::CountyAdmin)
+    }
+
     /// Whether this role manages the county's devices and accounts (lists them, revokes a
     /// device): county admins only.
     pub fn manages_devices(self) -> bool {

@@ -13,10 +13,12 @@
 use std::collections::{HashMap, HashSet};
 
 use automerge::{ActorId, Change, ChangeHash};
+use serde_bytes::ByteBuf;
 
 use crate::access::Identity;
 use crate::case::{Case, CaseDoc, ChangeAuthor, Mediation, parse_change};
 use crate::error::Refusal;
+use crate::evidence::{SigCheck, VerifyingKey, check_signatures};
 use crate::protocol::RejectCode;
 use crate::taxonomy::Taxonomy;
 use crate::workflow::{self, CaseEvent};
@@ -55,6 +57,9 @@ pub struct Verdict {
     pub added_attachments: Vec<String>,
     /// `doc` saved (measured against [`MAX_DOC_BYTES`]; callers need not save it again).
     pub snapshot: Option<Vec<u8>>,
+    /// The signature each accepted change came with, parallel to `accepted` (`None` from a
+    /// device without a key).
+    pub signatures: Vec<Option<ByteBuf>>,
 }
 
 /// Who may have written changes from the pushing device.
@@ -64,6 +69,16 @@ pub struct DeviceAuthority<'a> {
     pub actors: &'a [ActorId],
     /// Who may have written the pushed changes: the server passes only the token's own account.
     pub users: &'a [Identity],
+    /// The device's bound signing key and the signatures that came with the changes (parallel
+    /// to them); `None` for a device without a key, whose changes are admitted unsigned.
+    pub signing: Option<Signing<'a>>,
+}
+
+/// A keyed device's push: every new change must carry the device's signature (ADR 0028).
+#[derive(Debug, Clone, Copy)]
+pub struct Signing<'a> {
+    pub key: &'a VerifyingKey,
+    pub sigs: &'a [ByteBuf],
 }
 
 impl DeviceAuthority<'_> {
@@ -91,11 +106,14 @@ pub fn admit(
         case: None,
         added_attachments: Vec::new(),
         snapshot: None,
+        signatures: Vec::new(),
     };
     let mut fresh: Vec<(Change, &Identity)> = Vec::new();
+    // The position in `raw` of each fresh change, for its signature.
+    let mut fresh_at: Vec<usize> = Vec::new();
     let mut current = current;
     let mut seen = HashSet::new();
-    for bytes in raw {
+    for (at, bytes) in raw.iter().enumerate() {
         let bytes = bytes.as_ref();
         let refuse = |hash, code, reason: String| Refused {
             hash,
@@ -143,7 +161,10 @@ pub fn admit(
             continue;
         }
         match ChangeAuthor::of_change(&change).and_then(|a| device.identity_of(&a)) {
-            Some(who) => fresh.push((change, who)),
+            Some(who) => {
+                fresh.push((change, who));
+                fresh_at.push(at);
+            }
             None => verdict.refused.push(refuse(
                 Some(hash),
                 RejectCode::ForgedAuthor,
@@ -151,6 +172,14 @@ pub fn admit(
             )),
         }
     }
+    let signatures = match device.signing {
+        None => vec![None; fresh.len()],
+        Some(signing) => {
+            let (kept, sigs) = signed_only(fresh, &fresh_at, signing, &mut verdict.refused);
+            fresh = kept;
+            sigs
+        }
+    };
     if fresh.is_empty() {
         return verdict;
     }
@@ -162,6 +191,7 @@ pub fn admit(
             snapshot,
         }) => {
             verdict.accepted = fresh.into_iter().map(|(c, _)| c).collect();
+            verdict.signatures = signatures;
             verdict.doc = Some(doc);
             verdict.case = Some(case);
             verdict.added_attachments = added_attachments;
@@ -179,6 +209,49 @@ pub fn admit(
         }
     }
     verdict
+}
+
+/// Keeps the fresh changes whose signature verifies under the device's key, with their
+/// signatures; refuses the rest (missing or invalid). The server tells a signature made with
+/// another device's key apart afterwards (it knows the other keys).
+fn signed_only<'a>(
+    fresh: Vec<(Change, &'a Identity)>,
+    fresh_at: &[usize],
+    signing: Signing<'_>,
+    refused: &mut Vec<Refused>,
+) -> (Vec<(Change, &'a Identity)>, Vec<Option<ByteBuf>>) {
+    let hashes: Vec<ChangeHash> = fresh.iter().map(|(c, _)| c.hash()).collect();
+    let sigs: Vec<ByteBuf> = fresh_at
+        .iter()
+        .map(|&i| signing.sigs.get(i).cloned().unwrap_or_default())
+        .collect();
+    let checks = check_signatures(signing.key, &hashes, &sigs);
+    let mut kept = Vec::with_capacity(fresh.len());
+    let mut kept_sigs = Vec::with_capacity(fresh.len());
+    for (((change, who), check), sig) in fresh.into_iter().zip(checks).zip(sigs) {
+        let (code, reason) = match check {
+            SigCheck::Valid => {
+                kept.push((change, who));
+                kept_sigs.push(Some(sig));
+                continue;
+            }
+            SigCheck::Missing => (
+                RejectCode::SignatureMissing,
+                "this device signs its changes, and this one came without a signature",
+            ),
+            SigCheck::Invalid => (
+                RejectCode::SignatureInvalid,
+                "the signature does not verify under this device's key",
+            ),
+        };
+        refused.push(Refused {
+            hash: Some(change.hash()),
+            bytes: change.raw_bytes().to_vec(),
+            code,
+            reason: reason.into(),
+        });
+    }
+    (kept, kept_sigs)
 }
 
 type Judgement<T> = std::result::Result<T, (RejectCode, String)>;

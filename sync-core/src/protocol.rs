@@ -122,10 +122,17 @@ pub enum RejectCode {
     MissingDependency,
     /// Larger than the server accepts.
     TooLarge,
+    /// No signature, from a device that has a signing key bound (ADR 0028).
+    SignatureMissing,
+    /// A signature that does not verify under the device's key: altered bytes, or a signature
+    /// replayed onto other bytes.
+    SignatureInvalid,
+    /// A signature made with another device's key.
+    SignatureWrongDevice,
 }
 
 impl RejectCode {
-    pub const ALL: [RejectCode; 9] = [
+    pub const ALL: [RejectCode; 12] = [
         RejectCode::BadChange,
         RejectCode::ForgedActor,
         RejectCode::ForgedAuthor,
@@ -135,6 +142,9 @@ impl RejectCode {
         RejectCode::InvalidCategory,
         RejectCode::MissingDependency,
         RejectCode::TooLarge,
+        RejectCode::SignatureMissing,
+        RejectCode::SignatureInvalid,
+        RejectCode::SignatureWrongDevice,
     ];
 
     pub fn parse(s: &str) -> Option<RejectCode> {
@@ -153,6 +163,9 @@ impl RejectCode {
             RejectCode::InvalidCategory => "事项分类不在目录中",
             RejectCode::MissingDependency => "缺少它所依据的修改",
             RejectCode::TooLarge => "内容太大",
+            RejectCode::SignatureMissing => "缺少设备签名",
+            RejectCode::SignatureInvalid => "设备签名不符",
+            RejectCode::SignatureWrongDevice => "签名来自另一台设备",
         }
     }
 
@@ -167,6 +180,9 @@ impl RejectCode {
             RejectCode::InvalidCategory => "invalid_category",
             RejectCode::MissingDependency => "missing_dependency",
             RejectCode::TooLarge => "too_large",
+            RejectCode::SignatureMissing => "signature_missing",
+            RejectCode::SignatureInvalid => "signature_invalid",
+            RejectCode::SignatureWrongDevice => "signature_wrong_device",
         }
     }
 }

@@ -58,6 +58,7 @@ fn the_admission_fixture_still_admits_honest_edits() {
     let authority = DeviceAuthority {
         actors: &actors,
         users: &users,
+        signing: None,
     };
     let verdict = |doc: Option<&mut CaseDoc>, bytes: &[u8]| {
         let changes = fuzzing::split_changes(bytes);
@@ -119,6 +120,7 @@ fn a_compressed_change_is_refused_before_it_is_inflated() {
     let authority = DeviceAuthority {
         actors: &actors,
         users: &users,
+        signing: None,
     };
     let verdict = admit(None, FIXTURE_CASE, &[bomb], &authority, Taxonomy::builtin());
     assert_eq!(verdict.refused[0].code, RejectCode::BadChange);

@@ -28,6 +28,10 @@ pub enum AuthError {
     /// The Automerge actor is bound to another device.
     #[error("{0}")]
     ActorTaken(String),
+    /// The device has another signing key bound (a new phone store on an old device id needs an
+    /// admin's `gridsync device reset-key`).
+    #[error("this device has another signing key; an administrator must reset it")]
+    DeviceKeyTaken,
     /// A token of a device the store does not know.
     #[error("sign in on this device first")]
     UnknownDevice,
@@ -62,6 +66,7 @@ impl AuthError {
             AuthError::NoLongerAllowed => "device_revoked",
             AuthError::DeviceTaken => "device_taken",
             AuthError::ActorTaken(_) => "actor_taken",
+            AuthError::DeviceKeyTaken => "device_key_taken",
             AuthError::UnknownDevice => "unknown_device",
             AuthError::NotOnDevice | AuthError::RefreshInvalid => "invalid_token",
             AuthError::RefreshReused => "token_reused",
@@ -81,6 +86,9 @@ pub struct SignIn<'a> {
     pub actor: &'a ActorId,
     /// The secret the first sign-in on this device returned; required ever after.
     pub device_secret: Option<&'a str>,
+    /// The phone store's public signing key, base64url (ADR 0028); bound at the first sign-in
+    /// that carries one.
+    pub device_key: Option<&'a str>,
 }
 
 /// What a sign-in or a renewal hands out.
@@ -155,6 +163,12 @@ pub async fn sign_in(
             return Err(AuthError::DeviceTaken);
         }
     }
+    let device_key = match req.device_key {
+        None => None,
+        Some(text) => Some(gridsync_core::evidence::key_from_text(text).ok_or_else(|| {
+            AuthError::InvalidInput("device_key must be a base64url Ed25519 public key".into())
+        })?),
+    };
     store
         .bind_device(req.device, &user.id, req.actor, now)
         .await
@@ -162,6 +176,16 @@ pub async fn sign_in(
             StoreError::Conflict(m) => AuthError::ActorTaken(m),
             other => AuthError::Store(other),
         })?;
+    // Bound after the device proved itself (its secret), so a stranger cannot bind a key to a
+    // colleague's device id first.
+    if let Some(key) = &device_key
+        && !store.bind_device_key(req.device, key).await?
+    {
+        store
+            .audit(&user.id, "login_device_key_taken", req.device, "", now)
+            .await?;
+        return Err(AuthError::DeviceKeyTaken);
+    }
     let new_secret = match known_secret {
         Some(_) => None,
         None => {

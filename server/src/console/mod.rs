@@ -210,6 +210,7 @@ pub async fn console_device(
         actors: server.actors.clone(),
         users: vec![who.clone()],
         revoked: false,
+        sign_key: server.sign_key,
     })
 }
 

@@ -406,6 +406,7 @@ async fn front_door(
         actors: server.actors.clone(),
         users: vec![clerk.who.clone()],
         revoked: false,
+        sign_key: server.sign_key,
     };
     let deadlines = gridsync_core::workflow::Deadlines {
         taxonomy,
@@ -573,6 +574,12 @@ async fn phone(store: &Store, who: Identity, now: i64) -> Result<Phone> {
     store
         .bind_device(&who.device, &who.user, replica.actor_id(), now)
         .await?;
+    if let Some(key) = replica
+        .device_key()
+        .and_then(|k| gridsync_core::evidence::public_key(&k))
+    {
+        store.bind_device_key(&who.device, &key).await?;
+    }
     Ok(Phone { who, replica })
 }
 

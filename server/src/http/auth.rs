@@ -31,6 +31,10 @@ pub struct LoginRequest {
     /// The secret the first sign-in on this device returned; required ever after.
     #[serde(default)]
     pub device_secret: Option<String>,
+    /// The phone store's Ed25519 public key (32 bytes, base64url without padding): bound to the
+    /// device at its first sign-in with one; its pushes must then be signed with it (ADR 0028).
+    #[serde(default)]
+    pub device_key: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -73,7 +77,7 @@ pub struct RefreshRequest {
     responses((status = 200, body = TokenResponse),
         (status = 400, description = "bad_request (no `Content-Type: application/json`, not JSON, a field missing or mistyped); invalid_input (`actor`, `device`)", body = ErrorBody),
         (status = 401, description = "invalid_credentials", body = ErrorBody),
-        (status = 403, description = "device_revoked, device_taken", body = ErrorBody), (status = 409, description = "actor_taken", body = ErrorBody),
+        (status = 403, description = "device_revoked, device_taken", body = ErrorBody), (status = 409, description = "actor_taken, device_key_taken", body = ErrorBody),
         (status = 413, description = "too_large", body = ErrorBody),
         (status = 429, description = "rate_limited", body = ErrorBody, headers(("Retry-After" = u64, description = "seconds to wait"))),
         (status = 500, description = "internal", body = ErrorBody)))]
@@ -96,6 +100,7 @@ pub(super) async fn login(
         device: &req.device,
         actor: &actor,
         device_secret: req.device_secret.as_deref(),
+        device_key: req.device_key.as_deref(),
     };
     match auth::sign_in(&state.store, &state.keys, &sign_in, crate::now_ms()).await {
         Ok(tokens) => {

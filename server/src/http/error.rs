@@ -116,7 +116,7 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidInput(_) => StatusCode::BAD_REQUEST,
             // A sign-in refused for its device: the credentials were fine.
             AuthError::DeviceRevoked | AuthError::DeviceTaken => StatusCode::FORBIDDEN,
-            AuthError::ActorTaken(_) => StatusCode::CONFLICT,
+            AuthError::ActorTaken(_) | AuthError::DeviceKeyTaken => StatusCode::CONFLICT,
             AuthError::InvalidCredentials
             | AuthError::UnknownDevice
             | AuthError::TokenDeviceRevoked

@@ -215,6 +215,7 @@ pub(super) async fn take_order(
         actors: server.actors.clone(),
         users: vec![who.clone()],
         revoked: false,
+        sign_key: server.sign_key,
     };
     let actor = server
         .actors

@@ -2,6 +2,7 @@
 //! [`ReadFilter`].
 
 use gridsync_core::access::ReadFilter;
+use gridsync_core::evidence;
 use gridsync_core::{CaseKind, Identity};
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
@@ -100,6 +101,11 @@ pub struct HistoryEntry {
     pub device: String,
     pub device_time: i64,
     pub received_at: i64,
+    /// The device (or `server`'s own device) whose kept signature over this change verifies now
+    /// (ADR 0028); `None` for an unsigned change (an app older than signing, a released one)
+    /// or one whose signature does not verify.
+    #[serde(default)]
+    pub signed_by: Option<String>,
 }
 
 pub const MAX_PER_PAGE: u32 = 200;
@@ -365,20 +371,34 @@ impl Store {
     /// Every accepted change of a case, in log order.
     pub async fn case_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
         let rows = sqlx::query(
-            "SELECT seq, hash, user_id, device_id, device_time, received_at FROM changes WHERE doc = $1 ORDER BY seq",
+            "SELECT c.seq, c.hash, c.user_id, c.device_id, c.device_time, c.received_at, s.signer, s.public_key, s.sig
+             FROM changes c LEFT JOIN change_sigs s ON s.seq = c.seq WHERE c.doc = $1 ORDER BY c.seq",
         )
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
+                let hash: String = r.try_get(1)?;
+                let signer: Option<String> = r.try_get(6)?;
+                let key: Option<Vec<u8>> = r.try_get(7)?;
+                let sig: Option<Vec<u8>> = r.try_get(8)?;
+                let verified = match (
+                    key.as_deref().and_then(evidence::public_key),
+                    sig,
+                    hash.parse(),
+                ) {
+                    (Some(key), Some(sig), Ok(h)) => evidence::verifies(&key, &h, &sig),
+                    _ => false,
+                };
                 Ok(HistoryEntry {
                     seq: r.try_get(0)?,
-                    hash: r.try_get(1)?,
+                    hash,
                     user: r.try_get(2)?,
                     device: r.try_get(3)?,
                     device_time: r.try_get(4)?,
                     received_at: r.try_get(5)?,
+                    signed_by: signer.filter(|_| verified),
                 })
             })
             .collect()

@@ -10,6 +10,7 @@ mod blobs;
 mod cache;
 mod cases;
 mod channels;
+mod evidence;
 mod front_door;
 mod migrate;
 mod notices;
@@ -34,6 +35,7 @@ pub use cases::{CasePage, CaseQuery, CaseRow, HistoryEntry};
 pub use channels::{
     CHANNEL_KEY_PREFIX, ChannelRow, channel_key_hash, new_channel_id, valid_channel_id,
 };
+pub use evidence::{AuditReport, ChangeKey, ReceiptHead};
 pub use front_door::{FrontDoorRows, IntakeOrder, ReceiptRow};
 pub use notices::{
     HELD_CAP, HELD_QUIET, NoticeRow, Raised, SMS_PENDING, SMS_SENT, SMS_SKIPPED, SmsRow, SmsWriting,
@@ -92,6 +94,9 @@ pub struct DeviceContext {
     /// Latest sign-in first; the first one is the device's current user.
     pub users: Vec<Identity>,
     pub revoked: bool,
+    /// The Ed25519 key bound to the device (ADR 0028): its pushes must be signed with it. The
+    /// server's own devices carry the server's change key; `None` for an app older than signing.
+    pub sign_key: Option<gridsync_core::evidence::VerifyingKey>,
 }
 
 /// A user account as stored.
@@ -116,6 +121,8 @@ pub struct Store {
     /// memory while it waits for the feed lock, so their number bounds the server's memory.
     pushes: std::sync::Arc<tokio::sync::Semaphore>,
     rules_cache: std::sync::Arc<rules::RulesCache>,
+    /// The server's change-signing key, read (or made) on first use, after the migrations.
+    change_key: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<evidence::ChangeKey>>>,
     /// SMS rows are written only while a gateway is configured (ADR 0027).
     sms: std::sync::Arc<std::sync::RwLock<Option<SmsWriting>>>,
 }
@@ -184,6 +191,7 @@ impl Store {
             pushes: std::sync::Arc::new(tokio::sync::Semaphore::new(PUSHES_IN_FLIGHT)),
             rules_cache: Default::default(),
             sms: Default::default(),
+            change_key: Default::default(),
         })
     }
 
@@ -414,7 +422,7 @@ impl Store {
 
     /// The device's actors and users, or `None` for a device never seen.
     pub async fn device_context(&self, device: &str) -> Result<Option<DeviceContext>> {
-        let Some(row) = sqlx::query("SELECT revoked FROM devices WHERE id = $1")
+        let Some(row) = sqlx::query("SELECT revoked, sign_key FROM devices WHERE id = $1")
             .bind(device)
             .fetch_optional(&self.pool)
             .await?
@@ -422,6 +430,12 @@ impl Store {
             return Ok(None);
         };
         let revoked: i64 = row.try_get(0)?;
+        let sign_key = match row.try_get::<Option<Vec<u8>>, _>(1)? {
+            None => None,
+            Some(raw) => Some(gridsync_core::evidence::public_key(&raw).ok_or_else(|| {
+                StoreError::Corrupt(format!("the signing key of device {device}"))
+            })?),
+        };
         let actors =
             sqlx::query("SELECT actor FROM device_actors WHERE device_id = $1 ORDER BY actor")
                 .bind(device)
@@ -454,6 +468,7 @@ impl Store {
             actors,
             users,
             revoked: revoked != 0,
+            sign_key,
         }))
     }
 }

@@ -119,6 +119,7 @@ fn login(url: &str, replica: &mut Replica, user: &str, device: &str, scope: &str
     let body = serde_json::json!({
         "user": user, "password": PASSWORD, "device": device,
         "actor": replica.actor_id().to_hex_string(), "device_secret": secret,
+        "device_key": replica.device_key().map(|k| gridsync_core::evidence::key_text(&k)),
     });
     let mut resp = agent()
         .post(format!("{url}/v1/auth/login"))
@@ -322,6 +323,25 @@ async fn check_server(store: &Store, acked: &Acked, after: &str) {
         count(store, "SELECT count(DISTINCT doc) FROM changes").await,
         count(store, "SELECT count(*) FROM docs").await,
         "a case in the feed has no document {after}"
+    );
+    // The receipt chain: no gap, no fork, every change named once and its signature whole
+    // (ADR 0028); and it covers everything acknowledged, all of it signed by the phones.
+    let audit = store.audit_verify().await.unwrap();
+    assert_eq!(
+        audit.faults,
+        Vec::<String>::new(),
+        "the receipt chain {after}"
+    );
+    assert_eq!(
+        audit.changes as i64,
+        count(store, "SELECT count(*) FROM changes").await,
+        "receipts name every change {after}"
+    );
+    let acked_changes: usize = acked.values().map(|h| h.len()).sum();
+    assert!(
+        audit.signed as usize >= acked_changes,
+        "every acknowledged change is signed: {} of {acked_changes} {after}",
+        audit.signed
     );
     let before = projection(store).await;
     store.reproject_all().await.unwrap();

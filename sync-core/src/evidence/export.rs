@@ -48,14 +48,17 @@ pub struct ExportedChange {
     pub bytes: ByteBuf,
     /// The device the change was pushed from, as the server recorded it.
     pub device: String,
-    /// Who signed it (a device id, or `server`), when signed.
+    /// The id of the key that signed it (an [`ExportedKey::id`]), when signed.
     pub signer: Option<String>,
     pub sig: Option<ByteBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExportedKey {
-    pub signer: String,
+    /// The key's fingerprint ([`super::fingerprint`]).
+    pub id: String,
+    /// Whose key it is: a device id, or the server's.
+    pub holder: String,
     pub public_key: ByteBuf,
 }
 
@@ -140,15 +143,15 @@ pub fn verify(file: &[u8]) -> Result<VerifiedCase, String> {
     if body.format != FORMAT {
         return Err(format!("format {:?}, expected {FORMAT:?}", body.format));
     }
-    let keys: HashMap<&str, VerifyingKey> = body
-        .keys
-        .iter()
-        .map(|k| {
-            public_key(&k.public_key)
-                .map(|pk| (k.signer.as_str(), pk))
-                .ok_or_else(|| format!("the key of {} is not an Ed25519 key", k.signer))
-        })
-        .collect::<Result<_, _>>()?;
+    let mut keys: HashMap<&str, (VerifyingKey, &str)> = HashMap::new();
+    for k in &body.keys {
+        let pk = public_key(&k.public_key)
+            .ok_or_else(|| format!("the key of {} is not an Ed25519 key", k.holder))?;
+        if super::fingerprint(&pk) != k.id {
+            return Err(format!("key {} is not the key its id names", k.id));
+        }
+        keys.insert(k.id.as_str(), (pk, k.holder.as_str()));
+    }
     // Receipts: each hashes to itself; together they say when each change arrived and from
     // which device, with which key.
     let mut received: HashMap<Vec<u8>, (u64, u64, &Receipt)> = HashMap::new();
@@ -184,15 +187,15 @@ pub fn verify(file: &[u8]) -> Result<VerifiedCase, String> {
         let author = ChangeAuthor::of_change(&change);
         let signed_by = match (&c.signer, &c.sig) {
             (Some(signer), Some(sig)) => {
-                let key = keys
+                let (key, holder) = keys
                     .get(signer.as_str())
-                    .ok_or_else(|| format!("no key for signer {signer}"))?;
+                    .ok_or_else(|| format!("no key {signer} in the file"))?;
                 if !verifies(key, &hash, sig) {
                     return Err(format!(
-                        "change {hash}: its signature by {signer} does not verify"
+                        "change {hash}: its signature by {holder} does not verify"
                     ));
                 }
-                Some(signer.clone())
+                Some(format!("{holder} ({signer})"))
             }
             (None, None) => None,
             _ => {
@@ -221,7 +224,7 @@ pub fn verify(file: &[u8]) -> Result<VerifiedCase, String> {
                         && c.signer
                             .as_deref()
                             .and_then(|s| keys.get(s))
-                            .is_some_and(|pk| pk.as_bytes() == k.as_slice());
+                            .is_some_and(|(pk, _)| pk.as_bytes() == k.as_slice());
                     if !ok {
                         return Err(format!(
                             "change {hash}: its device had a key, but the change is not signed with it"

@@ -55,6 +55,21 @@ pub fn public_key(bytes: &[u8]) -> Option<VerifyingKey> {
     VerifyingKey::from_bytes(&raw).ok()
 }
 
+/// A public key as it travels in JSON (the sign-in's `device_key`): base64url, no padding.
+pub fn key_text(key: &[u8; PUBLIC_KEY_BYTES]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+}
+
+/// A public key from its [`key_text`] (`None` for anything else).
+pub fn key_from_text(text: &str) -> Option<VerifyingKey> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()?;
+    public_key(&raw)
+}
+
 /// A new key pair from 32 random bytes the caller draws (the core has no randomness of its own).
 pub fn signing_key(seed: [u8; 32]) -> SigningKey {
     SigningKey::from_bytes(&seed)

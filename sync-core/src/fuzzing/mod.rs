@@ -209,6 +209,7 @@ pub fn admission(data: &[u8]) {
     let authority = DeviceAuthority {
         actors: &actors,
         users: &users,
+        signing: None,
     };
     let taxonomy = Taxonomy::builtin();
     let fresh = admit(None, FIXTURE_CASE, &changes, &authority, taxonomy);

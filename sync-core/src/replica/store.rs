@@ -279,6 +279,25 @@ impl Replica {
         Ok(())
     }
 
+    /// This store's signatures over change bytes made elsewhere (tests and tools that build a
+    /// push by hand); an entry is empty for bytes that are not a change, none when signing is off.
+    pub fn signatures(&self, changes: &[serde_bytes::ByteBuf]) -> Vec<serde_bytes::ByteBuf> {
+        let hashes: Vec<Option<automerge::ChangeHash>> = changes
+            .iter()
+            .map(|c| crate::case::parse_change(c).ok().map(|c| c.hash()))
+            .collect();
+        match &self.sign_key {
+            None => Vec::new(),
+            Some(_) => hashes
+                .iter()
+                .map(|h| match h {
+                    Some(h) => self.sign(std::slice::from_ref(h)).remove(0),
+                    None => serde_bytes::ByteBuf::new(),
+                })
+                .collect(),
+        }
+    }
+
     /// The signatures of the changes `hashes`, in order (none when signing is off).
     pub(super) fn sign(&self, hashes: &[automerge::ChangeHash]) -> Vec<serde_bytes::ByteBuf> {
         match &self.sign_key {

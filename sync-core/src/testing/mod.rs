@@ -92,6 +92,7 @@ impl MemoryHub {
         let authority = DeviceAuthority {
             actors: &dev.actors,
             users: std::slice::from_ref(reader),
+            signing: None,
         };
         let mut accepted = Vec::new();
         let mut rejected = Vec::new();

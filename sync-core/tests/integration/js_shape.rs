@@ -130,6 +130,7 @@ fn push(current: Option<&mut CaseDoc>, change: &Change) -> Verdict {
     let device = DeviceAuthority {
         actors: &actors,
         users: &users,
+        signing: None,
     };
     admit(
         current,

@@ -291,6 +291,7 @@ fn a_failed_mediation_without_a_referral_is_refused_by_the_hub_too() {
     let authority = DeviceAuthority {
         actors: std::slice::from_ref(&actor),
         users: &users,
+        signing: None,
     };
     let verdict = admit(
         Some(&mut stored),

@@ -125,6 +125,11 @@ impl Server {
         signed_in_phone(self, who)
     }
 
+    /// The database the server runs on (for the `gridsync` binary's admin commands).
+    pub fn database_url(&self) -> &str {
+        &self._db.url
+    }
+
     pub fn store<T>(&self, f: impl std::future::Future<Output = T>) -> T {
         self.rt.block_on(f)
     }
@@ -158,8 +163,12 @@ pub fn login(
     device: &str,
     replica: &Replica,
 ) -> ureq::http::Response<ureq::Body> {
+    let key = replica
+        .device_key()
+        .map(|k| gridsync_core::evidence::key_text(&k));
     let body = serde_json::json!({
-        "user": user, "password": PASSWORD, "device": device, "actor": replica.actor_id().to_hex_string()
+        "user": user, "password": PASSWORD, "device": device, "actor": replica.actor_id().to_hex_string(),
+        "device_key": key,
     });
     agent()
         .post(format!("{}/v1/auth/login", server.url))

@@ -28,7 +28,7 @@ const ACTORS: [&str; 7] = [
 ];
 
 /// Every resource row of the matrix; each actor has exactly one row per resource.
-const RESOURCES: [&str; 24] = [
+const RESOURCES: [&str; 25] = [
     "case read",
     "case list",
     "case write via sync",
@@ -40,6 +40,7 @@ const RESOURCES: [&str; 24] = [
     "blob upload",
     "console case list",
     "console case page",
+    "console evidence",
     "console photo",
     "console export",
     "console action",
@@ -481,6 +482,16 @@ fn outcome(w: &World, actor: &str, resource: &str, col: usize) -> String {
             assert_eq!(page, print, "the print view of {case} answers as its page");
             page
         }
+        // The file is bytes: a 200 counts only when it verifies as this case's export.
+        "console evidence" => {
+            match console_get(server, &session, &format!("/console/cases/{case}/evidence")) {
+                (200, _, file) => match gridsync_core::evidence::export::verify(&file) {
+                    Ok(v) if v.case == *case => "200".to_owned(),
+                    other => format!("a file that does not verify: {other:?}"),
+                },
+                answer => console(answer, &|_| "200".to_owned()),
+            }
+        }
         "console photo" => console(
             console_get(server, &session, &format!("/console/blobs/{sha}")),
             &|_| "200".to_owned(),
@@ -833,7 +844,7 @@ fn write(
         push: vec![DocChanges {
             doc: case.into(),
             changes: vec![ByteBuf::from(change.raw_bytes().to_vec())],
-            sigs: Vec::new(),
+            sigs: replica.signatures(&[ByteBuf::from(change.raw_bytes().to_vec())]),
         }],
         want: vec![],
         rules: None,

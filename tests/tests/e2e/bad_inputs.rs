@@ -243,17 +243,19 @@ fn png(seed: u8) -> Vec<u8> {
     bytes
 }
 
-/// A request envelope pushing `changes` for `doc` (no pull: the cursor is past the feed).
-fn push(device: &str, doc: &str, changes: Vec<Vec<u8>>) -> Vec<u8> {
+/// A request envelope of `phone` pushing `changes` for `doc`, signed with its key (no pull: the
+/// cursor is past the feed).
+fn push(phone: &Phone, doc: &str, changes: Vec<Vec<u8>>) -> Vec<u8> {
+    let changes: Vec<ByteBuf> = changes.into_iter().map(ByteBuf::from).collect();
     encode_request(&SyncRequest {
-        device: device.into(),
+        device: phone.device.clone(),
         request_id: "bad-input".into(),
         cursor: u64::MAX,
         page_bytes: 1,
         push: vec![DocChanges {
             doc: doc.into(),
-            changes: changes.into_iter().map(ByteBuf::from).collect(),
-            sigs: Vec::new(),
+            sigs: phone.replica.signatures(&changes),
+            changes,
         }],
         want: vec![],
         rules: None,
@@ -634,7 +636,7 @@ impl World {
                 let bytes = self.idle_of("phone-sun");
                 self.wang_sync(&bytes)
             }
-            "sync-bad-case-id" => self.wang_sync(&push("phone-wang", "not-a-uuid", vec![vec![1]])),
+            "sync-bad-case-id" => self.wang_sync(&push(&self.wang, "not-a-uuid", vec![vec![1]])),
             "sync-bad-head" => {
                 let mut req = self.wang.replica.next_sync_request().unwrap();
                 req.want = vec![DocHeads {
@@ -685,21 +687,21 @@ impl World {
             "sync-garbage-change" => {
                 let hazard = self.hazard.clone();
                 let garbage = b"\x85\x6f\x4a\x83garbage".to_vec();
-                self.wang_sync(&push("phone-wang", &hazard, vec![garbage]))
+                self.wang_sync(&push(&self.wang, &hazard, vec![garbage]))
             }
             "sync-forged-actor" => {
                 // wang's actor, written to sun's case, pushed by sun's phone.
                 let (foreign, who) = (self.foreign.clone(), self.wang_is());
                 let change = self.forge(&foreign, &self.wang, &who, |e| e.set_title("冒名修改"));
                 let token = self.sun.token.clone();
-                self.sync_as(&token, &push("phone-sun", &foreign, vec![change]))
+                self.sync_as(&token, &push(&self.sun, &foreign, vec![change]))
             }
             "sync-forged-author" => {
                 let hazard = self.hazard.clone();
                 let liu =
                     Identity::new("liu", Role::GridWorker, path(GRID), None, "phone-wang").unwrap();
                 let change = self.forge(&hazard, &self.wang, &liu, |e| e.set_title("替人署名"));
-                self.wang_sync(&push("phone-wang", &hazard, vec![change]))
+                self.wang_sync(&push(&self.wang, &hazard, vec![change]))
             }
             "sync-cross-village" | "sync-unknown-category" => {
                 // wang's actor and name; the place or the category is what is wrong.
@@ -723,7 +725,7 @@ impl World {
                 )
                 .unwrap();
                 let change = doc.change(&hash).unwrap().raw_bytes().to_vec();
-                self.wang_sync(&push("phone-wang", &case, vec![change]))
+                self.wang_sync(&push(&self.wang, &case, vec![change]))
             }
             "sync-missing-dependency" => {
                 let (hazard, who) = (self.hazard.clone(), self.wang_is());
@@ -741,7 +743,7 @@ impl World {
                     .unwrap()
                     .unwrap();
                 let change = fork.change(&second).unwrap().raw_bytes().to_vec();
-                self.wang_sync(&push("phone-wang", &hazard, vec![change]))
+                self.wang_sync(&push(&self.wang, &hazard, vec![change]))
             }
             "sync-oversized-change" => {
                 let big2 = self.big2.clone();
@@ -752,7 +754,7 @@ impl World {
                     change.len()
                 );
                 let token = self.zhou.token.clone();
-                self.sync_as(&token, &push("phone-zhou", &big2, vec![change]))
+                self.sync_as(&token, &push(&self.zhou, &big2, vec![change]))
             }
             "sync-document-cap" => {
                 // Grow the case with changes under the change limit until one is refused.
@@ -766,7 +768,7 @@ impl World {
                 for _ in 0..60 {
                     let change = self.heavy_change(&big, 8);
                     assert!(change.len() < MAX_CHANGE_BYTES, "{}", change.len());
-                    last = self.sync_as(&token, &push("phone-zhou", &big, vec![change]));
+                    last = self.sync_as(&token, &push(&self.zhou, &big, vec![change]));
                     if last.code != "—" {
                         break;
                     }

@@ -7,6 +7,7 @@ mod blobs;
 mod cli;
 mod console_pages;
 mod convergence;
+mod evidence;
 mod faults;
 mod field_photos;
 mod intake;

@@ -71,6 +71,9 @@ pub enum DeviceCommand {
     List,
     /// Revokes a lost phone: its next request is refused.
     Revoke { id: String },
+    /// Unbinds a device's signing key (its phone store was lost and made anew): the next
+    /// sign-in binds the new store's key. Signatures already kept stay valid.
+    ResetKey { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,6 +254,15 @@ pub async fn device(store: &Store, cmd: DeviceCommand) -> anyhow::Result<()> {
                 .audit("cli", "device_revoked", &id, "", now_ms())
                 .await?;
             println!("revoked {id}");
+        }
+        DeviceCommand::ResetKey { id } => {
+            if !store.reset_device_key(&id).await? {
+                bail!("no device {id:?}");
+            }
+            store
+                .audit("cli", "device_key_reset", &id, "", now_ms())
+                .await?;
+            println!("signing key of {id} reset: its next sign-in binds a new one");
         }
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! command — serving ([`serve`]) or an administrator's change ([`admin`]).
 
 mod admin;
+mod audit;
 mod channel;
 mod rules;
 mod serve;
@@ -55,6 +56,12 @@ enum Command {
     /// Intake channels: other platforms (12345 hotline, mini-program, QR code) and their API keys.
     #[command(subcommand)]
     Channel(channel::ChannelCommand),
+    /// The evidence: the receipt chain verified, its head for filing.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// One case: its verifiable export.
+    #[command(subcommand)]
+    Case(audit::CaseCommand),
 }
 
 #[tokio::main]
@@ -82,6 +89,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Org(cmd) => admin::org(&store, cmd).await?,
         Command::Rules(cmd) => rules::rules(&store, cmd).await?,
         Command::Channel(cmd) => channel::channel(&store, cmd).await?,
+        Command::Audit(cmd) => audit::audit(&store, cmd).await?,
+        Command::Case(cmd) => audit::case(&store, cmd).await?,
     }
     Ok(())
 }

@@ -166,7 +166,12 @@ pub(super) async fn detail(
             }
         }
         h1 #case-title { (case.title) }
-        p.tools { a #print-link href=(format!("/console/cases/{id}/print")) { (l.t("print")) } }
+        p.tools {
+            a #print-link href=(format!("/console/cases/{id}/print")) { (l.t("print")) }
+            @if super::evidence::may_export(&r, &case, &wf.departments()) {
+                " · " a #evidence-link href=(format!("/console/cases/{id}/evidence")) title=(l.t("evidence_hint")) { (l.t("evidence")) }
+            }
+        }
         p.meta {
             span.status #case-status { (l.status(wf.status.as_str())) }
             " · " (l.level(wf.level.as_str()))
@@ -325,7 +330,7 @@ pub(super) async fn detail(
         section.timeline #timeline {
             h2 { (l.t("timeline")) }
             table {
-                thead { tr { th { (l.t("device_time")) } th { (l.t("received_at")) } th { (l.t("person")) } th { (l.t("device")) } th { (l.t("what_changed")) } } }
+                thead { tr { th { (l.t("device_time")) } th { (l.t("received_at")) } th { (l.t("person")) } th { (l.t("device")) } th { (l.t("signature")) } th { (l.t("what_changed")) } } }
                 tbody {
                     @for h in shown {
                         @let steps_here: Vec<&gridsync_core::CaseEvent> = case.events.iter().filter(|e| event_changes.get(&e.id).is_some_and(|c| c.to_string() == h.hash)).collect();
@@ -335,6 +340,12 @@ pub(super) async fn detail(
                             td { (cal.local_date_time(h.received_at)) }
                             td { (r.names.who(&h.user)) }
                             td { (device_label(l, &h.device)) }
+                            td {
+                                @match &h.signed_by {
+                                    Some(by) => span.verified title=(format!("{} {}", l.t("signed_by"), by)) { (l.t("signed")) },
+                                    None => span.unverified title=(l.t("unsigned_hint")) { (l.t("unsigned")) },
+                                }
+                            }
                             td {
                                 @if steps_here.is_empty() { (l.t("edited")) }
                                 @for e in steps_here {

@@ -4,6 +4,7 @@
 mod actions;
 mod conflicts;
 mod detail;
+mod evidence;
 mod export;
 mod list;
 mod print;
@@ -17,6 +18,7 @@ use super::Lang;
 use crate::AppState;
 use actions::{action, settle};
 use detail::{console_blob, detail};
+use evidence::evidence;
 use export::{export_csv, export_xlsx};
 use list::list;
 use print::print;
@@ -26,6 +28,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/cases", get(list))
         .route("/console/cases/{id}", get(detail))
         .route("/console/cases/{id}/print", get(print))
+        .route("/console/cases/{id}/evidence", get(evidence))
         .route("/console/cases/{id}/action", post(action))
         .route("/console/cases/{id}/settle", post(settle))
         .route("/console/blobs/{sha256}", get(console_blob))

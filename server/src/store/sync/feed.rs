@@ -11,6 +11,7 @@ use super::judge::{CaseVerdict, Written};
 use super::projection::Projection;
 use super::quarantine;
 use super::{CHANGE_ROWS_PER_STATEMENT, DOC_ROWS_PER_STATEMENT, placeholders};
+use crate::store::evidence::ChangeEvidence;
 use crate::store::notices::write_notices;
 use crate::store::{Backend, DeviceContext, Raised, Result, SmsWriting, Store};
 
@@ -55,6 +56,10 @@ struct ChangeRow {
     user: String,
     device_time: i64,
     bytes: Vec<u8>,
+    /// The key the device had bound, and the signature the change came with.
+    device_key: Option<[u8; 32]>,
+    sig: Option<serde_bytes::ByteBuf>,
+    change_hash: automerge::ChangeHash,
 }
 
 /// One case as this transaction wrote it.
@@ -113,6 +118,8 @@ impl FeedTx {
             ..
         } = judged;
         let mut hashes: Vec<ByteBuf> = verdict.duplicates.iter().map(hash_bytes).collect();
+        let device_key = ctx.sign_key.map(|k| k.to_bytes());
+        let mut sigs = verdict.signatures.iter();
         for change in &verdict.accepted {
             self.head += 1;
             let author = ChangeAuthor::of_change(change);
@@ -127,6 +134,9 @@ impl FeedTx {
                     .unwrap_or_else(|| writer.user.clone()),
                 device_time: gridsync_core::case::change_time_ms(change.timestamp()),
                 bytes: change.raw_bytes().to_vec(),
+                device_key,
+                sig: sigs.next().cloned().flatten(),
+                change_hash: change.hash(),
             });
             hashes.push(hash_bytes(&change.hash()));
         }
@@ -241,6 +251,18 @@ impl FeedTx {
             self.notices.extend(records);
         }
         write_notices(&mut self.tx, &self.notices, self.sms.as_ref(), now).await?;
+        let evidence: Vec<ChangeEvidence> = self
+            .changes
+            .iter_mut()
+            .map(|c| ChangeEvidence {
+                seq: c.seq,
+                hash: c.change_hash,
+                device: c.device.clone(),
+                device_key: c.device_key,
+                sig: c.sig.take(),
+            })
+            .collect();
+        crate::store::evidence::append(&mut self.tx, &evidence, now).await?;
         Ok(())
     }
 

@@ -2,11 +2,12 @@
 //! database.
 
 use gridsync_core::Identity;
-use gridsync_core::admission::{DeviceAuthority, Verdict, admit};
+use gridsync_core::admission::{DeviceAuthority, Signing, Verdict, admit};
 use std::collections::HashSet;
 
 use gridsync_core::case::CaseDoc;
 use gridsync_core::notice::{self, NoticeDraft};
+use gridsync_core::protocol::RejectCode;
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::workflow::CaseEvent;
 use serde_bytes::ByteBuf;
@@ -42,13 +43,16 @@ pub(super) fn judge_case(
     base: Option<i64>,
     doc_id: &str,
     changes: &[ByteBuf],
+    sigs: &[ByteBuf],
     taxonomy: &Taxonomy,
 ) -> Result<CaseVerdict> {
     // Only the account whose token this is may write: a phone holding another user's offline
-    // changes pushes them when that user signs in again.
+    // changes pushes them when that user signs in again. A device with a bound key signs every
+    // change (ADR 0028).
     let authority = DeviceAuthority {
         actors: &ctx.actors,
         users: std::slice::from_ref(writer),
+        signing: ctx.sign_key.as_ref().map(|key| Signing { key, sigs }),
     };
     let before: HashSet<String> = current
         .as_ref()
@@ -84,3 +88,39 @@ pub(super) fn judge_case(
         written,
     })
 }
+
+/// Tells a signature made with another device's key (`signature_wrong_device`) from one that
+/// verifies under no key (`signature_invalid`): only on the refusal path, and for at most
+/// [`WRONG_DEVICE_CHECKS`] changes of a push, as each costs a look at every bound key.
+pub(super) async fn name_wrong_devices(
+    store: &crate::store::Store,
+    device: &str,
+    verdict: &mut CaseVerdict,
+    changes: &[ByteBuf],
+    sigs: &[ByteBuf],
+) -> Result<()> {
+    let invalid = verdict
+        .verdict
+        .refused
+        .iter_mut()
+        .filter(|r| r.code == RejectCode::SignatureInvalid)
+        .take(WRONG_DEVICE_CHECKS);
+    for refused in invalid {
+        let Some(hash) = refused.hash else { continue };
+        let Some(sig) = changes
+            .iter()
+            .position(|c| c.as_slice() == refused.bytes.as_slice())
+            .and_then(|i| sigs.get(i))
+        else {
+            continue;
+        };
+        if let Some(other) = store.signing_device_of(device, &hash, sig).await? {
+            refused.code = RejectCode::SignatureWrongDevice;
+            refused.reason = format!("signed with the key of another device ({other})");
+        }
+    }
+    Ok(())
+}
+
+/// At most this many refused signatures of one case's push are tried against other keys.
+const WRONG_DEVICE_CHECKS: usize = 4;

@@ -99,6 +99,7 @@ impl Store {
             actors: vec![actor],
             users: Vec::new(),
             revoked: false,
+            sign_key: Some(self.change_key().await?.public()),
         })
     }
 

@@ -10,7 +10,7 @@ use serde_bytes::ByteBuf;
 use sqlx::{AnyConnection, Row};
 
 use super::feed::FeedTx;
-use super::judge::{CaseVerdict, judge_case};
+use super::judge::{CaseVerdict, judge_case, name_wrong_devices};
 use super::{DOC_ROWS_PER_STATEMENT, load_doc, load_doc_at, placeholders};
 use crate::store::front_door::FrontDoorRows;
 use crate::store::{Backend, DeviceContext, Raised, Result, Store, StoreError};
@@ -40,8 +40,10 @@ impl Store {
                     .map_err(|_| StoreError::Conflict("the push queue is closed".into()))?,
             ),
         };
-        let judged = self.judge_push(ctx, writer, push, taxonomy).await?;
-        self.store_push(judged, now).await
+        // Boxed: the judged documents live on the heap, not in every caller's future (a deep
+        // caller, the demo's seeding, overflowed a test thread's stack).
+        let judged = Box::pin(self.judge_push(ctx, writer, push, taxonomy)).await?;
+        Box::pin(self.store_push(judged, now)).await
     }
 
     /// The first half of [`Store::commit_push`]: each case judged against its document as
@@ -73,15 +75,18 @@ impl Store {
                 Some((seq, doc)) => (Some(seq), Some(doc)),
                 None => (None, None),
             };
-            cases.push(judge_case(
+            let mut judged = judge_case(
                 ctx,
                 writer,
                 current,
                 base,
                 &case.doc,
                 &case.changes,
+                &case.sigs,
                 taxonomy,
-            )?);
+            )?;
+            name_wrong_devices(self, &ctx.device, &mut judged, &case.changes, &case.sigs).await?;
+            cases.push(judged);
         }
         Ok(JudgedPush {
             ctx,
@@ -124,15 +129,19 @@ impl Store {
                         Some(doc) => Some(doc),
                         None => load_doc(&self.cache, &mut feed.tx, &case.doc).await?,
                     };
-                    judge_case(
+                    let mut judged = judge_case(
                         ctx,
                         writer,
                         current,
                         stored,
                         &case.doc,
                         &case.changes,
+                        &case.sigs,
                         taxonomy,
-                    )?
+                    )?;
+                    name_wrong_devices(self, &ctx.device, &mut judged, &case.changes, &case.sigs)
+                        .await?;
+                    judged
                 }
             };
             let (ack, refused) = feed.store(ctx, writer, verdict, now).await?;
@@ -167,17 +176,19 @@ impl Store {
         taxonomy: &Taxonomy,
         now: i64,
     ) -> Result<()> {
-        let raw: Vec<ByteBuf> = doc
-            .changes_since(&[])
+        let all = doc.changes_since(&[]);
+        let raw: Vec<ByteBuf> = all
             .iter()
             .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
             .collect();
+        let hashes: Vec<_> = all.iter().map(|c| c.hash()).collect();
+        let (ctx, sigs) = self.own_signatures(ctx, &hashes).await?;
         let mut feed = FeedTx::begin(self).await?;
         if stored_seqs(&mut feed.tx, &[id]).await?.contains_key(id) {
             return Err(StoreError::Conflict(format!("case {id} exists")));
         }
-        let verdict = judge_case(ctx, writer, None, None, id, &raw, taxonomy)?;
-        let (_, refused) = feed.store(ctx, writer, verdict, now).await?;
+        let verdict = judge_case(&ctx, writer, None, None, id, &raw, &sigs, taxonomy)?;
+        let (_, refused) = feed.store(&ctx, writer, verdict, now).await?;
         if let Some(r) = refused.into_iter().next() {
             feed.commit(self, &ctx.device, now).await?;
             return Err(StoreError::Refused {
@@ -229,9 +240,10 @@ impl Store {
             .change(&hash)
             .ok_or_else(|| StoreError::Corrupt("the new change vanished".into()))?;
         let raw = [ByteBuf::from(change.raw_bytes().to_vec())];
+        let (ctx, sigs) = self.own_signatures(ctx, &[hash]).await?;
         let base = stored_seqs(&mut feed.tx, &[id]).await?.get(id).copied();
-        let verdict = judge_case(ctx, writer, Some(current), base, id, &raw, taxonomy)?;
-        let (_, refused) = feed.store(ctx, writer, verdict, now).await?;
+        let verdict = judge_case(&ctx, writer, Some(current), base, id, &raw, &sigs, taxonomy)?;
+        let (_, refused) = feed.store(&ctx, writer, verdict, now).await?;
         feed.commit(self, &ctx.device, now).await?;
         match refused.into_iter().next() {
             None => Ok(true),
@@ -240,6 +252,30 @@ impl Store {
                 reason: r.reason,
             }),
         }
+    }
+}
+
+impl Store {
+    /// The server's signatures over its own changes `hashes`, when `ctx` is one of its own
+    /// devices (it carries the server's key). Any other device's changes the server builds (an
+    /// urgent SMS report's first change, authenticated by its MAC) cannot carry the device's
+    /// signature: they are judged as a keyless device's, and their receipt names no key.
+    async fn own_signatures(
+        &self,
+        ctx: &DeviceContext,
+        hashes: &[automerge::ChangeHash],
+    ) -> Result<(DeviceContext, Vec<ByteBuf>)> {
+        let key = self.change_key().await?;
+        let mut ctx = ctx.clone();
+        if ctx.sign_key != Some(key.public()) {
+            ctx.sign_key = None;
+            return Ok((ctx, Vec::new()));
+        }
+        let sigs = hashes
+            .iter()
+            .map(|h| ByteBuf::from(gridsync_core::evidence::sign_change(key.signing(), h).to_vec()))
+            .collect();
+        Ok((ctx, sigs))
     }
 }
 

@@ -76,6 +76,9 @@ impl Store {
             actors,
             users: vec![writer.clone()],
             revoked: false,
+            // A released change is the reviewer's decision, not the device's signed word: it
+            // is stored as it was kept, unsigned, under the reviewer's console device.
+            sign_key: None,
         };
         let current = load_doc(&self.cache, &mut feed.tx, &entry.doc).await?;
         let base = sqlx::query("SELECT upto_seq FROM docs WHERE id = $1")
@@ -91,6 +94,7 @@ impl Store {
             base,
             &entry.doc,
             &[ByteBuf::from(bytes.clone())],
+            &[],
             &live.admission,
         )?;
         if let Some(again) = verdict.verdict.refused.first() {
