@@ -6,6 +6,7 @@ use gridsync_core::workflow::Rating;
 use gridsync_core::{CaseKind, Level, Role, Status};
 
 mod assessment;
+mod audit;
 mod front_door;
 mod joint;
 mod notices;
@@ -53,6 +54,7 @@ impl Lang {
             .chain(front_door::STRINGS)
             .chain(assessment::STRINGS)
             .chain(notices::STRINGS)
+            .chain(audit::STRINGS)
             .find(|(k, _, _)| *k == key)
             .map(|(_, zh, en)| if self == Lang::Zh { *zh } else { *en })
             .unwrap_or(key)
