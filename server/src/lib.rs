@@ -20,6 +20,7 @@ pub mod limit;
 pub mod metrics;
 pub mod org;
 pub mod patrol;
+pub mod reads;
 pub mod residents;
 pub mod sms;
 pub mod stats;

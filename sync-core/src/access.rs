@@ -151,6 +151,13 @@ impl Role {
         matches!(self, Role::CountyAdmin)
     }
 
+    /// Whether this role sees and exports the read audit (查阅审计: who read which case's
+    /// personal data, when, from where; ADR 0028): county admins only, as it shows every
+    /// account's reads across the county.
+    pub fn reads_audit(self) -> bool {
+        matches!(self, Role::CountyAdmin)
+    }
+
     /// Whether this role scores the departments that serve its township each month (基层评议):
     /// township staff.
     pub fn rates_departments(self) -> bool {
@@ -457,6 +464,8 @@ mod tests {
             .filter(|r| r.decides_accountability())
             .collect();
         assert_eq!(deciders, [Role::CountyAdmin]);
+        let auditors: Vec<Role> = Role::ALL.into_iter().filter(|r| r.reads_audit()).collect();
+        assert_eq!(auditors, [Role::CountyAdmin]);
     }
 
     #[test]

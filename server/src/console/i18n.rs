@@ -6,6 +6,7 @@ use gridsync_core::workflow::Rating;
 use gridsync_core::{CaseKind, Level, Role, Status};
 
 mod assessment;
+mod audit;
 mod evidence;
 mod front_door;
 mod joint;
@@ -55,6 +56,7 @@ impl Lang {
             .chain(assessment::STRINGS)
             .chain(notices::STRINGS)
             .chain(evidence::STRINGS)
+            .chain(audit::STRINGS)
             .find(|(k, _, _)| *k == key)
             .map(|(_, zh, en)| if self == Lang::Zh { *zh } else { *en })
             .unwrap_or(key)

@@ -6,6 +6,7 @@
 
 mod accountability;
 mod assessment;
+mod audit;
 mod board;
 mod cases;
 mod dashboard;
@@ -60,6 +61,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(notices::routes())
         .merge(rules::routes())
         .merge(quarantine::routes())
+        .merge(audit::routes())
         .merge(register::routes())
         .merge(track::routes())
         .layer(axum::middleware::map_response(private_page))
@@ -321,6 +323,9 @@ pub fn page(r: &Reviewer, title: &str, current: &str, body: Markup) -> Markup {
                         }
                         @if r.who.role.manages_quarantine() {
                             a #nav-quarantine href="/console/quarantine" class=(if current == "quarantine" { "on" } else { "" }) { (l.t("quarantine")) }
+                        }
+                        @if r.who.role.reads_audit() {
+                            a #nav-audit href="/console/audit" class=(if current == "read_audit" { "on" } else { "" }) { (l.t("read_audit")) }
                         }
                         @if r.who.role.sees_sms_delivery() {
                             a #nav-sms href="/console/sms" class=(if current == "sms_delivery" { "on" } else { "" }) { (l.t("sms_delivery")) }

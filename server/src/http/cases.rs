@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::error::{ApiError, ErrorBody};
 use super::extract::SignedIn;
 use super::state::AppState;
+use crate::reads::{self, ClientAddr};
 use crate::store::{CasePage, CaseQuery, HistoryEntry, StoreError};
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -54,7 +55,8 @@ pub struct CaseDetail {
 }
 
 /// `GET /v1/cases/{id}`: 404 both for a missing case and for one the caller may not read, so
-/// ids outside the caller's jurisdiction reveal nothing.
+/// ids outside the caller's jurisdiction reveal nothing. A case whose personal data the caller
+/// reads in clear is recorded in the read audit first (a failed record fails the read).
 #[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases", security(("bearer" = [])),
     params(("id" = String, Path, description = "case id: a UUID, lower-case with hyphens",
         pattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")),
@@ -65,6 +67,7 @@ pub struct CaseDetail {
 pub(super) async fn case_detail(
     State(state): State<Arc<AppState>>,
     caller: SignedIn,
+    addr: ClientAddr,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<CaseDetail>, ApiError> {
     // An id that does not even decode (bad UTF-8) is a malformed id like any other.
@@ -78,11 +81,12 @@ pub(super) async fn case_detail(
     let doc = state.store.case_doc(&id).await?.ok_or_else(not_found)?;
     let corrupt = |e: gridsync_core::Error| ApiError::from(StoreError::from(e));
     let workflow = doc.workflow().map_err(corrupt)?;
+    let case = doc.read().map_err(corrupt)?;
+    if case.read_is_audited(&caller.who, &workflow.departments()) {
+        reads::record(&state.store, &caller.who.user, &id, reads::API_CASE, &addr).await?;
+    }
     // Names and phone numbers in clear only for those who handle the case (`Case::for_reader`).
-    let case = doc
-        .read()
-        .map_err(corrupt)?
-        .for_reader(&caller.who, &workflow.departments());
+    let case = case.for_reader(&caller.who, &workflow.departments());
     let mut conflicts = doc.conflicts();
     if !caller
         .who

@@ -16,6 +16,8 @@ use super::extract::{SignedIn, SyncRequests};
 use super::state::AppState;
 use crate::limit::{MAX_REQUEST_BYTES, REFUSED_BYTES_PER_TOKEN, REFUSED_CHANGE_COST};
 use crate::metrics::Metrics;
+use crate::reads::{self, ClientAddr};
+use crate::store::CaseRead;
 
 /// The content type of sync envelopes.
 pub const SYNC_CONTENT_TYPE: &str = "application/x-gridsync";
@@ -41,6 +43,7 @@ pub(super) async fn sync(
         who: reader,
         ..
     }: SignedIn<SyncRequests>,
+    addr: ClientAddr,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let started = std::time::Instant::now();
@@ -66,6 +69,27 @@ pub(super) async fn sync(
     }
     let now = crate::now_ms();
     let resp = state.store.sync(&ctx, &reader, &req, now).await?;
+    // The documents pulled go to the phone whole: each whose personal data this account reads
+    // in clear is recorded, in one append for the response, before it is sent (ADR 0028).
+    let pulled: Vec<&str> = resp
+        .pull
+        .iter()
+        .filter(|d| !d.changes.is_empty())
+        .map(|d| d.doc.as_str())
+        .collect();
+    if !pulled.is_empty() {
+        let read = state.store.cases_read_in_clear(&reader, &pulled).await?;
+        let entries: Vec<CaseRead<'_>> = read
+            .iter()
+            .map(|case| CaseRead {
+                user: &reader.user,
+                case,
+                route: reads::SYNC,
+                addr: &addr.0,
+            })
+            .collect();
+        state.store.record_reads(&entries, now).await?;
+    }
     if !resp.rejected.is_empty() {
         // Refused bytes are paid for: a phone that keeps sending them is slowed.
         let refused = resp.rejected.len() as u64 * REFUSED_CHANGE_COST;

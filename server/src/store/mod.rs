@@ -15,6 +15,7 @@ mod front_door;
 mod migrate;
 mod notices;
 mod org;
+mod read_audit;
 mod rules;
 mod sync;
 
@@ -40,6 +41,7 @@ pub use front_door::{FrontDoorRows, IntakeOrder, ReceiptRow};
 pub use notices::{
     HELD_CAP, HELD_QUIET, NoticeRow, Raised, SMS_PENDING, SMS_SENT, SMS_SKIPPED, SmsRow, SmsWriting,
 };
+pub use read_audit::{CaseRead, ChainReport, ReadAuditFilter, ReadAuditPage, ReadRow};
 pub use rules::{LiveRules, RulesChange};
 pub use sync::{
     DEVICE_BUDGET_BYTES, DeviceQuarantine, JudgedPush, KEEP_HEAD_BYTES, KEEP_WHOLE_BYTES, PullPage,

@@ -14,6 +14,7 @@ mod notices;
 mod org;
 mod patrols;
 mod quarantine;
+mod read_audit;
 mod recount;
 mod rules;
 mod stats;

@@ -1,13 +1,14 @@
 //! Personal data's one home: which fields of a case are personal, and how they are masked for a
 //! reader who may see the case but does not handle it. Who reads them in clear is
 //! [`Identity::reads_personal_data`]; the API, the console, the exports and the phone library
-//! all go through [`Case::for_reader`].
+//! all go through [`Case::for_reader`]. A read that shows them in clear is recorded in the
+//! read audit ([`Case::read_is_audited`], ADR 0028).
 //!
 //! Personal today: each person's name and phone number (requester, parties, key persons). The
 //! phone's copy of the document still holds them in clear under the store's encryption; sealing
 //! them per case inside the document is the erasure work (PIPL).
 
-use super::{Case, Party};
+use super::{Case, CaseDoc, Party};
 use crate::access::Identity;
 
 /// `138****5678`: the first three and last four digits of a phone number, the rest starred; a
@@ -45,7 +46,36 @@ impl Party {
     }
 }
 
+impl Party {
+    /// Whether this person's record is personal data: a name or a phone number.
+    pub fn is_personal(&self) -> bool {
+        !self.name.trim().is_empty() || !self.phone.trim().is_empty()
+    }
+}
+
+impl CaseDoc {
+    /// Whether the case holds personal data (a person with a name or phone number), read from
+    /// its people alone: what the read audit asks of a document it delivers whole (ADR 0028).
+    pub fn holds_personal_data(&self) -> crate::Result<bool> {
+        Ok(self.people()?.iter().any(Party::is_personal))
+    }
+}
+
 impl Case {
+    /// Whether the case holds personal data: a person with a name or phone number.
+    pub fn holds_personal_data(&self) -> bool {
+        self.people.iter().any(Party::is_personal)
+    }
+
+    /// Whether `who` reading this case sees personal data in clear: the case holds some and
+    /// `who` reads it unmasked ([`Identity::reads_personal_data`]). Such a read is recorded in
+    /// the read audit (ADR 0028). Asked of the case as stored, or as [`Case::for_reader`] gave
+    /// it to `who` (masked only when the answer is no anyway).
+    pub fn read_is_audited(&self, who: &Identity, departments: &[&str]) -> bool {
+        self.holds_personal_data()
+            && who.reads_personal_data(self.kind, &self.jurisdiction, departments)
+    }
+
     /// The case as `who` may see it: in clear for those who handle it, every person masked for
     /// the rest. `departments` are those the case is with now (`WorkflowState::departments`).
     pub fn for_reader(mut self, who: &Identity, departments: &[&str]) -> Case {
@@ -69,5 +99,25 @@ mod tests {
         assert_eq!(mask_name("张志强"), "张**");
         assert_eq!(mask_name("李"), "李*");
         assert_eq!(mask_name(""), "");
+    }
+
+    #[test]
+    fn a_case_holds_personal_data_when_a_person_has_a_name_or_phone() {
+        let nobody = Party {
+            id: "p1".into(),
+            role: "requester".into(),
+            ..Party::default()
+        };
+        assert!(!nobody.is_personal());
+        let named = Party {
+            name: "张志强".into(),
+            ..nobody.clone()
+        };
+        let phoned = Party {
+            phone: "13812345678".into(),
+            ..nobody.clone()
+        };
+        assert!(named.is_personal() && phoned.is_personal());
+        assert!(named.masked().is_personal(), "masked, still about a person");
     }
 }

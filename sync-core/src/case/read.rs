@@ -99,6 +99,14 @@ impl CaseDoc {
         })
     }
 
+    /// The people of the case alone (requester, parties, key persons), without reading the
+    /// rest of the document.
+    pub fn people(&self) -> Result<Vec<Party>> {
+        read_list(&self.doc, &ObjId::Root, "people", |d, o| {
+            read_party(&(d, o))
+        })
+    }
+
     /// The workflow status derived from the event log.
     pub fn workflow(&self) -> Result<WorkflowState> {
         let events = read_list(&self.doc, &ObjId::Root, "events", |d, o| {

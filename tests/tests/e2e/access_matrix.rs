@@ -6,11 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use gridsync_core::attachment::sha256_hex;
-use gridsync_core::case::CaseDoc;
+use gridsync_core::case::{CaseDoc, Party};
 use gridsync_core::protocol::{DocChanges, DocHeads, SyncRequest, decode_response, encode_request};
 use gridsync_core::replica::AttachmentMeta;
 use gridsync_core::workflow::{EventDraft, EventType};
 use gridsync_core::{Identity, Replica, Role};
+use gridsync_server::reads;
+use gridsync_server::store::{ReadAuditFilter, ReadRow};
 use serde_bytes::ByteBuf;
 
 use crate::server::{PASSWORD, Phone, Server, T0, get_json, phone, post_sync, report};
@@ -238,10 +240,15 @@ fn world() -> World {
     let mut cases = Vec::new();
     let mut photos = Vec::new();
     for (col, place) in PLACES.iter().enumerate() {
-        let id = desk
-            .replica
-            .capture(&report("测试案件", place), at(col))
-            .unwrap();
+        // Each case holds personal data (a requester), so reading it in clear is audited.
+        let mut new = report("测试案件", place);
+        new.people = vec![Party {
+            id: format!("requester-{col}"),
+            name: "钱大伯".into(),
+            role: "requester".into(),
+            phone: "13912345678".into(),
+        }];
+        let id = desk.replica.capture(&new, at(col)).unwrap();
         let bytes = photo(col as u8);
         let meta = AttachmentMeta {
             caption: "现场照片".into(),
@@ -357,10 +364,17 @@ fn every_cell_of_the_access_matrix_holds() {
     let mut wrong = Vec::new();
     for ((actor, resource), expected) in &matrix {
         for (col, want) in expected.iter().enumerate() {
+            let before = audit_head(&w.server);
             let got = outcome(&w, actor, resource, col);
             if &got != want {
                 wrong.push(format!(
                     "{actor} × {resource} × {}: the table says {want}, the server {got}",
+                    COLUMNS[col]
+                ));
+            }
+            if let Err(e) = audited_as_expected(&w, actor, resource, col, &got, before) {
+                wrong.push(format!(
+                    "{actor} × {resource} × {}: read audit: {e}",
                     COLUMNS[col]
                 ));
             }
@@ -374,6 +388,7 @@ fn every_cell_of_the_access_matrix_holds() {
     );
     assert_eq!(checked, ACTORS.len() * RESOURCES.len() * COLUMNS.len());
     beyond_the_county(&w);
+    read_audit_is_for_county_admins_only(&w);
     println!(
         "{checked} cells of the access matrix hold ({:.1?})",
         started.elapsed()
@@ -707,6 +722,184 @@ fn outcome(w: &World, actor: &str, resource: &str, col: usize) -> String {
         }
         other => panic!("unknown resource {other}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The read audit (ADR 0028).
+
+/// The read routes that show a case's personal data, and the route names their entries carry.
+fn audited_routes(resource: &str) -> &'static [&'static str] {
+    match resource {
+        "case read" => &[reads::API_CASE],
+        // The page and its print view.
+        "console case page" => &[reads::CONSOLE_CASE, reads::CONSOLE_PRINT],
+        // The verifiable export: the case's whole history.
+        "console evidence" => &[reads::CONSOLE_EVIDENCE],
+        // A sync pulls whatever is new in scope, a push's response too.
+        "case pull via sync" | "case write via sync" => &[reads::SYNC],
+        _ => &[],
+    }
+}
+
+/// The read audit's last entry number now.
+fn audit_head(server: &Server) -> u64 {
+    let page = server
+        .store(
+            server
+                .state
+                .store
+                .read_audit_page(&ReadAuditFilter::default(), 1, 0),
+        )
+        .unwrap();
+    page.rows.first().map_or(0, |r| r.seq)
+}
+
+/// The read audit's entries after number `after`, oldest first.
+fn audit_since(server: &Server, after: u64) -> Vec<ReadRow> {
+    let mut rows = server
+        .store(
+            server
+                .state
+                .store
+                .read_audit_page(&ReadAuditFilter::default(), 10_000, 0),
+        )
+        .unwrap()
+        .rows;
+    rows.retain(|r| r.seq > after);
+    rows.reverse();
+    rows
+}
+
+/// Whether `actor`'s account reads the personal data of the case in column `col` in clear (the
+/// case holds some: a requester).
+fn reads_in_clear(w: &World, actor: &str, col: usize) -> bool {
+    let Some(who) = w.people.get(actor).and_then(|p| p.replica.identity()) else {
+        return false;
+    };
+    let doc = w
+        .server
+        .store(w.server.state.store.case_doc(&w.cases[col]))
+        .unwrap()
+        .unwrap();
+    let case = doc.read().unwrap();
+    let workflow = doc.workflow().unwrap();
+    let departments = workflow.departments();
+    assert!(
+        case.holds_personal_data(),
+        "the matrix's cases hold a requester"
+    );
+    case.read_is_audited(who, &departments)
+}
+
+/// A permitted read of personal data in clear adds exactly one entry per route naming the
+/// account, the case and the route; a refused read, and a read that shows it masked, none. A
+/// sync pulls every case in scope, each recorded: its entries all name the account and the
+/// sync, and this column's case once exactly when it was pulled in clear.
+fn audited_as_expected(
+    w: &World,
+    actor: &str,
+    resource: &str,
+    col: usize,
+    got: &str,
+    before: u64,
+) -> Result<(), String> {
+    let added = audit_since(&w.server, before);
+    let routes = audited_routes(resource);
+    if routes.is_empty() {
+        return match added.is_empty() {
+            true => Ok(()),
+            false => Err(format!(
+                "a route that shows no personal data added {added:?}"
+            )),
+        };
+    }
+    let user = actor.replace(' ', "_");
+    let case = &w.cases[col];
+    let permitted = matches!(got, "200" | "pulled");
+    let in_clear = permitted && reads_in_clear(w, actor, col);
+    if routes == [reads::SYNC] {
+        if let Some(e) = added
+            .iter()
+            .find(|e| e.user != user || e.route != reads::SYNC)
+        {
+            return Err(format!("an entry of someone or something else: {e:?}"));
+        }
+        if resource == "case write via sync" {
+            // What a push's response pulls is not this cell's question.
+            return Ok(());
+        }
+        let of_case = added.iter().filter(|e| &e.case == case).count();
+        return match of_case == usize::from(in_clear) {
+            true => Ok(()),
+            false => Err(format!(
+                "{of_case} entries for the case, in clear: {in_clear}"
+            )),
+        };
+    }
+    let got: Vec<(&str, &str, &str)> = added
+        .iter()
+        .map(|e| (e.user.as_str(), e.case.as_str(), e.route.as_str()))
+        .collect();
+    let want: Vec<(&str, &str, &str)> = match in_clear {
+        true => routes
+            .iter()
+            .map(|r| (user.as_str(), case.as_str(), *r))
+            .collect(),
+        false => Vec::new(),
+    };
+    match got == want {
+        true => Ok(()),
+        false => Err(format!("entries {got:?}, expected {want:?}")),
+    }
+}
+
+/// `/console/audit` and its CSV answer county admins only (`Role::reads_audit`): `403` for every
+/// other account, the sign-in page without a valid session. The admin's page lists the reads the
+/// cells made, and the CSV holds them.
+fn read_audit_is_for_county_admins_only(w: &World) {
+    let server = &w.server;
+    for actor in ACTORS {
+        let session = w.sessions.get(actor).cloned().unwrap_or_default();
+        for path in ["/console/audit", "/console/audit.csv"] {
+            let (status, location, body) = console_get(server, &session, path);
+            let got = match (status, location.as_str()) {
+                (303, "/console/login") => "login".to_owned(),
+                (s, _) => s.to_string(),
+            };
+            let want = match actor {
+                "county_admin" => "200",
+                "revoked device" | "no token" => "login",
+                _ => "403",
+            };
+            assert_eq!(got, want, "{actor} asks {path}");
+            let body = String::from_utf8_lossy(&body);
+            if got == "200" && path.ends_with(".csv") {
+                assert!(body.starts_with("\u{feff}\"序号\""), "{body}");
+                assert!(body.contains(&w.cases[0]) && body.contains("grid_worker"));
+            } else if got == "200" {
+                assert!(body.contains("data-user=\"grid_worker\""), "{body}");
+            } else {
+                assert!(!body.contains("data-user="), "{actor} sees no entry");
+            }
+        }
+    }
+    // A mediator reads an incident's people masked: nothing recorded.
+    let rows = server
+        .store(server.state.store.read_audit_page(
+            &ReadAuditFilter {
+                user: Some("mediator".into()),
+                ..Default::default()
+            },
+            10,
+            0,
+        ))
+        .unwrap();
+    assert_eq!(rows.total, 0, "{:?}", rows.rows);
+    let report = server
+        .store(server.state.store.verify_read_audit())
+        .unwrap();
+    assert_eq!(report.fault, None);
+    assert!(report.entries > 0);
 }
 
 /// The village of a place (a grid's path).

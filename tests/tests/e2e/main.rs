@@ -13,6 +13,7 @@ mod field_photos;
 mod intake;
 mod notices;
 mod quarantine;
+mod read_audit;
 mod register;
 mod rules_console;
 mod server;

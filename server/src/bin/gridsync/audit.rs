@@ -7,7 +7,8 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use gridsync_core::evidence;
 use gridsync_server::now_ms;
-use gridsync_server::store::Store;
+use gridsync_server::reads;
+use gridsync_server::store::{CaseRead, Store};
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -41,6 +42,7 @@ pub async fn audit(store: &Store, cmd: AuditCommand) -> anyhow::Result<()> {
         AuditCommand::Verify => {
             eprintln!("正在校验回执链与签名 (verifying the receipt chain and signatures)…");
             let report = store.audit_verify().await?;
+            let reads = store.verify_read_audit().await?;
             println!(
                 "回执 {} 条，修改 {} 条（已验签 {}），回执链之前的修改 {} 条",
                 report.receipts, report.changes, report.signed, report.before_chain
@@ -52,13 +54,26 @@ pub async fn audit(store: &Store, cmd: AuditCommand) -> anyhow::Result<()> {
             if let Some(head) = &report.head {
                 println!("head {} {}", head.seq, evidence::hex(&head.hash));
             }
-            if !report.faults.is_empty() {
-                for f in &report.faults {
+            println!(
+                "查阅审计 {} 条 (read audit entries {})",
+                reads.entries, reads.entries
+            );
+            if let Some((seq, hash)) = &reads.head {
+                println!("read audit head {seq} {}", evidence::hex(hash));
+            }
+            let faults: Vec<String> = report
+                .faults
+                .iter()
+                .cloned()
+                .chain(reads.fault.map(|f| format!("read audit {f}")))
+                .collect();
+            if !faults.is_empty() {
+                for f in &faults {
                     println!("FAULT {f}");
                 }
                 bail!(
                     "校验未通过 (the evidence does not hold): {} fault(s)",
-                    report.faults.len()
+                    faults.len()
                 );
             }
             println!("校验通过 (all holds)");
@@ -68,13 +83,19 @@ pub async fn audit(store: &Store, cmd: AuditCommand) -> anyhow::Result<()> {
                 bail!("the receipt log is empty");
             };
             let key = store.change_key().await?;
-            let text = format!(
+            let mut text = format!(
                 "gridsync 回执链链头 (receipt chain head)\n序号 seq: {}\n哈希 hash: {}\n时间 at: {} ms\n服务器密钥 server key: {}\n",
                 head.seq,
                 evidence::hex(&head.hash),
                 head.at,
                 evidence::fingerprint(&key.public())
             );
+            if let Some((seq, hash)) = store.verify_read_audit().await?.head {
+                text.push_str(&format!(
+                    "查阅审计链头 (read audit head): {seq} {}\n",
+                    evidence::hex(&hash)
+                ));
+            }
             print!("{text}");
             if let Some(out) = out {
                 std::fs::write(&out, &text)
@@ -91,6 +112,17 @@ pub async fn case(store: &Store, cmd: CaseCommand) -> anyhow::Result<()> {
             let Some(bytes) = store.case_export(&id, "cli", now_ms()).await? else {
                 bail!("no case {id:?}");
             };
+            store
+                .record_reads(
+                    &[CaseRead {
+                        user: "cli",
+                        case: &id,
+                        route: reads::CLI_EXPORT,
+                        addr: "-",
+                    }],
+                    now_ms(),
+                )
+                .await?;
             let out = out.unwrap_or_else(|| PathBuf::from(format!("{id}.gridsync-case")));
             std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
             store

@@ -25,6 +25,7 @@ use crate::AppState;
 use crate::blobs::Served;
 use crate::console::names::Names;
 use crate::console::{ConsoleError, ConsoleSession, Lang, Reviewer, page};
+use crate::reads::{self, ClientAddr};
 use crate::store::StoreError;
 
 /// A case this reviewer may read, read whole; or the page saying there is none (also for one
@@ -111,6 +112,7 @@ const HISTORY_PER_PAGE: usize = 100;
 pub(super) async fn detail(
     State(state): State<Arc<AppState>>,
     r: Reviewer,
+    addr: ClientAddr,
     Path(id): Path<String>,
     Query(flash): Query<Flash>,
 ) -> Result<Response, ConsoleError> {
@@ -119,6 +121,10 @@ pub(super) async fn detail(
         Ok(opened) => opened,
         Err(not_found) => return Ok(not_found),
     };
+    // Personal data shown in clear: recorded in the read audit first, or no page (ADR 0028).
+    if case.read_is_audited(&r.who, &wf.departments()) {
+        reads::record(&state.store, &r.who.user, &id, reads::CONSOLE_CASE, &addr).await?;
+    }
     let history = state.store.case_history(&id).await?;
     let now = crate::now_ms();
     let mut uploaded = std::collections::BTreeSet::new();

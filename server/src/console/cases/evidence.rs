@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::detail::open_case;
 use crate::AppState;
 use crate::console::{ConsoleError, Reviewer};
+use crate::reads::{self, ClientAddr};
 
 /// Whether this reviewer may export the case's verifiable record: a role that exports
 /// evidence, reading the case's personal data (the export holds it all).
@@ -23,6 +24,7 @@ pub(super) fn may_export(r: &Reviewer, case: &gridsync_core::Case, departments: 
 pub(super) async fn evidence(
     State(state): State<Arc<AppState>>,
     r: Reviewer,
+    addr: ClientAddr,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
     let (_, case, wf) = match open_case(&state, &r, &id).await? {
@@ -36,6 +38,15 @@ pub(super) async fn evidence(
     let Some(bytes) = state.store.case_export(&id, &r.who.user, now).await? else {
         return Ok((StatusCode::NOT_FOUND, r.lang.t("not_found")).into_response());
     };
+    // The file holds the whole history, personal data included: always a read to record.
+    reads::record(
+        &state.store,
+        &r.who.user,
+        &id,
+        reads::CONSOLE_EVIDENCE,
+        &addr,
+    )
+    .await?;
     state
         .store
         .audit(&r.who.user, "case_exported", &id, "console", now)

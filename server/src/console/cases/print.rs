@@ -12,10 +12,12 @@ use super::detail::{has_mediation, mediation, open_case, people, rated_by};
 use super::{category_name, department_name};
 use crate::AppState;
 use crate::console::{ConsoleError, Reviewer};
+use crate::reads::{self, ClientAddr};
 
 pub(super) async fn print(
     State(state): State<Arc<AppState>>,
     r: Reviewer,
+    addr: ClientAddr,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
     let l = r.lang;
@@ -23,6 +25,10 @@ pub(super) async fn print(
         Ok(opened) => opened,
         Err(not_found) => return Ok(not_found),
     };
+    // Personal data printed in clear: recorded in the read audit first (ADR 0028).
+    if case.read_is_audited(&r.who, &wf.departments()) {
+        reads::record(&state.store, &r.who.user, &id, reads::CONSOLE_PRINT, &addr).await?;
+    }
     let live = state.store.rules_now();
     let cal = live.rules.calendar();
     let n = &r.names;

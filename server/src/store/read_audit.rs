@@ -1,0 +1,347 @@
+//! The read audit (ADR 0028): every read of a case's personal data — who, which case, when, from
+//! where, by which route — appended as a hash chain under its own lock row (`counters`
+//! `read_audit`, not the feed's: a read never waits for a push), paged for the console, and
+//! walked whole by `gridsync audit verify`.
+
+use gridsync_core::evidence::{ChainEntry, ChainWalk, GENESIS, ReadEntry};
+use gridsync_core::{CaseKind, Identity, JurisdictionPath};
+use serde_bytes::ByteBuf;
+use sqlx::Row;
+
+use super::{Result, Store, StoreError};
+
+/// One read to record: `user` read `case`'s personal data through `route` from `addr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseRead<'a> {
+    pub user: &'a str,
+    pub case: &'a str,
+    /// Human-readable and stable: `GET /v1/cases/{id}`, `console case page`, …
+    pub route: &'a str,
+    /// The client's IP address, `-` when unknown.
+    pub addr: &'a str,
+}
+
+/// One stored entry, as the console lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRow {
+    pub seq: u64,
+    pub hash: Vec<u8>,
+    pub at: i64,
+    pub user: String,
+    pub case: String,
+    pub route: String,
+    pub addr: String,
+}
+
+/// Which entries a page shows; every part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadAuditFilter {
+    pub case: Option<String>,
+    pub user: Option<String>,
+    /// From this time on (ms, inclusive).
+    pub from: Option<i64>,
+    /// Before this time (ms, exclusive).
+    pub to: Option<i64>,
+    /// Only reads of cases at or below this place (the admin's county).
+    pub within: Option<JurisdictionPath>,
+}
+
+/// A page of the audit, newest first, and how many entries the filter matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadAuditPage {
+    pub rows: Vec<ReadRow>,
+    pub total: u64,
+}
+
+/// What a walk of the whole chain found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Entries walked before the first fault (all of them when there is none).
+    pub entries: u64,
+    /// The last good entry's number and hash.
+    pub head: Option<(u64, [u8; 32])>,
+    /// The first problem, naming its entry.
+    pub fault: Option<String>,
+}
+
+/// Rows read per query while walking the chain.
+const VERIFY_BATCH: i64 = 1000;
+
+impl Store {
+    /// Appends one entry per read, in one transaction; nothing at all for none. The lock row is
+    /// taken first, so appends are one at a time (also across servers on one PostgreSQL).
+    pub async fn record_reads(&self, reads: &[CaseRead<'_>], now: i64) -> Result<()> {
+        if reads.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE counters SET value = value WHERE name = 'read_audit' RETURNING value")
+            .fetch_one(&mut *tx)
+            .await?;
+        let head = sqlx::query("SELECT seq, hash FROM read_audit ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (mut seq, mut prev) = match head {
+            None => (0u64, GENESIS),
+            Some(r) => {
+                let seq: i64 = r.try_get(0)?;
+                let hash: Vec<u8> = r.try_get(1)?;
+                let hash: [u8; 32] = hash
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt(format!("read audit entry {seq}: hash")))?;
+                (seq_of(seq)?, hash)
+            }
+        };
+        for read in reads {
+            seq += 1;
+            let entry = ReadEntry {
+                seq,
+                prev: ByteBuf::from(prev.to_vec()),
+                at: now,
+                user: read.user.to_owned(),
+                case: read.case.to_owned(),
+                route: read.route.to_owned(),
+                addr: read.addr.to_owned(),
+            };
+            let bytes = entry.encode();
+            let hash = ReadEntry::hash_of(&bytes);
+            sqlx::query(
+                "INSERT INTO read_audit (seq, hash, at, user_id, case_id, route, addr, entry)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+            .bind(hash.to_vec())
+            .bind(now)
+            .bind(read.user)
+            .bind(read.case)
+            .bind(read.route)
+            .bind(read.addr)
+            .bind(bytes)
+            .execute(&mut *tx)
+            .await?;
+            prev = hash;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A page of the audit for the console, newest first.
+    pub async fn read_audit_page(
+        &self,
+        filter: &ReadAuditFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<ReadAuditPage> {
+        let (clause, args) = where_clause(filter);
+        let mut count = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM read_audit a WHERE {clause}"
+        )));
+        for a in &args {
+            count = a.bind(count);
+        }
+        let total: i64 = count.fetch_one(&self.pool).await?.try_get(0)?;
+        let n = args.len();
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT a.seq, a.hash, a.at, a.user_id, a.case_id, a.route, a.addr FROM read_audit a
+             WHERE {clause} ORDER BY a.seq DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        )));
+        for a in &args {
+            rows = a.bind(rows);
+        }
+        let rows = rows
+            .bind(limit.max(0))
+            .bind(offset.max(0))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ReadRow {
+                    seq: seq_of(r.try_get(0)?)?,
+                    hash: r.try_get(1)?,
+                    at: r.try_get(2)?,
+                    user: r.try_get(3)?,
+                    case: r.try_get(4)?,
+                    route: r.try_get(5)?,
+                    addr: r.try_get(6)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ReadAuditPage {
+            rows,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    /// Walks the whole chain in order: each entry must decode, hash to its stored hash, follow
+    /// the one before, and say what its plain columns say. The first fault names its entry.
+    pub async fn verify_read_audit(&self) -> Result<ChainReport> {
+        let mut walk = ChainWalk::default();
+        let mut report = ChainReport {
+            entries: 0,
+            head: None,
+            fault: None,
+        };
+        let mut after = 0i64;
+        loop {
+            let rows = sqlx::query(
+                "SELECT seq, hash, at, user_id, case_id, route, addr, entry FROM read_audit
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after)
+            .bind(VERIFY_BATCH)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in &rows {
+                let seq: i64 = r.try_get(0)?;
+                after = seq;
+                let hash: Vec<u8> = r.try_get(1)?;
+                let bytes: Vec<u8> = r.try_get(7)?;
+                let Ok(row_seq) = u64::try_from(seq) else {
+                    report.fault = Some(format!("entry {seq} has a negative number"));
+                    return Ok(report);
+                };
+                let entry = match walk.step::<ReadEntry>(row_seq, &hash, &bytes) {
+                    Ok(entry) => entry,
+                    Err(fault) => {
+                        report.fault = Some(fault);
+                        return Ok(report);
+                    }
+                };
+                let columns = (
+                    r.try_get::<i64, _>(2)?,
+                    r.try_get::<String, _>(3)?,
+                    r.try_get::<String, _>(4)?,
+                    r.try_get::<String, _>(5)?,
+                    r.try_get::<String, _>(6)?,
+                );
+                let signed = (
+                    entry.at,
+                    entry.user.clone(),
+                    entry.case.clone(),
+                    entry.route.clone(),
+                    entry.addr.clone(),
+                );
+                if columns != signed {
+                    report.fault = Some(format!(
+                        "entry {row_seq}: its columns (time, user, case, route or address) differ from the entry"
+                    ));
+                    return Ok(report);
+                }
+                report.entries += 1;
+                report.head = Some((row_seq, walk.head()));
+            }
+            if (rows.len() as i64) < VERIFY_BATCH {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Of the cases `ids` a sync delivers to `reader`, those whose personal data it reads in
+    /// clear: judged on the projection (kind, place, departments) first, then on the stored
+    /// document's people. One query, and a document read only for the cases left.
+    pub async fn cases_read_in_clear(
+        &self,
+        reader: &Identity,
+        ids: &[&str],
+    ) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, kind, path, departments FROM cases WHERE id IN ({})",
+                marks.join(", ")
+            )));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let id: String = r.try_get(0)?;
+                let kind: String = r.try_get(1)?;
+                let path: String = r.try_get(2)?;
+                let departments: Option<String> = r.try_get(3)?;
+                let kind = CaseKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("kind {kind:?}")))?;
+                let departments: Vec<&str> = departments
+                    .as_deref()
+                    .map(|d| d.split_whitespace().collect())
+                    .unwrap_or_default();
+                if !reader.reads_personal_data(kind, &JurisdictionPath::parse(&path)?, &departments)
+                {
+                    continue;
+                }
+                if let Some(doc) = self.case_doc(&id).await?
+                    && doc.holds_personal_data()?
+                {
+                    out.push(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn seq_of(seq: i64) -> Result<u64> {
+    u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("read audit entry {seq}")))
+}
+
+/// A bound value of the filter.
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+impl Arg {
+    fn bind<'q>(
+        &self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        match self {
+            Arg::Text(s) => q.bind(s.clone()),
+            Arg::Int(n) => q.bind(*n),
+        }
+    }
+}
+
+/// The filter as a WHERE clause over `read_audit a`, with its arguments `$1…`.
+fn where_clause(f: &ReadAuditFilter) -> (String, Vec<Arg>) {
+    let mut parts = vec!["1 = 1".to_owned()];
+    let mut args = Vec::new();
+    let mut arg = |a: Arg| {
+        args.push(a);
+        format!("${}", args.len())
+    };
+    if let Some(case) = &f.case {
+        parts.push(format!("a.case_id = {}", arg(Arg::Text(case.clone()))));
+    }
+    if let Some(user) = &f.user {
+        parts.push(format!("a.user_id = {}", arg(Arg::Text(user.clone()))));
+    }
+    if let Some(from) = f.from {
+        parts.push(format!("a.at >= {}", arg(Arg::Int(from))));
+    }
+    if let Some(to) = f.to {
+        parts.push(format!("a.at < {}", arg(Arg::Int(to))));
+    }
+    if let Some(place) = &f.within {
+        // The case's place by the projection's code columns (index `cases_scope`).
+        let codes = [
+            ("county", Some(place.county())),
+            ("township", place.township()),
+            ("village", place.village()),
+            ("grid", place.grid()),
+        ];
+        let mut inner = Vec::new();
+        for (column, code) in codes {
+            if let Some(code) = code {
+                inner.push(format!("c.{column} = {}", arg(Arg::Text(code.to_owned()))));
+            }
+        }
+        parts.push(format!(
+            "EXISTS (SELECT 1 FROM cases c WHERE c.id = a.case_id AND {})",
+            inner.join(" AND ")
+        ));
+    }
+    (parts.join(" AND "), args)
+}
