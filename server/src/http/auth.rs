@@ -75,7 +75,7 @@ pub struct RefreshRequest {
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse),
-        (status = 400, description = "bad_request (no `Content-Type: application/json`, not JSON, a field missing or mistyped); invalid_input (`actor`, `device`)", body = ErrorBody),
+        (status = 400, description = "bad_request (no `Content-Type: application/json`, not JSON, a field missing or mistyped); invalid_input (`actor`, `device`, `device_key`)", body = ErrorBody),
         (status = 401, description = "invalid_credentials", body = ErrorBody),
         (status = 403, description = "device_revoked, device_taken", body = ErrorBody), (status = 409, description = "actor_taken, device_key_taken", body = ErrorBody),
         (status = 413, description = "too_large", body = ErrorBody),

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use gridsync_core::case::CaseDoc;
 use gridsync_core::notice::{self, NoticeDraft};
-use gridsync_core::protocol::RejectCode;
+use gridsync_core::protocol::{DocChanges, RejectCode};
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::workflow::CaseEvent;
 use serde_bytes::ByteBuf;
@@ -41,11 +41,10 @@ pub(super) fn judge_case(
     writer: &Identity,
     mut current: Option<CaseDoc>,
     base: Option<i64>,
-    doc_id: &str,
-    changes: &[ByteBuf],
-    sigs: &[ByteBuf],
+    pushed: &DocChanges,
     taxonomy: &Taxonomy,
 ) -> Result<CaseVerdict> {
+    let (doc_id, changes, sigs) = (pushed.doc.as_str(), &pushed.changes, &pushed.sigs);
     // Only the account whose token this is may write: a phone holding another user's offline
     // changes pushes them when that user signs in again. A device with a bound key signs every
     // change (ADR 0028).

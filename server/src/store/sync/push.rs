@@ -75,16 +75,7 @@ impl Store {
                 Some((seq, doc)) => (Some(seq), Some(doc)),
                 None => (None, None),
             };
-            let mut judged = judge_case(
-                ctx,
-                writer,
-                current,
-                base,
-                &case.doc,
-                &case.changes,
-                &case.sigs,
-                taxonomy,
-            )?;
+            let mut judged = judge_case(ctx, writer, current, base, case, taxonomy)?;
             name_wrong_devices(self, &ctx.device, &mut judged, &case.changes, &case.sigs).await?;
             cases.push(judged);
         }
@@ -129,16 +120,7 @@ impl Store {
                         Some(doc) => Some(doc),
                         None => load_doc(&self.cache, &mut feed.tx, &case.doc).await?,
                     };
-                    let mut judged = judge_case(
-                        ctx,
-                        writer,
-                        current,
-                        stored,
-                        &case.doc,
-                        &case.changes,
-                        &case.sigs,
-                        taxonomy,
-                    )?;
+                    let mut judged = judge_case(ctx, writer, current, stored, case, taxonomy)?;
                     name_wrong_devices(self, &ctx.device, &mut judged, &case.changes, &case.sigs)
                         .await?;
                     judged
@@ -187,7 +169,12 @@ impl Store {
         if stored_seqs(&mut feed.tx, &[id]).await?.contains_key(id) {
             return Err(StoreError::Conflict(format!("case {id} exists")));
         }
-        let verdict = judge_case(&ctx, writer, None, None, id, &raw, &sigs, taxonomy)?;
+        let pushed = DocChanges {
+            doc: id.to_owned(),
+            changes: raw,
+            sigs,
+        };
+        let verdict = judge_case(&ctx, writer, None, None, &pushed, taxonomy)?;
         let (_, refused) = feed.store(&ctx, writer, verdict, now).await?;
         if let Some(r) = refused.into_iter().next() {
             feed.commit(self, &ctx.device, now).await?;
@@ -242,7 +229,12 @@ impl Store {
         let raw = [ByteBuf::from(change.raw_bytes().to_vec())];
         let (ctx, sigs) = self.own_signatures(ctx, &[hash]).await?;
         let base = stored_seqs(&mut feed.tx, &[id]).await?.get(id).copied();
-        let verdict = judge_case(&ctx, writer, Some(current), base, id, &raw, &sigs, taxonomy)?;
+        let pushed = DocChanges {
+            doc: id.to_owned(),
+            changes: raw.to_vec(),
+            sigs,
+        };
+        let verdict = judge_case(&ctx, writer, Some(current), base, &pushed, taxonomy)?;
         let (_, refused) = feed.store(&ctx, writer, verdict, now).await?;
         feed.commit(self, &ctx.device, now).await?;
         match refused.into_iter().next() {

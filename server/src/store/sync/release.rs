@@ -3,6 +3,7 @@
 //! wrote them, by the same admission as a push.
 
 use gridsync_core::Identity;
+use gridsync_core::protocol::DocChanges;
 use serde_bytes::ByteBuf;
 use sqlx::Row;
 
@@ -92,9 +93,11 @@ impl Store {
             &writer,
             current,
             base,
-            &entry.doc,
-            &[ByteBuf::from(bytes.clone())],
-            &[],
+            &DocChanges {
+                doc: entry.doc.clone(),
+                changes: vec![ByteBuf::from(bytes.clone())],
+                sigs: Vec::new(),
+            },
             &live.admission,
         )?;
         if let Some(again) = verdict.verdict.refused.first() {
