@@ -18,7 +18,7 @@ use serde_bytes::ByteBuf;
 use crate::access::Identity;
 use crate::case::{Case, CaseDoc, ChangeAuthor, Mediation, parse_change};
 use crate::error::Refusal;
-use crate::evidence::{SigCheck, VerifyingKey, check_signatures};
+use crate::evidence::{SigCheck, VerifyingKey, check_signatures, chunk_hash};
 use crate::protocol::RejectCode;
 use crate::taxonomy::Taxonomy;
 use crate::workflow::{self, CaseEvent};
@@ -79,6 +79,9 @@ pub struct DeviceAuthority<'a> {
 pub struct Signing<'a> {
     pub key: &'a VerifyingKey,
     pub sigs: &'a [ByteBuf],
+    /// The signatures already checked, by position in the push (`evidence::check_push`: one
+    /// batch for a whole push rather than one per case); `None` checks them here.
+    pub checked: Option<&'a [SigCheck]>,
 }
 
 impl DeviceAuthority<'_> {
@@ -225,7 +228,30 @@ fn signed_only<'a>(
         .iter()
         .map(|&i| signing.sigs.get(i).cloned().unwrap_or_default())
         .collect();
-    let checks = check_signatures(signing.key, &hashes, &sigs);
+    let checks = match signing.checked {
+        // Checked over each chunk's hash before parsing: used for a change whose parsed hash
+        // is that hash (always, for a change), else checked here.
+        Some(checked) => fresh
+            .iter()
+            .zip(fresh_at)
+            .zip(&hashes)
+            .zip(&sigs)
+            .map(|((((change, _), &at), hash), sig)| {
+                match (
+                    checked.get(at),
+                    chunk_hash(change.raw_bytes()) == Some(*hash),
+                ) {
+                    (Some(check), true) => *check,
+                    _ => check_signatures(
+                        signing.key,
+                        std::slice::from_ref(hash),
+                        std::slice::from_ref(sig),
+                    )[0],
+                }
+            })
+            .collect(),
+        None => check_signatures(signing.key, &hashes, &sigs),
+    };
     let mut kept = Vec::with_capacity(fresh.len());
     let mut kept_sigs = Vec::with_capacity(fresh.len());
     for (((change, who), check), sig) in fresh.into_iter().zip(checks).zip(sigs) {

@@ -41,6 +41,16 @@ pub fn sign_change(key: &SigningKey, hash: &ChangeHash) -> [u8; SIGNATURE_BYTES]
     key.sign(&change_message(hash)).to_bytes()
 }
 
+/// The hash of a change chunk from its bytes alone, without parsing it: SHA-256 over all but
+/// the magic number and the checksum (Automerge's definition of a change's hash). For bytes
+/// that are a change, this is `Change::hash`; admission still parses them and compares.
+pub fn chunk_hash(bytes: &[u8]) -> Option<ChangeHash> {
+    bytes
+        .get(8..)
+        .filter(|rest| !rest.is_empty())
+        .map(|rest| ChangeHash(Sha256::digest(rest).into()))
+}
+
 /// Whether `sig` is `key`'s signature over the change `hash`.
 pub fn verifies(key: &VerifyingKey, hash: &ChangeHash, sig: &[u8]) -> bool {
     let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
@@ -124,6 +134,29 @@ pub fn check_signatures(
         }
     }
     out
+}
+
+/// The signatures of a whole push checked in one batch, under `key`: per case, per change, in
+/// the order given. Hashes come from the chunk bytes (`chunk_hash`), so nothing is parsed;
+/// bytes that are no change count as missing a signature (admission refuses them anyway).
+pub fn check_push(key: &VerifyingKey, cases: &[(&[ByteBuf], &[ByteBuf])]) -> Vec<Vec<SigCheck>> {
+    let mut hashes = Vec::new();
+    let mut sigs = Vec::new();
+    for (changes, case_sigs) in cases {
+        for (i, change) in changes.iter().enumerate() {
+            let hash = chunk_hash(change);
+            hashes.push(hash.unwrap_or(ChangeHash([0; 32])));
+            sigs.push(match hash {
+                Some(_) => case_sigs.get(i).cloned().unwrap_or_default(),
+                None => ByteBuf::new(),
+            });
+        }
+    }
+    let mut all = check_signatures(key, &hashes, &sigs).into_iter();
+    cases
+        .iter()
+        .map(|(changes, _)| all.by_ref().take(changes.len()).collect())
+        .collect()
 }
 
 /// SHA-256 over a chain's domain and an entry's bytes: the entry's hash, which the next entry
@@ -347,6 +380,44 @@ mod tests {
             ],
         );
         assert_eq!(good, [SigCheck::Valid, SigCheck::Valid]);
+    }
+
+    #[test]
+    fn a_chunk_hash_is_the_change_hash() {
+        let who = crate::Identity::new(
+            "wang",
+            crate::Role::GridWorker,
+            crate::JurisdictionPath::parse("130322/101/201/01").unwrap(),
+            None,
+            "phone-1",
+        )
+        .unwrap();
+        let case = crate::case::NewCase {
+            kind: crate::CaseKind::Incident,
+            jurisdiction: crate::JurisdictionPath::parse("130322/101/201/01").unwrap(),
+            category: "safety_hazard".into(),
+            title: "险情".into(),
+            description: "墙体开裂".repeat(20),
+            location: Default::default(),
+            people: vec![],
+        };
+        let (mut doc, first) = crate::CaseDoc::create(
+            automerge::ActorId::random(),
+            &crate::case::new_case_id(),
+            &case,
+            &who,
+            1_790_000_000_000,
+        )
+        .unwrap();
+        let second = doc
+            .edit(&who, 1_790_000_000_001, |e| e.set_title("险情（更新）"))
+            .unwrap()
+            .unwrap();
+        for hash in [first, second] {
+            let change = doc.change(&hash).unwrap();
+            assert_eq!(chunk_hash(change.raw_bytes()), Some(hash));
+        }
+        assert_eq!(chunk_hash(b"short"), None);
     }
 
     fn receipt(seq: u64, prev: [u8; 32]) -> Receipt {

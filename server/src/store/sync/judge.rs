@@ -6,6 +6,7 @@ use gridsync_core::admission::{DeviceAuthority, Signing, Verdict, admit};
 use std::collections::HashSet;
 
 use gridsync_core::case::CaseDoc;
+use gridsync_core::evidence::SigCheck;
 use gridsync_core::notice::{self, NoticeDraft};
 use gridsync_core::protocol::{DocChanges, RejectCode};
 use gridsync_core::taxonomy::Taxonomy;
@@ -42,6 +43,7 @@ pub(super) fn judge_case(
     mut current: Option<CaseDoc>,
     base: Option<i64>,
     pushed: &DocChanges,
+    checked: Option<&[SigCheck]>,
     taxonomy: &Taxonomy,
 ) -> Result<CaseVerdict> {
     let (doc_id, changes, sigs) = (pushed.doc.as_str(), &pushed.changes, &pushed.sigs);
@@ -51,7 +53,10 @@ pub(super) fn judge_case(
     let authority = DeviceAuthority {
         actors: &ctx.actors,
         users: std::slice::from_ref(writer),
-        signing: ctx.sign_key.as_ref().map(|key| Signing { key, sigs }),
+        signing: ctx
+            .sign_key
+            .as_ref()
+            .map(|key| Signing { key, sigs, checked }),
     };
     let before: HashSet<String> = current
         .as_ref()

@@ -69,13 +69,29 @@ impl Store {
                 });
             }
         }
+        // A keyed device's signatures, the whole push in one batch verification.
+        let checked = ctx.sign_key.as_ref().map(|key| {
+            let cases: Vec<(&[ByteBuf], &[ByteBuf])> = push
+                .iter()
+                .map(|c| (c.changes.as_slice(), c.sigs.as_slice()))
+                .collect();
+            gridsync_core::evidence::check_push(key, &cases)
+        });
         let mut cases = Vec::with_capacity(push.len());
-        for (case, stored) in push.iter().zip(stored) {
+        for (i, (case, stored)) in push.iter().zip(stored).enumerate() {
             let (base, current) = match stored {
                 Some((seq, doc)) => (Some(seq), Some(doc)),
                 None => (None, None),
             };
-            let mut judged = judge_case(ctx, writer, current, base, case, taxonomy)?;
+            let mut judged = judge_case(
+                ctx,
+                writer,
+                current,
+                base,
+                case,
+                checked.as_ref().map(|c| c[i].as_slice()),
+                taxonomy,
+            )?;
             name_wrong_devices(self, &ctx.device, &mut judged, &case.changes, &case.sigs).await?;
             cases.push(judged);
         }
@@ -120,7 +136,8 @@ impl Store {
                         Some(doc) => Some(doc),
                         None => load_doc(&self.cache, &mut feed.tx, &case.doc).await?,
                     };
-                    let mut judged = judge_case(ctx, writer, current, stored, case, taxonomy)?;
+                    let mut judged =
+                        judge_case(ctx, writer, current, stored, case, None, taxonomy)?;
                     name_wrong_devices(self, &ctx.device, &mut judged, &case.changes, &case.sigs)
                         .await?;
                     judged
@@ -174,7 +191,7 @@ impl Store {
             changes: raw,
             sigs,
         };
-        let verdict = judge_case(&ctx, writer, None, None, &pushed, taxonomy)?;
+        let verdict = judge_case(&ctx, writer, None, None, &pushed, None, taxonomy)?;
         let (_, refused) = feed.store(&ctx, writer, verdict, now).await?;
         if let Some(r) = refused.into_iter().next() {
             feed.commit(self, &ctx.device, now).await?;
@@ -234,7 +251,7 @@ impl Store {
             changes: raw.to_vec(),
             sigs,
         };
-        let verdict = judge_case(&ctx, writer, Some(current), base, &pushed, taxonomy)?;
+        let verdict = judge_case(&ctx, writer, Some(current), base, &pushed, None, taxonomy)?;
         let (_, refused) = feed.store(&ctx, writer, verdict, now).await?;
         feed.commit(self, &ctx.device, now).await?;
         match refused.into_iter().next() {

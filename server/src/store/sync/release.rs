@@ -98,6 +98,7 @@ impl Store {
                 changes: vec![ByteBuf::from(bytes.clone())],
                 sigs: Vec::new(),
             },
+            None,
             &live.admission,
         )?;
         if let Some(again) = verdict.verdict.refused.first() {
