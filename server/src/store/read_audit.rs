@@ -248,10 +248,11 @@ impl Store {
     ) -> Result<Vec<String>> {
         let mut out = Vec::new();
         for chunk in ids.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            // `?` on SQLite: numbered parameters there are looked up by name, quadratic in
+            // their number (see `placeholders`).
             let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT id, kind, path, departments FROM cases WHERE id IN ({})",
-                marks.join(", ")
+                "SELECT id, kind, path, departments FROM cases WHERE id IN {}",
+                super::sync::placeholders(self.backend, 1, chunk.len())
             )));
             for id in chunk {
                 q = q.bind(*id);
