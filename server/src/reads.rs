@@ -2,7 +2,7 @@
 //! (ADR 0028; the chain itself is `Store::record_reads`): the names of the routes that read,
 //! and the client's address.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -22,10 +22,17 @@ pub const CONSOLE_EVIDENCE: &str = "console evidence";
 /// `gridsync case export`: the same file, by an operator.
 pub const CLI_EXPORT: &str = "gridsync case export";
 
-/// The client's IP address as the audit writes it: `-` when the server is not served with
-/// `ConnectInfo` (a router in a test without it).
-#[derive(Debug, Clone)]
-pub struct ClientAddr(pub String);
+/// The client's IP address, when the server is served with `ConnectInfo` (`None` for a router
+/// in a test without it): what the read audit writes and what `/track`'s guess limit counts by.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl ClientAddr {
+    /// The address as the audit writes it: `-` when unknown.
+    pub fn text(&self) -> String {
+        self.0.map_or_else(|| "-".to_owned(), |ip| ip.to_string())
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
@@ -35,7 +42,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "-".to_owned(), |c| c.0.ip().to_string()),
+                .map(|c| c.0.ip()),
         ))
     }
 }
@@ -55,7 +62,7 @@ pub async fn record(
                 user,
                 case,
                 route,
-                addr: &addr.0,
+                addr: &addr.text(),
             }],
             crate::now_ms(),
         )

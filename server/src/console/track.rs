@@ -11,12 +11,10 @@
 //! unknown receipt costs the same Argon2 check as a wrong code, so the two answers are alike in
 //! words and in time.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock};
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::{Form, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -28,6 +26,8 @@ use serde::Deserialize;
 use crate::console::{ConsoleError, SameOrigin};
 use crate::http::AppState;
 use crate::limit::{GuessLimit, RateLimiter, TRACK_WINDOW};
+// The client's address; when unknown (no `ConnectInfo`) every client shares one bucket.
+use crate::reads::ClientAddr as Client;
 use crate::residents::{self, Progress, REQUESTER_USER, Receipt};
 use crate::store::StoreError;
 
@@ -58,24 +58,6 @@ async fn css() -> impl IntoResponse {
 
 // ---------------------------------------------------------------------------------------------
 // Guessing.
-
-/// The client's address, when the server is served with `ConnectInfo` (else `None`: every
-/// client then shares one bucket).
-#[derive(Debug, Clone, Copy)]
-struct Client(Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for Client {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Client(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
-    }
-}
 
 /// A hash no code matches: an unknown receipt is checked against it, so it takes as long to
 /// refuse as a wrong code.

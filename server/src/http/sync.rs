@@ -79,13 +79,14 @@ pub(super) async fn sync(
         .collect();
     if !pulled.is_empty() {
         let read = state.store.cases_read_in_clear(&reader, &pulled).await?;
+        let addr = addr.text();
         let entries: Vec<CaseRead<'_>> = read
             .iter()
             .map(|case| CaseRead {
                 user: &reader.user,
                 case,
                 route: reads::SYNC,
-                addr: &addr.0,
+                addr: &addr,
             })
             .collect();
         state.store.record_reads(&entries, now).await?;
