@@ -105,3 +105,20 @@ pub fn server_bin(explicit: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
     }
     Ok(bin)
 }
+
+/// `gridsync ARGS…` (an admin command) on the database `url`, as an operator runs it: (success,
+/// standard output, standard error). Panics when the binary is missing or cannot start.
+pub fn admin(url: &str, args: &[&str]) -> (bool, String, String) {
+    let bin = server_bin(None).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(bin)
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap_or_else(|e| panic!("gridsync {args:?}: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

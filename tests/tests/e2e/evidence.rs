@@ -3,8 +3,6 @@
 //! shows each change 已验签 or not and exports the case for those allowed, and the export
 //! verifies offline; `gridsync audit verify` names a tampered change, signature or receipt.
 
-use std::process::Command;
-
 use gridsync_core::case::{Location, NewCase, parse_change};
 use gridsync_core::evidence::{self, sign_change};
 use gridsync_core::protocol::{RejectCode, decode_response, encode_request};
@@ -239,19 +237,10 @@ fn get_bytes(server: &Server, session: &str, path: &str) -> (u16, String, Vec<u8
     )
 }
 
-/// `gridsync audit verify` against the server's database: passes, then names each tampering.
+/// `gridsync audit WHAT` against the server's database: (success, standard output).
 fn audit(url: &str, what: &str) -> (bool, String) {
-    let bin = gridsync_testkit::process::server_bin(None).unwrap();
-    let out = Command::new(bin)
-        .args(["audit", what])
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let (ok, out, _) = gridsync_testkit::process::admin(url, &["audit", what]);
+    (ok, out)
 }
 
 #[test]

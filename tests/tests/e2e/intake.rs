@@ -5,12 +5,13 @@
 //! `gridsync channel add|list|revoke` as an operator runs it.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use gridsync_core::workflow::{EventDraft, EventType};
 use gridsync_core::{Identity, Role, Source};
 use gridsync_server::residents::Receipt;
 use gridsync_server::store::{Store, console_device_id};
+// `gridsync …` on the database `url`: (success, standard output, standard error).
+use gridsync_testkit::process::admin as gridsync;
 use serde_json::{Value, json};
 use sqlx::Row;
 
@@ -654,22 +655,6 @@ fn the_openapi_document_describes_the_intake_routes() {
     assert!(doc["paths"]["/v1/intake/{order_ref}"]["get"]["responses"]["404"].is_object());
     assert!(doc["components"]["schemas"]["IntakeRequest"]["properties"]["requester"].is_object());
     assert!(doc["components"]["securitySchemes"]["channel_key"].is_object());
-}
-
-/// `gridsync …` on the database `url`: (success, standard output, standard error).
-fn gridsync(url: &str, args: &[&str]) -> (bool, String, String) {
-    let bin = gridsync_testkit::process::server_bin(None).unwrap();
-    let out = Command::new(bin)
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
