@@ -9,7 +9,10 @@ use ed25519_dalek::{Signer, Verifier};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use super::{ChainEntry, EXPORT_DOMAIN, Receipt, SigningKey, VerifyingKey, public_key, verifies};
+use super::{
+    ChainEntry, EXPORT_DOMAIN, Receipt, SigningKey, VerifyingKey, decode_whole, public_key,
+    verifies,
+};
 use crate::case::{CaseDoc, ChangeAuthor, change_time_ms, parse_change};
 
 /// The format string every export carries.
@@ -276,14 +279,4 @@ pub fn verify(file: &[u8]) -> Result<VerifiedCase, String> {
         changes,
         last_receipt,
     })
-}
-
-/// Decodes CBOR that must end where the value ends.
-fn decode_whole<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, String> {
-    let mut reader = bytes;
-    let value = ciborium::from_reader(&mut reader).map_err(|e| e.to_string())?;
-    if !reader.is_empty() {
-        return Err(format!("{} bytes after the end", reader.len()));
-    }
-    Ok(value)
 }

@@ -228,12 +228,7 @@ pub trait ChainEntry: Serialize + for<'de> Deserialize<'de> {
 
     /// Decodes an entry; trailing bytes are an error.
     fn decode(bytes: &[u8]) -> Result<Self, String> {
-        let mut reader = bytes;
-        let entry: Self = ciborium::from_reader(&mut reader).map_err(|e| e.to_string())?;
-        if !reader.is_empty() {
-            return Err(format!("{} bytes after the entry", reader.len()));
-        }
-        Ok(entry)
+        decode_whole(bytes)
     }
 
     fn hash_of(entry: &[u8]) -> [u8; 32] {
@@ -259,6 +254,17 @@ impl ChainEntry for ReadEntry {
     fn prev(&self) -> &[u8] {
         &self.prev
     }
+}
+
+/// Decodes CBOR that must end where the value ends (entries, export files): trailing bytes are
+/// an error, so no byte of the input goes unread.
+pub(crate) fn decode_whole<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, String> {
+    let mut reader = bytes;
+    let value = ciborium::from_reader(&mut reader).map_err(|e| e.to_string())?;
+    if !reader.is_empty() {
+        return Err(format!("{} bytes after the end", reader.len()));
+    }
+    Ok(value)
 }
 
 /// Walks a chain one stored entry at a time, in order: each entry must decode, hash to its

@@ -282,20 +282,18 @@ impl Replica {
     /// This store's signatures over change bytes made elsewhere (tests and tools that build a
     /// push by hand); an entry is empty for bytes that are not a change, none when signing is off.
     pub fn signatures(&self, changes: &[serde_bytes::ByteBuf]) -> Vec<serde_bytes::ByteBuf> {
-        let hashes: Vec<Option<automerge::ChangeHash>> = changes
+        let Some(key) = &self.sign_key else {
+            return Vec::new();
+        };
+        changes
             .iter()
-            .map(|c| crate::case::parse_change(c).ok().map(|c| c.hash()))
-            .collect();
-        match &self.sign_key {
-            None => Vec::new(),
-            Some(_) => hashes
-                .iter()
-                .map(|h| match h {
-                    Some(h) => self.sign(std::slice::from_ref(h)).remove(0),
-                    None => serde_bytes::ByteBuf::new(),
-                })
-                .collect(),
-        }
+            .map(|c| match crate::case::parse_change(c) {
+                Ok(change) => crate::evidence::sign_change(key, &change.hash())
+                    .to_vec()
+                    .into(),
+                Err(_) => serde_bytes::ByteBuf::new(),
+            })
+            .collect()
     }
 
     /// The signatures of the changes `hashes`, in order (none when signing is off).
