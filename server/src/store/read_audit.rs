@@ -174,6 +174,22 @@ impl Store {
         })
     }
 
+    /// The read audit's newest entry (number and hash), for `gridsync audit head`: one row read,
+    /// not a walk.
+    pub async fn read_audit_head(&self) -> Result<Option<(u64, [u8; 32])>> {
+        let Some(row) = sqlx::query("SELECT seq, hash FROM read_audit ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let seq: i64 = row.try_get(0)?;
+        let hash: Vec<u8> = row.try_get(1)?;
+        let hash = <[u8; 32]>::try_from(hash.as_slice())
+            .map_err(|_| StoreError::Corrupt(format!("the hash of read audit entry {seq}")))?;
+        Ok(Some((seq_of(seq)?, hash)))
+    }
+
     /// Walks the whole chain in order: each entry must decode, hash to its stored hash, follow
     /// the one before, and say what its plain columns say. The first fault names its entry.
     pub async fn verify_read_audit(&self) -> Result<ChainReport> {

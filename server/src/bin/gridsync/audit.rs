@@ -90,7 +90,7 @@ pub async fn audit(store: &Store, cmd: AuditCommand) -> anyhow::Result<()> {
                 head.at,
                 evidence::fingerprint(&key.public())
             );
-            if let Some((seq, hash)) = store.verify_read_audit().await?.head {
+            if let Some((seq, hash)) = store.read_audit_head().await? {
                 text.push_str(&format!(
                     "查阅审计链头 (read audit head): {seq} {}\n",
                     evidence::hex(&hash)

@@ -5,7 +5,7 @@ use gridsync_core::case::parse_change;
 use gridsync_core::evidence::{self, ChainEntry, ChainWalk, Receipt};
 use sqlx::Row;
 
-use crate::store::{Result, Store};
+use crate::store::{Result, Store, StoreError};
 
 /// Receipt entries read per query.
 const PAGE: i64 = 500;
@@ -63,12 +63,15 @@ impl Store {
         else {
             return Ok(None);
         };
+        let seq: i64 = row.try_get(0)?;
         let hash: Vec<u8> = row.try_get(1)?;
         let entry: Vec<u8> = row.try_get(2)?;
-        let at = Receipt::decode(&entry).map(|r| r.at).unwrap_or(0);
+        // A damaged head is said, not printed as zeros: `audit verify` names what is wrong.
+        let corrupt = |what: &str| StoreError::Corrupt(format!("receipt {seq}: {what}"));
+        let at = Receipt::decode(&entry).map_err(|e| corrupt(&e))?.at;
         Ok(Some(ReceiptHead {
-            seq: row.try_get::<i64, _>(0)? as u64,
-            hash: hash.try_into().unwrap_or([0; 32]),
+            seq: u64::try_from(seq).map_err(|_| corrupt("its number"))?,
+            hash: hash.try_into().map_err(|_| corrupt("its hash"))?,
             at,
         }))
     }

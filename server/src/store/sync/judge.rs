@@ -11,7 +11,6 @@ use gridsync_core::notice::{self, NoticeDraft};
 use gridsync_core::protocol::{DocChanges, RejectCode};
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_core::workflow::CaseEvent;
-use serde_bytes::ByteBuf;
 
 use super::projection::Projection;
 use crate::store::{DeviceContext, Result};
@@ -100,8 +99,7 @@ pub(super) async fn name_wrong_devices(
     store: &crate::store::Store,
     device: &str,
     verdict: &mut CaseVerdict,
-    changes: &[ByteBuf],
-    sigs: &[ByteBuf],
+    pushed: &DocChanges,
 ) -> Result<()> {
     let invalid = verdict
         .verdict
@@ -111,10 +109,11 @@ pub(super) async fn name_wrong_devices(
         .take(WRONG_DEVICE_CHECKS);
     for refused in invalid {
         let Some(hash) = refused.hash else { continue };
-        let Some(sig) = changes
+        let Some(sig) = pushed
+            .changes
             .iter()
             .position(|c| c.as_slice() == refused.bytes.as_slice())
-            .and_then(|i| sigs.get(i))
+            .and_then(|i| pushed.sigs.get(i))
         else {
             continue;
         };

@@ -92,7 +92,7 @@ impl Store {
                 checked.as_ref().map(|c| c[i].as_slice()),
                 taxonomy,
             )?;
-            name_wrong_devices(self, &ctx.device, &mut judged, &case.changes, &case.sigs).await?;
+            name_wrong_devices(self, &ctx.device, &mut judged, case).await?;
             cases.push(judged);
         }
         Ok(JudgedPush {
@@ -138,8 +138,7 @@ impl Store {
                     };
                     let mut judged =
                         judge_case(ctx, writer, current, stored, case, None, taxonomy)?;
-                    name_wrong_devices(self, &ctx.device, &mut judged, &case.changes, &case.sigs)
-                        .await?;
+                    name_wrong_devices(self, &ctx.device, &mut judged, case).await?;
                     judged
                 }
             };
