@@ -114,6 +114,8 @@ mod tests {
             server_time: 0,
             rules: None,
             notices,
+            case_keys: Vec::new(),
+            erased: Vec::new(),
         })
         .unwrap()
     }

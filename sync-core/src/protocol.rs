@@ -53,6 +53,30 @@ pub struct DocChanges {
     /// parallel to `changes` (ADR 0028). Absent when empty: pulls, and apps older than signing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sigs: Vec<ByteBuf>,
+    /// Keys of this case the pushing device made (a new case, or new personal data after an
+    /// erasure), each sealed to the server's key (ADR 0029). Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<SealedKey>,
+}
+
+/// One case key in an envelope for one recipient (`case::sealed::seal_key_to`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedKey {
+    /// The case id.
+    pub doc: String,
+    /// The key id (16 hex digits) sealed values name.
+    pub id: String,
+    pub envelope: ByteBuf,
+}
+
+/// An erasure of a case's personal data: the keys destroyed (ADR 0029).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erasure {
+    /// Its position in the server's erasure log.
+    pub seq: u64,
+    pub doc: String,
+    /// The ids of the keys destroyed.
+    pub keys: Vec<String>,
 }
 
 /// A case whose history the device lacks part of (it received changes whose dependencies it
@@ -91,6 +115,10 @@ pub struct SyncRequest {
     /// Notices the user has read since the last sync.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices_read: Vec<u64>,
+    /// The last erasure this device has applied; present, the response carries the later ones.
+    /// Absent (an older app): none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_after: Option<u64>,
 }
 
 /// New rules for a device that holds an older version (`crate::rules::Rules::to_toml`).
@@ -224,6 +252,13 @@ pub struct SyncResponse {
     /// The account's notices after the request's `notices_after`, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notices: Vec<crate::notice::Notice>,
+    /// Keys of pulled cases whose personal data the device's account reads, sealed to the
+    /// device's key (ADR 0029); none for an account that does not read them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub case_keys: Vec<SealedKey>,
+    /// Erasures after the request's `erased_after`, oldest first: drop these keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erased: Vec<Erasure>,
 }
 
 /// Encodes a request into its envelope.

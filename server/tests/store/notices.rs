@@ -131,6 +131,7 @@ fn notices_request(device: &str, after: Option<u64>, read: Vec<u64>) -> SyncRequ
         rules: None,
         notices_after: after,
         notices_read: read,
+        erased_after: None,
     }
 }
 

@@ -8,6 +8,7 @@ use automerge::{
     ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, ReadDoc, ScalarValue, Value,
 };
 
+use super::sealed::CaseKey;
 use super::{CaseEditor, ChangeAuthor, NewCase};
 use crate::access::Identity;
 use crate::error::Refusal;
@@ -43,7 +44,20 @@ impl CaseDoc {
         at: Millis,
         deadlines: &Deadlines<'_>,
     ) -> Result<(CaseDoc, ChangeHash)> {
-        CaseDoc::create_inner(actor, id, new, by, at, deadlines, None, None)
+        CaseDoc::create_sealed(actor, id, new, by, at, deadlines, None)
+    }
+
+    /// [`CaseDoc::create_with`], its people's personal fields sealed under `key` (ADR 0029).
+    pub fn create_sealed(
+        actor: ActorId,
+        id: &str,
+        new: &NewCase,
+        by: &Identity,
+        at: Millis,
+        deadlines: &Deadlines<'_>,
+        key: Option<&CaseKey>,
+    ) -> Result<(CaseDoc, ChangeHash)> {
+        CaseDoc::create_inner(actor, id, new, by, at, deadlines, None, None, key)
     }
 
     /// A creation that comes out byte for byte the same wherever it is made from the same
@@ -69,6 +83,7 @@ impl CaseDoc {
             deadlines,
             Some(event_id),
             Some(extra),
+            None,
         )
     }
 
@@ -82,6 +97,7 @@ impl CaseDoc {
         deadlines: &Deadlines<'_>,
         event_id: Option<&str>,
         extra: Option<(&str, &str)>,
+        key: Option<&CaseKey>,
     ) -> Result<(CaseDoc, ChangeHash)> {
         validate_case_id(id)?;
         if !by.may_report(new.kind, &new.jurisdiction) {
@@ -96,7 +112,7 @@ impl CaseDoc {
         let mut case = CaseDoc {
             doc: AutoCommit::new().with_actor(actor),
         };
-        let hash = case.edit(by, at, |e| {
+        let hash = case.edit_sealed(by, at, key, |e| {
             e.write_new(id, new, by, at, deadlines, event_id.map(str::to_owned))?;
             match extra {
                 Some((key, value)) => e.set_extra(key, value),
@@ -236,11 +252,27 @@ impl CaseDoc {
     where
         F: FnOnce(&mut CaseEditor<'_>) -> Result<()>,
     {
+        self.edit_sealed(by, at, None, f)
+    }
+
+    /// [`CaseDoc::edit`], personal values written sealed under `key` (ADR 0029); without a key
+    /// they are written plain, as before sealing.
+    pub fn edit_sealed<F>(
+        &mut self,
+        by: &Identity,
+        at: Millis,
+        key: Option<&CaseKey>,
+        f: F,
+    ) -> Result<Option<ChangeHash>>
+    where
+        F: FnOnce(&mut CaseEditor<'_>) -> Result<()>,
+    {
         let outcome = {
             let mut editor = CaseEditor {
                 doc: &mut self.doc,
                 by,
                 at,
+                key,
             };
             catch_unwind(AssertUnwindSafe(|| f(&mut editor)))
                 .unwrap_or_else(|_| Err(Error::Automerge("panic inside automerge".into())))

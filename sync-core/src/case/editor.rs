@@ -6,6 +6,7 @@ use automerge::{AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value};
 use super::check::{check_time, check_title, off_globe};
 use super::events::{read_event, write_event};
 use super::fields::{get_f64, get_str, jurisdiction_of, read_list, req_obj};
+use super::sealed::{CaseKey, PERSON_NAME, PERSON_PHONE, personal_field};
 use super::{
     Attachment, JURISDICTION_KEYS, Location, MAX_SHORT_CHARS, MAX_TEXT_CHARS, MAX_TITLE_CHARS,
     Mediation, MediationSession, NewCase, Party, SCHEMA_VERSION, invalid,
@@ -25,6 +26,8 @@ pub struct CaseEditor<'a> {
     pub(super) doc: &'a mut AutoCommit,
     pub(super) by: &'a Identity,
     pub(super) at: Millis,
+    /// The case key personal values are sealed under; `None` writes them plain.
+    pub(super) key: Option<&'a CaseKey>,
 }
 
 impl CaseEditor<'_> {
@@ -176,9 +179,11 @@ impl CaseEditor<'_> {
         let at = self.doc.length(&list);
         let obj = self.doc.insert_object(&list, at, ObjType::Map)?;
         self.doc.put(&obj, "id", id.as_str())?;
-        self.doc.put(&obj, "name", p.name.as_str())?;
+        self.doc
+            .put(&obj, "name", self.sealed(PERSON_NAME, &p.name)?.as_str())?;
         self.doc.put(&obj, "role", p.role.as_str())?;
-        self.doc.put(&obj, "phone", p.phone.as_str())?;
+        self.doc
+            .put(&obj, "phone", self.sealed(PERSON_PHONE, &p.phone)?.as_str())?;
         Ok(id)
     }
 
@@ -266,6 +271,14 @@ impl CaseEditor<'_> {
             check_title(value)?;
         }
         check_len("field", value, MAX_TEXT_CHARS)?;
+        let sealed;
+        let value = match personal_field(path) {
+            Some(field) => {
+                sealed = self.sealed(field, value)?;
+                sealed.as_str()
+            }
+            None => value,
+        };
         let mut obj = ObjId::Root;
         for part in parents {
             let next = match self.doc.object_type(&obj) {
@@ -400,6 +413,19 @@ fn text_obj(doc: &mut AutoCommit, obj: &ObjId, key: &str) -> Result<ObjId> {
             doc.update_text(&id, &old)?;
             Ok(id)
         }
+    }
+}
+
+impl CaseEditor<'_> {
+    /// A personal value as written: sealed under the editor's key for this case (ADR 0029).
+    fn sealed(&self, field: &str, plain: &str) -> Result<String> {
+        let Some(key) = self.key else {
+            return Ok(plain.to_owned());
+        };
+        if get_str(self.doc, &ObjId::Root, "id")? != key.case() {
+            return Err(invalid("key", "a key of another case"));
+        }
+        Ok(key.seal(field, plain))
     }
 }
 

@@ -10,7 +10,8 @@
 //! typed getters reads and writes share (and the schema's rule for strings), `events` the
 //! workflow's events as document maps, `check` the rules on values (title, times, coordinates),
 //! `time` the plausible range of a document time and how a change's header time is read,
-//! `personal` which fields are personal and how they are masked.
+//! `personal` which fields are personal and how they are masked, `sealed` how they are sealed per
+//! case and opened with the case's keys (ADR 0029).
 
 mod change;
 mod check;
@@ -22,6 +23,7 @@ mod fields;
 mod model;
 pub mod personal;
 mod read;
+pub mod sealed;
 mod time;
 pub mod words;
 

@@ -4,10 +4,11 @@
 //! all go through [`Case::for_reader`]. A read that shows them in clear is recorded in the
 //! read audit ([`Case::read_is_audited`], ADR 0028).
 //!
-//! Personal today: each person's name and phone number (requester, parties, key persons). The
-//! phone's copy of the document still holds them in clear under the store's encryption; sealing
-//! them per case inside the document is the erasure work (PIPL).
+//! Personal today: each person's name and phone number (requester, parties, key persons),
+//! sealed in the document under the case's keys ([`super::sealed`], ADR 0029) and opened with
+//! [`Case::unsealed`] before anything else reads them.
 
+use super::sealed::{CaseKeys, PERSON_NAME, PERSON_PHONE, is_withheld};
 use super::{Case, CaseDoc, Party};
 use crate::access::Identity;
 
@@ -36,20 +37,33 @@ pub fn mask_name(name: &str) -> String {
 }
 
 impl Party {
-    /// This person with name and phone masked.
+    /// This person with name and phone masked (a value withheld already stays as it reads).
     pub fn masked(&self) -> Party {
+        let mask = |v: &str, f: fn(&str) -> String| match is_withheld(v) {
+            true => v.to_owned(),
+            false => f(v),
+        };
         Party {
-            name: mask_name(&self.name),
-            phone: mask_phone(&self.phone),
+            name: mask(&self.name, mask_name),
+            phone: mask(&self.phone, mask_phone),
             ..self.clone()
         }
     }
-}
 
-impl Party {
-    /// Whether this person's record is personal data: a name or a phone number.
+    /// Whether this person's record is personal data: a name or a phone number (sealed or not;
+    /// an erased one is none any more).
     pub fn is_personal(&self) -> bool {
-        !self.name.trim().is_empty() || !self.phone.trim().is_empty()
+        let held = |v: &str| !v.trim().is_empty() && !is_withheld(v);
+        held(&self.name) || held(&self.phone)
+    }
+
+    /// This person as a reader holding `keys` sees them.
+    pub fn unsealed(&self, keys: &CaseKeys) -> Party {
+        Party {
+            name: keys.open(PERSON_NAME, &self.name),
+            phone: keys.open(PERSON_PHONE, &self.phone),
+            ..self.clone()
+        }
     }
 }
 
@@ -62,6 +76,13 @@ impl CaseDoc {
 }
 
 impl Case {
+    /// The case as a reader holding `keys` sees it: its sealed values opened, or shown as
+    /// erased or withheld (ADR 0029). Every read for a person goes through here first.
+    pub fn unsealed(mut self, keys: &CaseKeys) -> Case {
+        self.people = self.people.iter().map(|p| p.unsealed(keys)).collect();
+        self
+    }
+
     /// Whether the case holds personal data: a person with a name or phone number.
     pub fn holds_personal_data(&self) -> bool {
         self.people.iter().any(Party::is_personal)

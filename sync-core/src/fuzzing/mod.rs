@@ -326,6 +326,7 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
             doc: FIXTURE_CASE.into(),
             changes: vec![serde_bytes::ByteBuf::from(change.clone())],
             sigs: Vec::new(),
+            keys: Vec::new(),
         }],
         want: vec![DocHeads {
             doc: FIXTURE_CASE.into(),
@@ -334,6 +335,7 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
         rules: None,
         notices_after: None,
         notices_read: Vec::new(),
+        erased_after: None,
     };
     let resp = SyncResponse {
         accepted: vec![DocAck {
@@ -350,12 +352,15 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
             doc: FIXTURE_CASE.into(),
             changes: vec![serde_bytes::ByteBuf::from(change)],
             sigs: Vec::new(),
+            keys: Vec::new(),
         }],
         cursor: 7,
         more: true,
         server_time: T0,
         rules: None,
         notices: Vec::new(),
+        case_keys: Vec::new(),
+        erased: Vec::new(),
     };
     Ok(vec![
         encode_request(&req)?,

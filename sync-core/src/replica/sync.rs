@@ -120,6 +120,7 @@ impl Replica {
                 doc: id,
                 changes,
                 sigs,
+                keys: Vec::new(),
             });
         }
         let (notices_after, notices_read) = self.notice_state()?;
@@ -133,6 +134,7 @@ impl Replica {
             rules: self.unreported_rules()?,
             notices_after: Some(notices_after),
             notices_read,
+            erased_after: None,
         })
     }
 

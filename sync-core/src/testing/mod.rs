@@ -154,6 +154,7 @@ impl MemoryHub {
                     doc: want.doc.clone(),
                     changes,
                     sigs: Vec::new(),
+                    keys: Vec::new(),
                 });
             }
         }
@@ -184,6 +185,7 @@ impl MemoryHub {
                     doc: entry.doc.clone(),
                     changes: vec![ByteBuf::from(entry.bytes.clone())],
                     sigs: Vec::new(),
+                    keys: Vec::new(),
                 }),
             }
         }
@@ -196,6 +198,8 @@ impl MemoryHub {
             server_time: now,
             rules: None,
             notices: Vec::new(),
+            case_keys: Vec::new(),
+            erased: Vec::new(),
         })
     }
 

@@ -25,6 +25,7 @@ fn golden_request() -> SyncRequest {
                 ByteBuf::from(vec![9; 40]),
             ],
             sigs: Vec::new(),
+            keys: Vec::new(),
         }],
         want: vec![DocHeads {
             doc: "0190b7a4-3c1e-7000-8000-00000000beef".into(),
@@ -33,6 +34,7 @@ fn golden_request() -> SyncRequest {
         rules: None,
         notices_after: None,
         notices_read: vec![],
+        erased_after: None,
     }
 }
 
@@ -52,12 +54,15 @@ fn golden_response() -> SyncResponse {
             doc: "0190b7a4-3c1e-7000-8000-00000000cafe".into(),
             changes: vec![ByteBuf::from(vec![5; 16])],
             sigs: Vec::new(),
+            keys: Vec::new(),
         }],
         cursor: 1300,
         more: true,
         server_time: 1_790_000_000_000,
         rules: None,
         notices: vec![],
+        case_keys: Vec::new(),
+        erased: Vec::new(),
     }
 }
 

@@ -969,6 +969,7 @@ fn pull(server: &Server, who: Option<&Phone>, case: &str) -> String {
             rules: None,
             notices_after: None,
             notices_read: vec![],
+            erased_after: None,
         };
         let (status, body) = post_sync(server, token, &encode_request(&req).unwrap());
         if status != 200 {
@@ -1013,6 +1014,7 @@ fn write(
                 rules: None,
                 notices_after: None,
                 notices_read: vec![],
+                erased_after: None,
             };
             let (status, _) = post_sync(server, token, &encode_request(&req).unwrap());
             return status.to_string();
@@ -1038,11 +1040,13 @@ fn write(
             doc: case.into(),
             changes: vec![ByteBuf::from(change.raw_bytes().to_vec())],
             sigs: replica.signatures(&[ByteBuf::from(change.raw_bytes().to_vec())]),
+            keys: Vec::new(),
         }],
         want: vec![],
         rules: None,
         notices_after: None,
         notices_read: vec![],
+        erased_after: None,
     };
     let (status, body) = post_sync(server, token, &encode_request(&req).unwrap());
     if status != 200 {

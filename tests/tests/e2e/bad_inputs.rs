@@ -256,11 +256,13 @@ fn push(phone: &Phone, doc: &str, changes: Vec<Vec<u8>>) -> Vec<u8> {
             doc: doc.into(),
             sigs: phone.replica.signatures(&changes),
             changes,
+            keys: Vec::new(),
         }],
         want: vec![],
         rules: None,
         notices_after: None,
         notices_read: vec![],
+        erased_after: None,
     })
     .unwrap()
 }
@@ -448,6 +450,7 @@ impl World {
             rules: None,
             notices_after: None,
             notices_read: vec![],
+            erased_after: None,
         })
         .unwrap()
     }

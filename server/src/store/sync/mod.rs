@@ -73,6 +73,8 @@ impl Store {
             server_time: now,
             rules: self.rules_for(&ctx.device, req.rules, &live.rules).await?,
             notices,
+            case_keys: Vec::new(),
+            erased: Vec::new(),
         })
     }
 

@@ -1,0 +1,388 @@
+//! Personal values sealed per case (ADR 0029): a case's people's names and phone numbers are
+//! written into its document as `gsp1:<key id>:<base64url(nonce ‖ XChaCha20-Poly1305)>` under one
+//! of the case's own keys, bound to the case, the field and the key. A history never forgets,
+//! so forgetting is destroying the key: every copy of the value, in every replica, export and
+//! backup, is then ciphertext nobody can open.
+//!
+//! Case keys travel sealed to one recipient: the server's or a device's X25519 key, the
+//! Montgomery form of its Ed25519 key (ADR 0028), with an ephemeral key per envelope.
+
+use std::collections::BTreeSet;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use curve25519_dalek::montgomery::MontgomeryPoint;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::{Error, Result};
+
+/// What a reader sees where the case's personal data was erased.
+pub const ERASED_TEXT: &str = "个人信息已删除";
+/// What a reader sees where a value is sealed under a key this copy does not hold.
+pub const LOCKED_TEXT: &str = "（加密）";
+
+const PREFIX: &str = "gsp1:";
+const NONCE: usize = 24;
+const TAG: usize = 16;
+/// An envelope: the ephemeral X25519 public key, the nonce, the sealed 32-byte key and its tag.
+pub const ENVELOPE_BYTES: usize = 32 + NONCE + 32 + TAG;
+
+/// The personal fields of a person, as named in a sealed value's associated data.
+pub const PERSON_NAME: &str = "people.name";
+pub const PERSON_PHONE: &str = "people.phone";
+
+/// The sealed field a conflict path such as `people.2.name` names, if any.
+pub fn personal_field(path: &str) -> Option<&'static str> {
+    let mut parts = path.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("people"), Some(_), Some("name"), None) => Some(PERSON_NAME),
+        (Some("people"), Some(_), Some("phone"), None) => Some(PERSON_PHONE),
+        _ => None,
+    }
+}
+
+/// One data key of one case.
+#[derive(Clone)]
+pub struct CaseKey {
+    case: String,
+    id: String,
+    secret: Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for CaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CaseKey({}, {})", self.case, self.id)
+    }
+}
+
+impl CaseKey {
+    /// A fresh random key for `case`.
+    pub fn generate(case: &str) -> CaseKey {
+        let mut secret = Zeroizing::new([0u8; 32]);
+        let mut id = [0u8; 8];
+        rand::rng().fill_bytes(secret.as_mut());
+        rand::rng().fill_bytes(&mut id);
+        CaseKey {
+            case: case.to_owned(),
+            id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            secret,
+        }
+    }
+
+    /// A key read back from storage or an envelope; the id must be 16 lowercase hex digits.
+    pub fn from_parts(case: &str, id: &str, secret: [u8; 32]) -> Result<CaseKey> {
+        check_key_id(id)?;
+        Ok(CaseKey {
+            case: case.to_owned(),
+            id: id.to_owned(),
+            secret: Zeroizing::new(secret),
+        })
+    }
+
+    pub fn case(&self) -> &str {
+        &self.case
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn secret(&self) -> &[u8; 32] {
+        &self.secret
+    }
+
+    /// `plain` sealed for `field` of this key's case; an empty value stays empty (nothing to hide,
+    /// and "no phone number" reads the same to everyone).
+    pub fn seal(&self, field: &str, plain: &str) -> String {
+        if plain.is_empty() {
+            return String::new();
+        }
+        let mut nonce = [0u8; NONCE];
+        rand::rng().fill_bytes(&mut nonce);
+        let aad = value_aad(&self.case, field, &self.id);
+        // Encryption with a valid key and nonce length cannot fail.
+        let ct = cipher(&self.secret)
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plain.as_bytes(),
+                    aad: &aad,
+                },
+            )
+            .unwrap_or_default();
+        let mut body = nonce.to_vec();
+        body.extend_from_slice(&ct);
+        format!("{PREFIX}{}:{}", self.id, B64.encode(body))
+    }
+
+    fn open(&self, field: &str, body: &str) -> Option<String> {
+        let bytes = B64.decode(body).ok()?;
+        if bytes.len() < NONCE + TAG {
+            return None;
+        }
+        let (nonce, ct) = bytes.split_at(NONCE);
+        let aad = value_aad(&self.case, field, &self.id);
+        let plain = cipher(&self.secret)
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
+
+/// The key id a sealed value names, or `None` for a plain value.
+pub fn sealed_key_id(value: &str) -> Option<&str> {
+    let rest = value.strip_prefix(PREFIX)?;
+    let (id, _) = rest.split_once(':')?;
+    Some(id)
+}
+
+/// The keys of one case a copy holds, and the ids of its keys that were erased.
+#[derive(Debug, Clone, Default)]
+pub struct CaseKeys {
+    keys: Vec<CaseKey>,
+    erased: BTreeSet<String>,
+}
+
+impl CaseKeys {
+    pub fn new(keys: Vec<CaseKey>, erased: impl IntoIterator<Item = String>) -> CaseKeys {
+        CaseKeys {
+            keys,
+            erased: erased.into_iter().collect(),
+        }
+    }
+
+    pub fn keys(&self) -> &[CaseKey] {
+        &self.keys
+    }
+
+    pub fn is_erased(&self, id: &str) -> bool {
+        self.erased.contains(id)
+    }
+
+    /// The key new personal values are sealed under: the newest one held.
+    pub fn for_writing(&self) -> Option<&CaseKey> {
+        self.keys.last()
+    }
+
+    /// `value` of `field` as a reader with these keys sees it: plain values as they are, sealed
+    /// ones opened, [`ERASED_TEXT`] where the key was erased, [`LOCKED_TEXT`] where it is not
+    /// held (or the value was altered).
+    pub fn open(&self, field: &str, value: &str) -> String {
+        let Some(rest) = value.strip_prefix(PREFIX) else {
+            return value.to_owned();
+        };
+        let Some((id, body)) = rest.split_once(':') else {
+            return LOCKED_TEXT.to_owned();
+        };
+        if self.erased.contains(id) {
+            return ERASED_TEXT.to_owned();
+        }
+        self.keys
+            .iter()
+            .find(|k| k.id == id)
+            .and_then(|k| k.open(field, body))
+            .unwrap_or_else(|| LOCKED_TEXT.to_owned())
+    }
+}
+
+/// Whether `value` is one of the texts a reader sees in place of a value it cannot open.
+pub fn is_withheld(value: &str) -> bool {
+    value == ERASED_TEXT || value == LOCKED_TEXT
+}
+
+/// `key` sealed to the holder of the Ed25519 key `recipient` (a device's or the server's):
+/// ephemeral X25519 with its Montgomery form, the shared secret hashed into an XChaCha20-Poly1305
+/// key, the case and key id bound as associated data. [`ENVELOPE_BYTES`] long.
+pub fn seal_key_to(recipient: &VerifyingKey, key: &CaseKey) -> Vec<u8> {
+    let mut eph = Zeroizing::new([0u8; 32]);
+    rand::rng().fill_bytes(eph.as_mut());
+    let eph_pub = MontgomeryPoint::mul_base_clamped(*eph);
+    let their = recipient.to_montgomery();
+    let shared = Zeroizing::new(their.mul_clamped(*eph).to_bytes());
+    let wrap = envelope_key(&shared, &eph_pub, &their);
+    let mut nonce = [0u8; NONCE];
+    rand::rng().fill_bytes(&mut nonce);
+    let aad = envelope_aad(&key.case, &key.id);
+    let ct = cipher(&wrap)
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: key.secret.as_ref(),
+                aad: &aad,
+            },
+        )
+        .unwrap_or_default();
+    let mut out = eph_pub.to_bytes().to_vec();
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    out
+}
+
+/// Opens an envelope made by [`seal_key_to`] for the holder of `me`, naming `case` and `id`.
+pub fn open_key_with(me: &SigningKey, case: &str, id: &str, envelope: &[u8]) -> Result<CaseKey> {
+    let bad = || Error::Storage("a case key's envelope does not open".into());
+    if envelope.len() != ENVELOPE_BYTES {
+        return Err(bad());
+    }
+    check_key_id(id)?;
+    let eph_pub = MontgomeryPoint(envelope[..32].try_into().map_err(|_| bad())?);
+    let nonce = &envelope[32..32 + NONCE];
+    let ct = &envelope[32 + NONCE..];
+    let mine = me.verifying_key().to_montgomery();
+    let shared = Zeroizing::new(eph_pub.mul_clamped(me.to_scalar_bytes()).to_bytes());
+    let wrap = envelope_key(&shared, &eph_pub, &mine);
+    let aad = envelope_aad(case, id);
+    let plain = Zeroizing::new(
+        cipher(&wrap)
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+            .map_err(|_| bad())?,
+    );
+    let secret: [u8; 32] = plain.as_slice().try_into().map_err(|_| bad())?;
+    CaseKey::from_parts(case, id, secret)
+}
+
+/// A key kept at rest under a deployment's (or store's) 32-byte key: nonce ‖ ciphertext.
+pub fn wrap_key(under: &[u8; 32], key: &CaseKey) -> Vec<u8> {
+    let mut nonce = [0u8; NONCE];
+    rand::rng().fill_bytes(&mut nonce);
+    let aad = envelope_aad(&key.case, &key.id);
+    let ct = cipher(under)
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: key.secret.as_ref(),
+                aad: &aad,
+            },
+        )
+        .unwrap_or_default();
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&ct);
+    out
+}
+
+/// Opens a key made by [`wrap_key`].
+pub fn unwrap_key(under: &[u8; 32], case: &str, id: &str, wrapped: &[u8]) -> Result<CaseKey> {
+    let bad = || {
+        Error::Storage(format!(
+            "case key {id} of {case} does not open: wrong data key?"
+        ))
+    };
+    if wrapped.len() != NONCE + 32 + TAG {
+        return Err(bad());
+    }
+    let (nonce, ct) = wrapped.split_at(NONCE);
+    let aad = envelope_aad(case, id);
+    let plain = Zeroizing::new(
+        cipher(under)
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+            .map_err(|_| bad())?,
+    );
+    let secret: [u8; 32] = plain.as_slice().try_into().map_err(|_| bad())?;
+    CaseKey::from_parts(case, id, secret)
+}
+
+/// A key id is 16 lowercase hex digits.
+pub fn check_key_id(id: &str) -> Result<()> {
+    if id.len() == 16 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput {
+            field: "key_id".into(),
+            reason: "expected 16 lowercase hex digits".into(),
+        })
+    }
+}
+
+fn cipher(key: &[u8; 32]) -> XChaCha20Poly1305 {
+    XChaCha20Poly1305::new(key.into())
+}
+
+fn value_aad(case: &str, field: &str, id: &str) -> Vec<u8> {
+    format!("gridsync personal v1\0{case}\0{field}\0{id}").into_bytes()
+}
+
+fn envelope_aad(case: &str, id: &str) -> Vec<u8> {
+    format!("gridsync case key v1\0{case}\0{id}").into_bytes()
+}
+
+fn envelope_key(
+    shared: &[u8; 32],
+    eph: &MontgomeryPoint,
+    recipient: &MontgomeryPoint,
+) -> Zeroizing<[u8; 32]> {
+    let mut h = Sha256::new();
+    h.update(b"gridsync key envelope v1");
+    h.update(shared);
+    h.update(eph.as_bytes());
+    h.update(recipient.as_bytes());
+    Zeroizing::new(h.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_value_opens_only_with_its_key_case_and_field() {
+        let key = CaseKey::generate("c1");
+        let sealed = key.seal(PERSON_NAME, "鑫淼");
+        assert!(sealed.starts_with("gsp1:") && !sealed.contains("鑫"));
+        assert_eq!(sealed_key_id(&sealed), Some(key.id()));
+        let held = CaseKeys::new(vec![key.clone()], []);
+        assert_eq!(held.open(PERSON_NAME, &sealed), "鑫淼");
+        // Moved to another field, or read under another case's key of the same id: refused.
+        assert_eq!(held.open(PERSON_PHONE, &sealed), LOCKED_TEXT);
+        let other = CaseKey::from_parts("c2", key.id(), *key.secret()).unwrap();
+        assert_eq!(
+            CaseKeys::new(vec![other], []).open(PERSON_NAME, &sealed),
+            LOCKED_TEXT
+        );
+        assert_eq!(CaseKeys::default().open(PERSON_NAME, &sealed), LOCKED_TEXT);
+        let erased = CaseKeys::new(vec![], [key.id().to_owned()]);
+        assert_eq!(erased.open(PERSON_NAME, &sealed), ERASED_TEXT);
+        assert_eq!(held.open(PERSON_NAME, "plain"), "plain");
+        assert_eq!(key.seal(PERSON_PHONE, ""), "");
+    }
+
+    #[test]
+    fn an_envelope_opens_for_its_recipient_only() {
+        let device = SigningKey::from_bytes(&[7u8; 32]);
+        let other = SigningKey::from_bytes(&[8u8; 32]);
+        let key = CaseKey::generate("c1");
+        let env = seal_key_to(&device.verifying_key(), &key);
+        assert_eq!(env.len(), ENVELOPE_BYTES);
+        let opened = open_key_with(&device, "c1", key.id(), &env).unwrap();
+        assert_eq!(opened.secret(), key.secret());
+        assert!(open_key_with(&other, "c1", key.id(), &env).is_err());
+        assert!(open_key_with(&device, "c2", key.id(), &env).is_err());
+        let mut bent = env.clone();
+        bent[40] ^= 1;
+        assert!(open_key_with(&device, "c1", key.id(), &bent).is_err());
+        assert!(open_key_with(&device, "c1", key.id(), &env[..50]).is_err());
+    }
+
+    #[test]
+    fn a_wrapped_key_opens_under_its_data_key_only() {
+        let key = CaseKey::generate("c1");
+        let w = wrap_key(&[1u8; 32], &key);
+        assert_eq!(
+            unwrap_key(&[1u8; 32], "c1", key.id(), &w).unwrap().secret(),
+            key.secret()
+        );
+        assert!(unwrap_key(&[2u8; 32], "c1", key.id(), &w).is_err());
+        assert!(unwrap_key(&[1u8; 32], "c1", key.id(), &[]).is_err());
+    }
+
+    #[test]
+    fn conflict_paths_name_their_sealed_field() {
+        assert_eq!(personal_field("people.3.name"), Some(PERSON_NAME));
+        assert_eq!(personal_field("people.0.phone"), Some(PERSON_PHONE));
+        assert_eq!(personal_field("people.0.role"), None);
+        assert_eq!(personal_field("title"), None);
+    }
+}
