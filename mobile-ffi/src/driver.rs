@@ -81,7 +81,7 @@ pub(crate) fn interpret(step: &Step, reply: HttpReply) -> Result<Answer, FfiErro
     let text = || String::from_utf8_lossy(&reply.body).into_owned();
     let answer = match (step, reply.status) {
         (Step::Sync(_), 200) => decode_response(&reply.body)
-            .map(Answer::Synced)
+            .map(|r| Answer::Synced(Box::new(r)))
             .map_err(|e| FfiError::Network {
                 reason: e.to_string(),
             }),

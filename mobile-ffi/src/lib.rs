@@ -13,6 +13,7 @@ mod error;
 mod evidence;
 mod log;
 mod notices;
+mod privacy;
 mod progress;
 mod records;
 mod transport;
@@ -280,9 +281,11 @@ impl FieldStore {
         let doc = r.case(&case_id)?;
         let workflow = doc.workflow()?;
         // Personal data in clear only for those who handle the case (case::personal).
+        let keys = r.case_keys(&case_id)?;
+        let case = doc.read()?.unsealed(&keys);
         let case = match r.identity() {
-            Some(who) => doc.read()?.for_reader(who, &workflow.departments()),
-            None => doc.read()?,
+            Some(who) => case.for_reader(who, &workflow.departments()),
+            None => case,
         };
         let blobs = case
             .attachments
@@ -294,7 +297,11 @@ impl FieldStore {
             blobs,
             workflow,
             sync_state: r.sync_state(&case_id)?.as_str().into(),
-            conflicts: doc.conflicts(),
+            conflicts: doc
+                .conflicts()
+                .into_iter()
+                .map(|c| c.unsealed(&keys))
+                .collect(),
             rejections: records::rejections(&r, &case_id)?,
             now_ms: now_ms(),
         }))

@@ -116,6 +116,9 @@ mod tests {
             notices,
             case_keys: Vec::new(),
             erased: Vec::new(),
+            server_key: None,
+            keys_taken: Vec::new(),
+            erased_upto: None,
         })
         .unwrap()
     }

@@ -3,10 +3,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use gridsync_core::Replica;
 use gridsync_core::protocol::encode_request;
 use gridsync_core::replica::BlobCopy;
 use gridsync_core::session::{Answer, PartSent, Probe, Step, SyncSession};
+use gridsync_core::{Replica, evidence};
 use serde::Deserialize;
 
 use crate::driver::{HttpReply, failed, interpret, refused};
@@ -31,6 +31,9 @@ struct TokenResponse {
     scope: String,
     department: Option<String>,
     device_secret: Option<String>,
+    /// Absent from a server older than sealing (ADR 0029): learnt at the first sync then.
+    #[serde(default)]
+    server_key: Option<String>,
 }
 
 fn agent() -> ureq::Agent {
@@ -67,6 +70,9 @@ fn store_tokens(r: &Replica, t: &TokenResponse) -> Result<(), FfiError> {
     r.set_secret(REFRESH, t.refresh_token.as_bytes())?;
     if let Some(secret) = &t.device_secret {
         r.set_secret(DEVICE_SECRET, secret.as_bytes())?;
+    }
+    if let Some(key) = t.server_key.as_deref().and_then(evidence::key_from_text) {
+        r.set_server_key(&key)?;
     }
     Ok(())
 }

@@ -53,10 +53,6 @@ pub struct DocChanges {
     /// parallel to `changes` (ADR 0028). Absent when empty: pulls, and apps older than signing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sigs: Vec<ByteBuf>,
-    /// Keys of this case the pushing device made (a new case, or new personal data after an
-    /// erasure), each sealed to the server's key (ADR 0029). Absent when none.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub keys: Vec<SealedKey>,
 }
 
 /// One case key in an envelope for one recipient (`case::sealed::seal_key_to`).
@@ -119,6 +115,11 @@ pub struct SyncRequest {
     /// Absent (an older app): none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erased_after: Option<u64>,
+    /// Case keys this device made (a new case, or a case it held no key of) that the server
+    /// has not confirmed, each sealed to the server's key (ADR 0029). Taken after the push, so
+    /// a key may come with its case's first change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<SealedKey>,
 }
 
 /// New rules for a device that holds an older version (`crate::rules::Rules::to_toml`).
@@ -259,6 +260,25 @@ pub struct SyncResponse {
     /// Erasures after the request's `erased_after`, oldest first: drop these keys.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub erased: Vec<Erasure>,
+    /// The erasure log read up to (send it as the next `erased_after`); present when the
+    /// request asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_upto: Option<u64>,
+    /// The server's public Ed25519 key (32 bytes): a phone seals the keys of the cases it
+    /// captures to it (ADR 0029). Absent from an older server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_key: Option<ByteBuf>,
+    /// The request's `keys` the server now holds (or refused for good: a key of an erased case
+    /// or of one the device may not write): the device stops sending them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys_taken: Vec<KeyId>,
+}
+
+/// A case key named without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyId {
+    pub doc: String,
+    pub id: String,
 }
 
 /// Encodes a request into its envelope.

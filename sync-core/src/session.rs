@@ -82,7 +82,7 @@ pub enum Failure {
 /// The result of a step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
-    Synced(SyncResponse),
+    Synced(Box<SyncResponse>),
     Probed(Probe),
     PartSent(PartSent),
     Thumbnail(Thumbnail),
@@ -375,7 +375,7 @@ pub fn sync_cases<E: From<Error>>(
     let mut session = SyncSession::cases_only();
     while let Step::Sync(req) = session.next(replica)? {
         let resp = exchange(&req)?;
-        session.answer(replica, Answer::Synced(resp), now)?;
+        session.answer(replica, Answer::Synced(Box::new(resp)), now)?;
     }
     Ok(session.outcome)
 }

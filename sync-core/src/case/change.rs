@@ -77,3 +77,23 @@ pub fn parse_change(bytes: &[u8]) -> Result<Change> {
         Err(_) => Err(Error::Automerge("automerge panicked on this change".into())),
     }
 }
+
+/// Every text a change writes, decoded from its bytes (compressed or not): each string value,
+/// the run of all of them joined (text typed a character at a time) and its message. What a
+/// reader of the change bytes could recover; the erasure tests search it.
+pub fn change_texts(change: &Change) -> Vec<String> {
+    let Ok(expanded) = catch_unwind(AssertUnwindSafe(|| change.decode())) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = expanded
+        .operations
+        .iter()
+        .filter_map(|op| match &op.action {
+            automerge::legacy::OpType::Put(automerge::ScalarValue::Str(s)) => Some(s.to_string()),
+            _ => None,
+        })
+        .collect();
+    out.push(out.concat());
+    out.extend(expanded.message);
+    out
+}

@@ -192,6 +192,15 @@ impl CaseDoc {
         self.doc.get_changes(have)
     }
 
+    /// Every text of every change in the history ([`super::change_texts`]).
+    pub fn texts(&mut self) -> Vec<String> {
+        self.doc
+            .get_changes(&[])
+            .iter()
+            .flat_map(super::change_texts)
+            .collect()
+    }
+
     /// The hashes of the changes the holder of `have` lacks, from the change graph alone:
     /// nothing is rebuilt, unlike [`CaseDoc::changes_since`].
     pub fn hashes_since(&mut self, have: &[ChangeHash]) -> Vec<ChangeHash> {

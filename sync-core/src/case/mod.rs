@@ -27,7 +27,7 @@ pub mod sealed;
 mod time;
 pub mod words;
 
-pub use change::{ChangeAuthor, parse_change};
+pub use change::{ChangeAuthor, change_texts, parse_change};
 pub use conflicts::{ConflictValue, FieldConflict};
 pub use doc::CaseDoc;
 pub use editor::CaseEditor;

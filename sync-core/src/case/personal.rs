@@ -8,8 +8,8 @@
 //! sealed in the document under the case's keys ([`super::sealed`], ADR 0029) and opened with
 //! [`Case::unsealed`] before anything else reads them.
 
-use super::sealed::{CaseKeys, PERSON_NAME, PERSON_PHONE, is_withheld};
-use super::{Case, CaseDoc, Party};
+use super::sealed::{CaseKeys, PERSON_NAME, PERSON_PHONE, is_withheld, personal_field};
+use super::{Case, CaseDoc, FieldConflict, Party};
 use crate::access::Identity;
 
 /// `138****5678`: the first three and last four digits of a phone number, the rest starred; a
@@ -64,6 +64,18 @@ impl Party {
             phone: keys.open(PERSON_PHONE, &self.phone),
             ..self.clone()
         }
+    }
+}
+
+impl FieldConflict {
+    /// The conflict as a reader holding `keys` sees it: the values of a sealed field opened.
+    pub fn unsealed(mut self, keys: &CaseKeys) -> FieldConflict {
+        if let Some(field) = personal_field(&self.field) {
+            for v in &mut self.values {
+                v.value = keys.open(field, &v.value);
+            }
+        }
+        self
     }
 }
 

@@ -31,6 +31,8 @@ const NONCE: usize = 24;
 const TAG: usize = 16;
 /// An envelope: the ephemeral X25519 public key, the nonce, the sealed 32-byte key and its tag.
 pub const ENVELOPE_BYTES: usize = 32 + NONCE + 32 + TAG;
+/// A key wrapped at rest ([`wrap_key`]): the nonce, the sealed 32-byte key and its tag.
+pub const WRAPPED_BYTES: usize = NONCE + 32 + TAG;
 
 /// The personal fields of a person, as named in a sealed value's associated data.
 pub const PERSON_NAME: &str = "people.name";

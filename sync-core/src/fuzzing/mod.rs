@@ -326,7 +326,6 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
             doc: FIXTURE_CASE.into(),
             changes: vec![serde_bytes::ByteBuf::from(change.clone())],
             sigs: Vec::new(),
-            keys: Vec::new(),
         }],
         want: vec![DocHeads {
             doc: FIXTURE_CASE.into(),
@@ -336,6 +335,7 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
         notices_after: None,
         notices_read: Vec::new(),
         erased_after: None,
+        keys: Vec::new(),
     };
     let resp = SyncResponse {
         accepted: vec![DocAck {
@@ -352,7 +352,6 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
             doc: FIXTURE_CASE.into(),
             changes: vec![serde_bytes::ByteBuf::from(change)],
             sigs: Vec::new(),
-            keys: Vec::new(),
         }],
         cursor: 7,
         more: true,
@@ -361,6 +360,9 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
         notices: Vec::new(),
         case_keys: Vec::new(),
         erased: Vec::new(),
+        server_key: None,
+        keys_taken: Vec::new(),
+        erased_upto: None,
     };
     Ok(vec![
         encode_request(&req)?,

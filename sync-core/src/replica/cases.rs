@@ -7,6 +7,7 @@ use automerge::ChangeHash;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use super::keys::write_key;
 use super::outbox::queue_new;
 use super::seal::{Sealer, aad};
 use super::{Replica, storage};
@@ -121,9 +122,18 @@ impl Replica {
         let who = self.who()?;
         let id = new_case_id();
         let deadlines = self.rules.deadlines();
-        let (mut doc, hash) =
-            CaseDoc::create_with(self.actor.clone(), &id, new, &who, at, &deadlines)?;
+        let sealing = self.sealing_on()?;
         let tx = self.conn.transaction().map_err(storage)?;
+        let key = write_key(&tx, &self.seal, &id, sealing)?;
+        let (mut doc, hash) = CaseDoc::create_sealed(
+            self.actor.clone(),
+            &id,
+            new,
+            &who,
+            at,
+            &deadlines,
+            key.as_ref(),
+        )?;
         store_doc(&tx, &self.seal, &id, &mut doc, &[], &[], at)?;
         queue_new(&tx, &self.seal, &id, &mut doc, hash, &who.user)?;
         tx.commit().map_err(storage)?;
@@ -136,16 +146,20 @@ impl Replica {
         F: FnOnce(&mut CaseEditor<'_>) -> Result<()>,
     {
         let who = self.who()?;
+        let sealing = self.sealing_on()?;
         let tx = self.conn.transaction().map_err(storage)?;
         let (mut doc, acked) = load_doc(&tx, &self.seal, id)?;
         // A case still waiting for its history cannot be edited: the edit would float free of it.
         doc.read()?;
         doc.set_actor(self.actor.clone());
-        if let Some(hash) = doc.edit(&who, at, f)? {
-            let rejected = rejected_hashes(&tx, id)?;
-            store_doc(&tx, &self.seal, id, &mut doc, &acked, &rejected, at)?;
-            queue_new(&tx, &self.seal, id, &mut doc, hash, &who.user)?;
-        }
+        // A case without a key held here gets one; an edit that changes nothing rolls it back.
+        let key = write_key(&tx, &self.seal, id, sealing)?;
+        let Some(hash) = doc.edit_sealed(&who, at, key.as_ref(), f)? else {
+            return Ok(());
+        };
+        let rejected = rejected_hashes(&tx, id)?;
+        store_doc(&tx, &self.seal, id, &mut doc, &acked, &rejected, at)?;
+        queue_new(&tx, &self.seal, id, &mut doc, hash, &who.user)?;
         tx.commit().map_err(storage)
     }
 

@@ -21,11 +21,12 @@
 //! Files by concern: `store` opening the file (schema, key check, identity, secrets), `seal` the
 //! encryption, `cases` the case rows (document, summary, acknowledged heads, sync state) and the
 //! offline edits and reads, `outbox` the changes waiting for the server, `sync` the two calls of
-//! a sync, `rules` the county's rules as received, `blobs` attached photos and documents and the copies fetched of colleagues' ones, `notices`
+//! a sync, `keys` the case keys held here (ADR 0029), `rules` the county's rules as received, `blobs` attached photos and documents and the copies fetched of colleagues' ones, `notices`
 //! the account's notices, `urgent` a case turned into SMS texts (ADR 0027).
 
 mod blobs;
 mod cases;
+mod keys;
 mod notices;
 mod outbox;
 mod rules;
@@ -58,6 +59,9 @@ pub struct Replica {
     /// This store's Ed25519 key: every change pushed from here carries its signature (ADR 0028).
     /// `None` only when signing was turned off (a store acting as an app older than signing).
     sign_key: Option<crate::evidence::SigningKey>,
+    /// Personal values are written sealed under their case's key (ADR 0029); off only for a
+    /// store acting as an app older than sealing.
+    sealing: bool,
 }
 
 impl Replica {

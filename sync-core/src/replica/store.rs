@@ -13,7 +13,7 @@ use super::{Replica, storage};
 use crate::access::Identity;
 use crate::{Error, Result};
 
-const SCHEMA: i64 = 6;
+const SCHEMA: i64 = 7;
 
 impl Replica {
     /// Opens (or creates) the store at `path`. A wrong key is an error, not garbage.
@@ -34,6 +34,9 @@ impl Replica {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(storage)?;
         conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(storage)?;
+        // A destroyed case key must not linger in a freed page (ADR 0029).
+        conn.pragma_update(None, "secure_delete", "ON")
             .map_err(storage)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -127,6 +130,19 @@ impl Replica {
             )
             .map_err(storage)?;
         }
+        if version < 7 {
+            // The case keys held here (ADR 0029), sealed; `secret` NULL: erased (a tombstone);
+            // `pushed`: the server holds it.
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS case_keys (
+                     case_id TEXT NOT NULL,
+                     key_id TEXT NOT NULL,
+                     secret BLOB,
+                     pushed INTEGER NOT NULL DEFAULT 0,
+                     PRIMARY KEY (case_id, key_id));",
+            )
+            .map_err(storage)?;
+        }
         // Hot statements are prepared once per connection, not on every call.
         conn.set_prepared_statement_cache_capacity(64);
         let seal = Sealer::new(key);
@@ -137,15 +153,16 @@ impl Replica {
             identity: None,
             rules: crate::rules::Rules::builtin().clone(),
             sign_key: None,
+            sealing: true,
         };
         replica.load_meta()?;
         if version < 5 {
             replica.fill_outbox()?;
         }
-        if version < 6 {
+        if version < SCHEMA {
             replica
                 .conn
-                .execute_batch("PRAGMA user_version = 6;")
+                .execute_batch("PRAGMA user_version = 7;")
                 .map_err(storage)?;
         }
         Ok(replica)
@@ -227,7 +244,7 @@ impl Replica {
             .map_err(storage)
     }
 
-    fn set_meta(&self, key: &str, value: &[u8]) -> Result<()> {
+    pub(super) fn set_meta(&self, key: &str, value: &[u8]) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)

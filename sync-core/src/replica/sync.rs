@@ -10,6 +10,7 @@ use serde_bytes::ByteBuf;
 use super::cases::{
     SyncState, decode_hashes, encode_hashes, load_doc, rejected_hashes, settle, store_doc,
 };
+use super::keys::{mark_pushed, take_erasures, take_keys, unpushed_keys};
 use super::notices::take_notices;
 use super::outbox::{Queued, prune_outbox, queued_changes};
 use super::rules::take_rules;
@@ -120,7 +121,6 @@ impl Replica {
                 doc: id,
                 changes,
                 sigs,
-                keys: Vec::new(),
             });
         }
         let (notices_after, notices_read) = self.notice_state()?;
@@ -134,7 +134,11 @@ impl Replica {
             rules: self.unreported_rules()?,
             notices_after: Some(notices_after),
             notices_read,
-            erased_after: None,
+            erased_after: Some(self.erased_cursor()?),
+            keys: match self.server_key()? {
+                Some(server) => unpushed_keys(&self.conn, &self.seal, &server)?,
+                None => Vec::new(),
+            },
         })
     }
 
@@ -142,6 +146,7 @@ impl Replica {
     /// the new cursor land together or not at all.
     pub fn apply_sync_response(&mut self, resp: &SyncResponse, now: Millis) -> Result<SyncOutcome> {
         let cursor = self.cursor()?;
+        let known_server_key = self.meta("server_key")?;
         // The read marks the request carried (a mark made since rides the next one).
         let (_, read_sent) = self.notice_state()?;
         let tx = self.conn.transaction().map_err(storage)?;
@@ -239,7 +244,43 @@ impl Replica {
         let new_rules = take_rules(&tx, &self.seal, &self.rules, resp.rules.as_ref())?;
         take_notices(&tx, &self.seal, &resp.notices, &read_sent)?;
         outcome.notices = resp.notices.len();
+        mark_pushed(&tx, &resp.keys_taken)?;
+        take_keys(&tx, &self.seal, self.sign_key.as_ref(), &resp.case_keys)?;
+        let erased = take_erasures(&tx, &resp.erased)?;
+        if let Some(last) = resp
+            .erased
+            .iter()
+            .map(|e| e.seq)
+            .chain(resp.erased_upto)
+            .max()
+        {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('erased_cursor', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                [last.to_be_bytes().to_vec()],
+            )
+            .map_err(storage)?;
+        }
+        // Keys waiting for the server's key to be sent: another round sends them.
+        let learnt = match &resp.server_key {
+            Some(key) if known_server_key.as_deref() != Some(key.as_slice()) => {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('server_key', ?1)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [key.to_vec()],
+                )
+                .map_err(storage)?;
+                true
+            }
+            _ => false,
+        };
         tx.commit().map_err(storage)?;
+        if erased {
+            self.scrub_log()?;
+        }
+        if learnt && self.has_unpushed_keys()? {
+            outcome.more = true;
+        }
         if let Some(rules) = new_rules {
             outcome.new_rules = Some(rules.version());
             self.rules = rules;

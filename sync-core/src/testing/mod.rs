@@ -154,7 +154,6 @@ impl MemoryHub {
                     doc: want.doc.clone(),
                     changes,
                     sigs: Vec::new(),
-                    keys: Vec::new(),
                 });
             }
         }
@@ -185,7 +184,6 @@ impl MemoryHub {
                     doc: entry.doc.clone(),
                     changes: vec![ByteBuf::from(entry.bytes.clone())],
                     sigs: Vec::new(),
-                    keys: Vec::new(),
                 }),
             }
         }
@@ -200,6 +198,9 @@ impl MemoryHub {
             notices: Vec::new(),
             case_keys: Vec::new(),
             erased: Vec::new(),
+            server_key: None,
+            keys_taken: Vec::new(),
+            erased_upto: None,
         })
     }
 

@@ -25,7 +25,6 @@ fn golden_request() -> SyncRequest {
                 ByteBuf::from(vec![9; 40]),
             ],
             sigs: Vec::new(),
-            keys: Vec::new(),
         }],
         want: vec![DocHeads {
             doc: "0190b7a4-3c1e-7000-8000-00000000beef".into(),
@@ -35,6 +34,7 @@ fn golden_request() -> SyncRequest {
         notices_after: None,
         notices_read: vec![],
         erased_after: None,
+        keys: Vec::new(),
     }
 }
 
@@ -54,7 +54,6 @@ fn golden_response() -> SyncResponse {
             doc: "0190b7a4-3c1e-7000-8000-00000000cafe".into(),
             changes: vec![ByteBuf::from(vec![5; 16])],
             sigs: Vec::new(),
-            keys: Vec::new(),
         }],
         cursor: 1300,
         more: true,
@@ -63,6 +62,9 @@ fn golden_response() -> SyncResponse {
         notices: vec![],
         case_keys: Vec::new(),
         erased: Vec::new(),
+        server_key: None,
+        keys_taken: Vec::new(),
+        erased_upto: None,
     }
 }
 

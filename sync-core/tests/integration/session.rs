@@ -12,7 +12,9 @@ use super::*;
 fn exchange(hub: &mut MemoryHub, req: &gridsync_core::protocol::SyncRequest) -> Answer {
     let bytes = gridsync_core::protocol::encode_request(req).unwrap();
     let resp = hub.handle(&req.device, &bytes, T0).unwrap();
-    Answer::Synced(gridsync_core::protocol::decode_response(&resp).unwrap())
+    Answer::Synced(Box::new(
+        gridsync_core::protocol::decode_response(&resp).unwrap(),
+    ))
 }
 
 fn photo(tag: &[u8]) -> Vec<u8> {
