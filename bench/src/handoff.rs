@@ -56,6 +56,7 @@ pub fn handoff(opts: &HandoffOptions) -> anyhow::Result<HandoffReport> {
         database: Database::Postgres,
         postgres: opts.postgres.clone(),
         unsigned: false,
+        unsealed: false,
     };
     let rt = runtime()?;
     let db = rt.block_on(bench_db(&w))?;

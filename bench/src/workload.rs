@@ -39,7 +39,7 @@ impl Device {
     ) -> anyhow::Result<()> {
         Ok(session.answer(
             &mut self.replica,
-            Answer::Synced(resp),
+            Answer::Synced(Box::new(resp)),
             gridsync_server::now_ms(),
         )?)
     }
@@ -94,6 +94,10 @@ pub struct Workload {
     /// other half of the signing A/B, ADR 0028).
     #[arg(long)]
     pub unsigned: bool,
+    /// Phones as apps older than sealing: people's names and phone numbers written plain, no
+    /// case keys pushed (the other half of the sealing A/B, ADR 0029).
+    #[arg(long)]
+    pub unsealed: bool,
 }
 
 impl Workload {
@@ -104,6 +108,7 @@ impl Workload {
             database: Database::Sqlite,
             postgres: String::new(),
             unsigned: false,
+            unsealed: false,
         }
     }
 }
@@ -209,6 +214,11 @@ pub(crate) async fn prepare(w: &Workload, store: &Store) -> anyhow::Result<Vec<D
         let identity = Identity::new(&user, Role::GridWorker, scope.clone(), None, &device)?;
         let token = keys.access_token(&identity, now / 1000)?;
         replica.sign_in(identity.clone())?;
+        // What the sign-in response gives a phone: the key its cases' keys are sealed to.
+        match w.unsealed {
+            false => replica.set_server_key(&store.change_key().await?.public())?,
+            true => replica.set_sealing(false),
+        }
         let start = now - 8 * 3_600_000;
         for n in 0..w.phones.reports {
             let at = start + (n as i64) * 60_000;

@@ -71,6 +71,7 @@ fn a_small_storm_through_two_servers_on_postgresql_loses_nothing_and_converges()
             database: Database::Postgres,
             postgres: url,
             unsigned: false,
+            unsealed: false,
         },
         servers: 2,
         server: ServerBin {
@@ -101,6 +102,7 @@ fn several_servers_need_postgresql() {
             database: Database::Sqlite,
             postgres: postgres_url(),
             unsigned: false,
+            unsealed: false,
         },
         servers: 2,
         server: ServerBin {

@@ -5,6 +5,7 @@
 //! rating is written by the server in the requester's name.
 
 use automerge::ActorId;
+use gridsync_core::case::sealed::CaseKey;
 use gridsync_core::case::{CaseDoc, Location, NewCase, Party, REQUESTER};
 use gridsync_core::workflow::{Deadlines, EventType, Rating, WorkflowState};
 use gridsync_core::{Case, CaseKind, Identity, JurisdictionPath, Role, Source, Status};
@@ -144,15 +145,17 @@ impl Matter {
     }
 
     /// The new case document, written by `who` on `actor` at `at`: the skeleton with the
-    /// requester and the `reported` event, then its source. Checked by the case's own rules.
+    /// requester (sealed under the new case's key, which the caller keeps: ADR 0029) and the
+    /// `reported` event, then its source. Checked by the case's own rules.
     pub fn build(
         &self,
         who: &Identity,
         actor: ActorId,
         at: i64,
         deadlines: &Deadlines<'_>,
-    ) -> gridsync_core::Result<(String, CaseDoc)> {
+    ) -> gridsync_core::Result<(String, CaseDoc, CaseKey)> {
         let id = gridsync_core::case::new_case_id();
+        let key = CaseKey::generate(&id);
         let new = NewCase {
             kind: self.kind,
             jurisdiction: self.place.clone(),
@@ -170,9 +173,10 @@ impl Matter {
                 ..Party::default()
             }],
         };
-        let (mut doc, _) = CaseDoc::create_with(actor, &id, &new, who, at, deadlines)?;
+        let (mut doc, _) =
+            CaseDoc::create_sealed(actor, &id, &new, who, at, deadlines, Some(&key))?;
         doc.edit(who, at, |e| e.set_source(self.source))?;
-        Ok((id, doc))
+        Ok((id, doc, key))
     }
 }
 

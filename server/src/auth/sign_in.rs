@@ -99,6 +99,9 @@ pub struct Tokens {
     pub who: Identity,
     /// Only on the first sign-in on a device.
     pub device_secret: Option<String>,
+    /// The server's public key (`evidence::key_text`): the phone seals the keys of the cases
+    /// it captures to it (ADR 0029).
+    pub server_key: String,
 }
 
 /// The account named `user` if it is enabled and `password` is its password (phones and the
@@ -326,5 +329,8 @@ async fn issue(
         refresh_token,
         who,
         device_secret: None,
+        server_key: gridsync_core::evidence::key_text(
+            &store.change_key().await?.public().to_bytes(),
+        ),
     })
 }

@@ -296,7 +296,7 @@ async fn open(
     let deadlines = live.rules.deadlines();
     let built = matter
         .build(who, actor, now, &deadlines)
-        .and_then(|(id, mut doc)| {
+        .and_then(|(id, mut doc, key)| {
             doc.edit(who, now, |e| {
                 for a in &attachments {
                     e.add_attachment(a)?;
@@ -306,10 +306,13 @@ async fn open(
                 }
                 Ok(())
             })?;
-            Ok((id, doc))
+            Ok((id, doc, key))
         });
     let (id, mut doc) = match built {
-        Ok(built) => built,
+        Ok((id, doc, key)) => {
+            state.store.keep_case_key(&key, now).await?;
+            (id, doc)
+        }
         Err(e) => return Ok(Err(Refused::new(e.code(), ""))),
     };
     // The bytes first, held by the clerk as a phone's upload would be; the case that lists them

@@ -437,7 +437,9 @@ async fn front_door(
             requester_name: ["赵桂兰", "钱志刚", "孙秀梅"][i].into(),
             requester_phone: format!("1381234{:04}", 5678 + i),
         };
-        let (id, mut doc) = matter.build(&clerk.who, server.actors[0].clone(), at, &deadlines)?;
+        let (id, mut doc, key) =
+            matter.build(&clerk.who, server.actors[0].clone(), at, &deadlines)?;
+        store.keep_case_key(&key, at).await?;
         let step = match to_grid {
             true => EventDraft::route_to(Level::Grid),
             false => EventDraft::new(EventType::Accepted),
@@ -506,7 +508,7 @@ async fn sync_until_quiet(store: &Store, p: &mut Phone, now: i64) -> Result<()> 
         if !resp.rejected.is_empty() {
             tracing::warn!(device = %p.who.device, rejected = resp.rejected.len(), "demo changes refused");
         }
-        session.answer(&mut p.replica, Answer::Synced(resp), now)?;
+        session.answer(&mut p.replica, Answer::Synced(Box::new(resp)), now)?;
     }
     match session.outcome().more {
         false => Ok(()),

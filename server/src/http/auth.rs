@@ -50,6 +50,9 @@ pub struct TokenResponse {
     /// Only on the first sign-in on a device: keep it (encrypted) and send it with every later
     /// sign-in on this device id.
     pub device_secret: Option<String>,
+    /// The server's public key (32 bytes, base64url without padding): the phone seals the keys
+    /// of the cases it captures to it (ADR 0029).
+    pub server_key: String,
 }
 
 impl From<Tokens> for TokenResponse {
@@ -64,6 +67,7 @@ impl From<Tokens> for TokenResponse {
             scope: t.who.scope.to_string(),
             department: t.who.department,
             device_secret: t.device_secret,
+            server_key: t.server_key,
         }
     }
 }

@@ -81,13 +81,18 @@ pub(super) async fn case_detail(
     let doc = state.store.case_doc(&id).await?.ok_or_else(not_found)?;
     let corrupt = |e: gridsync_core::Error| ApiError::from(StoreError::from(e));
     let workflow = doc.workflow().map_err(corrupt)?;
-    let case = doc.read().map_err(corrupt)?;
+    let keys = state.store.case_keys(&id).await?;
+    let case = doc.read().map_err(corrupt)?.unsealed(&keys);
     if case.read_is_audited(&caller.who, &workflow.departments()) {
         reads::record(&state.store, &caller.who.user, &id, reads::API_CASE, &addr).await?;
     }
     // Names and phone numbers in clear only for those who handle the case (`Case::for_reader`).
     let case = case.for_reader(&caller.who, &workflow.departments());
-    let mut conflicts = doc.conflicts();
+    let mut conflicts: Vec<_> = doc
+        .conflicts()
+        .into_iter()
+        .map(|c| c.unsealed(&keys))
+        .collect();
     if !caller
         .who
         .reads_personal_data(case.kind, &case.jurisdiction, &workflow.departments())

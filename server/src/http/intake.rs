@@ -222,9 +222,10 @@ pub(super) async fn take_order(
         .first()
         .cloned()
         .ok_or_else(|| ApiError::internal(&"the server device has no actor"))?;
-    let (case_id, mut doc) = matter
+    let (case_id, mut doc, key) = matter
         .build(&who, actor, now, &live.rules.deadlines())
         .map_err(|e| unprocessable(e.code(), e.to_string()))?;
+    state.store.keep_case_key(&key, now).await?;
     let progress = Progress::of(
         &doc.read().map_err(|e| ApiError::internal(&e))?,
         &doc.workflow().map_err(|e| ApiError::internal(&e))?,

@@ -350,7 +350,8 @@ impl Store {
         let new = write_findings(&mut tx, &keyed).await?;
         let raised = record_notices(found.iter().map(|(c, _)| c), &new);
         let sms = self.sms_writing();
-        write_notices(&mut tx, &raised, sms.as_ref(), now).await?;
+        let data_key = self.data_key_loaded();
+        write_notices(&mut tx, &raised, sms.as_ref(), data_key.as_deref(), now).await?;
         tx.commit().await?;
         Ok(new.len() as u64)
     }

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../../migrations/0011_assessment.sql")),
     (12, include_str!("../../migrations/0012_notices.sql")),
     (13, include_str!("../../migrations/0013_evidence.sql")),
+    (14, include_str!("../../migrations/0014_case_keys.sql")),
 ];
 
 /// Migrations that add projection columns: the projection is rebuilt from the documents after

@@ -10,6 +10,7 @@ mod blobs;
 mod cache;
 mod cases;
 mod channels;
+mod erasure;
 mod evidence;
 mod front_door;
 mod migrate;
@@ -36,6 +37,7 @@ pub use cases::{CasePage, CaseQuery, CaseRow, HistoryEntry};
 pub use channels::{
     CHANNEL_KEY_PREFIX, ChannelRow, channel_key_hash, new_channel_id, valid_channel_id,
 };
+pub use erasure::{DATA_KEY_ENV, Erased};
 pub use evidence::{AuditReport, ChangeKey, ReceiptHead};
 pub use front_door::{FrontDoorRows, IntakeOrder, ReceiptRow};
 pub use notices::{
@@ -125,6 +127,8 @@ pub struct Store {
     rules_cache: std::sync::Arc<rules::RulesCache>,
     /// The server's change-signing key, read (or made) on first use, after the migrations.
     change_key: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<evidence::ChangeKey>>>,
+    /// The key case keys are wrapped under (ADR 0029), read on first use.
+    data_key: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<[u8; 32]>>>,
     /// SMS rows are written only while a gateway is configured (ADR 0027).
     sms: std::sync::Arc<std::sync::RwLock<Option<SmsWriting>>>,
 }
@@ -177,6 +181,8 @@ impl Store {
                             // its transaction) in memory: past 64 KiB they spilled to a temp
                             // file, a write syscall per page. Crash recovery is the WAL's.
                             "PRAGMA temp_store = MEMORY",
+                            // A destroyed case key must not linger in a freed page (ADR 0029).
+                            "PRAGMA secure_delete = ON",
                         ] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
@@ -194,6 +200,7 @@ impl Store {
             rules_cache: Default::default(),
             sms: Default::default(),
             change_key: Default::default(),
+            data_key: Default::default(),
         })
     }
 
@@ -222,6 +229,9 @@ impl Store {
         if migrate::run(&self.pool, self.backend).await? {
             self.reproject_all().await?;
         }
+        // Loaded now, so writers inside a transaction (a requester's SMS) can open a sealed
+        // value without another query.
+        self.data_key().await?;
         Ok(())
     }
 

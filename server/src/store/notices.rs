@@ -3,6 +3,7 @@
 //! the SMS rows the delivery loop claims, sends and settles.
 
 use gridsync_core::case::Case;
+use gridsync_core::case::sealed::PERSON_PHONE;
 use gridsync_core::notice::{self, Audience, Notice, NoticeDraft, NoticeKind};
 use gridsync_core::{JurisdictionPath, Level, Role};
 use sqlx::{Any, Row, Transaction};
@@ -87,6 +88,7 @@ pub(in crate::store) async fn write_notices(
     tx: &mut Transaction<'static, Any>,
     raised: &[Raised],
     sms: Option<&SmsWriting>,
+    data_key: Option<&[u8; 32]>,
     now: i64,
 ) -> Result<usize> {
     let mut new = 0;
@@ -94,7 +96,13 @@ pub(in crate::store) async fn write_notices(
         let d = &r.draft;
         let urgent = d.kind.is_urgent();
         if d.audience == Audience::Requester {
-            if let (Some(sms), Some(phone)) = (sms, &r.requester_phone) {
+            let phone = match &r.requester_phone {
+                Some(p) => super::erasure::opened_in(tx, data_key, &r.case_id, PERSON_PHONE, p)
+                    .await?
+                    .filter(|p| !p.is_empty()),
+                None => None,
+            };
+            if let (Some(sms), Some(phone)) = (sms, &phone) {
                 let text = match &r.requester_text {
                     Some(t) => Some(t.clone()),
                     None => receipt_of(tx, &r.case_id)
@@ -272,7 +280,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let sms = self.sms_writing();
-        let new = write_notices(&mut tx, &raised, sms.as_ref(), now).await?;
+        let data_key = self.data_key_loaded();
+        let new = write_notices(&mut tx, &raised, sms.as_ref(), data_key.as_deref(), now).await?;
         tx.commit().await?;
         Ok(new)
     }

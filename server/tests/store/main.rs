@@ -77,7 +77,9 @@ pub async fn sync_into(store: &Store, r: &mut Replica, now: i64) -> SessionOutco
         let user = r.identity().unwrap().user.clone();
         let writer = ctx.users.iter().find(|u| u.user == user).unwrap().clone();
         let resp = store.sync(&ctx, &writer, &req, now).await.unwrap();
-        session.answer(r, Answer::Synced(resp), now).unwrap();
+        session
+            .answer(r, Answer::Synced(Box::new(resp)), now)
+            .unwrap();
     }
     assert!(!session.outcome().more, "did not settle");
     session.outcome().clone()

@@ -132,6 +132,7 @@ fn notices_request(device: &str, after: Option<u64>, read: Vec<u64>) -> SyncRequ
         notices_after: after,
         notices_read: read,
         erased_after: None,
+        keys: Vec::new(),
     }
 }
 

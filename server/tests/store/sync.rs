@@ -383,7 +383,6 @@ conformance!(
             doc: id.clone(),
             changes: c,
             sigs: Vec::new(),
-            keys: Vec::new(),
         };
         // The capture, the edit on top of it, and the capture once more.
         let push = vec![

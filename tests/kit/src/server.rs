@@ -191,6 +191,10 @@ fn signed_in_phone(server: &Server, who: Identity) -> Phone {
     let body: serde_json::Value = resp.body_mut().read_json().unwrap();
     let device = who.device.clone();
     replica.sign_in(who).unwrap();
+    let server_key = body["server_key"]
+        .as_str()
+        .and_then(gridsync_core::evidence::key_from_text);
+    replica.set_server_key(&server_key.unwrap()).unwrap();
     Phone {
         replica,
         token: body["access_token"].as_str().unwrap().to_owned(),

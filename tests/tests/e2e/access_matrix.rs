@@ -387,6 +387,13 @@ fn every_cell_of_the_access_matrix_holds() {
         wrong.join("\n")
     );
     assert_eq!(checked, ACTORS.len() * RESOURCES.len() * COLUMNS.len());
+    let keyed = |k: bool| KEYED_PULLS[usize::from(k)].load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        keyed(true) > 0 && keyed(false) > 0,
+        "pulls with a case key {} and without {}: the matrix must hold both",
+        keyed(true),
+        keyed(false)
+    );
     beyond_the_county(&w);
     read_audit_is_for_county_admins_only(&w);
     println!(
@@ -456,7 +463,20 @@ fn outcome(w: &World, actor: &str, resource: &str, col: usize) -> String {
             if listed { "listed" } else { "absent" }.to_owned()
         }
         "case write via sync" => write(server, &w.people, actor, &token, case),
-        "case pull via sync" => pull(server, w.people.get(actor), case),
+        "case pull via sync" => {
+            // A pull carries the case's key (ADR 0029) exactly when the account reads its
+            // personal data in clear; any other pull is no pull of this cell.
+            let (got, keyed) = pull(server, w.people.get(actor), case);
+            let in_clear = got == "pulled" && reads_in_clear(w, actor, col);
+            KEYED_PULLS[usize::from(keyed)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            match keyed == in_clear {
+                true => got,
+                false => format!(
+                    "{got}, its case key {}",
+                    if keyed { "sent" } else { "withheld" }
+                ),
+            }
+        }
         // The statistics of the case's own place: counted when it is in the figures.
         "stats" => {
             let (status, stats) =
@@ -948,7 +968,14 @@ fn beyond_the_county(w: &World) {
 
 /// Pulls from cursor 0 as `who`'s device, asking for the case as a repair (`want`) too: is
 /// any of it sent?
-fn pull(server: &Server, who: Option<&Phone>, case: &str) -> String {
+/// Pulls without and with the case's key, counted: both kinds must occur.
+static KEYED_PULLS: [std::sync::atomic::AtomicUsize; 2] = [
+    std::sync::atomic::AtomicUsize::new(0),
+    std::sync::atomic::AtomicUsize::new(0),
+];
+
+/// Whether `case` was pulled, and whether its key came with it (sealed to the phone).
+fn pull(server: &Server, who: Option<&Phone>, case: &str) -> (String, bool) {
     let (token, device) = who
         .map(|p| (p.token.as_str(), p.device.as_str()))
         .unwrap_or(("", "nobody"));
@@ -958,6 +985,7 @@ fn pull(server: &Server, who: Option<&Phone>, case: &str) -> String {
         heads: vec![],
     }];
     let mut pulled = false;
+    let mut keyed = false;
     for _ in 0..100 {
         let req = SyncRequest {
             device: device.into(),
@@ -970,18 +998,20 @@ fn pull(server: &Server, who: Option<&Phone>, case: &str) -> String {
             notices_after: None,
             notices_read: vec![],
             erased_after: None,
+            keys: Vec::new(),
         };
         let (status, body) = post_sync(server, token, &encode_request(&req).unwrap());
         if status != 200 {
-            return status.to_string();
+            return (status.to_string(), false);
         }
         let resp = decode_response(&body).unwrap();
         pulled |= resp
             .pull
             .iter()
             .any(|d| d.doc == case && !d.changes.is_empty());
+        keyed |= resp.case_keys.iter().any(|k| k.doc == case);
         if !resp.more {
-            return if pulled { "pulled" } else { "absent" }.to_owned();
+            return (if pulled { "pulled" } else { "absent" }.to_owned(), keyed);
         }
         cursor = resp.cursor;
     }
@@ -1015,6 +1045,7 @@ fn write(
                 notices_after: None,
                 notices_read: vec![],
                 erased_after: None,
+                keys: Vec::new(),
             };
             let (status, _) = post_sync(server, token, &encode_request(&req).unwrap());
             return status.to_string();
@@ -1040,13 +1071,13 @@ fn write(
             doc: case.into(),
             changes: vec![ByteBuf::from(change.raw_bytes().to_vec())],
             sigs: replica.signatures(&[ByteBuf::from(change.raw_bytes().to_vec())]),
-            keys: Vec::new(),
         }],
         want: vec![],
         rules: None,
         notices_after: None,
         notices_read: vec![],
         erased_after: None,
+        keys: Vec::new(),
     };
     let (status, body) = post_sync(server, token, &encode_request(&req).unwrap());
     if status != 200 {

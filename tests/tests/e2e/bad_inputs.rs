@@ -256,13 +256,13 @@ fn push(phone: &Phone, doc: &str, changes: Vec<Vec<u8>>) -> Vec<u8> {
             doc: doc.into(),
             sigs: phone.replica.signatures(&changes),
             changes,
-            keys: Vec::new(),
         }],
         want: vec![],
         rules: None,
         notices_after: None,
         notices_read: vec![],
         erased_after: None,
+        keys: Vec::new(),
     })
     .unwrap()
 }
@@ -451,6 +451,7 @@ impl World {
             notices_after: None,
             notices_read: vec![],
             erased_after: None,
+            keys: Vec::new(),
         })
         .unwrap()
     }

@@ -294,13 +294,15 @@ fn the_same_order_is_one_case(server: Server) {
     // The case: the channel's source, the requester, the receipt whose code is the one given.
     let case_id = answer["case_id"].as_str().unwrap();
     let store = &w.server.state.store;
+    let keys = w.server.store(store.case_keys(case_id)).unwrap();
     let case = w
         .server
         .store(store.case_doc(case_id))
         .unwrap()
         .unwrap()
         .read()
-        .unwrap();
+        .unwrap()
+        .unsealed(&keys);
     assert_eq!(case.source, Source::Hotline12345);
     assert_eq!(case.jurisdiction, path(GRID));
     assert_eq!(

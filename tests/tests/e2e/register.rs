@@ -146,7 +146,8 @@ fn a_township_clerk_registers_a_walk_in_routed_to_the_grid_worker_with_a_receipt
         .store(server.state.store.case_doc(&id))
         .unwrap()
         .unwrap();
-    let case = doc.read().unwrap();
+    let keys = server.store(server.state.store.case_keys(&id)).unwrap();
+    let case = doc.read().unwrap().unsealed(&keys);
     let wf = doc.workflow().unwrap();
     assert_eq!(case.source, Source::WalkIn);
     assert_eq!(case.reporter.user, "ts");

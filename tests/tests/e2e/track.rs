@@ -52,9 +52,10 @@ fn file(server: &Server) -> Filed {
             requester_name: NAME.into(),
             requester_phone: PHONE.into(),
         };
-        let (id, mut doc) = matter
+        let (id, mut doc, key) = matter
             .build(&clerk, ctx.actors[0].clone(), now, &deadlines)
             .unwrap();
+        state.store.keep_case_key(&key, now).await.unwrap();
         doc.edit(&clerk, now + 1_000, |e| {
             e.append_event_with(EventDraft::route_to(Level::Grid).note(NOTES[0]), &deadlines)
                 .map(|_| ())

@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod channel;
+mod erase;
 mod rules;
 mod serve;
 
@@ -62,6 +63,8 @@ enum Command {
     /// One case: its verifiable export.
     #[command(subcommand)]
     Case(audit::CaseCommand),
+    /// Erases a case's (or a person's) personal data by destroying its keys (PIPL; ADR 0029).
+    Erase(erase::EraseArgs),
 }
 
 #[tokio::main]
@@ -91,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Channel(cmd) => channel::channel(&store, cmd).await?,
         Command::Audit(cmd) => audit::audit(&store, cmd).await?,
         Command::Case(cmd) => audit::case(&store, cmd).await?,
+        Command::Erase(args) => erase::erase(&store, args).await?,
     }
     Ok(())
 }

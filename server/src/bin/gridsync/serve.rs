@@ -88,6 +88,14 @@ pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
             w.year
         );
     }
+    if std::env::var(gridsync_server::store::DATA_KEY_ENV).is_err() {
+        tracing::warn!(
+            code = "data_key_in_database",
+            "no {}: the case keys are wrapped under a key kept in the database, so a copy of the database opens personal data not yet erased; give the deployment's key in {} (32 bytes, base64url)",
+            gridsync_server::store::DATA_KEY_ENV,
+            gridsync_server::store::DATA_KEY_ENV
+        );
+    }
     if demo {
         seed_demo(&store, live.rules.taxonomy()).await?;
     }

@@ -353,8 +353,15 @@ pub(super) async fn settle(
     Form(f): Form<SettleForm>,
 ) -> Result<Response, ConsoleError> {
     let who = r.who.clone();
+    // A person's value is written back sealed under the case's key (ADR 0029).
+    let key = match gridsync_core::case::sealed::personal_field(&f.field) {
+        Some(_) if state.store.may_read(&r.who, &id).await? => {
+            Some(state.store.write_key(&id, crate::now_ms()).await?)
+        }
+        _ => None,
+    };
     write(&state, &r, &id, move |doc| {
-        doc.edit(&who, crate::now_ms(), |e| {
+        doc.edit_sealed(&who, crate::now_ms(), key.as_ref(), |e| {
             e.resolve_conflict(&f.field, &f.value)
         })
     })

@@ -56,8 +56,10 @@ pub(super) async fn open_case(
     let Some(doc) = state.store.case_doc(id).await? else {
         return Ok(Err(not_found()));
     };
+    let keys = state.store.case_keys(id).await?;
     match (doc.read(), doc.workflow()) {
         (Ok(case), Ok(wf)) => {
+            let case = case.unsealed(&keys);
             // Names and phone numbers in clear only for those who handle the case (138****5678
             // for the rest): the page, the print view and what they show of the requester.
             let case = case.for_reader(&r.who, &wf.departments());
@@ -137,7 +139,12 @@ pub(super) async fn detail(
             uploaded.insert(a.sha256.clone());
         }
     }
-    let mut conflicts = doc.conflicts();
+    let keys = state.store.case_keys(&case.id).await?;
+    let mut conflicts: Vec<_> = doc
+        .conflicts()
+        .into_iter()
+        .map(|c| c.unsealed(&keys))
+        .collect();
     if !r
         .who
         .reads_personal_data(case.kind, &case.jurisdiction, &wf.departments())

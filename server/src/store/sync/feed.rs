@@ -44,6 +44,8 @@ pub(super) struct FeedTx {
     /// The notices the written steps raise, written at the commit (ADR 0027).
     notices: Vec<Raised>,
     sms: Option<SmsWriting>,
+    /// Opens a requester's sealed phone number for their SMS (ADR 0029).
+    data_key: Option<std::sync::Arc<[u8; 32]>>,
 }
 
 /// One accepted change, as `changes` stores it.
@@ -90,6 +92,7 @@ impl FeedTx {
             rules: store.rules_now(),
             notices: Vec::new(),
             sms: store.sms_writing(),
+            data_key: store.data_key_loaded(),
         })
     }
 
@@ -250,7 +253,14 @@ impl FeedTx {
             .await?;
             self.notices.extend(records);
         }
-        write_notices(&mut self.tx, &self.notices, self.sms.as_ref(), now).await?;
+        write_notices(
+            &mut self.tx,
+            &self.notices,
+            self.sms.as_ref(),
+            self.data_key.as_deref(),
+            now,
+        )
+        .await?;
         let evidence: Vec<ChangeEvidence> = self
             .changes
             .iter_mut()

@@ -20,7 +20,7 @@ use super::{Backend, DeviceContext, Result, Store};
 
 pub(super) use projection::project;
 pub use pull::PullPage;
-pub(super) use pull::visible_row;
+pub(super) use pull::{projected, visible_row};
 pub use push::JudgedPush;
 pub use quarantine::{
     DEVICE_BUDGET_BYTES, DeviceQuarantine, KEEP_HEAD_BYTES, KEEP_WHOLE_BYTES, QuarantineEntry,
@@ -45,6 +45,8 @@ impl Store {
         now: i64,
     ) -> Result<SyncResponse> {
         let live = self.rules().await?;
+        // Keys before the push: a new case's key comes with its first change.
+        let keys_taken = self.take_case_keys(reader, &req.keys, now).await?;
         let (accepted, rejected) = self
             .commit_push(ctx, reader, &req.push, &live.admission, now)
             .await?;
@@ -64,6 +66,18 @@ impl Store {
                     .await?
             }
         };
+        // The keys of the pulled cases, and the erasures this device has not applied.
+        let case_keys = match &ctx.sign_key {
+            Some(device_key) if !page.pull.is_empty() => {
+                let cases: Vec<&str> = page.pull.iter().map(|p| p.doc.as_str()).collect();
+                self.keys_for_reader(reader, device_key, &cases).await?
+            }
+            _ => Vec::new(),
+        };
+        let (erased, erased_upto) = match req.erased_after {
+            Some(after) => self.erasures_after(reader, after).await?,
+            None => (Vec::new(), 0),
+        };
         Ok(SyncResponse {
             accepted,
             rejected,
@@ -73,8 +87,11 @@ impl Store {
             server_time: now,
             rules: self.rules_for(&ctx.device, req.rules, &live.rules).await?,
             notices,
-            case_keys: Vec::new(),
-            erased: Vec::new(),
+            case_keys,
+            erased,
+            erased_upto: req.erased_after.map(|_| erased_upto),
+            server_key: Some(self.change_key().await?.public().to_bytes().to_vec().into()),
+            keys_taken,
         })
     }
 

@@ -65,7 +65,6 @@ impl Store {
                     doc: w.doc.clone(),
                     changes,
                     sigs: Vec::new(),
-                    keys: Vec::new(),
                 });
             }
         }
@@ -142,7 +141,6 @@ impl Store {
                                 doc,
                                 changes: vec![ByteBuf::from(bytes)],
                                 sigs: Vec::new(),
-                                keys: Vec::new(),
                             });
                         }
                     }
@@ -177,15 +175,24 @@ impl Store {
 /// Reads kind (4), path (5) and departments (6: " lead a b ", every department the case is with)
 /// of a projection row and asks the core's rule.
 pub(in crate::store) fn visible_row(reader: &Identity, row: &sqlx::any::AnyRow) -> Result<bool> {
+    let (kind, path, departments) = projected(row)?;
+    let departments: Vec<&str> = departments.iter().map(String::as_str).collect();
+    Ok(reader.may_read(kind, &path, &departments))
+}
+
+/// Kind (4), path (5) and departments (6) of a projection row.
+pub(in crate::store) fn projected(
+    row: &sqlx::any::AnyRow,
+) -> Result<(CaseKind, JurisdictionPath, Vec<String>)> {
     let kind: String = row.try_get(4)?;
     let path: String = row.try_get(5)?;
     let departments: Option<String> = row.try_get(6)?;
     let kind =
         CaseKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("kind {kind:?}")))?;
     let path = JurisdictionPath::parse(&path)?;
-    let departments: Vec<&str> = departments
+    let departments = departments
         .as_deref()
-        .map(|d| d.split_whitespace().collect())
+        .map(|d| d.split_whitespace().map(str::to_owned).collect())
         .unwrap_or_default();
-    Ok(reader.may_read(kind, &path, &departments))
+    Ok((kind, path, departments))
 }

@@ -189,7 +189,6 @@ impl Store {
             doc: id.to_owned(),
             changes: raw,
             sigs,
-            keys: Vec::new(),
         };
         let verdict = judge_case(&ctx, writer, None, None, &pushed, None, taxonomy)?;
         let (_, refused) = feed.store(&ctx, writer, verdict, now).await?;
@@ -250,7 +249,6 @@ impl Store {
             doc: id.to_owned(),
             changes: raw.to_vec(),
             sigs,
-            keys: Vec::new(),
         };
         let verdict = judge_case(&ctx, writer, Some(current), base, &pushed, None, taxonomy)?;
         let (_, refused) = feed.store(&ctx, writer, verdict, now).await?;

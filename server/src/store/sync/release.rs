@@ -97,7 +97,6 @@ impl Store {
                 doc: entry.doc.clone(),
                 changes: vec![ByteBuf::from(bytes.clone())],
                 sigs: Vec::new(),
-                keys: Vec::new(),
             },
             None,
             &live.admission,

@@ -432,7 +432,6 @@ async fn push_all(store: &Store, world: &World, drafts: Vec<Draft<'_>>, now: i64
                     doc: id.clone(),
                     changes: changes.clone(),
                     sigs: Vec::new(),
-                    keys: Vec::new(),
                 });
             }
         }
