@@ -3,6 +3,7 @@
 //! they receive (sealed to theirs); and erasure — the keys destroyed, the erasure logged for
 //! the phones, the plain copies kept outside documents scrubbed.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -12,7 +13,7 @@ use gridsync_core::case::sealed::{self, CaseKey, CaseKeys};
 use gridsync_core::protocol::{Erasure, KeyId, SealedKey};
 use sqlx::Row;
 
-use super::sync::{projected, visible_row};
+use super::sync::{placeholders, projected, visible_row};
 use super::{Backend, Result, Store, StoreError};
 
 /// The environment variable a deployment gives its data key in (base64url, 32 bytes).
@@ -21,6 +22,8 @@ pub const DATA_KEY_ENV: &str = "GRIDSYNC_DATA_KEY";
 const ERASURES_PER_SYNC: i64 = 500;
 /// Case ids per key query.
 const CASES_PER_QUERY: usize = 200;
+/// Key rows per INSERT.
+const KEY_ROWS_PER_STATEMENT: usize = 200;
 
 /// What one erasure did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,34 +145,70 @@ impl Store {
             return Ok(Vec::new());
         }
         let server = self.change_key().await?;
-        let mut taken = Vec::new();
+        let data = self.data_key().await?;
+        let mut taken = Vec::with_capacity(keys.len());
+        let mut opened = Vec::with_capacity(keys.len());
         for k in keys {
-            let done = KeyId {
+            taken.push(KeyId {
                 doc: k.doc.clone(),
                 id: k.id.clone(),
-            };
-            let Ok(key) = sealed::open_key_with(server.signing(), &k.doc, &k.id, &k.envelope)
-            else {
-                taken.push(done);
-                continue;
-            };
-            // The first key of a case not here yet is its creator's (ids are random: nobody
-            // else knows the case id); an existing case takes keys only from its readers.
-            if self.case_doc(&k.doc).await?.is_some() && !self.may_read(reader, &k.doc).await? {
-                taken.push(done);
-                continue;
+            });
+            // One that does not open is answered too: sending it again would not help.
+            if let Ok(key) = sealed::open_key_with(server.signing(), &k.doc, &k.id, &k.envelope) {
+                opened.push(key);
             }
-            let erased =
-                sqlx::query("SELECT 1 FROM erased_keys WHERE case_id = $1 AND key_id = $2")
-                    .bind(&k.doc)
-                    .bind(&k.id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .is_some();
-            if !erased {
-                self.keep_case_key(&key, now).await?;
+        }
+        let mut cases: Vec<&str> = opened.iter().map(|k| k.case()).collect();
+        cases.sort_unstable();
+        cases.dedup();
+        // Per case: stored and readable by `reader`, or not stored yet.
+        let mut refused: HashSet<String> = HashSet::new();
+        let mut erased: HashSet<(String, String)> = HashSet::new();
+        for chunk in cases.chunks(CASES_PER_QUERY) {
+            let list = in_list(self.backend, chunk.len());
+            let sql = format!(
+                "SELECT id, id, id, id, kind, path, departments FROM cases WHERE id IN ({list})"
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for c in chunk {
+                query = query.bind(*c);
             }
-            taken.push(done);
+            for row in query.fetch_all(&self.pool).await? {
+                // The first key of a case not here yet is its creator's (the id is a random
+                // UUID nobody else knows); a stored case takes keys only from its readers.
+                if !visible_row(reader, &row)? {
+                    refused.insert(row.try_get(0)?);
+                }
+            }
+            let sql = format!("SELECT case_id, key_id FROM erased_keys WHERE case_id IN ({list})");
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for c in chunk {
+                query = query.bind(*c);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                erased.insert((row.try_get(0)?, row.try_get(1)?));
+            }
+        }
+        let kept: Vec<&CaseKey> = opened
+            .iter()
+            .filter(|k| !refused.contains(k.case()))
+            .filter(|k| !erased.contains(&(k.case().to_owned(), k.id().to_owned())))
+            .collect();
+        for chunk in kept.chunks(KEY_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO case_keys (case_id, key_id, wrapped, created_at) VALUES {}
+                 ON CONFLICT (case_id, key_id) DO NOTHING",
+                placeholders(self.backend, chunk.len(), 4)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for k in chunk {
+                query = query
+                    .bind(k.case())
+                    .bind(k.id())
+                    .bind(sealed::wrap_key(&data, k))
+                    .bind(now);
+            }
+            query.execute(&self.pool).await?;
         }
         Ok(taken)
     }
@@ -184,13 +223,7 @@ impl Store {
         let data = self.data_key().await?;
         let mut out = Vec::new();
         for chunk in cases.chunks(CASES_PER_QUERY) {
-            let list = match self.backend {
-                Backend::Sqlite => vec!["?"; chunk.len()].join(", "),
-                Backend::Postgres => (1..=chunk.len())
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            };
+            let list = in_list(self.backend, chunk.len());
             let sql = format!(
                 "SELECT k.case_id, k.key_id, k.wrapped, k.case_id, c.kind, c.path, c.departments
                  FROM case_keys k JOIN cases c ON c.id = k.case_id
@@ -407,6 +440,17 @@ impl Store {
                 Ok(())
             }
         }
+    }
+}
+
+/// `?, ?, ?` (SQLite) or `$1, $2, $3` (PostgreSQL) for `n` values.
+fn in_list(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => vec!["?"; n].join(", "),
+        Backend::Postgres => (1..=n)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 

@@ -8,6 +8,7 @@
 mod accounts;
 mod assessment;
 mod case_loop;
+mod erasure;
 mod evidence;
 mod hub;
 mod notices;
