@@ -31,6 +31,8 @@ pub struct Pass {
     pub supervised: usize,
     /// Reminder notices written (signing or deadline near, overdue).
     pub reminded: usize,
+    /// Archived cases whose personal data was erased, their retention period past (ADR 0029).
+    pub erased: usize,
 }
 
 /// How far back a pass still owes an overdue reminder: a pass missed for a while (a server
@@ -134,12 +136,14 @@ impl Supervisor {
         }
         let raised = self.raise_overdue_after_county(&live.rules, now).await?;
         pass.reminded = self.remind(now).await?;
-        if pass.supervised > 0 || raised > 0 || pass.reminded > 0 {
+        pass.erased = self.store.erase_expired(&live.rules, now).await?;
+        if pass.supervised > 0 || raised > 0 || pass.reminded > 0 || pass.erased > 0 {
             tracing::info!(
                 late = pass.late,
                 supervised = pass.supervised,
                 raised,
                 reminded = pass.reminded,
+                erased = pass.erased,
                 "supervision pass"
             );
         }

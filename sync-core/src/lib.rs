@@ -25,6 +25,7 @@ pub mod notice;
 pub mod protocol;
 #[cfg(feature = "replica")]
 pub mod replica;
+pub mod retention;
 pub mod rules;
 #[cfg(feature = "replica")]
 pub mod session;

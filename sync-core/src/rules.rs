@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 
 use crate::assessment::AssessmentRules;
 use crate::calendar::{CALENDAR_KEYS, Calendar, RawCalendar};
+use crate::retention::RetentionRules;
 use crate::taxonomy::{RawTaxonomy, TAXONOMY_KEYS, Taxonomy};
 use crate::tomlfile::{FORMAT_VERSION, check_file, syntax};
 use crate::vocab::Millis;
@@ -26,6 +27,7 @@ pub struct Rules {
     taxonomy: Taxonomy,
     calendar: Calendar,
     assessment: AssessmentRules,
+    retention: RetentionRules,
 }
 
 /// What one rules file holds: a catalogue, a calendar, assessment settings, or several.
@@ -34,6 +36,7 @@ pub struct RulesFile {
     pub taxonomy: Option<Taxonomy>,
     pub calendar: Option<Calendar>,
     pub assessment: Option<AssessmentRules>,
+    pub retention: Option<RetentionRules>,
 }
 
 impl RulesFile {
@@ -42,7 +45,7 @@ impl RulesFile {
         let keys: Vec<&str> = TAXONOMY_KEYS
             .iter()
             .chain(&CALENDAR_KEYS)
-            .chain(&[AssessmentRules::KEY])
+            .chain(&[AssessmentRules::KEY, RetentionRules::KEY])
             .copied()
             .collect();
         check_file(text, "rules file", &keys)?;
@@ -51,10 +54,15 @@ impl RulesFile {
             .remove(AssessmentRules::KEY)
             .map(AssessmentRules::from_value)
             .transpose()?;
+        let retention = table
+            .remove(RetentionRules::KEY)
+            .map(RetentionRules::from_value)
+            .transpose()?;
         let taxonomy: RawTaxonomy = toml::from_str(text).map_err(syntax)?;
         let calendar: RawCalendar = toml::from_str(text).map_err(syntax)?;
         let file = RulesFile {
             assessment,
+            retention,
             taxonomy: (!taxonomy.is_empty())
                 .then(|| Taxonomy::check(taxonomy, text))
                 .transpose()?,
@@ -62,10 +70,14 @@ impl RulesFile {
                 .then(|| Calendar::build(calendar, text))
                 .transpose()?,
         };
-        if file.taxonomy.is_none() && file.calendar.is_none() && file.assessment.is_none() {
+        if file.taxonomy.is_none()
+            && file.calendar.is_none()
+            && file.assessment.is_none()
+            && file.retention.is_none()
+        {
             return Err(Error::Rules(
                 "the file holds neither a catalogue ([[category]]) nor a calendar (years) nor \
-                 assessment settings ([assessment])"
+                 assessment settings ([assessment]) nor retention periods ([retention])"
                     .into(),
             ));
         }
@@ -80,6 +92,7 @@ impl Rules {
             taxonomy,
             calendar,
             assessment: AssessmentRules::default(),
+            retention: RetentionRules::default(),
         }
     }
 
@@ -94,9 +107,11 @@ impl Rules {
     pub fn from_toml(version: u64, text: &str) -> Result<Rules> {
         let file = RulesFile::parse(text)?;
         let assessment = file.assessment.unwrap_or_default();
+        let retention = file.retention.unwrap_or_default();
         match (file.taxonomy, file.calendar) {
             (Some(taxonomy), Some(calendar)) => Ok(Rules {
                 assessment,
+                retention,
                 ..Rules::new(version, taxonomy, calendar)
             }),
             (None, _) => Err(Error::Rules("the rules lack a catalogue".into())),
@@ -109,12 +124,13 @@ impl Rules {
         format!(
             "# gridsync rules (规则): category catalogue, departments, patrol checklist and \
              working-day calendar.\n# Exported from version {}; import with \
-             `gridsync rules import FILE`.\n\nversion = {FORMAT_VERSION}\n{}{}{}{}",
+             `gridsync rules import FILE`.\n\nversion = {FORMAT_VERSION}\n{}{}{}{}{}",
             self.version,
             self.calendar.toml_keys(),
             self.taxonomy.to_toml_body(),
             self.calendar.toml_tables(),
-            self.assessment.to_toml()
+            self.assessment.to_toml(),
+            self.retention.to_toml()
         )
     }
 
@@ -129,6 +145,7 @@ impl Rules {
                 None => self.calendar.clone(),
             },
             assessment: file.assessment.unwrap_or_else(|| self.assessment.clone()),
+            retention: file.retention.unwrap_or_else(|| self.retention.clone()),
         })
     }
 
@@ -150,6 +167,12 @@ impl Rules {
         self.taxonomy.to_toml_body() == other.taxonomy.to_toml_body()
             && self.calendar == other.calendar
             && self.assessment == other.assessment
+            && self.retention == other.retention
+    }
+
+    /// How long the personal data of archived cases is kept, per kind (ADR 0029).
+    pub fn retention(&self) -> &RetentionRules {
+        &self.retention
     }
 
     /// The county's assessment settings (weights, lists, accountability triggers).

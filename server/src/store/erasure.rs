@@ -18,6 +18,8 @@ use super::{Backend, Result, Store, StoreError};
 
 /// The environment variable a deployment gives its data key in (base64url, 32 bytes).
 pub const DATA_KEY_ENV: &str = "GRIDSYNC_DATA_KEY";
+/// Who erasures decided by the retention rules are recorded as.
+pub const RETENTION_USER: &str = "retention";
 /// Erasures sent per response at most; the rest come with the next sync.
 const ERASURES_PER_SYNC: i64 = 500;
 /// Case ids per key query.
@@ -383,6 +385,55 @@ impl Store {
             case: case.to_owned(),
             keys,
         }))
+    }
+
+    /// Erases the personal data of every archived case past its kind's retention period
+    /// (`[retention]` of `rules`, counted from the case's last change), as `gridsync erase`
+    /// does, logged with the rules version that decided it. Returns how many were erased.
+    pub async fn erase_expired(
+        &self,
+        rules: &gridsync_core::rules::Rules,
+        now: i64,
+    ) -> Result<usize> {
+        let mut erased = 0;
+        for kind in gridsync_core::CaseKind::ALL {
+            let (Some(cutoff), Some(years)) = (
+                rules.retention().cutoff(kind, now),
+                rules.retention().years(kind),
+            ) else {
+                continue;
+            };
+            let ids: Vec<String> = sqlx::query(
+                "SELECT c.id FROM cases c
+                 WHERE c.kind = $1 AND c.status = $2 AND c.updated_at < $3
+                   AND EXISTS (SELECT 1 FROM case_keys k WHERE k.case_id = c.id)
+                 ORDER BY c.updated_at LIMIT 500",
+            )
+            .bind(kind.as_str())
+            .bind(gridsync_core::Status::Archived.as_str())
+            .bind(cutoff)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+            for id in ids {
+                let reason = format!(
+                    "保存期限已满 (retention: {} {years} years, rules version {})",
+                    kind.as_str(),
+                    rules.version()
+                );
+                match self.erase_case(&id, RETENTION_USER, &reason, now).await {
+                    Ok(Some(_)) => erased += 1,
+                    Ok(None) => {}
+                    Err(StoreError::Refused { code, .. }) => {
+                        tracing::warn!(case = %id, code, "retention could not erase");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(erased)
     }
 
     /// The cases whose people include one named `who` or with phone number `who`, read with

@@ -140,3 +140,58 @@ conformance!(
         assert!(store.case_keys(&id).await.unwrap().keys().is_empty());
     }
 );
+
+conformance!(
+    the_clock_erases_archived_cases_past_their_retention_period,
+    |store: Store| async move {
+        use gridsync_core::workflow::{EventDraft, EventType};
+        const GRID: &str = "130322/101/201/01";
+        const YEAR: i64 = 365 * 24 * 3_600_000;
+        let (_, mut wang) = phone(&store, "wang", Role::GridWorker, GRID, "p-wang").await;
+        let (_, mut li) = phone(&store, "li", Role::TownshipStaff, "130322/101", "p-li").await;
+        keyed(&store, &wang, "p-wang").await;
+        keyed(&store, &li, "p-li").await;
+        let request = || {
+            let mut new = new_case(CaseKind::Request, GRID, "street_light", "路灯不亮");
+            new.people = dispute().people;
+            new
+        };
+        let archived = wang.capture(&request(), T0).unwrap();
+        let open = wang.capture(&request(), T0).unwrap();
+        wang.append_event(&archived, EventDraft::new(EventType::Accepted), T0 + 1)
+            .unwrap();
+        wang.append_event(&archived, EventDraft::resolve_with_reply("已修好"), T0 + 2)
+            .unwrap();
+        sync_accepted(&store, &mut wang, T0 + 3).await;
+        sync_accepted(&store, &mut li, T0 + 4).await;
+        li.append_event(&archived, EventDraft::new(EventType::Archived), T0 + 5)
+            .unwrap();
+        sync_accepted(&store, &mut li, T0 + 6).await;
+        let rules = store.rules().await.unwrap().rules.clone();
+        assert_eq!(rules.retention().years(CaseKind::Request), Some(3));
+
+        // Within the period nothing goes; past it the archived case's keys do, the open
+        // case's stay, and the erasure names the rule.
+        assert_eq!(store.erase_expired(&rules, T0 + 2 * YEAR).await.unwrap(), 0);
+        assert_eq!(store.erase_expired(&rules, T0 + 4 * YEAR).await.unwrap(), 1);
+        assert!(store.case_keys(&archived).await.unwrap().keys().is_empty());
+        assert_eq!(store.case_keys(&open).await.unwrap().keys().len(), 1);
+        assert!(
+            store
+                .audit_log()
+                .await
+                .unwrap()
+                .iter()
+                .any(|(actor, action, target)| actor == "retention"
+                    && action == "case_erased"
+                    && target == &archived)
+        );
+        assert_eq!(store.erase_expired(&rules, T0 + 5 * YEAR).await.unwrap(), 0);
+        sync_accepted(&store, &mut wang, T0 + 4 * YEAR).await;
+        assert_eq!(
+            wang.read_case(&archived).unwrap().people[0].name,
+            ERASED_TEXT
+        );
+        assert_eq!(wang.read_case(&open).unwrap().people[0].name, NAME);
+    }
+);
