@@ -582,6 +582,9 @@ async fn phone(store: &Store, who: Identity, now: i64) -> Result<Phone> {
     {
         store.bind_device_key(&who.device, &key).await?;
     }
+    // As the sign-in gives it: the demo's people are sealed like a real phone's (ADR 0029).
+    let server_key = store.change_key().await?.public();
+    replica.set_server_key(&server_key)?;
     Ok(Phone { who, replica })
 }
 
