@@ -150,13 +150,14 @@ impl Store {
         let data = self.data_key().await?;
         let mut taken = Vec::with_capacity(keys.len());
         let mut opened = Vec::with_capacity(keys.len());
+        let mut opener = sealed::KeyOpener::new(server.signing());
         for k in keys {
             taken.push(KeyId {
                 doc: k.doc.clone(),
                 id: k.id.clone(),
             });
             // One that does not open is answered too: sending it again would not help.
-            if let Ok(key) = sealed::open_key_with(server.signing(), &k.doc, &k.id, &k.envelope) {
+            if let Ok(key) = opener.open(&k.doc, &k.id, &k.envelope) {
                 opened.push(key);
             }
         }
@@ -224,6 +225,7 @@ impl Store {
     ) -> Result<Vec<SealedKey>> {
         let data = self.data_key().await?;
         let mut out = Vec::new();
+        let sealer = sealed::KeySealer::to(device_key);
         for chunk in cases.chunks(CASES_PER_QUERY) {
             let list = in_list(self.backend, chunk.len());
             let sql = format!(
@@ -244,7 +246,7 @@ impl Store {
                 let wrapped: Vec<u8> = row.try_get(2)?;
                 let key = sealed::unwrap_key(&data, &case, &id, &wrapped)?;
                 out.push(SealedKey {
-                    envelope: sealed::seal_key_to(device_key, &key).into(),
+                    envelope: sealer.seal(&key).into(),
                     doc: case,
                     id,
                 });

@@ -197,55 +197,123 @@ pub fn is_withheld(value: &str) -> bool {
     value == ERASED_TEXT || value == LOCKED_TEXT
 }
 
-/// `key` sealed to the holder of the Ed25519 key `recipient` (a device's or the server's):
-/// ephemeral X25519 with its Montgomery form, the shared secret hashed into an XChaCha20-Poly1305
-/// key, the case and key id bound as associated data. [`ENVELOPE_BYTES`] long.
-pub fn seal_key_to(recipient: &VerifyingKey, key: &CaseKey) -> Vec<u8> {
-    let mut eph = Zeroizing::new([0u8; 32]);
-    rand::rng().fill_bytes(eph.as_mut());
-    let eph_pub = MontgomeryPoint::mul_base_clamped(*eph);
-    let their = recipient.to_montgomery();
-    let shared = Zeroizing::new(their.mul_clamped(*eph).to_bytes());
-    let wrap = envelope_key(&shared, &eph_pub, &their);
-    let mut nonce = [0u8; NONCE];
-    rand::rng().fill_bytes(&mut nonce);
-    let aad = envelope_aad(&key.case, &key.id);
-    let ct = cipher(&wrap)
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: key.secret.as_ref(),
-                aad: &aad,
-            },
-        )
-        .unwrap_or_default();
-    let mut out = eph_pub.to_bytes().to_vec();
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&ct);
-    out
+/// Seals case keys to the holder of one Ed25519 key (a device's or the server's): ephemeral
+/// X25519 against its Montgomery form, the shared secret hashed into an XChaCha20-Poly1305 key,
+/// the case and key id bound as associated data. One ephemeral key per sealer — one per
+/// message — so a response with hundreds of keys costs one key agreement, not hundreds; each
+/// envelope still carries the ephemeral public key and its own nonce, [`ENVELOPE_BYTES`] long.
+pub struct KeySealer {
+    eph_pub: MontgomeryPoint,
+    wrap: Zeroizing<[u8; 32]>,
 }
 
-/// Opens an envelope made by [`seal_key_to`] for the holder of `me`, naming `case` and `id`.
-pub fn open_key_with(me: &SigningKey, case: &str, id: &str, envelope: &[u8]) -> Result<CaseKey> {
-    let bad = || Error::Storage("a case key's envelope does not open".into());
-    if envelope.len() != ENVELOPE_BYTES {
-        return Err(bad());
+impl std::fmt::Debug for KeySealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeySealer(..)")
     }
-    check_key_id(id)?;
-    let eph_pub = MontgomeryPoint(envelope[..32].try_into().map_err(|_| bad())?);
-    let nonce = &envelope[32..32 + NONCE];
-    let ct = &envelope[32 + NONCE..];
-    let mine = me.verifying_key().to_montgomery();
-    let shared = Zeroizing::new(eph_pub.mul_clamped(me.to_scalar_bytes()).to_bytes());
-    let wrap = envelope_key(&shared, &eph_pub, &mine);
-    let aad = envelope_aad(case, id);
-    let plain = Zeroizing::new(
-        cipher(&wrap)
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
-            .map_err(|_| bad())?,
-    );
-    let secret: [u8; 32] = plain.as_slice().try_into().map_err(|_| bad())?;
-    CaseKey::from_parts(case, id, secret)
+}
+
+impl std::fmt::Debug for KeyOpener<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyOpener(..)")
+    }
+}
+
+impl KeySealer {
+    pub fn to(recipient: &VerifyingKey) -> KeySealer {
+        let mut eph = Zeroizing::new([0u8; 32]);
+        rand::rng().fill_bytes(eph.as_mut());
+        let eph_pub = MontgomeryPoint::mul_base_clamped(*eph);
+        let their = recipient.to_montgomery();
+        let shared = Zeroizing::new(their.mul_clamped(*eph).to_bytes());
+        KeySealer {
+            wrap: envelope_key(&shared, &eph_pub, &their),
+            eph_pub,
+        }
+    }
+
+    pub fn seal(&self, key: &CaseKey) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE];
+        rand::rng().fill_bytes(&mut nonce);
+        let aad = envelope_aad(&key.case, &key.id);
+        // Encryption with a valid key and nonce length cannot fail.
+        let ct = cipher(&self.wrap)
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: key.secret.as_ref(),
+                    aad: &aad,
+                },
+            )
+            .unwrap_or_default();
+        let mut out = self.eph_pub.to_bytes().to_vec();
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        out
+    }
+}
+
+/// Opens envelopes sealed to the holder of `me`, remembering the key agreement per ephemeral
+/// key (the envelopes of one message share one).
+pub struct KeyOpener<'a> {
+    me: &'a SigningKey,
+    mine: MontgomeryPoint,
+    agreed: Vec<([u8; 32], Zeroizing<[u8; 32]>)>,
+}
+
+impl<'a> KeyOpener<'a> {
+    pub fn new(me: &'a SigningKey) -> KeyOpener<'a> {
+        KeyOpener {
+            me,
+            mine: me.verifying_key().to_montgomery(),
+            agreed: Vec::new(),
+        }
+    }
+
+    /// The key in `envelope`, which must name `case` and `id`.
+    pub fn open(&mut self, case: &str, id: &str, envelope: &[u8]) -> Result<CaseKey> {
+        let bad = || Error::Storage("a case key's envelope does not open".into());
+        if envelope.len() != ENVELOPE_BYTES {
+            return Err(bad());
+        }
+        check_key_id(id)?;
+        let eph: [u8; 32] = envelope[..32].try_into().map_err(|_| bad())?;
+        let wrap = match self.agreed.iter().find(|(e, _)| *e == eph) {
+            Some((_, wrap)) => wrap.clone(),
+            None => {
+                let eph_pub = MontgomeryPoint(eph);
+                let shared =
+                    Zeroizing::new(eph_pub.mul_clamped(self.me.to_scalar_bytes()).to_bytes());
+                let wrap = envelope_key(&shared, &eph_pub, &self.mine);
+                // A message holds one ephemeral key; a few are remembered, not unboundedly many.
+                if self.agreed.len() < 8 {
+                    self.agreed.push((eph, wrap.clone()));
+                }
+                wrap
+            }
+        };
+        let nonce = &envelope[32..32 + NONCE];
+        let ct = &envelope[32 + NONCE..];
+        let aad = envelope_aad(case, id);
+        let plain = Zeroizing::new(
+            cipher(&wrap)
+                .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+                .map_err(|_| bad())?,
+        );
+        let secret: [u8; 32] = plain.as_slice().try_into().map_err(|_| bad())?;
+        CaseKey::from_parts(case, id, secret)
+    }
+}
+
+/// `key` sealed alone to the holder of `recipient` ([`KeySealer`] for many).
+pub fn seal_key_to(recipient: &VerifyingKey, key: &CaseKey) -> Vec<u8> {
+    KeySealer::to(recipient).seal(key)
+}
+
+/// Opens one envelope made for the holder of `me`, naming `case` and `id` ([`KeyOpener`] for
+/// many).
+pub fn open_key_with(me: &SigningKey, case: &str, id: &str, envelope: &[u8]) -> Result<CaseKey> {
+    KeyOpener::new(me).open(case, id, envelope)
 }
 
 /// A key kept at rest under a deployment's (or store's) 32-byte key: nonce ‖ ciphertext.

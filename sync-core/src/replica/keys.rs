@@ -100,10 +100,11 @@ pub(super) fn unpushed_keys(
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(storage)?;
     let mut out = Vec::with_capacity(rows.len());
+    let sealer = sealed::KeySealer::to(server);
     for (case, id, sealed) in rows {
         let key = open_key(seal, &case, &id, &sealed)?;
         out.push(SealedKey {
-            envelope: sealed::seal_key_to(server, &key).into(),
+            envelope: sealer.seal(&key).into(),
             doc: case,
             id,
         });
@@ -140,8 +141,9 @@ pub(super) fn take_keys(
 ) -> Result<usize> {
     let Some(me) = me else { return Ok(0) };
     let mut taken = 0;
+    let mut opener = sealed::KeyOpener::new(me);
     for k in keys {
-        if let Ok(key) = sealed::open_key_with(me, &k.doc, &k.id, &k.envelope) {
+        if let Ok(key) = opener.open(&k.doc, &k.id, &k.envelope) {
             keep_key(conn, seal, &key, true)?;
             taken += 1;
         }
