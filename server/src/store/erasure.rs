@@ -304,19 +304,18 @@ impl Store {
         let Some(doc) = self.case_doc(case).await? else {
             return Ok(None);
         };
-        let plain: Vec<String> = doc
+        let plain = doc
             .people()?
             .iter()
             .flat_map(|p| [&p.name, &p.phone])
             .filter(|v| !v.is_empty() && sealed::sealed_key_id(v).is_none())
-            .map(|_| String::new())
-            .collect();
-        if !plain.is_empty() {
+            .count();
+        if plain > 0 {
             return Err(StoreError::Refused {
                 code: "not_sealed",
                 reason: format!(
                     "case {case} holds {} personal value(s) written before sealing; they cannot be erased by destroying a key",
-                    plain.len()
+                    plain
                 ),
             });
         }
