@@ -104,34 +104,15 @@ impl CaseKey {
         if plain.is_empty() {
             return String::new();
         }
-        let mut nonce = [0u8; NONCE];
-        rand::rng().fill_bytes(&mut nonce);
         let aad = value_aad(&self.case, field, &self.id);
-        // Encryption with a valid key and nonce length cannot fail.
-        let ct = cipher(&self.secret)
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plain.as_bytes(),
-                    aad: &aad,
-                },
-            )
-            .unwrap_or_default();
-        let mut body = nonce.to_vec();
-        body.extend_from_slice(&ct);
+        let body = aead_seal(&self.secret, plain.as_bytes(), &aad);
         format!("{PREFIX}{}:{}", self.id, B64.encode(body))
     }
 
     fn open(&self, field: &str, body: &str) -> Option<String> {
         let bytes = B64.decode(body).ok()?;
-        if bytes.len() < NONCE + TAG {
-            return None;
-        }
-        let (nonce, ct) = bytes.split_at(NONCE);
         let aad = value_aad(&self.case, field, &self.id);
-        let plain = cipher(&self.secret)
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
-            .ok()?;
+        let plain = aead_open(&self.secret, &bytes, &aad)?;
         String::from_utf8(plain).ok()
     }
 }
@@ -233,22 +214,8 @@ impl KeySealer {
     }
 
     pub fn seal(&self, key: &CaseKey) -> Vec<u8> {
-        let mut nonce = [0u8; NONCE];
-        rand::rng().fill_bytes(&mut nonce);
-        let aad = envelope_aad(&key.case, &key.id);
-        // Encryption with a valid key and nonce length cannot fail.
-        let ct = cipher(&self.wrap)
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: key.secret.as_ref(),
-                    aad: &aad,
-                },
-            )
-            .unwrap_or_default();
         let mut out = self.eph_pub.to_bytes().to_vec();
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ct);
+        out.extend(seal_secret(&self.wrap, key));
         out
     }
 }
@@ -292,16 +259,7 @@ impl<'a> KeyOpener<'a> {
                 wrap
             }
         };
-        let nonce = &envelope[32..32 + NONCE];
-        let ct = &envelope[32 + NONCE..];
-        let aad = envelope_aad(case, id);
-        let plain = Zeroizing::new(
-            cipher(&wrap)
-                .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
-                .map_err(|_| bad())?,
-        );
-        let secret: [u8; 32] = plain.as_slice().try_into().map_err(|_| bad())?;
-        CaseKey::from_parts(case, id, secret)
+        open_secret(&wrap, case, id, &envelope[32..]).ok_or_else(bad)
     }
 }
 
@@ -318,42 +276,56 @@ pub fn open_key_with(me: &SigningKey, case: &str, id: &str, envelope: &[u8]) -> 
 
 /// A key kept at rest under a deployment's (or store's) 32-byte key: nonce ‖ ciphertext.
 pub fn wrap_key(under: &[u8; 32], key: &CaseKey) -> Vec<u8> {
+    seal_secret(under, key)
+}
+
+/// Opens a key made by [`wrap_key`].
+pub fn unwrap_key(under: &[u8; 32], case: &str, id: &str, wrapped: &[u8]) -> Result<CaseKey> {
+    open_secret(under, case, id, wrapped).ok_or_else(|| {
+        Error::Storage(format!(
+            "case key {id} of {case} does not open: wrong data key?"
+        ))
+    })
+}
+
+/// `key`'s secret sealed under `wrap`, bound to its case and id: nonce ‖ ciphertext ‖ tag
+/// (what an envelope carries after its ephemeral key, and what is kept at rest).
+fn seal_secret(wrap: &[u8; 32], key: &CaseKey) -> Vec<u8> {
+    aead_seal(wrap, key.secret.as_ref(), &envelope_aad(&key.case, &key.id))
+}
+
+/// The key [`seal_secret`] sealed, if `sealed` opens under `wrap` as key `id` of `case`.
+fn open_secret(wrap: &[u8; 32], case: &str, id: &str, sealed: &[u8]) -> Option<CaseKey> {
+    if sealed.len() != WRAPPED_BYTES {
+        return None;
+    }
+    let plain = Zeroizing::new(aead_open(wrap, sealed, &envelope_aad(case, id))?);
+    let secret: [u8; 32] = plain.as_slice().try_into().ok()?;
+    CaseKey::from_parts(case, id, secret).ok()
+}
+
+/// XChaCha20-Poly1305 with a random nonce: nonce ‖ ciphertext ‖ tag.
+fn aead_seal(key: &[u8; 32], plain: &[u8], aad: &[u8]) -> Vec<u8> {
     let mut nonce = [0u8; NONCE];
     rand::rng().fill_bytes(&mut nonce);
-    let aad = envelope_aad(&key.case, &key.id);
-    let ct = cipher(under)
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: key.secret.as_ref(),
-                aad: &aad,
-            },
-        )
+    // Encryption with a valid key and nonce length cannot fail.
+    let ct = cipher(key)
+        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad })
         .unwrap_or_default();
     let mut out = nonce.to_vec();
     out.extend_from_slice(&ct);
     out
 }
 
-/// Opens a key made by [`wrap_key`].
-pub fn unwrap_key(under: &[u8; 32], case: &str, id: &str, wrapped: &[u8]) -> Result<CaseKey> {
-    let bad = || {
-        Error::Storage(format!(
-            "case key {id} of {case} does not open: wrong data key?"
-        ))
-    };
-    if wrapped.len() != NONCE + 32 + TAG {
-        return Err(bad());
+/// What [`aead_seal`] sealed, if it opens under `key` with `aad`.
+fn aead_open(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
+    if sealed.len() < NONCE + TAG {
+        return None;
     }
-    let (nonce, ct) = wrapped.split_at(NONCE);
-    let aad = envelope_aad(case, id);
-    let plain = Zeroizing::new(
-        cipher(under)
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
-            .map_err(|_| bad())?,
-    );
-    let secret: [u8; 32] = plain.as_slice().try_into().map_err(|_| bad())?;
-    CaseKey::from_parts(case, id, secret)
+    let (nonce, ct) = sealed.split_at(NONCE);
+    cipher(key)
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
+        .ok()
 }
 
 /// A key id is 16 lowercase hex digits.
