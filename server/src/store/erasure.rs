@@ -39,41 +39,52 @@ impl Store {
     /// The key case keys are wrapped under: `GRIDSYNC_DATA_KEY`, or one kept in the database
     /// (made once, shared by every server on it) with a warning that a copy of the database
     /// then opens what it holds until an erasure.
+    /// A key that does not open the keys already stored (another deployment's, a typo) is an
+    /// error here, when the store is opened, not at every sync that would need it.
     pub(in crate::store) async fn data_key(&self) -> Result<Arc<[u8; 32]>> {
         self.data_key
             .get_or_try_init(|| async {
-                if let Ok(text) = std::env::var(DATA_KEY_ENV) {
-                    let bytes = B64.decode(text.trim()).map_err(|_| {
-                        StoreError::Corrupt(format!("{DATA_KEY_ENV} is not base64url"))
-                    })?;
-                    let key: [u8; 32] = bytes.try_into().map_err(|_| {
-                        StoreError::Corrupt(format!("{DATA_KEY_ENV} must hold 32 bytes"))
-                    })?;
-                    return Ok(Arc::new(key));
+                let key = match std::env::var(DATA_KEY_ENV) {
+                    Ok(text) => data_key_from_text(&text)?,
+                    Err(_) => self.data_key_in_database().await?,
+                };
+                let sample = sqlx::query("SELECT case_id, key_id, wrapped FROM case_keys LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if let Some(row) = sample {
+                    let (case, id): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                    sealed::unwrap_key(&key, &case, &id, &row.try_get::<Vec<u8>, _>(2)?).map_err(
+                        |_| {
+                            StoreError::Corrupt(format!(
+                                "the data key ({DATA_KEY_ENV} or the database's) does not open the stored case keys: it is not this deployment's"
+                            ))
+                        },
+                    )?;
                 }
-                // `serve` warns at start; every admin command need not.
-                tracing::debug!(
-                    "no {DATA_KEY_ENV}: the case keys are wrapped under a key kept in the database"
-                );
-                sqlx::query(
-                    "INSERT INTO data_keys (id, secret, created_at) VALUES ('data', $1, $2)
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(rand::random::<[u8; 32]>().to_vec())
-                .bind(crate::now_ms())
-                .execute(&self.pool)
-                .await?;
-                let secret: Vec<u8> = sqlx::query("SELECT secret FROM data_keys WHERE id = 'data'")
-                    .fetch_one(&self.pool)
-                    .await?
-                    .try_get(0)?;
-                let key: [u8; 32] = secret
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("the data key".into()))?;
                 Ok(Arc::new(key))
             })
             .await
             .cloned()
+    }
+
+    /// The data key kept in the database when the deployment gives none: made once, shared by
+    /// every server on it (the first insert wins). `serve` warns; admin commands need not.
+    async fn data_key_in_database(&self) -> Result<[u8; 32]> {
+        sqlx::query(
+            "INSERT INTO data_keys (id, secret, created_at) VALUES ('data', $1, $2)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(rand::random::<[u8; 32]>().to_vec())
+        .bind(crate::now_ms())
+        .execute(&self.pool)
+        .await?;
+        let secret: Vec<u8> = sqlx::query("SELECT secret FROM data_keys WHERE id = 'data'")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        secret
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("the data key in the database is damaged".into()))
     }
 
     /// The data key if it was loaded (it is, once the store is migrated).
@@ -493,6 +504,16 @@ impl Store {
             }
         }
     }
+}
+
+/// `GRIDSYNC_DATA_KEY`'s value: 32 bytes in base64url.
+fn data_key_from_text(text: &str) -> Result<[u8; 32]> {
+    let bytes = B64
+        .decode(text.trim())
+        .map_err(|_| StoreError::Corrupt(format!("{DATA_KEY_ENV} is not base64url")))?;
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("{DATA_KEY_ENV} must hold 32 bytes")))
 }
 
 /// `?, ?, ?` (SQLite) or `$1, $2, $3` (PostgreSQL) for `n` values.

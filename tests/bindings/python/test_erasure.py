@@ -139,6 +139,11 @@ def test_an_erased_dispute_leaves_no_byte_of_the_names_anywhere(ffi, county, tmp
     assert APPLICANT in readable and RESPONDENT in readable
     keys = wrapped_keys(tmp_path, case_id)
     assert len(keys) == 1, "the phone pushed the case's key with the case"
+    # Another deployment's data key, or a malformed one, stops every command at start, named.
+    for wrong, says in [("A" * 43, "does not open the stored case keys"), ("not a key!", "not base64url")]:
+        refused = subprocess.run([BIN, "user", "list"], env=dict(server.env, GRIDSYNC_DATA_KEY=wrong),
+                                 capture_output=True, text=True)
+        assert refused.returncode != 0 and says in refused.stderr, refused.stderr
     assert file_hits(db_files(tmp_path), keys), "the wrapped key is in the database files"
     # Sealed in the document: the plain names are in no stored change, even before erasure.
     assert text_hits(decoded_server_texts(ffi, tmp_path), [APPLICANT, RESPONDENT]) == []
