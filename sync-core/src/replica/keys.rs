@@ -228,11 +228,7 @@ impl Replica {
 
     /// The last erasure applied here.
     pub(super) fn erased_cursor(&self) -> Result<u64> {
-        Ok(self
-            .meta("erased_cursor")?
-            .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0))
+        self.meta_u64("erased_cursor")
     }
 
     /// After keys were destroyed: the freed pages are already zeroed (`secure_delete`); the
@@ -243,15 +239,16 @@ impl Replica {
             .map_err(storage)
     }
 
-    /// Every value this store holds, opened with its key: the documents' texts (every value in
-    /// every change of their histories, sealed personal values opened with the keys held here),
-    /// summaries, queued changes, rejections, notices and secrets. What someone holding the
-    /// phone and its key could read; the erasure tests search it.
+    /// What the store holds of its cases, opened with its key: the documents' texts (every value
+    /// in every change of their histories, sealed personal values opened with the keys held
+    /// here), summaries, queued changes and refusals. What someone holding the phone and its
+    /// key could read of them; the erasure tests search it.
     pub fn readable_texts(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        for id in self.case_ids()? {
-            let keys = self.case_keys(&id)?;
-            let mut doc = self.case(&id)?;
+        let ids = self.case_ids()?;
+        for id in &ids {
+            let keys = self.case_keys(id)?;
+            let mut doc = self.case(id)?;
             for text in doc.texts() {
                 let opened = sealed::sealed_key_id(&text)
                     .map(|_| {
@@ -265,7 +262,7 @@ impl Replica {
                 out.push(text);
                 out.push(opened);
             }
-            if let Ok(case) = self.read_case(&id) {
+            if let Ok(case) = self.read_case(id) {
                 out.extend(case.people.into_iter().flat_map(|p| [p.name, p.phone]));
             }
         }
@@ -285,8 +282,8 @@ impl Replica {
             let plain = self.seal.open(&sealed, &aad(&id, &column))?;
             out.push(String::from_utf8_lossy(&plain).into_owned());
         }
-        for rejection in self.case_ids()?.iter().map(|id| self.rejections(id)) {
-            out.extend(rejection?.into_iter().map(|r| r.reason));
+        for id in &ids {
+            out.extend(self.rejections(id)?.into_iter().map(|r| r.reason));
         }
         Ok(out)
     }

@@ -347,8 +347,13 @@ impl Replica {
 
     /// The position in the server's change feed this phone has applied up to.
     pub fn cursor(&self) -> Result<u64> {
+        self.meta_u64("cursor")
+    }
+
+    /// A position kept in `meta` as 8 big-endian bytes; 0 when none is.
+    pub(super) fn meta_u64(&self, key: &str) -> Result<u64> {
         Ok(self
-            .meta("cursor")?
+            .meta(key)?
             .and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok())
             .map(u64::from_be_bytes)
             .unwrap_or(0))
