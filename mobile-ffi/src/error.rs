@@ -23,6 +23,12 @@ pub enum FfiError {
     /// `sms_malformed`. The app keeps the case for the next sync instead.
     #[error("SMS report ({code}): {reason}")]
     Sms { code: String, reason: String },
+    /// A colleague's phone or its message refused (ADR 0030): `code` is `certificate_invalid`,
+    /// `certificate_expired`, `certificate_revoked`, `no_certificate` (sync first),
+    /// `peer_proof_invalid`, `peer_out_of_order` or `peer_sealed_for_another`. Nothing of the
+    /// refused message was kept; start the exchange again.
+    #[error("peer ({code}): {reason}")]
+    Peer { code: String, reason: String },
     /// A bug: please report it.
     #[error("internal: {reason}")]
     Internal { reason: String },
@@ -38,6 +44,7 @@ impl FfiError {
             FfiError::InvalidInput { .. } => "invalid_input",
             FfiError::Conflict { .. } => "conflict",
             FfiError::Sms { .. } => "sms",
+            FfiError::Peer { .. } => "peer",
             FfiError::Internal { .. } => "internal",
         }
     }
@@ -67,6 +74,10 @@ impl From<gridsync_core::Error> for FfiError {
             },
             // The code stays machine-readable: apps branch on it, not on the message.
             E::Sms { code, reason } => FfiError::Sms {
+                code: code.into(),
+                reason,
+            },
+            E::Peer { code, reason } => FfiError::Peer {
                 code: code.into(),
                 reason,
             },

@@ -13,6 +13,7 @@ mod error;
 mod evidence;
 mod log;
 mod notices;
+mod peer;
 mod privacy;
 mod progress;
 mod records;
@@ -34,6 +35,7 @@ pub use error::FfiError;
 pub use evidence::{VerifiedCaseRecord, VerifiedChangeRecord, verify_case_export};
 pub use log::{LogLevel, LogSink, clear_log_sink, set_log_sink};
 pub use notices::NoticeRecord;
+pub use peer::{PeerOutcomeRecord, PeerStepRecord};
 pub use progress::SyncProgress;
 pub use records::{
     AttachmentRecord, CaseDetailRecord, CaseFilterRecord, CaseSummaryRecord, ConflictValueRecord,
@@ -50,6 +52,8 @@ uniffi::setup_scaffolding!();
 #[derive(Debug, uniffi::Object)]
 pub struct FieldStore {
     replica: Mutex<Replica>,
+    /// The session with a colleague's phone in progress, if any (`peer`).
+    peer: Mutex<Option<gridsync_core::peer_session::PeerSession>>,
     /// One `sync` at a time: two would race to renew the same refresh token, which the server
     /// takes for a stolen token and ends the session.
     syncing: Mutex<()>,
@@ -82,6 +86,7 @@ impl FieldStore {
         log::emit(LogLevel::Debug, || "store opened".into());
         Ok(Arc::new(FieldStore {
             replica: Mutex::new(replica),
+            peer: Mutex::new(None),
             syncing: Mutex::new(()),
         }))
     }
@@ -384,6 +389,10 @@ impl FieldStore {
         lock(&self.replica)
     }
 
+    fn peer_lock(&self) -> MutexGuard<'_, Option<gridsync_core::peer_session::PeerSession>> {
+        self.peer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn edit<F>(&self, case_id: &str, f: F) -> Result<(), FfiError>
     where
         F: FnOnce(&mut gridsync_core::case::CaseEditor<'_>) -> gridsync_core::Result<()>,
@@ -436,7 +445,7 @@ pub(crate) fn sign_in(r: &mut Replica, signed: &SignedInRecord) -> Result<(), Ff
 }
 
 /// The phone's clock: device time is what the field worker saw, kept as evidence.
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -119,6 +119,8 @@ mod tests {
             server_key: None,
             keys_taken: Vec::new(),
             erased_upto: None,
+            certificate: None,
+            revoked: Vec::new(),
         })
         .unwrap()
     }

@@ -158,37 +158,8 @@ pub fn parse_range(value: &str) -> Result<(i64, i64, i64), BlobError> {
     Ok((a, b, total))
 }
 
-/// The largest side of a thumbnail, in pixels.
-pub const THUMBNAIL_PX: u32 = 320;
-
-/// A JPEG thumbnail of an uploaded photo (untrusted bytes), at most [`THUMBNAIL_PX`] wide or
-/// high and turned upright as its EXIF says; `None` when the bytes do not decode as an image.
-/// Re-encoding drops EXIF, location included.
-pub fn make_thumbnail(original: &[u8]) -> Option<Vec<u8>> {
-    // A small file may claim a huge image: bound what decoding may allocate.
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(12_000);
-    limits.max_image_height = Some(12_000);
-    limits.max_alloc = Some(256 * 1024 * 1024);
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(original))
-        .with_guessed_format()
-        .ok()?;
-    reader.limits(limits);
-    use image::ImageDecoder as _;
-    let mut decoder = reader.into_decoder().ok()?;
-    // Phones store pictures as the sensor saw them and say in EXIF how to turn them.
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = image::DynamicImage::from_decoder(decoder).ok()?;
-    img.apply_orientation(orientation);
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.thumbnail(THUMBNAIL_PX, THUMBNAIL_PX)
-        .to_rgb8()
-        .write_to(&mut out, image::ImageFormat::Jpeg)
-        .ok()?;
-    Some(out.into_inner())
-}
+// One thumbnail maker for server and phones (a phone makes its photos' for a colleague's).
+pub use gridsync_core::attachment::{THUMBNAIL_PX, make_thumbnail};
 
 impl BlobStore {
     /// Blobs in memory only (tests).

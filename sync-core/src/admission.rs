@@ -60,6 +60,17 @@ pub struct Verdict {
     /// The signature each accepted change came with, parallel to `accepted` (`None` from a
     /// device without a key).
     pub signatures: Vec<Option<ByteBuf>>,
+    /// The colleague's device that made each accepted change, when the push relayed it
+    /// (ADR 0030), parallel to `accepted`: the change is its author device's, with its key.
+    pub relayed: Vec<Option<Relayed>>,
+}
+
+/// A relayed change's author device, as admission found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relayed {
+    pub device: String,
+    /// The key its signature verified under (`None` from a hub that checks none).
+    pub key: Option<VerifyingKey>,
 }
 
 /// Who may have written changes from the pushing device.
@@ -72,6 +83,44 @@ pub struct DeviceAuthority<'a> {
     /// The device's bound signing key and the signatures that came with the changes (parallel
     /// to them); `None` for a device without a key, whose changes are admitted unsigned.
     pub signing: Option<Signing<'a>>,
+    /// Changes of colleagues' phones this push carries (ADR 0030); `None`: none.
+    pub relays: Option<Relays<'a>>,
+}
+
+/// What a push that relays colleagues' changes says of them, and what the hub knows of their
+/// author devices.
+#[derive(Debug, Clone, Copy)]
+pub struct Relays<'a> {
+    /// The pushing device: a change `by` names it is its own.
+    pub own: &'a str,
+    /// The device that made each change, parallel to the changes (`DocChanges::by`).
+    pub by: &'a [String],
+    /// The signatures, parallel to the changes (a relayed change's is its author's).
+    pub sigs: &'a [ByteBuf],
+    /// The author devices the hub knows (and has not revoked).
+    pub devices: &'a [RelayDevice<'a>],
+}
+
+/// A device whose changes another device may carry.
+#[derive(Debug, Clone)]
+pub struct RelayDevice<'a> {
+    pub device: &'a str,
+    pub actors: &'a [ActorId],
+    /// Who may have written its changes: everyone signed in on it.
+    pub users: &'a [Identity],
+    /// Its bound key; `None` from a hub that checks no signatures (tests). A server never lists
+    /// a keyless device: only a signature says who made a relayed change.
+    pub key: Option<&'a VerifyingKey>,
+}
+
+impl Relays<'_> {
+    /// The author device `by` names for the change at `at`, unless it is the pushing device.
+    fn author_of(&self, at: usize) -> Option<&str> {
+        self.by
+            .get(at)
+            .map(String::as_str)
+            .filter(|d| !d.is_empty() && *d != self.own)
+    }
 }
 
 /// A keyed device's push: every new change must carry the device's signature (ADR 0028).
@@ -110,10 +159,13 @@ pub fn admit(
         added_attachments: Vec::new(),
         snapshot: None,
         signatures: Vec::new(),
+        relayed: Vec::new(),
     };
     let mut fresh: Vec<(Change, &Identity)> = Vec::new();
     // The position in `raw` of each fresh change, for its signature.
     let mut fresh_at: Vec<usize> = Vec::new();
+    // Parallel to `fresh`: the author device and its signature of a relayed change.
+    let mut fresh_relayed: Vec<Option<(Relayed, ByteBuf)>> = Vec::new();
     let mut current = current;
     let mut seen = HashSet::new();
     for (at, bytes) in raw.iter().enumerate() {
@@ -155,6 +207,17 @@ pub fn admit(
             verdict.duplicates.push(hash);
             continue;
         }
+        if let Some(relays) = device.relays.as_ref().filter(|r| r.author_of(at).is_some()) {
+            match relayed_author(relays, at, &change) {
+                Ok((who, relayed)) => {
+                    fresh.push((change, who));
+                    fresh_at.push(at);
+                    fresh_relayed.push(Some(relayed));
+                }
+                Err((code, reason)) => verdict.refused.push(refuse(Some(hash), code, reason)),
+            }
+            continue;
+        }
         if !device.actors.contains(change.actor_id()) {
             verdict.refused.push(refuse(
                 Some(hash),
@@ -167,6 +230,7 @@ pub fn admit(
             Some(who) => {
                 fresh.push((change, who));
                 fresh_at.push(at);
+                fresh_relayed.push(None);
             }
             None => verdict.refused.push(refuse(
                 Some(hash),
@@ -175,10 +239,22 @@ pub fn admit(
             )),
         }
     }
-    let signatures = match device.signing {
-        None => vec![None; fresh.len()],
+    let (signatures, relayed) = match device.signing {
+        None => fresh_relayed
+            .into_iter()
+            .map(|r| match r {
+                Some((relayed, sig)) => (Some(sig), Some(relayed)),
+                None => (None, None),
+            })
+            .unzip(),
         Some(signing) => {
-            let (kept, sigs) = signed_only(fresh, &fresh_at, signing, &mut verdict.refused);
+            let (kept, sigs) = signed_only(
+                fresh,
+                &fresh_at,
+                fresh_relayed,
+                signing,
+                &mut verdict.refused,
+            );
             fresh = kept;
             sigs
         }
@@ -195,6 +271,7 @@ pub fn admit(
         }) => {
             verdict.accepted = fresh.into_iter().map(|(c, _)| c).collect();
             verdict.signatures = signatures;
+            verdict.relayed = relayed;
             verdict.doc = Some(doc);
             verdict.case = Some(case);
             verdict.added_attachments = added_attachments;
@@ -214,15 +291,67 @@ pub fn admit(
     verdict
 }
 
+/// Who made a relayed change: its author device must be known with its actor, its recorded
+/// author one of that device's accounts, and its signature that device's (ADR 0030).
+fn relayed_author<'a>(
+    relays: &Relays<'a>,
+    at: usize,
+    change: &Change,
+) -> Judgement<(&'a Identity, (Relayed, ByteBuf))> {
+    let named = relays.author_of(at).unwrap_or_default();
+    let unknown = |reason: String| (RejectCode::RelayAuthorUnknown, reason);
+    let Some(dev) = relays.devices.iter().find(|d| d.device == named) else {
+        return Err(unknown(format!(
+            "relayed as device {named}'s, which the server does not know, has revoked, or holds no key of"
+        )));
+    };
+    if !dev.actors.contains(change.actor_id()) {
+        return Err(unknown(format!(
+            "actor {} is not bound to device {named}",
+            change.actor_id()
+        )));
+    }
+    let who = ChangeAuthor::of_change(change)
+        .and_then(|a| {
+            dev.users
+                .iter()
+                .find(|u| u.user == a.user && u.device == a.device && u.role == a.role)
+        })
+        .ok_or_else(|| {
+            unknown(format!(
+                "its recorded author is not an account of device {named}"
+            ))
+        })?;
+    let sig = relays.sigs.get(at).cloned().unwrap_or_default();
+    if let Some(key) = dev.key
+        && !crate::evidence::verifies(key, &change.hash(), &sig)
+    {
+        return Err((
+            RejectCode::RelaySignatureInvalid,
+            format!("the signature does not verify under device {named}'s key"),
+        ));
+    }
+    let relayed = Relayed {
+        device: named.to_owned(),
+        key: dev.key.copied(),
+    };
+    Ok((who, (relayed, sig)))
+}
+
+/// The signature and the relay of each kept change.
+type KeptSignatures = (Vec<Option<ByteBuf>>, Vec<Option<Relayed>>);
+
 /// Keeps the fresh changes whose signature verifies under the device's key, with their
-/// signatures; refuses the rest (missing or invalid). The server tells a signature made with
-/// another device's key apart afterwards (it knows the other keys).
+/// signatures; refuses the rest (missing or invalid). Relayed changes were checked under their
+/// author's key and are kept with theirs. The server tells a signature made with another
+/// device's key apart afterwards (it knows the other keys).
 fn signed_only<'a>(
     fresh: Vec<(Change, &'a Identity)>,
     fresh_at: &[usize],
+    fresh_relayed: Vec<Option<(Relayed, ByteBuf)>>,
     signing: Signing<'_>,
     refused: &mut Vec<Refused>,
-) -> (Vec<(Change, &'a Identity)>, Vec<Option<ByteBuf>>) {
+) -> (Vec<(Change, &'a Identity)>, KeptSignatures) {
     let hashes: Vec<ChangeHash> = fresh.iter().map(|(c, _)| c.hash()).collect();
     let sigs: Vec<ByteBuf> = fresh_at
         .iter()
@@ -254,11 +383,21 @@ fn signed_only<'a>(
     };
     let mut kept = Vec::with_capacity(fresh.len());
     let mut kept_sigs = Vec::with_capacity(fresh.len());
-    for (((change, who), check), sig) in fresh.into_iter().zip(checks).zip(sigs) {
+    let mut kept_relayed = Vec::with_capacity(fresh.len());
+    for ((((change, who), check), sig), relayed) in
+        fresh.into_iter().zip(checks).zip(sigs).zip(fresh_relayed)
+    {
+        if let Some((relayed, sig)) = relayed {
+            kept.push((change, who));
+            kept_sigs.push(Some(sig));
+            kept_relayed.push(Some(relayed));
+            continue;
+        }
         let (code, reason) = match check {
             SigCheck::Valid => {
                 kept.push((change, who));
                 kept_sigs.push(Some(sig));
+                kept_relayed.push(None);
                 continue;
             }
             SigCheck::Missing => (
@@ -277,7 +416,7 @@ fn signed_only<'a>(
             reason: reason.into(),
         });
     }
-    (kept, kept_sigs)
+    (kept, (kept_sigs, kept_relayed))
 }
 
 type Judgement<T> = std::result::Result<T, (RejectCode, String)>;

@@ -49,6 +49,10 @@ pub enum Error {
     /// `sms_malformed`, `sms_not_sendable`.
     #[error("SMS report: {reason}")]
     Sms { code: &'static str, reason: String },
+    /// A colleague's phone, or its message, refused (the `peer` module, ADR 0030); `code` is
+    /// one of `peer::codes`.
+    #[error("peer: {reason}")]
+    Peer { code: &'static str, reason: String },
 }
 
 impl Error {
@@ -67,7 +71,7 @@ impl Error {
             Error::Rules(_) => "rules",
             Error::UnknownCase(_) => "unknown_case",
             Error::Storage(_) => "storage",
-            Error::Sms { code, .. } => code,
+            Error::Sms { code, .. } | Error::Peer { code, .. } => code,
         }
     }
 }

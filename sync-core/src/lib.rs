@@ -22,6 +22,9 @@ pub mod evidence;
 pub mod fuzzing;
 pub mod jurisdiction;
 pub mod notice;
+pub mod peer;
+#[cfg(feature = "replica")]
+pub mod peer_session;
 pub mod protocol;
 #[cfg(feature = "replica")]
 pub mod replica;

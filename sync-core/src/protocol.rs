@@ -40,6 +40,10 @@ const FLAG_DEFLATE: u8 = 1;
 pub enum MessageKind {
     Request = 1,
     Response = 2,
+    /// A step of a session between two phones (`peer::PeerMessage`, ADR 0030).
+    Peer = 3,
+    /// A bundle file one phone made for another (`peer::Bundle`).
+    Bundle = 4,
 }
 
 /// The changes of one case.
@@ -53,6 +57,12 @@ pub struct DocChanges {
     /// parallel to `changes` (ADR 0028). Absent when empty: pulls, and apps older than signing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sigs: Vec<ByteBuf>,
+    /// The device that made each change, parallel to `changes`, when the push relays changes
+    /// a colleague's phone made (ADR 0030): an empty string is the pushing device; another
+    /// device's change carries that device's signature in `sigs`. Absent when every change is
+    /// the pushing device's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by: Vec<String>,
 }
 
 /// One case key in an envelope for one recipient (`case::sealed::seal_key_to`).
@@ -120,6 +130,11 @@ pub struct SyncRequest {
     /// a key may come with its case's first change.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<SealedKey>,
+    /// When the device certificate this device holds expires (ms; 0 for none): the server
+    /// sends a new one when it runs out within half its lifetime, and the revocations a peer
+    /// must know (ADR 0030). Absent (an app without peer sync): neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_until: Option<i64>,
 }
 
 /// New rules for a device that holds an older version (`crate::rules::Rules::to_toml`).
@@ -158,10 +173,16 @@ pub enum RejectCode {
     SignatureInvalid,
     /// A signature made with another device's key.
     SignatureWrongDevice,
+    /// A change relayed from a colleague's phone whose signature does not verify under its
+    /// author device's key: altered on the way (ADR 0030).
+    RelaySignatureInvalid,
+    /// A relayed change that names an author device the server does not know, that is revoked
+    /// or keyless, or whose actor or recorded author is not that device's.
+    RelayAuthorUnknown,
 }
 
 impl RejectCode {
-    pub const ALL: [RejectCode; 12] = [
+    pub const ALL: [RejectCode; 14] = [
         RejectCode::BadChange,
         RejectCode::ForgedActor,
         RejectCode::ForgedAuthor,
@@ -174,6 +195,8 @@ impl RejectCode {
         RejectCode::SignatureMissing,
         RejectCode::SignatureInvalid,
         RejectCode::SignatureWrongDevice,
+        RejectCode::RelaySignatureInvalid,
+        RejectCode::RelayAuthorUnknown,
     ];
 
     pub fn parse(s: &str) -> Option<RejectCode> {
@@ -195,6 +218,8 @@ impl RejectCode {
             RejectCode::SignatureMissing => "缺少设备签名",
             RejectCode::SignatureInvalid => "设备签名不符",
             RejectCode::SignatureWrongDevice => "签名来自另一台设备",
+            RejectCode::RelaySignatureInvalid => "转交的修改与原作者的签名不符",
+            RejectCode::RelayAuthorUnknown => "转交的修改署名的原作者设备不符",
         }
     }
 
@@ -212,6 +237,8 @@ impl RejectCode {
             RejectCode::SignatureMissing => "signature_missing",
             RejectCode::SignatureInvalid => "signature_invalid",
             RejectCode::SignatureWrongDevice => "signature_wrong_device",
+            RejectCode::RelaySignatureInvalid => "relay_signature_invalid",
+            RejectCode::RelayAuthorUnknown => "relay_author_unknown",
         }
     }
 }
@@ -272,6 +299,21 @@ pub struct SyncResponse {
     /// or of one the device may not write): the device stops sending them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys_taken: Vec<KeyId>,
+    /// A new device certificate (`peer::Certificate`), when the request's `certificate_until`
+    /// runs out soon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<ByteBuf>,
+    /// Devices revoked within a certificate's lifetime, when the request carried
+    /// `certificate_until`: their certificates get nothing from a peer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked: Vec<Revocation>,
+}
+
+/// A device the county revoked, and when: its certificates issued before then are void.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub device: String,
+    pub at: i64,
 }
 
 /// A case key named without its secret.
@@ -329,7 +371,7 @@ pub fn hash_bytes(hash: &ChangeHash) -> ByteBuf {
     ByteBuf::from(hash.0.to_vec())
 }
 
-fn encode<T: Serialize>(kind: MessageKind, msg: &T) -> Result<Vec<u8>> {
+pub(crate) fn encode<T: Serialize>(kind: MessageKind, msg: &T) -> Result<Vec<u8>> {
     let mut cbor = Vec::new();
     ciborium::into_writer(msg, &mut cbor).map_err(|e| malformed(e.to_string()))?;
     let mut out = Vec::with_capacity(HEADER_LEN + cbor.len() / 2);
@@ -370,7 +412,7 @@ fn deflate_into(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
     })
 }
 
-fn decode<T: serde::de::DeserializeOwned>(kind: MessageKind, bytes: &[u8]) -> Result<T> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(kind: MessageKind, bytes: &[u8]) -> Result<T> {
     if bytes.len() > MAX_ENVELOPE_BYTES {
         return Err(Error::TooLarge {
             what: "sync message",

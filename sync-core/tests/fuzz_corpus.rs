@@ -59,6 +59,7 @@ fn the_admission_fixture_still_admits_honest_edits() {
         actors: &actors,
         users: &users,
         signing: None,
+        relays: None,
     };
     let verdict = |doc: Option<&mut CaseDoc>, bytes: &[u8]| {
         let changes = fuzzing::split_changes(bytes);
@@ -121,6 +122,7 @@ fn a_compressed_change_is_refused_before_it_is_inflated() {
         actors: &actors,
         users: &users,
         signing: None,
+        relays: None,
     };
     let verdict = admit(None, FIXTURE_CASE, &[bomb], &authority, Taxonomy::builtin());
     assert_eq!(verdict.refused[0].code, RejectCode::BadChange);

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../../migrations/0012_notices.sql")),
     (13, include_str!("../../migrations/0013_evidence.sql")),
     (14, include_str!("../../migrations/0014_case_keys.sql")),
+    (15, include_str!("../../migrations/0015_peer_sync.sql")),
 ];
 
 /// Migrations that add projection columns: the projection is rebuilt from the documents after

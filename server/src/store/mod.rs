@@ -16,6 +16,7 @@ mod front_door;
 mod migrate;
 mod notices;
 mod org;
+mod peers;
 mod read_audit;
 mod rules;
 mod sync;
@@ -420,8 +421,10 @@ impl Store {
     /// Revokes a lost phone: its next request is refused.
     pub async fn revoke_device(&self, device: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE devices SET revoked = 1 WHERE id = $1")
+        // Its certificates issued until now are void on colleagues' phones (ADR 0030).
+        let done = sqlx::query("UPDATE devices SET revoked = 1, revoked_at = $2 WHERE id = $1")
             .bind(device)
+            .bind(crate::now_ms())
             .execute(&mut *tx)
             .await?;
         sqlx::query("UPDATE refresh_tokens SET revoked = 1 WHERE device_id = $1")

@@ -133,6 +133,7 @@ fn notices_request(device: &str, after: Option<u64>, read: Vec<u64>) -> SyncRequ
         notices_read: read,
         erased_after: None,
         keys: Vec::new(),
+        certificate_until: None,
     }
 }
 

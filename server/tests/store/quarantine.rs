@@ -28,6 +28,7 @@ async fn push_raw(store: &Store, device: &str, changes: Vec<Vec<u8>>) -> usize {
             doc: uuid::Uuid::now_v7().to_string(),
             changes: changes.into_iter().map(ByteBuf::from).collect(),
             sigs: Vec::new(),
+            by: Vec::new(),
         }],
         want: vec![],
         rules: None,
@@ -35,6 +36,7 @@ async fn push_raw(store: &Store, device: &str, changes: Vec<Vec<u8>>) -> usize {
         notices_read: vec![],
         erased_after: None,
         keys: Vec::new(),
+        certificate_until: None,
     };
     let resp = store.sync(&ctx, &ctx.users[0], &req, T0).await.unwrap();
     assert!(resp.accepted.is_empty());

@@ -383,6 +383,7 @@ conformance!(
             doc: id.clone(),
             changes: c,
             sigs: Vec::new(),
+            by: Vec::new(),
         };
         // The capture, the edit on top of it, and the capture once more.
         let push = vec![

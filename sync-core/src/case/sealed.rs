@@ -274,6 +274,24 @@ pub fn open_key_with(me: &SigningKey, case: &str, id: &str, envelope: &[u8]) -> 
     KeyOpener::new(me).open(case, id, envelope)
 }
 
+/// Any bytes sealed to the holder of `recipient`, bound to `aad`: ephemeral X25519 key ‖
+/// nonce ‖ ciphertext ‖ tag. What a phone gives a colleague's phone travels this way (ADR 0030).
+pub fn seal_bytes_to(recipient: &VerifyingKey, plain: &[u8], aad: &[u8]) -> Vec<u8> {
+    let sealer = KeySealer::to(recipient);
+    let mut out = sealer.eph_pub.to_bytes().to_vec();
+    out.extend(aead_seal(&sealer.wrap, plain, aad));
+    out
+}
+
+/// What [`seal_bytes_to`] sealed for the holder of `me` with `aad`, or `None`.
+pub fn open_bytes_with(me: &SigningKey, sealed: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
+    let eph: [u8; 32] = sealed.get(..32)?.try_into().ok()?;
+    let eph_pub = MontgomeryPoint(eph);
+    let shared = Zeroizing::new(eph_pub.mul_clamped(me.to_scalar_bytes()).to_bytes());
+    let wrap = envelope_key(&shared, &eph_pub, &me.verifying_key().to_montgomery());
+    aead_open(&wrap, &sealed[32..], aad)
+}
+
 /// A key kept at rest under a deployment's (or store's) 32-byte key: nonce ‖ ciphertext.
 pub fn wrap_key(under: &[u8; 32], key: &CaseKey) -> Vec<u8> {
     seal_secret(under, key)

@@ -210,6 +210,7 @@ pub fn admission(data: &[u8]) {
         actors: &actors,
         users: &users,
         signing: None,
+        relays: None,
     };
     let taxonomy = Taxonomy::builtin();
     let fresh = admit(None, FIXTURE_CASE, &changes, &authority, taxonomy);
@@ -326,6 +327,7 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
             doc: FIXTURE_CASE.into(),
             changes: vec![serde_bytes::ByteBuf::from(change.clone())],
             sigs: Vec::new(),
+            by: Vec::new(),
         }],
         want: vec![DocHeads {
             doc: FIXTURE_CASE.into(),
@@ -336,6 +338,7 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
         notices_read: Vec::new(),
         erased_after: None,
         keys: Vec::new(),
+        certificate_until: None,
     };
     let resp = SyncResponse {
         accepted: vec![DocAck {
@@ -352,6 +355,7 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
             doc: FIXTURE_CASE.into(),
             changes: vec![serde_bytes::ByteBuf::from(change)],
             sigs: Vec::new(),
+            by: Vec::new(),
         }],
         cursor: 7,
         more: true,
@@ -363,6 +367,8 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
         server_key: None,
         keys_taken: Vec::new(),
         erased_upto: None,
+        certificate: None,
+        revoked: Vec::new(),
     };
     Ok(vec![
         encode_request(&req)?,

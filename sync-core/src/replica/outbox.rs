@@ -17,6 +17,16 @@ struct OutboxEntry {
     /// The account that made it (only that account's token may push it).
     author: Option<String>,
     change: ByteBuf,
+    /// A colleague's change received from their phone, carried to the server for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    relayed: Option<RelayedBy>,
+}
+
+/// The colleague's device that made a carried change, and its signature (ADR 0030).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct RelayedBy {
+    pub(super) device: String,
+    pub(super) sig: ByteBuf,
 }
 
 /// A change the server has not acknowledged, ready to push.
@@ -24,6 +34,7 @@ pub(super) struct Queued {
     pub(super) hash: ChangeHash,
     pub(super) author: Option<String>,
     pub(super) bytes: Vec<u8>,
+    pub(super) relayed: Option<RelayedBy>,
 }
 
 impl Queued {
@@ -32,6 +43,7 @@ impl Queued {
             hash: change.hash(),
             author: ChangeAuthor::of_change(change).map(|a| a.user),
             bytes: change.raw_bytes().to_vec(),
+            relayed: None,
         }
     }
 }
@@ -65,6 +77,7 @@ pub(super) fn queue_change(
         &OutboxEntry {
             author: change.author,
             change: ByteBuf::from(change.bytes),
+            relayed: change.relayed,
         },
         &mut plain,
     )
@@ -98,6 +111,7 @@ pub(super) fn queued_changes(conn: &Connection, seal: &Sealer, id: &str) -> Resu
                 .map_err(|_| Error::Storage(format!("outbox hash {hash:?}")))?,
             author: entry.author,
             bytes: entry.change.into_vec(),
+            relayed: entry.relayed,
         });
     }
     Ok(out)

@@ -12,7 +12,8 @@ use super::cases::{
 };
 use super::keys::{mark_pushed, take_erasures, take_keys, unpushed_keys};
 use super::notices::take_notices;
-use super::outbox::{Queued, prune_outbox, queued_changes};
+use super::outbox::{Queued, RelayedBy, prune_outbox, queued_changes};
+use super::peer::take_certificate;
 use super::rules::take_rules;
 use super::seal::{Sealer, aad};
 use super::{Replica, storage};
@@ -91,14 +92,16 @@ impl Replica {
             // fits (at least one change) and the rest next round.
             let mut changes = Vec::new();
             let mut hashes = Vec::new();
+            let mut relayed = Vec::new();
             let mut size = 0;
             for c in unacked {
                 if rejected.contains(&c.hash) {
                     continue;
                 }
                 // Only the signed-in user's changes can be pushed with their token; another
-                // user's (a shared phone) wait, with everything after them, for that user.
-                if c.author.as_deref() != Some(who.user.as_str()) {
+                // user's (a shared phone) wait, with everything after them, for that user. A
+                // colleague's change carried from their phone goes with its author's signature.
+                if c.relayed.is_none() && c.author.as_deref() != Some(who.user.as_str()) {
                     break;
                 }
                 let len = c.bytes.len();
@@ -108,6 +111,7 @@ impl Replica {
                 size += len;
                 hashes.push(c.hash);
                 changes.push(ByteBuf::from(c.bytes));
+                relayed.push(c.relayed);
             }
             if changes.is_empty() {
                 continue;
@@ -116,11 +120,12 @@ impl Replica {
                 break;
             }
             budget = budget.saturating_sub(size);
-            let sigs = self.sign(&hashes);
+            let (sigs, by) = self.sign_or_relay(&hashes, relayed);
             push.push(DocChanges {
                 doc: id,
                 changes,
                 sigs,
+                by,
             });
         }
         let (notices_after, notices_read) = self.notice_state()?;
@@ -139,7 +144,39 @@ impl Replica {
                 Some(server) => unpushed_keys(&self.conn, &self.seal, &server)?,
                 None => Vec::new(),
             },
+            certificate_until: self.certificate_until()?,
         })
+    }
+
+    /// The signatures of changes to push (this device's own, or the author's of a carried one)
+    /// and, when any is carried, the device that made each (`DocChanges::by`).
+    fn sign_or_relay(
+        &self,
+        hashes: &[ChangeHash],
+        relayed: Vec<Option<RelayedBy>>,
+    ) -> (Vec<ByteBuf>, Vec<String>) {
+        if relayed.iter().all(Option::is_none) {
+            return (self.sign(hashes), Vec::new());
+        }
+        let mut sigs = Vec::with_capacity(hashes.len());
+        let mut by = Vec::with_capacity(hashes.len());
+        for (hash, r) in hashes.iter().zip(relayed) {
+            match r {
+                Some(r) => {
+                    sigs.push(r.sig);
+                    by.push(r.device);
+                }
+                None => {
+                    sigs.push(
+                        self.sign(std::slice::from_ref(hash))
+                            .pop()
+                            .unwrap_or_default(),
+                    );
+                    by.push(String::new());
+                }
+            }
+        }
+        (sigs, by)
     }
 
     /// Applies a response in one transaction: acknowledgements, rejections, pulled changes and
@@ -245,6 +282,12 @@ impl Replica {
         take_notices(&tx, &self.seal, &resp.notices, &read_sent)?;
         outcome.notices = resp.notices.len();
         mark_pushed(&tx, &resp.keys_taken)?;
+        take_certificate(
+            &tx,
+            &self.seal,
+            resp.certificate.as_ref().map(|c| c.as_slice()),
+            &resp.revoked,
+        )?;
         take_keys(&tx, &self.seal, self.sign_key.as_ref(), &resp.case_keys)?;
         let erased = take_erasures(&tx, &resp.erased)?;
         if let Some(last) = resp

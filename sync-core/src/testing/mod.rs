@@ -14,7 +14,7 @@ use automerge::ActorId;
 use serde_bytes::ByteBuf;
 
 use crate::access::Identity;
-use crate::admission::{DeviceAuthority, Refused, admit};
+use crate::admission::{DeviceAuthority, Refused, RelayDevice, Relays, admit};
 use crate::case::CaseDoc;
 use crate::protocol::{
     DocAck, DocChanges, Rejection, SyncResponse, decode_request, encode_response, hash_bytes,
@@ -40,17 +40,45 @@ struct Device {
 }
 
 /// A hub held in memory. Not for production: nothing survives the process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryHub {
     docs: BTreeMap<String, CaseDoc>,
     feed: Vec<FeedEntry>,
     devices: HashMap<String, Device>,
     quarantine: Vec<(String, Refused)>,
+    /// The hub's key: it signs device certificates (ADR 0030).
+    key: crate::evidence::SigningKey,
+}
+
+impl Default for MemoryHub {
+    fn default() -> Self {
+        MemoryHub {
+            docs: BTreeMap::new(),
+            feed: Vec::new(),
+            devices: HashMap::new(),
+            quarantine: Vec::new(),
+            key: crate::evidence::signing_key([0x5e; 32]),
+        }
+    }
 }
 
 impl MemoryHub {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The hub's public key: phones check colleagues' certificates with it.
+    pub fn public_key(&self) -> crate::evidence::VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// A device certificate for `who` on the device holding `device_key`, from `now`.
+    pub fn certify(&self, who: &Identity, device_key: &[u8; 32], now: i64) -> Result<Vec<u8>> {
+        let key = crate::evidence::public_key(device_key).ok_or_else(|| Error::InvalidInput {
+            field: "device_key".into(),
+            reason: "not an Ed25519 key".into(),
+        })?;
+        crate::peer::Certificate::of(who, &key, now).sign(&self.key)
     }
 
     /// Binds a device (and its actor) to the identity signed in on it.
@@ -89,14 +117,40 @@ impl MemoryHub {
         // The one signed in now writes and decides what the device may read; other users' changes
         // wait on the phone until they sign in again (as on the server).
         let reader = &dev.users[0];
-        let authority = DeviceAuthority {
-            actors: &dev.actors,
-            users: std::slice::from_ref(reader),
-            signing: None,
-        };
         let mut accepted = Vec::new();
         let mut rejected = Vec::new();
+        // Colleagues' devices whose changes a push carries: known here without keys (this hub
+        // checks no signatures), each with its actors and accounts.
+        let carried: Vec<(String, Device)> = req
+            .push
+            .iter()
+            .flat_map(|p| p.by.iter())
+            .filter(|d| !d.is_empty() && d.as_str() != device)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter_map(|d| self.devices.get(d).map(|dev| (d.clone(), dev.clone())))
+            .collect();
+        let relay_devices: Vec<RelayDevice<'_>> = carried
+            .iter()
+            .map(|(id, dev)| RelayDevice {
+                device: id,
+                actors: &dev.actors,
+                users: &dev.users,
+                key: None,
+            })
+            .collect();
         for push in &req.push {
+            let authority = DeviceAuthority {
+                actors: &dev.actors,
+                users: std::slice::from_ref(reader),
+                signing: None,
+                relays: Some(Relays {
+                    own: device,
+                    by: &push.by,
+                    sigs: &push.sigs,
+                    devices: &relay_devices,
+                }),
+            };
             let verdict = admit(
                 self.docs.get_mut(&push.doc),
                 &push.doc,
@@ -105,12 +159,14 @@ impl MemoryHub {
                 Taxonomy::builtin(),
             );
             let mut hashes: Vec<ByteBuf> = verdict.duplicates.iter().map(hash_bytes).collect();
-            for change in &verdict.accepted {
+            for (i, change) in verdict.accepted.iter().enumerate() {
                 let seq = self.feed.len() as u64 + 1;
+                // A carried change is its author device's: that device's pulls skip it.
+                let author = verdict.relayed.get(i).cloned().flatten();
                 self.feed.push(FeedEntry {
                     seq,
                     doc: push.doc.clone(),
-                    device: device.to_owned(),
+                    device: author.map_or_else(|| device.to_owned(), |r| r.device),
                     bytes: change.raw_bytes().to_vec(),
                 });
                 hashes.push(hash_bytes(&change.hash()));
@@ -154,6 +210,7 @@ impl MemoryHub {
                     doc: want.doc.clone(),
                     changes,
                     sigs: Vec::new(),
+                    by: Vec::new(),
                 });
             }
         }
@@ -184,6 +241,7 @@ impl MemoryHub {
                     doc: entry.doc.clone(),
                     changes: vec![ByteBuf::from(entry.bytes.clone())],
                     sigs: Vec::new(),
+                    by: Vec::new(),
                 }),
             }
         }
@@ -201,6 +259,8 @@ impl MemoryHub {
             server_key: None,
             keys_taken: Vec::new(),
             erased_upto: None,
+            certificate: None,
+            revoked: Vec::new(),
         })
     }
 

@@ -25,6 +25,7 @@ fn golden_request() -> SyncRequest {
                 ByteBuf::from(vec![9; 40]),
             ],
             sigs: Vec::new(),
+            by: Vec::new(),
         }],
         want: vec![DocHeads {
             doc: "0190b7a4-3c1e-7000-8000-00000000beef".into(),
@@ -35,6 +36,7 @@ fn golden_request() -> SyncRequest {
         notices_read: vec![],
         erased_after: None,
         keys: Vec::new(),
+        certificate_until: None,
     }
 }
 
@@ -54,6 +56,7 @@ fn golden_response() -> SyncResponse {
             doc: "0190b7a4-3c1e-7000-8000-00000000cafe".into(),
             changes: vec![ByteBuf::from(vec![5; 16])],
             sigs: Vec::new(),
+            by: Vec::new(),
         }],
         cursor: 1300,
         more: true,
@@ -65,6 +68,8 @@ fn golden_response() -> SyncResponse {
         server_key: None,
         keys_taken: Vec::new(),
         erased_upto: None,
+        certificate: None,
+        revoked: Vec::new(),
     }
 }
 

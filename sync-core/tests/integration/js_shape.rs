@@ -131,6 +131,7 @@ fn push(current: Option<&mut CaseDoc>, change: &Change) -> Verdict {
         actors: &actors,
         users: &users,
         signing: None,
+        relays: None,
     };
     admit(
         current,

@@ -6,6 +6,7 @@ mod fixtures;
 mod hub;
 mod js_shape;
 mod merge;
+mod peer;
 mod protocol;
 mod replica;
 mod session;

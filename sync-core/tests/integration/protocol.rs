@@ -13,6 +13,7 @@ fn sample_request() -> SyncRequest {
             doc: "0190b7a4-3c1e-7000-8000-000000000001".into(),
             changes: vec![ByteBuf::from(vec![1, 2, 3])],
             sigs: Vec::new(),
+            by: Vec::new(),
         }],
         want: vec![],
         rules: None,
@@ -20,6 +21,7 @@ fn sample_request() -> SyncRequest {
         notices_read: vec![],
         erased_after: None,
         keys: Vec::new(),
+        certificate_until: None,
     }
 }
 

@@ -292,6 +292,7 @@ fn a_failed_mediation_without_a_referral_is_refused_by_the_hub_too() {
         actors: std::slice::from_ref(&actor),
         users: &users,
         signing: None,
+        relays: None,
     };
     let verdict = admit(
         Some(&mut stored),

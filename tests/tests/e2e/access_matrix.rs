@@ -999,6 +999,7 @@ fn pull(server: &Server, who: Option<&Phone>, case: &str) -> (String, bool) {
             notices_read: vec![],
             erased_after: None,
             keys: Vec::new(),
+            certificate_until: None,
         };
         let (status, body) = post_sync(server, token, &encode_request(&req).unwrap());
         if status != 200 {
@@ -1046,6 +1047,7 @@ fn write(
                 notices_read: vec![],
                 erased_after: None,
                 keys: Vec::new(),
+                certificate_until: None,
             };
             let (status, _) = post_sync(server, token, &encode_request(&req).unwrap());
             return status.to_string();
@@ -1071,6 +1073,7 @@ fn write(
             doc: case.into(),
             changes: vec![ByteBuf::from(change.raw_bytes().to_vec())],
             sigs: replica.signatures(&[ByteBuf::from(change.raw_bytes().to_vec())]),
+            by: Vec::new(),
         }],
         want: vec![],
         rules: None,
@@ -1078,6 +1081,7 @@ fn write(
         notices_read: vec![],
         erased_after: None,
         keys: Vec::new(),
+        certificate_until: None,
     };
     let (status, body) = post_sync(server, token, &encode_request(&req).unwrap());
     if status != 200 {

@@ -256,6 +256,7 @@ fn push(phone: &Phone, doc: &str, changes: Vec<Vec<u8>>) -> Vec<u8> {
             doc: doc.into(),
             sigs: phone.replica.signatures(&changes),
             changes,
+            by: Vec::new(),
         }],
         want: vec![],
         rules: None,
@@ -263,6 +264,7 @@ fn push(phone: &Phone, doc: &str, changes: Vec<Vec<u8>>) -> Vec<u8> {
         notices_read: vec![],
         erased_after: None,
         keys: Vec::new(),
+        certificate_until: None,
     })
     .unwrap()
 }
@@ -452,6 +454,7 @@ impl World {
             notices_read: vec![],
             erased_after: None,
             keys: Vec::new(),
+            certificate_until: None,
         })
         .unwrap()
     }

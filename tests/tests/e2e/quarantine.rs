@@ -145,6 +145,7 @@ fn a_device_past_its_budget_is_slowed_and_flagged() {
             doc: case_id(i),
             changes: vec![ByteBuf::from(vec![(i % 251) as u8; 100 * 1024])],
             sigs: Vec::new(),
+            by: Vec::new(),
         }];
         let (status, _) = post_sync(&server, &wang.token, &encode_request(&req).unwrap());
         if status == 429 {
@@ -172,6 +173,7 @@ fn a_device_past_its_budget_is_slowed_and_flagged() {
             doc: case_id(1000 + u32::from(i)),
             changes: vec![ByteBuf::from(vec![i; 100 * 1024])],
             sigs: Vec::new(),
+            by: Vec::new(),
         }];
         server
             .store(server.state.store.sync(&ctx, &ctx.users[0], &req, T0))

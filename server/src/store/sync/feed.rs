@@ -60,6 +60,8 @@ struct ChangeRow {
     bytes: Vec<u8>,
     /// The key the device had bound, and the signature the change came with.
     device_key: Option<[u8; 32]>,
+    /// The device and account that carried it, when a colleague's phone relayed it (ADR 0030).
+    relayed: Option<(String, String)>,
     sig: Option<serde_bytes::ByteBuf>,
     change_hash: automerge::ChangeHash,
 }
@@ -123,21 +125,40 @@ impl FeedTx {
         let mut hashes: Vec<ByteBuf> = verdict.duplicates.iter().map(hash_bytes).collect();
         let device_key = ctx.sign_key.map(|k| k.to_bytes());
         let mut sigs = verdict.signatures.iter();
+        let mut relayed = verdict.relayed.iter();
+        // Whose photos the accepted changes may reference: the writer's, and the authors' of
+        // the colleagues' changes it carried (they upload their own photos).
+        let mut referrers = vec![writer.user.clone()];
         for change in &verdict.accepted {
             self.head += 1;
             let author = ChangeAuthor::of_change(change);
+            // A carried change is its author device's, under that device's key: the author's
+            // pulls skip it, and its receipt names the key its signature verifies under.
+            let (device, device_key, relayed) = match relayed.next().cloned().flatten() {
+                Some(r) => (
+                    r.device,
+                    r.key.map(|k| k.to_bytes()),
+                    Some((ctx.device.clone(), writer.user.clone())),
+                ),
+                None => (ctx.device.clone(), device_key, None),
+            };
+            let user = author
+                .map(|a| a.user)
+                .unwrap_or_else(|| writer.user.clone());
+            if relayed.is_some() && !referrers.contains(&user) {
+                referrers.push(user.clone());
+            }
             self.changes.push(ChangeRow {
                 seq: self.head,
                 doc: doc_id.clone(),
                 hash: change.hash().to_string(),
                 actor: change.actor_id().to_hex_string(),
-                device: ctx.device.clone(),
-                user: author
-                    .map(|a| a.user)
-                    .unwrap_or_else(|| writer.user.clone()),
+                device,
+                user,
                 device_time: gridsync_core::case::change_time_ms(change.timestamp()),
                 bytes: change.raw_bytes().to_vec(),
                 device_key,
+                relayed,
                 sig: sigs.next().cloned().flatten(),
                 change_hash: change.hash(),
             });
@@ -155,15 +176,17 @@ impl FeedTx {
                 .extend(notices.into_iter().map(|d| Raised::of(case, d)));
             // Who added each reference decides whether it lets the case's readers see the blob.
             for sha256 in &verdict.added_attachments {
-                sqlx::query(
-                    "INSERT INTO blob_refs (case_id, sha256, user_id) VALUES ($1, $2, $3)
-                     ON CONFLICT (case_id, sha256, user_id) DO NOTHING",
-                )
-                .bind(&doc_id)
-                .bind(sha256)
-                .bind(&writer.user)
-                .execute(&mut *self.tx)
-                .await?;
+                for user in &referrers {
+                    sqlx::query(
+                        "INSERT INTO blob_refs (case_id, sha256, user_id) VALUES ($1, $2, $3)
+                         ON CONFLICT (case_id, sha256, user_id) DO NOTHING",
+                    )
+                    .bind(&doc_id)
+                    .bind(sha256)
+                    .bind(user)
+                    .execute(&mut *self.tx)
+                    .await?;
+                }
             }
             projection.write_blobs(&mut self.tx, &doc_id).await?;
             let row = DocRow {
@@ -211,9 +234,9 @@ impl FeedTx {
     async fn flush(&mut self, now: i64) -> Result<()> {
         for rows in self.changes.chunks(CHANGE_ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO changes (seq, doc, hash, actor, device_id, user_id, device_time, received_at, bytes)
+                "INSERT INTO changes (seq, doc, hash, actor, device_id, user_id, device_time, received_at, bytes, relayed_by, relayed_user)
                  VALUES {}",
-                placeholders(Backend::of(&self.tx), rows.len(), 9)
+                placeholders(Backend::of(&self.tx), rows.len(), 11)
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for r in rows {
@@ -226,7 +249,9 @@ impl FeedTx {
                     .bind(r.user.as_str())
                     .bind(r.device_time)
                     .bind(now)
-                    .bind(r.bytes.as_slice());
+                    .bind(r.bytes.as_slice())
+                    .bind(r.relayed.as_ref().map(|(d, _)| d.as_str()))
+                    .bind(r.relayed.as_ref().map(|(_, u)| u.as_str()));
             }
             query.execute(&mut *self.tx).await?;
         }

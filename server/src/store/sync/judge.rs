@@ -2,7 +2,7 @@
 //! database.
 
 use gridsync_core::Identity;
-use gridsync_core::admission::{DeviceAuthority, Signing, Verdict, admit};
+use gridsync_core::admission::{DeviceAuthority, RelayDevice, Relays, Signing, Verdict, admit};
 use std::collections::HashSet;
 
 use gridsync_core::case::CaseDoc;
@@ -36,9 +36,11 @@ pub(super) struct Written {
 }
 
 /// Runs admission for one case of a push and prepares what it writes (CPU only, no database).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn judge_case(
     ctx: &DeviceContext,
     writer: &Identity,
+    relays: &[DeviceContext],
     mut current: Option<CaseDoc>,
     base: Option<i64>,
     pushed: &DocChanges,
@@ -49,6 +51,16 @@ pub(super) fn judge_case(
     // Only the account whose token this is may write: a phone holding another user's offline
     // changes pushes them when that user signs in again. A device with a bound key signs every
     // change (ADR 0028).
+    // Colleagues' changes it carries are judged as their author devices' (ADR 0030).
+    let relay_devices: Vec<RelayDevice<'_>> = relays
+        .iter()
+        .map(|r| RelayDevice {
+            device: &r.device,
+            actors: &r.actors,
+            users: &r.users,
+            key: r.sign_key.as_ref(),
+        })
+        .collect();
     let authority = DeviceAuthority {
         actors: &ctx.actors,
         users: std::slice::from_ref(writer),
@@ -56,6 +68,12 @@ pub(super) fn judge_case(
             .sign_key
             .as_ref()
             .map(|key| Signing { key, sigs, checked }),
+        relays: (!pushed.by.is_empty()).then_some(Relays {
+            own: &ctx.device,
+            by: &pushed.by,
+            sigs,
+            devices: &relay_devices,
+        }),
     };
     let before: HashSet<String> = current
         .as_ref()

@@ -74,6 +74,9 @@ impl Store {
             }
             _ => Vec::new(),
         };
+        let (certificate, revoked) = self
+            .certificate_for(ctx, reader, req.certificate_until, now)
+            .await?;
         let (erased, erased_upto) = match req.erased_after {
             Some(after) => self.erasures_after(reader, after).await?,
             None => (Vec::new(), 0),
@@ -92,6 +95,8 @@ impl Store {
             erased_upto: req.erased_after.map(|_| erased_upto),
             server_key: Some(self.change_key().await?.public().to_bytes().to_vec().into()),
             keys_taken,
+            certificate,
+            revoked,
         })
     }
 

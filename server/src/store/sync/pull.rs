@@ -65,6 +65,7 @@ impl Store {
                     doc: w.doc.clone(),
                     changes,
                     sigs: Vec::new(),
+                    by: Vec::new(),
                 });
             }
         }
@@ -141,6 +142,7 @@ impl Store {
                                 doc,
                                 changes: vec![ByteBuf::from(bytes)],
                                 sigs: Vec::new(),
+                                by: Vec::new(),
                             });
                         }
                     }

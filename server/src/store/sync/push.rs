@@ -69,6 +69,7 @@ impl Store {
                 });
             }
         }
+        let relays = self.relay_devices(&ctx.device, push).await?;
         // A keyed device's signatures, the whole push in one batch verification.
         let checked = ctx.sign_key.as_ref().map(|key| {
             let cases: Vec<(&[ByteBuf], &[ByteBuf])> = push
@@ -86,6 +87,7 @@ impl Store {
             let mut judged = judge_case(
                 ctx,
                 writer,
+                &relays,
                 current,
                 base,
                 case,
@@ -100,6 +102,7 @@ impl Store {
             writer,
             push,
             taxonomy,
+            relays,
             cases,
         })
     }
@@ -117,6 +120,7 @@ impl Store {
             writer,
             push,
             taxonomy,
+            relays,
             cases,
         } = judged;
         let mut feed = FeedTx::begin(self).await?;
@@ -137,7 +141,7 @@ impl Store {
                         None => load_doc(&self.cache, &mut feed.tx, &case.doc).await?,
                     };
                     let mut judged =
-                        judge_case(ctx, writer, current, stored, case, None, taxonomy)?;
+                        judge_case(ctx, writer, &relays, current, stored, case, None, taxonomy)?;
                     name_wrong_devices(self, &ctx.device, &mut judged, case).await?;
                     judged
                 }
@@ -189,8 +193,9 @@ impl Store {
             doc: id.to_owned(),
             changes: raw,
             sigs,
+            by: Vec::new(),
         };
-        let verdict = judge_case(&ctx, writer, None, None, &pushed, None, taxonomy)?;
+        let verdict = judge_case(&ctx, writer, &[], None, None, &pushed, None, taxonomy)?;
         let (_, refused) = feed.store(&ctx, writer, verdict, now).await?;
         if let Some(r) = refused.into_iter().next() {
             feed.commit(self, &ctx.device, now).await?;
@@ -249,8 +254,18 @@ impl Store {
             doc: id.to_owned(),
             changes: raw.to_vec(),
             sigs,
+            by: Vec::new(),
         };
-        let verdict = judge_case(&ctx, writer, Some(current), base, &pushed, None, taxonomy)?;
+        let verdict = judge_case(
+            &ctx,
+            writer,
+            &[],
+            Some(current),
+            base,
+            &pushed,
+            None,
+            taxonomy,
+        )?;
         let (_, refused) = feed.store(&ctx, writer, verdict, now).await?;
         feed.commit(self, &ctx.device, now).await?;
         match refused.into_iter().next() {
@@ -294,6 +309,8 @@ pub struct JudgedPush<'a> {
     writer: &'a Identity,
     push: &'a [DocChanges],
     taxonomy: &'a Taxonomy,
+    /// The author devices of the colleagues' changes `push` carries.
+    relays: Vec<DeviceContext>,
     /// One per case of `push`, in order.
     cases: Vec<CaseVerdict>,
 }

@@ -91,12 +91,14 @@ impl Store {
         let verdict = judge_case(
             &ctx,
             &writer,
+            &[],
             current,
             base,
             &DocChanges {
                 doc: entry.doc.clone(),
                 changes: vec![ByteBuf::from(bytes.clone())],
                 sigs: Vec::new(),
+                by: Vec::new(),
             },
             None,
             &live.admission,

@@ -432,6 +432,7 @@ async fn push_all(store: &Store, world: &World, drafts: Vec<Draft<'_>>, now: i64
                     doc: id.clone(),
                     changes: changes.clone(),
                     sigs: Vec::new(),
+                    by: Vec::new(),
                 });
             }
         }
