@@ -25,7 +25,7 @@ pub fn router() -> Router<Arc<AppState>> {
     paths(ops::healthz, ops::readyz, ops::metrics, auth::login, auth::refresh, auth::logout, sync::sync, cases::list_cases, cases::case_detail,
         reports::stats, reports::patrol_coverage, blobs::head_blob, blobs::put_blob, blobs::get_blob,
         intake::take_order, intake::order_progress, sms::inbound_sms),
-    components(schemas(ErrorBody, LoginRequest, TokenResponse, RefreshRequest, CaseDetail, CasePage, crate::store::CaseRow, HistoryEntry, Stats, crate::stats::Rate, crate::stats::Breakdown, Coverage, crate::patrol::Period, super::ops::Readiness, super::ops::Warning,
+    components(schemas(ErrorBody, LoginRequest, TokenResponse, RefreshRequest, CaseDetail, CasePage, crate::store::CaseRow, HistoryEntry, crate::store::Relay, Stats, crate::stats::Rate, crate::stats::Breakdown, Coverage, crate::patrol::Period, super::ops::Readiness, super::ops::Warning,
         intake::IntakeRequest, intake::Requester, intake::IntakeReceipt, intake::IntakeProgress, intake::IntakeStep,
         sms::InboundSms, sms::InboundAnswer)),
     modifiers(&BearerAuth)

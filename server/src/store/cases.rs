@@ -106,6 +106,17 @@ pub struct HistoryEntry {
     /// or one whose signature does not verify.
     #[serde(default)]
     pub signed_by: Option<String>,
+    /// The colleague's device and account that carried this change to the server, when it
+    /// came by relay (ADR 0030); `device` and `user` are still its author's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relayed_by: Option<Relay>,
+}
+
+/// Who carried a relayed change: their device and account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Relay {
+    pub device: String,
+    pub user: String,
 }
 
 pub const MAX_PER_PAGE: u32 = 200;
@@ -371,7 +382,8 @@ impl Store {
     /// Every accepted change of a case, in log order.
     pub async fn case_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
         let rows = sqlx::query(
-            "SELECT c.seq, c.hash, c.user_id, c.device_id, c.device_time, c.received_at, s.signer, s.public_key, s.sig
+            "SELECT c.seq, c.hash, c.user_id, c.device_id, c.device_time, c.received_at, s.signer, s.public_key, s.sig,
+                    c.relayed_by, c.relayed_user
              FROM changes c LEFT JOIN change_sigs s ON s.seq = c.seq WHERE c.doc = $1 ORDER BY c.seq",
         )
         .bind(id)
@@ -399,6 +411,13 @@ impl Store {
                     device_time: r.try_get(4)?,
                     received_at: r.try_get(5)?,
                     signed_by: signer.filter(|_| verified),
+                    relayed_by: match (
+                        r.try_get::<Option<String>, _>(9)?,
+                        r.try_get::<Option<String>, _>(10)?,
+                    ) {
+                        (Some(device), Some(user)) => Some(Relay { device, user }),
+                        _ => None,
+                    },
                 })
             })
             .collect()

@@ -34,7 +34,7 @@ pub use assessment::{
     RATING_COMMENT_CHARS, calendar_month,
 };
 pub use blobs::{BlobRow, Upload};
-pub use cases::{CasePage, CaseQuery, CaseRow, HistoryEntry};
+pub use cases::{CasePage, CaseQuery, CaseRow, HistoryEntry, Relay};
 pub use channels::{
     CHANNEL_KEY_PREFIX, ChannelRow, channel_key_hash, new_channel_id, valid_channel_id,
 };

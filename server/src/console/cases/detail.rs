@@ -352,7 +352,12 @@ pub(super) async fn detail(
                             td { @if device_time == 0 { "—" } @else { (cal.local_date_time(device_time)) } }
                             td { (cal.local_date_time(h.received_at)) }
                             td { (r.names.who(&h.user)) }
-                            td { (device_label(l, &h.device)) }
+                            td {
+                                (device_label(l, &h.device))
+                                @if let Some(relay) = &h.relayed_by {
+                                    " " span.relayed title=(relay.device) { (l.t("relayed_pre")) (r.names.who(&relay.user)) (l.t("relayed_post")) }
+                                }
+                            }
                             td {
                                 @match &h.signed_by {
                                     Some(by) => span.verified title=(format!("{} {}", l.t("signed_by"), by)) { (l.t("signed")) },

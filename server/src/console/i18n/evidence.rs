@@ -19,4 +19,7 @@ pub(super) const STRINGS: &[(&str, &str, &str)] = &[
         "Every change, signature and receipt of the case, checked offline with gridsync-verify",
     ),
     ("forbidden", "您无权进行此操作。", "You may not do this."),
+    // A change a colleague's phone carried (ADR 0030): "经 张三 转交" / "relayed by Zhang San".
+    ("relayed_pre", "经 ", "relayed by "),
+    ("relayed_post", " 转交", ""),
 ];
