@@ -1,8 +1,10 @@
 //! Property test: replicas doing random offline edits and workflow steps, synced through the hub
-//! in random orders with lost requests, lost responses and duplicated deliveries, always end with
-//! identical documents, identical derived status and identical conflict sets.
+//! in random orders with lost requests, lost responses and duplicated deliveries, and meeting each
+//! other phone to phone (ADR 0030; sometimes the last message of a meeting is lost), always end
+//! with identical documents, identical derived status and identical conflict sets.
 
 use gridsync_core::case::{Location, NewCase};
+use gridsync_core::peer_session::PeerSession;
 use gridsync_core::protocol::{decode_response, encode_request};
 use gridsync_core::testing::MemoryHub;
 use gridsync_core::workflow::{EventDraft, EventType, Rating};
@@ -102,6 +104,12 @@ enum Op {
         who: usize,
         fault: Fault,
     },
+    /// Two phones meet; `cut`: the answerer's last message never reaches the opener.
+    Meet {
+        opener: usize,
+        answerer: usize,
+        cut: bool,
+    },
 }
 
 fn op(replicas: usize) -> impl Strategy<Value = Op> {
@@ -117,12 +125,14 @@ fn op(replicas: usize) -> impl Strategy<Value = Op> {
             .prop_map(|(who, case, n)| Op::Address { who, case, n }),
         8 => (who.clone(), any::<usize>(), 0..11usize)
             .prop_map(|(who, case, step)| Op::Event { who, case, step }),
-        4 => (who, prop_oneof![
+        4 => (who.clone(), prop_oneof![
                 3 => Just(Fault::None),
                 1 => Just(Fault::LoseRequest),
                 1 => Just(Fault::LoseResponse),
                 1 => Just(Fault::Duplicate),
             ]).prop_map(|(who, fault)| Op::Sync { who, fault }),
+        3 => (who.clone(), who, any::<bool>())
+            .prop_map(|(opener, answerer, cut)| Op::Meet { opener, answerer, cut }),
     ]
 }
 
@@ -160,12 +170,17 @@ impl World {
     fn new(n: usize) -> World {
         let mut hub = MemoryHub::new();
         let people: Vec<Identity> = cast().into_iter().take(n).collect();
+        let clock = 1_790_000_000_000;
         let replicas = people
             .iter()
             .map(|who| {
                 let mut r = Replica::open_in_memory(&KEY).unwrap();
                 hub.register_device(who.clone(), r.actor_id().clone());
                 r.sign_in(who.clone()).unwrap();
+                // What a phone meets colleagues with: the hub's key and its certificate.
+                r.set_server_key(&hub.public_key()).unwrap();
+                let cert = hub.certify(who, &r.device_key().unwrap(), clock).unwrap();
+                r.set_certificate(&cert).unwrap();
                 r
             })
             .collect();
@@ -173,7 +188,7 @@ impl World {
             hub,
             people,
             replicas,
-            clock: 1_790_000_000_000,
+            clock,
         }
     }
 
@@ -243,6 +258,36 @@ impl World {
             Op::Sync { who, fault } => {
                 self.sync(who, fault);
             }
+            Op::Meet {
+                opener,
+                answerer,
+                cut,
+            } => self.meet(opener, answerer, cut),
+        }
+    }
+
+    /// A peer session between two phones; every message checks, so none may fail.
+    fn meet(&mut self, opener: usize, answerer: usize, cut: bool) {
+        if opener == answerer {
+            return;
+        }
+        let now = self.clock;
+        let (a, b) = match opener < answerer {
+            true => {
+                let (lo, hi) = self.replicas.split_at_mut(answerer);
+                (&mut lo[opener], &mut hi[0])
+            }
+            false => {
+                let (lo, hi) = self.replicas.split_at_mut(opener);
+                (&mut hi[0], &mut lo[answerer])
+            }
+        };
+        let (mut sa, hello) = PeerSession::open(a, now).unwrap();
+        let (mut sb, reply) = PeerSession::answer(b, &hello, now).unwrap();
+        let give = sa.step(a, &reply, now).unwrap().unwrap();
+        let last = sb.step(b, &give, now).unwrap().unwrap();
+        if !cut {
+            assert_eq!(sa.step(a, &last, now).unwrap(), None);
         }
     }
 
