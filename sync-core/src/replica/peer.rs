@@ -443,7 +443,11 @@ fn merge_given(
     }
     let new_changes = fresh.len();
     if new_changes > 0 {
-        doc.apply(fresh)?;
+        let base = doc.heads();
+        // Hostile changes Automerge takes but cannot rebuild (ADR 0014) refuse the case.
+        if doc.apply(fresh).is_err() || doc.read_back_since(&base).is_err() {
+            return Ok(None);
+        }
     }
     let case = match doc.read() {
         Ok(case) => case,

@@ -234,3 +234,49 @@ fn an_expired_certificate_gets_nothing() {
     );
     let _ = &mut zhao;
 }
+
+/// Every message of a session and a bundle, with one byte changed anywhere: refused or taken,
+/// never a panic, and a refused message changes nothing.
+#[test]
+fn bent_messages_are_refused_without_a_panic() {
+    let mut hub = MemoryHub::new();
+    let mut wang = phone(&mut hub, worker("wang", "phone-a"), T0);
+    let mut zhao = phone(&mut hub, mediator("zhao", "phone-b"), T0);
+    wang.capture(&dispute("130322/101/201/01", "宅基地纠纷"), T0)
+        .unwrap();
+    zhao.capture(&dispute("130322/101/201/01", "水渠纠纷"), T0)
+        .unwrap();
+    let (mut sa, hello) = PeerSession::open(&wang, T0).unwrap();
+    let (_, reply) = PeerSession::answer(&zhao, &hello, T0).unwrap();
+    let (bundle, _) = export_bundle(&wang, &zhao.my_certificate(T0).unwrap(), T0).unwrap();
+    let held = zhao.case_ids().unwrap();
+    let step = (reply.len() / 97).max(1);
+    for i in (0..reply.len()).step_by(step) {
+        // A fresh session for each, as a refused message ends one.
+        let (mut fresh, hello) = PeerSession::open(&wang, T0).unwrap();
+        let (_, reply) = PeerSession::answer(&zhao, &hello, T0).unwrap();
+        let mut bent = reply.clone();
+        bent[i] ^= 0x5a;
+        assert!(
+            fresh.step(&mut wang, &bent, T0).is_err(),
+            "byte {i} of the reply"
+        );
+    }
+    for i in (0..hello.len()).step_by((hello.len() / 97).max(1)) {
+        let mut bent = hello.clone();
+        bent[i] ^= 0x5a;
+        // A changed nonce still makes a valid Hello; anything else is refused.
+        let _ = PeerSession::answer(&zhao, &bent, T0);
+    }
+    for i in (0..bundle.len()).step_by((bundle.len() / 197).max(1)) {
+        let mut bent = bundle.clone();
+        bent[i] ^= 0x5a;
+        assert!(
+            import_bundle(&mut zhao, &bent, T0).is_err(),
+            "byte {i} of the bundle"
+        );
+    }
+    assert_eq!(zhao.case_ids().unwrap(), held);
+    // The honest messages still go through.
+    assert!(sa.step(&mut wang, &reply, T0).unwrap().is_some());
+}

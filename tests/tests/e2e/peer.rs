@@ -191,3 +191,31 @@ fn an_altered_or_misattributed_carried_change_is_quarantined_with_its_own_code()
             .any(|h| h.hash == edit && h.device == wang.device)
     );
 }
+
+#[test]
+fn a_revoked_phone_s_certificate_gets_nothing_once_colleagues_have_synced() {
+    let server = Server::start();
+    let mut wang = server.enrol("wang", Role::GridWorker, GRID);
+    let mut zhao = server.enrol("zhao", Role::Mediator, VILLAGE);
+    wang.replica
+        .capture(&dispute(), gridsync_server::now_ms())
+        .unwrap();
+    wang.sync(&server);
+    zhao.sync(&server);
+    let card = zhao.replica.certificate().unwrap().unwrap();
+    let now = gridsync_server::now_ms();
+    // Before the revocation is known: the colleague's phone is met.
+    assert!(gridsync_core::peer_session::export_bundle(&wang.replica, &card, now).is_ok());
+    assert!(
+        server
+            .store(server.state.store.revoke_device(&zhao.device))
+            .unwrap()
+    );
+    wang.sync(&server);
+    let now = gridsync_server::now_ms();
+    let refused = gridsync_core::peer_session::export_bundle(&wang.replica, &card, now);
+    assert_eq!(refused.unwrap_err().code(), "certificate_revoked");
+    let (_, hello) = PeerSession::open(&zhao.replica, now).unwrap();
+    let answer = PeerSession::answer(&wang.replica, &hello, now);
+    assert_eq!(answer.unwrap_err().code(), "certificate_revoked");
+}
