@@ -70,6 +70,29 @@ fn carried_edit() -> (Server, Phone, Phone, String, String) {
 fn a_carried_change_is_stored_as_its_author_s_once_and_named_relayed() {
     let (server, mut wang, mut zhao, id, edit) = carried_edit();
     let before = server.store(server.state.store.change_count()).unwrap();
+    let first = zhao.sync_once(&server);
+    let acked: Vec<String> = first
+        .accepted
+        .iter()
+        .flat_map(|a| &a.hashes)
+        .map(|h| gridsync_core::protocol::to_hash(h).unwrap().to_string())
+        .collect();
+    assert_eq!(
+        acked,
+        vec![edit.clone()],
+        "the carried edit is acknowledged to its carrier"
+    );
+    let echoed = first.pull.iter().flat_map(|p| &p.changes).any(|c| {
+        gridsync_core::case::parse_change(c)
+            .unwrap()
+            .hash()
+            .to_string()
+            == edit
+    });
+    assert!(
+        !echoed,
+        "a carried change is not pulled back by its carrier"
+    );
     zhao.sync(&server);
     assert_eq!(zhao.replica.pending_count().unwrap(), 0);
     let history = server.store(server.state.store.case_history(&id)).unwrap();

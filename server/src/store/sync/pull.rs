@@ -23,7 +23,7 @@ pub struct PullPage {
 
 impl Store {
     /// The page of the change feed after `cursor` that `reader` may see, without the device's
-    /// own changes, plus the repairs it asked for (`want`).
+    /// own changes nor those it carried for colleagues, plus the repairs it asked for (`want`).
     pub async fn pull(
         &self,
         reader: &Identity,
@@ -111,7 +111,8 @@ impl Store {
             "SELECT ch.seq, ch.doc, ch.device_id, ch.bytes, c.kind, c.path, c.departments
              FROM {from}
              WHERE c.id = ch.doc AND ch.seq > ${after} AND ch.seq <= ${upto}
-               AND ch.device_id <> {own} AND {scope}
+               AND ch.device_id <> {own} AND (ch.relayed_by IS NULL OR ch.relayed_by <> {own})
+               AND {scope}
              ORDER BY ch.seq LIMIT {SCAN_BATCH}"
         );
         'scan: while position < head {
