@@ -24,7 +24,7 @@ pub enum FfiError {
     #[error("SMS report ({code}): {reason}")]
     Sms { code: String, reason: String },
     /// A colleague's phone or its message refused (ADR 0030): `code` is `certificate_invalid`,
-    /// `certificate_expired`, `certificate_revoked`, `no_certificate` (sync first),
+    /// `certificate_expired`, `certificate_revoked`, `no_certificate` (sign in or sync first),
     /// `peer_proof_invalid`, `peer_out_of_order` or `peer_sealed_for_another`. Nothing of the
     /// refused message was kept; start the exchange again.
     #[error("peer ({code}): {reason}")]

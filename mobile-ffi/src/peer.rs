@@ -57,9 +57,9 @@ fn record(o: &PeerOutcome) -> PeerOutcomeRecord {
 
 #[uniffi::export]
 impl FieldStore {
-    /// This phone's device certificate (from its last sync): show it (a QR code) to a colleague
-    /// who makes a bundle file for this phone. `Peer` with code `no_certificate` until the
-    /// first sync.
+    /// This phone's device certificate (from its sign-in or last sync): show it (a QR code)
+    /// to a colleague who makes a bundle file for this phone. `Peer` with code
+    /// `no_certificate` before the first online sign-in.
     pub fn peer_card(&self) -> Result<Vec<u8>, FfiError> {
         Ok(self.lock().my_certificate(now_ms())?)
     }

@@ -34,6 +34,9 @@ struct TokenResponse {
     /// Absent from a server older than sealing (ADR 0029): learnt at the first sync then.
     #[serde(default)]
     server_key: Option<String>,
+    /// The device certificate for colleagues' phones (ADR 0030); absent from an older server.
+    #[serde(default)]
+    certificate: Option<String>,
 }
 
 fn agent() -> ureq::Agent {
@@ -73,6 +76,13 @@ fn store_tokens(r: &Replica, t: &TokenResponse) -> Result<(), FfiError> {
     }
     if let Some(key) = t.server_key.as_deref().and_then(evidence::key_from_text) {
         r.set_server_key(&key)?;
+    }
+    // An unreadable certificate is not kept: the next sync brings one.
+    if let Some(cert) = t.certificate.as_deref().and_then(|c| {
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, c).ok()
+    }) && gridsync_core::peer::Certificate::read(&cert).is_ok()
+    {
+        r.set_certificate(&cert)?;
     }
     Ok(())
 }

@@ -34,7 +34,7 @@ pub mod codes {
     pub const CERTIFICATE_INVALID: &str = "certificate_invalid";
     pub const CERTIFICATE_EXPIRED: &str = "certificate_expired";
     pub const CERTIFICATE_REVOKED: &str = "certificate_revoked";
-    /// This phone holds no certificate (or no server key to check one): sync first.
+    /// This phone holds no certificate (or no server key to check one): sign in or sync first.
     pub const NO_CERTIFICATE: &str = "no_certificate";
     /// A message's signature does not verify under its sender's certified key.
     pub const PROOF_INVALID: &str = "peer_proof_invalid";

@@ -102,6 +102,9 @@ pub struct Tokens {
     /// The server's public key (`evidence::key_text`): the phone seals the keys of the cases
     /// it captures to it (ADR 0029).
     pub server_key: String,
+    /// The device certificate (`peer::Certificate`, base64url) a phone shows colleagues'
+    /// phones (ADR 0030); only for a device with a bound key.
+    pub certificate: Option<String>,
 }
 
 /// The account named `user` if it is enabled and `password` is its password (phones and the
@@ -324,13 +327,28 @@ async fn issue(
     store
         .store_refresh(&hash, family, &who.device, &who.user, now, expires)
         .await?;
+    let change_key = store.change_key().await?;
+    let certificate = match store.device_context(&who.device).await? {
+        Some(ctx) => match ctx.sign_key {
+            Some(key) => {
+                let bytes = gridsync_core::peer::Certificate::of(&who, &key, now)
+                    .sign(change_key.signing())
+                    .map_err(StoreError::from)?;
+                Some(base64::Engine::encode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    bytes,
+                ))
+            }
+            None => None,
+        },
+        None => None,
+    };
     Ok(Tokens {
         access_token,
         refresh_token,
         who,
         device_secret: None,
-        server_key: gridsync_core::evidence::key_text(
-            &store.change_key().await?.public().to_bytes(),
-        ),
+        server_key: gridsync_core::evidence::key_text(&change_key.public().to_bytes()),
+        certificate,
     })
 }

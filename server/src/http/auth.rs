@@ -53,6 +53,11 @@ pub struct TokenResponse {
     /// The server's public key (32 bytes, base64url without padding): the phone seals the keys
     /// of the cases it captures to it (ADR 0029).
     pub server_key: String,
+    /// The device certificate (base64url) the phone shows colleagues' phones (ADR 0030),
+    /// renewed with every sign-in, refresh and, near its expiry, sync; absent for a device
+    /// without a bound key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
 }
 
 impl From<Tokens> for TokenResponse {
@@ -68,6 +73,7 @@ impl From<Tokens> for TokenResponse {
             department: t.who.department,
             device_secret: t.device_secret,
             server_key: t.server_key,
+            certificate: t.certificate,
         }
     }
 }

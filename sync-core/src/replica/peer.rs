@@ -111,7 +111,7 @@ fn reads(who: &Identity, case: &Case) -> (bool, bool) {
 }
 
 impl Replica {
-    /// The device certificate this phone holds (from its last sync), to show a colleague's
+    /// The device certificate this phone holds (from its sign-in or last sync), to show a colleague's
     /// phone or to put on a QR code for a bundle.
     pub fn certificate(&self) -> Result<Option<Vec<u8>>> {
         self.secret(CERTIFICATE)
@@ -165,9 +165,9 @@ impl Replica {
             code: codes::NO_CERTIFICATE,
             reason: why.to_owned(),
         };
-        let bytes = self
-            .certificate()?
-            .ok_or_else(|| none("this phone holds no certificate yet: sync once first"))?;
+        let bytes = self.certificate()?.ok_or_else(|| {
+            none("this phone holds no certificate yet: sign in or sync once first")
+        })?;
         let cert = Certificate::read(&bytes)?;
         if cert.expires <= now {
             return Err(none(

@@ -40,6 +40,8 @@ def test_two_phones_without_signal_merge_and_one_carries_both(ffi, server, tmp_p
     other = open_store(tmp_path / "other.db")
     wang.login(server.url, "wang", PASSWORD)
     zhao.login(server.url, "zhao", PASSWORD)
+    # The sign-in brings the device certificate a colleague's phone checks offline.
+    assert len(wang.peer_card()) > 100 and wang.peer_card() != zhao.peer_card()
 
     # Morning, online: wang reports the dispute; both phones hold it (and a certificate).
     dispute = wang.capture(
