@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::access::{Identity, Role};
 use crate::case::sealed::{open_bytes_with, seal_bytes_to};
 use crate::jurisdiction::JurisdictionPath;
-use crate::protocol::{self, DocChanges, DocHeads, MessageKind, Revocation, SealedKey};
+use crate::protocol::{self, DocChanges, MessageKind, Revocation, SealedKey};
 use crate::{Error, Result};
 
 /// How long a certificate holds: a revoked phone's certificate works on colleagues who have not
@@ -168,16 +168,34 @@ pub enum PeerMessage {
     Reply {
         certificate: ByteBuf,
         nonce: ByteBuf,
-        offer: Vec<DocHeads>,
+        offer: Vec<Offered>,
         proof: ByteBuf,
     },
     /// What the other lacks, sealed to it (the opener's adds its own offer), signed over the
     /// receiver's nonce.
     Give {
-        offer: Vec<DocHeads>,
+        offer: Vec<Offered>,
         sealed: ByteBuf,
         proof: ByteBuf,
     },
+}
+
+/// A case one phone may show another, and exactly which changes of it the phone holds: every
+/// ancestor of `base` (what the server acknowledged to it) and the changes in `have` (those it
+/// holds beyond). The giver sends the changes it holds outside that set — no more, though the
+/// two phones' latest changes are unknown to each other (a bare list of heads would leave the
+/// giver to send the whole case whenever the receiver edited it too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Offered {
+    pub doc: String,
+    pub base: Vec<ByteBuf>,
+    pub have: Vec<ByteBuf>,
+    /// The case's photos it holds (taken or as thumbnails): no thumbnail of them is sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<String>,
+    /// The ids of the case's keys it holds (or knows erased): not sent again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
 }
 
 /// What one phone gives another: changes, keys, thumbnails. Travels sealed.
@@ -265,23 +283,45 @@ pub fn check_proof(
 }
 
 /// An offer's bytes, as a proof covers them.
-pub fn offer_bytes(offer: &[DocHeads]) -> Result<Vec<u8>> {
+pub fn offer_bytes(offer: &[Offered]) -> Result<Vec<u8>> {
     cbor(&offer)
 }
 
-/// `payload` sealed to `to` for the message bound to `nonce`.
+/// `payload` sealed to `to` for the message bound to `nonce`: deflated first, as sealed bytes
+/// no longer compress (the envelope's own deflate gains nothing on them).
 pub fn seal_payload(to: &VerifyingKey, nonce: &[u8], payload: &Payload) -> Result<Vec<u8>> {
-    Ok(seal_bytes_to(to, &cbor(payload)?, &payload_aad(nonce)))
+    use std::io::Write;
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
+    z.write_all(&cbor(payload)?)
+        .map_err(|e| Error::Malformed(format!("deflate: {e}")))?;
+    let packed = z
+        .finish()
+        .map_err(|e| Error::Malformed(format!("deflate: {e}")))?;
+    Ok(seal_bytes_to(to, &packed, &payload_aad(nonce)))
 }
 
-/// Opens a payload sealed to `me` for the message bound to `nonce`.
+/// Opens a payload sealed to `me` for the message bound to `nonce` (inflating at most
+/// `protocol::MAX_BODY_BYTES`).
 pub fn open_payload(me: &SigningKey, nonce: &[u8], sealed: &[u8]) -> Result<Payload> {
-    let plain = open_bytes_with(me, sealed, &payload_aad(nonce)).ok_or_else(|| {
+    use std::io::Read;
+    let packed = open_bytes_with(me, sealed, &payload_aad(nonce)).ok_or_else(|| {
         refused(
             codes::SEALED_FOR_ANOTHER,
             "what the message gives is sealed for another device",
         )
     })?;
+    let mut plain = Vec::new();
+    flate2::bufread::DeflateDecoder::new(packed.as_slice())
+        .take(protocol::MAX_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut plain)
+        .map_err(|e| Error::Malformed(format!("deflate: {e}")))?;
+    if plain.len() > protocol::MAX_BODY_BYTES {
+        return Err(Error::TooLarge {
+            what: "peer payload",
+            size: plain.len(),
+            limit: protocol::MAX_BODY_BYTES,
+        });
+    }
     from_cbor(&plain)
 }
 

@@ -11,10 +11,9 @@
 
 use crate::evidence::SigningKey;
 use crate::peer::{
-    Bundle, Peer, PeerMessage, ProofOf, check_proof, codes, decode_bundle, decode_message,
+    Bundle, Offered, Peer, PeerMessage, ProofOf, check_proof, codes, decode_bundle, decode_message,
     encode_bundle, encode_message, nonce, offer_bytes, open_payload, prove, seal_payload,
 };
-use crate::protocol::DocHeads;
 use crate::replica::{PeerTaken, Replica};
 use crate::vocab::Millis;
 use crate::{Error, Result};
@@ -44,7 +43,7 @@ enum State {
         nonce: Vec<u8>,
         theirs: Vec<u8>,
         peer: Peer,
-        offer: Vec<DocHeads>,
+        offer: Vec<Offered>,
     },
     /// The opener sent its `Give`.
     Gave {
@@ -213,8 +212,8 @@ impl PeerSession {
         replica: &Replica,
         peer: &Peer,
         theirs: &[u8],
-        offer: Vec<DocHeads>,
-        their_offer: &[DocHeads],
+        offer: Vec<Offered>,
+        their_offer: &[Offered],
     ) -> Result<Vec<u8>> {
         let payload = replica.peer_payload(peer, &offer, their_offer)?;
         self.outcome.sent_cases += payload.cases.len();
@@ -240,7 +239,7 @@ impl PeerSession {
         replica: &mut Replica,
         peer: &Peer,
         mine: &[u8],
-        offer: &[DocHeads],
+        offer: &[Offered],
         sealed: &[u8],
         proof: &[u8],
         now: Millis,

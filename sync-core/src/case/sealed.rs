@@ -147,6 +147,11 @@ impl CaseKeys {
         self.erased.contains(id)
     }
 
+    /// The ids of the erased keys.
+    pub fn erased_ids(&self) -> impl Iterator<Item = String> + '_ {
+        self.erased.iter().cloned()
+    }
+
     /// The key new personal values are sealed under: the newest one held.
     pub fn for_writing(&self) -> Option<&CaseKey> {
         self.keys.last()

@@ -19,8 +19,8 @@ use crate::access::Identity;
 use crate::attachment::{has_thumbnail, make_thumbnail};
 use crate::case::sealed::KeySealer;
 use crate::case::{Case, CaseDoc, ChangeAuthor, parse_change};
-use crate::peer::{Certificate, Payload, Peer, PeerThumbnail, codes};
-use crate::protocol::{DocChanges, DocHeads, Revocation, SealedKey, hash_bytes, to_hash};
+use crate::peer::{Certificate, Offered, Payload, Peer, PeerThumbnail, codes};
+use crate::protocol::{DocChanges, Revocation, SealedKey, hash_bytes, to_hash};
 use crate::vocab::{Millis, validate_case_id};
 use crate::workflow;
 use crate::{Error, Result};
@@ -98,6 +98,15 @@ fn revocations_in(conn: &Connection, seal: &Sealer) -> Result<Vec<Revocation>> {
             ciborium::from_reader(plain.as_slice()).map_err(|e| Error::Storage(e.to_string()))
         }
     }
+}
+
+/// The ids of a case's keys, held or erased.
+fn key_ids(keys: &crate::case::sealed::CaseKeys) -> Vec<String> {
+    keys.keys()
+        .iter()
+        .map(|k| k.id().to_owned())
+        .chain(keys.erased_ids())
+        .collect()
 }
 
 /// Whether `who` may read `case`, and its personal data, by the same rule as the hub's pull.
@@ -185,38 +194,39 @@ impl Replica {
         })
     }
 
-    /// The cases this phone may show `peer`, with their heads: those `peer` may read, judged
-    /// here on this phone's copy by the hub's own rule.
-    pub fn peer_offer(&self, peer: &Identity) -> Result<Vec<DocHeads>> {
+    /// The cases this phone may show `peer`, with what it holds of each: those `peer` may
+    /// read, judged here on this phone's copy by the hub's own rule.
+    pub fn peer_offer(&self, peer: &Identity) -> Result<Vec<Offered>> {
         let mut offer = Vec::new();
         for id in self.case_ids()? {
-            let mut doc = self.case(&id)?;
+            let (mut doc, acked) = load_doc(&self.conn, &self.seal, &id)?;
             let Ok(case) = doc.read() else { continue };
             if reads(peer, &case).0 {
-                offer.push(DocHeads {
+                let keys = key_ids(&case_keys_in(&self.conn, &self.seal, &id)?);
+                offer.push(Offered {
                     doc: id,
-                    heads: doc.heads().iter().map(hash_bytes).collect(),
+                    have: doc.hashes_since(&acked).iter().map(hash_bytes).collect(),
+                    base: acked.iter().map(hash_bytes).collect(),
+                    photos: self.photos_held(&case)?,
+                    keys,
                 });
             }
         }
         Ok(offer)
     }
 
-    /// What `peer` lacks of the cases in `offer` (what this phone may show it), given the heads
-    /// it holds (`theirs`): the changes after them (the whole case when this phone lacks some
-    /// of them), with who made each and its signature while the server may lack it; the case
-    /// keys of cases whose personal data `peer` reads, sealed to it; photos' thumbnails.
+    /// What `peer` lacks of the cases in `offer` (what this phone may show it), given what it
+    /// holds (`theirs`): the changes outside its base and its own (the whole case when it
+    /// holds none), with who made each and its signature while the server may lack it; the
+    /// case keys of cases whose personal data `peer` reads, sealed to it; photos' thumbnails.
     pub fn peer_payload(
         &self,
         peer: &Peer,
-        offer: &[DocHeads],
-        theirs: &[DocHeads],
+        offer: &[Offered],
+        theirs: &[Offered],
     ) -> Result<Payload> {
         let me = self.who()?;
-        let theirs: HashMap<&str, &[ByteBuf]> = theirs
-            .iter()
-            .map(|h| (h.doc.as_str(), h.heads.as_slice()))
-            .collect();
+        let theirs: HashMap<&str, &Offered> = theirs.iter().map(|o| (o.doc.as_str(), o)).collect();
         let sealer = KeySealer::to(&peer.key);
         let mut payload = Payload::default();
         for o in offer {
@@ -226,29 +236,32 @@ impl Replica {
             if !may {
                 continue;
             }
-            let have: Vec<ChangeHash> = match theirs.get(o.doc.as_str()) {
-                Some(heads) => heads.iter().map(|h| to_hash(h)).collect::<Result<_>>()?,
-                None => Vec::new(),
-            };
-            let mine = doc.heads();
-            if !have.is_empty() && have.iter().all(|h| mine.contains(h)) && have.len() == mine.len()
-            {
-                continue;
+            // What it holds, as far as this phone knows those changes: none of their
+            // ancestors is sent.
+            let mut known: Vec<ChangeHash> = Vec::new();
+            if let Some(held) = theirs.get(o.doc.as_str()) {
+                for h in held.base.iter().chain(&held.have) {
+                    let h = to_hash(h)?;
+                    if doc.change(&h).is_some() {
+                        known.push(h);
+                    }
+                }
             }
-            let since: Vec<ChangeHash> = match have.iter().all(|h| doc.change(h).is_some()) {
-                true => have,
-                // It holds changes this phone lacks: what it holds of ours is unknown.
-                false => Vec::new(),
-            };
-            let changes = doc.changes_since(&since);
+            let changes = doc.changes_since(&known);
             if changes.is_empty() {
                 continue;
             }
             payload
                 .cases
                 .push(self.attributed(&mut doc, &acked, &o.doc, &me, changes)?);
+            let seen = theirs.get(o.doc.as_str());
             if personal {
-                for key in case_keys_in(&self.conn, &self.seal, &o.doc)?.keys() {
+                let held = case_keys_in(&self.conn, &self.seal, &o.doc)?;
+                let given = held
+                    .keys()
+                    .iter()
+                    .filter(|k| !seen.is_some_and(|t| t.keys.iter().any(|id| id == k.id())));
+                for key in given {
                     payload.keys.push(SealedKey {
                         doc: o.doc.clone(),
                         id: key.id().to_owned(),
@@ -257,7 +270,8 @@ impl Replica {
                 }
             }
             for a in case.attachments.iter().filter(|a| has_thumbnail(&a.mime)) {
-                if payload.thumbnails.iter().any(|t| t.sha256 == a.sha256) {
+                let held = seen.is_some_and(|t| t.photos.contains(&a.sha256));
+                if held || payload.thumbnails.iter().any(|t| t.sha256 == a.sha256) {
                     continue;
                 }
                 let thumb = match self.copy(&a.sha256, BlobCopy::Thumbnail)? {
@@ -273,6 +287,18 @@ impl Replica {
             }
         }
         Ok(payload)
+    }
+
+    /// The photos of `case` this phone holds in some form.
+    fn photos_held(&self, case: &Case) -> Result<Vec<String>> {
+        let mut held = Vec::new();
+        for a in &case.attachments {
+            let here = self.blob_here(&a.sha256)?;
+            if here.original || here.thumbnail {
+                held.push(a.sha256.clone());
+            }
+        }
+        Ok(held)
     }
 
     /// `changes` of case `id` with, for each the server may lack, the device that made it and
@@ -365,8 +391,8 @@ impl Replica {
         take_keys(&tx, &self.seal, self.sign_key.as_ref(), &keys)?;
         tx.commit().map_err(storage)?;
         for t in &payload.thumbnails {
-            let held = self.copy(&t.sha256, BlobCopy::Thumbnail)?.is_some()
-                || self.blob(&t.sha256)?.is_some();
+            let here = self.blob_here(&t.sha256)?;
+            let held = here.original || here.thumbnail;
             let jpeg = t.bytes.starts_with(&[0xFF, 0xD8, 0xFF]);
             if photos.contains(&t.sha256) && !held && jpeg && t.bytes.len() <= MAX_THUMBNAIL_BYTES {
                 self.keep_copy(&t.sha256, BlobCopy::Thumbnail, &t.bytes)?;

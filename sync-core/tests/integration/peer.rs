@@ -83,6 +83,8 @@ fn colleagues_merge_offline_and_one_carries_both_to_the_hub_as_their_own() {
     assert_eq!(b.taken.cases, vec![id.clone()]);
     assert_eq!((b.taken.changes, b.taken.to_carry), (1, 1));
     assert_eq!((a.taken.changes, a.taken.to_carry), (1, 1));
+    // Each gives exactly the change the other lacks, though neither knew the other's edit.
+    assert_eq!((a.sent_changes, b.sent_changes), (1, 1));
     for r in [&wang, &zhao] {
         let case = r.case(&id).unwrap().read().unwrap();
         assert_eq!(case.title, "宅基地边界纠纷");
