@@ -143,3 +143,54 @@ def test_two_phones_without_signal_merge_and_one_carries_both(ffi, server, tmp_p
     for sha in (wang_sha, zhao_sha):
         status, blob = server.request("GET", f"/v1/blobs/{sha}", headers=bearer)
         assert status == 200 and len(blob) > 0
+
+
+def run_session(opener, answerer):
+    """A session, bytes carried by hand: the size of each message in order."""
+    msg, sides, sizes, turn = opener.peer_start(), [answerer, opener], [], 0
+    while msg is not None:
+        sizes.append(len(msg))
+        msg = sides[turn % 2].peer_step(msg).send
+        turn += 1
+    return sizes
+
+
+def test_peer_sizes_only_what_is_missing_travels(ffi, server, tmp_path):
+    """Bytes on the link (BLE, QR codes): a bundle of new disputes, then one edit on each phone
+    of every shared dispute. Printed for docs/BENCHMARKS.md (`-k peer_sizes -s`)."""
+    n = 200
+    wang, zhao = open_store(tmp_path / "w.db"), open_store(tmp_path / "z.db")
+    wang.login(server.url, "wang", PASSWORD)
+    zhao.login(server.url, "zhao", PASSWORD)
+    ids = [
+        wang.capture(
+            new_case(
+                ffi,
+                kind="dispute",
+                jurisdiction=GRID,
+                category="dispute_land_boundary",
+                title=f"宅基地纠纷 {i}",
+                description="两户因宅基地边界发生争执，东墙越界两米。",
+                address="西街3号",
+                people=[ffi.PartyRecord(name="李四", role="applicant", phone="13800000000")],
+            )
+        )
+        for i in range(n)
+    ]
+    bundle = wang.peer_bundle(zhao.peer_card())
+    assert zhao.peer_import(bundle).received_changes == n
+    for i in ids:
+        wang.set_title(i, "改过的标题")
+        zhao.set_description(i, "调解员补充的情况说明。")
+    edited = run_session(wang, zhao)
+    idle = run_session(wang, zhao)
+    print(
+        f"\npeer sizes, {n} disputes: bundle {len(bundle)} B ({len(bundle) / n:.0f} B/case); "
+        f"one edit each, session {edited} B; nothing new, session {idle} B"
+    )
+    # Each give carries one small change per case, far less than the cases themselves.
+    assert edited[2] < len(bundle) * 0.8 and edited[3] < len(bundle) * 0.8
+    assert all(zhao.get_case(i).title == "改过的标题" for i in ids)
+    assert all(wang.get_case(i).description == "调解员补充的情况说明。" for i in ids)
+    # Nothing new: only the offers travel, no changes.
+    assert idle[2] < edited[2] and idle[3] < edited[3]
