@@ -105,3 +105,168 @@ fn admin_commands_refuse_accounts_that_could_never_see_a_case() {
         "{out}"
     );
 }
+
+/// `gridsync` with `args`, in `dir`, with `env` (and no inherited DATABASE_URL or GRIDSYNC_*):
+/// (success, stdout, stderr).
+fn gridsync_in(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
+    let bin = gridsync_testkit::process::server_bin(None).unwrap();
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(dir).args(args);
+    for (k, _) in std::env::vars() {
+        if k == "DATABASE_URL" || k.starts_with("GRIDSYNC_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A command that should have stopped but serves instead must fail the test, not hang it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("gridsync {args:?} did not stop");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_bad_configuration_file_stops_the_server_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gridsync.toml");
+    for (text, key) in [
+        ("lisen = \"127.0.0.1:0\"\n", "lisen"),
+        ("supervise_every = \"sixty\"\n", "supervise_every"),
+        ("listen = \"not an address\"\n", "listen"),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        // Found in the working directory as ./gridsync.toml, and named with --config.
+        for args in [
+            vec!["serve"],
+            vec!["--config", "gridsync.toml", "config", "check"],
+        ] {
+            let (ok, out, err) = gridsync_in(dir.path(), &args, &[]);
+            assert!(!ok, "{args:?} with {text:?}: {out}");
+            assert!(err.contains(key) && err.contains("gridsync.toml"), "{err}");
+        }
+    }
+    assert!(
+        !dir.path().join("gridsync.db").exists(),
+        "nothing is opened before the file is read"
+    );
+    let (ok, _, err) = gridsync_in(dir.path(), &["--config", "missing.toml", "migrate"], &[]);
+    assert!(!ok && err.contains("missing.toml"), "{err}");
+}
+
+#[test]
+fn config_check_says_where_each_setting_came_from_and_hides_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("etc")).unwrap();
+    std::fs::write(
+        dir.path().join("etc/county.toml"),
+        "listen = \"127.0.0.1:9001\"\nupload_mib_per_hour = 50\nblob_store = \"blobs\"\n\
+         database_url = \"postgres://gridsync:s3cret-pw@db.example/gs\"\n",
+    )
+    .unwrap();
+    let (ok, out, err) = gridsync_in(
+        dir.path(),
+        &["config", "check"],
+        &[
+            ("GRIDSYNC_CONFIG", "etc/county.toml"),
+            ("GRIDSYNC_LISTEN", "127.0.0.1:9002"),
+            ("GRIDSYNC_DATA_KEY", "a-data-key-never-printed"),
+        ],
+    );
+    assert!(ok, "{err}");
+    let line = |key: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("{key} missing: {out}"))
+            .to_owned()
+    };
+    assert_eq!(line("listen"), "listen = \"127.0.0.1:9002\"  # environment");
+    assert_eq!(
+        line("upload_mib_per_hour"),
+        "upload_mib_per_hour = 50  # file"
+    );
+    assert_eq!(line("supervise_every"), "supervise_every = 60  # default");
+    // Paths in the file are the file's directory's.
+    assert_eq!(line("blob_store"), "blob_store = \"etc/blobs\"  # file");
+    assert!(line("database_url").ends_with("# file"));
+    assert!(
+        !out.contains("s3cret-pw") && !out.contains("a-data-key-never-printed"),
+        "{out}"
+    );
+    assert!(out.contains("GRIDSYNC_DATA_KEY: set (hidden)"));
+    // The command line wins over the file.
+    let (ok, out, _) = gridsync_in(
+        dir.path(),
+        &[
+            "--config",
+            "etc/county.toml",
+            "--database-url",
+            "sqlite://x.db",
+            "config",
+            "check",
+        ],
+        &[],
+    );
+    assert!(ok);
+    assert!(
+        out.contains("database_url = \"sqlite://x.db\"  # command line"),
+        "{out}"
+    );
+    assert!(out.contains("listen = \"127.0.0.1:9001\"  # file"), "{out}");
+}
+
+#[test]
+fn serve_takes_its_settings_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gridsync.toml"),
+        "listen = \"127.0.0.1:0\"\nsupervise_every = 0\nblob_store = \"photos\"\n\
+         database_url = \"sqlite://county.db\"\n",
+    )
+    .unwrap();
+    let bin = gridsync_testkit::process::server_bin(None).unwrap();
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(dir.path()).arg("serve");
+    for (k, _) in std::env::vars() {
+        if k == "DATABASE_URL" || k.starts_with("GRIDSYNC_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        line.starts_with("gridsync listening on http://127.0.0.1:"),
+        "{line:?}"
+    );
+    assert!(dir.path().join("county.db").exists());
+    assert!(dir.path().join("photos").is_dir());
+}

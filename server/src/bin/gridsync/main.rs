@@ -4,12 +4,13 @@
 mod admin;
 mod audit;
 mod channel;
+mod config;
 mod erase;
 mod rules;
 mod serve;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use gridsync_server::store::Store;
 
 // jemalloc, not glibc malloc (ADR 0021): one 19 MiB Argon2 block freed raised glibc's mmap
@@ -32,6 +33,10 @@ struct Cli {
         global = true
     )]
     database_url: String,
+    /// The configuration file (every `serve` setting; flags and environment variables win
+    /// over it). Default: ./gridsync.toml when it exists.
+    #[arg(long, env = "GRIDSYNC_CONFIG", global = true)]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -65,6 +70,16 @@ enum Command {
     Case(audit::CaseCommand),
     /// Erases a case's (or a person's) personal data by destroying its keys (PIPL; ADR 0029).
     Erase(erase::EraseArgs),
+    /// The configuration in effect.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Prints the settings `serve` would run with and where each came from (flag,
+    /// environment, file, default), secrets hidden; a bad file is refused as `serve` would.
+    Check,
 }
 
 #[tokio::main]
@@ -79,14 +94,34 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // A broken configuration file stops every command before anything is opened.
+    let loaded = config::load(cli.config.as_deref())?;
+    let url_source = config::database_url(&matches, &mut cli.database_url, &loaded.file);
+    if let Command::Config(ConfigCommand::Check) = &cli.command {
+        // `serve`'s settings as it would take them: its environment and defaults, then the file.
+        let as_serve = Cli::command().try_get_matches_from(["gridsync", "serve"])?;
+        let sub = as_serve
+            .subcommand_matches("serve")
+            .context("serve's settings")?;
+        let mut args = serve::ServeArgs::from_arg_matches(sub)?;
+        let sources = config::serve_args(sub, &mut args, &loaded.file);
+        config::print(&loaded, &cli.database_url, url_source, &args, &sources);
+        return Ok(());
+    }
     let store = Store::connect(&cli.database_url)
         .await
         .with_context(|| format!("opening the database {}", redact(&cli.database_url)))?;
     store.migrate().await.context("migrating the database")?;
     match cli.command {
         Command::Migrate => println!("schema is up to date"),
-        Command::Serve(args) => serve::run(store, args).await?,
+        Command::Serve(mut args) => {
+            if let Some(sub) = matches.subcommand_matches("serve") {
+                config::serve_args(sub, &mut args, &loaded.file);
+            }
+            serve::run(store, args).await?
+        }
         Command::User(cmd) => admin::user(&store, cmd).await?,
         Command::Device(cmd) => admin::device(&store, cmd).await?,
         Command::Org(cmd) => admin::org(&store, cmd).await?,
@@ -95,6 +130,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit(cmd) => audit::audit(&store, cmd).await?,
         Command::Case(cmd) => audit::case(&store, cmd).await?,
         Command::Erase(args) => erase::erase(&store, args).await?,
+        Command::Config(_) => {}
     }
     Ok(())
 }
