@@ -8,12 +8,14 @@ use std::process::{Command, Stdio};
 
 use crate::server::agent;
 
-#[test]
-fn the_server_logs_to_standard_error_without_colour_codes() {
+/// Runs `serve` with `extra` arguments, makes it log a refused sign-in, stops it: (what it
+/// wrote on standard output after its address, its standard error).
+fn serve_and_refuse_a_sign_in(extra: &[&str]) -> (String, String) {
     let bin = gridsync_testkit::process::server_bin(None).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--supervise-every", "0"])
+        .args(extra)
         .arg("--blob-store")
         .arg(dir.path().join("blobs"))
         .env(
@@ -52,9 +54,40 @@ fn the_server_logs_to_standard_error_without_colour_codes() {
         .unwrap()
         .read_to_string(&mut logs)
         .unwrap();
+    (rest, logs)
+}
+
+#[test]
+fn the_server_logs_to_standard_error_without_colour_codes() {
+    let (rest, logs) = serve_and_refuse_a_sign_in(&[]);
     assert_eq!(rest, "", "nothing on standard output after the address");
     assert!(logs.contains("sign-in refused"), "{logs}");
     assert!(!logs.contains('\u{1b}'), "colour codes in a pipe: {logs:?}");
+}
+
+#[test]
+fn json_logs_are_one_object_a_line_for_a_collector() {
+    let (rest, logs) = serve_and_refuse_a_sign_in(&["--log-format", "json"]);
+    assert_eq!(rest, "");
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect();
+    assert!(lines.len() >= 2, "{logs}");
+    for l in &lines {
+        assert!(l["timestamp"].is_string() && l["level"].is_string(), "{l}");
+    }
+    let refused = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "sign-in refused")
+        .unwrap_or_else(|| panic!("{logs}"));
+    assert_eq!(
+        (&refused["level"], &refused["fields"]["user"]),
+        (&serde_json::json!("INFO"), &serde_json::json!("nobody")),
+        "{refused}"
+    );
+    assert!(!logs.contains("wrong"), "no password in the logs: {logs}");
 }
 
 #[test]
@@ -181,6 +214,7 @@ fn config_check_says_where_each_setting_came_from_and_hides_secrets() {
     std::fs::write(
         dir.path().join("etc/county.toml"),
         "listen = \"127.0.0.1:9001\"\nupload_mib_per_hour = 50\nblob_store = \"blobs\"\n\
+         log_format = \"json\"\n\
          database_url = \"postgres://gridsync:s3cret-pw@db.example/gs\"\n",
     )
     .unwrap();
@@ -206,6 +240,7 @@ fn config_check_says_where_each_setting_came_from_and_hides_secrets() {
         "upload_mib_per_hour = 50  # file"
     );
     assert_eq!(line("supervise_every"), "supervise_every = 60  # default");
+    assert_eq!(line("log_format"), "log_format = \"json\"  # file");
     // Paths in the file are the file's directory's.
     assert_eq!(line("blob_store"), "blob_store = \"etc/blobs\"  # file");
     assert!(line("database_url").ends_with("# file"));

@@ -30,6 +30,8 @@ pub struct FileConfig {
     pub abandon_uploads_after: Option<i64>,
     pub upload_mib_per_hour: Option<u32>,
     pub sms_config: Option<PathBuf>,
+    /// `text` or `json` (`--log-format`).
+    pub log_format: Option<crate::LogFormat>,
 }
 
 /// The file read, if any, and where it is.
@@ -94,7 +96,7 @@ impl Source {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Source::Flag => "command line",
             Source::Env => "environment",
@@ -118,6 +120,15 @@ fn fill<T>(matches: &ArgMatches, id: &str, slot: &mut T, from_file: Option<T>) -
 /// The database URL in effect, and where it came from.
 pub fn database_url(matches: &ArgMatches, url: &mut String, file: &FileConfig) -> Source {
     fill(matches, "database_url", url, file.database_url.clone())
+}
+
+/// The log format in effect, and where it came from.
+pub fn log_format(
+    matches: &ArgMatches,
+    format: &mut crate::LogFormat,
+    file: &FileConfig,
+) -> Source {
+    fill(matches, "log_format", format, file.log_format)
 }
 
 /// `serve`'s settings with the file's values in place of defaults; where each came from.

@@ -37,6 +37,16 @@ struct Cli {
     /// over it). Default: ./gridsync.toml when it exists.
     #[arg(long, env = "GRIDSYNC_CONFIG", global = true)]
     config: Option<std::path::PathBuf>,
+    /// Logs on standard error as text for people, or as one JSON object a line for a log
+    /// collector.
+    #[arg(
+        long,
+        env = "GRIDSYNC_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -75,6 +85,13 @@ enum Command {
     Config(ConfigCommand),
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Prints the settings `serve` would run with and where each came from (flag,
@@ -84,20 +101,25 @@ enum ConfigCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Logs go to standard error, coloured only on a terminal; standard output carries what
-    // people and scripts read (the listening address, the demo's accounts, command results).
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // A broken configuration file stops every command before anything is opened.
     let loaded = config::load(cli.config.as_deref())?;
+    let log_source = config::log_format(&matches, &mut cli.log_format, &loaded.file);
+    // Logs go to standard error, coloured only on a terminal; standard output carries what
+    // people and scripts read (the listening address, the demo's accounts, command results).
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => logs.json().with_current_span(false).init(),
+    }
     let url_source = config::database_url(&matches, &mut cli.database_url, &loaded.file);
     if let Command::Config(ConfigCommand::Check) = &cli.command {
         // `serve`'s settings as it would take them: its environment and defaults, then the file.
@@ -108,6 +130,14 @@ async fn main() -> anyhow::Result<()> {
         let mut args = serve::ServeArgs::from_arg_matches(sub)?;
         let sources = config::serve_args(sub, &mut args, &loaded.file);
         config::print(&loaded, &cli.database_url, url_source, &args, &sources);
+        println!(
+            "log_format = \"{}\"  # {}",
+            match cli.log_format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            },
+            log_source.as_str()
+        );
         return Ok(());
     }
     let store = Store::connect(&cli.database_url)
