@@ -7,13 +7,14 @@
 use std::collections::{HashMap, HashSet};
 
 use automerge::ChangeHash;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde_bytes::ByteBuf;
 
 use super::cases::{load_doc, rejected_hashes, store_doc};
 use super::keys::{case_keys_in, take_keys};
 use super::outbox::{Queued, RelayedBy, queue_change, queued_changes};
 use super::seal::Sealer;
+use super::store::{put_secret, secret_in};
 use super::{BlobCopy, Replica, storage};
 use crate::access::Identity;
 use crate::attachment::{has_thumbnail, make_thumbnail};
@@ -72,29 +73,10 @@ pub(super) fn take_certificate(
     Ok(())
 }
 
-fn put_secret(conn: &Connection, seal: &Sealer, name: &str, value: &[u8]) -> Result<()> {
-    let sealed = seal.seal(value, format!("meta:secret:{name}").as_bytes());
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        rusqlite::params![format!("secret:{name}"), sealed],
-    )
-    .map_err(storage)?;
-    Ok(())
-}
-
 fn revocations_in(conn: &Connection, seal: &Sealer) -> Result<Vec<Revocation>> {
-    let name = format!("secret:{REVOKED}");
-    let row: Option<Vec<u8>> = conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [&name], |r| {
-            r.get(0)
-        })
-        .optional()
-        .map_err(storage)?;
-    match row {
+    match secret_in(conn, seal, REVOKED)? {
         None => Ok(Vec::new()),
-        Some(sealed) => {
-            let plain = seal.open(&sealed, format!("meta:{name}").as_bytes())?;
+        Some(plain) => {
             ciborium::from_reader(plain.as_slice()).map_err(|e| Error::Storage(e.to_string()))
         }
     }

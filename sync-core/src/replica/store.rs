@@ -257,21 +257,12 @@ impl Replica {
 
     /// Keeps a small secret (tokens, the device secret) sealed in the store.
     pub fn set_secret(&self, name: &str, value: &[u8]) -> Result<()> {
-        let sealed = self
-            .seal
-            .seal(value, format!("meta:secret:{name}").as_bytes());
-        self.set_meta(&format!("secret:{name}"), &sealed)
+        put_secret(&self.conn, &self.seal, name, value)
     }
 
     /// A secret kept with [`Replica::set_secret`].
     pub fn secret(&self, name: &str) -> Result<Option<Vec<u8>>> {
-        match self.meta(&format!("secret:{name}"))? {
-            Some(sealed) => Ok(Some(
-                self.seal
-                    .open(&sealed, format!("meta:secret:{name}").as_bytes())?,
-            )),
-            None => Ok(None),
-        }
+        secret_in(&self.conn, &self.seal, name)
     }
 
     /// This store's public signing key (32 bytes); the app sends it at sign-in as `device_key`,
@@ -358,4 +349,30 @@ impl Replica {
             .map(u64::from_be_bytes)
             .unwrap_or(0))
     }
+}
+
+/// Keeps secret `name` sealed in `meta`, on `conn` (a transaction of a sync, or the store).
+pub(super) fn put_secret(conn: &Connection, seal: &Sealer, name: &str, value: &[u8]) -> Result<()> {
+    let sealed = seal.seal(value, format!("meta:secret:{name}").as_bytes());
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .and_then(|mut stmt| stmt.execute(params![format!("secret:{name}"), sealed]))
+    .map_err(storage)?;
+    Ok(())
+}
+
+/// Secret `name` as [`put_secret`] kept it, opened.
+pub(super) fn secret_in(conn: &Connection, seal: &Sealer, name: &str) -> Result<Option<Vec<u8>>> {
+    let sealed: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([format!("secret:{name}")], |r| r.get(0))
+                .optional()
+        })
+        .map_err(storage)?;
+    sealed
+        .map(|s| seal.open(&s, format!("meta:secret:{name}").as_bytes()))
+        .transpose()
 }
