@@ -328,19 +328,17 @@ async fn issue(
         .store_refresh(&hash, family, &who.device, &who.user, now, expires)
         .await?;
     let change_key = store.change_key().await?;
-    let certificate = match store.device_context(&who.device).await? {
-        Some(ctx) => match ctx.sign_key {
-            Some(key) => {
-                let bytes = gridsync_core::peer::Certificate::of(&who, &key, now)
-                    .sign(change_key.signing())
-                    .map_err(StoreError::from)?;
-                Some(base64::Engine::encode(
-                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                    bytes,
-                ))
-            }
-            None => None,
-        },
+    // A phone with a bound key gets the certificate it shows colleagues' phones (ADR 0030).
+    let certificate = match store.device_sign_key(&who.device).await? {
+        Some(key) => {
+            let bytes = gridsync_core::peer::Certificate::of(&who, &key, now)
+                .sign(change_key.signing())
+                .map_err(StoreError::from)?;
+            Some(base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                bytes,
+            ))
+        }
         None => None,
     };
     Ok(Tokens {

@@ -77,6 +77,11 @@ impl Store {
             .bind(device)
             .execute(&self.pool)
             .await?;
+        Ok(self.device_sign_key(device).await? == Some(*key))
+    }
+
+    /// The key bound to `device`, if any.
+    pub async fn device_sign_key(&self, device: &str) -> Result<Option<VerifyingKey>> {
         let held: Option<Vec<u8>> = sqlx::query("SELECT sign_key FROM devices WHERE id = $1")
             .bind(device)
             .fetch_optional(&self.pool)
@@ -84,7 +89,11 @@ impl Store {
             .map(|r| r.try_get(0))
             .transpose()?
             .flatten();
-        Ok(held.as_deref() == Some(raw.as_slice()))
+        held.map(|raw| {
+            gridsync_core::evidence::public_key(&raw)
+                .ok_or_else(|| StoreError::Corrupt(format!("the signing key of device {device}")))
+        })
+        .transpose()
     }
 
     /// Unbinds a device's key (an admin's reset after the phone's store was lost): the next
