@@ -52,7 +52,8 @@ uniffi::setup_scaffolding!();
 #[derive(Debug, uniffi::Object)]
 pub struct FieldStore {
     replica: Mutex<Replica>,
-    /// The session with a colleague's phone in progress, if any (`peer`).
+    /// The session with a colleague's phone that `peer_start` opened or `peer_step` answered
+    /// and that has more steps to take; `None` between sessions (`peer`).
     peer: Mutex<Option<gridsync_core::peer_session::PeerSession>>,
     /// One `sync` at a time: two would race to renew the same refresh token, which the server
     /// takes for a stolen token and ends the session.

@@ -43,6 +43,18 @@ fn visit(grid: &str) -> NewCase {
     }
 }
 
+/// Grid worker wang (phone-a) and village mediator zhao (phone-b), certified at `T0`, and a
+/// dispute wang captured offline: (hub, wang, zhao, its id).
+fn worker_and_mediator() -> (MemoryHub, Replica, Replica, String) {
+    let mut hub = MemoryHub::new();
+    let mut wang = phone(&mut hub, worker("wang", "phone-a"), T0);
+    let zhao = phone(&mut hub, mediator("zhao", "phone-b"), T0);
+    let id = wang
+        .capture(&dispute("130322/101/201/01", "宅基地纠纷"), T0)
+        .unwrap();
+    (hub, wang, zhao, id)
+}
+
 /// A whole session, `a` opening: both outcomes.
 fn meet(a: &mut Replica, b: &mut Replica, now: i64) -> (PeerOutcome, PeerOutcome) {
     let (mut sa, hello) = PeerSession::open(a, now).unwrap();
@@ -61,12 +73,7 @@ fn grid_worker(user: &str, device: &str, grid: &str) -> Identity {
 
 #[test]
 fn colleagues_merge_offline_and_one_carries_both_to_the_hub_as_their_own() {
-    let mut hub = MemoryHub::new();
-    let mut wang = phone(&mut hub, worker("wang", "phone-a"), T0);
-    let mut zhao = phone(&mut hub, mediator("zhao", "phone-b"), T0);
-    let id = wang
-        .capture(&dispute("130322/101/201/01", "宅基地纠纷"), T0)
-        .unwrap();
+    let (mut hub, mut wang, mut zhao, id) = worker_and_mediator();
     sync_until_quiet(&mut hub, &mut wang);
     sync_until_quiet(&mut hub, &mut zhao);
     let before = hub.feed_len();
@@ -114,13 +121,8 @@ fn colleagues_merge_offline_and_one_carries_both_to_the_hub_as_their_own() {
 
 #[test]
 fn a_bundle_carries_the_same_and_opens_only_for_its_device() {
-    let mut hub = MemoryHub::new();
-    let mut wang = phone(&mut hub, worker("wang", "phone-a"), T0);
-    let mut zhao = phone(&mut hub, mediator("zhao", "phone-b"), T0);
+    let (mut hub, mut wang, mut zhao, id) = worker_and_mediator();
     let mut liu = phone(&mut hub, mediator("liu", "phone-c"), T0);
-    let id = wang
-        .capture(&dispute("130322/101/201/01", "宅基地纠纷"), T0)
-        .unwrap();
     let card = zhao.my_certificate(T0).unwrap();
     let (bundle, made) = export_bundle(&wang, &card, T0 + 1).unwrap();
     assert_eq!((made.sent_cases, made.peer_device.as_str()), (1, "phone-b"));
@@ -165,13 +167,8 @@ fn nothing_crosses_to_a_colleague_of_another_village() {
 
 #[test]
 fn a_key_person_visit_never_goes_to_a_mediator() {
-    let mut hub = MemoryHub::new();
-    let mut wang = phone(&mut hub, worker("wang", "phone-a"), T0);
-    let mut zhao = phone(&mut hub, mediator("zhao", "phone-b"), T0);
+    let (mut hub, mut wang, mut zhao, quarrel) = worker_and_mediator();
     let mut liu = phone(&mut hub, worker("liu", "phone-l"), T0);
-    let quarrel = wang
-        .capture(&dispute("130322/101/201/01", "宅基地纠纷"), T0)
-        .unwrap();
     let secret = wang.capture(&visit("130322/101/201/01"), T0).unwrap();
     meet(&mut wang, &mut zhao, T0 + 1);
     assert_eq!(zhao.case_ids().unwrap(), vec![quarrel.clone()]);
@@ -191,10 +188,9 @@ fn a_key_person_visit_never_goes_to_a_mediator() {
 #[test]
 fn an_expired_certificate_gets_nothing() {
     let mut hub = MemoryHub::new();
-    let wang = phone(&mut hub, worker("wang", "phone-a"), T0);
+    let mut wang = phone(&mut hub, worker("wang", "phone-a"), T0);
     let old = T0 - CERTIFICATE_LIFETIME_MS;
-    let mut zhao = phone(&mut hub, mediator("zhao", "phone-b"), old);
-    let mut wang = wang;
+    let zhao = phone(&mut hub, mediator("zhao", "phone-b"), old);
     wang.capture(&dispute("130322/101/201/01", "宅基地纠纷"), T0)
         .unwrap();
     // The expired phone cannot open a session, nor answer, nor be given a bundle; and its own
@@ -234,18 +230,13 @@ fn an_expired_certificate_gets_nothing() {
             .code(),
         codes::CERTIFICATE_EXPIRED
     );
-    let _ = &mut zhao;
 }
 
 /// Every message of a session and a bundle, with one byte changed anywhere: refused or taken,
 /// never a panic, and a refused message changes nothing.
 #[test]
 fn bent_messages_are_refused_without_a_panic() {
-    let mut hub = MemoryHub::new();
-    let mut wang = phone(&mut hub, worker("wang", "phone-a"), T0);
-    let mut zhao = phone(&mut hub, mediator("zhao", "phone-b"), T0);
-    wang.capture(&dispute("130322/101/201/01", "宅基地纠纷"), T0)
-        .unwrap();
+    let (_hub, mut wang, mut zhao, _) = worker_and_mediator();
     zhao.capture(&dispute("130322/101/201/01", "水渠纠纷"), T0)
         .unwrap();
     let (mut sa, hello) = PeerSession::open(&wang, T0).unwrap();
