@@ -96,7 +96,7 @@ impl Source {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             Source::Flag => "command line",
             Source::Env => "environment",
@@ -131,148 +131,125 @@ pub fn log_format(
     fill(matches, "log_format", format, file.log_format)
 }
 
-/// `serve`'s settings with the file's values in place of defaults; where each came from.
-pub fn serve_args(
+/// One setting in effect: its key, its value as `config check` shows it, where it came from.
+pub struct Setting {
+    key: &'static str,
+    shown: String,
+    source: Source,
+}
+
+impl Setting {
+    /// The log format in effect, as `config check` shows it.
+    pub fn log_format(format: crate::LogFormat, source: Source) -> Setting {
+        use clap::ValueEnum;
+        let name = format
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_owned());
+        Setting {
+            key: "log_format",
+            shown: quoted(&name),
+            source,
+        }
+    }
+}
+
+fn setting<T>(
     matches: &ArgMatches,
-    args: &mut ServeArgs,
-    file: &FileConfig,
-) -> Vec<(&'static str, Source)> {
-    let f = file;
+    key: &'static str,
+    slot: &mut T,
+    from_file: Option<T>,
+    show: impl Fn(&T) -> String,
+) -> Setting {
+    let source = fill(matches, key, slot, from_file);
+    Setting {
+        key,
+        shown: show(slot),
+        source,
+    }
+}
+
+fn quoted<T: std::fmt::Display + ?Sized>(s: &T) -> String {
+    format!("{:?}", s.to_string())
+}
+
+fn path(p: &Option<PathBuf>) -> String {
+    p.as_ref()
+        .map_or_else(|| "(none)".to_owned(), |p| quoted(&p.display()))
+}
+
+/// `serve`'s settings with the file's values in place of defaults: each as shown and where it
+/// came from.
+pub fn serve_args(matches: &ArgMatches, args: &mut ServeArgs, f: &FileConfig) -> Vec<Setting> {
+    let some = |p: &Option<PathBuf>| p.clone().map(Some);
     vec![
-        (
-            "listen",
-            fill(matches, "listen", &mut args.listen, f.listen),
-        ),
-        (
+        setting(matches, "listen", &mut args.listen, f.listen, quoted),
+        setting(
+            matches,
             "categories",
-            fill(
-                matches,
-                "categories",
-                &mut args.categories,
-                f.categories.clone().map(Some),
-            ),
+            &mut args.categories,
+            some(&f.categories),
+            path,
         ),
-        (
+        setting(
+            matches,
             "calendar",
-            fill(
-                matches,
-                "calendar",
-                &mut args.calendar,
-                f.calendar.clone().map(Some),
-            ),
+            &mut args.calendar,
+            some(&f.calendar),
+            path,
         ),
-        (
+        setting(
+            matches,
             "supervise_every",
-            fill(
-                matches,
-                "supervise_every",
-                &mut args.supervise_every,
-                f.supervise_every,
-            ),
+            &mut args.supervise_every,
+            f.supervise_every,
+            |n| n.to_string(),
         ),
-        (
+        setting(
+            matches,
             "blob_store",
-            fill(
-                matches,
-                "blob_store",
-                &mut args.blob_store,
-                f.blob_store.clone(),
-            ),
+            &mut args.blob_store,
+            f.blob_store.clone(),
+            quoted,
         ),
-        (
+        setting(
+            matches,
             "abandon_uploads_after",
-            fill(
-                matches,
-                "abandon_uploads_after",
-                &mut args.abandon_uploads_after,
-                f.abandon_uploads_after,
-            ),
+            &mut args.abandon_uploads_after,
+            f.abandon_uploads_after,
+            |n| n.to_string(),
         ),
-        (
+        setting(
+            matches,
             "upload_mib_per_hour",
-            fill(
-                matches,
-                "upload_mib_per_hour",
-                &mut args.upload_mib_per_hour,
-                f.upload_mib_per_hour,
-            ),
+            &mut args.upload_mib_per_hour,
+            f.upload_mib_per_hour,
+            |n| n.to_string(),
         ),
-        (
+        setting(
+            matches,
             "sms_config",
-            fill(
-                matches,
-                "sms_config",
-                &mut args.sms_config,
-                f.sms_config.clone().map(Some),
-            ),
+            &mut args.sms_config,
+            some(&f.sms_config),
+            path,
         ),
     ]
 }
 
 /// `gridsync config check`: the settings in effect, one `key = value  # source` line each,
 /// the database password and the data key hidden.
-pub fn print(
-    loaded: &Loaded,
-    url: &str,
-    url_source: Source,
-    args: &ServeArgs,
-    sources: &[(&'static str, Source)],
-) {
+pub fn print(loaded: &Loaded, url: &str, url_source: Source, settings: &[Setting]) {
     match &loaded.path {
         Some(p) => println!("# configuration file: {}", p.display()),
         None => println!("# no configuration file (--config, GRIDSYNC_CONFIG or ./gridsync.toml)"),
     }
-    let source = |key: &str| {
-        sources
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map_or("default", |(_, s)| s.as_str())
-    };
-    let path = |p: &Option<PathBuf>| match p {
-        Some(p) => format!("{:?}", p.display().to_string()),
-        None => "(none)".to_owned(),
-    };
     println!(
         "database_url = {:?}  # {}",
         crate::redact(url),
         url_source.as_str()
     );
-    println!("listen = \"{}\"  # {}", args.listen, source("listen"));
-    println!(
-        "categories = {}  # {}",
-        path(&args.categories),
-        source("categories")
-    );
-    println!(
-        "calendar = {}  # {}",
-        path(&args.calendar),
-        source("calendar")
-    );
-    println!(
-        "supervise_every = {}  # {}",
-        args.supervise_every,
-        source("supervise_every")
-    );
-    println!(
-        "blob_store = {:?}  # {}",
-        args.blob_store,
-        source("blob_store")
-    );
-    println!(
-        "abandon_uploads_after = {}  # {}",
-        args.abandon_uploads_after,
-        source("abandon_uploads_after")
-    );
-    println!(
-        "upload_mib_per_hour = {}  # {}",
-        args.upload_mib_per_hour,
-        source("upload_mib_per_hour")
-    );
-    println!(
-        "sms_config = {}  # {}",
-        path(&args.sms_config),
-        source("sms_config")
-    );
+    for s in settings {
+        println!("{} = {}  # {}", s.key, s.shown, s.source.as_str());
+    }
     let data_key = match std::env::var_os("GRIDSYNC_DATA_KEY") {
         Some(_) => "set (hidden)",
         None => "not set: a key kept in the database is used",

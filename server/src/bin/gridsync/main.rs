@@ -128,16 +128,9 @@ async fn main() -> anyhow::Result<()> {
             .subcommand_matches("serve")
             .context("serve's settings")?;
         let mut args = serve::ServeArgs::from_arg_matches(sub)?;
-        let sources = config::serve_args(sub, &mut args, &loaded.file);
-        config::print(&loaded, &cli.database_url, url_source, &args, &sources);
-        println!(
-            "log_format = \"{}\"  # {}",
-            match cli.log_format {
-                LogFormat::Text => "text",
-                LogFormat::Json => "json",
-            },
-            log_source.as_str()
-        );
+        let mut settings = config::serve_args(sub, &mut args, &loaded.file);
+        settings.push(config::Setting::log_format(cli.log_format, log_source));
+        config::print(&loaded, &cli.database_url, url_source, &settings);
         return Ok(());
     }
     let store = Store::connect(&cli.database_url)
