@@ -126,6 +126,9 @@ pub struct Store {
     /// memory while it waits for the feed lock, so their number bounds the server's memory.
     pushes: std::sync::Arc<tokio::sync::Semaphore>,
     rules_cache: std::sync::Arc<rules::RulesCache>,
+    /// The revocations phones must know, read at most once a minute (`peers`): not a query on
+    /// every sync.
+    revocations: std::sync::Arc<peers::RevocationCache>,
     /// The server's change-signing key, read (or made) on first use, after the migrations.
     change_key: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<evidence::ChangeKey>>>,
     /// The key case keys are wrapped under (ADR 0029), read on first use.
@@ -199,6 +202,7 @@ impl Store {
             cache: std::sync::Arc::new(cache::DocCache::new(cache::DEFAULT_CAPACITY)),
             pushes: std::sync::Arc::new(tokio::sync::Semaphore::new(PUSHES_IN_FLIGHT)),
             rules_cache: Default::default(),
+            revocations: Default::default(),
             sms: Default::default(),
             change_key: Default::default(),
             data_key: Default::default(),
@@ -432,6 +436,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.revocations.forget();
         Ok(done.rows_affected() > 0)
     }
 

@@ -32,6 +32,15 @@ impl Store {
             }
             false => None,
         };
+        Ok((certificate, self.recent_revocations(now).await?))
+    }
+
+    /// Devices revoked within a certificate's lifetime, from the cache when it is fresh (a
+    /// revocation on another server reaches phones within [`REVOCATIONS_FRESH_MS`]).
+    async fn recent_revocations(&self, now: i64) -> Result<Vec<Revocation>> {
+        if let Some(held) = self.revocations.fresh(now) {
+            return Ok(held);
+        }
         let revoked = sqlx::query(
             "SELECT id, revoked_at FROM devices WHERE revoked_at > $1 ORDER BY revoked_at, id",
         )
@@ -46,7 +55,8 @@ impl Store {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-        Ok((certificate, revoked))
+        self.revocations.keep(now, &revoked);
+        Ok(revoked)
     }
 
     /// The devices whose changes `push` carries for them (`DocChanges::by`), as the server
@@ -72,5 +82,30 @@ impl Store {
             }
         }
         Ok(found)
+    }
+}
+
+/// How long a server answers syncs from the revocations it read last.
+pub const REVOCATIONS_FRESH_MS: i64 = 60_000;
+
+/// The revocations last read, and when.
+#[derive(Debug, Default)]
+pub(super) struct RevocationCache(std::sync::Mutex<Option<(i64, Vec<Revocation>)>>);
+
+impl RevocationCache {
+    fn fresh(&self, now: i64) -> Option<Vec<Revocation>> {
+        let held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        held.as_ref()
+            .filter(|(at, _)| now - at < REVOCATIONS_FRESH_MS && now >= *at)
+            .map(|(_, r)| r.clone())
+    }
+
+    fn keep(&self, now: i64, revoked: &[Revocation]) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((now, revoked.to_vec()));
+    }
+
+    /// A revocation made here is sent at once.
+    pub(super) fn forget(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }
