@@ -47,11 +47,13 @@ pub struct PeerTaken {
 }
 
 /// Keeps a certificate and revocations from a sync response, in the response's transaction.
+/// `revoked` is `None` unless the request asked (`certificate_until`); asked, the response's
+/// list is the whole of what a certificate in force may need, so it replaces the one held.
 pub(super) fn take_certificate(
     conn: &Connection,
     seal: &Sealer,
     certificate: Option<&[u8]>,
-    revoked: &[Revocation],
+    revoked: Option<&[Revocation]>,
 ) -> Result<()> {
     if let Some(bytes) = certificate {
         // Unreadable bytes are not kept: the next sync asks again.
@@ -59,15 +61,9 @@ pub(super) fn take_certificate(
             put_secret(conn, seal, CERTIFICATE, bytes)?;
         }
     }
-    if !revoked.is_empty() {
-        let mut held = revocations_in(conn, seal)?;
-        for r in revoked {
-            if !held.contains(r) {
-                held.push(r.clone());
-            }
-        }
+    if let Some(revoked) = revoked {
         let mut bytes = Vec::new();
-        ciborium::into_writer(&held, &mut bytes).map_err(|e| Error::Storage(e.to_string()))?;
+        ciborium::into_writer(&revoked, &mut bytes).map_err(|e| Error::Storage(e.to_string()))?;
         put_secret(conn, seal, REVOKED, &bytes)?;
     }
     Ok(())

@@ -286,7 +286,8 @@ impl Replica {
             &tx,
             &self.seal,
             resp.certificate.as_ref().map(|c| c.as_slice()),
-            &resp.revoked,
+            // The request asked exactly when this store has a key (`certificate_until`).
+            self.sign_key.as_ref().map(|_| resp.revoked.as_slice()),
         )?;
         take_keys(&tx, &self.seal, self.sign_key.as_ref(), &resp.case_keys)?;
         let erased = take_erasures(&tx, &resp.erased)?;
