@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::access::{Identity, Role};
 use crate::case::sealed::{open_bytes_with, seal_bytes_to};
 use crate::jurisdiction::JurisdictionPath;
-use crate::protocol::{self, DocChanges, MessageKind, Revocation, SealedKey};
+use crate::protocol::{self, DocChanges, MessageKind, Revocation, SealedKey, from_cbor};
 use crate::{Error, Result};
 
 /// How long a certificate holds: a revoked phone's certificate works on colleagues who have not
@@ -362,16 +362,6 @@ fn cbor<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     ciborium::into_writer(value, &mut out).map_err(|e| Error::Malformed(e.to_string()))?;
     Ok(out)
-}
-
-fn from_cbor<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    let mut reader = bytes;
-    let value = ciborium::de::from_reader_with_recursion_limit(&mut reader, 32)
-        .map_err(|e| Error::Malformed(format!("cbor: {e}")))?;
-    if !reader.is_empty() {
-        return Err(Error::Malformed(format!("{} trailing bytes", reader.len())));
-    }
-    Ok(value)
 }
 
 #[cfg(test)]

@@ -459,7 +459,12 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(kind: MessageKind, bytes: &
     } else {
         payload.to_vec()
     };
-    let mut reader = body.as_slice();
+    from_cbor(&body)
+}
+
+/// One CBOR value from untrusted bytes: nesting within [`MAX_DEPTH`], nothing after it.
+pub(crate) fn from_cbor<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    let mut reader = bytes;
     let msg = ciborium::de::from_reader_with_recursion_limit(&mut reader, MAX_DEPTH)
         .map_err(|e| malformed(format!("cbor: {e}")))?;
     if !reader.is_empty() {
