@@ -106,6 +106,8 @@ mod tests {
 
     fn response(notices: Vec<Notice>) -> Vec<u8> {
         encode_response(&SyncResponse {
+            generation: None,
+            recovered: None,
             accepted: Vec::new(),
             rejected: Vec::new(),
             pull: Vec::new(),

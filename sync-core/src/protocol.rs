@@ -135,6 +135,35 @@ pub struct SyncRequest {
     /// must know (ADR 0030). Absent (an app without peer sync): neither.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_until: Option<i64>,
+    /// The store generation of the server this device last synced with (ADR 0032); absent at
+    /// first (or from an older app). When it is not the server's, the server judges nothing of
+    /// the request and answers with its generation: the device was ahead of a restored backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<String>,
+    /// After a restore: this device's heads of the cases it holds, a page at a time in case id
+    /// order, so the server can say which it lacks (see `SyncResponse::recovered`). A request
+    /// that carries them pushes nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recover: Vec<DocHeads>,
+}
+
+/// A restored server's answer to `recover` (ADR 0032).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recovered {
+    /// Per case the server lacks part of: its heads of the case (empty when it does not hold
+    /// the case at all). Cases it holds whole are not named.
+    pub lacking: Vec<DocHeads>,
+    /// The last case of the request's `recover` it examined: the next page starts after it.
+    pub upto: String,
+}
+
+/// A server's store generation: a new one begins with every restore from a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Generation {
+    pub id: String,
+    /// The feed position the backup ended at: positions up to it are the same changes in the
+    /// old and the new generation, so a device's cursor becomes at most this.
+    pub base: u64,
 }
 
 /// New rules for a device that holds an older version (`crate::rules::Rules::to_toml`).
@@ -307,6 +336,12 @@ pub struct SyncResponse {
     /// `certificate_until`: their certificates get nothing from a peer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revoked: Vec<Revocation>,
+    /// The server's store generation, when the request named none or another one (ADR 0032).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<Generation>,
+    /// The answer to the request's `recover`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<Recovered>,
 }
 
 /// A device the county revoked, and when: its certificates issued before then are void.

@@ -23,7 +23,7 @@ const UPLOAD_TRIES: usize = 3;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Send this request to the hub; answer with [`Answer::Synced`].
-    Sync(SyncRequest),
+    Sync(Box<SyncRequest>),
     /// Ask how much of this blob the server holds of ours (`HEAD /v1/blobs/{sha256}`); answer
     /// with [`Answer::Probed`].
     ProbeUpload { sha256: String },
@@ -167,7 +167,7 @@ impl SyncSession {
     pub fn next(&mut self, replica: &Replica) -> Result<Step> {
         loop {
             match &mut self.phase {
-                Phase::Cases => return Ok(Step::Sync(replica.next_sync_request()?)),
+                Phase::Cases => return Ok(Step::Sync(Box::new(replica.next_sync_request()?))),
                 Phase::Uploads {
                     queue, send_from, ..
                 } => {

@@ -319,6 +319,8 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
     let change = admission_seeds()?.swap_remove(0);
     let hash = crate::case::parse_change(&change)?.hash();
     let req = SyncRequest {
+        generation: None,
+        recover: Vec::new(),
         device: "fz-phone".into(),
         request_id: "r-1".into(),
         cursor: 42,
@@ -341,6 +343,8 @@ pub fn envelope_seeds() -> Result<Vec<Vec<u8>>> {
         certificate_until: None,
     };
     let resp = SyncResponse {
+        generation: None,
+        recovered: None,
         accepted: vec![DocAck {
             doc: FIXTURE_CASE.into(),
             hashes: vec![hash_bytes(&hash)],

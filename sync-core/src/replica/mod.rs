@@ -21,7 +21,7 @@
 //! Files by concern: `store` opening the file (schema, key check, identity, secrets), `seal` the
 //! encryption, `cases` the case rows (document, summary, acknowledged heads, sync state) and the
 //! offline edits and reads, `outbox` the changes waiting for the server, `sync` the two calls of
-//! a sync, `keys` the case keys held here (ADR 0029), `peer` what it shows, gives and takes from a colleague's phone (ADR 0030), `rules` the county's rules as received, `blobs` attached photos and documents and the copies fetched of colleagues' ones, `notices`
+//! a sync, `keys` the case keys held here (ADR 0029), `peer` what it shows, gives and takes from a colleague's phone (ADR 0030), `recovery` giving a restored server back what it lacks (ADR 0032), `rules` the county's rules as received, `blobs` attached photos and documents and the copies fetched of colleagues' ones, `notices`
 //! the account's notices, `urgent` a case turned into SMS texts (ADR 0027).
 
 mod blobs;
@@ -30,6 +30,7 @@ mod keys;
 mod notices;
 mod outbox;
 mod peer;
+mod recovery;
 mod rules;
 mod seal;
 mod store;
@@ -43,6 +44,7 @@ pub use blobs::{AttachmentMeta, BlobCopy, BlobHere};
 pub use cases::{CaseFilter, CaseSummary, LocalRejection, SyncState};
 pub use notices::HeldNotice;
 pub use peer::PeerTaken;
+pub use recovery::{RECOVER_PAGE, Recovery};
 pub use sync::{DEFAULT_PAGE_BYTES, MAX_PUSH_BYTES, SyncOutcome};
 
 use crate::access::Identity;

@@ -2,7 +2,7 @@
 //! push sends, without opening documents (ADR 0018).
 
 use automerge::ChangeHash;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
@@ -71,6 +71,9 @@ pub(super) fn queue_change(
     id: &str,
     change: Queued,
 ) -> Result<()> {
+    if let Some(r) = &change.relayed {
+        keep_sig(conn, &change.hash, &r.sig)?;
+    }
     let hash = change.hash.to_string();
     let mut plain = Vec::new();
     ciborium::into_writer(
@@ -142,4 +145,23 @@ pub(super) fn prune_outbox(conn: &Connection, id: &str, unacked: &[ChangeHash]) 
         }
     }
     Ok(())
+}
+
+/// Keeps the author's signature of a colleague's change this phone received.
+pub(super) fn keep_sig(conn: &Connection, hash: &ChangeHash, sig: &[u8]) -> Result<()> {
+    if sig.is_empty() {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO change_sigs (hash, sig) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",
+    )
+    .and_then(|mut stmt| stmt.execute(params![hash.to_string(), sig]))
+    .map(|_| ())
+    .map_err(storage)
+}
+
+pub(super) fn kept_sig(conn: &Connection, hash: &ChangeHash) -> Result<Option<Vec<u8>>> {
+    conn.prepare_cached("SELECT sig FROM change_sigs WHERE hash = ?1")
+        .and_then(|mut stmt| stmt.query_row([hash.to_string()], |r| r.get(0)).optional())
+        .map_err(storage)
 }

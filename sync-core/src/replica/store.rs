@@ -13,7 +13,7 @@ use super::{Replica, storage};
 use crate::access::Identity;
 use crate::{Error, Result};
 
-const SCHEMA: i64 = 7;
+const SCHEMA: i64 = 8;
 
 impl Replica {
     /// Opens (or creates) the store at `path`. A wrong key is an error, not garbage.
@@ -143,6 +143,15 @@ impl Replica {
             )
             .map_err(storage)?;
         }
+        if version < 8 {
+            // The author's signature of each colleague's change this phone holds (pulled, or
+            // carried from their phone): after a restore it pushes them back as theirs
+            // (ADR 0032). Not personal data: a hash and 64 bytes.
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS change_sigs (hash TEXT PRIMARY KEY, sig BLOB NOT NULL);",
+            )
+            .map_err(storage)?;
+        }
         // Hot statements are prepared once per connection, not on every call.
         conn.set_prepared_statement_cache_capacity(64);
         let seal = Sealer::new(key);
@@ -162,7 +171,7 @@ impl Replica {
         if version < SCHEMA {
             replica
                 .conn
-                .execute_batch("PRAGMA user_version = 7;")
+                .execute_batch(&format!("PRAGMA user_version = {SCHEMA};"))
                 .map_err(storage)?;
         }
         Ok(replica)

@@ -12,8 +12,9 @@ use super::cases::{
 };
 use super::keys::{mark_pushed, take_erasures, take_keys, unpushed_keys};
 use super::notices::take_notices;
-use super::outbox::{Queued, RelayedBy, prune_outbox, queued_changes};
+use super::outbox::{Queued, RelayedBy, keep_sig, prune_outbox, queued_changes};
 use super::peer::take_certificate;
+use super::recovery::{Recovery, take_generation, take_recovered};
 use super::rules::take_rules;
 use super::seal::{Sealer, aad};
 use super::{Replica, storage};
@@ -66,6 +67,14 @@ impl Replica {
                 .map_err(storage)?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(storage)?
+        };
+        // A restored server is first told what this phone holds; nothing is pushed meanwhile
+        // (a change built on what the backup lost would be refused as `missing_dependency`).
+        let recover = self.recover_page()?;
+        let pending = if recover.is_empty() {
+            pending
+        } else {
+            Vec::new()
         };
         for (id, state) in pending {
             if budget == 0 {
@@ -145,6 +154,8 @@ impl Replica {
                 None => Vec::new(),
             },
             certificate_until: self.certificate_until()?,
+            generation: self.generation()?,
+            recover,
         })
     }
 
@@ -184,6 +195,8 @@ impl Replica {
     pub fn apply_sync_response(&mut self, resp: &SyncResponse, now: Millis) -> Result<SyncOutcome> {
         let cursor = self.cursor()?;
         let known_server_key = self.meta("server_key")?;
+        let known_generation = self.generation()?;
+        let recovering = self.recovery()? != Recovery::Steady;
         // The read marks the request carried (a mark made since rides the next one).
         let (_, read_sent) = self.notice_state()?;
         let tx = self.conn.transaction().map_err(storage)?;
@@ -233,6 +246,10 @@ impl Replica {
                 .map(|b| parse_change(b))
                 .collect::<Result<Vec<_>>>()?;
             let hashes: Vec<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
+            // The authors' signatures, kept to give the changes back to a restored server.
+            for (hash, sig) in hashes.iter().zip(&pulled.sigs) {
+                keep_sig(&tx, hash, sig)?;
+            }
             let entry = match pulled_docs.remove(&pulled.doc) {
                 Some(found) => found,
                 None => match load_doc(&tx, &self.seal, &pulled.doc) {
@@ -278,6 +295,14 @@ impl Replica {
             [resp.cursor.max(cursor).to_be_bytes().to_vec()],
         )
         .map_err(storage)?;
+        if take_generation(&tx, known_generation.as_deref(), resp.generation.as_ref())? {
+            outcome.more = true;
+        }
+        if recovering && resp.recovered.is_some() {
+            take_recovered(&tx, &self.seal, &self.actor, resp.recovered.as_ref())?;
+            // The next page of heads, or the pushes of what the server lacks.
+            outcome.more = true;
+        }
         let new_rules = take_rules(&tx, &self.seal, &self.rules, resp.rules.as_ref())?;
         take_notices(&tx, &self.seal, &resp.notices, &read_sent)?;
         outcome.notices = resp.notices.len();

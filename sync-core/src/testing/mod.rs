@@ -246,6 +246,8 @@ impl MemoryHub {
             }
         }
         encode_response(&SyncResponse {
+            generation: None,
+            recovered: None,
             accepted,
             rejected,
             pull,

@@ -14,6 +14,8 @@ fn fixture(name: &str) -> PathBuf {
 
 fn golden_request() -> SyncRequest {
     SyncRequest {
+        generation: None,
+        recover: Vec::new(),
         device: "phone-130322-0001".into(),
         request_id: "00000000-0000-4000-8000-000000000001".into(),
         cursor: 1234,
@@ -42,6 +44,8 @@ fn golden_request() -> SyncRequest {
 
 fn golden_response() -> SyncResponse {
     SyncResponse {
+        generation: None,
+        recovered: None,
         accepted: vec![DocAck {
             doc: "0190b7a4-3c1e-7000-8000-00000000abcd".into(),
             hashes: vec![ByteBuf::from(vec![0x11; 32])],

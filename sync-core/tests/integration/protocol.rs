@@ -5,6 +5,8 @@ use serde_bytes::ByteBuf;
 
 fn sample_request() -> SyncRequest {
     SyncRequest {
+        generation: None,
+        recover: Vec::new(),
         device: "phone-a".into(),
         request_id: "r-1".into(),
         cursor: 42,
