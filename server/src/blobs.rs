@@ -207,6 +207,26 @@ impl BlobStore {
         }
     }
 
+    /// After a restore: forgets every blob the database says is held whose bytes the object
+    /// store lacks (the backup is newer than the blobs' copy), so phones upload them again.
+    /// Returns how many.
+    pub async fn forget_missing(&self, store: &Store) -> Result<u64, BlobError> {
+        let mut forgotten = 0;
+        for sha256 in store.blob_names().await? {
+            match object_store::ObjectStoreExt::head(&*self.objects, &Self::path("blobs", &sha256))
+                .await
+            {
+                Ok(_) => {}
+                Err(object_store::Error::NotFound { .. }) => {
+                    store.forget_blob(&sha256).await?;
+                    forgotten += 1;
+                }
+                Err(e) => return Err(objects_error(e)),
+            }
+        }
+        Ok(forgotten)
+    }
+
     /// Forgets uploads nobody continued for `days`, so abandoned parts do not pile up in the
     /// database; returns how many parts went.
     pub async fn drop_abandoned(store: &Store, now: i64, days: i64) -> Result<u64, BlobError> {

@@ -4,11 +4,12 @@
 //! PostgreSQL, one set of migrations and queries) with the sync transaction — admission of pushed
 //! changes, the change feed, quarantine and the case projection; [`auth`] (the sign-in policy,
 //! passwords and tokens); [`http`], the API phones and tools talk to; and [`console`], the
-//! reviewers' pages; [`sms`], the county's SMS gateway both ways. [`app`] puts both entrances behind one router. The `gridsync` binary
+//! reviewers' pages; [`sms`], the county's SMS gateway both ways; [`backup`], backup and restore. [`app`] puts both entrances behind one router. The `gridsync` binary
 //! (`src/bin/gridsync/`) only wires these together.
 
 pub mod assessment;
 pub mod auth;
+pub mod backup;
 pub mod blobs;
 pub mod console;
 #[cfg(feature = "demo")]

@@ -28,11 +28,24 @@ async fn devices(
     if !r.who.role.manages_devices() {
         return Ok(forbidden_page(&r, "devices", "admins_only"));
     }
-    let (devices, users, shares) = tokio::try_join!(
+    let (devices, users, shares, recovery) = tokio::try_join!(
         state.store.devices(),
         state.store.users(),
-        state.store.quarantine_devices()
+        state.store.quarantine_devices(),
+        state.store.recovery_progress()
     )?;
+    let live = state.store.rules_now();
+    let calendar = live.rules.calendar();
+    // Per device after a restore: finished, under way, or not heard from yet.
+    let recovered = |id: &str| {
+        recovery
+            .as_ref()
+            .map(|p| match p.devices.iter().find(|(d, _, _)| d == id) {
+                Some((_, _, true)) => "recovery_done",
+                Some(_) => "recovery_running",
+                None => "recovery_waiting",
+            })
+    };
     let share = |id: &str| shares.iter().find(|q| q.device == id);
     let own_console = crate::store::console_device_id(&r.who.user);
     // Only devices used by accounts of this admin's county.
@@ -48,14 +61,28 @@ async fn devices(
         .collect();
     let body = html! {
         h1 { (l.t("devices")) }
+        @if let Some(p) = &recovery {
+            section #recovery {
+                h2 { (l.t("recovery")) }
+                p { (l.t("recovery_lead")) }
+                dl {
+                    dt { (l.t("recovery_from")) } dd.mono { (p.restored_from) }
+                    dt { (l.t("recovery_at")) } dd { (calendar.local_date_time(p.restored_at)) }
+                    dt { (l.t("recovery_base")) } dd { (p.base) }
+                    dt { (l.t("recovery_phones")) } dd #recovery-phones { (p.finished) " / " (p.returned) " / " (p.expected) }
+                    dt { (l.t("recovery_lacking")) } dd { (p.lacking_cases) }
+                    dt { (l.t("recovery_changes")) } dd { (p.changes) }
+                }
+            }
+        }
         table #devices {
-            thead { tr { th { (l.t("device")) } th { (l.t("users")) } th { (l.t("last_sync")) } th { (l.t("status")) } th { (l.t("quarantine")) } th {} } }
+            thead { tr { th { (l.t("device")) } th { (l.t("users")) } th { (l.t("last_sync")) } th { (l.t("status")) } th { (l.t("quarantine")) } @if recovery.is_some() { th { (l.t("recovery_device")) } } th {} } }
             tbody {
                 @for d in &mine {
                     tr.device data-id=(d.id) {
                         td.mono { (d.id) }
                         td { @for (i, u) in d.users.iter().enumerate() { @if i > 0 { "、" } (r.names.who(u)) } }
-                        td { (d.last_sync_at.map(|t| state.store.rules_now().rules.calendar().local_date_time(t)).unwrap_or_else(|| l.t("never").to_owned())) }
+                        td { (d.last_sync_at.map(|t| calendar.local_date_time(t)).unwrap_or_else(|| l.t("never").to_owned())) }
                         td { @if d.revoked { span.badge.late { (l.t("revoked")) } } @else { (l.t("active")) } }
                         td.quarantine {
                             @if let Some(q) = share(&d.id) {
@@ -63,6 +90,7 @@ async fn devices(
                                 @if q.flagged() { " " span.badge.late.flagged { (l.t("q_flagged")) } }
                             }
                         }
+                        @if let Some(word) = recovered(&d.id) { td.recovery { (l.t(word)) } }
                         td {
                             // Asked first (a page, no script); never offered on the admin's own session.
                             @if !d.revoked && d.id != own_console {

@@ -220,4 +220,28 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+
+    /// Every blob the store records as held whole.
+    pub async fn blob_names(&self) -> Result<Vec<String>> {
+        sqlx::query("SELECT sha256 FROM blobs ORDER BY sha256")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
+            .collect()
+    }
+
+    /// Forgets that a blob is held (its bytes are gone from the object store): its uploaders
+    /// probe offset 0 and send it again; the cases' references to it stay.
+    pub async fn forget_blob(&self, sha256: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for sql in [
+            "DELETE FROM blob_holders WHERE sha256 = $1",
+            "DELETE FROM blobs WHERE sha256 = $1",
+        ] {
+            sqlx::query(sql).bind(sha256).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }

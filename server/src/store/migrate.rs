@@ -24,7 +24,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../../migrations/0013_evidence.sql")),
     (14, include_str!("../../migrations/0014_case_keys.sql")),
     (15, include_str!("../../migrations/0015_peer_sync.sql")),
+    (16, include_str!("../../migrations/0016_generations.sql")),
 ];
+
+/// The schema version this binary brings a database to.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// Migrations that add projection columns: the projection is rebuilt from the documents after
 /// any of them runs, so old cases get the new columns too.

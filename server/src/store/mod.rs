@@ -13,6 +13,7 @@ mod channels;
 mod erasure;
 mod evidence;
 mod front_door;
+mod generation;
 mod migrate;
 mod notices;
 mod org;
@@ -41,6 +42,8 @@ pub use channels::{
 pub use erasure::{DATA_KEY_ENV, Erased};
 pub use evidence::{AuditReport, ChangeKey, ReceiptHead};
 pub use front_door::{FrontDoorRows, IntakeOrder, ReceiptRow};
+pub use generation::RecoveryProgress;
+pub use migrate::SCHEMA_VERSION;
 pub use notices::{
     HELD_CAP, HELD_QUIET, NoticeRow, Raised, SMS_PENDING, SMS_SENT, SMS_SKIPPED, SmsRow, SmsWriting,
 };
@@ -131,6 +134,9 @@ pub struct Store {
     revocations: std::sync::Arc<peers::RevocationCache>,
     /// The server's change-signing key, read (or made) on first use, after the migrations.
     change_key: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<evidence::ChangeKey>>>,
+    /// The store generation in force and whether it began with a restore (ADR 0032), read on
+    /// first use.
+    generation: std::sync::Arc<tokio::sync::OnceCell<(gridsync_core::protocol::Generation, bool)>>,
     /// The key case keys are wrapped under (ADR 0029), read on first use.
     data_key: std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<[u8; 32]>>>,
     /// SMS rows are written only while a gateway is configured (ADR 0027).
@@ -205,8 +211,14 @@ impl Store {
             revocations: Default::default(),
             sms: Default::default(),
             change_key: Default::default(),
+            generation: Default::default(),
             data_key: Default::default(),
         })
+    }
+
+    /// Closes every connection (before a restore replaces the database under them).
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     pub fn backend(&self) -> Backend {

@@ -122,6 +122,8 @@ async fn dispatched(
 /// A sync request of `device` that pushes nothing and asks for notices.
 fn notices_request(device: &str, after: Option<u64>, read: Vec<u64>) -> SyncRequest {
     SyncRequest {
+        generation: None,
+        recover: Vec::new(),
         device: device.into(),
         request_id: uuid::Uuid::new_v4().to_string(),
         cursor: 0,

@@ -20,6 +20,8 @@ const GRID: &str = "130322/101/201/01";
 async fn push_raw(store: &Store, device: &str, changes: Vec<Vec<u8>>) -> usize {
     let ctx = store.device_context(device).await.unwrap().unwrap();
     let req = SyncRequest {
+        generation: None,
+        recover: Vec::new(),
         device: device.into(),
         request_id: uuid::Uuid::new_v4().to_string(),
         cursor: 0,

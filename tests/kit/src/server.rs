@@ -79,6 +79,35 @@ impl Server {
         })
     }
 
+    /// The server on the database `make` creates, photos as files under `blobs`.
+    pub fn start_with_blob_dir(
+        make: impl std::future::Future<Output = Option<TestDb>>,
+        blobs: &std::path::Path,
+    ) -> Option<Server> {
+        let blobs = gridsync_server::blobs::BlobStore::local(blobs).unwrap();
+        Server::start_with(make, move |state| state.with_blobs(blobs))
+    }
+
+    /// Stops serving (as a dead server does) and hands back its database, its connections
+    /// closed, for a restore.
+    pub fn stop(self) -> TestDb {
+        let Server { _db: db, rt, .. } = self;
+        rt.block_on(db.store.close());
+        rt.shutdown_timeout(std::time::Duration::from_secs(5));
+        db
+    }
+
+    /// Serves `db` again, reopened, photos as files under `blobs`.
+    pub fn resume(mut db: TestDb, blobs: &std::path::Path) -> Server {
+        let url = db.url.clone();
+        let reopen = async move {
+            db.store = gridsync_server::store::Store::connect(&url).await.unwrap();
+            db.store.migrate().await.unwrap();
+            Some(db)
+        };
+        Server::start_with_blob_dir(reopen, blobs).unwrap()
+    }
+
     /// An account and its phone (`phone-<user>`), signed in.
     pub fn enrol(&self, user: &str, role: Role, scope: &str) -> Phone {
         self.add_user(user, role, scope);

@@ -988,6 +988,8 @@ fn pull(server: &Server, who: Option<&Phone>, case: &str) -> (String, bool) {
     let mut keyed = false;
     for _ in 0..100 {
         let req = SyncRequest {
+            generation: None,
+            recover: Vec::new(),
             device: device.into(),
             request_id: "matrix-pull".into(),
             cursor,
@@ -1036,6 +1038,8 @@ fn write(
         None => {
             // No token at all: any well-formed request must be refused before it is read.
             let req = SyncRequest {
+                generation: None,
+                recover: Vec::new(),
                 device: "nobody".into(),
                 request_id: "r".into(),
                 cursor: 0,
@@ -1065,6 +1069,8 @@ fn write(
         .expect("a real edit");
     let change = fork.change(&hash).unwrap();
     let req = SyncRequest {
+        generation: None,
+        recover: Vec::new(),
         device: who.device.clone(),
         request_id: "matrix".into(),
         cursor: 0,

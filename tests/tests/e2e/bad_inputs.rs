@@ -248,6 +248,8 @@ fn png(seed: u8) -> Vec<u8> {
 fn push(phone: &Phone, doc: &str, changes: Vec<Vec<u8>>) -> Vec<u8> {
     let changes: Vec<ByteBuf> = changes.into_iter().map(ByteBuf::from).collect();
     encode_request(&SyncRequest {
+        generation: None,
+        recover: Vec::new(),
         device: phone.device.clone(),
         request_id: "bad-input".into(),
         cursor: u64::MAX,
@@ -443,6 +445,8 @@ impl World {
 
     fn idle_of(&self, device: &str) -> Vec<u8> {
         encode_request(&SyncRequest {
+            generation: None,
+            recover: Vec::new(),
             device: device.into(),
             request_id: "idle".into(),
             cursor: u64::MAX,

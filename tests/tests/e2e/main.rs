@@ -16,6 +16,7 @@ mod peer;
 mod quarantine;
 mod read_audit;
 mod register;
+mod restore;
 mod rules_console;
 mod server;
 mod shape;

@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit;
+mod backup;
 mod channel;
 mod config;
 mod erase;
@@ -83,6 +84,11 @@ enum Command {
     /// The configuration in effect.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Writes a consistent backup of the database while it serves (ADR 0032).
+    Backup(backup::BackupArgs),
+    /// Restores a backup, with every server on the database stopped; phones give back what it
+    /// missed at their next sync (ADR 0032).
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
@@ -133,11 +139,25 @@ async fn main() -> anyhow::Result<()> {
         config::print(&loaded, &cli.database_url, url_source, &settings);
         return Ok(());
     }
+    let command = match cli.command {
+        Command::Backup(args) => return backup::backup(&cli.database_url, args).await,
+        Command::Restore(args) => {
+            // Photos are where `serve` keeps them: its setting from flag, environment or file.
+            let as_serve = Cli::command().try_get_matches_from(["gridsync", "serve"])?;
+            let sub = as_serve
+                .subcommand_matches("serve")
+                .context("serve's settings")?;
+            let mut serve_args = serve::ServeArgs::from_arg_matches(sub)?;
+            config::serve_args(sub, &mut serve_args, &loaded.file);
+            return backup::restore(&cli.database_url, &serve_args.blob_store, args).await;
+        }
+        other => other,
+    };
     let store = Store::connect(&cli.database_url)
         .await
         .with_context(|| format!("opening the database {}", redact(&cli.database_url)))?;
     store.migrate().await.context("migrating the database")?;
-    match cli.command {
+    match command {
         Command::Migrate => println!("schema is up to date"),
         Command::Serve(mut args) => {
             if let Some(sub) = matches.subcommand_matches("serve") {
@@ -153,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Audit(cmd) => audit::audit(&store, cmd).await?,
         Command::Case(cmd) => audit::case(&store, cmd).await?,
         Command::Erase(args) => erase::erase(&store, args).await?,
-        Command::Config(_) => {}
+        Command::Config(_) | Command::Backup(_) | Command::Restore(_) => {}
     }
     Ok(())
 }

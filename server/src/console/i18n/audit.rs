@@ -37,4 +37,37 @@ pub(super) const STRINGS: &[(&str, &str, &str)] = &[
     ("route_sync", "手机同步", "Phone sync"),
     ("route_console_case", "控制台案件页", "Console case page"),
     ("route_console_print", "打印办理单", "Print view"),
+    // After a restore from a backup (ADR 0032): the devices page's progress.
+    (
+        "recovery",
+        "备份恢复后的回传进度",
+        "Recovery after a restore",
+    ),
+    (
+        "recovery_lead",
+        "本库已从备份恢复。手机下次同步时会把备份之后的案件、修改和照片传回（含同事的修改）。",
+        "This store was restored from a backup. At their next sync the phones give back the cases, edits and photos made after it (colleagues' edits too).",
+    ),
+    ("recovery_from", "备份文件", "Backup file"),
+    ("recovery_at", "恢复时间", "Restored at"),
+    (
+        "recovery_base",
+        "备份截至变更序号",
+        "Backup ends at feed position",
+    ),
+    (
+        "recovery_phones",
+        "已回传完毕 / 已联系 / 应回传手机",
+        "Finished / came back / phones expected",
+    ),
+    (
+        "recovery_lacking",
+        "缺失部分的案件",
+        "Cases the store lacked part of",
+    ),
+    ("recovery_changes", "收回的变更", "Changes received"),
+    ("recovery_device", "回传", "Recovery"),
+    ("recovery_done", "已完成", "finished"),
+    ("recovery_running", "回传中", "under way"),
+    ("recovery_waiting", "未联系", "not yet"),
 ];

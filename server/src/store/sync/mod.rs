@@ -44,6 +44,9 @@ impl Store {
         req: &SyncRequest,
         now: i64,
     ) -> Result<SyncResponse> {
+        if let Some(stale) = self.stale_generation(&ctx.device, req, now).await? {
+            return Ok(stale);
+        }
         let live = self.rules().await?;
         // Keys before the push: a new case's key comes with its first change.
         let keys_taken = self.take_case_keys(reader, &req.keys, now).await?;
@@ -81,7 +84,14 @@ impl Store {
             Some(after) => self.erasures_after(reader, after).await?,
             None => (Vec::new(), 0),
         };
+        let recovered = self.recovered(reader, &ctx.device, &req.recover).await?;
+        let returned = accepted.iter().map(|a| a.hashes.len()).sum();
+        self.note_recovery(&ctx.device, req, returned, now).await?;
+        let generation = self.generation().await?;
         Ok(SyncResponse {
+            generation: (req.generation.as_deref() != Some(generation.id.as_str()))
+                .then_some(generation),
+            recovered,
             accepted,
             rejected,
             pull: page.pull,
@@ -134,7 +144,7 @@ impl Store {
 
     /// A case's document as stored now and the feed position of its snapshot (`None`, `None`
     /// when the server does not have it). Read outside the feed lock: it may move right after.
-    async fn stored_doc(&self, id: &str) -> Result<(Option<i64>, Option<CaseDoc>)> {
+    pub(super) async fn stored_doc(&self, id: &str) -> Result<(Option<i64>, Option<CaseDoc>)> {
         let mut conn = self.pool.acquire().await?;
         Ok(match load_doc_at(&self.cache, &mut conn, id).await? {
             Some((seq, doc)) => (Some(seq), Some(doc)),

@@ -55,8 +55,13 @@ impl Store {
                 .map(|h| to_hash(h))
                 .collect::<gridsync_core::Result<Vec<_>>>()?;
             if let (_, Some(mut doc)) = self.stored_doc(&w.doc).await? {
-                let changes: Vec<ByteBuf> = doc
-                    .changes_since(&heads)
+                let kept = self.case_sigs(&w.doc).await?;
+                let since = doc.changes_since(&heads);
+                let sigs = since
+                    .iter()
+                    .map(|c| kept.get(&c.hash().to_string()).cloned().unwrap_or_default())
+                    .collect();
+                let changes: Vec<ByteBuf> = since
                     .iter()
                     .map(|c| ByteBuf::from(c.raw_bytes().to_vec()))
                     .collect();
@@ -64,7 +69,7 @@ impl Store {
                 pull.push(DocChanges {
                     doc: w.doc.clone(),
                     changes,
-                    sigs: Vec::new(),
+                    sigs,
                     by: Vec::new(),
                 });
             }
@@ -108,8 +113,8 @@ impl Store {
         // same text every time, so each connection prepares it once (statement cache).
         let (after, upto) = (sql.args.len() + 1, sql.args.len() + 2);
         let scan = format!(
-            "SELECT ch.seq, ch.doc, ch.device_id, ch.bytes, c.kind, c.path, c.departments
-             FROM {from}
+            "SELECT ch.seq, ch.doc, ch.device_id, ch.bytes, c.kind, c.path, c.departments, s.sig
+             FROM {from} LEFT JOIN change_sigs s ON s.seq = ch.seq
              WHERE c.id = ch.doc AND ch.seq > ${after} AND ch.seq <= ${upto}
                AND ch.device_id <> {own} AND (ch.relayed_by IS NULL OR ch.relayed_by <> {own})
                AND {scope}
@@ -134,15 +139,22 @@ impl Store {
                 let visible = from != device && visible_row(reader, row)?;
                 if visible {
                     let bytes: Vec<u8> = row.try_get(3)?;
-                    size += bytes.len();
+                    // The author's signature rides along: a phone gives the change back to a
+                    // restored server under it (ADR 0032).
+                    let sig =
+                        ByteBuf::from(row.try_get::<Option<Vec<u8>>, _>(7)?.unwrap_or_default());
+                    size += bytes.len() + sig.len();
                     match index.get(&doc) {
-                        Some(&i) => pull[i].changes.push(ByteBuf::from(bytes)),
+                        Some(&i) => {
+                            pull[i].changes.push(ByteBuf::from(bytes));
+                            pull[i].sigs.push(sig);
+                        }
                         None => {
                             index.insert(doc.clone(), pull.len());
                             pull.push(DocChanges {
                                 doc,
                                 changes: vec![ByteBuf::from(bytes)],
-                                sigs: Vec::new(),
+                                sigs: vec![sig],
                                 by: Vec::new(),
                             });
                         }
@@ -154,11 +166,30 @@ impl Store {
                 position = head;
             }
         }
+        // Signatures only where a change has one (changes from before signing have none).
+        for p in &mut pull {
+            if p.sigs.iter().all(|s| s.is_empty()) {
+                p.sigs.clear();
+            }
+        }
         Ok(PullPage {
             pull,
             cursor: u64::try_from(position).unwrap_or(0),
             more,
         })
+    }
+
+    /// The kept signature of each change of case `doc`, by change hash.
+    async fn case_sigs(&self, doc: &str) -> Result<std::collections::HashMap<String, ByteBuf>> {
+        let rows = sqlx::query(
+            "SELECT ch.hash, s.sig FROM changes ch JOIN change_sigs s ON s.seq = ch.seq WHERE ch.doc = $1",
+        )
+        .bind(doc)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, ByteBuf::from(r.try_get::<Vec<u8>, _>(1)?))))
+            .collect()
     }
 
     /// Whether `reader` may see case `id`, judged on the projection.
