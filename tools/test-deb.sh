@@ -88,12 +88,12 @@ for script in postinst prerm postrm; do
     [[ -x "$work/control/$script" ]] || fail "$script is missing or not executable"
     sh -n "$work/control/$script" || fail "$script is not valid sh"
 done
-sh -n "$root/packaging/deb/gridsync-admin" || fail "gridsync-admin is not valid sh"
 
 # --- the unit, verified against the extracted package plus the host's own units (the targets
 # it orders itself after); ExecStart's binary must exist and be executable there.
 extracted="$work/root"
 dpkg-deb --extract "$deb" "$extracted"
+sh -n "$extracted/usr/sbin/gridsync-admin" || fail "gridsync-admin is not valid sh"
 unit_dir=/usr/lib/systemd/system
 [[ -f "$unit_dir/multi-user.target" ]] || unit_dir=/lib/systemd/system
 mkdir -p "$extracted/usr/lib/systemd/system"
