@@ -14,18 +14,7 @@ use gridsync_core::replica::AttachmentMeta;
 use gridsync_server::limit::Deadlines;
 
 use crate::blobs::photo;
-use crate::server::{Phone, Server, T0, agent, post_sync, report};
-
-/// `/metrics` as Prometheus text.
-fn metrics_text(server: &Server) -> String {
-    agent()
-        .get(format!("{}/metrics", server.url))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap()
-}
+use crate::server::{Phone, Server, T0, agent, metrics_text, post_sync, report};
 
 /// The value of the one sample of `name` whose labels include every one of `labels`
 /// (`key="value"`); `None` when no line matches.
