@@ -30,9 +30,14 @@ pub mod supervision;
 
 pub use http::AppState;
 
-/// The whole router: the API and the console, behind the same body limits and JSON errors.
+/// The whole router: the API and the console, behind the same body limits, JSON errors, request
+/// ids and metrics.
 pub fn app(state: std::sync::Arc<AppState>) -> http::Router {
-    http::guarded(http::router().merge(console::routes()), state)
+    let deadlines = state.deadlines;
+    http::guarded(
+        http::router(&deadlines).merge(console::routes(&deadlines)),
+        state,
+    )
 }
 
 /// Milliseconds since the Unix epoch on the server's clock.

@@ -8,6 +8,7 @@
 //! [`MAX_CHANGE_BYTES`] and [`MAX_DOC_BYTES`] (admission), [`MAX_ATTACHMENT_BYTES`] (a blob).
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,37 @@ pub const INTAKE_PER_MINUTE: u32 = 120;
 /// characters) even with every character escaped as `\uXXXX`.
 pub const MAX_INTAKE_BYTES: usize = 256 * 1024;
 
+/// How long a request may take end to end, by kind of route (tower-http's timeouts; past it,
+/// `503 timeout`), and how long an upload's body may stall. Phones sync and upload photos over
+/// 2G: a deadline must never cut off a slow but moving transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Every route but sync and the uploads ([`REQUEST_DEADLINE`]).
+    pub request: Duration,
+    /// `POST /v1/sync` ([`SYNC_DEADLINE`]).
+    pub sync: Duration,
+    /// The uploads (the blob routes, the counter's 登记 form) have no end-to-end deadline; their
+    /// body is cut when it stalls this long ([`BODY_IDLE`]).
+    pub body_idle: Duration,
+}
+
+/// Small bodies and answers the server computes: a minute is far past any honest one.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(60);
+/// A whole [`MAX_ENVELOPE_BYTES`] envelope at about 9 KB/s (GPRS), with the round trip's work.
+pub const SYNC_DEADLINE: Duration = Duration::from_secs(900);
+/// A moving upload sends something every few seconds even over 2G.
+pub const BODY_IDLE: Duration = Duration::from_secs(60);
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            request: REQUEST_DEADLINE,
+            sync: SYNC_DEADLINE,
+            body_idle: BODY_IDLE,
+        }
+    }
+}
+
 /// The progress page (`/track`): wrong receipt-and-code pairs. Only failures are counted, so a
 /// requester who looks often is never refused. Per receipt number: 5, then 5 per
 /// [`TRACK_WINDOW`] (a 6-digit code then takes years to guess).
@@ -68,17 +100,17 @@ pub const TRACK_WINDOW: Duration = Duration::from_secs(600);
 /// and one bucket all clients share when their address is unknown.
 #[derive(Debug)]
 pub struct GuessLimit {
-    pub receipt: RateLimiter,
-    pub client: RateLimiter,
-    pub all: RateLimiter,
+    pub receipt: FailureBudget,
+    pub client: FailureBudget,
+    pub all: FailureBudget,
 }
 
 impl Default for GuessLimit {
     fn default() -> Self {
         GuessLimit {
-            receipt: RateLimiter::per_window(TRACK_WRONG_PER_RECEIPT, TRACK_WINDOW),
-            client: RateLimiter::per_window(TRACK_WRONG_PER_CLIENT, TRACK_WINDOW),
-            all: RateLimiter::per_window(TRACK_WRONG_ALL_CLIENTS, TRACK_WINDOW),
+            receipt: FailureBudget::per_window(TRACK_WRONG_PER_RECEIPT, TRACK_WINDOW),
+            client: FailureBudget::per_window(TRACK_WRONG_PER_CLIENT, TRACK_WINDOW),
+            all: FailureBudget::per_window(TRACK_WRONG_ALL_CLIENTS, TRACK_WINDOW),
         }
     }
 }
@@ -86,39 +118,32 @@ impl Default for GuessLimit {
 /// Keys kept before idle ones are dropped (bounded memory).
 const MAX_KEYS: usize = 100_000;
 
-/// A bucket per key (device id, user name), `burst` deep, refilled at `per_minute`.
+/// A token bucket per key (device id, user name), `burst` deep, refilled at `per_minute`:
+/// `governor`'s keyed GCRA limiter (ADR 0035).
 #[derive(Debug)]
 pub struct RateLimiter {
-    burst: f64,
-    per_second: f64,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    inner: governor::DefaultKeyedRateLimiter<String>,
+    burst: u32,
+    /// The time one token takes to come back.
+    period: Duration,
 }
 
 impl RateLimiter {
+    /// A zero rate (`--upload-mib-per-hour 0`) refills a token a day: governor has no "never".
     pub fn new(burst: u32, per_minute: u32) -> Self {
+        let period = match per_minute {
+            0 => Duration::from_secs(86_400),
+            n => (Duration::from_secs(60) / n).max(Duration::from_nanos(1)),
+        };
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        let quota = governor::Quota::with_period(period)
+            .unwrap_or(governor::Quota::per_second(burst))
+            .allow_burst(burst);
         RateLimiter {
-            burst: f64::from(burst),
-            per_second: f64::from(per_minute) / 60.0,
-            buckets: Mutex::new(HashMap::new()),
+            inner: governor::RateLimiter::dashmap(quota),
+            burst: burst.get(),
+            period,
         }
-    }
-
-    /// A bucket `burst` deep, refilled whole over `window` (for rates slower than one a minute).
-    pub fn per_window(burst: u32, window: Duration) -> Self {
-        RateLimiter {
-            burst: f64::from(burst),
-            per_second: f64::from(burst) / window.as_secs_f64().max(1.0),
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Whether `key`'s bucket holds a token now, taking none: for limits charged only when the
-    /// request fails ([`RateLimiter::charge`] after).
-    pub fn has_token(&self, key: &str) -> bool {
-        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        buckets
-            .get(key)
-            .is_none_or(|(tokens, at)| tokens + at.elapsed().as_secs_f64() * self.per_second >= 1.0)
     }
 
     /// The upload budget: [`UPLOAD_BURST_BYTES`] deep, refilled at `mib_per_hour`.
@@ -137,10 +162,14 @@ impl RateLimiter {
     /// Takes up to `cost` tokens from `key`'s bucket, emptying it if it holds fewer: a charge for
     /// work already done, never refused.
     pub fn charge(&self, key: &str, cost: u64) {
-        if self.take(key, cost).is_err() {
-            let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((tokens, _)) = buckets.get_mut(key) {
-                *tokens = 0.0;
+        if let Err(wait) = self.take(key, cost) {
+            // What the bucket holds now: the cost less the tokens still to come in `wait`.
+            let cost = self.capped(cost);
+            let period = self.period.as_nanos().max(1);
+            let missing = wait.as_nanos().div_ceil(period);
+            let held = u128::from(cost).saturating_sub(missing);
+            if held > 0 {
+                let _ = self.take(key, held as u64);
             }
         }
     }
@@ -148,7 +177,58 @@ impl RateLimiter {
     /// Takes `cost` tokens for `key` (at most the burst: a cost larger than the bucket empties
     /// it); when the bucket holds fewer, takes none and says how long until it will.
     pub fn take(&self, key: &str, cost: u64) -> Result<(), Duration> {
-        let cost = (cost as f64).min(self.burst);
+        use governor::clock::Clock as _;
+        let Some(cost) = NonZeroU32::new(self.capped(cost)) else {
+            return Ok(());
+        };
+        if self.inner.len() >= MAX_KEYS {
+            self.inner.retain_recent();
+        }
+        match self.inner.check_key_n(&key.to_owned(), cost) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(not_until
+                .wait_time_from(self.inner.clock().now())
+                .min(Duration::from_secs(86_400))),
+            // Not reached: the cost is capped at the burst.
+            Err(_) => Err(Duration::from_secs(86_400)),
+        }
+    }
+
+    fn capped(&self, cost: u64) -> u32 {
+        u32::try_from(cost).unwrap_or(u32::MAX).min(self.burst)
+    }
+}
+
+/// A bucket per key charged only when a request fails, and asked before it is tried (the
+/// progress page's wrong codes): a requester who looks often is never refused. `governor` cannot
+/// ask a bucket without taking from it (ADR 0035), so this one is kept here.
+#[derive(Debug)]
+pub struct FailureBudget {
+    burst: f64,
+    per_second: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl FailureBudget {
+    /// A bucket `burst` deep, refilled whole over `window`.
+    pub fn per_window(burst: u32, window: Duration) -> Self {
+        FailureBudget {
+            burst: f64::from(burst),
+            per_second: f64::from(burst) / window.as_secs_f64().max(1.0),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `key`'s bucket holds a token now, taking none.
+    pub fn has_token(&self, key: &str) -> bool {
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        buckets
+            .get(key)
+            .is_none_or(|(tokens, at)| tokens + at.elapsed().as_secs_f64() * self.per_second >= 1.0)
+    }
+
+    /// Takes one token from `key`'s bucket (none left: stays empty).
+    pub fn charge(&self, key: &str) {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {
@@ -161,16 +241,7 @@ impl RateLimiter {
         *tokens =
             (*tokens + now.duration_since(*at).as_secs_f64() * self.per_second).min(self.burst);
         *at = now;
-        if *tokens >= cost {
-            *tokens -= cost;
-            Ok(())
-        } else if self.per_second > 0.0 {
-            Err(Duration::from_secs_f64(
-                ((cost - *tokens) / self.per_second).min(86_400.0),
-            ))
-        } else {
-            Err(Duration::from_secs(86_400))
-        }
+        *tokens = (*tokens - 1.0).max(0.0);
     }
 }
 
@@ -188,12 +259,12 @@ mod tests {
 
     #[test]
     fn a_bucket_charged_only_on_failure_is_asked_without_taking() {
-        let limiter = RateLimiter::per_window(2, Duration::from_secs(600));
+        let limiter = FailureBudget::per_window(2, Duration::from_secs(600));
         assert!(limiter.has_token("receipt"));
         assert!(limiter.has_token("receipt"), "asking takes nothing");
-        limiter.charge("receipt", 1);
+        limiter.charge("receipt");
         assert!(limiter.has_token("receipt"));
-        limiter.charge("receipt", 1);
+        limiter.charge("receipt");
         assert!(!limiter.has_token("receipt"), "two failures empty it");
         assert!(limiter.has_token("other"));
     }

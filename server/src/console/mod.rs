@@ -42,8 +42,8 @@ pub use i18n::Lang;
 const SESSION: &str = "gs_session";
 const LANG: &str = "gs_lang";
 
-pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
+pub fn routes(deadlines: &crate::limit::Deadlines) -> Router<Arc<AppState>> {
+    let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/console/cases") }))
         .route("/console", get(|| async { Redirect::to("/console/cases") }))
         .route("/console/app.css", get(css))
@@ -62,8 +62,14 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(rules::routes())
         .merge(quarantine::routes())
         .merge(audit::routes())
-        .merge(register::routes())
-        .merge(track::routes())
+        .merge(track::routes());
+    // The counter's 登记 form uploads photos: no end-to-end deadline.
+    Router::new()
+        .merge(crate::http::layers::deadline(pages, deadlines.request))
+        .merge(crate::http::layers::body_idle(
+            register::routes(),
+            deadlines.body_idle,
+        ))
         .layer(axum::middleware::map_response(private_page))
 }
 

@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 use crate::console::{ConsoleError, SameOrigin};
 use crate::http::AppState;
-use crate::limit::{GuessLimit, RateLimiter, TRACK_WINDOW};
+use crate::limit::{FailureBudget, GuessLimit, TRACK_WINDOW};
 // The client's address; when unknown (no `ConnectInfo`) every client shares one bucket.
 use crate::reads::ClientAddr as Client;
 use crate::residents::{self, Progress, REQUESTER_USER, Receipt};
@@ -65,7 +65,7 @@ static NO_RECEIPT: LazyLock<String> =
     LazyLock::new(|| crate::auth::hash_password("no receipt").unwrap_or_default());
 
 /// The bucket of `client`: its address's, or the one all share when it is unknown.
-fn client_bucket(g: &GuessLimit, client: Client) -> (&RateLimiter, String) {
+fn client_bucket(g: &GuessLimit, client: Client) -> (&FailureBudget, String) {
     match client.0 {
         Some(ip) => (&g.client, ip.to_string()),
         None => (&g.all, String::new()),
@@ -81,8 +81,8 @@ fn may_try(g: &GuessLimit, client: Client, receipt: &str) -> bool {
 /// Counts a wrong pair against the client and the receipt number.
 fn wrong(g: &GuessLimit, client: Client, receipt: &str) {
     let (bucket, key) = client_bucket(g, client);
-    bucket.charge(&key, 1);
-    g.receipt.charge(receipt, 1);
+    bucket.charge(&key);
+    g.receipt.charge(receipt);
 }
 
 // ---------------------------------------------------------------------------------------------

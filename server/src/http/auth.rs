@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, ErrorBody};
 use super::state::AppState;
 use crate::auth::{self, AuthError, Tokens};
-use crate::metrics::Metrics;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -114,12 +113,12 @@ pub(super) async fn login(
     };
     match auth::sign_in(&state.store, &state.keys, &sign_in, crate::now_ms()).await {
         Ok(tokens) => {
-            Metrics::add(&state.metrics.logins_ok, 1);
+            state.metrics.logins_ok.increment(1);
             Ok(Json(tokens.into()))
         }
         Err(e) => {
             if matches!(e, AuthError::InvalidCredentials) {
-                Metrics::add(&state.metrics.logins_refused, 1);
+                state.metrics.logins_refused.increment(1);
             }
             Err(e.into())
         }

@@ -69,6 +69,15 @@ impl ApiError {
         )
     }
 
+    /// `503 timeout`: past the route's deadline (`limit::Deadlines`); retrying is harmless.
+    pub fn timeout() -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request took too long; retry",
+        )
+    }
+
     /// `429 rate_limited`, with `Retry-After`: the whole seconds until the bucket allows it.
     pub fn rate_limited(wait: std::time::Duration) -> Self {
         ApiError::new(

@@ -1,6 +1,7 @@
 //! The HTTP API, one module and one `router()` per concern: sign-in ([`auth`]), sync, the
 //! reviewers' case reads ([`cases`]), figures ([`reports`]), photos ([`blobs`]), operations
-//! ([`ops`]), the SMS gateway's inbound route ([`sms`]) and the OpenAPI description ([`openapi`]). Handlers take the caller as a
+//! ([`ops`]), the SMS gateway's inbound route ([`sms`]) and the OpenAPI description ([`openapi`]);
+//! [`layers`] wraps them (request id, trace span, latency per route, deadlines). Handlers take the caller as a
 //! [`SignedIn`] and fail with one [`ApiError`]; what they share is [`AppState`]. `crate::app`
 //! puts these routes and the console's behind [`guarded`].
 
@@ -10,6 +11,7 @@ pub mod cases;
 pub mod error;
 pub mod extract;
 pub mod intake;
+pub mod layers;
 pub mod openapi;
 pub mod ops;
 pub mod reports;
@@ -29,7 +31,7 @@ pub use extract::SignedIn;
 pub use state::AppState;
 pub use sync::SYNC_CONTENT_TYPE;
 
-use crate::limit::{MAX_BLOB_REQUEST_BYTES, MAX_REQUEST_BYTES};
+use crate::limit::{Deadlines, MAX_BLOB_REQUEST_BYTES, MAX_REQUEST_BYTES};
 
 // A raw body in the OpenAPI description (a sync envelope, a blob's bytes) is `type: string,
 // format: binary`, so generic clients send bytes, not a JSON array of numbers.
@@ -38,26 +40,29 @@ use crate::limit::{MAX_BLOB_REQUEST_BYTES, MAX_REQUEST_BYTES};
 #[schema(value_type = String, format = Binary)]
 pub struct Binary(pub Vec<u8>);
 
-/// Every API route.
-pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
+/// Every API route, with its deadline (`limit::Deadlines`).
+pub fn router(deadlines: &Deadlines) -> Router<Arc<AppState>> {
+    let quick = Router::new()
         .merge(ops::router())
         .merge(openapi::router())
         .merge(auth::router())
-        .merge(sync::router())
         .merge(cases::router())
         .merge(reports::router())
-        .merge(blobs::router())
         .merge(intake::router())
-        .merge(sms::router())
+        .merge(sms::router());
+    Router::new()
+        .merge(layers::deadline(quick, deadlines.request))
+        .merge(layers::deadline(sync::router(), deadlines.sync))
+        .merge(layers::body_idle(blobs::router(), deadlines.body_idle))
 }
 
-/// `routes` behind the body limits and with every error as JSON (see [`json_errors`]).
+/// `routes` behind the body limits, with every error as JSON (see [`json_errors`]), and observed
+/// ([`layers::observed`]: request id, trace span, latency per route).
 pub fn guarded(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
-    routes
+    let routes = routes
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-        .layer(axum::middleware::from_fn(json_errors))
-        .with_state(state)
+        .layer(axum::middleware::from_fn(json_errors));
+    layers::observed(routes, state.clone()).with_state(state)
 }
 
 /// Serves `router` on `listener` until the process stops (tests; `main` adds graceful shutdown).

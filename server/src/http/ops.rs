@@ -28,12 +28,12 @@ pub(super) async fn healthz() -> &'static str {
 
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format; aggregates only", body = String)))]
 pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let mut body = state.metrics.render();
     // The quarantine's figures live in the database: every server on it sees the same.
     match state.store.quarantine_totals().await {
-        Ok(q) => body.push_str(&crate::metrics::quarantine(&q)),
+        Ok(q) => state.metrics.quarantine(&q),
         Err(e) => tracing::warn!(error = %e, "quarantine figures unavailable for /metrics"),
     }
+    let body = state.metrics.render();
     (
         [(
             header::CONTENT_TYPE,

@@ -34,6 +34,8 @@ pub struct AppState {
     pub intake_limit: RateLimiter,
     /// Wrong lookups on the progress page (`limit::TRACK_WRONG_PER_RECEIPT`, …).
     pub track_guesses: limit::GuessLimit,
+    /// How long requests may take, by kind of route (`limit::Deadlines`).
+    pub deadlines: limit::Deadlines,
     /// The token the SMS gateway presents on `/v1/sms/inbound` (`--sms-config`); without one
     /// the route is off.
     pub sms_inbound_token: Option<String>,
@@ -53,6 +55,12 @@ impl AppState {
     /// Takes urgent SMS reports from a gateway presenting `token`.
     pub fn with_sms_inbound(mut self, token: Option<String>) -> Self {
         self.sms_inbound_token = token;
+        self
+    }
+
+    /// Other deadlines than `limit::Deadlines::default()` (tests).
+    pub fn with_deadlines(mut self, deadlines: limit::Deadlines) -> Self {
+        self.deadlines = deadlines;
         self
     }
 
@@ -83,6 +91,7 @@ impl AppState {
             upload_limit: RateLimiter::upload_bytes(limit::UPLOAD_MIB_PER_HOUR),
             intake_limit: RateLimiter::new(limit::INTAKE_BURST, limit::INTAKE_PER_MINUTE),
             track_guesses: limit::GuessLimit::default(),
+            deadlines: limit::Deadlines::default(),
             sms_inbound_token: None,
             clock_offset_ms: std::sync::atomic::AtomicI64::new(0),
         }
@@ -132,7 +141,7 @@ impl AppState {
     /// `limiter`'s verdict for `key`, as `429 rate_limited` (with `Retry-After`) when it refuses.
     pub fn check_limit(&self, limiter: &RateLimiter, key: &str, cost: u64) -> Result<(), ApiError> {
         limiter.take(key, cost).map_err(|wait| {
-            Metrics::add(&self.metrics.rate_limited, 1);
+            self.metrics.rate_limited.increment(1);
             ApiError::rate_limited(wait)
         })
     }

@@ -15,7 +15,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{SignedIn, SyncRequests};
 use super::state::AppState;
 use crate::limit::{MAX_REQUEST_BYTES, REFUSED_BYTES_PER_TOKEN, REFUSED_CHANGE_COST};
-use crate::metrics::Metrics;
+use crate::metrics::Phase;
 use crate::reads::{self, ClientAddr};
 use crate::store::CaseRead;
 
@@ -68,7 +68,7 @@ pub(super) async fn sync(
         ));
     }
     let now = crate::now_ms();
-    let resp = state.store.sync(&ctx, &reader, &req, now).await?;
+    let (resp, times) = state.store.sync_timed(&ctx, &reader, &req, now).await?;
     // The documents pulled go to the phone whole: each whose personal data this account reads
     // in clear is recorded, in one append for the response, before it is sent (ADR 0028).
     let pulled: Vec<&str> = resp
@@ -103,24 +103,26 @@ pub(super) async fn sync(
         let bytes = bytes as u64 / REFUSED_BYTES_PER_TOKEN;
         state.sync_limit.charge(&ctx.device, refused + bytes);
     }
+    let bytes = encode_response(&resp).map_err(|e| ApiError::internal(&e))?;
     let m = &state.metrics;
-    Metrics::add(&m.sync_requests, 1);
-    Metrics::add(
-        &m.changes_accepted,
-        resp.accepted.iter().map(|a| a.hashes.len() as u64).sum(),
-    );
-    Metrics::add(
-        &m.changes_pulled,
-        resp.pull.iter().map(|p| p.changes.len() as u64).sum(),
-    );
+    m.sync_requests.increment(1);
+    m.changes_accepted
+        .increment(resp.accepted.iter().map(|a| a.hashes.len() as u64).sum());
+    m.changes_pulled
+        .increment(resp.pull.iter().map(|p| p.changes.len() as u64).sum());
     for r in &resp.rejected {
         m.rejected(r.code);
     }
-    Metrics::add(
-        &m.sync_micros,
-        u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-    );
-    let bytes = encode_response(&resp).map_err(|e| ApiError::internal(&e))?;
+    for (phase, took) in [
+        (Phase::Judge, times.judge),
+        (Phase::Commit, times.commit),
+        (Phase::Pull, Some(times.pull)),
+    ] {
+        if let Some(took) = took {
+            m.phase(phase, took);
+        }
+    }
+    m.sync(started.elapsed());
     tracing::info!(
         device = %ctx.device,
         pushed = req.push.len(),

@@ -50,9 +50,9 @@ pub use notices::{
 pub use read_audit::{CaseRead, ChainReport, ReadAuditFilter, ReadAuditPage, ReadRow};
 pub use rules::{LiveRules, RulesChange};
 pub use sync::{
-    DEVICE_BUDGET_BYTES, DeviceQuarantine, JudgedPush, KEEP_HEAD_BYTES, KEEP_WHOLE_BYTES, PullPage,
-    QuarantineEntry, QuarantineTotals, Released, SERVER_DEVICE, TOTAL_BUDGET_BYTES,
-    console_device_id, is_server_device,
+    DEVICE_BUDGET_BYTES, DeviceQuarantine, JudgedPush, KEEP_HEAD_BYTES, KEEP_WHOLE_BYTES,
+    PhaseTimes, PullPage, QuarantineEntry, QuarantineTotals, Released, SERVER_DEVICE,
+    TOTAL_BUDGET_BYTES, console_device_id, is_server_device,
 };
 
 /// Which database is behind the pool.

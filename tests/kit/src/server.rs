@@ -45,6 +45,14 @@ impl Server {
         .unwrap()
     }
 
+    /// The server on a fresh SQLite file, with other deadlines than the defaults.
+    pub fn start_with_deadlines(deadlines: gridsync_server::limit::Deadlines) -> Server {
+        Server::start_with(async { Some(db::sqlite().await) }, move |state| {
+            state.with_deadlines(deadlines)
+        })
+        .unwrap()
+    }
+
     /// The server on the database `make` creates (`None`: skip, see [`db::postgres`]).
     pub fn start_on(make: impl std::future::Future<Output = Option<TestDb>>) -> Option<Server> {
         Server::start_with(make, |state| state)

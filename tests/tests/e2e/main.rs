@@ -12,6 +12,7 @@ mod faults;
 mod field_photos;
 mod intake;
 mod notices;
+mod observability;
 mod peer;
 mod quarantine;
 mod read_audit;

@@ -13,7 +13,7 @@ pub(crate) use gridsync_testkit::server::{
 };
 
 /// `/metrics` as Prometheus text.
-fn metrics_text(server: &Server) -> String {
+pub(crate) fn metrics_text(server: &Server) -> String {
     agent()
         .get(format!("{}/metrics", server.url))
         .call()

@@ -10,6 +10,8 @@ mod push;
 mod quarantine;
 mod release;
 
+use std::time::{Duration, Instant};
+
 use gridsync_core::Identity;
 use gridsync_core::case::CaseDoc;
 use gridsync_core::protocol::{SyncRequest, SyncResponse};
@@ -28,6 +30,15 @@ pub use quarantine::{
 };
 pub use release::Released;
 
+/// How long the timed phases of one round trip took (the server's `/metrics`): judging and
+/// storing the push (`None` when nothing was pushed), and reading the pull.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhaseTimes {
+    pub judge: Option<Duration>,
+    pub commit: Option<Duration>,
+    pub pull: Duration,
+}
+
 /// At most this many notices ride one response (and are marked read from one request); the
 /// rest come with the next sync.
 const NOTICES_PER_SYNC: usize = 100;
@@ -44,18 +55,35 @@ impl Store {
         req: &SyncRequest,
         now: i64,
     ) -> Result<SyncResponse> {
+        Ok(self.sync_timed(ctx, reader, req, now).await?.0)
+    }
+
+    /// [`Store::sync`], and how long its phases took.
+    pub async fn sync_timed(
+        &self,
+        ctx: &DeviceContext,
+        reader: &Identity,
+        req: &SyncRequest,
+        now: i64,
+    ) -> Result<(SyncResponse, PhaseTimes)> {
         if let Some(stale) = self.stale_generation(&ctx.device, req, now).await? {
-            return Ok(stale);
+            return Ok((stale, PhaseTimes::default()));
         }
         let live = self.rules().await?;
         // Keys before the push: a new case's key comes with its first change.
         let keys_taken = self.take_case_keys(reader, &req.keys, now).await?;
-        let (accepted, rejected) = self
-            .commit_push(ctx, reader, &req.push, &live.admission, now)
+        let ((accepted, rejected), pushed) = self
+            .commit_push_timed(ctx, reader, &req.push, &live.admission, now)
             .await?;
+        let pulling = Instant::now();
         let page = self
             .pull(reader, &ctx.device, req.cursor, &req.want, req.page_bytes)
             .await?;
+        let times = PhaseTimes {
+            judge: pushed.map(|(judge, _)| judge),
+            commit: pushed.map(|(_, commit)| commit),
+            pull: pulling.elapsed(),
+        };
         // Notices ride the same round trip; an app that does not ask (an older one) gets none.
         let notices = match req.notices_after {
             None => Vec::new(),
@@ -88,7 +116,7 @@ impl Store {
         let returned = accepted.iter().map(|a| a.hashes.len()).sum();
         self.note_recovery(&ctx.device, req, returned, now).await?;
         let generation = self.generation().await?;
-        Ok(SyncResponse {
+        let resp = SyncResponse {
             generation: (req.generation.as_deref() != Some(generation.id.as_str()))
                 .then_some(generation),
             recovered,
@@ -107,7 +135,8 @@ impl Store {
             keys_taken,
             certificate,
             revoked,
-        })
+        };
+        Ok((resp, times))
     }
 
     /// The server's own device, with a fresh actor id for this process: every server on a

@@ -1,6 +1,8 @@
 //! The push: each pushed case judged against its stored document outside the feed lock, then
 //! stored under it; and the server's own writes through the same admission.
 
+use std::time::{Duration, Instant};
+
 use gridsync_core::Identity;
 use gridsync_core::case::CaseDoc;
 use gridsync_core::notice::{self, Audience, NoticeDraft, NoticeKind};
@@ -30,6 +32,21 @@ impl Store {
         taxonomy: &Taxonomy,
         now: i64,
     ) -> Result<(Vec<DocAck>, Vec<Rejection>)> {
+        let (acks, _) = self
+            .commit_push_timed(ctx, writer, push, taxonomy, now)
+            .await?;
+        Ok(acks)
+    }
+
+    /// [`Store::commit_push`], and how long judging and storing took (`None` for an empty push).
+    pub async fn commit_push_timed(
+        &self,
+        ctx: &DeviceContext,
+        writer: &Identity,
+        push: &[DocChanges],
+        taxonomy: &Taxonomy,
+        now: i64,
+    ) -> Result<((Vec<DocAck>, Vec<Rejection>), Option<(Duration, Duration)>)> {
         // A pull-only sync holds no judged documents: it does not queue behind pushes.
         let _turn = match push.is_empty() {
             true => None,
@@ -42,8 +59,12 @@ impl Store {
         };
         // Boxed: the judged documents live on the heap, not in every caller's future (a deep
         // caller, the demo's seeding, overflowed a test thread's stack).
+        let started = Instant::now();
         let judged = Box::pin(self.judge_push(ctx, writer, push, taxonomy)).await?;
-        Box::pin(self.store_push(judged, now)).await
+        let judging = started.elapsed();
+        let stored = Box::pin(self.store_push(judged, now)).await?;
+        let times = (!push.is_empty()).then(|| (judging, started.elapsed() - judging));
+        Ok((stored, times))
     }
 
     /// The first half of [`Store::commit_push`]: each case judged against its document as
