@@ -20,5 +20,6 @@ mod rules_console;
 mod server;
 mod shape;
 mod sms;
+mod tls;
 mod together;
 mod track;

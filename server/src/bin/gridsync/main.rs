@@ -95,7 +95,8 @@ enum LogFormat {
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Prints the settings `serve` would run with and where each came from (flag,
-    /// environment, file, default), secrets hidden; a bad file is refused as `serve` would.
+    /// environment, file, default), secrets hidden; a bad file or an unusable TLS certificate
+    /// is refused as `serve` would.
     Check,
 }
 
@@ -129,22 +130,29 @@ async fn main() -> anyhow::Result<()> {
             .context("serve's settings")?;
         let mut args = serve::ServeArgs::from_arg_matches(sub)?;
         let mut settings = config::serve_args(sub, &mut args, &loaded.file);
+        // A certificate `serve` could not use is refused here too.
+        args.tls()?;
         settings.push(config::Setting::log_format(cli.log_format, log_source));
         config::print(&loaded, &cli.database_url, url_source, &settings);
         return Ok(());
     }
+    // `serve` takes the file's values, and reads its certificate, before the database is opened.
+    let https = match &mut cli.command {
+        Command::Serve(args) => {
+            if let Some(sub) = matches.subcommand_matches("serve") {
+                config::serve_args(sub, args, &loaded.file);
+            }
+            args.tls()?
+        }
+        _ => None,
+    };
     let store = Store::connect(&cli.database_url)
         .await
         .with_context(|| format!("opening the database {}", redact(&cli.database_url)))?;
     store.migrate().await.context("migrating the database")?;
     match cli.command {
         Command::Migrate => println!("schema is up to date"),
-        Command::Serve(mut args) => {
-            if let Some(sub) = matches.subcommand_matches("serve") {
-                config::serve_args(sub, &mut args, &loaded.file);
-            }
-            serve::run(store, args).await?
-        }
+        Command::Serve(args) => serve::run(store, args, https).await?,
         Command::User(cmd) => admin::user(&store, cmd).await?,
         Command::Device(cmd) => admin::device(&store, cmd).await?,
         Command::Org(cmd) => admin::org(&store, cmd).await?,
