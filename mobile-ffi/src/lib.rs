@@ -118,13 +118,9 @@ impl FieldStore {
         user: String,
         password: String,
     ) -> Result<SignedInRecord, FfiError> {
-        let tls = self.tls();
         transport::login(
             &self.replica,
-            transport::Server {
-                url: &server_url,
-                tls: &tls,
-            },
+            &self.server(&server_url),
             &CredentialsRecord { user, password },
         )
     }
@@ -274,15 +270,7 @@ impl FieldStore {
         server_url: String,
         sha256: String,
     ) -> Result<Vec<u8>, FfiError> {
-        let tls = self.tls();
-        transport::fetch_attachment(
-            &self.replica,
-            transport::Server {
-                url: &server_url,
-                tls: &tls,
-            },
-            &sha256,
-        )
+        transport::fetch_attachment(&self.replica, &self.server(&server_url), &sha256)
     }
 
     /// Appends a workflow step the signed-in user's role allows; returns the event id.
@@ -355,13 +343,9 @@ impl FieldStore {
         credentials: Option<CredentialsRecord>,
     ) -> Result<SyncOutcomeRecord, FfiError> {
         let _one_at_a_time = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
-        let tls = self.tls();
         transport::sync_until_quiet(
             &self.replica,
-            transport::Server {
-                url: &server_url,
-                tls: &tls,
-            },
+            &self.server(&server_url),
             credentials.as_ref(),
             None,
         )
@@ -375,13 +359,9 @@ impl FieldStore {
         progress: Arc<dyn SyncProgress>,
     ) -> Result<SyncOutcomeRecord, FfiError> {
         let _one_at_a_time = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
-        let tls = self.tls();
         transport::sync_until_quiet(
             &self.replica,
-            transport::Server {
-                url: &server_url,
-                tls: &tls,
-            },
+            &self.server(&server_url),
             credentials.as_ref(),
             Some(&progress),
         )
@@ -428,9 +408,13 @@ impl FieldStore {
         lock(&self.replica)
     }
 
-    /// The TLS settings now, copied so a sync in progress is not held up by a change of them.
-    fn tls(&self) -> ureq::tls::TlsConfig {
-        self.tls.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The server at `url` with the TLS settings now (a copy: a sync in progress does not hold
+    /// up `set_trusted_certificates`).
+    fn server<'a>(&self, url: &'a str) -> transport::Server<'a> {
+        transport::Server {
+            url,
+            tls: self.tls.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
     }
 
     fn peer_lock(&self) -> MutexGuard<'_, Option<gridsync_core::peer_session::PeerSession>> {

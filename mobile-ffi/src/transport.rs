@@ -42,10 +42,10 @@ struct TokenResponse {
 
 /// The server as the built-in transport reaches it: its URL and the certificates this phone
 /// trusts for it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Server<'a> {
     pub url: &'a str,
-    pub tls: &'a TlsConfig,
+    pub tls: TlsConfig,
 }
 
 impl Server<'_> {
@@ -152,7 +152,7 @@ pub(crate) fn device_secret(r: &Replica) -> Result<Option<String>, FfiError> {
 
 pub(crate) fn login(
     replica: &Mutex<Replica>,
-    server: Server<'_>,
+    server: &Server<'_>,
     credentials: &CredentialsRecord,
 ) -> Result<SignedInRecord, FfiError> {
     let body = {
@@ -187,7 +187,7 @@ pub(crate) fn login(
     Ok(signed)
 }
 
-fn refresh(replica: &Mutex<Replica>, server: Server<'_>) -> Result<(), FfiError> {
+fn refresh(replica: &Mutex<Replica>, server: &Server<'_>) -> Result<(), FfiError> {
     let token = secret_string(&lock(replica), REFRESH)?.ok_or_else(|| FfiError::Auth {
         reason: "not signed in".into(),
     })?;
@@ -222,7 +222,7 @@ pub(crate) fn authorization_header(r: &Replica) -> Result<Option<String>, FfiErr
 /// token expired or revoked): signs in again with `credentials`, once, and repeats the step.
 pub(crate) fn sync_until_quiet(
     replica: &Mutex<Replica>,
-    server: Server<'_>,
+    server: &Server<'_>,
     credentials: Option<&CredentialsRecord>,
     progress: Option<&Arc<dyn SyncProgress>>,
 ) -> Result<SyncOutcomeRecord, FfiError> {
@@ -313,7 +313,7 @@ pub(crate) fn sync_until_quiet(
 /// Makes a step's request over HTTP, with the access token (renewed once when it expired).
 fn perform(
     replica: &Mutex<Replica>,
-    server: Server<'_>,
+    server: &Server<'_>,
     step: &Step,
     progress: Option<&Arc<dyn SyncProgress>>,
 ) -> Result<HttpReply, FfiError> {
@@ -388,7 +388,7 @@ fn perform(
 /// builds the request afresh each time (a body cannot be sent twice).
 fn authorized(
     replica: &Mutex<Replica>,
-    server: Server<'_>,
+    server: &Server<'_>,
     send: impl Fn(&str) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<ureq::http::Response<ureq::Body>, FfiError> {
     for attempt in 0..2 {
@@ -431,7 +431,7 @@ fn header_value(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<S
 /// else without it. Kept on the phone (sealed) and returned.
 pub(crate) fn fetch_attachment(
     replica: &Mutex<Replica>,
-    server: Server<'_>,
+    server: &Server<'_>,
     sha256: &str,
 ) -> Result<Vec<u8>, FfiError> {
     if !gridsync_core::attachment::is_blob_name(sha256) {
