@@ -58,6 +58,8 @@ pub struct FieldStore {
     /// One `sync` at a time: two would race to renew the same refresh token, which the server
     /// takes for a stolen token and ends the session.
     syncing: Mutex<()>,
+    /// The certificates the built-in transport trusts for the server (`set_trusted_certificates`).
+    tls: Mutex<ureq::tls::TlsConfig>,
 }
 
 const DEVICE_ID: &str = "device_id";
@@ -89,12 +91,23 @@ impl FieldStore {
             replica: Mutex::new(replica),
             peer: Mutex::new(None),
             syncing: Mutex::new(()),
+            tls: Mutex::new(ureq::tls::TlsConfig::default()),
         }))
     }
 
     /// This installation's device id.
     pub fn device_id(&self) -> Result<String, FfiError> {
         device_id(&self.lock())
+    }
+
+    /// The certificates this phone trusts for the server, in place of the public (Mozilla)
+    /// roots: PEM, one or more `BEGIN CERTIFICATE` blocks — the county's own CA, or the
+    /// server's self-signed certificate. `None` goes back to the public roots, the default.
+    /// Kept by this open store only: set it after each `open`, before `login` or `sync`.
+    pub fn set_trusted_certificates(&self, pem: Option<String>) -> Result<(), FfiError> {
+        let tls = transport::trusting(pem.as_deref())?;
+        *self.tls.lock().unwrap_or_else(|p| p.into_inner()) = tls;
+        Ok(())
     }
 
     /// Signs in online; tokens and the device secret are kept in the encrypted store. On a
@@ -107,7 +120,7 @@ impl FieldStore {
     ) -> Result<SignedInRecord, FfiError> {
         transport::login(
             &self.replica,
-            &server_url,
+            &self.server(&server_url),
             &CredentialsRecord { user, password },
         )
     }
@@ -257,7 +270,7 @@ impl FieldStore {
         server_url: String,
         sha256: String,
     ) -> Result<Vec<u8>, FfiError> {
-        transport::fetch_attachment(&self.replica, &server_url, &sha256)
+        transport::fetch_attachment(&self.replica, &self.server(&server_url), &sha256)
     }
 
     /// Appends a workflow step the signed-in user's role allows; returns the event id.
@@ -330,7 +343,12 @@ impl FieldStore {
         credentials: Option<CredentialsRecord>,
     ) -> Result<SyncOutcomeRecord, FfiError> {
         let _one_at_a_time = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
-        transport::sync_until_quiet(&self.replica, &server_url, credentials.as_ref(), None)
+        transport::sync_until_quiet(
+            &self.replica,
+            &self.server(&server_url),
+            credentials.as_ref(),
+            None,
+        )
     }
 
     /// `sync`, telling `progress` how the uploads advance.
@@ -343,7 +361,7 @@ impl FieldStore {
         let _one_at_a_time = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
         transport::sync_until_quiet(
             &self.replica,
-            &server_url,
+            &self.server(&server_url),
             credentials.as_ref(),
             Some(&progress),
         )
@@ -388,6 +406,15 @@ impl FieldStore {
 impl FieldStore {
     fn lock(&self) -> MutexGuard<'_, Replica> {
         lock(&self.replica)
+    }
+
+    /// The server at `url` with the TLS settings now (a copy: a sync in progress does not hold
+    /// up `set_trusted_certificates`).
+    fn server<'a>(&self, url: &'a str) -> transport::Server<'a> {
+        transport::Server {
+            url,
+            tls: self.tls.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
     }
 
     fn peer_lock(&self) -> MutexGuard<'_, Option<gridsync_core::peer_session::PeerSession>> {

@@ -8,6 +8,7 @@ use gridsync_core::replica::BlobCopy;
 use gridsync_core::session::{Answer, PartSent, Probe, Step, SyncSession};
 use gridsync_core::{Replica, evidence};
 use serde::Deserialize;
+use ureq::tls::{RootCerts, TlsConfig};
 
 use crate::driver::{HttpReply, failed, interpret, refused};
 
@@ -39,27 +40,69 @@ struct TokenResponse {
     certificate: Option<String>,
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(std::time::Duration::from_secs(60)))
-        .build()
-        .into()
+/// The server as the built-in transport reaches it: its URL and the certificates this phone
+/// trusts for it.
+#[derive(Debug, Clone)]
+pub(crate) struct Server<'a> {
+    pub url: &'a str,
+    pub tls: TlsConfig,
 }
 
-/// For uploads: no overall limit (a photo takes minutes on 2G), but a link that stops answering
-/// is given up on.
-fn upload_agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(std::time::Duration::from_secs(20)))
-        .timeout_recv_response(Some(std::time::Duration::from_secs(120)))
-        .build()
-        .into()
+impl Server<'_> {
+    fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url.trim_end_matches('/'))
+    }
+
+    fn agent(&self) -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(60)))
+            .tls_config(self.tls.clone())
+            .build()
+            .into()
+    }
+
+    /// For uploads: no overall limit (a photo takes minutes on 2G), but a link that stops
+    /// answering is given up on.
+    fn upload_agent(&self) -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(std::time::Duration::from_secs(20)))
+            .timeout_recv_response(Some(std::time::Duration::from_secs(120)))
+            .tls_config(self.tls.clone())
+            .build()
+            .into()
+    }
 }
 
-fn url(base: &str, path: &str) -> String {
-    format!("{}{path}", base.trim_end_matches('/'))
+/// The TLS settings for certificates an app trusts in place of the public (Mozilla) roots:
+/// PEM, one or more `CERTIFICATE` blocks (the county's own CA, or the server's self-signed
+/// certificate). `None`: the public roots, the default.
+pub(crate) fn trusting(pem: Option<&str>) -> Result<TlsConfig, FfiError> {
+    let Some(pem) = pem else {
+        return Ok(TlsConfig::default());
+    };
+    let invalid = |reason: &str| FfiError::InvalidInput {
+        field: "pem".into(),
+        reason: reason.into(),
+    };
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(pem.as_bytes()) {
+        match item.map_err(|_| invalid("not PEM"))? {
+            ureq::tls::PemItem::Certificate(c) => certs.push(c),
+            // An app that ships the server's private key has given it away: refused loudly.
+            ureq::tls::PemItem::PrivateKey(_) => {
+                return Err(invalid("a private key: give the certificate only"));
+            }
+            _ => {}
+        }
+    }
+    if certs.is_empty() {
+        return Err(invalid("no `BEGIN CERTIFICATE` block"));
+    }
+    Ok(TlsConfig::builder()
+        .root_certs(RootCerts::new_with_certs(&certs))
+        .build())
 }
 
 fn network(e: impl std::fmt::Display) -> FfiError {
@@ -109,7 +152,7 @@ pub(crate) fn device_secret(r: &Replica) -> Result<Option<String>, FfiError> {
 
 pub(crate) fn login(
     replica: &Mutex<Replica>,
-    server: &str,
+    server: &Server<'_>,
     credentials: &CredentialsRecord,
 ) -> Result<SignedInRecord, FfiError> {
     let body = {
@@ -123,8 +166,9 @@ pub(crate) fn login(
             "device_key": r.device_key().map(|k| gridsync_core::evidence::key_text(&k)),
         })
     };
-    let mut resp = agent()
-        .post(url(server, "/v1/auth/login"))
+    let mut resp = server
+        .agent()
+        .post(server.at("/v1/auth/login"))
         .send_json(&body)
         .map_err(network)?;
     let status = resp.status().as_u16();
@@ -143,12 +187,13 @@ pub(crate) fn login(
     Ok(signed)
 }
 
-fn refresh(replica: &Mutex<Replica>, server: &str) -> Result<(), FfiError> {
+fn refresh(replica: &Mutex<Replica>, server: &Server<'_>) -> Result<(), FfiError> {
     let token = secret_string(&lock(replica), REFRESH)?.ok_or_else(|| FfiError::Auth {
         reason: "not signed in".into(),
     })?;
-    let mut resp = agent()
-        .post(url(server, "/v1/auth/refresh"))
+    let mut resp = server
+        .agent()
+        .post(server.at("/v1/auth/refresh"))
         .send_json(serde_json::json!({ "refresh_token": token }))
         .map_err(network)?;
     let status = resp.status().as_u16();
@@ -177,7 +222,7 @@ pub(crate) fn authorization_header(r: &Replica) -> Result<Option<String>, FfiErr
 /// token expired or revoked): signs in again with `credentials`, once, and repeats the step.
 pub(crate) fn sync_until_quiet(
     replica: &Mutex<Replica>,
-    server: &str,
+    server: &Server<'_>,
     credentials: Option<&CredentialsRecord>,
     progress: Option<&Arc<dyn SyncProgress>>,
 ) -> Result<SyncOutcomeRecord, FfiError> {
@@ -268,24 +313,26 @@ pub(crate) fn sync_until_quiet(
 /// Makes a step's request over HTTP, with the access token (renewed once when it expired).
 fn perform(
     replica: &Mutex<Replica>,
-    server: &str,
+    server: &Server<'_>,
     step: &Step,
     progress: Option<&Arc<dyn SyncProgress>>,
 ) -> Result<HttpReply, FfiError> {
-    let blob = |sha256: &str| url(server, &format!("/v1/blobs/{sha256}"));
+    let blob = |sha256: &str| server.at(&format!("/v1/blobs/{sha256}"));
     let mut resp = match step {
         Step::Sync(req) => {
             let body = encode_request(req)?;
             authorized(replica, server, |auth| {
-                agent()
-                    .post(url(server, "/v1/sync"))
+                server
+                    .agent()
+                    .post(server.at("/v1/sync"))
                     .header("Authorization", auth)
                     .content_type("application/x-gridsync")
                     .send(&body[..])
             })?
         }
         Step::ProbeUpload { sha256 } => authorized(replica, server, |auth| {
-            agent()
+            server
+                .agent()
                 .head(blob(sha256))
                 .header("Authorization", auth)
                 .call()
@@ -301,7 +348,8 @@ fn perform(
             });
             authorized(replica, server, |auth| {
                 let body = Reporting::new(sha256, bytes.clone(), *start, *total, progress.cloned());
-                upload_agent()
+                server
+                    .upload_agent()
                     .put(blob(sha256))
                     .header("Authorization", auth)
                     .header(
@@ -313,7 +361,8 @@ fn perform(
             })?
         }
         Step::FetchThumbnail { sha256 } => authorized(replica, server, |auth| {
-            agent()
+            server
+                .agent()
                 .get(format!("{}?thumb=1", blob(sha256)))
                 .header("Authorization", auth)
                 .call()
@@ -339,7 +388,7 @@ fn perform(
 /// builds the request afresh each time (a body cannot be sent twice).
 fn authorized(
     replica: &Mutex<Replica>,
-    server: &str,
+    server: &Server<'_>,
     send: impl Fn(&str) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<ureq::http::Response<ureq::Body>, FfiError> {
     for attempt in 0..2 {
@@ -382,7 +431,7 @@ fn header_value(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<S
 /// else without it. Kept on the phone (sealed) and returned.
 pub(crate) fn fetch_attachment(
     replica: &Mutex<Replica>,
-    server: &str,
+    server: &Server<'_>,
     sha256: &str,
 ) -> Result<Vec<u8>, FfiError> {
     if !gridsync_core::attachment::is_blob_name(sha256) {
@@ -391,9 +440,10 @@ pub(crate) fn fetch_attachment(
             reason: "not a SHA-256 hex digest".into(),
         });
     }
-    let target = url(server, &format!("/v1/blobs/{sha256}"));
+    let target = server.at(&format!("/v1/blobs/{sha256}"));
     let mut resp = authorized(replica, server, |auth| {
-        upload_agent()
+        server
+            .upload_agent()
             .get(&target)
             .header("Authorization", auth)
             .call()

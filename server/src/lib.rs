@@ -4,7 +4,8 @@
 //! PostgreSQL, one set of migrations and queries) with the sync transaction — admission of pushed
 //! changes, the change feed, quarantine and the case projection; [`auth`] (the sign-in policy,
 //! passwords and tokens); [`http`], the API phones and tools talk to; and [`console`], the
-//! reviewers' pages; [`sms`], the county's SMS gateway both ways; [`backup`], backup and restore. [`app`] puts both entrances behind one router. The `gridsync` binary
+//! reviewers' pages; [`sms`], the county's SMS gateway both ways; [`backup`], backup and restore. [`app`] puts both entrances behind one router;
+//! [`tls`] serves it over HTTPS. The `gridsync` binary
 //! (`src/bin/gridsync/`) only wires these together.
 
 pub mod assessment;
@@ -27,6 +28,7 @@ pub mod sms;
 pub mod stats;
 pub mod store;
 pub mod supervision;
+pub mod tls;
 
 pub use http::AppState;
 

@@ -2,13 +2,23 @@
 
 Run through tools/test-bindings.sh, which builds the server and the library, generates the
 bindings and sets GRIDSYNC_BIN and GRIDSYNC_BINDINGS.
+
+The server speaks HTTPS, as a county runs it (ADR 0036), with a self-signed certificate made
+here; the phones trust it through the library's configuration (`set_trusted_certificates`) and
+this process's HTTP requests through an SSL context. Plain HTTP is covered by the Rust tests.
 """
 
+import atexit
+import datetime
+import ipaddress
 import json
 import os
 import secrets
+import shutil
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -28,6 +38,60 @@ if not BIN or not BINDINGS:
 sys.path.insert(0, BINDINGS)
 
 import gridsync_ffi  # noqa: E402  (generated: the path is known only at run time)
+
+
+
+def make_certificate(directory: Path):
+    """A self-signed certificate for 127.0.0.1 and localhost: (cert file, key file, cert PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gridsync test server")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        # The server's own certificate, not a CA: rustls refuses a CA as the server.
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    cert_file, key_file = directory / "server.crt", directory / "server.key"
+    cert_file.write_text(pem)
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file, pem
+
+
+# One certificate for the whole run, removed at exit.
+_CERT_DIR = Path(tempfile.mkdtemp(prefix="gridsync-tls-"))
+atexit.register(shutil.rmtree, _CERT_DIR, True)
+TLS_CERT, TLS_KEY, CERT_PEM = make_certificate(_CERT_DIR)
+# This process's requests to the server trust the certificate too: every `urlopen` (tests'
+# own included) goes through this opener; plain `http://` URLs (the fake gateway, moto) as before.
+TLS_CONTEXT = ssl.create_default_context(cafile=str(TLS_CERT))
+urllib.request.install_opener(
+    urllib.request.build_opener(urllib.request.HTTPSHandler(context=TLS_CONTEXT))
+)
 
 PASSWORD = "field-day-Pa55"
 VILLAGE = "130322/101/201"
@@ -82,6 +146,7 @@ class Server:
         self.proc = subprocess.Popen(
             [
                 BIN, "serve", "--listen", "127.0.0.1:0", "--blob-store", self.blob_store,
+                "--tls-cert", str(TLS_CERT), "--tls-key", str(TLS_KEY),
                 *self.serve_args,
             ],
             env=self.env,
@@ -112,6 +177,9 @@ class Server:
             self.stop()
             raise RuntimeError(f"gridsync serve did not start: {line!r}")
         self.url = line[len(prefix):].strip()
+        if not self.url.startswith("https://"):
+            self.stop()
+            raise RuntimeError(f"gridsync serve is not speaking HTTPS: {line!r}")
 
     def stop(self):
         if self.proc is not None:
@@ -120,7 +188,7 @@ class Server:
             self.proc = None
 
     def login(self, user: str) -> str:
-        """Signs in over plain HTTP, as the console would; returns an access token."""
+        """Signs in with the JSON API, as a tool would; returns an access token."""
         body = {
             "user": user,
             "password": PASSWORD,
@@ -171,7 +239,10 @@ class Server:
             self.url + path, data=urllib.parse.urlencode(form).encode(), headers=headers
         )
         try:
-            resp = urllib.request.build_opener(NoRedirect).open(req, timeout=30)
+            opener = urllib.request.build_opener(
+                NoRedirect, urllib.request.HTTPSHandler(context=TLS_CONTEXT)
+            )
+            resp = opener.open(req, timeout=30)
             return resp.status, resp.headers
         except urllib.error.HTTPError as e:
             return e.code, e.headers
@@ -280,9 +351,17 @@ def ffi():
     return gridsync_ffi
 
 
+def trusting(store):
+    """The store's transport trusting the test server's certificate, as an app configured for a
+    county with its own certificate does after each `open`."""
+    store.set_trusted_certificates(CERT_PEM)
+    return store
+
+
 def open_store(path: Path):
-    """A phone's store with its own key (a real app keeps it in the Keystore / Keychain)."""
-    return gridsync_ffi.FieldStore.open(str(path), secrets.token_bytes(32))
+    """A phone's store with its own key (a real app keeps it in the Keystore / Keychain),
+    trusting the test server's certificate."""
+    return trusting(gridsync_ffi.FieldStore.open(str(path), secrets.token_bytes(32)))
 
 
 def app_request(server, store, method, path, body=None, headers=None):

@@ -10,7 +10,7 @@ import secrets
 import pytest
 from PIL import Image
 
-from conftest import GRID, OTHER_GRID, PASSWORD, VILLAGE, app_request, open_store
+from conftest import GRID, OTHER_GRID, PASSWORD, VILLAGE, app_request, open_store, trusting
 
 # Text that must never appear in plain form in a phone's store file.
 SECRET_TITLE = "宅基地边界纠纷-李四家"
@@ -335,7 +335,7 @@ def test_bad_keys_and_credentials_get_the_error_an_app_acts_on(ffi, server, tmp_
     with pytest.raises(ffi.FfiError.Storage):
         ffi.FieldStore.open(str(path), secrets.token_bytes(32))
     # The right key opens it again, as the same device.
-    store = ffi.FieldStore.open(str(path), key)
+    store = trusting(ffi.FieldStore.open(str(path), key))
     assert store.device_id() == device
 
     with pytest.raises(ffi.FfiError.Auth):

@@ -141,7 +141,7 @@ fn admin_commands_refuse_accounts_that_could_never_see_a_case() {
 
 /// `gridsync` with `args`, in `dir`, with `env` (and no inherited DATABASE_URL or GRIDSYNC_*):
 /// (success, stdout, stderr).
-fn gridsync_in(
+pub(crate) fn gridsync_in(
     dir: &std::path::Path,
     args: &[&str],
     env: &[(&str, &str)],

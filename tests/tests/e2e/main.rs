@@ -22,5 +22,6 @@ mod rules_console;
 mod server;
 mod shape;
 mod sms;
+mod tls;
 mod together;
 mod track;

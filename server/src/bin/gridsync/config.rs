@@ -30,6 +30,8 @@ pub struct FileConfig {
     pub abandon_uploads_after: Option<i64>,
     pub upload_mib_per_hour: Option<u32>,
     pub sms_config: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     /// `text` or `json` (`--log-format`).
     pub log_format: Option<crate::LogFormat>,
 }
@@ -58,6 +60,8 @@ pub fn load(given: Option<&Path>) -> anyhow::Result<Loaded> {
         &mut file.categories,
         &mut file.calendar,
         &mut file.sms_config,
+        &mut file.tls_cert,
+        &mut file.tls_key,
     ]
     .into_iter()
     .flatten()
@@ -230,6 +234,20 @@ pub fn serve_args(matches: &ArgMatches, args: &mut ServeArgs, f: &FileConfig) ->
             "sms_config",
             &mut args.sms_config,
             some(&f.sms_config),
+            path,
+        ),
+        setting(
+            matches,
+            "tls_cert",
+            &mut args.tls_cert,
+            some(&f.tls_cert),
+            path,
+        ),
+        setting(
+            matches,
+            "tls_key",
+            &mut args.tls_key,
+            some(&f.tls_key),
             path,
         ),
     ]

@@ -101,7 +101,8 @@ enum LogFormat {
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Prints the settings `serve` would run with and where each came from (flag,
-    /// environment, file, default), secrets hidden; a bad file is refused as `serve` would.
+    /// environment, file, default), secrets hidden; a bad file or an unusable TLS certificate
+    /// is refused as `serve` would.
     Check,
 }
 
@@ -135,11 +136,13 @@ async fn main() -> anyhow::Result<()> {
             .context("serve's settings")?;
         let mut args = serve::ServeArgs::from_arg_matches(sub)?;
         let mut settings = config::serve_args(sub, &mut args, &loaded.file);
+        // A certificate `serve` could not use is refused here too.
+        args.tls()?;
         settings.push(config::Setting::log_format(cli.log_format, log_source));
         config::print(&loaded, &cli.database_url, url_source, &settings);
         return Ok(());
     }
-    let command = match cli.command {
+    let mut command = match cli.command {
         Command::Backup(args) => return backup::backup(&cli.database_url, args).await,
         Command::Restore(args) => {
             // Photos are where `serve` keeps them: its setting from flag, environment or file.
@@ -153,18 +156,23 @@ async fn main() -> anyhow::Result<()> {
         }
         other => other,
     };
+    // `serve` takes the file's values, and reads its certificate, before the database is opened.
+    let https = match &mut command {
+        Command::Serve(args) => {
+            if let Some(sub) = matches.subcommand_matches("serve") {
+                config::serve_args(sub, args, &loaded.file);
+            }
+            args.tls()?
+        }
+        _ => None,
+    };
     let store = Store::connect(&cli.database_url)
         .await
         .with_context(|| format!("opening the database {}", redact(&cli.database_url)))?;
     store.migrate().await.context("migrating the database")?;
     match command {
         Command::Migrate => println!("schema is up to date"),
-        Command::Serve(mut args) => {
-            if let Some(sub) = matches.subcommand_matches("serve") {
-                config::serve_args(sub, &mut args, &loaded.file);
-            }
-            serve::run(store, args).await?
-        }
+        Command::Serve(args) => serve::run(store, args, https).await?,
         Command::User(cmd) => admin::user(&store, cmd).await?,
         Command::Device(cmd) => admin::device(&store, cmd).await?,
         Command::Org(cmd) => admin::org(&store, cmd).await?,

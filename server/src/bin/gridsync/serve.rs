@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use gridsync_core::taxonomy::Taxonomy;
 use gridsync_server::auth::Keys;
 use gridsync_server::blobs::BlobStore;
 use gridsync_server::sms::{Delivery, SmsConfig};
 use gridsync_server::store::{SmsWriting, Store};
 use gridsync_server::supervision::Supervisor;
+use gridsync_server::tls::{self, CertFiles, ServingCert, TlsListener};
 use gridsync_server::{AppState, app, now_ms};
 
 #[derive(Debug, clap::Args)]
@@ -50,12 +52,33 @@ pub struct ServeArgs {
     /// see README.md, "Notices and SMS"). Without it no SMS is written or sent and the inbound route is off.
     #[arg(long, env = "GRIDSYNC_SMS_CONFIG")]
     pub sms_config: Option<PathBuf>,
+    /// The server's certificate chain (PEM, the server's own first) for HTTPS, with
+    /// `--tls-key`; reread with the key on SIGHUP. Without both the server speaks plain HTTP.
+    #[arg(long, env = "GRIDSYNC_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "GRIDSYNC_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// On an empty database, seed a demo county (accounts, a few hundred cases) first.
     #[arg(long)]
     pub demo: bool,
 }
 
-pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
+impl ServeArgs {
+    /// The certificate to serve HTTPS with, read now; `None` for plain HTTP. An unusable file
+    /// stops `serve` (and `config check`) with its key and path named.
+    pub fn tls(&self) -> anyhow::Result<Option<Arc<ServingCert>>> {
+        let files = CertFiles::from_settings(self.tls_cert.clone(), self.tls_key.clone())?;
+        Ok(files.map(ServingCert::load).transpose()?)
+    }
+}
+
+/// Serves until a signal stops it: plain HTTP, or HTTPS with `https` (from [`ServeArgs::tls`]).
+pub async fn run(
+    store: Store,
+    args: ServeArgs,
+    https: Option<Arc<ServingCert>>,
+) -> anyhow::Result<()> {
     let ServeArgs {
         listen,
         categories,
@@ -66,6 +89,8 @@ pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         upload_mib_per_hour,
         sms_config,
         demo,
+        tls_cert: _,
+        tls_key: _,
     } = args;
     // Read first: a broken file stops the server before it serves anything.
     let sms = sms_config
@@ -125,16 +150,38 @@ pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
-    // Tests start the server on port 0 and read the real address from this line.
-    println!("gridsync listening on http://{}", listener.local_addr()?);
-    tracing::info!(addr = %listener.local_addr()?, "serving");
+    let addr = listener.local_addr()?;
+    let router = app(state);
     // The client's address reaches handlers that limit by it (the progress page's guesses).
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await?;
+    match https {
+        None => {
+            // Tests start the server on port 0 and read the real address from this line.
+            println!("gridsync listening on http://{addr}");
+            tracing::info!(%addr, "serving");
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown())
+            .await?
+        }
+        Some(cert) => {
+            let config = cert.server_config()?;
+            // Before the address is printed: a SIGHUP from then on reloads, never kills.
+            reload_on_hangup(cert)?;
+            println!("gridsync listening on https://{addr}");
+            tracing::info!(%addr, "serving HTTPS");
+            // axum hands the client's address to listeners it wraps; `tap_io` is its wrapper.
+            let listener = TlsListener::new(listener, config)?.tap_io(|_| {});
+            let router = router.layer(axum::middleware::map_response(tls::https_only));
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown())
+            .await?
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -180,6 +227,31 @@ async fn seed_demo(store: &Store, taxonomy: &Taxonomy) -> anyhow::Result<()> {
 #[cfg(not(feature = "demo"))]
 async fn seed_demo(_: &Store, _: &Taxonomy) -> anyhow::Result<()> {
     anyhow::bail!("this build has no demo county: build it with the default features to use --demo")
+}
+
+/// SIGHUP rereads the certificate and key (renewed by certbot or the county's CA); files that
+/// cannot be used leave the certificate in use as it was.
+fn reload_on_hangup(cert: Arc<ServingCert>) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = signal(SignalKind::hangup()).context("listening for SIGHUP")?;
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match cert.reload() {
+                    Ok(()) => tracing::info!("TLS certificate reloaded"),
+                    Err(e) => tracing::error!(
+                        code = "tls_reload_failed",
+                        error = %e,
+                        "the TLS certificate was not reloaded: the one in use stays"
+                    ),
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = cert;
+    Ok(())
 }
 
 async fn shutdown() {
