@@ -19,6 +19,8 @@ class ReadmeApp(env: Env) {
     val photo = cameraPhoto(File(filesDir, "photo.jpg"))
     val lat = 37.1
     val lon = 115.0
+    // The test server speaks plain HTTP on loopback: no county CA to trust (null: the public roots).
+    val countyCaPem: String? = null
 
     val failures: MutableList<Throwable> = Collections.synchronizedList(mutableListOf())
     val lifecycleScope = CoroutineScope(SupervisorJob() + CoroutineExceptionHandler { _, e -> failures += e })
