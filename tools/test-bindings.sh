@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the binding tests: builds `gridsync` and gridsync-ffi, generates the Kotlin, Swift and
-# Python bindings (Kotlin and Swift must generate without error; they cannot be compiled here),
-# and runs the pytest field day against a real server, over HTTPS with a self-signed certificate
+# Python bindings (Kotlin and Swift must generate without error; tools/test-kotlin.sh compiles the
+# Kotlin; Swift cannot be compiled here), and runs the pytest field day against a real server, over HTTPS with a self-signed certificate
 # the tests make (the phones trust it through the library's configuration). pytest, Pillow (to
 # make and read photos), cryptography (to make the certificate) and moto (an S3-compatible server
 # for the bucket test) are installed into a virtualenv under target/ on first use.
