@@ -34,6 +34,9 @@ pub struct Report {
     pub round_trips_per_session: f64,
     /// Peak resident memory of the server processes (MB, summed).
     pub server_rss_mb: f64,
+    /// The server processes' CPU time (user + system, summed) over the timed phase per report,
+    /// ms: what the server spent, apart from what the simulated phones limit. 0 in process.
+    pub server_cpu_ms_per_report: f64,
     /// Changes the server acknowledged that it does not hold afterwards.
     pub lost: usize,
     /// Every phone holds every case of its grid, and has nothing left to send.

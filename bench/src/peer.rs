@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, anyhow, bail};
 use gridsync_core::replica::CaseFilter;
-use gridsync_testkit::process::peak_rss_mb_of;
+use gridsync_testkit::process::{cpu_seconds_of, peak_rss_mb_of};
 use serde::Serialize;
 
 use crate::workload::*;
@@ -31,6 +31,8 @@ pub struct PeerReport {
     pub seconds: f64,
     pub peer_reports_per_s: f64,
     pub server_rss_mb: f64,
+    /// The sync server's CPU time (user + system) while the client ran, per report, ms.
+    pub server_cpu_ms_per_report: f64,
 }
 
 /// The sync server's version measured (its automerge-repo is 1.x; the client uses the same).
@@ -139,6 +141,7 @@ pub fn peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
         let _ = server.kill();
         bail!("the sync server did not start: {line:?}");
     }
+    let cpu_before = cpu_seconds_of(server.id());
     let result = run(Command::new("node")
         .arg("client.mjs")
         .arg(format!("ws://127.0.0.1:{port}"))
@@ -146,6 +149,7 @@ pub fn peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
         .arg(opts.phones.concurrency.to_string())
         .current_dir(&scratch));
     let rss = peak_rss_mb_of(server.id());
+    let cpu = cpu_seconds_of(server.id()) - cpu_before;
     let _ = server.kill();
     let _ = server.wait();
     let out = result?;
@@ -164,5 +168,6 @@ pub fn peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
         seconds,
         peer_reports_per_s: reports as f64 / seconds,
         server_rss_mb: rss,
+        server_cpu_ms_per_report: cpu * 1000.0 / reports.max(1) as f64,
     })
 }

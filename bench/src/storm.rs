@@ -138,13 +138,16 @@ pub fn storm(opts: &StormOptions) -> anyhow::Result<Report> {
             .map(|_| ServerProcess::start(&bin, &db.url, blobs.path(), "warn"))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+        let cpu_before: f64 = servers.iter().map(ServerProcess::cpu_seconds).sum();
         let started = Instant::now();
         let tally = sync_all(&mut devices, &urls, w.phones.concurrency, "reconnect storm")?;
         let seconds = started.elapsed().as_secs_f64();
+        let cpu: f64 = servers.iter().map(ServerProcess::cpu_seconds).sum::<f64>() - cpu_before;
         // Untimed: each phone once more, to pull what its grid partner pushed meanwhile.
         let catch_up = sync_all(&mut devices, &urls, w.phones.concurrency, "catch-up sync")?;
         let mut r = report("storm", w, opts.servers, seconds, &tally);
         r.server_rss_mb = servers.iter().map(ServerProcess::peak_rss_mb).sum();
+        r.server_cpu_ms_per_report = cpu * 1000.0 / r.reports.max(1) as f64;
         drop(servers);
         let mut all = tally;
         all.merge(catch_up);

@@ -65,6 +65,11 @@ impl ServerProcess {
     pub fn peak_rss_mb(&self) -> f64 {
         peak_rss_mb_of(self.child.id())
     }
+
+    /// CPU time (user + system) the server has used so far, seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        cpu_seconds_of(self.child.id())
+    }
 }
 
 impl Drop for ServerProcess {
@@ -83,6 +88,23 @@ pub fn peak_rss_mb_of(pid: u32) -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
+}
+
+/// CPU time (user + system) process `pid` has used so far, seconds; 0 when unknown. Read from
+/// `/proc/<pid>/stat`, where the command name may hold spaces: fields are counted after its
+/// closing parenthesis (utime and stime are the line's 14th and 15th), in USER_HZ ticks, which
+/// Linux fixes at 100.
+pub fn cpu_seconds_of(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// The `gridsync` binary: `explicit`, or the one next to the running program (a test binary in
@@ -121,4 +143,21 @@ pub fn admin(url: &str, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_time_grows_while_the_process_works() {
+        let me = std::process::id();
+        let before = super::cpu_seconds_of(me);
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < std::time::Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let used = super::cpu_seconds_of(me) - before;
+        assert!(used >= 0.1, "300 ms of spinning used {used} s of CPU");
+        assert_eq!(super::cpu_seconds_of(u32::MAX), 0.0, "an unknown process");
+    }
 }
