@@ -93,22 +93,12 @@ fn sqlite_path(url: &str) -> PathBuf {
     PathBuf::from(rest.split('?').next().unwrap_or(rest))
 }
 
-fn backend(url: &str) -> Result<Backend> {
-    if url.starts_with("sqlite:") {
-        Ok(Backend::Sqlite)
-    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Backend::Postgres)
-    } else {
-        Err(StoreError::UnsupportedUrl(url.to_owned()).into())
-    }
-}
-
 /// Writes a backup of the database at `url` to `to` while it may be serving.
 pub async fn backup(url: &str, to: &Path) -> Result<BackupSummary> {
     if to.exists() {
         return Err(BackupError::Exists(to.to_owned()));
     }
-    match backend(url)? {
+    match Backend::of_url(url)? {
         Backend::Sqlite => {
             let mut conn = sqlx::SqliteConnection::connect(url).await?;
             // One read transaction: a consistent copy whatever commits meanwhile.
@@ -139,7 +129,7 @@ pub async fn check(url: &str, file: &Path) -> Result<BackupSummary> {
         path: file.to_owned(),
         reason,
     };
-    match backend(url)? {
+    match Backend::of_url(url)? {
         Backend::Sqlite => {
             let mut conn =
                 sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=ro", file.display()))
@@ -219,7 +209,7 @@ pub async fn check(url: &str, file: &Path) -> Result<BackupSummary> {
 pub async fn restore(url: &str, file: &Path, blobs: &BlobStore) -> Result<RestoreSummary> {
     let backup = check(url, file).await?;
     let mut kept_aside = None;
-    match backend(url)? {
+    match Backend::of_url(url)? {
         Backend::Sqlite => {
             let db = sqlite_path(url);
             if db.exists() {
