@@ -290,7 +290,7 @@ pub struct DocAck {
 }
 
 /// Server → phone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncResponse {
     /// Pushed changes now stored (including ones the server already had).
     pub accepted: Vec<DocAck>,

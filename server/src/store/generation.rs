@@ -134,23 +134,11 @@ impl Store {
         .await?;
         tracing::info!(device, generation = %current.id, "a phone met a restored store");
         Ok(Some(SyncResponse {
-            accepted: Vec::new(),
-            rejected: Vec::new(),
-            pull: Vec::new(),
             cursor: req.cursor.min(current.base),
             more: true,
             server_time: now,
-            rules: None,
-            notices: Vec::new(),
-            case_keys: Vec::new(),
-            erased: Vec::new(),
-            erased_upto: None,
-            server_key: None,
-            keys_taken: Vec::new(),
-            certificate: None,
-            revoked: Vec::new(),
             generation: Some(current),
-            recovered: None,
+            ..SyncResponse::default()
         }))
     }
 
@@ -232,6 +220,18 @@ impl Store {
     ) -> Result<()> {
         let (current, restored) = self.generation_in_force().await?;
         if !restored {
+            return Ok(());
+        }
+        // A read first: most syncs after a restore are from phones that finished (or never
+        // came), and an UPDATE would take SQLite's write lock on every one of them.
+        let coming_back = sqlx::query(
+            "SELECT 1 FROM recovery_devices WHERE generation = $1 AND device_id = $2 AND finished_at IS NULL",
+        )
+        .bind(&current.id)
+        .bind(device)
+        .fetch_optional(&self.pool)
+        .await?;
+        if coming_back.is_none() {
             return Ok(());
         }
         let done = req.push.is_empty() && req.recover.is_empty();

@@ -82,6 +82,7 @@ impl Replica {
 pub(super) fn take_generation(
     conn: &Connection,
     known: Option<&str>,
+    cursor: u64,
     generation: Option<&Generation>,
 ) -> Result<bool> {
     let Some(g) = generation else {
@@ -94,16 +95,6 @@ pub(super) fn take_generation(
     let Some(_) = known else {
         return Ok(false);
     };
-    let cursor: Option<Vec<u8>> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'cursor'", [], |r| {
-            r.get(0)
-        })
-        .optional()
-        .map_err(storage)?;
-    let cursor = cursor
-        .and_then(|c| <[u8; 8]>::try_from(c.as_slice()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0);
     // Feed positions up to the base are the same changes in both generations; after it the
     // restored server numbers new ones this phone has not seen.
     put_meta(conn, "cursor", &cursor.min(g.base).to_be_bytes())?;
@@ -119,17 +110,15 @@ pub(super) fn take_generation(
 }
 
 /// Takes a restored server's answer to a page of heads: each case it lacks part of gets an
-/// outbox of exactly what it lacks. Returns the number of changes queued.
+/// outbox of exactly what it lacks.
 pub(super) fn take_recovered(
     conn: &Connection,
     seal: &Sealer,
     own: &automerge::ActorId,
-    recovered: Option<&Recovered>,
-) -> Result<usize> {
-    let Some(r) = recovered else { return Ok(0) };
-    let mut queued = 0;
+    r: &Recovered,
+) -> Result<()> {
     for lacking in &r.lacking {
-        queued += requeue(conn, seal, own, &lacking.doc, &lacking.heads)?;
+        requeue(conn, seal, own, &lacking.doc, &lacking.heads)?;
     }
     let rest: Option<String> = conn
         .query_row(
@@ -146,7 +135,7 @@ pub(super) fn take_recovered(
                 .map_err(storage)?;
         }
     }
-    Ok(queued)
+    Ok(())
 }
 
 /// Rebuilds the outbox of case `id` as what a server holding `server_heads` lacks, in causal
@@ -158,11 +147,11 @@ fn requeue(
     own: &automerge::ActorId,
     id: &str,
     server_heads: &[ByteBuf],
-) -> Result<usize> {
+) -> Result<()> {
     let (mut doc, _) = match load_doc(conn, seal, id) {
         Ok(found) => found,
         // Named by the server but not held here (never by a conforming server): nothing to give.
-        Err(Error::UnknownCase(_)) => return Ok(0),
+        Err(Error::UnknownCase(_)) => return Ok(()),
         Err(e) => return Err(e),
     };
     let mut known: Vec<ChangeHash> = Vec::new();
@@ -204,7 +193,7 @@ fn requeue(
         )
         .map_err(storage)?;
     }
-    Ok(lacking.len())
+    Ok(())
 }
 
 fn put_meta(conn: &Connection, key: &str, value: &[u8]) -> Result<()> {

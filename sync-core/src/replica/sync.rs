@@ -295,11 +295,16 @@ impl Replica {
             [resp.cursor.max(cursor).to_be_bytes().to_vec()],
         )
         .map_err(storage)?;
-        if take_generation(&tx, known_generation.as_deref(), resp.generation.as_ref())? {
+        if take_generation(
+            &tx,
+            known_generation.as_deref(),
+            cursor,
+            resp.generation.as_ref(),
+        )? {
             outcome.more = true;
         }
-        if recovering && resp.recovered.is_some() {
-            take_recovered(&tx, &self.seal, &self.actor, resp.recovered.as_ref())?;
+        if let Some(recovered) = resp.recovered.as_ref().filter(|_| recovering) {
+            take_recovered(&tx, &self.seal, &self.actor, recovered)?;
             // The next page of heads, or the pushes of what the server lacks.
             outcome.more = true;
         }
