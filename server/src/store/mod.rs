@@ -50,9 +50,9 @@ pub use notices::{
 pub use read_audit::{CaseRead, ChainReport, ReadAuditFilter, ReadAuditPage, ReadRow};
 pub use rules::{LiveRules, RulesChange};
 pub use sync::{
-    DEVICE_BUDGET_BYTES, DeviceQuarantine, JudgedPush, KEEP_HEAD_BYTES, KEEP_WHOLE_BYTES,
-    PhaseTimes, PullPage, QuarantineEntry, QuarantineTotals, Released, SERVER_DEVICE,
-    TOTAL_BUDGET_BYTES, console_device_id, is_server_device,
+    DEVICE_BUDGET_BYTES, DeviceQuarantine, GroupCounts, JudgedPush, KEEP_HEAD_BYTES,
+    KEEP_WHOLE_BYTES, PhaseTimes, PullPage, QuarantineEntry, QuarantineTotals, Released,
+    SERVER_DEVICE, TOTAL_BUDGET_BYTES, console_device_id, is_server_device,
 };
 
 /// Which database is behind the pool.
@@ -139,6 +139,8 @@ pub struct Store {
     /// Pushes between judging and committing (ADR 0013): each holds its judged documents in
     /// memory while it waits for the feed lock, so their number bounds the server's memory.
     pushes: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Judged pushes waiting for the feed lock, stored together (ADR 0038).
+    group: std::sync::Arc<sync::GroupCommit>,
     rules_cache: std::sync::Arc<rules::RulesCache>,
     /// The revocations phones must know, read at most once a minute (`peers`): not a query on
     /// every sync.
@@ -212,6 +214,7 @@ impl Store {
             backend,
             cache: std::sync::Arc::new(cache::DocCache::new(cache::DEFAULT_CAPACITY)),
             pushes: std::sync::Arc::new(tokio::sync::Semaphore::new(PUSHES_IN_FLIGHT)),
+            group: Default::default(),
             rules_cache: Default::default(),
             revocations: Default::default(),
             sms: Default::default(),

@@ -10,6 +10,7 @@ mod assessment;
 mod case_loop;
 mod erasure;
 mod evidence;
+mod group;
 mod hub;
 mod notices;
 mod org;

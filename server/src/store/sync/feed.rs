@@ -57,6 +57,8 @@ struct ChangeRow {
     device: String,
     user: String,
     device_time: i64,
+    /// When the server took it: its push's time (a group commit holds several).
+    received_at: i64,
     bytes: Vec<u8>,
     /// The key the device had bound, and the signature the change came with.
     device_key: Option<[u8; 32]>,
@@ -156,6 +158,7 @@ impl FeedTx {
                 device,
                 user,
                 device_time: gridsync_core::case::change_time_ms(change.timestamp()),
+                received_at: now,
                 bytes: change.raw_bytes().to_vec(),
                 device_key,
                 relayed,
@@ -248,7 +251,7 @@ impl FeedTx {
                     .bind(r.device.as_str())
                     .bind(r.user.as_str())
                     .bind(r.device_time)
-                    .bind(now)
+                    .bind(r.received_at)
                     .bind(r.bytes.as_slice())
                     .bind(r.relayed.as_ref().map(|(d, _)| d.as_str()))
                     .bind(r.relayed.as_ref().map(|(_, u)| u.as_str()));
@@ -311,17 +314,20 @@ impl FeedTx {
         self.sms.as_ref()
     }
 
-    pub(super) async fn commit(mut self, store: &Store, device: &str, now: i64) -> Result<()> {
+    /// Writes the gathered rows and commits; `devices` (the writers) synced at `now`.
+    pub(super) async fn commit(mut self, store: &Store, devices: &[&str], now: i64) -> Result<()> {
         self.flush(now).await?;
         sqlx::query("UPDATE counters SET value = $1 WHERE name = 'feed'")
             .bind(self.head)
             .execute(&mut *self.tx)
             .await?;
-        sqlx::query("UPDATE devices SET last_sync_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(device)
-            .execute(&mut *self.tx)
-            .await?;
+        for device in devices {
+            sqlx::query("UPDATE devices SET last_sync_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(*device)
+                .execute(&mut *self.tx)
+                .await?;
+        }
         self.tx.commit().await?;
         for DocRow { id, seq, doc, .. } in self.docs {
             store.cache.put(&id, seq, doc);

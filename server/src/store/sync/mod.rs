@@ -3,6 +3,7 @@
 //! and the multi-row statement helpers the parts share.
 
 mod feed;
+mod group;
 mod judge;
 mod projection;
 mod pull;
@@ -20,6 +21,8 @@ use sqlx::{AnyConnection, Row};
 use super::cache::DocCache;
 use super::{Backend, DeviceContext, Result, Store};
 
+pub(super) use group::GroupCommit;
+pub use group::GroupCounts;
 pub(super) use projection::project;
 pub use pull::PullPage;
 pub(super) use pull::{projected, visible_row};

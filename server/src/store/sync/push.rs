@@ -62,7 +62,7 @@ impl Store {
         let started = Instant::now();
         let judged = Box::pin(self.judge_push(ctx, writer, push, taxonomy)).await?;
         let judging = started.elapsed();
-        let stored = Box::pin(self.store_push(judged, now)).await?;
+        let stored = self.store_in_group(judged, now).await?;
         let times = (!push.is_empty()).then(|| (judging, started.elapsed() - judging));
         Ok((stored, times))
     }
@@ -70,13 +70,13 @@ impl Store {
     /// The first half of [`Store::commit_push`]: each case judged against its document as
     /// stored now, before the feed lock, so the Automerge work (parse, apply, read, validate,
     /// save) of concurrent pushes runs on every core and the lock covers only the writes.
-    pub async fn judge_push<'a>(
+    pub async fn judge_push(
         &self,
-        ctx: &'a DeviceContext,
-        writer: &'a Identity,
-        push: &'a [DocChanges],
-        taxonomy: &'a Taxonomy,
-    ) -> Result<JudgedPush<'a>> {
+        ctx: &DeviceContext,
+        writer: &Identity,
+        push: &[DocChanges],
+        taxonomy: &Taxonomy,
+    ) -> Result<JudgedPush> {
         let ids: Vec<&str> = push.iter().map(|c| c.doc.as_str()).collect();
         let mut stored = Vec::with_capacity(push.len());
         {
@@ -119,11 +119,13 @@ impl Store {
             cases.push(judged);
         }
         Ok(JudgedPush {
-            ctx,
-            writer,
-            push,
-            taxonomy,
-            relays,
+            pushed: std::sync::Arc::new(Pushed {
+                ctx: ctx.clone(),
+                writer: writer.clone(),
+                push: push.to_vec(),
+                taxonomy: taxonomy.clone(),
+                relays,
+            }),
             cases,
         })
     }
@@ -133,25 +135,43 @@ impl Store {
     /// another server) is judged again here, against what is stored.
     pub async fn store_push(
         &self,
-        judged: JudgedPush<'_>,
+        judged: JudgedPush,
         now: i64,
     ) -> Result<(Vec<DocAck>, Vec<Rejection>)> {
-        let JudgedPush {
+        let mut feed = FeedTx::begin(self).await?;
+        let device = judged.pushed.ctx.device.clone();
+        let stored = self.store_judged(&mut feed, judged, now).await?;
+        feed.commit(self, &[device.as_str()], now).await?;
+        Ok(stored)
+    }
+
+    /// Stores one judged push in `feed`'s transaction (not yet committed): what earlier pushes
+    /// of the same transaction wrote counts as stored.
+    pub(super) async fn store_judged(
+        &self,
+        feed: &mut FeedTx,
+        judged: JudgedPush,
+        now: i64,
+    ) -> Result<(Vec<DocAck>, Vec<Rejection>)> {
+        let JudgedPush { pushed, cases } = judged;
+        let Pushed {
             ctx,
             writer,
             push,
             taxonomy,
             relays,
-            cases,
-        } = judged;
-        let mut feed = FeedTx::begin(self).await?;
+        } = &*pushed;
         let mut acks = Vec::new();
         let mut rejections = Vec::new();
         let mut early = cases.into_iter();
         let ids: Vec<&str> = push.iter().map(|c| c.doc.as_str()).collect();
-        let mut positions = stored_seqs(&mut feed.tx, &ids).await?;
+        let positions = stored_seqs(&mut feed.tx, &ids).await?;
         for case in push {
-            let stored = positions.get(&case.doc).copied();
+            // Written earlier in this transaction (this push or another of its group): not yet
+            // in the table, which the rows reach only at the commit.
+            let stored = feed
+                .written_at(&case.doc)
+                .or_else(|| positions.get(&case.doc).copied());
             let verdict = match early.next() {
                 Some(v) if v.base == stored => v,
                 _ => {
@@ -162,19 +182,15 @@ impl Store {
                         None => load_doc(&self.cache, &mut feed.tx, &case.doc).await?,
                     };
                     let mut judged =
-                        judge_case(ctx, writer, &relays, current, stored, case, None, taxonomy)?;
+                        judge_case(ctx, writer, relays, current, stored, case, None, taxonomy)?;
                     name_wrong_devices(self, &ctx.device, &mut judged, case).await?;
                     judged
                 }
             };
             let (ack, refused) = feed.store(ctx, writer, verdict, now).await?;
-            if let Some(seq) = feed.written_at(&case.doc) {
-                positions.insert(case.doc.clone(), seq);
-            }
             acks.extend(ack);
             rejections.extend(refused);
         }
-        feed.commit(self, &ctx.device, now).await?;
         Ok((acks, rejections))
     }
 
@@ -219,7 +235,7 @@ impl Store {
         let verdict = judge_case(&ctx, writer, &[], None, None, &pushed, None, taxonomy)?;
         let (_, refused) = feed.store(&ctx, writer, verdict, now).await?;
         if let Some(r) = refused.into_iter().next() {
-            feed.commit(self, &ctx.device, now).await?;
+            feed.commit(self, &[ctx.device.as_str()], now).await?;
             return Err(StoreError::Refused {
                 code: r.code.as_str(),
                 reason: r.reason,
@@ -236,7 +252,7 @@ impl Store {
             raised.requester_text = Some(text);
             feed.raise(raised);
         }
-        feed.commit(self, &ctx.device, now).await?;
+        feed.commit(self, &[ctx.device.as_str()], now).await?;
         Ok(())
     }
 
@@ -288,7 +304,7 @@ impl Store {
             taxonomy,
         )?;
         let (_, refused) = feed.store(&ctx, writer, verdict, now).await?;
-        feed.commit(self, &ctx.device, now).await?;
+        feed.commit(self, &[ctx.device.as_str()], now).await?;
         match refused.into_iter().next() {
             None => Ok(true),
             Some(r) => Err(StoreError::Refused {
@@ -323,17 +339,32 @@ impl Store {
     }
 }
 
-/// A push judged by [`Store::judge_push`], to be stored by [`Store::store_push`].
+/// A push judged by [`Store::judge_push`], to be stored by [`Store::store_push`] or with others
+/// in one group commit. It owns what it was judged from, so another push's task may store it.
 #[derive(Debug)]
-pub struct JudgedPush<'a> {
-    ctx: &'a DeviceContext,
-    writer: &'a Identity,
-    push: &'a [DocChanges],
-    taxonomy: &'a Taxonomy,
+pub struct JudgedPush {
+    pub(super) pushed: std::sync::Arc<Pushed>,
+    /// One per case of the push, in order.
+    cases: Vec<CaseVerdict>,
+}
+
+/// What a push was judged from: enough to judge it again.
+#[derive(Debug)]
+pub(super) struct Pushed {
+    pub(super) ctx: DeviceContext,
+    pub(super) writer: Identity,
+    pub(super) push: Vec<DocChanges>,
+    pub(super) taxonomy: Taxonomy,
     /// The author devices of the colleagues' changes `push` carries.
     relays: Vec<DeviceContext>,
-    /// One per case of `push`, in order.
-    cases: Vec<CaseVerdict>,
+}
+
+impl Store {
+    /// Judges `pushed` again from the start (after its group's transaction failed).
+    pub(super) async fn judge_again(&self, pushed: &Pushed) -> Result<JudgedPush> {
+        self.judge_push(&pushed.ctx, &pushed.writer, &pushed.push, &pushed.taxonomy)
+            .await
+    }
 }
 
 /// The feed positions of the stored snapshots of cases `ids` (those the server has), as this

@@ -126,7 +126,7 @@ impl Store {
         .execute(&mut *feed.tx)
         .await?;
         quarantine::unkeep(&mut feed.tx, &entry, bytes.len()).await?;
-        feed.commit(self, &ctx.device, now).await?;
+        feed.commit(self, &[ctx.device.as_str()], now).await?;
         Ok(released)
     }
 }
