@@ -200,10 +200,7 @@ pub fn admit(
         if !seen.insert(hash) {
             continue;
         }
-        if current
-            .as_deref_mut()
-            .is_some_and(|d| d.change(&hash).is_some())
-        {
+        if current.as_deref_mut().is_some_and(|d| d.has_change(&hash)) {
             verdict.duplicates.push(hash);
             continue;
         }

@@ -220,6 +220,20 @@ impl CaseDoc {
         self.doc.get_change_by_hash(hash)
     }
 
+    /// Whether the document holds change `hash`, without rebuilding it from the document as
+    /// [`CaseDoc::change`] does: a look-up in the change graph. Exact for a document with no
+    /// changes queued for missing dependencies (any stored one); otherwise the rebuild decides.
+    pub fn has_change(&mut self, hash: &ChangeHash) -> bool {
+        let missing = self.doc.get_missing_deps(std::slice::from_ref(hash));
+        if missing.is_empty() {
+            return true;
+        }
+        if missing.contains(hash) {
+            return false;
+        }
+        self.change(hash).is_some()
+    }
+
     /// The hashes of the changes after `since`, each rebuilt from the document: for changes from
     /// elsewhere, as Automerge can take a hostile change and then panic rebuilding it (found by
     /// fuzzing, ADR 0014), which is an error here. One call for all of them: rebuilding them

@@ -220,7 +220,7 @@ impl Replica {
             if let Some(held) = theirs.get(o.doc.as_str()) {
                 for h in held.base.iter().chain(&held.have) {
                     let h = to_hash(h)?;
-                    if doc.change(&h).is_some() {
+                    if doc.has_change(&h) {
                         known.push(h);
                     }
                 }
@@ -419,7 +419,7 @@ fn merge_given(
     let mut fresh = Vec::new();
     for (i, change) in changes.iter().enumerate() {
         let hash = change.hash();
-        if doc.change(&hash).is_some() {
+        if doc.has_change(&hash) {
             continue;
         }
         let by = given.by.get(i).map(String::as_str).unwrap_or_default();

@@ -157,7 +157,7 @@ fn requeue(
     let mut known: Vec<ChangeHash> = Vec::new();
     for h in server_heads {
         let h = to_hash(h)?;
-        if doc.change(&h).is_some() {
+        if doc.has_change(&h) {
             known.push(h);
         }
     }

@@ -187,3 +187,29 @@ fn a_reviewer_settles_a_conflict_by_writing_over_every_value() {
         );
     }
 }
+
+#[test]
+fn has_change_answers_as_the_rebuilt_change_does_even_with_changes_held_back() {
+    let (mut hub, mut a, _b, id) = shared_case();
+    let mut stored = hub.doc(&id).unwrap().clone();
+    let held = stored.changes_since(&[]);
+    for c in &held {
+        assert!(stored.has_change(&c.hash()));
+    }
+    // Two later changes on a phone; only the second reaches a copy of the stored document,
+    // which holds it back for its missing dependency.
+    a.edit(&id, T0 + 30, |e| e.set_title("第一次改")).unwrap();
+    a.edit(&id, T0 + 31, |e| e.set_title("第二次改")).unwrap();
+    let later = a.case(&id).unwrap().changes_since(&stored.heads());
+    assert_eq!(later.len(), 2);
+    let mut copy = stored.fork();
+    copy.apply(vec![later[1].clone()]).unwrap();
+    assert!(!copy.missing_deps().is_empty());
+    for c in &later {
+        assert_eq!(copy.has_change(&c.hash()), copy.change(&c.hash()).is_some());
+        assert!(!copy.has_change(&c.hash()));
+    }
+    for c in &held {
+        assert!(copy.has_change(&c.hash()));
+    }
+}
