@@ -5,6 +5,7 @@
 //! tokens signed with the servers' own key, so setting up thousands of phones costs no password
 //! hashing and nothing of it is timed. Databases and server processes come from the test kit.
 
+mod floor;
 mod handoff;
 mod limit;
 mod link;
@@ -14,6 +15,7 @@ mod phone;
 mod storm;
 mod workload;
 
+pub use floor::{FloorFigures, FloorOptions, FloorReport, floor};
 pub use handoff::{HandoffOptions, HandoffReport, handoff};
 pub use limit::limit;
 pub use link::{LinkOptions, LinkReport, link};

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 use gridsync_core::session::{Step, SyncSession};
+use gridsync_testkit::process::cpu_seconds_of;
 
 use crate::measure::*;
 use crate::storm::settled;
@@ -29,6 +30,7 @@ pub fn limit(w: &Workload) -> anyhow::Result<Report> {
         }
         let permits = Arc::new(tokio::sync::Semaphore::new(w.phones.concurrency.max(1)));
         let pb = bar(devices.len(), "in-process pushes");
+        let cpu_before = cpu_seconds_of(std::process::id());
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for (i, (ctx, who, req)) in work.into_iter().enumerate() {
@@ -49,6 +51,7 @@ pub fn limit(w: &Workload) -> anyhow::Result<Report> {
             answers.push(done??);
         }
         let seconds = started.elapsed().as_secs_f64();
+        let cpu = cpu_seconds_of(std::process::id()) - cpu_before;
         pb.finish();
         // Untimed: the phones apply the answers (and sync on, should anything have been paged).
         let mut tally = Tally::default();
@@ -72,6 +75,8 @@ pub fn limit(w: &Workload) -> anyhow::Result<Report> {
             settled(&session, d)?;
         }
         let mut r = report("limit", w, 0, seconds, &tally);
+        // The store's CPU: the phones' requests were built before the clock started.
+        r.server_cpu_ms_per_report = cpu * 1000.0 / r.reports.max(1) as f64;
         let (lost, _) = check(&store, &tally, &devices).await?;
         r.lost = lost;
         r.converged = devices

@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use gridsync_bench::{
-    HandoffOptions, LinkOptions, PeerOptions, PhoneOptions, StormOptions, Workload, handoff, limit,
-    link, peer, phone, storm,
+    FloorOptions, HandoffOptions, LinkOptions, PeerOptions, PhoneOptions, StormOptions, Workload,
+    floor, handoff, limit, link, peer, phone, storm,
 };
 
 #[derive(Debug, Parser)]
@@ -26,6 +26,9 @@ enum Command {
     /// The same documents through @automerge/automerge-repo-sync-server (installed with npm
     /// into a scratch directory at run time) driven by a Node client.
     Peer(PeerOptions),
+    /// Automerge's own floor: the storm's changes applied and saved with Automerge alone, in
+    /// process; then the limit and the storm on the same workload, with their ratios to it.
+    Floor(FloorOptions),
     /// Two servers on one PostgreSQL: how soon a case accepted by one reaches a phone syncing
     /// through the other.
     Handoff(HandoffOptions),
@@ -40,6 +43,7 @@ fn main() -> anyhow::Result<()> {
         Command::Limit(w) => serde_json::to_string(&limit(&w)?)?,
         Command::Link(opts) => serde_json::to_string(&link(&opts)?)?,
         Command::Peer(opts) => serde_json::to_string(&peer(&opts)?)?,
+        Command::Floor(opts) => serde_json::to_string(&floor(&opts)?)?,
         Command::Handoff(opts) => serde_json::to_string(&handoff(&opts)?)?,
         Command::Phone(opts) => serde_json::to_string(&phone(&opts)?)?,
     };

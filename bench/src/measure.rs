@@ -35,7 +35,8 @@ pub struct Report {
     /// Peak resident memory of the server processes (MB, summed).
     pub server_rss_mb: f64,
     /// The server processes' CPU time (user + system, summed) over the timed phase per report,
-    /// ms: what the server spent, apart from what the simulated phones limit. 0 in process.
+    /// ms: what the server spent, apart from what the simulated phones limit; in process (the
+    /// limit), this whole process over the timed pushes, whose requests were built before.
     pub server_cpu_ms_per_report: f64,
     /// Changes the server acknowledged that it does not hold afterwards.
     pub lost: usize,

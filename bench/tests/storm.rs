@@ -168,3 +168,47 @@ fn the_phone_store_opens_and_captures_through_the_ffi() {
         "{r:?}"
     );
 }
+
+#[test]
+fn the_floor_applies_every_pushed_change_and_the_limit_and_storm_follow_it() {
+    let opts = gridsync_bench::FloorOptions {
+        workload: Workload {
+            phones: Phones {
+                devices: 6,
+                reports: 3,
+                edits: 2,
+                concurrency: 3,
+            },
+            database: Database::Sqlite,
+            postgres: postgres_url(),
+            unsigned: false,
+            unsealed: false,
+        },
+        threads: Some(2),
+        alone: false,
+        server: ServerBin {
+            server_bin: Some(server_bin()),
+        },
+    };
+    let r = gridsync_bench::floor(&opts).unwrap();
+    // Every case the phones push, each with its capture and its two edits, was applied.
+    assert_eq!(
+        (r.floor.reports, r.floor.changes, r.floor.threads),
+        (18, 54, 2),
+        "{r:?}"
+    );
+    assert!(
+        r.floor.reports_per_s > 0.0 && r.floor.saved_bytes_per_report > 100.0,
+        "{r:?}"
+    );
+    let (limit, storm) = (r.limit.clone().unwrap(), r.storm.clone().unwrap());
+    assert_eq!((limit.lost, storm.lost), (0, 0), "{r:?}");
+    assert!(limit.converged && storm.converged, "{r:?}");
+    // The ratios are the figures' own.
+    let ratio = r.storm_over_limit.unwrap();
+    assert!(
+        (ratio - storm.reports_per_s / limit.reports_per_s).abs() < 1e-9,
+        "{r:?}"
+    );
+    assert!(r.limit_over_floor.unwrap() > 0.0, "{r:?}");
+}
