@@ -34,6 +34,8 @@ pub struct Report {
     pub round_trips_per_session: f64,
     /// Peak resident memory of the server processes (MB, summed).
     pub server_rss_mb: f64,
+    /// Peak resident memory of the largest server process (MB).
+    pub server_rss_mb_max: f64,
     /// The server processes' CPU time (user + system, summed) over the timed phase per report,
     /// ms: what the server spent, apart from what the simulated phones limit; in process (the
     /// limit), this whole process over the timed pushes, whose requests were built before.

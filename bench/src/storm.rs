@@ -146,7 +146,9 @@ pub fn storm(opts: &StormOptions) -> anyhow::Result<Report> {
         // Untimed: each phone once more, to pull what its grid partner pushed meanwhile.
         let catch_up = sync_all(&mut devices, &urls, w.phones.concurrency, "catch-up sync")?;
         let mut r = report("storm", w, opts.servers, seconds, &tally);
-        r.server_rss_mb = servers.iter().map(ServerProcess::peak_rss_mb).sum();
+        let rss: Vec<f64> = servers.iter().map(ServerProcess::peak_rss_mb).collect();
+        r.server_rss_mb = rss.iter().sum();
+        r.server_rss_mb_max = rss.iter().copied().fold(0.0, f64::max);
         r.server_cpu_ms_per_report = cpu * 1000.0 / r.reports.max(1) as f64;
         drop(servers);
         let mut all = tally;

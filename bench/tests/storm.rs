@@ -87,6 +87,11 @@ fn a_small_storm_through_two_servers_on_postgresql_loses_nothing_and_converges()
         r.wire_per_change_byte > 0.0 && r.server_rss_mb > 0.0,
         "{r:?}"
     );
+    // Two servers: the larger one holds part of the sum, not all of it.
+    assert!(
+        r.server_rss_mb_max > 0.0 && r.server_rss_mb_max < r.server_rss_mb,
+        "{r:?}"
+    );
     // The two servers did the work: CPU counted per report, and not absurdly much of it.
     assert!(
         r.server_cpu_ms_per_report > 0.0 && r.server_cpu_ms_per_report < 10_000.0,
