@@ -11,6 +11,7 @@ mod link;
 mod measure;
 mod peer;
 mod phone;
+mod samod;
 mod storm;
 mod workload;
 
@@ -18,7 +19,8 @@ pub use handoff::{HandoffOptions, HandoffReport, handoff};
 pub use limit::limit;
 pub use link::{LinkOptions, LinkReport, link};
 pub use measure::Report;
-pub use peer::{PeerOptions, PeerReport, peer};
+pub use peer::{PeerKind, PeerOptions, PeerReport, peer};
 pub use phone::{PhoneOptions, PhoneReport, phone};
+pub use samod::{SamodOptions, SamodProfile, SamodVariant, samod_binary};
 pub use storm::{StormOptions, storm};
 pub use workload::{Database, Phones, ServerBin, Workload};

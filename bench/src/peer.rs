@@ -1,4 +1,5 @@
-//! The same documents through the automerge-repo sync server, for comparison.
+//! The same documents through another Automerge sync server, for comparison: the JavaScript
+//! automerge-repo sync server, or a minimal one on the Rust crate samod (`crate::samod`).
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -9,36 +10,68 @@ use gridsync_core::replica::CaseFilter;
 use gridsync_testkit::process::{cpu_seconds_of, peak_rss_mb_of};
 use serde::Serialize;
 
+use crate::samod::{SamodOptions, samod_peer, stored_at_heads};
 use crate::workload::*;
 
-/// The same documents through the automerge-repo sync server.
+/// Which sync server gets the documents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PeerKind {
+    /// @automerge/automerge-repo-sync-server, driven by a Node client.
+    #[default]
+    Js,
+    /// A minimal sync server on the Rust crate samod, driven by samod phones.
+    Samod,
+}
+
+/// The same documents through another sync server.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PeerOptions {
     #[command(flatten)]
     pub phones: Phones,
-    /// Scratch directory for the npm packages (installed on first use, never committed).
+    /// The sync server measured.
+    #[arg(long, value_enum, default_value_t = PeerKind::Js)]
+    pub peer: PeerKind,
+    #[command(flatten)]
+    pub samod: SamodOptions,
+    /// Scratch directory for the npm packages and the samod build (made on first use, never
+    /// committed).
     #[arg(long, default_value = "target/peer-bench")]
     pub scratch: PathBuf,
 }
 
-/// The peer's figures.
+/// The peer's figures. A document (one case) counts as stored only when, after the run, the
+/// server's storage directory holds it at the phone's heads.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PeerReport {
     pub mode: &'static str,
-    pub peer: &'static str,
+    /// The sync server, name and version.
+    pub peer: String,
+    /// samod's server variant (`one-repo`, `repo-per-connection`); empty for the JS server.
+    pub variant: &'static str,
     pub devices: usize,
+    /// Cases, one Automerge document each.
     pub reports: usize,
+    pub documents: usize,
+    /// Documents found in the server's storage at the phone's heads after the run.
+    pub stored: usize,
+    /// From the first phone's connection to the last document acknowledged (samod: and the
+    /// server's storage flushed).
     pub seconds: f64,
+    /// Cases stored per second.
     pub peer_reports_per_s: f64,
+    /// Documents stored per second (the same as `peer_reports_per_s`: one document a case).
+    pub documents_per_s: f64,
     pub server_rss_mb: f64,
-    /// The sync server's CPU time (user + system) while the client ran, per report, ms.
+    /// The sync server's CPU time (user + system) over the timed phase, per document, ms.
     pub server_cpu_ms_per_report: f64,
+    /// The run hit `--peer-time-limit-s` and stopped; `stored` is how far it got.
+    pub timed_out: bool,
 }
 
 /// The sync server's version measured (its automerge-repo is 1.x; the client uses the same).
 const PEER_PACKAGE: &str = "@automerge/automerge-repo-sync-server@0.2.8";
 
-fn run(cmd: &mut Command) -> anyhow::Result<String> {
+pub(crate) fn run(cmd: &mut Command) -> anyhow::Result<String> {
     let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
     if !out.status.success() {
         bail!(
@@ -85,40 +118,63 @@ fn install_peer(scratch: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The phones' offline documents, as the peer's client reads them: per phone, base64 saves.
-fn export_documents(devices: &[Device]) -> anyhow::Result<Vec<Vec<String>>> {
-    use base64::Engine as _;
+/// The phones' offline documents: per phone, each case's Automerge save.
+pub(crate) fn export_documents(devices: &[Device]) -> anyhow::Result<Vec<Vec<Vec<u8>>>> {
     devices
         .iter()
         .map(|d| {
             d.replica
                 .list(&CaseFilter::default())?
                 .iter()
-                .map(|s| {
-                    let mut doc = d.replica.case(&s.id)?;
-                    Ok(base64::engine::general_purpose::STANDARD.encode(doc.save()))
-                })
+                .map(|s| Ok(d.replica.case(&s.id)?.save()))
                 .collect::<anyhow::Result<Vec<_>>>()
         })
         .collect()
 }
 
-/// The same workload through `@automerge/automerge-repo-sync-server`, driven by a Node client.
-pub fn peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
-    let w = Workload::on_sqlite(opts.phones.clone());
-    let scratch = std::path::absolute(&opts.scratch)?;
-    install_peer(&scratch)?;
+/// How many documents all phones hold.
+pub(crate) fn count(docs: &[Vec<Vec<u8>>]) -> usize {
+    docs.iter().map(Vec::len).sum()
+}
+
+/// The phones, their offline captures, and those captures' saves.
+pub(crate) fn phone_documents(phones: &Phones) -> anyhow::Result<Vec<Vec<Vec<u8>>>> {
+    let w = Workload::on_sqlite(phones.clone());
     let rt = runtime()?;
     let db = rt.block_on(bench_db(&w))?;
     let devices = rt.block_on(async {
         let store = db.store.clone();
         prepare(&w, &store).await
     })?;
+    export_documents(&devices)
+}
+
+/// The same workload through another sync server: the JS one or samod (`opts.peer`).
+pub fn peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
+    match opts.peer {
+        PeerKind::Js => js_peer(opts),
+        PeerKind::Samod => samod_peer(opts),
+    }
+}
+
+/// The same workload through `@automerge/automerge-repo-sync-server`, driven by a Node client.
+fn js_peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
+    use base64::Engine as _;
+    let scratch = std::path::absolute(&opts.scratch)?;
+    install_peer(&scratch)?;
+    let docs = phone_documents(&opts.phones)?;
     let docs_file = scratch.join("docs.json");
-    std::fs::write(
-        &docs_file,
-        serde_json::to_vec(&export_documents(&devices)?)?,
-    )?;
+    let encoded: Vec<Vec<String>> = docs
+        .iter()
+        .map(|phone| {
+            phone
+                .iter()
+                .map(|d| base64::engine::general_purpose::STANDARD.encode(d))
+                .collect()
+        })
+        .collect();
+    std::fs::write(&docs_file, serde_json::to_vec(&encoded)?)?;
+    let manifest = scratch.join("manifest.txt");
     let data = scratch.join("data");
     let _ = std::fs::remove_dir_all(&data);
     let port = {
@@ -147,6 +203,7 @@ pub fn peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
         .arg(format!("ws://127.0.0.1:{port}"))
         .arg(&docs_file)
         .arg(opts.phones.concurrency.to_string())
+        .arg(&manifest)
         .current_dir(&scratch));
     let rss = peak_rss_mb_of(server.id());
     let cpu = cpu_seconds_of(server.id()) - cpu_before;
@@ -159,15 +216,43 @@ pub fn peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
     let seconds = parsed["seconds"]
         .as_f64()
         .ok_or_else(|| anyhow!("no seconds in {last}"))?;
-    let reports = opts.phones.devices * opts.phones.reports;
-    Ok(PeerReport {
-        mode: "peer",
-        peer: PEER_PACKAGE,
-        devices: opts.phones.devices,
-        reports,
+    let stored = stored_at_heads(&data, &manifest, &docs)?;
+    Ok(report(
+        opts,
+        PEER_PACKAGE.into(),
+        "",
+        (stored, count(&docs)),
         seconds,
-        peer_reports_per_s: reports as f64 / seconds,
-        server_rss_mb: rss,
-        server_cpu_ms_per_report: cpu * 1000.0 / reports.max(1) as f64,
-    })
+        (rss, cpu),
+        false,
+    ))
+}
+
+/// The report of a run: `server` is the server's peak RSS (MB) and CPU time (s) over the timed
+/// phase.
+pub(crate) fn report(
+    opts: &PeerOptions,
+    peer: String,
+    variant: &'static str,
+    (stored, documents): (usize, usize),
+    seconds: f64,
+    server: (f64, f64),
+    timed_out: bool,
+) -> PeerReport {
+    let per_s = stored as f64 / seconds.max(1e-9);
+    PeerReport {
+        mode: "peer",
+        peer,
+        variant,
+        devices: opts.phones.devices,
+        reports: documents,
+        documents,
+        stored,
+        seconds,
+        peer_reports_per_s: per_s,
+        documents_per_s: per_s,
+        server_rss_mb: server.0,
+        server_cpu_ms_per_report: server.1 * 1000.0 / documents.max(1) as f64,
+        timed_out,
+    }
 }
