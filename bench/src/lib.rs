@@ -12,6 +12,7 @@ mod measure;
 mod peer;
 mod phone;
 mod samod;
+mod stored;
 mod storm;
 mod workload;
 

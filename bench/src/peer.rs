@@ -10,7 +10,8 @@ use gridsync_core::replica::CaseFilter;
 use gridsync_testkit::process::{cpu_seconds_of, peak_rss_mb_of};
 use serde::Serialize;
 
-use crate::samod::{SamodOptions, samod_peer, stored_at_heads};
+use crate::samod::{SamodOptions, samod_peer};
+use crate::stored::wait_until_stored;
 use crate::workload::*;
 
 /// Which sync server gets the documents.
@@ -54,9 +55,12 @@ pub struct PeerReport {
     pub documents: usize,
     /// Documents found in the server's storage at the phone's heads after the run.
     pub stored: usize,
-    /// From the first phone's connection to the last document acknowledged (samod: and the
-    /// server's storage flushed).
+    /// From the first phone's connection until the server's storage held what it acknowledged.
     pub seconds: f64,
+    /// The part of `seconds` after the phones were done: samod's stop, which waits for its
+    /// storage writes; for the JS server, until its storage directory held every document (or
+    /// stopped gaining any).
+    pub flush_seconds: f64,
     /// Cases stored per second.
     pub peer_reports_per_s: f64,
     /// Documents stored per second (the same as `peer_reports_per_s`: one document a case).
@@ -205,54 +209,79 @@ fn js_peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
         .arg(opts.phones.concurrency.to_string())
         .arg(&manifest)
         .current_dir(&scratch));
+    // The client's "done" is the server's sync state (its remote heads), which the server
+    // writes to its storage a little later: wait for the storage, and count that time too.
+    let waited = match &result {
+        Ok(_) => Some(wait_until_stored(&data, &manifest, &docs, STORAGE_PATIENCE)),
+        Err(_) => None,
+    };
     let rss = peak_rss_mb_of(server.id());
     let cpu = cpu_seconds_of(server.id()) - cpu_before;
     let _ = server.kill();
     let _ = server.wait();
     let out = result?;
+    let (stored, flush) = waited.ok_or_else(|| anyhow!("no storage check"))??;
     let last = out.lines().last().unwrap_or_default();
     let parsed: serde_json::Value =
         serde_json::from_str(last).with_context(|| format!("the client printed {last:?}"))?;
     let seconds = parsed["seconds"]
         .as_f64()
         .ok_or_else(|| anyhow!("no seconds in {last}"))?;
-    let stored = stored_at_heads(&data, &manifest, &docs)?;
     Ok(report(
         opts,
         PEER_PACKAGE.into(),
         "",
-        (stored, count(&docs)),
-        seconds,
-        (rss, cpu),
-        false,
+        Run {
+            stored,
+            documents: count(&docs),
+            seconds: seconds + flush,
+            flush_seconds: flush,
+            server_rss_mb: rss,
+            server_cpu_s: cpu,
+            timed_out: false,
+        },
     ))
 }
 
-/// The report of a run: `server` is the server's peak RSS (MB) and CPU time (s) over the timed
-/// phase.
+/// How long the JS server may go without storing one more document before the count stops.
+const STORAGE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What a run measured.
+pub(crate) struct Run {
+    pub(crate) stored: usize,
+    pub(crate) documents: usize,
+    /// The timed phase, storage flush included.
+    pub(crate) seconds: f64,
+    /// The part of `seconds` after the phones were done, until the server's storage held it.
+    pub(crate) flush_seconds: f64,
+    pub(crate) server_rss_mb: f64,
+    /// The server's CPU time (user + system) over the timed phase.
+    pub(crate) server_cpu_s: f64,
+    pub(crate) timed_out: bool,
+}
+
+/// The report of a run.
 pub(crate) fn report(
     opts: &PeerOptions,
     peer: String,
     variant: &'static str,
-    (stored, documents): (usize, usize),
-    seconds: f64,
-    server: (f64, f64),
-    timed_out: bool,
+    r: Run,
 ) -> PeerReport {
-    let per_s = stored as f64 / seconds.max(1e-9);
+    let per_s = r.stored as f64 / r.seconds.max(1e-9);
     PeerReport {
         mode: "peer",
         peer,
         variant,
         devices: opts.phones.devices,
-        reports: documents,
-        documents,
-        stored,
-        seconds,
+        reports: r.documents,
+        documents: r.documents,
+        stored: r.stored,
+        seconds: r.seconds,
+        flush_seconds: r.flush_seconds,
         peer_reports_per_s: per_s,
         documents_per_s: per_s,
-        server_rss_mb: server.0,
-        server_cpu_ms_per_report: server.1 * 1000.0 / documents.max(1) as f64,
-        timed_out,
+        server_rss_mb: r.server_rss_mb,
+        server_cpu_ms_per_report: r.server_cpu_s * 1000.0 / r.documents.max(1) as f64,
+        timed_out: r.timed_out,
     }
 }

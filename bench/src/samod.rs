@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use gridsync_testkit::process::{cpu_seconds_of, peak_rss_mb_of};
 
-use crate::peer::{PeerOptions, PeerReport, count, phone_documents, report, run};
+use crate::peer::{PeerOptions, PeerReport, Run, count, phone_documents, report, run};
+use crate::stored::stored_at_heads;
 
 /// The samod version of the server, as pinned in its Cargo.toml.
 const SAMOD: &str = "samod 0.16.0";
@@ -145,6 +146,14 @@ pub fn samod_binary(scratch: &Path, profile: SamodProfile) -> anyhow::Result<Pat
     std::fs::copy(&built, &partial).with_context(|| format!("copying {}", built.display()))?;
     std::fs::rename(&partial, &bin).with_context(|| format!("naming {}", bin.display()))?;
     let _ = std::fs::remove_dir_all(dir.join("target"));
+    // Binaries of earlier sources of the same profile are not run again.
+    let prefix = format!("samod-peer-{profile_dir}-");
+    for old in std::fs::read_dir(dir.join("bin"))?.flatten() {
+        let name = old.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && old.path() != bin {
+            let _ = std::fs::remove_file(old.path());
+        }
+    }
     Ok(bin)
 }
 
@@ -256,120 +265,25 @@ pub fn samod_peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
         .as_f64()
         .ok_or_else(|| anyhow!("no seconds in {last}"))?;
     let timed_out = parsed["timed_out"].as_bool().unwrap_or(false);
-    let stored = stored_at_heads(&data, &manifest, &docs)?;
     Ok(report(
         opts,
         SAMOD.into(),
         variant.as_str(),
-        (stored, count(&docs)),
-        seconds + flush,
-        (rss, cpu),
-        timed_out,
+        Run {
+            stored: stored_at_heads(&data, &manifest, &docs)?,
+            documents: count(&docs),
+            seconds: seconds + flush,
+            flush_seconds: flush,
+            server_rss_mb: rss,
+            server_cpu_s: cpu,
+            timed_out,
+        },
     ))
 }
 
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            files_under(&entry.path(), out)?;
-        } else {
-            out.push(entry.path());
-        }
-    }
-    Ok(())
-}
-
-/// How many documents of `manifest` (lines `PHONE DOC DOCUMENT_ID`) the storage directory `data`
-/// holds at the phone's heads: each document's chunks (automerge-repo's file layout, which
-/// samod shares: `data/ID[..2]/ID[2..]/{incremental,snapshot}/…`) loaded with automerge, its
-/// heads compared with those of the phone's own save.
-pub(crate) fn stored_at_heads(
-    data: &Path,
-    manifest: &Path,
-    docs: &[Vec<Vec<u8>>],
-) -> anyhow::Result<usize> {
-    let text = std::fs::read_to_string(manifest)
-        .with_context(|| format!("reading {}", manifest.display()))?;
-    let mut stored = 0;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let bad = || anyhow!("bad manifest line {line:?} in {}", manifest.display());
-        let mut fields = line.split_whitespace();
-        let (Some(phone), Some(n), Some(id)) = (fields.next(), fields.next(), fields.next()) else {
-            return Err(bad());
-        };
-        let (phone, n): (usize, usize) = (phone.parse()?, n.parse()?);
-        let save = docs.get(phone).and_then(|p| p.get(n)).ok_or_else(bad)?;
-        let mut want = automerge::Automerge::load(save)
-            .context("loading a phone's save")?
-            .get_heads();
-        want.sort();
-        if id.len() < 3 || !id.is_ascii() {
-            return Err(bad());
-        }
-        let dir = data.join(&id[..2]).join(&id[2..]);
-        let mut chunks = Vec::new();
-        if files_under(&dir, &mut chunks).is_err() {
-            continue; // nothing of it stored
-        }
-        let mut doc = automerge::Automerge::new();
-        for chunk in &chunks {
-            let bytes =
-                std::fs::read(chunk).with_context(|| format!("reading {}", chunk.display()))?;
-            if let Err(e) = doc.load_incremental(&bytes) {
-                eprintln!("{}: not an automerge chunk: {e}", chunk.display());
-            }
-        }
-        let mut got = doc.get_heads();
-        got.sort();
-        if got == want {
-            stored += 1;
-        }
-    }
-    Ok(stored)
-}
-
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
-    use automerge::transaction::Transactable as _;
-
-    fn doc_with(edits: usize) -> automerge::Automerge {
-        let mut doc = automerge::Automerge::new();
-        for e in 0..edits {
-            let mut tx = doc.transaction();
-            tx.put(automerge::ROOT, "n", e as i64).unwrap();
-            tx.commit();
-        }
-        doc
-    }
-
-    #[test]
-    fn a_document_counts_only_when_its_stored_chunks_reach_the_phones_heads() {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let full = doc_with(2);
-        let phone = vec![full.save(), full.save(), full.save()];
-        // Document 0 stored whole (as two incremental chunks), document 1 missing its last
-        // change, document 2 not stored at all.
-        let put = |id: &str, kind: &str, name: &str, bytes: &[u8]| {
-            let at = data.join(&id[..2]).join(&id[2..]).join(kind);
-            std::fs::create_dir_all(&at).unwrap();
-            std::fs::write(at.join(name), bytes).unwrap();
-        };
-        for (i, change) in full.get_changes(&[]).iter().enumerate() {
-            put("docA", "incremental", &i.to_string(), change.raw_bytes());
-        }
-        put("docB", "snapshot", "s", &doc_with(1).save());
-        let manifest = dir.path().join("manifest.txt");
-        std::fs::write(&manifest, "0 0 docA\n0 1 docB\n0 2 docC\n").unwrap();
-        assert_eq!(stored_at_heads(&data, &manifest, &[phone]).unwrap(), 1);
-        // A line naming no phone's document is an error, not a count.
-        std::fs::write(&manifest, "3 0 docA\n").unwrap();
-        assert!(stored_at_heads(&data, &manifest, &[vec![]]).is_err());
-    }
 
     #[test]
     fn the_binary_name_follows_the_sources_and_the_profile() {
