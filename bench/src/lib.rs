@@ -12,6 +12,8 @@ mod link;
 mod measure;
 mod peer;
 mod phone;
+mod samod;
+mod stored;
 mod storm;
 mod workload;
 
@@ -20,7 +22,8 @@ pub use handoff::{HandoffOptions, HandoffReport, handoff};
 pub use limit::limit;
 pub use link::{LinkOptions, LinkReport, link};
 pub use measure::Report;
-pub use peer::{PeerOptions, PeerReport, peer};
+pub use peer::{PeerKind, PeerOptions, PeerReport, peer};
 pub use phone::{PhoneOptions, PhoneReport, phone};
+pub use samod::{SamodOptions, SamodProfile, SamodVariant, samod_binary};
 pub use storm::{StormOptions, storm};
 pub use workload::{Database, Phones, ServerBin, Workload};

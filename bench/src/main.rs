@@ -23,8 +23,10 @@ enum Command {
     /// One phone syncing its offline cases over an emulated 2G link, against the physical
     /// minimum (its change bytes at the link's speed plus one round trip).
     Link(LinkOptions),
-    /// The same documents through @automerge/automerge-repo-sync-server (installed with npm
-    /// into a scratch directory at run time) driven by a Node client.
+    /// The same documents through another sync server: @automerge/automerge-repo-sync-server
+    /// (installed with npm into a scratch directory at run time) driven by a Node client, or
+    /// (`--peer samod`) a minimal server on the Rust crate samod (built from crates.io into the
+    /// scratch directory at run time) driven by samod phones.
     Peer(PeerOptions),
     /// Automerge's own floor: the storm's changes applied and saved with Automerge alone, in
     /// process; then the limit and the storm on the same workload, with their ratios to it.

@@ -1,4 +1,5 @@
-//! The same documents through the automerge-repo sync server, for comparison.
+//! The same documents through another Automerge sync server, for comparison: the JavaScript
+//! automerge-repo sync server, or a minimal one on the Rust crate samod (`crate::samod`).
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -9,36 +10,72 @@ use gridsync_core::replica::CaseFilter;
 use gridsync_testkit::process::{cpu_seconds_of, peak_rss_mb_of};
 use serde::Serialize;
 
+use crate::samod::{SamodOptions, samod_peer};
+use crate::stored::wait_until_stored;
 use crate::workload::*;
 
-/// The same documents through the automerge-repo sync server.
+/// Which sync server gets the documents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PeerKind {
+    /// @automerge/automerge-repo-sync-server, driven by a Node client.
+    #[default]
+    Js,
+    /// A minimal sync server on the Rust crate samod, driven by samod phones.
+    Samod,
+}
+
+/// The same documents through another sync server.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PeerOptions {
     #[command(flatten)]
     pub phones: Phones,
-    /// Scratch directory for the npm packages (installed on first use, never committed).
+    /// The sync server measured.
+    #[arg(long, value_enum, default_value_t = PeerKind::Js)]
+    pub peer: PeerKind,
+    #[command(flatten)]
+    pub samod: SamodOptions,
+    /// Scratch directory for the npm packages and the samod build (made on first use, never
+    /// committed).
     #[arg(long, default_value = "target/peer-bench")]
     pub scratch: PathBuf,
 }
 
-/// The peer's figures.
+/// The peer's figures. A document (one case) counts as stored only when, after the run, the
+/// server's storage directory holds it at the phone's heads.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PeerReport {
     pub mode: &'static str,
-    pub peer: &'static str,
+    /// The sync server, name and version.
+    pub peer: String,
+    /// samod's server variant (`one-repo`, `repo-per-connection`); empty for the JS server.
+    pub variant: &'static str,
     pub devices: usize,
+    /// Cases, one Automerge document each.
     pub reports: usize,
+    pub documents: usize,
+    /// Documents found in the server's storage at the phone's heads after the run.
+    pub stored: usize,
+    /// From the first phone's connection until the server's storage held what it acknowledged.
     pub seconds: f64,
+    /// The part of `seconds` after the phones were done: samod's stop, which waits for its
+    /// storage writes; for the JS server, until its storage directory held every document (or
+    /// stopped gaining any).
+    pub flush_seconds: f64,
+    /// Cases stored per second.
     pub peer_reports_per_s: f64,
+    /// Documents stored per second (the same as `peer_reports_per_s`: one document a case).
+    pub documents_per_s: f64,
     pub server_rss_mb: f64,
-    /// The sync server's CPU time (user + system) while the client ran, per report, ms.
+    /// The sync server's CPU time (user + system) over the timed phase, per document, ms.
     pub server_cpu_ms_per_report: f64,
+    /// The run hit `--peer-time-limit-s` and stopped; `stored` is how far it got.
+    pub timed_out: bool,
 }
 
 /// The sync server's version measured (its automerge-repo is 1.x; the client uses the same).
 const PEER_PACKAGE: &str = "@automerge/automerge-repo-sync-server@0.2.8";
 
-fn run(cmd: &mut Command) -> anyhow::Result<String> {
+pub(crate) fn run(cmd: &mut Command) -> anyhow::Result<String> {
     let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
     if !out.status.success() {
         bail!(
@@ -85,40 +122,63 @@ fn install_peer(scratch: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The phones' offline documents, as the peer's client reads them: per phone, base64 saves.
-fn export_documents(devices: &[Device]) -> anyhow::Result<Vec<Vec<String>>> {
-    use base64::Engine as _;
+/// The phones' offline documents: per phone, each case's Automerge save.
+pub(crate) fn export_documents(devices: &[Device]) -> anyhow::Result<Vec<Vec<Vec<u8>>>> {
     devices
         .iter()
         .map(|d| {
             d.replica
                 .list(&CaseFilter::default())?
                 .iter()
-                .map(|s| {
-                    let mut doc = d.replica.case(&s.id)?;
-                    Ok(base64::engine::general_purpose::STANDARD.encode(doc.save()))
-                })
+                .map(|s| Ok(d.replica.case(&s.id)?.save()))
                 .collect::<anyhow::Result<Vec<_>>>()
         })
         .collect()
 }
 
-/// The same workload through `@automerge/automerge-repo-sync-server`, driven by a Node client.
-pub fn peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
-    let w = Workload::on_sqlite(opts.phones.clone());
-    let scratch = std::path::absolute(&opts.scratch)?;
-    install_peer(&scratch)?;
+/// How many documents all phones hold.
+pub(crate) fn count(docs: &[Vec<Vec<u8>>]) -> usize {
+    docs.iter().map(Vec::len).sum()
+}
+
+/// The phones, their offline captures, and those captures' saves.
+pub(crate) fn phone_documents(phones: &Phones) -> anyhow::Result<Vec<Vec<Vec<u8>>>> {
+    let w = Workload::on_sqlite(phones.clone());
     let rt = runtime()?;
     let db = rt.block_on(bench_db(&w))?;
     let devices = rt.block_on(async {
         let store = db.store.clone();
         prepare(&w, &store).await
     })?;
+    export_documents(&devices)
+}
+
+/// The same workload through another sync server: the JS one or samod (`opts.peer`).
+pub fn peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
+    match opts.peer {
+        PeerKind::Js => js_peer(opts),
+        PeerKind::Samod => samod_peer(opts),
+    }
+}
+
+/// The same workload through `@automerge/automerge-repo-sync-server`, driven by a Node client.
+fn js_peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
+    use base64::Engine as _;
+    let scratch = std::path::absolute(&opts.scratch)?;
+    install_peer(&scratch)?;
+    let docs = phone_documents(&opts.phones)?;
     let docs_file = scratch.join("docs.json");
-    std::fs::write(
-        &docs_file,
-        serde_json::to_vec(&export_documents(&devices)?)?,
-    )?;
+    let encoded: Vec<Vec<String>> = docs
+        .iter()
+        .map(|phone| {
+            phone
+                .iter()
+                .map(|d| base64::engine::general_purpose::STANDARD.encode(d))
+                .collect()
+        })
+        .collect();
+    std::fs::write(&docs_file, serde_json::to_vec(&encoded)?)?;
+    let manifest = scratch.join("manifest.txt");
     let data = scratch.join("data");
     let _ = std::fs::remove_dir_all(&data);
     let port = {
@@ -147,27 +207,81 @@ pub fn peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
         .arg(format!("ws://127.0.0.1:{port}"))
         .arg(&docs_file)
         .arg(opts.phones.concurrency.to_string())
+        .arg(&manifest)
         .current_dir(&scratch));
+    // The client's "done" is the server's sync state (its remote heads), which the server
+    // writes to its storage a little later: wait for the storage, and count that time too.
+    let waited = match &result {
+        Ok(_) => Some(wait_until_stored(&data, &manifest, &docs, STORAGE_PATIENCE)),
+        Err(_) => None,
+    };
     let rss = peak_rss_mb_of(server.id());
     let cpu = cpu_seconds_of(server.id()) - cpu_before;
     let _ = server.kill();
     let _ = server.wait();
     let out = result?;
+    let (stored, flush) = waited.ok_or_else(|| anyhow!("no storage check"))??;
     let last = out.lines().last().unwrap_or_default();
     let parsed: serde_json::Value =
         serde_json::from_str(last).with_context(|| format!("the client printed {last:?}"))?;
     let seconds = parsed["seconds"]
         .as_f64()
         .ok_or_else(|| anyhow!("no seconds in {last}"))?;
-    let reports = opts.phones.devices * opts.phones.reports;
-    Ok(PeerReport {
+    Ok(report(
+        opts,
+        PEER_PACKAGE.into(),
+        "",
+        Run {
+            stored,
+            documents: count(&docs),
+            seconds: seconds + flush,
+            flush_seconds: flush,
+            server_rss_mb: rss,
+            server_cpu_s: cpu,
+            timed_out: false,
+        },
+    ))
+}
+
+/// How long the JS server may go without storing one more document before the count stops.
+const STORAGE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// What a run measured.
+pub(crate) struct Run {
+    pub(crate) stored: usize,
+    pub(crate) documents: usize,
+    /// The timed phase, storage flush included.
+    pub(crate) seconds: f64,
+    /// The part of `seconds` after the phones were done, until the server's storage held it.
+    pub(crate) flush_seconds: f64,
+    pub(crate) server_rss_mb: f64,
+    /// The server's CPU time (user + system) over the timed phase.
+    pub(crate) server_cpu_s: f64,
+    pub(crate) timed_out: bool,
+}
+
+/// The report of a run.
+pub(crate) fn report(
+    opts: &PeerOptions,
+    peer: String,
+    variant: &'static str,
+    r: Run,
+) -> PeerReport {
+    let per_s = r.stored as f64 / r.seconds.max(1e-9);
+    PeerReport {
         mode: "peer",
-        peer: PEER_PACKAGE,
+        peer,
+        variant,
         devices: opts.phones.devices,
-        reports,
-        seconds,
-        peer_reports_per_s: reports as f64 / seconds,
-        server_rss_mb: rss,
-        server_cpu_ms_per_report: cpu * 1000.0 / reports.max(1) as f64,
-    })
+        reports: r.documents,
+        documents: r.documents,
+        stored: r.stored,
+        seconds: r.seconds,
+        flush_seconds: r.flush_seconds,
+        peer_reports_per_s: per_s,
+        documents_per_s: per_s,
+        server_rss_mb: r.server_rss_mb,
+        server_cpu_ms_per_report: r.server_cpu_s * 1000.0 / r.documents.max(1) as f64,
+        timed_out: r.timed_out,
+    }
 }
