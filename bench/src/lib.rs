@@ -5,6 +5,7 @@
 //! tokens signed with the servers' own key, so setting up thousands of phones costs no password
 //! hashing and nothing of it is timed. Databases and server processes come from the test kit.
 
+mod compare;
 mod floor;
 mod handoff;
 mod limit;
@@ -17,6 +18,7 @@ mod stored;
 mod storm;
 mod workload;
 
+pub use compare::{CompareOptions, CompareReport, compare};
 pub use floor::{FloorFigures, FloorOptions, FloorReport, floor};
 pub use handoff::{HandoffOptions, HandoffReport, handoff};
 pub use limit::limit;

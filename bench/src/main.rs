@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use gridsync_bench::{
-    FloorOptions, HandoffOptions, LinkOptions, PeerOptions, PhoneOptions, StormOptions, Workload,
-    floor, handoff, limit, link, peer, phone, storm,
+    CompareOptions, FloorOptions, HandoffOptions, LinkOptions, PeerOptions, PhoneOptions,
+    StormOptions, Workload, compare, floor, handoff, limit, link, peer, phone, storm,
 };
 
 #[derive(Debug, Parser)]
@@ -28,6 +28,9 @@ enum Command {
     /// (`--peer samod`) a minimal server on the Rust crate samod (built from crates.io into the
     /// scratch directory at run time) driven by samod phones.
     Peer(PeerOptions),
+    /// One after another on the same phones: floor, limit, storm, samod (a repo per connection,
+    /// then one repo) and the JS sync server, with the ratios between them.
+    Compare(CompareOptions),
     /// Automerge's own floor: the storm's changes applied and saved with Automerge alone, in
     /// process; then the limit and the storm on the same workload, with their ratios to it.
     Floor(FloorOptions),
@@ -45,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         Command::Limit(w) => serde_json::to_string(&limit(&w)?)?,
         Command::Link(opts) => serde_json::to_string(&link(&opts)?)?,
         Command::Peer(opts) => serde_json::to_string(&peer(&opts)?)?,
+        Command::Compare(opts) => serde_json::to_string(&compare(&opts)?)?,
         Command::Floor(opts) => serde_json::to_string(&floor(&opts)?)?,
         Command::Handoff(opts) => serde_json::to_string(&handoff(&opts)?)?,
         Command::Phone(opts) => serde_json::to_string(&phone(&opts)?)?,
