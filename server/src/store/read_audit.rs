@@ -10,6 +10,9 @@ use sqlx::Row;
 
 use super::{Result, Store, StoreError};
 
+/// Reads per INSERT: 8 values each, within both backends' parameter limits.
+const READS_PER_STATEMENT: usize = 200;
+
 /// One read to record: `user` read `case`'s personal data through `route` from `addr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CaseRead<'a> {
@@ -92,6 +95,9 @@ impl Store {
                 (seq_of(seq)?, hash)
             }
         };
+        // Chained one by one, written several to a statement: a sync that pulls twenty cases
+        // is one INSERT, not twenty round trips to the database.
+        let mut rows = Vec::with_capacity(reads.len());
         for read in reads {
             seq += 1;
             let entry = ReadEntry {
@@ -105,21 +111,27 @@ impl Store {
             };
             let bytes = entry.encode();
             let hash = ReadEntry::hash_of(&bytes);
-            sqlx::query(
-                "INSERT INTO read_audit (seq, hash, at, user_id, case_id, route, addr, entry)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-            .bind(hash.to_vec())
-            .bind(now)
-            .bind(read.user)
-            .bind(read.case)
-            .bind(read.route)
-            .bind(read.addr)
-            .bind(bytes)
-            .execute(&mut *tx)
-            .await?;
+            rows.push((seq, hash, read, bytes));
             prev = hash;
+        }
+        for chunk in rows.chunks(READS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO read_audit (seq, hash, at, user_id, case_id, route, addr, entry) VALUES {}",
+                super::sync::placeholders(self.backend, chunk.len(), 8)
+            );
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (seq, hash, read, bytes) in chunk {
+                insert = insert
+                    .bind(i64::try_from(*seq).unwrap_or(i64::MAX))
+                    .bind(hash.to_vec())
+                    .bind(now)
+                    .bind(read.user)
+                    .bind(read.case)
+                    .bind(read.route)
+                    .bind(read.addr)
+                    .bind(bytes.as_slice());
+            }
+            insert.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
