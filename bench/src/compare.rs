@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::floor::{FloorOptions, FloorReport, floor};
-use crate::peer::{PeerKind, PeerOptions, PeerReport, peer};
+use crate::peer::{PeerKind, PeerOptions, peer};
+use crate::peer_run::PeerReport;
 use crate::samod::{SamodOptions, SamodProfile, SamodVariant};
 use crate::workload::*;
 

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use gridsync_testkit::process::{cpu_seconds_of, peak_rss_mb_of};
 
-use crate::peer::{PeerOptions, PeerReport, Run, count, phone_documents, report, run};
+use crate::peer_run::{PeerReport, Run, count, phone_documents, report, run};
 use crate::stored::stored_at_heads;
+use crate::workload::Phones;
 
 /// The samod version of the server, as pinned in its Cargo.toml.
 const SAMOD: &str = "samod 0.16.0";
@@ -187,11 +188,15 @@ fn next_line(
 }
 
 /// The same workload through the samod server, driven by samod phones.
-pub fn samod_peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
-    let scratch = std::path::absolute(&opts.scratch)?;
-    let bin = samod_binary(&scratch, opts.samod.samod_profile)?;
-    let variant = opts.samod.samod_variant;
-    let docs = phone_documents(&opts.phones)?;
+pub fn samod_peer(
+    phones: &Phones,
+    samod: &SamodOptions,
+    scratch: &Path,
+) -> anyhow::Result<PeerReport> {
+    let scratch = std::path::absolute(scratch)?;
+    let bin = samod_binary(&scratch, samod.samod_profile)?;
+    let variant = samod.samod_variant;
+    let docs = phone_documents(phones)?;
     let run_dir = scratch.join("samod-run");
     let _ = std::fs::remove_dir_all(&run_dir);
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
@@ -227,14 +232,14 @@ pub fn samod_peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
         }
         let cpu_before = cpu_seconds_of(server.id());
         let limit = match variant {
-            SamodVariant::OneRepo => opts.samod.peer_time_limit_s,
+            SamodVariant::OneRepo => samod.peer_time_limit_s,
             SamodVariant::RepoPerConnection => NO_LIMIT_S,
         };
         let out = run(Command::new(&bin)
             .arg("phones")
             .arg(format!("ws://127.0.0.1:{port}/"))
             .arg(&docs_file)
-            .arg(opts.phones.concurrency.to_string())
+            .arg(phones.concurrency.to_string())
             .arg(limit.to_string())
             .arg(&manifest));
         // Stopped even when the phones failed, so their error is the one reported.
@@ -266,7 +271,7 @@ pub fn samod_peer(opts: &PeerOptions) -> anyhow::Result<PeerReport> {
         .ok_or_else(|| anyhow!("no seconds in {last}"))?;
     let timed_out = parsed["timed_out"].as_bool().unwrap_or(false);
     Ok(report(
-        opts,
+        phones.devices,
         SAMOD.into(),
         variant.as_str(),
         Run {
