@@ -138,12 +138,14 @@ pub fn storm(opts: &StormOptions) -> anyhow::Result<Report> {
             .map(|_| ServerProcess::start(&bin, &db.url, blobs.path(), "warn"))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+        rt.block_on(refresh_tokens(&store, &mut devices))?;
         let cpu_before: f64 = servers.iter().map(ServerProcess::cpu_seconds).sum();
         let started = Instant::now();
         let tally = sync_all(&mut devices, &urls, w.phones.concurrency, "reconnect storm")?;
         let seconds = started.elapsed().as_secs_f64();
         let cpu: f64 = servers.iter().map(ServerProcess::cpu_seconds).sum::<f64>() - cpu_before;
         // Untimed: each phone once more, to pull what its grid partner pushed meanwhile.
+        rt.block_on(refresh_tokens(&store, &mut devices))?;
         let catch_up = sync_all(&mut devices, &urls, w.phones.concurrency, "catch-up sync")?;
         let mut r = report("storm", w, opts.servers, seconds, &tally);
         let rss: Vec<f64> = servers.iter().map(ServerProcess::peak_rss_mb).collect();

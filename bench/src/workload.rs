@@ -241,6 +241,17 @@ pub(crate) async fn prepare(w: &Workload, store: &Store) -> anyhow::Result<Vec<D
     Ok(devices)
 }
 
+/// Fresh access tokens for every phone: preparing tens of thousands of phones takes longer than
+/// a token lives, so tokens minted when the first phone was prepared would expire mid-storm.
+pub(crate) async fn refresh_tokens(store: &Store, devices: &mut [Device]) -> anyhow::Result<()> {
+    let keys = Keys::load_or_create(store).await?;
+    let now = gridsync_server::now_ms() / 1000;
+    for d in devices {
+        d.token = keys.access_token(&d.identity, now)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
