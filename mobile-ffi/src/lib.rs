@@ -408,8 +408,8 @@ impl FieldStore {
         lock(&self.replica)
     }
 
-    /// The server at `url` with the TLS settings as they are at this call, copied so that a
-    /// sync in progress never holds the lock `set_trusted_certificates` takes.
+    /// The server at `url` with the TLS settings as they are at this call, copied: a running
+    /// sync does not hold the lock `set_trusted_certificates` takes.
     fn server<'a>(&self, url: &'a str) -> transport::Server<'a> {
         transport::Server {
             url,
