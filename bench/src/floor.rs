@@ -75,13 +75,14 @@ fn pushed_cases(devices: &[Device]) -> anyhow::Result<Vec<CaseChanges>> {
     Ok(cases)
 }
 
-/// Applies and saves each case; returns the bytes saved.
-fn apply_and_save(cases: &[CaseChanges]) -> anyhow::Result<usize> {
+/// Applies and saves each case (its bytes moved into the parser, not copied); returns the bytes
+/// saved.
+fn apply_and_save(cases: &mut [CaseChanges]) -> anyhow::Result<usize> {
     let mut saved = 0;
     for changes in cases {
-        let changes = changes
-            .iter()
-            .map(|c| automerge::Change::from_bytes(c.clone()))
+        let changes = std::mem::take(changes)
+            .into_iter()
+            .map(automerge::Change::from_bytes)
             .collect::<Result<Vec<_>, _>>()
             .context("a pushed change does not parse")?;
         let mut doc = automerge::Automerge::new();
@@ -95,7 +96,7 @@ fn measure_floor(w: &Workload, threads: usize) -> anyhow::Result<FloorFigures> {
     let rt = runtime()?;
     let db = rt.block_on(bench_db(w))?;
     let devices = rt.block_on(prepare(w, &db.store))?;
-    let cases = pushed_cases(&devices)?;
+    let mut cases = pushed_cases(&devices)?;
     let expected = w.phones.devices * w.phones.reports;
     if cases.len() != expected {
         bail!("the phones push {} cases, not {expected}", cases.len());
@@ -109,7 +110,7 @@ fn measure_floor(w: &Workload, threads: usize) -> anyhow::Result<FloorFigures> {
     let started = Instant::now();
     let saved = std::thread::scope(|s| {
         let parts: Vec<_> = cases
-            .chunks(share)
+            .chunks_mut(share)
             .map(|part| s.spawn(move || apply_and_save(part)))
             .collect();
         parts.into_iter().try_fold(0, |sum, part| {
