@@ -122,10 +122,13 @@ impl Store {
     /// commit writes. Returns each push's acknowledgements and refusals.
     pub async fn store_pushes(&self, judged: Vec<(JudgedPush, i64)>) -> Result<Vec<Stored>> {
         let mut feed = FeedTx::begin(self).await?;
-        let devices: Vec<String> = judged
+        // One `last_sync_at` update per device, however many of its pushes the group holds.
+        let mut devices: Vec<String> = judged
             .iter()
             .map(|(j, _)| j.pushed.ctx.device.clone())
             .collect();
+        devices.sort();
+        devices.dedup();
         let latest = judged.iter().map(|(_, now)| *now).max().unwrap_or_default();
         let mut stored = Vec::with_capacity(judged.len());
         for (j, now) in judged {
