@@ -154,8 +154,23 @@ impl Store {
         keys: &[SealedKey],
         now: i64,
     ) -> Result<Vec<KeyId>> {
+        let sorted = self.sort_case_keys(reader, keys).await?;
+        if !sorted.rows.is_empty() {
+            let mut conn = self.pool.acquire().await?;
+            write_key_rows(&mut conn, &sorted.rows, now).await?;
+        }
+        Ok(sorted.taken)
+    }
+
+    /// [`Store::take_case_keys`] without the write: the keys to answer and the rows to keep,
+    /// for a sync that writes them in its push's transaction (one write, not two).
+    pub(super) async fn sort_case_keys(
+        &self,
+        reader: &Identity,
+        keys: &[SealedKey],
+    ) -> Result<PushedKeys> {
         if keys.is_empty() {
-            return Ok(Vec::new());
+            return Ok(PushedKeys::default());
         }
         let server = self.change_key().await?;
         let data = self.data_key().await?;
@@ -203,28 +218,17 @@ impl Store {
                 erased.insert((row.try_get(0)?, row.try_get(1)?));
             }
         }
-        let kept: Vec<&CaseKey> = opened
+        let rows = opened
             .iter()
             .filter(|k| !refused.contains(k.case()))
             .filter(|k| !erased.contains(&(k.case().to_owned(), k.id().to_owned())))
+            .map(|k| KeyRow {
+                case: k.case().to_owned(),
+                id: k.id().to_owned(),
+                wrapped: sealed::wrap_key(&data, k),
+            })
             .collect();
-        for chunk in kept.chunks(KEY_ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO case_keys (case_id, key_id, wrapped, created_at) VALUES {}
-                 ON CONFLICT (case_id, key_id) DO NOTHING",
-                placeholders(self.backend, chunk.len(), 4)
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for k in chunk {
-                query = query
-                    .bind(k.case())
-                    .bind(k.id())
-                    .bind(sealed::wrap_key(&data, k))
-                    .bind(now);
-            }
-            query.execute(&self.pool).await?;
-        }
-        Ok(taken)
+        Ok(PushedKeys { taken, rows })
     }
 
     /// The keys of `cases` whose personal data `reader` reads, sealed to `device_key`.
@@ -514,6 +518,47 @@ fn data_key_from_text(text: &str) -> Result<[u8; 32]> {
     bytes
         .try_into()
         .map_err(|_| StoreError::Corrupt(format!("{DATA_KEY_ENV} must hold 32 bytes")))
+}
+
+/// Keys a device pushed, sorted: the ids to answer, and the rows (wrapped) to keep.
+#[derive(Debug, Default)]
+pub(super) struct PushedKeys {
+    pub(super) taken: Vec<KeyId>,
+    pub(super) rows: Vec<KeyRow>,
+}
+
+/// One case key to keep, wrapped under the data key.
+#[derive(Debug, Clone)]
+pub(super) struct KeyRow {
+    case: String,
+    id: String,
+    wrapped: Vec<u8>,
+}
+
+/// Keeps `rows` (a key held already stays as it was).
+pub(super) async fn write_key_rows(
+    conn: &mut sqlx::AnyConnection,
+    rows: &[KeyRow],
+    now: i64,
+) -> Result<()> {
+    let backend = Backend::of(conn);
+    for chunk in rows.chunks(KEY_ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO case_keys (case_id, key_id, wrapped, created_at) VALUES {}
+             ON CONFLICT (case_id, key_id) DO NOTHING",
+            placeholders(backend, chunk.len(), 4)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for k in chunk {
+            query = query
+                .bind(k.case.as_str())
+                .bind(k.id.as_str())
+                .bind(k.wrapped.as_slice())
+                .bind(now);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// `?, ?, ?` (SQLite) or `$1, $2, $3` (PostgreSQL) for `n` values.

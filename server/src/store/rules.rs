@@ -243,7 +243,20 @@ impl Store {
     /// The rules version `device` holds: `said` when the request says it (then recorded),
     /// else what it said last; `None` for a device that never said.
     async fn device_rules(&self, device: &str, said: Option<u64>) -> Result<Option<u64>> {
+        let row = sqlx::query("SELECT version FROM device_rules WHERE device_id = $1")
+            .bind(device)
+            .fetch_optional(&self.pool)
+            .await?;
+        let recorded = row
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?
+            .map(|v| v as u64);
         if let Some(v) = said {
+            // Written only when it moved: most syncs say what the last one said, and a write
+            // would take SQLite's write lock (and a sync to disk) on every one of them.
+            if recorded == Some(v) {
+                return Ok(Some(v));
+            }
             sqlx::query(
                 "INSERT INTO device_rules (device_id, version) VALUES ($1, $2)
                  ON CONFLICT (device_id) DO UPDATE SET version = excluded.version",
@@ -254,13 +267,6 @@ impl Store {
             .await?;
             return Ok(Some(v));
         }
-        let row = sqlx::query("SELECT version FROM device_rules WHERE device_id = $1")
-            .bind(device)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row
-            .map(|r| r.try_get::<i64, _>(0))
-            .transpose()?
-            .map(|v| v as u64))
+        Ok(recorded)
     }
 }

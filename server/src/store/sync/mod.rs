@@ -74,9 +74,10 @@ impl Store {
         }
         let live = self.rules().await?;
         // Keys before the push: a new case's key comes with its first change.
-        let keys_taken = self.take_case_keys(reader, &req.keys, now).await?;
+        let keys = self.sort_case_keys(reader, &req.keys).await?;
+        let keys_taken = keys.taken;
         let ((accepted, rejected), pushed) = self
-            .commit_push_timed(ctx, reader, &req.push, &live.admission, now)
+            .commit_sync_push(ctx, reader, &req.push, keys.rows, &live.admission, now)
             .await?;
         let pulling = Instant::now();
         let page = self

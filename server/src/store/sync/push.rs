@@ -14,6 +14,7 @@ use sqlx::{AnyConnection, Row};
 use super::feed::FeedTx;
 use super::judge::{CaseVerdict, judge_case, name_wrong_devices};
 use super::{DOC_ROWS_PER_STATEMENT, load_doc, load_doc_at, placeholders};
+use crate::store::erasure::{KeyRow, write_key_rows};
 use crate::store::front_door::FrontDoorRows;
 use crate::store::{Backend, DeviceContext, Raised, Result, Store, StoreError};
 
@@ -47,24 +48,66 @@ impl Store {
         taxonomy: &Taxonomy,
         now: i64,
     ) -> Result<((Vec<DocAck>, Vec<Rejection>), Option<(Duration, Duration)>)> {
-        // A pull-only sync holds no judged documents: it does not queue behind pushes.
-        let _turn = match push.is_empty() {
-            true => None,
-            false => Some(
-                self.pushes
-                    .acquire()
-                    .await
-                    .map_err(|_| StoreError::Conflict("the push queue is closed".into()))?,
-            ),
-        };
+        self.commit_sync_push(ctx, writer, push, Vec::new(), taxonomy, now)
+            .await
+    }
+
+    /// [`Store::commit_push_timed`] for a sync: the case keys its request carried (`keys`,
+    /// sorted already) are kept in the push's transaction.
+    pub(super) async fn commit_sync_push(
+        &self,
+        ctx: &DeviceContext,
+        writer: &Identity,
+        push: &[DocChanges],
+        keys: Vec<KeyRow>,
+        taxonomy: &Taxonomy,
+        now: i64,
+    ) -> Result<((Vec<DocAck>, Vec<Rejection>), Option<(Duration, Duration)>)> {
+        // A pull-only sync writes no change: it neither queues behind pushes nor takes the
+        // feed lock, and only notes that the device was here.
+        if push.is_empty() {
+            if !keys.is_empty() {
+                let mut conn = self.pool.acquire().await?;
+                write_key_rows(&mut conn, &keys, now).await?;
+            }
+            self.note_synced(&ctx.device, now).await?;
+            return Ok(((Vec::new(), Vec::new()), None));
+        }
+        let _turn = self
+            .pushes
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Conflict("the push queue is closed".into()))?;
         // Boxed: the judged documents live on the heap, not in every caller's future (a deep
         // caller, the demo's seeding, overflowed a test thread's stack).
         let started = Instant::now();
-        let judged = Box::pin(self.judge_push(ctx, writer, push, taxonomy)).await?;
+        let judged = Box::pin(self.judge_push_keeping(ctx, writer, push, keys, taxonomy)).await?;
         let judging = started.elapsed();
         let stored = self.store_in_group(judged, now).await?;
-        let times = (!push.is_empty()).then(|| (judging, started.elapsed() - judging));
-        Ok((stored, times))
+        Ok((stored, Some((judging, started.elapsed() - judging))))
+    }
+
+    /// Records that `device` synced at `now`, for a sync that pushed nothing. Read first and
+    /// written only when the last record is older than [`SYNC_NOTED_WITHIN_MS`]: a write takes
+    /// SQLite's write lock and a sync to disk, which a phone polling every minute would pay
+    /// on every poll. (A push records it in its own transaction.)
+    async fn note_synced(&self, device: &str, now: i64) -> Result<()> {
+        let last: Option<i64> = sqlx::query("SELECT last_sync_at FROM devices WHERE id = $1")
+            .bind(device)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?
+            .flatten();
+        if last.is_some_and(|t| now - t < SYNC_NOTED_WITHIN_MS) {
+            return Ok(());
+        }
+        sqlx::query("UPDATE devices SET last_sync_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(device)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// The first half of [`Store::commit_push`]: each case judged against its document as
@@ -75,6 +118,19 @@ impl Store {
         ctx: &DeviceContext,
         writer: &Identity,
         push: &[DocChanges],
+        taxonomy: &Taxonomy,
+    ) -> Result<JudgedPush> {
+        self.judge_push_keeping(ctx, writer, push, Vec::new(), taxonomy)
+            .await
+    }
+
+    /// [`Store::judge_push`], with case keys to keep when the push is stored.
+    async fn judge_push_keeping(
+        &self,
+        ctx: &DeviceContext,
+        writer: &Identity,
+        push: &[DocChanges],
+        keys: Vec<KeyRow>,
         taxonomy: &Taxonomy,
     ) -> Result<JudgedPush> {
         let ids: Vec<&str> = push.iter().map(|c| c.doc.as_str()).collect();
@@ -123,6 +179,7 @@ impl Store {
                 ctx: ctx.clone(),
                 writer: writer.clone(),
                 push: push.to_vec(),
+                keys,
                 taxonomy: taxonomy.clone(),
                 relays,
             }),
@@ -158,9 +215,11 @@ impl Store {
             ctx,
             writer,
             push,
+            keys,
             taxonomy,
             relays,
         } = &*pushed;
+        feed.keep_keys(keys);
         let mut acks = Vec::new();
         let mut rejections = Vec::new();
         let mut early = cases.into_iter();
@@ -339,6 +398,10 @@ impl Store {
     }
 }
 
+/// How fresh a device's `last_sync_at` is kept by syncs that push nothing (the console shows it
+/// to the minute).
+const SYNC_NOTED_WITHIN_MS: i64 = 60_000;
+
 /// A push judged by [`Store::judge_push`], to be stored by [`Store::store_push`] or with others
 /// in one group commit. It owns what it was judged from, so another push's task may store it.
 #[derive(Debug)]
@@ -354,6 +417,8 @@ pub(super) struct Pushed {
     pub(super) ctx: DeviceContext,
     pub(super) writer: Identity,
     pub(super) push: Vec<DocChanges>,
+    /// The case keys the sync carried, kept in the same transaction.
+    keys: Vec<KeyRow>,
     pub(super) taxonomy: Taxonomy,
     /// The author devices of the colleagues' changes `push` carries.
     relays: Vec<DeviceContext>,
@@ -362,8 +427,14 @@ pub(super) struct Pushed {
 impl Store {
     /// Judges `pushed` again from the start (after its group's transaction failed).
     pub(super) async fn judge_again(&self, pushed: &Pushed) -> Result<JudgedPush> {
-        self.judge_push(&pushed.ctx, &pushed.writer, &pushed.push, &pushed.taxonomy)
-            .await
+        self.judge_push_keeping(
+            &pushed.ctx,
+            &pushed.writer,
+            &pushed.push,
+            pushed.keys.clone(),
+            &pushed.taxonomy,
+        )
+        .await
     }
 }
 
