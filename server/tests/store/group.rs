@@ -159,3 +159,49 @@ conformance!(
         }
     }
 );
+
+conformance!(
+    a_sync_that_pushes_nothing_takes_no_feed_lock_and_notes_the_device_once_a_minute,
+    |store: Store| async move {
+        let (_, mut a) = phone(
+            &store,
+            "wang",
+            Role::GridWorker,
+            "130322/101/201/01",
+            "phone-a",
+        )
+        .await;
+        let last_sync = |store: Store| async move {
+            let devices = store.devices().await.unwrap();
+            devices
+                .into_iter()
+                .find(|d| d.id == "phone-a")
+                .unwrap()
+                .last_sync_at
+        };
+        let before = store.group_counts();
+        sync_accepted(&store, &mut a, T0).await;
+        assert_eq!(store.group_counts(), before, "a pull took the feed lock");
+        assert_eq!(last_sync(store.clone()).await, Some(T0));
+        // Within a minute a pull does not write; after it, it does.
+        sync_accepted(&store, &mut a, T0 + 30_000).await;
+        assert_eq!(last_sync(store.clone()).await, Some(T0));
+        sync_accepted(&store, &mut a, T0 + 61_000).await;
+        assert_eq!(last_sync(store.clone()).await, Some(T0 + 61_000));
+        // A push notes its own time, exactly, in its own transaction.
+        a.capture(
+            &new_case(
+                CaseKind::Incident,
+                "130322/101/201/01",
+                "road_damage",
+                "路面塌陷",
+            ),
+            T0 + 62_000,
+        )
+        .unwrap();
+        sync_accepted(&store, &mut a, T0 + 62_000).await;
+        assert_eq!(last_sync(store.clone()).await, Some(T0 + 62_000));
+        assert_eq!(store.group_counts().transactions, before.transactions + 1);
+        assert_eq!(store.change_count().await.unwrap(), 1);
+    }
+);
