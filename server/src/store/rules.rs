@@ -225,48 +225,57 @@ impl Store {
             .collect()
     }
 
-    /// The rules for a sync response: `current` when `device` holds an older version (what the
-    /// request says, else what it said last; a device that never said holds version 0).
-    pub(super) async fn rules_for(
+    /// What a sync records of the rules `device` holds, and what it holds: `said` when the
+    /// request says it, else what it said last (a device that never said holds version 0).
+    /// The record is `Some` only when `said` moved from what is recorded: most syncs say what
+    /// the last one said, and a write on each would take SQLite's write lock and a sync to disk.
+    pub(super) async fn device_rules(
         &self,
         device: &str,
         said: Option<u64>,
-        current: &Rules,
-    ) -> Result<Option<RulesUpdate>> {
-        let held = self.device_rules(device, said).await?.unwrap_or(0);
-        Ok((held < current.version()).then(|| RulesUpdate {
-            version: current.version(),
-            toml: current.to_toml(),
-        }))
-    }
-
-    /// The rules version `device` holds: `said` when the request says it (then recorded),
-    /// else what it said last; `None` for a device that never said.
-    async fn device_rules(&self, device: &str, said: Option<u64>) -> Result<Option<u64>> {
-        let row = sqlx::query("SELECT version FROM device_rules WHERE device_id = $1")
+    ) -> Result<(Option<RulesHeld>, u64)> {
+        let recorded = sqlx::query("SELECT version FROM device_rules WHERE device_id = $1")
             .bind(device)
             .fetch_optional(&self.pool)
-            .await?;
-        let recorded = row
+            .await?
             .map(|r| r.try_get::<i64, _>(0))
             .transpose()?
             .map(|v| v as u64);
-        if let Some(v) = said {
-            // Written only when it moved: most syncs say what the last one said, and a write
-            // would take SQLite's write lock (and a sync to disk) on every one of them.
-            if recorded == Some(v) {
-                return Ok(Some(v));
-            }
-            sqlx::query(
-                "INSERT INTO device_rules (device_id, version) VALUES ($1, $2)
-                 ON CONFLICT (device_id) DO UPDATE SET version = excluded.version",
-            )
-            .bind(device)
-            .bind(v as i64)
-            .execute(&self.pool)
-            .await?;
-            return Ok(Some(v));
-        }
-        Ok(recorded)
+        let record = said
+            .filter(|v| recorded != Some(*v))
+            .map(|version| RulesHeld {
+                device: device.to_owned(),
+                version,
+            });
+        Ok((record, said.or(recorded).unwrap_or(0)))
+    }
+}
+
+/// The rules `current` for a device that holds version `held`, when that is older.
+pub(super) fn rules_update(held: u64, current: &Rules) -> Option<RulesUpdate> {
+    (held < current.version()).then(|| RulesUpdate {
+        version: current.version(),
+        toml: current.to_toml(),
+    })
+}
+
+/// A device's rules version to record.
+#[derive(Debug, Clone)]
+pub(super) struct RulesHeld {
+    device: String,
+    version: u64,
+}
+
+impl RulesHeld {
+    pub(super) async fn write(&self, conn: &mut sqlx::AnyConnection) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO device_rules (device_id, version) VALUES ($1, $2)
+             ON CONFLICT (device_id) DO UPDATE SET version = excluded.version",
+        )
+        .bind(&self.device)
+        .bind(self.version as i64)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
     }
 }

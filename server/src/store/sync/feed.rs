@@ -9,9 +9,9 @@ use sqlx::{Any, Row, Transaction};
 
 use super::judge::{CaseVerdict, Written};
 use super::projection::Projection;
+use super::push::Beside;
 use super::quarantine;
 use super::{CHANGE_ROWS_PER_STATEMENT, DOC_ROWS_PER_STATEMENT, placeholders};
-use crate::store::erasure::{KeyRow, write_key_rows};
 use crate::store::evidence::ChangeEvidence;
 use crate::store::notices::write_notices;
 use crate::store::{Backend, DeviceContext, Raised, Result, SmsWriting, Store};
@@ -44,9 +44,10 @@ pub(super) struct FeedTx {
     rules: std::sync::Arc<crate::store::LiveRules>,
     /// The notices the written steps raise, written at the commit (ADR 0027).
     notices: Vec<Raised>,
-    /// Case keys the pushes carried, written at the commit before the notices (a receipt's SMS
-    /// opens the requester's number with its case's key).
-    keys: Vec<KeyRow>,
+    /// What the pushes' syncs record beside them (case keys, rules versions), written at the
+    /// commit before the notices (a receipt's SMS opens the requester's number with its case's
+    /// key).
+    beside: Vec<Beside>,
     sms: Option<SmsWriting>,
     /// Opens a requester's sealed phone number for their SMS (ADR 0029).
     data_key: Option<std::sync::Arc<[u8; 32]>>,
@@ -99,7 +100,7 @@ impl FeedTx {
             doc_index: std::collections::HashMap::new(),
             rules: store.rules_now(),
             notices: Vec::new(),
-            keys: Vec::new(),
+            beside: Vec::new(),
             sms: store.sms_writing(),
             data_key: store.data_key_loaded(),
         })
@@ -238,14 +239,16 @@ impl FeedTx {
         Ok((ack, rejections))
     }
 
-    /// Case keys to keep with this transaction.
-    pub(super) fn keep_keys(&mut self, keys: &[KeyRow]) {
-        self.keys.extend_from_slice(keys);
+    /// What a push's sync records beside it, to write with this transaction.
+    pub(super) fn write_beside(&mut self, beside: &Beside) {
+        self.beside.push(beside.clone());
     }
 
     /// Writes the gathered keys, log, snapshot and projection rows, several per statement.
     async fn flush(&mut self, now: i64) -> Result<()> {
-        write_key_rows(&mut self.tx, &self.keys, now).await?;
+        for beside in &self.beside {
+            beside.write(&mut self.tx, now).await?;
+        }
         for rows in self.changes.chunks(CHANGE_ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO changes (seq, doc, hash, actor, device_id, user_id, device_time, received_at, bytes, relayed_by, relayed_user)

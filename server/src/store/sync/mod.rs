@@ -76,8 +76,13 @@ impl Store {
         // Keys before the push: a new case's key comes with its first change.
         let keys = self.sort_case_keys(reader, &req.keys).await?;
         let keys_taken = keys.taken;
+        let (rules_held, rules_version) = self.device_rules(&ctx.device, req.rules).await?;
+        let beside = push::Beside {
+            keys: keys.rows,
+            rules: rules_held,
+        };
         let ((accepted, rejected), pushed) = self
-            .commit_sync_push(ctx, reader, &req.push, keys.rows, &live.admission, now)
+            .commit_sync_push(ctx, reader, &req.push, beside, &live.admission, now)
             .await?;
         let pulling = Instant::now();
         let page = self
@@ -130,7 +135,7 @@ impl Store {
             cursor: page.cursor,
             more: page.more,
             server_time: now,
-            rules: self.rules_for(&ctx.device, req.rules, &live.rules).await?,
+            rules: crate::store::rules::rules_update(rules_version, &live.rules),
             notices,
             case_keys,
             erased,

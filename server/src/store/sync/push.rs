@@ -16,6 +16,7 @@ use super::judge::{CaseVerdict, judge_case, name_wrong_devices};
 use super::{DOC_ROWS_PER_STATEMENT, load_doc, load_doc_at, placeholders};
 use crate::store::erasure::{KeyRow, write_key_rows};
 use crate::store::front_door::FrontDoorRows;
+use crate::store::rules::RulesHeld;
 use crate::store::{Backend, DeviceContext, Raised, Result, Store, StoreError};
 
 impl Store {
@@ -48,27 +49,28 @@ impl Store {
         taxonomy: &Taxonomy,
         now: i64,
     ) -> Result<((Vec<DocAck>, Vec<Rejection>), Option<(Duration, Duration)>)> {
-        self.commit_sync_push(ctx, writer, push, Vec::new(), taxonomy, now)
+        self.commit_sync_push(ctx, writer, push, Beside::default(), taxonomy, now)
             .await
     }
 
-    /// [`Store::commit_push_timed`] for a sync: the case keys its request carried (`keys`,
-    /// sorted already) are kept in the push's transaction.
+    /// [`Store::commit_push_timed`] for a sync: what its request records beside the push
+    /// (`beside`: the case keys it carried, the rules version it holds) is written in the
+    /// push's transaction.
     pub(super) async fn commit_sync_push(
         &self,
         ctx: &DeviceContext,
         writer: &Identity,
         push: &[DocChanges],
-        keys: Vec<KeyRow>,
+        beside: Beside,
         taxonomy: &Taxonomy,
         now: i64,
     ) -> Result<((Vec<DocAck>, Vec<Rejection>), Option<(Duration, Duration)>)> {
         // A pull-only sync writes no change: it neither queues behind pushes nor takes the
         // feed lock, and only notes that the device was here.
         if push.is_empty() {
-            if !keys.is_empty() {
+            if !beside.is_empty() {
                 let mut conn = self.pool.acquire().await?;
-                write_key_rows(&mut conn, &keys, now).await?;
+                beside.write(&mut conn, now).await?;
             }
             self.note_synced(&ctx.device, now).await?;
             return Ok(((Vec::new(), Vec::new()), None));
@@ -81,7 +83,7 @@ impl Store {
         // Boxed: the judged documents live on the heap, not in every caller's future (a deep
         // caller, the demo's seeding, overflowed a test thread's stack).
         let started = Instant::now();
-        let judged = Box::pin(self.judge_push_keeping(ctx, writer, push, keys, taxonomy)).await?;
+        let judged = Box::pin(self.judge_push_keeping(ctx, writer, push, beside, taxonomy)).await?;
         let judging = started.elapsed();
         let stored = self.store_in_group(judged, now).await?;
         Ok((stored, Some((judging, started.elapsed() - judging))))
@@ -120,17 +122,17 @@ impl Store {
         push: &[DocChanges],
         taxonomy: &Taxonomy,
     ) -> Result<JudgedPush> {
-        self.judge_push_keeping(ctx, writer, push, Vec::new(), taxonomy)
+        self.judge_push_keeping(ctx, writer, push, Beside::default(), taxonomy)
             .await
     }
 
-    /// [`Store::judge_push`], with case keys to keep when the push is stored.
+    /// [`Store::judge_push`], with what to write beside it when it is stored.
     async fn judge_push_keeping(
         &self,
         ctx: &DeviceContext,
         writer: &Identity,
         push: &[DocChanges],
-        keys: Vec<KeyRow>,
+        beside: Beside,
         taxonomy: &Taxonomy,
     ) -> Result<JudgedPush> {
         let ids: Vec<&str> = push.iter().map(|c| c.doc.as_str()).collect();
@@ -179,7 +181,7 @@ impl Store {
                 ctx: ctx.clone(),
                 writer: writer.clone(),
                 push: push.to_vec(),
-                keys,
+                beside,
                 taxonomy: taxonomy.clone(),
                 relays,
             }),
@@ -215,11 +217,11 @@ impl Store {
             ctx,
             writer,
             push,
-            keys,
+            beside,
             taxonomy,
             relays,
         } = &*pushed;
-        feed.keep_keys(keys);
+        feed.write_beside(beside);
         let mut acks = Vec::new();
         let mut rejections = Vec::new();
         let mut early = cases.into_iter();
@@ -398,6 +400,30 @@ impl Store {
     }
 }
 
+/// What a sync records beside its push, in the push's transaction (ADR 0040): one write, not
+/// one per record.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Beside {
+    /// The case keys it carried (sorted: those to keep).
+    pub(super) keys: Vec<KeyRow>,
+    /// The rules version the device holds, when it moved.
+    pub(super) rules: Option<RulesHeld>,
+}
+
+impl Beside {
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.rules.is_none()
+    }
+
+    pub(super) async fn write(&self, conn: &mut AnyConnection, now: i64) -> Result<()> {
+        write_key_rows(conn, &self.keys, now).await?;
+        if let Some(rules) = &self.rules {
+            rules.write(conn).await?;
+        }
+        Ok(())
+    }
+}
+
 /// How fresh a device's `last_sync_at` is kept by syncs that push nothing (the console shows it
 /// to the minute).
 const SYNC_NOTED_WITHIN_MS: i64 = 60_000;
@@ -417,8 +443,8 @@ pub(super) struct Pushed {
     pub(super) ctx: DeviceContext,
     pub(super) writer: Identity,
     pub(super) push: Vec<DocChanges>,
-    /// The case keys the sync carried, kept in the same transaction.
-    keys: Vec<KeyRow>,
+    /// What the sync records beside the push, in the same transaction.
+    beside: Beside,
     pub(super) taxonomy: Taxonomy,
     /// The author devices of the colleagues' changes `push` carries.
     relays: Vec<DeviceContext>,
@@ -431,7 +457,7 @@ impl Store {
             &pushed.ctx,
             &pushed.writer,
             &pushed.push,
-            pushed.keys.clone(),
+            pushed.beside.clone(),
             &pushed.taxonomy,
         )
         .await
