@@ -82,7 +82,7 @@ impl Store {
             rules: rules_held,
         };
         let ((accepted, rejected), pushed) = self
-            .commit_sync_push(ctx, reader, &req.push, beside, &live.admission, now)
+            .commit_push_timed(ctx, reader, &req.push, beside, &live.admission, now)
             .await?;
         let pulling = Instant::now();
         let page = self

@@ -96,20 +96,20 @@ impl Store {
         // than the feed has new changes — a phone after a morning storm — or along the feed
         // from the cursor when the scope is wide and the phone nearly up to date. SQLite keeps
         // the join order of a CROSS JOIN; PostgreSQL plans either itself.
-        let mut count = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT count(*) FROM cases WHERE {scope}"
-        )));
-        for a in &sql.args {
-            count = count.bind(a.clone());
-        }
-        // Counted only when the feed ahead is long: a phone near the head (most syncs of a
-        // day) scans the few rows ahead of it whatever its scope holds.
-        let in_scope: i64 = match head - position {
-            0..=SCAN_BATCH => i64::MAX,
-            _ => count.fetch_one(&self.pool).await?.try_get(0)?,
+        // The scope is counted only when the feed ahead is long: a phone near the head (most
+        // syncs of a day) scans the few rows ahead of it whatever its scope holds.
+        let ahead = head - position;
+        let from_scope = ahead > SCAN_BATCH && {
+            let mut count = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM cases WHERE {scope}"
+            )));
+            for a in &sql.args {
+                count = count.bind(a.clone());
+            }
+            count.fetch_one(&self.pool).await?.try_get::<i64, _>(0)? < ahead
         };
         let own = sql.arg(device);
-        let from = if in_scope < head - position {
+        let from = if from_scope {
             "cases c CROSS JOIN changes ch"
         } else {
             "changes ch CROSS JOIN cases c"

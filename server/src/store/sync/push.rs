@@ -35,28 +35,15 @@ impl Store {
         now: i64,
     ) -> Result<(Vec<DocAck>, Vec<Rejection>)> {
         let (acks, _) = self
-            .commit_push_timed(ctx, writer, push, taxonomy, now)
+            .commit_push_timed(ctx, writer, push, Beside::default(), taxonomy, now)
             .await?;
         Ok(acks)
     }
 
-    /// [`Store::commit_push`], and how long judging and storing took (`None` for an empty push).
-    pub async fn commit_push_timed(
-        &self,
-        ctx: &DeviceContext,
-        writer: &Identity,
-        push: &[DocChanges],
-        taxonomy: &Taxonomy,
-        now: i64,
-    ) -> Result<((Vec<DocAck>, Vec<Rejection>), Option<(Duration, Duration)>)> {
-        self.commit_sync_push(ctx, writer, push, Beside::default(), taxonomy, now)
-            .await
-    }
-
-    /// [`Store::commit_push_timed`] for a sync: what its request records beside the push
-    /// (`beside`: the case keys it carried, the rules version it holds) is written in the
-    /// push's transaction.
-    pub(super) async fn commit_sync_push(
+    /// [`Store::commit_push`], and how long judging and storing took (`None` for an empty
+    /// push). What a sync records beside its push (`beside`: the case keys it carried, the rules
+    /// version it holds) is written in the push's transaction.
+    pub(super) async fn commit_push_timed(
         &self,
         ctx: &DeviceContext,
         writer: &Identity,
@@ -68,11 +55,7 @@ impl Store {
         // A pull-only sync writes no change: it neither queues behind pushes nor takes the
         // feed lock, and only notes that the device was here.
         if push.is_empty() {
-            if !beside.is_empty() {
-                let mut conn = self.pool.acquire().await?;
-                beside.write(&mut conn, now).await?;
-            }
-            self.note_synced(&ctx.device, now).await?;
+            self.note_synced(&ctx.device, &beside, now).await?;
             return Ok(((Vec::new(), Vec::new()), None));
         }
         let _turn = self
@@ -89,11 +72,12 @@ impl Store {
         Ok((stored, Some((judging, started.elapsed() - judging))))
     }
 
-    /// Records that `device` synced at `now`, for a sync that pushed nothing. Read first and
-    /// written only when the last record is older than [`SYNC_NOTED_WITHIN_MS`]: a write takes
-    /// SQLite's write lock and a sync to disk, which a phone polling every minute would pay
-    /// on every poll. (A push records it in its own transaction.)
-    async fn note_synced(&self, device: &str, now: i64) -> Result<()> {
+    /// Records that `device` synced at `now`, for a sync that pushed nothing, with what it
+    /// records beside (`beside`), in one write. The time is read first and written only when
+    /// the last record is older than [`SYNC_NOTED_WITHIN_MS`]: a write takes SQLite's write
+    /// lock and a sync to disk, which a phone polling every minute would pay on every poll.
+    /// (A push records it in its own transaction.)
+    async fn note_synced(&self, device: &str, beside: &Beside, now: i64) -> Result<()> {
         let last: Option<i64> = sqlx::query("SELECT last_sync_at FROM devices WHERE id = $1")
             .bind(device)
             .fetch_optional(&self.pool)
@@ -101,14 +85,20 @@ impl Store {
             .map(|r| r.try_get(0))
             .transpose()?
             .flatten();
-        if last.is_some_and(|t| now - t < SYNC_NOTED_WITHIN_MS) {
+        let stale = last.is_none_or(|t| now - t >= SYNC_NOTED_WITHIN_MS);
+        if !stale && beside.is_empty() {
             return Ok(());
         }
-        sqlx::query("UPDATE devices SET last_sync_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(device)
-            .execute(&self.pool)
-            .await?;
+        let mut tx = self.begin_write().await?;
+        beside.write(&mut tx, now).await?;
+        if stale {
+            sqlx::query("UPDATE devices SET last_sync_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(device)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
