@@ -14,6 +14,7 @@ mod erasure;
 mod evidence;
 mod front_door;
 mod generation;
+mod group;
 mod migrate;
 mod notices;
 mod org;
@@ -47,10 +48,11 @@ pub use migrate::SCHEMA_VERSION;
 pub use notices::{
     HELD_CAP, HELD_QUIET, NoticeRow, Raised, SMS_PENDING, SMS_SENT, SMS_SKIPPED, SmsRow, SmsWriting,
 };
+pub use group::GroupCounts;
 pub use read_audit::{CaseRead, ChainReport, ReadAuditFilter, ReadAuditPage, ReadRow};
 pub use rules::{LiveRules, RulesChange};
 pub use sync::{
-    DEVICE_BUDGET_BYTES, DeviceQuarantine, GroupCounts, JudgedPush, KEEP_HEAD_BYTES,
+    DEVICE_BUDGET_BYTES, DeviceQuarantine, JudgedPush, KEEP_HEAD_BYTES,
     KEEP_WHOLE_BYTES, PhaseTimes, PullPage, QuarantineEntry, QuarantineTotals, Released,
     SERVER_DEVICE, TOTAL_BUDGET_BYTES, console_device_id, is_server_device,
 };
@@ -141,6 +143,8 @@ pub struct Store {
     pushes: std::sync::Arc<tokio::sync::Semaphore>,
     /// Judged pushes waiting for the feed lock, stored together (ADR 0038).
     group: std::sync::Arc<sync::GroupCommit>,
+    /// Read-audit appends waiting for their lock row, written together (ADR 0041).
+    reads: std::sync::Arc<read_audit::ReadGroup>,
     rules_cache: std::sync::Arc<rules::RulesCache>,
     /// The revocations phones must know, read at most once a minute (`peers`): not a query on
     /// every sync.
@@ -220,6 +224,7 @@ impl Store {
             cache: std::sync::Arc::new(cache::DocCache::new(cache::DEFAULT_CAPACITY)),
             pushes: std::sync::Arc::new(tokio::sync::Semaphore::new(PUSHES_IN_FLIGHT)),
             group: Default::default(),
+            reads: Default::default(),
             rules_cache: Default::default(),
             revocations: Default::default(),
             sms: Default::default(),

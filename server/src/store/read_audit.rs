@@ -7,7 +7,9 @@ use gridsync_core::evidence::{ChainEntry, ChainWalk, GENESIS, ReadEntry};
 use gridsync_core::{CaseKind, Identity, JurisdictionPath};
 use serde_bytes::ByteBuf;
 use sqlx::Row;
+use tokio::sync::oneshot;
 
+use super::group::Group;
 use super::{Result, Store, StoreError};
 
 /// Reads per INSERT: 8 values each, within both backends' parameter limits.
@@ -67,16 +69,96 @@ pub struct ChainReport {
     pub fault: Option<String>,
 }
 
+/// Appends waiting for the read audit's lock row, written together.
+pub(crate) type ReadGroup = Group<WaitingReads>;
+
+#[derive(Debug)]
+pub(crate) struct WaitingReads {
+    reads: Vec<OwnedRead>,
+    now: i64,
+    reply: oneshot::Sender<Result<()>>,
+}
+
+/// A [`CaseRead`] that outlives its caller's borrow while it waits for its group.
+#[derive(Debug)]
+struct OwnedRead {
+    user: String,
+    case: String,
+    route: String,
+    addr: String,
+}
+
+impl OwnedRead {
+    fn of(read: &CaseRead<'_>) -> OwnedRead {
+        OwnedRead {
+            user: read.user.to_owned(),
+            case: read.case.to_owned(),
+            route: read.route.to_owned(),
+            addr: read.addr.to_owned(),
+        }
+    }
+}
+
 /// Rows read per query while walking the chain.
 const VERIFY_BATCH: i64 = 1000;
 
 impl Store {
-    /// Appends one entry per read, in one transaction; nothing at all for none. The lock row is
-    /// taken first, so appends are one at a time (also across servers on one PostgreSQL).
+    /// Appends one entry per read; nothing at all for none. Returns once the entries are
+    /// committed. Appends that arrive while another is written wait together and go in one
+    /// transaction (ADR 0041): in a morning storm every sync that pulls a case appends, and
+    /// one transaction each would queue them all on the write lock.
     pub async fn record_reads(&self, reads: &[CaseRead<'_>], now: i64) -> Result<()> {
         if reads.is_empty() {
             return Ok(());
         }
+        let reads = reads.iter().map(OwnedRead::of).collect();
+        let (reply, answer) = oneshot::channel();
+        let store = self.clone();
+        self.reads
+            .join(WaitingReads { reads, now, reply }, answer, |batch| async move {
+                store.append_batch(batch).await
+            })
+            .await
+    }
+
+    /// How this server grouped read-audit appends into transactions since it started.
+    pub fn read_audit_group_counts(&self) -> super::GroupCounts {
+        self.reads.counts()
+    }
+
+    /// Writes a group of appends; a transaction that fails is retried append by append, so one
+    /// append's error never becomes another's.
+    async fn append_batch(&self, batch: Vec<WaitingReads>) {
+        let written = {
+            let all: Vec<(&[OwnedRead], i64)> =
+                batch.iter().map(|w| (&w.reads[..], w.now)).collect();
+            self.append_reads(&all).await
+        };
+        match written {
+            Ok(()) => {
+                for w in batch {
+                    let _ = w.reply.send(Ok(()));
+                }
+            }
+            Err(e) if batch.len() == 1 => {
+                if let Some(w) = batch.into_iter().next() {
+                    let _ = w.reply.send(Err(e));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, appends = batch.len(), "a read-audit group failed; appending one by one");
+                for w in batch {
+                    let appended = self.append_reads(&[(&w.reads, w.now)]).await;
+                    let _ = w.reply.send(appended);
+                }
+            }
+        }
+    }
+
+    /// Appends the entries of `groups` (each read with its time) in one transaction, in order.
+    /// The lock row is taken first, so appends are one at a time (also across servers on one
+    /// PostgreSQL).
+    async fn append_reads(&self, groups: &[(&[OwnedRead], i64)]) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE counters SET value = value WHERE name = 'read_audit' RETURNING value")
             .fetch_one(&mut *tx)
@@ -97,22 +179,24 @@ impl Store {
         };
         // Chained one by one, written several to a statement: a sync that pulls twenty cases
         // is one INSERT, not twenty round trips to the database.
-        let mut rows = Vec::with_capacity(reads.len());
-        for read in reads {
-            seq += 1;
-            let entry = ReadEntry {
-                seq,
-                prev: ByteBuf::from(prev.to_vec()),
-                at: now,
-                user: read.user.to_owned(),
-                case: read.case.to_owned(),
-                route: read.route.to_owned(),
-                addr: read.addr.to_owned(),
-            };
-            let bytes = entry.encode();
-            let hash = ReadEntry::hash_of(&bytes);
-            rows.push((seq, hash, read, bytes));
-            prev = hash;
+        let mut rows = Vec::with_capacity(groups.iter().map(|(r, _)| r.len()).sum());
+        for (reads, now) in groups {
+            for read in *reads {
+                seq += 1;
+                let entry = ReadEntry {
+                    seq,
+                    prev: ByteBuf::from(prev.to_vec()),
+                    at: *now,
+                    user: read.user.clone(),
+                    case: read.case.clone(),
+                    route: read.route.clone(),
+                    addr: read.addr.clone(),
+                };
+                let bytes = entry.encode();
+                let hash = ReadEntry::hash_of(&bytes);
+                rows.push((seq, hash, read, *now, bytes));
+                prev = hash;
+            }
         }
         for chunk in rows.chunks(READS_PER_STATEMENT) {
             let sql = format!(
@@ -120,15 +204,15 @@ impl Store {
                 super::sync::placeholders(self.backend, chunk.len(), 8)
             );
             let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (seq, hash, read, bytes) in chunk {
+            for (seq, hash, read, at, bytes) in chunk {
                 insert = insert
                     .bind(i64::try_from(*seq).unwrap_or(i64::MAX))
                     .bind(hash.to_vec())
-                    .bind(now)
-                    .bind(read.user)
-                    .bind(read.case)
-                    .bind(read.route)
-                    .bind(read.addr)
+                    .bind(*at)
+                    .bind(read.user.as_str())
+                    .bind(read.case.as_str())
+                    .bind(read.route.as_str())
+                    .bind(read.addr.as_str())
                     .bind(bytes.as_slice());
             }
             insert.execute(&mut *tx).await?;

@@ -150,7 +150,7 @@ conformance!(
         assert_eq!(acked, PHONES * 2);
         assert_eq!(store.change_count().await.unwrap(), (PHONES * 2) as i64);
         let after = store.group_counts();
-        assert_eq!(after.pushes - before.pushes, PHONES as u64);
+        assert_eq!(after.writes - before.writes, PHONES as u64);
         assert!((1..=PHONES as u64).contains(&(after.transactions - before.transactions)));
         // What each was told is true: its answers leave nothing pending.
         for (_, r) in &mut phones {

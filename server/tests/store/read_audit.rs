@@ -202,6 +202,53 @@ conformance!(
 );
 
 conformance!(
+    concurrent_appends_are_grouped_and_each_returns_once_its_entries_are_chained,
+    |store: Store| async move {
+        const APPENDS: usize = 16;
+        let before = store.read_audit_group_counts();
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..APPENDS {
+            let store = store.clone();
+            tasks.spawn(async move {
+                let case = format!("c{i}");
+                let read = CaseRead {
+                    user: "wang",
+                    case: &case,
+                    route: "POST /v1/sync",
+                    addr: "-",
+                };
+                // Two entries per append: a group must keep each append's entries together.
+                store.record_reads(&[read, read], T0 + i as i64).await.unwrap();
+                // Answered only after the commit: its entries are there to read.
+                let page = store
+                    .read_audit_page(
+                        &ReadAuditFilter {
+                            case: Some(case.clone()),
+                            ..Default::default()
+                        },
+                        10,
+                        0,
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(page.total, 2, "{case}");
+                assert!(page.rows.iter().all(|r| r.at == T0 + i as i64));
+                page.rows.iter().map(|r| r.seq).collect::<Vec<_>>()
+            });
+        }
+        while let Some(seqs) = tasks.join_next().await {
+            let seqs = seqs.unwrap();
+            assert_eq!(seqs[0], seqs[1] + 1, "an append's entries were split: {seqs:?}");
+        }
+        let report = store.verify_read_audit().await.unwrap();
+        assert_eq!((report.entries, report.fault), (2 * APPENDS as u64, None));
+        let after = store.read_audit_group_counts();
+        assert_eq!(after.writes - before.writes, APPENDS as u64);
+        assert!((1..=APPENDS as u64).contains(&(after.transactions - before.transactions)));
+    }
+);
+
+conformance!(
     the_last_row_deleted_is_not_seen_but_the_next_read_follows_the_one_left,
     |store: Store| async move {
         // The chain's end is what `gridsync audit head` prints elsewhere; inside the database a

@@ -1,92 +1,41 @@
-//! Group commit (ADR 0038): pushes judged while another push holds the feed lock wait together,
-//! and the next writer stores all of them in one transaction. Each push is acknowledged only
-//! after that commit; a transaction that fails is retried push by push, so one push's error
-//! never becomes another's.
-
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+//! Pushes in groups (ADR 0038): pushes judged while another push holds the feed lock wait
+//! together, and the next writer stores all of them in one transaction (`store::group`). A
+//! transaction that fails is retried push by push, so one push's error never becomes another's.
 
 use gridsync_core::protocol::{DocAck, Rejection};
 use tokio::sync::oneshot;
 
 use super::feed::FeedTx;
 use super::push::JudgedPush;
-use crate::store::{Result, Store, StoreError};
+use crate::store::group::{Group, GroupCounts};
+use crate::store::{Result, Store};
 
 type Stored = (Vec<DocAck>, Vec<Rejection>);
 
-/// The pushes waiting for the feed lock, and the lock's turn among this server's writers of
-/// pushes (other servers and the server's own writes queue on the feed counter's row lock).
-#[derive(Debug, Default)]
-pub(crate) struct GroupCommit {
-    waiting: Mutex<Vec<Waiting>>,
-    turn: Arc<tokio::sync::Mutex<()>>,
-    transactions: AtomicU64,
-    pushes: AtomicU64,
-}
+/// The pushes waiting for the feed lock.
+pub(crate) type GroupCommit = Group<Waiting>;
 
 #[derive(Debug)]
-struct Waiting {
+pub(crate) struct Waiting {
     judged: JudgedPush,
     now: i64,
     reply: oneshot::Sender<Result<Stored>>,
-}
-
-/// How pushes were grouped since the server started: transactions written, pushes they held.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GroupCounts {
-    pub transactions: u64,
-    pub pushes: u64,
-}
-
-impl GroupCommit {
-    fn take_waiting(&self) -> Vec<Waiting> {
-        match self.waiting.lock() {
-            Ok(mut w) => std::mem::take(&mut *w),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        }
-    }
 }
 
 impl Store {
     /// Stores a judged push with whichever others wait beside it, in one transaction; returns
     /// its acknowledgements once that transaction committed.
     pub(super) async fn store_in_group(&self, judged: JudgedPush, now: i64) -> Result<Stored> {
-        let group = &self.group;
-        let (reply, mut answer) = oneshot::channel();
-        match group.waiting.lock() {
-            Ok(mut w) => w.push(Waiting { judged, now, reply }),
-            Err(poisoned) => poisoned.into_inner().push(Waiting { judged, now, reply }),
-        }
-        // Answered while waiting (a writer before us took our push): no turn needed.
-        let turn = tokio::select! {
-            biased;
-            stored = &mut answer => return stored.map_err(|_| stopped())?,
-            turn = group.turn.clone().lock_owned() => turn,
-        };
-        // A writer before us took our push with its group and answered before giving up its
-        // turn; otherwise our push still waits, and we write it with everyone behind it.
-        match answer.try_recv() {
-            Ok(stored) => return stored,
-            Err(oneshot::error::TryRecvError::Closed) => return Err(stopped()),
-            Err(oneshot::error::TryRecvError::Empty) => {}
-        }
-        let batch = group.take_waiting();
+        let (reply, answer) = oneshot::channel();
         let store = self.clone();
-        // Its own task: a caller that goes away (a phone's connection dropped) must not cancel
-        // a transaction that carries other phones' pushes.
-        tokio::spawn(async move {
-            let _turn = turn;
-            store.store_batch(batch).await;
-        });
-        answer.await.map_err(|_| stopped())?
+        self.group
+            .join(Waiting { judged, now, reply }, answer, |batch| async move {
+                store.store_batch(batch).await
+            })
+            .await
     }
 
     async fn store_batch(&self, batch: Vec<Waiting>) {
-        self.group.transactions.fetch_add(1, Ordering::Relaxed);
-        self.group
-            .pushes
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         let mut replies = Vec::with_capacity(batch.len());
         let mut judged = Vec::with_capacity(batch.len());
         for w in batch {
@@ -141,13 +90,6 @@ impl Store {
 
     /// How this server grouped pushes into transactions since it started.
     pub fn group_counts(&self) -> GroupCounts {
-        GroupCounts {
-            transactions: self.group.transactions.load(Ordering::Relaxed),
-            pushes: self.group.pushes.load(Ordering::Relaxed),
-        }
+        self.group.counts()
     }
-}
-
-fn stopped() -> StoreError {
-    StoreError::Conflict("the push's group commit stopped before it answered".into())
 }

@@ -22,7 +22,6 @@ use super::cache::DocCache;
 use super::{Backend, DeviceContext, Result, Store};
 
 pub(super) use group::GroupCommit;
-pub use group::GroupCounts;
 pub(super) use projection::project;
 pub use pull::PullPage;
 pub(super) use pull::{projected, visible_row};
