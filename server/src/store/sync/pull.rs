@@ -10,6 +10,11 @@ use crate::store::{Result, Store, StoreError};
 
 /// Feed rows read per query while filling a page.
 const SCAN_BATCH: i64 = 500;
+
+/// Past this many changes ahead of the cursor the reader's scope is counted to choose the way
+/// to its rows: the count is one indexed query, the walk along the feed a lookup of the case
+/// per change ahead (a fresh phone in a storm of 200 walked ~300).
+const COUNT_SCOPE_PAST: i64 = 32;
 /// Page size when the phone does not say.
 const DEFAULT_PAGE_BYTES: usize = 256 * 1024;
 
@@ -99,7 +104,7 @@ impl Store {
         // The scope is counted only when the feed ahead is long: a phone near the head (most
         // syncs of a day) scans the few rows ahead of it whatever its scope holds.
         let ahead = head - position;
-        let from_scope = ahead > SCAN_BATCH && {
+        let from_scope = ahead > COUNT_SCOPE_PAST && {
             let mut count = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT count(*) FROM cases WHERE {scope}"
             )));
