@@ -207,6 +207,10 @@ impl Store {
                             // its transaction) in memory: past 64 KiB they spilled to a temp
                             // file, a write syscall per page. Crash recovery is the WAL's.
                             "PRAGMA temp_store = MEMORY",
+                            // Pages read through a memory map, not a read() each (ADR 0042):
+                            // in WAL mode every commit empties the other connections' page
+                            // caches, so during a storm most lookups read pages again.
+                            "PRAGMA mmap_size = 268435456",
                             // A destroyed case key must not linger in a freed page (ADR 0029).
                             "PRAGMA secure_delete = ON",
                         ] {
