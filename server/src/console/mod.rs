@@ -219,6 +219,7 @@ pub async fn console_device(
         users: vec![who.clone()],
         revoked: false,
         sign_key: server.sign_key,
+        synced: Default::default(),
     })
 }
 

@@ -407,6 +407,7 @@ async fn front_door(
         users: vec![clerk.who.clone()],
         revoked: false,
         sign_key: server.sign_key,
+        synced: Default::default(),
     };
     let deadlines = gridsync_core::workflow::Deadlines {
         taxonomy,

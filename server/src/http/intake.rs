@@ -216,6 +216,7 @@ pub(super) async fn take_order(
         users: vec![who.clone()],
         revoked: false,
         sign_key: server.sign_key,
+        synced: Default::default(),
     };
     let actor = server
         .actors

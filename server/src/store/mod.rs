@@ -118,6 +118,19 @@ pub struct DeviceContext {
     /// The Ed25519 key bound to the device (ADR 0028): its pushes must be signed with it. The
     /// server's own devices carry the server's change key; `None` for an app older than signing.
     pub sign_key: Option<gridsync_core::evidence::VerifyingKey>,
+    /// What the store last recorded of the device's syncs, read with the rest: a sync does not
+    /// read it again.
+    pub synced: SyncRecord,
+}
+
+/// What the store last recorded of a device's syncs; `None` where nothing is (or for a
+/// context not read from the devices table: the server's own, the console's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncRecord {
+    /// The rules version the device last said it holds.
+    pub rules_held: Option<u64>,
+    /// When it last synced (ms).
+    pub last_sync_at: Option<i64>,
 }
 
 /// A user account as stored.
@@ -478,10 +491,13 @@ impl Store {
     pub async fn device_context(&self, device: &str) -> Result<Option<DeviceContext>> {
         // One connection for the three reads of every request, not a checkout each.
         let mut conn = self.pool.acquire().await?;
-        let Some(row) = sqlx::query("SELECT revoked, sign_key FROM devices WHERE id = $1")
-            .bind(device)
-            .fetch_optional(&mut *conn)
-            .await?
+        let Some(row) = sqlx::query(
+            "SELECT d.revoked, d.sign_key, d.last_sync_at, r.version
+             FROM devices d LEFT JOIN device_rules r ON r.device_id = d.id WHERE d.id = $1",
+        )
+        .bind(device)
+        .fetch_optional(&mut *conn)
+        .await?
         else {
             return Ok(None);
         };
@@ -525,6 +541,10 @@ impl Store {
             users,
             revoked: revoked != 0,
             sign_key,
+            synced: SyncRecord {
+                last_sync_at: row.try_get(2)?,
+                rules_held: row.try_get::<Option<i64>, _>(3)?.map(|v| v as u64),
+            },
         }))
     }
 }

@@ -229,25 +229,19 @@ impl Store {
     /// request says it, else what it said last (a device that never said holds version 0).
     /// The record is `Some` only when `said` moved from what is recorded: most syncs say what
     /// the last one said, and a write on each would take SQLite's write lock and a sync to disk.
-    pub(super) async fn device_rules(
-        &self,
+    /// `recorded` is what the device context read (`SyncRecord::rules_held`).
+    pub(super) fn device_rules(
         device: &str,
+        recorded: Option<u64>,
         said: Option<u64>,
-    ) -> Result<(Option<RulesHeld>, u64)> {
-        let recorded = sqlx::query("SELECT version FROM device_rules WHERE device_id = $1")
-            .bind(device)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| r.try_get::<i64, _>(0))
-            .transpose()?
-            .map(|v| v as u64);
+    ) -> (Option<RulesHeld>, u64) {
         let record = said
             .filter(|v| recorded != Some(*v))
             .map(|version| RulesHeld {
                 device: device.to_owned(),
                 version,
             });
-        Ok((record, said.or(recorded).unwrap_or(0)))
+        (record, said.or(recorded).unwrap_or(0))
     }
 }
 

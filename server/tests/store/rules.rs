@@ -91,6 +91,9 @@ conformance!(
         let resp = store.sync(&ctx, &who, &req, T0 + 1).await.unwrap();
         assert!(resp.rules.is_none());
         m.apply_sync_response(&resp, T0 + 1).unwrap();
+        // Read again, as each request does: the context carries the version recorded.
+        let ctx = store.device_context("p-zhao").await.unwrap().unwrap();
+        assert_eq!(ctx.synced.rules_held, Some(2));
         let req = m.next_sync_request().unwrap();
         let resp = store.sync(&ctx, &who, &req, T0 + 1).await.unwrap();
         assert!(req.rules.is_none() && resp.rules.is_none());

@@ -75,7 +75,8 @@ impl Store {
         // Keys before the push: a new case's key comes with its first change.
         let keys = self.sort_case_keys(reader, &req.keys).await?;
         let keys_taken = keys.taken;
-        let (rules_held, rules_version) = self.device_rules(&ctx.device, req.rules).await?;
+        let (rules_held, rules_version) =
+            Store::device_rules(&ctx.device, ctx.synced.rules_held, req.rules);
         let beside = push::Beside {
             keys: keys.rows,
             rules: rules_held,
@@ -171,6 +172,7 @@ impl Store {
             users: Vec::new(),
             revoked: false,
             sign_key: Some(self.change_key().await?.public()),
+            synced: Default::default(),
         })
     }
 

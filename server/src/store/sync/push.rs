@@ -55,7 +55,7 @@ impl Store {
         // A pull-only sync writes no change: it neither queues behind pushes nor takes the
         // feed lock, and only notes that the device was here.
         if push.is_empty() {
-            self.note_synced(&ctx.device, &beside, now).await?;
+            self.note_synced(ctx, &beside, now).await?;
             return Ok(((Vec::new(), Vec::new()), None));
         }
         let _turn = self
@@ -72,20 +72,17 @@ impl Store {
         Ok((stored, Some((judging, started.elapsed() - judging))))
     }
 
-    /// Records that `device` synced at `now`, for a sync that pushed nothing, with what it
-    /// records beside (`beside`), in one write. The time is read first and written only when
-    /// the last record is older than [`SYNC_NOTED_WITHIN_MS`]: a write takes SQLite's write
-    /// lock and a sync to disk, which a phone polling every minute would pay on every poll.
-    /// (A push records it in its own transaction.)
-    async fn note_synced(&self, device: &str, beside: &Beside, now: i64) -> Result<()> {
-        let last: Option<i64> = sqlx::query("SELECT last_sync_at FROM devices WHERE id = $1")
-            .bind(device)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?
-            .flatten();
-        let stale = last.is_none_or(|t| now - t >= SYNC_NOTED_WITHIN_MS);
+    /// Records that the device of `ctx` synced at `now`, for a sync that pushed nothing, with
+    /// what it records beside (`beside`), in one write. The time is written only when the last
+    /// record (read with the context) is older than [`SYNC_NOTED_WITHIN_MS`]: a write takes
+    /// SQLite's write lock and a sync to disk, which a phone polling every minute would pay on
+    /// every poll. (A push records it in its own transaction.)
+    async fn note_synced(&self, ctx: &DeviceContext, beside: &Beside, now: i64) -> Result<()> {
+        let device = ctx.device.as_str();
+        let stale = ctx
+            .synced
+            .last_sync_at
+            .is_none_or(|t| now - t >= SYNC_NOTED_WITHIN_MS);
         if !stale && beside.is_empty() {
             return Ok(());
         }

@@ -80,6 +80,7 @@ impl Store {
             // A released change is the reviewer's decision, not the device's signed word: it
             // is stored as it was kept, unsigned, under the reviewer's console device.
             sign_key: None,
+            synced: Default::default(),
         };
         let current = load_doc(&self.cache, &mut feed.tx, &entry.doc).await?;
         let base = sqlx::query("SELECT upto_seq FROM docs WHERE id = $1")
