@@ -44,17 +44,17 @@ pub use erasure::{DATA_KEY_ENV, Erased};
 pub use evidence::{AuditReport, ChangeKey, ReceiptHead};
 pub use front_door::{FrontDoorRows, IntakeOrder, ReceiptRow};
 pub use generation::RecoveryProgress;
+pub use group::GroupCounts;
 pub use migrate::SCHEMA_VERSION;
 pub use notices::{
     HELD_CAP, HELD_QUIET, NoticeRow, Raised, SMS_PENDING, SMS_SENT, SMS_SKIPPED, SmsRow, SmsWriting,
 };
-pub use group::GroupCounts;
 pub use read_audit::{CaseRead, ChainReport, ReadAuditFilter, ReadAuditPage, ReadRow};
 pub use rules::{LiveRules, RulesChange};
 pub use sync::{
-    DEVICE_BUDGET_BYTES, DeviceQuarantine, JudgedPush, KEEP_HEAD_BYTES,
-    KEEP_WHOLE_BYTES, PhaseTimes, PullPage, QuarantineEntry, QuarantineTotals, Released,
-    SERVER_DEVICE, TOTAL_BUDGET_BYTES, console_device_id, is_server_device,
+    DEVICE_BUDGET_BYTES, DeviceQuarantine, JudgedPush, KEEP_HEAD_BYTES, KEEP_WHOLE_BYTES,
+    PhaseTimes, PullPage, QuarantineEntry, QuarantineTotals, Released, SERVER_DEVICE,
+    TOTAL_BUDGET_BYTES, console_device_id, is_server_device,
 };
 
 /// Which database is behind the pool.

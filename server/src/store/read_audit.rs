@@ -115,9 +115,11 @@ impl Store {
         let (reply, answer) = oneshot::channel();
         let store = self.clone();
         self.reads
-            .join(WaitingReads { reads, now, reply }, answer, |batch| async move {
-                store.append_batch(batch).await
-            })
+            .join(
+                WaitingReads { reads, now, reply },
+                answer,
+                |batch| async move { store.append_batch(batch).await },
+            )
             .await
     }
 

@@ -218,7 +218,10 @@ conformance!(
                     addr: "-",
                 };
                 // Two entries per append: a group must keep each append's entries together.
-                store.record_reads(&[read, read], T0 + i as i64).await.unwrap();
+                store
+                    .record_reads(&[read, read], T0 + i as i64)
+                    .await
+                    .unwrap();
                 // Answered only after the commit: its entries are there to read.
                 let page = store
                     .read_audit_page(
@@ -238,7 +241,11 @@ conformance!(
         }
         while let Some(seqs) = tasks.join_next().await {
             let seqs = seqs.unwrap();
-            assert_eq!(seqs[0], seqs[1] + 1, "an append's entries were split: {seqs:?}");
+            assert_eq!(
+                seqs[0],
+                seqs[1] + 1,
+                "an append's entries were split: {seqs:?}"
+            );
         }
         let report = store.verify_read_audit().await.unwrap();
         assert_eq!((report.entries, report.fault), (2 * APPENDS as u64, None));
