@@ -173,10 +173,11 @@ pub struct Store {
     sms: std::sync::Arc<std::sync::RwLock<Option<SmsWriting>>>,
 }
 
-/// Pushes judged or stored at once per server: enough to judge on every core while one holds
-/// the feed lock, few enough that a storm of thousands of phones does not hold thousands of
-/// judged documents.
-pub const PUSHES_IN_FLIGHT: usize = 4;
+/// Pushes judged or stored at once per server: enough to judge on every core while a group
+/// holds the feed lock and to make that group large (it is also the largest group: with 4, a
+/// storm judged four, committed four, and judged the next four), few enough that a storm of
+/// thousands of phones does not hold thousands of judged documents (ADR 0038).
+pub const PUSHES_IN_FLIGHT: usize = 16;
 
 impl Store {
     /// Connects to `sqlite://path` (created if missing; WAL, `synchronous=FULL`) or
