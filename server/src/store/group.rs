@@ -105,6 +105,38 @@ impl<T: Send + 'static> Group<T> {
     }
 }
 
+/// Sends each writer of a group (its reply and what it wrote) its answer from the group's
+/// transaction (`written`, one per writer, in order). When that transaction failed and held more
+/// than one writer, each is written again alone with `alone`, so one writer's error never
+/// becomes another's.
+pub(crate) async fn answer_each<W, R, Fut>(
+    writers: Vec<(oneshot::Sender<Result<R>>, W)>,
+    written: Result<Vec<R>>,
+    what: &str,
+    alone: impl Fn(W) -> Fut,
+) where
+    Fut: Future<Output = Result<R>>,
+{
+    match written {
+        Ok(answers) => {
+            for ((reply, _), answer) in writers.into_iter().zip(answers) {
+                let _ = reply.send(Ok(answer));
+            }
+        }
+        Err(e) if writers.len() == 1 => {
+            if let Some((reply, _)) = writers.into_iter().next() {
+                let _ = reply.send(Err(e));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, writers = writers.len(), what, "a group commit failed; writing its writers one by one");
+            for (reply, w) in writers {
+                let _ = reply.send(alone(w).await);
+            }
+        }
+    }
+}
+
 fn stopped() -> StoreError {
     StoreError::Conflict("a group commit stopped before it answered".into())
 }

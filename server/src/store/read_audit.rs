@@ -9,7 +9,7 @@ use serde_bytes::ByteBuf;
 use sqlx::Row;
 use tokio::sync::oneshot;
 
-use super::group::Group;
+use super::group::{Group, answer_each};
 use super::{Result, Store, StoreError};
 
 /// Reads per INSERT: 8 values each, within both backends' parameter limits.
@@ -134,27 +134,19 @@ impl Store {
         let written = {
             let all: Vec<(&[OwnedRead], i64)> =
                 batch.iter().map(|w| (&w.reads[..], w.now)).collect();
-            self.append_reads(&all).await
+            self.append_reads(&all).await.map(|()| vec![(); all.len()])
         };
-        match written {
-            Ok(()) => {
-                for w in batch {
-                    let _ = w.reply.send(Ok(()));
-                }
-            }
-            Err(e) if batch.len() == 1 => {
-                if let Some(w) = batch.into_iter().next() {
-                    let _ = w.reply.send(Err(e));
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, appends = batch.len(), "a read-audit group failed; appending one by one");
-                for w in batch {
-                    let appended = self.append_reads(&[(&w.reads, w.now)]).await;
-                    let _ = w.reply.send(appended);
-                }
-            }
-        }
+        let writers = batch
+            .into_iter()
+            .map(|w| (w.reply, (w.reads, w.now)))
+            .collect();
+        answer_each(
+            writers,
+            written,
+            "read-audit appends",
+            |(reads, now)| async move { self.append_reads(&[(&reads, now)]).await },
+        )
+        .await;
     }
 
     /// Appends the entries of `groups` (each read with its time) in one transaction, in order.

@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 
 use super::feed::FeedTx;
 use super::push::JudgedPush;
-use crate::store::group::{Group, GroupCounts};
+use crate::store::group::{Group, GroupCounts, answer_each};
 use crate::store::{Result, Store};
 
 type Stored = (Vec<DocAck>, Vec<Rejection>);
@@ -36,35 +36,18 @@ impl Store {
     }
 
     async fn store_batch(&self, batch: Vec<Waiting>) {
-        let mut replies = Vec::with_capacity(batch.len());
+        let mut writers = Vec::with_capacity(batch.len());
         let mut judged = Vec::with_capacity(batch.len());
         for w in batch {
-            replies.push((w.reply, w.judged.pushed.clone(), w.now));
+            writers.push((w.reply, (w.judged.pushed.clone(), w.now)));
             judged.push((w.judged, w.now));
         }
-        let alone = judged.len() == 1;
-        match self.store_pushes(judged).await {
-            Ok(stored) => {
-                for ((reply, _, _), stored) in replies.into_iter().zip(stored) {
-                    let _ = reply.send(Ok(stored));
-                }
-            }
-            Err(e) if alone => {
-                if let Some((reply, _, _)) = replies.pop() {
-                    let _ = reply.send(Err(e));
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, pushes = replies.len(), "a group commit failed; storing its pushes one by one");
-                for (reply, pushed, now) in replies {
-                    let stored = match self.judge_again(&pushed).await {
-                        Ok(judged) => self.store_push(judged, now).await,
-                        Err(e) => Err(e),
-                    };
-                    let _ = reply.send(stored);
-                }
-            }
-        }
+        let written = self.store_pushes(judged).await;
+        answer_each(writers, written, "pushes", |(pushed, now)| async move {
+            let judged = self.judge_again(&pushed).await?;
+            self.store_push(judged, now).await
+        })
+        .await;
     }
 
     /// Stores judged pushes (each with its time) in one transaction, in order: what a group

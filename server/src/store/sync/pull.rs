@@ -15,6 +15,7 @@ const SCAN_BATCH: i64 = 500;
 /// to its rows: the count is one indexed query, the walk along the feed a lookup of the case
 /// per change ahead (a fresh phone in a storm of 200 walked ~300).
 const COUNT_SCOPE_PAST: i64 = 32;
+
 /// Page size when the phone does not say.
 const DEFAULT_PAGE_BYTES: usize = 256 * 1024;
 
