@@ -25,6 +25,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../../migrations/0014_case_keys.sql")),
     (15, include_str!("../../migrations/0015_peer_sync.sql")),
     (16, include_str!("../../migrations/0016_generations.sql")),
+    (
+        17,
+        include_str!("../../migrations/0017_device_actors_index.sql"),
+    ),
 ];
 
 /// The schema version this binary brings a database to.

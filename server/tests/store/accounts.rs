@@ -26,3 +26,33 @@ conformance!(
         ));
     }
 );
+
+/// Every signed-in request reads its device's context (`Store::device_context`): each of those
+/// lookups must find the device's rows by an index, not scan the rows of every device in the
+/// county (the actors did, before migration 17). SQLite's plan is checked; PostgreSQL plans tiny
+/// tables as scans whatever their indexes.
+#[tokio::test]
+async fn the_device_context_is_read_by_index() {
+    use sqlx::Row;
+    let db = sqlite().await;
+    for sql in [
+        "SELECT d.revoked, d.sign_key, d.last_sync_at, r.version
+         FROM devices d LEFT JOIN device_rules r ON r.device_id = d.id WHERE d.id = 'p1'",
+        "SELECT actor FROM device_actors WHERE device_id = 'p1' ORDER BY actor",
+        "SELECT u.id FROM device_users d JOIN users u ON u.id = d.user_id
+         WHERE d.device_id = 'p1' ORDER BY d.signed_in_at DESC, u.id",
+    ] {
+        let plan: Vec<String> =
+            sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .fetch_all(db.store.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.try_get::<String, _>(3).unwrap())
+                .collect();
+        assert!(
+            plan.iter().all(|step| !step.starts_with("SCAN")),
+            "{sql}: {plan:?}"
+        );
+    }
+}
