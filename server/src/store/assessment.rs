@@ -157,11 +157,8 @@ pub(in crate::store) async fn write_findings(
     for chunk in keyed.chunks(FINDING_ROWS_PER_STATEMENT) {
         // Which are new decides who hears of them (ADR 0027): asked first, under the feed lock.
         let mut ask = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT record_key FROM accountability WHERE record_key IN ({})",
-            (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "SELECT record_key FROM accountability WHERE record_key IN {}",
+            placeholders(Backend::of(tx), 1, chunk.len())
         )));
         for (k, _, _) in chunk {
             ask = ask.bind(k.as_str());

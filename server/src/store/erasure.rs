@@ -194,9 +194,9 @@ impl Store {
         let mut refused: HashSet<String> = HashSet::new();
         let mut erased: HashSet<(String, String)> = HashSet::new();
         for chunk in cases.chunks(CASES_PER_QUERY) {
-            let list = in_list(self.backend, chunk.len());
+            let list = placeholders(self.backend, 1, chunk.len());
             let sql = format!(
-                "SELECT id, id, id, id, kind, path, departments FROM cases WHERE id IN ({list})"
+                "SELECT id, id, id, id, kind, path, departments FROM cases WHERE id IN {list}"
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for c in chunk {
@@ -209,7 +209,7 @@ impl Store {
                     refused.insert(row.try_get(0)?);
                 }
             }
-            let sql = format!("SELECT case_id, key_id FROM erased_keys WHERE case_id IN ({list})");
+            let sql = format!("SELECT case_id, key_id FROM erased_keys WHERE case_id IN {list}");
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for c in chunk {
                 query = query.bind(*c);
@@ -242,11 +242,11 @@ impl Store {
         let mut out = Vec::new();
         let sealer = sealed::KeySealer::to(device_key);
         for chunk in cases.chunks(CASES_PER_QUERY) {
-            let list = in_list(self.backend, chunk.len());
+            let list = placeholders(self.backend, 1, chunk.len());
             let sql = format!(
                 "SELECT k.case_id, k.key_id, k.wrapped, k.case_id, c.kind, c.path, c.departments
                  FROM case_keys k JOIN cases c ON c.id = k.case_id
-                 WHERE k.case_id IN ({list}) ORDER BY k.case_id, k.created_at"
+                 WHERE k.case_id IN {list} ORDER BY k.case_id, k.created_at"
             );
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for c in chunk {
@@ -559,17 +559,6 @@ pub(super) async fn write_key_rows(
         query.execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-/// `?, ?, ?` (SQLite) or `$1, $2, $3` (PostgreSQL) for `n` values.
-fn in_list(backend: Backend, n: usize) -> String {
-    match backend {
-        Backend::Sqlite => vec!["?"; n].join(", "),
-        Backend::Postgres => (1..=n)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-    }
 }
 
 /// `value` of `field` of `case` opened with the keys read inside `tx` (a writer holding the
