@@ -13,6 +13,7 @@ use gridsync_core::case::sealed::{self, CaseKey, CaseKeys};
 use gridsync_core::protocol::{Erasure, KeyId, SealedKey};
 use sqlx::Row;
 
+use super::direct::{Arg, Cols};
 use super::sync::{placeholders, projected, visible_row};
 use super::{Backend, Result, Store, StoreError};
 
@@ -198,24 +199,17 @@ impl Store {
             let sql = format!(
                 "SELECT id, id, id, id, kind, path, departments FROM cases WHERE id IN {list}"
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for c in chunk {
-                query = query.bind(*c);
-            }
-            for row in query.fetch_all(&self.pool).await? {
+            let args: Vec<Arg> = chunk.iter().map(|c| Arg::from(*c)).collect();
+            for row in self.read_rows(&sql, &args).await? {
                 // The first key of a case not here yet is its creator's (the id is a random
                 // UUID nobody else knows); a stored case takes keys only from its readers.
                 if !visible_row(reader, &row)? {
-                    refused.insert(row.try_get(0)?);
+                    refused.insert(row.col(0)?);
                 }
             }
             let sql = format!("SELECT case_id, key_id FROM erased_keys WHERE case_id IN {list}");
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for c in chunk {
-                query = query.bind(*c);
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                erased.insert((row.try_get(0)?, row.try_get(1)?));
+            for row in self.read_rows(&sql, &args).await? {
+                erased.insert((row.col(0)?, row.col(1)?));
             }
         }
         let rows = opened
@@ -248,17 +242,14 @@ impl Store {
                  FROM case_keys k JOIN cases c ON c.id = k.case_id
                  WHERE k.case_id IN {list} ORDER BY k.case_id, k.created_at"
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for c in chunk {
-                query = query.bind(*c);
-            }
-            for row in query.fetch_all(&self.pool).await? {
+            let args: Vec<Arg> = chunk.iter().map(|c| Arg::from(*c)).collect();
+            for row in self.read_rows(&sql, &args).await? {
                 if !reads_personal_row(reader, &row)? {
                     continue;
                 }
-                let case: String = row.try_get(0)?;
-                let id: String = row.try_get(1)?;
-                let wrapped: Vec<u8> = row.try_get(2)?;
+                let case: String = row.col(0)?;
+                let id: String = row.col(1)?;
+                let wrapped: Vec<u8> = row.col(2)?;
                 let key = sealed::unwrap_key(&data, &case, &id, &wrapped)?;
                 out.push(SealedKey {
                     envelope: sealer.seal(&key).into(),
@@ -276,27 +267,29 @@ impl Store {
         reader: &Identity,
         after: u64,
     ) -> Result<(Vec<Erasure>, u64)> {
-        let rows = sqlx::query(
-            "SELECT e.seq, e.case_id, e.key_ids, e.case_id, c.kind, c.path, c.departments
-             FROM erasures e JOIN cases c ON c.id = e.case_id
-             WHERE e.seq > $1 ORDER BY e.seq LIMIT $2",
-        )
-        .bind(i64::try_from(after).unwrap_or(i64::MAX))
-        .bind(ERASURES_PER_SYNC)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .read_rows(
+                "SELECT e.seq, e.case_id, e.key_ids, e.case_id, c.kind, c.path, c.departments
+                 FROM erasures e JOIN cases c ON c.id = e.case_id
+                 WHERE e.seq > $1 ORDER BY e.seq LIMIT $2",
+                &[
+                    i64::try_from(after).unwrap_or(i64::MAX).into(),
+                    ERASURES_PER_SYNC.into(),
+                ],
+            )
+            .await?;
         let mut upto = after;
         let mut out = Vec::new();
         for row in &rows {
-            let seq: i64 = row.try_get(0)?;
+            let seq: i64 = row.col(0)?;
             upto = upto.max(u64::try_from(seq).unwrap_or(0));
             if !visible_row(reader, row)? {
                 continue;
             }
-            let keys: String = row.try_get(2)?;
+            let keys: String = row.col(2)?;
             out.push(Erasure {
                 seq: u64::try_from(seq).unwrap_or(0),
-                doc: row.try_get(1)?,
+                doc: row.col(1)?,
                 keys: keys.split_whitespace().map(str::to_owned).collect(),
             });
         }
@@ -590,7 +583,7 @@ pub(in crate::store) async fn opened_in(
 
 /// Whether `reader` reads the personal data of the case of a projection row (as
 /// [`visible_row`] reads it).
-fn reads_personal_row(reader: &Identity, row: &sqlx::any::AnyRow) -> Result<bool> {
+fn reads_personal_row(reader: &Identity, row: &impl Cols) -> Result<bool> {
     let (kind, path, departments) = projected(row)?;
     let departments: Vec<&str> = departments.iter().map(String::as_str).collect();
     Ok(reader.reads_personal_data(kind, &path, &departments))

@@ -10,6 +10,7 @@ mod blobs;
 mod cache;
 mod cases;
 mod channels;
+mod direct;
 mod erasure;
 mod evidence;
 mod front_door;
@@ -26,6 +27,7 @@ mod sync;
 use std::str::FromStr;
 
 use automerge::ActorId;
+use direct::Cols as _;
 use gridsync_core::{Identity, JurisdictionPath, Role};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection as _, Row};
@@ -90,6 +92,9 @@ impl Backend {
 pub enum StoreError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// A read on the store's own SQLite connection (ADR 0044).
+    #[error("database: {0}")]
+    Read(#[from] rusqlite::Error),
     #[error(transparent)]
     Core(#[from] gridsync_core::Error),
     #[error("unsupported database URL {0:?} (use sqlite:// or postgres://)")]
@@ -150,6 +155,8 @@ pub struct UserRecord {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file's own connections for the reads of every request (ADR 0044).
+    readers: Option<std::sync::Arc<direct::Readers>>,
     cache: std::sync::Arc<cache::DocCache>,
     /// Pushes between judging and committing (ADR 0013): each holds its judged documents in
     /// memory while it waits for the feed lock, so their number bounds the server's memory.
@@ -236,9 +243,14 @@ impl Store {
             })
             .connect_with(options)
             .await?;
+        let readers = match backend {
+            Backend::Sqlite => direct::Readers::of(&pool).await?.map(std::sync::Arc::new),
+            Backend::Postgres => None,
+        };
         Ok(Store {
             pool,
             backend,
+            readers,
             cache: std::sync::Arc::new(cache::DocCache::new(cache::DEFAULT_CAPACITY)),
             pushes: std::sync::Arc::new(tokio::sync::Semaphore::new(PUSHES_IN_FLIGHT)),
             group: Default::default(),
@@ -254,6 +266,9 @@ impl Store {
 
     /// Closes every connection (before a restore replaces the database under them).
     pub async fn close(&self) {
+        if let Some(readers) = &self.readers {
+            readers.close();
+        }
         self.pool.close().await;
     }
 
@@ -490,45 +505,44 @@ impl Store {
 
     /// The device's actors and users, or `None` for a device never seen.
     pub async fn device_context(&self, device: &str) -> Result<Option<DeviceContext>> {
-        // One connection for the three reads of every request, not a checkout each.
-        let mut conn = self.pool.acquire().await?;
-        let Some(row) = sqlx::query(
-            "SELECT d.revoked, d.sign_key, d.last_sync_at, r.version
-             FROM devices d LEFT JOIN device_rules r ON r.device_id = d.id WHERE d.id = $1",
-        )
-        .bind(device)
-        .fetch_optional(&mut *conn)
-        .await?
+        let id = [direct::Arg::from(device)];
+        let Some(row) = self
+            .read_row(
+                "SELECT d.revoked, d.sign_key, d.last_sync_at, r.version
+                 FROM devices d LEFT JOIN device_rules r ON r.device_id = d.id WHERE d.id = $1",
+                &id,
+            )
+            .await?
         else {
             return Ok(None);
         };
-        let revoked: i64 = row.try_get(0)?;
-        let sign_key = match row.try_get::<Option<Vec<u8>>, _>(1)? {
+        let revoked: i64 = row.col(0)?;
+        let sign_key = match row.col::<Option<Vec<u8>>>(1)? {
             None => None,
             Some(raw) => Some(gridsync_core::evidence::public_key(&raw).ok_or_else(|| {
                 StoreError::Corrupt(format!("the signing key of device {device}"))
             })?),
         };
-        let actors =
-            sqlx::query("SELECT actor FROM device_actors WHERE device_id = $1 ORDER BY actor")
-                .bind(device)
-                .fetch_all(&mut *conn)
-                .await?
-                .iter()
-                .map(|r| {
-                    let hex: String = r.try_get(0)?;
-                    ActorId::from_str(&hex)
-                        .map_err(|_| StoreError::Corrupt(format!("actor {hex:?}")))
-                })
-                .collect::<Result<Vec<_>>>()?;
-        let rows = sqlx::query(
-            "SELECT u.id, u.display_name, u.role, u.scope, u.department, u.password_hash, u.disabled
-             FROM device_users d JOIN users u ON u.id = d.user_id
-             WHERE d.device_id = $1 ORDER BY d.signed_in_at DESC, u.id",
-        )
-        .bind(device)
-        .fetch_all(&mut *conn)
-        .await?;
+        let actors = self
+            .read_rows(
+                "SELECT actor FROM device_actors WHERE device_id = $1 ORDER BY actor",
+                &id,
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                let hex: String = r.col(0)?;
+                ActorId::from_str(&hex).map_err(|_| StoreError::Corrupt(format!("actor {hex:?}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let rows = self
+            .read_rows(
+                "SELECT u.id, u.display_name, u.role, u.scope, u.department, u.password_hash, u.disabled
+                 FROM device_users d JOIN users u ON u.id = d.user_id
+                 WHERE d.device_id = $1 ORDER BY d.signed_in_at DESC, u.id",
+                &id,
+            )
+            .await?;
         let mut users = Vec::new();
         for r in &rows {
             let u = user_from_row(r)?;
@@ -543,24 +557,24 @@ impl Store {
             revoked: revoked != 0,
             sign_key,
             synced: SyncRecord {
-                last_sync_at: row.try_get(2)?,
-                rules_held: row.try_get::<Option<i64>, _>(3)?.map(|v| v as u64),
+                last_sync_at: row.col(2)?,
+                rules_held: row.col::<Option<i64>>(3)?.map(|v| v as u64),
             },
         }))
     }
 }
 
-fn user_from_row(r: &sqlx::any::AnyRow) -> Result<UserRecord> {
-    let role: String = r.try_get(2)?;
-    let scope: String = r.try_get(3)?;
-    let disabled: i64 = r.try_get(6)?;
+fn user_from_row(r: &impl direct::Cols) -> Result<UserRecord> {
+    let role: String = r.col(2)?;
+    let scope: String = r.col(3)?;
+    let disabled: i64 = r.col(6)?;
     Ok(UserRecord {
-        id: r.try_get(0)?,
-        display_name: r.try_get(1)?,
+        id: r.col(0)?,
+        display_name: r.col(1)?,
         role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
         scope: JurisdictionPath::parse(&scope)?,
-        department: r.try_get(4)?,
-        password_hash: r.try_get(5)?,
+        department: r.col(4)?,
+        password_hash: r.col(5)?,
         disabled: disabled != 0,
     })
 }

@@ -8,6 +8,7 @@ use gridsync_core::notice::{self, Audience, Notice, NoticeDraft, NoticeKind};
 use gridsync_core::{JurisdictionPath, Level, Role};
 use sqlx::{Any, Row, Transaction};
 
+use super::direct::Cols;
 use super::{Result, Store};
 
 /// A notice raised on a case, with what resolving its audience needs.
@@ -314,15 +315,13 @@ impl Store {
 
     /// `user`'s notices after `after`, oldest first, at most `limit` (what a sync carries).
     pub async fn notices_after(&self, user: &str, after: u64, limit: i64) -> Result<Vec<Notice>> {
-        let rows = sqlx::query(
-            "SELECT id, kind, case_id, body, created_at, urgent FROM notices
-             WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-        )
-        .bind(user)
-        .bind(after as i64)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .read_rows(
+                "SELECT id, kind, case_id, body, created_at, urgent FROM notices
+                 WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                &[user.into(), (after as i64).into(), limit.into()],
+            )
+            .await?;
         rows.iter().map(notice_of).collect()
     }
 
@@ -659,14 +658,14 @@ fn sms_of(r: &sqlx::any::AnyRow) -> Result<SmsRow> {
     })
 }
 
-fn notice_of(r: &sqlx::any::AnyRow) -> Result<Notice> {
-    let kind: String = r.try_get(1)?;
+fn notice_of(r: &impl Cols) -> Result<Notice> {
+    let kind: String = r.col(1)?;
     Ok(Notice {
-        id: r.try_get::<i64, _>(0)? as u64,
+        id: r.col::<i64>(0)? as u64,
         kind: NoticeKind::parse(&kind).map_or(kind, |k| k.as_str().to_owned()),
-        case: r.try_get(2)?,
-        text: r.try_get(3)?,
-        at: r.try_get(4)?,
-        urgent: r.try_get::<i64, _>(5)? != 0,
+        case: r.col(2)?,
+        text: r.col(3)?,
+        at: r.col(4)?,
+        urgent: r.col::<i64>(5)? != 0,
     })
 }

@@ -9,6 +9,7 @@ use serde_bytes::ByteBuf;
 use sqlx::Row;
 use tokio::sync::oneshot;
 
+use super::direct::{Arg, Cols as _};
 use super::group::{Group, answer_each};
 use super::{Result, Store, StoreError};
 
@@ -356,18 +357,16 @@ impl Store {
         for chunk in ids.chunks(500) {
             // `?` on SQLite: numbered parameters there are looked up by name, quadratic in
             // their number (see `placeholders`).
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            let sql = format!(
                 "SELECT id, kind, path, departments FROM cases WHERE id IN {}",
                 super::sync::placeholders(self.backend, 1, chunk.len())
-            )));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                let id: String = r.try_get(0)?;
-                let kind: String = r.try_get(1)?;
-                let path: String = r.try_get(2)?;
-                let departments: Option<String> = r.try_get(3)?;
+            );
+            let args: Vec<Arg> = chunk.iter().map(|id| Arg::from(*id)).collect();
+            for r in self.read_rows(&sql, &args).await? {
+                let id: String = r.col(0)?;
+                let kind: String = r.col(1)?;
+                let path: String = r.col(2)?;
+                let departments: Option<String> = r.col(3)?;
                 let kind = CaseKind::parse(&kind)
                     .ok_or_else(|| StoreError::Corrupt(format!("kind {kind:?}")))?;
                 let departments: Vec<&str> = departments
@@ -391,24 +390,6 @@ impl Store {
 
 fn seq_of(seq: i64) -> Result<u64> {
     u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("read audit entry {seq}")))
-}
-
-/// A bound value of the filter.
-enum Arg {
-    Text(String),
-    Int(i64),
-}
-
-impl Arg {
-    fn bind<'q>(
-        &self,
-        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-        match self {
-            Arg::Text(s) => q.bind(s.clone()),
-            Arg::Int(n) => q.bind(*n),
-        }
-    }
 }
 
 /// The filter as a WHERE clause over `read_audit a`, with its arguments `$1…`.

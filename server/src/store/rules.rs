@@ -9,6 +9,8 @@ use gridsync_core::rules::{Rules, RulesFile};
 use gridsync_core::taxonomy::Taxonomy;
 use sqlx::Row;
 
+use super::direct::Cols as _;
+
 use super::{Result, Store, StoreError};
 
 /// The rules in force and what admission accepts with them.
@@ -41,10 +43,11 @@ impl Store {
     pub async fn rules(&self) -> Result<Arc<LiveRules>> {
         let cached = self.rules_cache.live.read().ok().and_then(|g| g.clone());
         if let Some(live) = &cached {
-            let newest: Option<i64> = sqlx::query("SELECT MAX(version) FROM rules")
-                .fetch_one(&self.pool)
-                .await?
-                .try_get(0)?;
+            let newest: Option<i64> =
+                match self.read_row("SELECT MAX(version) FROM rules", &[]).await? {
+                    Some(row) => row.col(0)?,
+                    None => None,
+                };
             if newest.is_none_or(|v| v as u64 == live.rules.version()) {
                 self.remember(live.clone());
                 return Ok(live.clone());

@@ -19,6 +19,7 @@ use gridsync_core::protocol::{SyncRequest, SyncResponse};
 use sqlx::{AnyConnection, Row};
 
 use super::cache::DocCache;
+use super::direct::{Arg, Cols};
 use super::{Backend, DeviceContext, Result, Store};
 
 pub(super) use group::GroupCommit;
@@ -184,11 +185,19 @@ impl Store {
     /// A case's document as stored now and the feed position of its snapshot (`None`, `None`
     /// when the server does not have it). Read outside the feed lock: it may move right after.
     pub(super) async fn stored_doc(&self, id: &str) -> Result<(Option<i64>, Option<CaseDoc>)> {
-        let mut conn = self.pool.acquire().await?;
-        Ok(match load_doc_at(&self.cache, &mut conn, id).await? {
-            Some((seq, doc)) => (Some(seq), Some(doc)),
-            None => (None, None),
-        })
+        let arg = [Arg::from(id)];
+        let Some(row) = self.read_row(DOC_POSITION, &arg).await? else {
+            return Ok((None, None));
+        };
+        let seq: i64 = row.col(0)?;
+        if let Some(doc) = self.cache.get(id, seq) {
+            return Ok((Some(seq), Some(doc)));
+        }
+        let Some(row) = self.read_row(DOC_SNAPSHOT, &arg).await? else {
+            return Ok((None, None));
+        };
+        let (seq, doc) = parsed(&self.cache, id, &row)?;
+        Ok((Some(seq), Some(doc)))
     }
 }
 
@@ -214,7 +223,7 @@ async fn load_doc_at(
     conn: &mut AnyConnection,
     id: &str,
 ) -> Result<Option<(i64, CaseDoc)>> {
-    let Some(row) = sqlx::query("SELECT upto_seq FROM docs WHERE id = $1")
+    let Some(row) = sqlx::query(DOC_POSITION)
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
@@ -227,15 +236,23 @@ async fn load_doc_at(
     }
     // Position and snapshot read together: outside the feed lock another server may have moved
     // the case since the first query.
-    let row = sqlx::query("SELECT upto_seq, snapshot FROM docs WHERE id = $1")
+    let row = sqlx::query(DOC_SNAPSHOT)
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-    let seq: i64 = row.try_get(0)?;
-    let bytes: Vec<u8> = row.try_get(1)?;
+    Ok(Some(parsed(cache, id, &row)?))
+}
+
+const DOC_POSITION: &str = "SELECT upto_seq FROM docs WHERE id = $1";
+const DOC_SNAPSHOT: &str = "SELECT upto_seq, snapshot FROM docs WHERE id = $1";
+
+/// A case's document from a [`DOC_SNAPSHOT`] row, kept in the cache.
+fn parsed(cache: &DocCache, id: &str, row: &impl Cols) -> Result<(i64, CaseDoc)> {
+    let seq: i64 = row.col(0)?;
+    let bytes: Vec<u8> = row.col(1)?;
     let doc = CaseDoc::load(&bytes)?;
     cache.put(id, seq, doc.clone());
-    Ok(Some((seq, doc)))
+    Ok((seq, doc))
 }
 
 async fn load_doc(cache: &DocCache, conn: &mut AnyConnection, id: &str) -> Result<Option<CaseDoc>> {

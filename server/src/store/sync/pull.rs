@@ -6,6 +6,7 @@ use gridsync_core::{CaseKind, Identity, JurisdictionPath};
 use serde_bytes::ByteBuf;
 use sqlx::Row;
 
+use crate::store::direct::{Arg, Cols};
 use crate::store::{Result, Store, StoreError};
 
 /// Feed rows read per query while filling a page.
@@ -80,10 +81,11 @@ impl Store {
                 });
             }
         }
-        let head: i64 = sqlx::query("SELECT value FROM counters WHERE name = 'feed'")
-            .fetch_one(&self.pool)
+        let head: i64 = self
+            .read_row("SELECT value FROM counters WHERE name = 'feed'", &[])
             .await?
-            .try_get(0)?;
+            .ok_or_else(|| StoreError::Corrupt("no feed counter".into()))?
+            .col(0)?;
         let mut position = i64::try_from(cursor).unwrap_or(i64::MAX).min(head);
         let mut more = wants_left;
         // The reader's filter goes into the query: a phone scans only its own scope's changes,
@@ -105,16 +107,15 @@ impl Store {
         // The scope is counted only when the feed ahead is long: a phone near the head (most
         // syncs of a day) scans the few rows ahead of it whatever its scope holds.
         let ahead = head - position;
+        let mut args: Vec<Arg> = sql.args.iter().map(|a| Arg::from(a.as_str())).collect();
         let from_scope = ahead > COUNT_SCOPE_PAST && {
-            let mut count = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT count(*) FROM cases WHERE {scope}"
-            )));
-            for a in &sql.args {
-                count = count.bind(a.clone());
-            }
-            count.fetch_one(&self.pool).await?.try_get::<i64, _>(0)? < ahead
+            let count = self
+                .read_row(&format!("SELECT count(*) FROM cases WHERE {scope}"), &args)
+                .await?;
+            count.map_or(Ok(0), |r| r.col::<i64>(0))? < ahead
         };
         let own = sql.arg(device);
+        args.push(Arg::from(device));
         let from = if from_scope {
             "cases c CROSS JOIN changes ch"
         } else {
@@ -132,28 +133,24 @@ impl Store {
              ORDER BY ch.seq LIMIT {SCAN_BATCH}"
         );
         'scan: while position < head {
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(scan.as_str()));
-            for a in &sql.args {
-                query = query.bind(a.clone());
-            }
-            let query = query.bind(position).bind(head);
-            let rows = query.fetch_all(&self.pool).await?;
+            let mut bound = args.clone();
+            bound.extend([Arg::Int(position), Arg::Int(head)]);
+            let rows = self.read_rows(&scan, &bound).await?;
             let exhausted = (rows.len() as i64) < SCAN_BATCH;
             for row in &rows {
                 if size >= budget {
                     more = true;
                     break 'scan;
                 }
-                let seq: i64 = row.try_get(0)?;
-                let doc: String = row.try_get(1)?;
-                let from: String = row.try_get(2)?;
+                let seq: i64 = row.col(0)?;
+                let doc: String = row.col(1)?;
+                let from: String = row.col(2)?;
                 let visible = from != device && visible_row(reader, row)?;
                 if visible {
-                    let bytes: Vec<u8> = row.try_get(3)?;
+                    let bytes: Vec<u8> = row.col(3)?;
                     // The author's signature rides along: a phone gives the change back to a
                     // restored server under it (ADR 0032).
-                    let sig =
-                        ByteBuf::from(row.try_get::<Option<Vec<u8>>, _>(7)?.unwrap_or_default());
+                    let sig = ByteBuf::from(row.col::<Option<Vec<u8>>>(7)?.unwrap_or_default());
                     size += bytes.len() + sig.len();
                     match index.get(&doc) {
                         Some(&i) => {
@@ -205,11 +202,12 @@ impl Store {
 
     /// Whether `reader` may see case `id`, judged on the projection.
     pub async fn may_read(&self, reader: &Identity, id: &str) -> Result<bool> {
-        let row =
-            sqlx::query("SELECT id, id, id, id, kind, path, departments FROM cases WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = self
+            .read_row(
+                "SELECT id, id, id, id, kind, path, departments FROM cases WHERE id = $1",
+                &[id.into()],
+            )
+            .await?;
         match row {
             Some(r) => visible_row(reader, &r),
             None => Ok(false),
@@ -219,7 +217,7 @@ impl Store {
 
 /// Reads kind (4), path (5) and departments (6: " lead a b ", every department the case is with)
 /// of a projection row and asks the core's rule.
-pub(in crate::store) fn visible_row(reader: &Identity, row: &sqlx::any::AnyRow) -> Result<bool> {
+pub(in crate::store) fn visible_row(reader: &Identity, row: &impl Cols) -> Result<bool> {
     let (kind, path, departments) = projected(row)?;
     let departments: Vec<&str> = departments.iter().map(String::as_str).collect();
     Ok(reader.may_read(kind, &path, &departments))
@@ -227,11 +225,11 @@ pub(in crate::store) fn visible_row(reader: &Identity, row: &sqlx::any::AnyRow) 
 
 /// Kind (4), path (5) and departments (6) of a projection row.
 pub(in crate::store) fn projected(
-    row: &sqlx::any::AnyRow,
+    row: &impl Cols,
 ) -> Result<(CaseKind, JurisdictionPath, Vec<String>)> {
-    let kind: String = row.try_get(4)?;
-    let path: String = row.try_get(5)?;
-    let departments: Option<String> = row.try_get(6)?;
+    let kind: String = row.col(4)?;
+    let path: String = row.col(5)?;
+    let departments: Option<String> = row.col(6)?;
     let kind =
         CaseKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("kind {kind:?}")))?;
     let path = JurisdictionPath::parse(&path)?;

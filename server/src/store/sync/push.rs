@@ -1,6 +1,7 @@
 //! The push: each pushed case judged against its stored document outside the feed lock, then
 //! stored under it; and the server's own writes through the same admission.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use gridsync_core::Identity;
@@ -9,11 +10,12 @@ use gridsync_core::notice::{self, Audience, NoticeDraft, NoticeKind};
 use gridsync_core::protocol::{DocAck, DocChanges, Rejection};
 use gridsync_core::taxonomy::Taxonomy;
 use serde_bytes::ByteBuf;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::feed::FeedTx;
 use super::judge::{CaseVerdict, judge_case, name_wrong_devices};
-use super::{DOC_ROWS_PER_STATEMENT, load_doc, load_doc_at, placeholders};
+use super::{DOC_ROWS_PER_STATEMENT, load_doc, placeholders};
+use crate::store::direct::{Arg, Cols as _};
 use crate::store::erasure::{KeyRow, write_key_rows};
 use crate::store::front_door::FrontDoorRows;
 use crate::store::rules::RulesHeld;
@@ -124,16 +126,16 @@ impl Store {
     ) -> Result<JudgedPush> {
         let ids: Vec<&str> = push.iter().map(|c| c.doc.as_str()).collect();
         let mut stored = Vec::with_capacity(push.len());
-        {
-            let mut conn = self.pool.acquire().await?;
-            let positions = stored_seqs(&mut conn, &ids).await?;
-            for id in &ids {
-                // Most pushes in a morning are new cases: nothing stored, nothing more to read.
-                stored.push(match positions.get(*id) {
-                    None => None,
-                    Some(_) => load_doc_at(&self.cache, &mut conn, id).await?,
-                });
-            }
+        let positions = self.stored_positions(&ids).await?;
+        for id in &ids {
+            // Most pushes in a morning are new cases: nothing stored, nothing more to read.
+            stored.push(match positions.contains_key(*id) {
+                false => None,
+                true => match self.stored_doc(id).await? {
+                    (Some(seq), Some(doc)) => Some((seq, doc)),
+                    _ => None,
+                },
+            });
         }
         let relays = self.relay_devices(&ctx.device, push).await?;
         // A keyed device's signatures, the whole push in one batch verification.
@@ -451,25 +453,44 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The feed positions of the stored snapshots of cases `ids` (those the server has), as
+    /// stored now: one read.
+    async fn stored_positions(&self, ids: &[&str]) -> Result<HashMap<String, i64>> {
+        let mut found = HashMap::new();
+        for ids in ids.chunks(DOC_ROWS_PER_STATEMENT) {
+            let args: Vec<Arg> = ids.iter().map(|id| Arg::from(*id)).collect();
+            for row in self
+                .read_rows(&stored_seqs_sql(self.backend, ids.len()), &args)
+                .await?
+            {
+                found.insert(row.col(0)?, row.col(1)?);
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// The feed positions of the stored snapshots of cases `ids` (those the server has), as this
 /// transaction sees them: one query.
-async fn stored_seqs(
-    conn: &mut AnyConnection,
-    ids: &[&str],
-) -> Result<std::collections::HashMap<String, i64>> {
-    let mut found = std::collections::HashMap::new();
+async fn stored_seqs(conn: &mut AnyConnection, ids: &[&str]) -> Result<HashMap<String, i64>> {
+    let mut found = HashMap::new();
     for ids in ids.chunks(DOC_ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT id, upto_seq FROM docs WHERE id IN {}",
-            placeholders(Backend::of(conn), 1, ids.len())
-        );
+        let sql = stored_seqs_sql(Backend::of(conn), ids.len());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in ids {
             query = query.bind(*id);
         }
         for row in query.fetch_all(&mut *conn).await? {
-            found.insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?);
+            found.insert(row.col(0)?, row.col(1)?);
         }
     }
     Ok(found)
+}
+
+fn stored_seqs_sql(backend: Backend, ids: usize) -> String {
+    format!(
+        "SELECT id, upto_seq FROM docs WHERE id IN {}",
+        placeholders(backend, 1, ids)
+    )
 }
