@@ -401,4 +401,39 @@ mod tests {
             assert_eq!(row, Row(vec![Value::Int(7), Value::Text("x".into())]));
         });
     }
+
+    /// How many times SQLite prepared `sql` again over three runs with fresh values bound.
+    fn prepared_again(conn: &rusqlite::Connection, sql: &str, args: &[Arg]) -> i32 {
+        for _ in 0..3 {
+            read_on(conn, sql, args).unwrap();
+        }
+        let stmt = conn.prepare_cached(sql).unwrap();
+        stmt.get_status(rusqlite::StatementStatus::RePrepare)
+    }
+
+    #[test]
+    fn a_sync_s_reads_are_prepared_once() {
+        run(async {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("prepared.db").display());
+            let store = Store::connect(&url).await.unwrap();
+            store.migrate().await.unwrap();
+            let conn = store.readers.as_ref().unwrap().take().unwrap();
+            let user = [Arg::from("u1"), Arg::Int(0)];
+            let bound_limit =
+                "SELECT id FROM notices WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3";
+            // The behaviour the texts avoid: a bound LIMIT prepares the statement again.
+            let limit = [Arg::from("u1"), Arg::Int(0), Arg::Int(100)];
+            assert_eq!(prepared_again(&conn, bound_limit, &limit), 3);
+            assert_eq!(
+                prepared_again(&conn, &super::super::notices::NOTICES_AFTER, &user),
+                0
+            );
+            let after = [Arg::Int(0)];
+            assert_eq!(
+                prepared_again(&conn, &super::super::erasure::ERASURES_AFTER, &after),
+                0
+            );
+        });
+    }
 }

@@ -23,6 +23,17 @@ pub const DATA_KEY_ENV: &str = "GRIDSYNC_DATA_KEY";
 pub const RETENTION_USER: &str = "retention";
 /// Erasures sent per response at most; the rest come with the next sync.
 const ERASURES_PER_SYNC: i64 = 500;
+
+/// The erasures after `$1`, a sync's worth. The limit is in the text: SQLite prepares a statement
+/// again each time a bound LIMIT is bound (ADR 0044).
+pub(in crate::store) static ERASURES_AFTER: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT e.seq, e.case_id, e.key_ids, e.case_id, c.kind, c.path, c.departments
+             FROM erasures e JOIN cases c ON c.id = e.case_id
+             WHERE e.seq > $1 ORDER BY e.seq LIMIT {ERASURES_PER_SYNC}"
+        )
+    });
 /// Case ids per key query.
 const CASES_PER_QUERY: usize = 200;
 /// Key rows per INSERT.
@@ -269,13 +280,8 @@ impl Store {
     ) -> Result<(Vec<Erasure>, u64)> {
         let rows = self
             .read_rows(
-                "SELECT e.seq, e.case_id, e.key_ids, e.case_id, c.kind, c.path, c.departments
-                 FROM erasures e JOIN cases c ON c.id = e.case_id
-                 WHERE e.seq > $1 ORDER BY e.seq LIMIT $2",
-                &[
-                    i64::try_from(after).unwrap_or(i64::MAX).into(),
-                    ERASURES_PER_SYNC.into(),
-                ],
+                &ERASURES_AFTER,
+                &[i64::try_from(after).unwrap_or(i64::MAX).into()],
             )
             .await?;
         let mut upto = after;

@@ -261,6 +261,20 @@ async fn receipt_of(tx: &mut Transaction<'static, Any>, case_id: &str) -> Result
     )
 }
 
+/// At most this many notices ride one response (and are marked read from one request); the
+/// rest come with the next sync.
+pub const NOTICES_PER_SYNC: usize = 100;
+
+/// A user's notices after `$2`. The limit is in the text: SQLite prepares a statement again
+/// each time a bound LIMIT is bound (ADR 0044).
+pub(in crate::store) static NOTICES_AFTER: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT id, kind, case_id, body, created_at, urgent FROM notices
+             WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT {NOTICES_PER_SYNC}"
+        )
+    });
+
 impl Store {
     /// Writes notices outside a case write (the clock's reminders), under the feed lock. The
     /// clock owes the same reminders at every pass until the deadline moves, so those written
@@ -313,14 +327,11 @@ impl Store {
         self.sms.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// `user`'s notices after `after`, oldest first, at most `limit` (what a sync carries).
-    pub async fn notices_after(&self, user: &str, after: u64, limit: i64) -> Result<Vec<Notice>> {
+    /// `user`'s notices after `after`, oldest first, at most [`NOTICES_PER_SYNC`] (what a sync
+    /// carries).
+    pub async fn notices_after(&self, user: &str, after: u64) -> Result<Vec<Notice>> {
         let rows = self
-            .read_rows(
-                "SELECT id, kind, case_id, body, created_at, urgent FROM notices
-                 WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-                &[user.into(), (after as i64).into(), limit.into()],
-            )
+            .read_rows(&NOTICES_AFTER, &[user.into(), (after as i64).into()])
             .await?;
         rows.iter().map(notice_of).collect()
     }

@@ -20,6 +20,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::cache::DocCache;
 use super::direct::{Arg, Cols};
+use super::notices::NOTICES_PER_SYNC;
 use super::{Backend, DeviceContext, Result, Store};
 
 pub(super) use group::GroupCommit;
@@ -41,10 +42,6 @@ pub struct PhaseTimes {
     pub commit: Option<Duration>,
     pub pull: Duration,
 }
-
-/// At most this many notices ride one response (and are marked read from one request); the
-/// rest come with the next sync.
-const NOTICES_PER_SYNC: usize = 100;
 
 impl Store {
     /// One round trip: the push committed, then the pull read, as one response. `reader` is the
@@ -103,8 +100,7 @@ impl Store {
                     self.mark_notices_read(&reader.user, Some(read), now)
                         .await?;
                 }
-                self.notices_after(&reader.user, after, NOTICES_PER_SYNC as i64)
-                    .await?
+                self.notices_after(&reader.user, after).await?
             }
         };
         // The keys of the pulled cases, and the erasures this device has not applied.
