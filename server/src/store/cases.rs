@@ -140,6 +140,11 @@ impl Sql {
         format!("${}", self.args.len())
     }
 
+    /// The values to bind, for [`Store::read_rows`].
+    pub(super) fn read_args(&self) -> Vec<super::direct::Arg> {
+        self.args.iter().map(|a| a.as_str().into()).collect()
+    }
+
     /// The open statuses (`Status::is_open`) as arguments, for `status IN (…)`.
     pub(super) fn open_statuses(&mut self) -> String {
         let open: Vec<String> = gridsync_core::Status::ALL

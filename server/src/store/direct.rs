@@ -321,6 +321,12 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// A store on a SQLite file in `dir`.
+    async fn file_store(dir: &tempfile::TempDir) -> Store {
+        let url = format!("sqlite://{}", dir.path().join("reads.db").display());
+        Store::connect(&url).await.unwrap()
+    }
+
     fn run<F: std::future::Future>(f: F) -> F::Output {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -332,8 +338,7 @@ mod tests {
     fn a_read_on_the_store_s_own_connection_gives_the_pool_s_rows() {
         run(async {
             let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}", dir.path().join("reads.db").display());
-            let store = Store::connect(&url).await.unwrap();
+            let store = file_store(&dir).await;
             assert!(
                 store.readers.is_some(),
                 "a SQLite file gets its own readers"
@@ -415,8 +420,7 @@ mod tests {
     fn a_sync_s_reads_are_prepared_once() {
         run(async {
             let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}", dir.path().join("prepared.db").display());
-            let store = Store::connect(&url).await.unwrap();
+            let store = file_store(&dir).await;
             store.migrate().await.unwrap();
             let conn = store.readers.as_ref().unwrap().take().unwrap();
             let user = [Arg::from("u1"), Arg::Int(0)];

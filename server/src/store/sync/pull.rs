@@ -107,15 +107,16 @@ impl Store {
         // The scope is counted only when the feed ahead is long: a phone near the head (most
         // syncs of a day) scans the few rows ahead of it whatever its scope holds.
         let ahead = head - position;
-        let mut args: Vec<Arg> = sql.args.iter().map(|a| Arg::from(a.as_str())).collect();
         let from_scope = ahead > COUNT_SCOPE_PAST && {
             let count = self
-                .read_row(&format!("SELECT count(*) FROM cases WHERE {scope}"), &args)
+                .read_row(
+                    &format!("SELECT count(*) FROM cases WHERE {scope}"),
+                    &sql.read_args(),
+                )
                 .await?;
             count.map_or(Ok(0), |r| r.col::<i64>(0))? < ahead
         };
         let own = sql.arg(device);
-        args.push(Arg::from(device));
         let from = if from_scope {
             "cases c CROSS JOIN changes ch"
         } else {
@@ -133,7 +134,7 @@ impl Store {
              ORDER BY ch.seq LIMIT {SCAN_BATCH}"
         );
         'scan: while position < head {
-            let mut bound = args.clone();
+            let mut bound = sql.read_args();
             bound.extend([Arg::Int(position), Arg::Int(head)]);
             let rows = self.read_rows(&scan, &bound).await?;
             let exhausted = (rows.len() as i64) < SCAN_BATCH;
