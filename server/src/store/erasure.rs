@@ -535,9 +535,9 @@ pub(super) struct KeyRow {
 }
 
 /// Keeps `rows` (a key held already stays as it was).
-pub(super) async fn write_key_rows(
+pub(super) async fn write_key_rows<K: std::borrow::Borrow<KeyRow>>(
     conn: &mut sqlx::AnyConnection,
-    rows: &[KeyRow],
+    rows: &[K],
     now: i64,
 ) -> Result<()> {
     let backend = Backend::of(conn);
@@ -549,6 +549,7 @@ pub(super) async fn write_key_rows(
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for k in chunk {
+            let k = k.borrow();
             query = query
                 .bind(k.case.as_str())
                 .bind(k.id.as_str())

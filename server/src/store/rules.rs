@@ -263,16 +263,81 @@ pub(super) struct RulesHeld {
     version: u64,
 }
 
+/// Rows per `device_rules` statement: 2 values each.
+const HELD_ROWS_PER_STATEMENT: usize = 500;
+
 impl RulesHeld {
-    pub(super) async fn write(&self, conn: &mut sqlx::AnyConnection) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO device_rules (device_id, version) VALUES ($1, $2)
-             ON CONFLICT (device_id) DO UPDATE SET version = excluded.version",
-        )
-        .bind(&self.device)
-        .bind(self.version as i64)
-        .execute(&mut *conn)
-        .await?;
+    /// Records `held`, several devices a statement; a device named twice keeps its last (one
+    /// statement may not update a row twice on PostgreSQL).
+    pub(super) async fn write_all(
+        conn: &mut sqlx::AnyConnection,
+        held: &[&RulesHeld],
+    ) -> Result<()> {
+        let mut last = std::collections::HashMap::new();
+        for (i, h) in held.iter().enumerate() {
+            last.insert(h.device.as_str(), i);
+        }
+        let held: Vec<&RulesHeld> = held
+            .iter()
+            .enumerate()
+            .filter(|(i, h)| last[h.device.as_str()] == *i)
+            .map(|(_, h)| *h)
+            .collect();
+        let backend = crate::store::Backend::of(conn);
+        for chunk in held.chunks(HELD_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO device_rules (device_id, version) VALUES {}
+                 ON CONFLICT (device_id) DO UPDATE SET version = excluded.version",
+                super::sync::placeholders(backend, chunk.len(), 2)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for h in chunk {
+                query = query.bind(h.device.as_str()).bind(h.version as i64);
+            }
+            query.execute(&mut *conn).await?;
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RulesHeld;
+    use crate::store::Store;
+
+    /// A group's rules versions in one statement: a device named twice keeps its last, which
+    /// PostgreSQL refuses to do in one `DO UPDATE` statement unless the rows are made unique.
+    async fn held_versions_are_written_last_one_winning(url: &str) {
+        let store = Store::connect(url).await.unwrap();
+        let held = |device: &str, version| RulesHeld {
+            device: device.to_owned(),
+            version,
+        };
+        let (a1, b2, a3, b4) = (held("a", 1), held("b", 2), held("a", 3), held("b", 4));
+        let mut conn = store.pool.acquire().await.unwrap();
+        RulesHeld::write_all(&mut conn, &[&a1, &b2, &a3])
+            .await
+            .unwrap();
+        RulesHeld::write_all(&mut conn, &[&b4]).await.unwrap();
+        RulesHeld::write_all(&mut conn, &[]).await.unwrap();
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT device_id, version FROM device_rules ORDER BY device_id")
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(rows, [("a".to_owned(), 3), ("b".to_owned(), 4)]);
+    }
+
+    #[tokio::test]
+    async fn held_versions_sqlite() {
+        let db = gridsync_testkit::db::sqlite().await;
+        held_versions_are_written_last_one_winning(&db.url).await;
+    }
+
+    #[tokio::test]
+    async fn held_versions_postgres() {
+        if let Some(db) = gridsync_testkit::db::postgres().await {
+            held_versions_are_written_last_one_winning(&db.url).await;
+        }
     }
 }

@@ -83,6 +83,25 @@ conformance!(
         }
         // Three new changes, the retried one stored once.
         assert_eq!(store.change_count().await.unwrap(), before + 3);
+        // The group's receipts (one per device run, written in one statement) chain and verify,
+        // and each of its devices is noted as synced at the group's time (one statement).
+        let audit = store.audit_verify().await.unwrap();
+        assert_eq!(audit.faults, Vec::<String>::new());
+        assert_eq!(audit.changes, before as u64 + 3);
+        assert_eq!(audit.receipts, 1 + 3, "the first push's, then a, b and c's");
+        let synced: Vec<(String, Option<i64>)> = store
+            .devices()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.id, d.last_sync_at))
+            .collect();
+        for device in ["phone-a", "phone-b", "phone-c"] {
+            assert!(
+                synced.contains(&(device.to_owned(), Some(T0 + 10))),
+                "{device}: {synced:?}"
+            );
+        }
         let merged = store.case_doc(&id).await.unwrap().unwrap().read().unwrap();
         assert_eq!(
             (merged.title.as_str(), merged.description.as_str()),

@@ -134,6 +134,8 @@ impl Store {
 
 /// Rows per `change_sigs` statement: 4 values each, within both backends' parameter limits.
 const SIG_ROWS_PER_STATEMENT: usize = 500;
+/// Rows per `receipt_log` statement: 5 values each.
+const RECEIPT_ROWS_PER_STATEMENT: usize = 200;
 
 /// One accepted change as the receipt log and `change_sigs` see it.
 #[derive(Debug)]
@@ -185,6 +187,9 @@ pub(super) async fn append(
         None => (0u64, GENESIS.to_vec()),
         Some(r) => (r.try_get::<i64, _>(0)? as u64, r.try_get::<Vec<u8>, _>(1)?),
     };
+    // The chain is made here, then written a few entries a statement: a group commit of 200
+    // one-case pushes appends 200 entries.
+    let mut entries = Vec::new();
     for run in changes.chunk_by(|a, b| a.device == b.device && a.device_key == b.device_key) {
         seq += 1;
         let first = run[0].seq;
@@ -202,17 +207,24 @@ pub(super) async fn append(
         };
         let entry = receipt.encode();
         let hash = Receipt::hash_of(&entry);
-        sqlx::query(
-            "INSERT INTO receipt_log (seq, hash, first_feed, last_feed, entry) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(seq as i64)
-        .bind(hash.to_vec())
-        .bind(first)
-        .bind(first + run.len() as i64 - 1)
-        .bind(entry)
-        .execute(&mut **tx)
-        .await?;
         prev = hash.to_vec();
+        entries.push((seq as i64, hash, first, first + run.len() as i64 - 1, entry));
+    }
+    for rows in entries.chunks(RECEIPT_ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO receipt_log (seq, hash, first_feed, last_feed, entry) VALUES {}",
+            super::sync::placeholders(Backend::of(tx), rows.len(), 5)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (seq, hash, first, last, entry) in rows {
+            query = query
+                .bind(*seq)
+                .bind(hash.as_slice())
+                .bind(*first)
+                .bind(*last)
+                .bind(entry.as_slice());
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }

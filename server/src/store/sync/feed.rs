@@ -11,7 +11,7 @@ use super::judge::{CaseVerdict, Written};
 use super::projection::Projection;
 use super::push::Beside;
 use super::quarantine;
-use super::{CHANGE_ROWS_PER_STATEMENT, DOC_ROWS_PER_STATEMENT, placeholders};
+use super::{CHANGE_ROWS_PER_STATEMENT, DOC_ROWS_PER_STATEMENT, placeholders, placeholders_after};
 use crate::store::evidence::ChangeEvidence;
 use crate::store::notices::write_notices;
 use crate::store::{Backend, DeviceContext, Raised, Result, SmsWriting, Store};
@@ -246,9 +246,7 @@ impl FeedTx {
 
     /// Writes the gathered keys, log, snapshot and projection rows, several per statement.
     async fn flush(&mut self, now: i64) -> Result<()> {
-        for beside in &self.beside {
-            beside.write(&mut self.tx, now).await?;
-        }
+        Beside::write_all(&mut self.tx, &self.beside, now).await?;
         for rows in self.changes.chunks(CHANGE_ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO changes (seq, doc, hash, actor, device_id, user_id, device_time, received_at, bytes, relayed_by, relayed_user)
@@ -335,12 +333,22 @@ impl FeedTx {
             .bind(self.head)
             .execute(&mut *self.tx)
             .await?;
-        for device in devices {
-            sqlx::query("UPDATE devices SET last_sync_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(*device)
-                .execute(&mut *self.tx)
-                .await?;
+        // One statement for the group's devices, not one each: every statement is a hand-off
+        // to the database's thread while the feed lock is held.
+        for chunk in devices.chunks(DOC_ROWS_PER_STATEMENT) {
+            // `(?)` on SQLite, not `$1`: sqlx binds a `$1` by its name without counting it, so
+            // the `?` after it would take the first value again.
+            let backend = Backend::of(&self.tx);
+            let sql = format!(
+                "UPDATE devices SET last_sync_at = {} WHERE id IN {}",
+                placeholders(backend, 1, 1),
+                placeholders_after(backend, 1, 1, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+            for device in chunk {
+                query = query.bind(*device);
+            }
+            query.execute(&mut *self.tx).await?;
         }
         self.tx.commit().await?;
         for DocRow { id, seq, doc, .. } in self.docs {

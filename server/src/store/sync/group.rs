@@ -6,7 +6,7 @@ use gridsync_core::protocol::{DocAck, Rejection};
 use tokio::sync::oneshot;
 
 use super::feed::FeedTx;
-use super::push::JudgedPush;
+use super::push::{JudgedPush, stored_seqs};
 use crate::store::group::{Group, GroupCounts, answer_each};
 use crate::store::{Result, Store};
 
@@ -62,9 +62,15 @@ impl Store {
         devices.sort();
         devices.dedup();
         let latest = judged.iter().map(|(_, now)| *now).max().unwrap_or_default();
+        // The group's stored positions in one read: the `docs` rows change only at the commit
+        // (what the group writes before then, `FeedTx::written_at` knows).
+        let mut ids: Vec<&str> = judged.iter().flat_map(|(j, _)| j.case_ids()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let positions = stored_seqs(&mut feed.tx, &ids).await?;
         let mut stored = Vec::with_capacity(judged.len());
         for (j, now) in judged {
-            stored.push(Box::pin(self.store_judged(&mut feed, j, now)).await?);
+            stored.push(Box::pin(self.store_judged(&mut feed, j, &positions, now)).await?);
         }
         let devices: Vec<&str> = devices.iter().map(String::as_str).collect();
         feed.commit(self, &devices, latest).await?;

@@ -263,6 +263,17 @@ const DOC_ROWS_PER_STATEMENT: usize = 200;
 /// binding a numbered parameter looks its name up in a list of all of them (sqlx asks for every
 /// parameter's name), which made a 200-row statement quadratic in its 6,200 parameters.
 pub(in crate::store) fn placeholders(backend: Backend, rows: usize, columns: usize) -> String {
+    placeholders_after(backend, 0, rows, columns)
+}
+
+/// [`placeholders`] for values bound after `before` others (`$3, $4` after two on PostgreSQL;
+/// SQLite's `?` counts by place, so the earlier ones must come first in the text too).
+pub(in crate::store) fn placeholders_after(
+    backend: Backend,
+    before: usize,
+    rows: usize,
+    columns: usize,
+) -> String {
     let mut out = String::with_capacity(rows * columns * 5);
     for r in 0..rows {
         out.push_str(if r == 0 { "(" } else { ", (" });
@@ -272,7 +283,7 @@ pub(in crate::store) fn placeholders(backend: Backend, rows: usize, columns: usi
             }
             match backend {
                 Backend::Sqlite => out.push('?'),
-                Backend::Postgres => out.push_str(&format!("${}", r * columns + c + 1)),
+                Backend::Postgres => out.push_str(&format!("${}", before + r * columns + c + 1)),
             }
         }
         out.push(')');

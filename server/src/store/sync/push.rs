@@ -89,7 +89,7 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
-        beside.write(&mut tx, now).await?;
+        Beside::write_all(&mut tx, std::slice::from_ref(beside), now).await?;
         if stale {
             sqlx::query("UPDATE devices SET last_sync_at = $1 WHERE id = $2")
                 .bind(now)
@@ -186,19 +186,18 @@ impl Store {
         judged: JudgedPush,
         now: i64,
     ) -> Result<(Vec<DocAck>, Vec<Rejection>)> {
-        let mut feed = FeedTx::begin(self).await?;
-        let device = judged.pushed.ctx.device.clone();
-        let stored = self.store_judged(&mut feed, judged, now).await?;
-        feed.commit(self, &[device.as_str()], now).await?;
-        Ok(stored)
+        let mut stored = self.store_pushes(vec![(judged, now)]).await?;
+        Ok(stored.pop().unwrap_or_default())
     }
 
     /// Stores one judged push in `feed`'s transaction (not yet committed): what earlier pushes
-    /// of the same transaction wrote counts as stored.
+    /// of the same transaction wrote counts as stored; `positions` are the stored snapshots'
+    /// feed positions read in it before the first (see [`JudgedPush::case_ids`]).
     pub(super) async fn store_judged(
         &self,
         feed: &mut FeedTx,
         judged: JudgedPush,
+        positions: &HashMap<String, i64>,
         now: i64,
     ) -> Result<(Vec<DocAck>, Vec<Rejection>)> {
         let JudgedPush { pushed, cases } = judged;
@@ -214,8 +213,6 @@ impl Store {
         let mut acks = Vec::new();
         let mut rejections = Vec::new();
         let mut early = cases.into_iter();
-        let ids: Vec<&str> = push.iter().map(|c| c.doc.as_str()).collect();
-        let positions = stored_seqs(&mut feed.tx, &ids).await?;
         for case in push {
             // Written earlier in this transaction (this push or another of its group): not yet
             // in the table, which the rows reach only at the commit.
@@ -404,12 +401,19 @@ impl Beside {
         self.keys.is_empty() && self.rules.is_none()
     }
 
-    pub(super) async fn write(&self, conn: &mut AnyConnection, now: i64) -> Result<()> {
-        write_key_rows(conn, &self.keys, now).await?;
-        if let Some(rules) = &self.rules {
-            rules.write(conn).await?;
-        }
-        Ok(())
+    /// Writes what the syncs of `besides` record: a statement for all their keys and one for
+    /// all their rules versions, however many pushes a group holds.
+    pub(super) async fn write_all(
+        conn: &mut AnyConnection,
+        besides: &[Beside],
+        now: i64,
+    ) -> Result<()> {
+        // A key two pushes carried is kept as the first brought it: `DO NOTHING` skips a row
+        // an earlier one of the same statement inserted, on both backends.
+        let keys: Vec<&KeyRow> = besides.iter().flat_map(|b| &b.keys).collect();
+        write_key_rows(conn, &keys, now).await?;
+        let rules: Vec<&RulesHeld> = besides.iter().filter_map(|b| b.rules.as_ref()).collect();
+        RulesHeld::write_all(conn, &rules).await
     }
 }
 
@@ -437,6 +441,13 @@ pub(super) struct Pushed {
     pub(super) taxonomy: Taxonomy,
     /// The author devices of the colleagues' changes `push` carries.
     relays: Vec<DeviceContext>,
+}
+
+impl JudgedPush {
+    /// The cases this push names.
+    pub(super) fn case_ids(&self) -> impl Iterator<Item = &str> {
+        self.pushed.push.iter().map(|c| c.doc.as_str())
+    }
 }
 
 impl Store {
@@ -473,7 +484,10 @@ impl Store {
 
 /// The feed positions of the stored snapshots of cases `ids` (those the server has), as this
 /// transaction sees them: one query.
-async fn stored_seqs(conn: &mut AnyConnection, ids: &[&str]) -> Result<HashMap<String, i64>> {
+pub(super) async fn stored_seqs(
+    conn: &mut AnyConnection,
+    ids: &[&str],
+) -> Result<HashMap<String, i64>> {
     let mut found = HashMap::new();
     for ids in ids.chunks(DOC_ROWS_PER_STATEMENT) {
         let sql = stored_seqs_sql(Backend::of(conn), ids.len());
