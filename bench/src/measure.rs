@@ -40,6 +40,12 @@ pub struct Report {
     /// ms: what the server spent, apart from what the simulated phones limit; in process (the
     /// limit), this whole process over the timed pushes, whose requests were built before.
     pub server_cpu_ms_per_report: f64,
+    /// This process's CPU time over the timed phase per report, ms: the simulated phones
+    /// (requests, answers, HTTP), which share the machine's cores with the server.
+    pub phones_cpu_ms_per_report: f64,
+    /// The PostgreSQL processes' CPU time over the timed phase per report, ms (`None` on
+    /// SQLite, whose work is the server's).
+    pub database_cpu_ms_per_report: Option<f64>,
     /// Changes the server acknowledged that it does not hold afterwards.
     pub lost: usize,
     /// Every phone holds every case of its grid, and has nothing left to send.
@@ -152,4 +158,27 @@ pub(crate) fn report(
         round_trips_per_session: tally.round_trips as f64 / w.phones.devices.max(1) as f64,
         ..Report::default()
     }
+}
+
+/// The CPU seconds of this machine's PostgreSQL processes (its backends and helpers), by pid.
+pub(crate) fn postgres_cpu() -> HashMap<u32, f64> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return HashMap::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|pid| (pid, gridsync_testkit::process::cpu_seconds_of(pid)))
+        .collect()
+}
+
+/// CPU seconds spent between two [`postgres_cpu`] readings (a process started since counts
+/// from zero; one that ended since is not counted).
+pub(crate) fn cpu_spent(before: &HashMap<u32, f64>, after: &HashMap<u32, f64>) -> f64 {
+    after
+        .iter()
+        .map(|(pid, t)| t - before.get(pid).copied().unwrap_or(0.0))
+        .sum()
 }

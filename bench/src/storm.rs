@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail};
 use gridsync_core::protocol::{decode_response, encode_request};
 use gridsync_core::session::{Step, SyncSession};
-use gridsync_testkit::process::ServerProcess;
+use gridsync_testkit::process::{ServerProcess, cpu_seconds_of};
 
 use crate::measure::*;
 use crate::workload::*;
@@ -140,10 +140,14 @@ pub fn storm(opts: &StormOptions) -> anyhow::Result<Report> {
         let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
         rt.block_on(refresh_tokens(&store, &mut devices))?;
         let cpu_before: f64 = servers.iter().map(ServerProcess::cpu_seconds).sum();
+        let phones_before = cpu_seconds_of(std::process::id());
+        let database_before = postgres_cpu();
         let started = Instant::now();
         let tally = sync_all(&mut devices, &urls, w.phones.concurrency, "reconnect storm")?;
         let seconds = started.elapsed().as_secs_f64();
         let cpu: f64 = servers.iter().map(ServerProcess::cpu_seconds).sum::<f64>() - cpu_before;
+        let phones = cpu_seconds_of(std::process::id()) - phones_before;
+        let database = cpu_spent(&database_before, &postgres_cpu());
         // Untimed: each phone once more, to pull what its grid partner pushed meanwhile.
         rt.block_on(refresh_tokens(&store, &mut devices))?;
         let catch_up = sync_all(&mut devices, &urls, w.phones.concurrency, "catch-up sync")?;
@@ -151,7 +155,11 @@ pub fn storm(opts: &StormOptions) -> anyhow::Result<Report> {
         let rss: Vec<f64> = servers.iter().map(ServerProcess::peak_rss_mb).collect();
         r.server_rss_mb = rss.iter().sum();
         r.server_rss_mb_max = rss.iter().copied().fold(0.0, f64::max);
-        r.server_cpu_ms_per_report = cpu * 1000.0 / r.reports.max(1) as f64;
+        let per_report = |seconds: f64| seconds * 1000.0 / r.reports.max(1) as f64;
+        r.server_cpu_ms_per_report = per_report(cpu);
+        r.phones_cpu_ms_per_report = per_report(phones);
+        r.database_cpu_ms_per_report =
+            (w.database == Database::Postgres).then(|| per_report(database));
         drop(servers);
         let mut all = tally;
         all.merge(catch_up);

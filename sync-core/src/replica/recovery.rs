@@ -18,6 +18,11 @@ use crate::{Error, Result};
 /// Cases named per request while recovering (about 70 bytes each).
 pub const RECOVER_PAGE: usize = 500;
 
+/// The next page of cases to name, its limit in the text (see `keys::UNPUSHED_KEYS`).
+static CASES_AFTER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT id, heads FROM cases WHERE id > ?1 ORDER BY id LIMIT {RECOVER_PAGE}")
+});
+
 /// Where a phone stands with the server's store generations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recovery {
@@ -53,12 +58,10 @@ impl Replica {
         };
         let rows: Vec<(String, Option<Vec<u8>>)> = self
             .conn
-            .prepare_cached("SELECT id, heads FROM cases WHERE id > ?1 ORDER BY id LIMIT ?2")
+            .prepare_cached(&CASES_AFTER)
             .and_then(|mut stmt| {
-                stmt.query_map(params![after, RECOVER_PAGE as i64], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?
-                .collect()
+                stmt.query_map(params![after], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
             })
             .map_err(storage)?;
         rows.into_iter()
