@@ -75,21 +75,45 @@ pub(crate) fn settled(session: &SyncSession, d: &Device) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Syncs every phone, `concurrency` at a time, phone `i` through `urls[i % urls.len()]`.
+/// What a phone's app has done before coverage returns, done by each phone thread before the
+/// clock starts: saved a document (Automerge sets up DEFLATE per column). A fresh thread's
+/// first set-up pays first-touch page faults a running app does not; 200 of them at once took
+/// the server's cores in the timed phase.
+fn warm_up() {
+    let mut doc = automerge::AutoCommit::new();
+    for i in 0..64 {
+        let _ = automerge::transaction::Transactable::put(
+            &mut doc,
+            automerge::ROOT,
+            format!("field-{i}"),
+            format!("一段现场记录 {i}"),
+        );
+    }
+    std::hint::black_box(doc.save());
+}
+
+/// Syncs every phone, `concurrency` at a time, phone `i` through `urls[i % urls.len()]`. The
+/// threads start and warm up first; then `start` runs (the caller's clock and readings) and
+/// they sync.
 pub(crate) fn sync_all(
     devices: &mut [Device],
     urls: &[String],
     concurrency: usize,
     what: &str,
+    start: impl FnOnce(),
 ) -> anyhow::Result<Tally> {
     let queue: Mutex<Vec<(usize, &mut Device)>> =
         Mutex::new(devices.iter_mut().enumerate().rev().collect());
     let total = Mutex::new(Tally::default());
     let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let pb = bar(queue.lock().map(|q| q.len()).unwrap_or(0), what);
+    let threads = concurrency.max(1);
+    let ready = std::sync::Barrier::new(threads + 1);
     std::thread::scope(|s| {
-        for _ in 0..concurrency.max(1) {
+        for _ in 0..threads {
             s.spawn(|| {
+                warm_up();
+                ready.wait();
                 let agent: ureq::Agent = ureq::Agent::config_builder()
                     .http_status_as_error(false)
                     .build()
@@ -111,6 +135,8 @@ pub(crate) fn sync_all(
                 }
             });
         }
+        ready.wait();
+        start();
     });
     pb.finish();
     if let Some(e) = failure.into_inner().ok().flatten() {
@@ -139,18 +165,36 @@ pub fn storm(opts: &StormOptions) -> anyhow::Result<Report> {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
         rt.block_on(refresh_tokens(&store, &mut devices))?;
-        let cpu_before: f64 = servers.iter().map(ServerProcess::cpu_seconds).sum();
-        let phones_before = cpu_seconds_of(std::process::id());
-        let database_before = postgres_cpu();
-        let started = Instant::now();
-        let tally = sync_all(&mut devices, &urls, w.phones.concurrency, "reconnect storm")?;
+        let mut before = None;
+        let tally = sync_all(
+            &mut devices,
+            &urls,
+            w.phones.concurrency,
+            "reconnect storm",
+            || {
+                before = Some((
+                    servers.iter().map(ServerProcess::cpu_seconds).sum::<f64>(),
+                    cpu_seconds_of(std::process::id()),
+                    postgres_cpu(),
+                    Instant::now(),
+                ))
+            },
+        )?;
+        let (cpu_before, phones_before, database_before, started) =
+            before.ok_or_else(|| anyhow!("the storm never started"))?;
         let seconds = started.elapsed().as_secs_f64();
         let cpu: f64 = servers.iter().map(ServerProcess::cpu_seconds).sum::<f64>() - cpu_before;
         let phones = cpu_seconds_of(std::process::id()) - phones_before;
         let database = cpu_spent(&database_before, &postgres_cpu());
         // Untimed: each phone once more, to pull what its grid partner pushed meanwhile.
         rt.block_on(refresh_tokens(&store, &mut devices))?;
-        let catch_up = sync_all(&mut devices, &urls, w.phones.concurrency, "catch-up sync")?;
+        let catch_up = sync_all(
+            &mut devices,
+            &urls,
+            w.phones.concurrency,
+            "catch-up sync",
+            || (),
+        )?;
         let mut r = report("storm", w, opts.servers, seconds, &tally);
         let rss: Vec<f64> = servers.iter().map(ServerProcess::peak_rss_mb).collect();
         r.server_rss_mb = rss.iter().sum();
