@@ -186,11 +186,13 @@ pub fn is_withheld(value: &str) -> bool {
 /// Seals case keys to the holder of one Ed25519 key (a device's or the server's): ephemeral
 /// X25519 against its Montgomery form, the shared secret hashed into an XChaCha20-Poly1305 key,
 /// the case and key id bound as associated data. One ephemeral key per sealer — one per
-/// message — so a response with hundreds of keys costs one key agreement, not hundreds; each
+/// message — so a response with hundreds of keys costs one key agreement, not hundreds, and
+/// one that seals none (most syncs) costs none: the agreement is made at the first seal. Each
 /// envelope still carries the ephemeral public key and its own nonce, [`ENVELOPE_BYTES`] long.
 pub struct KeySealer {
-    eph_pub: MontgomeryPoint,
-    wrap: Zeroizing<[u8; 32]>,
+    their: MontgomeryPoint,
+    /// The ephemeral public key and the envelope key, once something was sealed.
+    agreed: std::sync::OnceLock<(MontgomeryPoint, Zeroizing<[u8; 32]>)>,
 }
 
 impl std::fmt::Debug for KeySealer {
@@ -207,21 +209,28 @@ impl std::fmt::Debug for KeyOpener<'_> {
 
 impl KeySealer {
     pub fn to(recipient: &VerifyingKey) -> KeySealer {
-        let mut eph = Zeroizing::new([0u8; 32]);
-        rand::rng().fill_bytes(eph.as_mut());
-        let eph_pub = MontgomeryPoint::mul_base_clamped(*eph);
-        let their = recipient.to_montgomery();
-        let shared = Zeroizing::new(their.mul_clamped(*eph).to_bytes());
         KeySealer {
-            wrap: envelope_key(&shared, &eph_pub, &their),
-            eph_pub,
+            their: recipient.to_montgomery(),
+            agreed: std::sync::OnceLock::new(),
         }
     }
 
     pub fn seal(&self, key: &CaseKey) -> Vec<u8> {
-        let mut out = self.eph_pub.to_bytes().to_vec();
-        out.extend(seal_secret(&self.wrap, key));
+        let (eph_pub, wrap) = self.agreed();
+        let mut out = eph_pub.to_bytes().to_vec();
+        out.extend(seal_secret(wrap, key));
         out
+    }
+
+    /// The ephemeral public key and the envelope key, agreed at the first call.
+    fn agreed(&self) -> &(MontgomeryPoint, Zeroizing<[u8; 32]>) {
+        self.agreed.get_or_init(|| {
+            let mut eph = Zeroizing::new([0u8; 32]);
+            rand::rng().fill_bytes(eph.as_mut());
+            let eph_pub = MontgomeryPoint::mul_base_clamped(*eph);
+            let shared = Zeroizing::new(self.their.mul_clamped(*eph).to_bytes());
+            (eph_pub, envelope_key(&shared, &eph_pub, &self.their))
+        })
     }
 }
 
@@ -283,8 +292,9 @@ pub fn open_key_with(me: &SigningKey, case: &str, id: &str, envelope: &[u8]) -> 
 /// nonce ‖ ciphertext ‖ tag. What a phone gives a colleague's phone travels this way (ADR 0030).
 pub fn seal_bytes_to(recipient: &VerifyingKey, plain: &[u8], aad: &[u8]) -> Vec<u8> {
     let sealer = KeySealer::to(recipient);
-    let mut out = sealer.eph_pub.to_bytes().to_vec();
-    out.extend(aead_seal(&sealer.wrap, plain, aad));
+    let (eph_pub, wrap) = sealer.agreed();
+    let mut out = eph_pub.to_bytes().to_vec();
+    out.extend(aead_seal(wrap, plain, aad));
     out
 }
 
@@ -429,6 +439,27 @@ mod tests {
         bent[40] ^= 1;
         assert!(open_key_with(&device, "c1", key.id(), &bent).is_err());
         assert!(open_key_with(&device, "c1", key.id(), &env[..50]).is_err());
+    }
+
+    #[test]
+    fn one_sealer_makes_one_key_agreement_for_all_its_envelopes() {
+        let device = SigningKey::from_bytes(&[7u8; 32]);
+        let (k1, k2) = (CaseKey::generate("c1"), CaseKey::generate("c2"));
+        let sealer = KeySealer::to(&device.verifying_key());
+        let (e1, e2) = (sealer.seal(&k1), sealer.seal(&k2));
+        // One ephemeral key for both envelopes, each still opening on its own.
+        assert_eq!(e1[..32], e2[..32]);
+        assert_eq!(
+            open_key_with(&device, "c2", k2.id(), &e2).unwrap().secret(),
+            k2.secret()
+        );
+        assert_eq!(
+            open_key_with(&device, "c1", k1.id(), &e1).unwrap().secret(),
+            k1.secret()
+        );
+        // Another sealer (another message) agrees afresh.
+        let e3 = KeySealer::to(&device.verifying_key()).seal(&k1);
+        assert_ne!(e1[..32], e3[..32]);
     }
 
     #[test]

@@ -103,10 +103,6 @@ pub(super) fn unpushed_keys(
         .map_err(storage)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(storage)?;
-    if rows.is_empty() {
-        // Most syncs: no new key, and no key agreement (two scalar multiplications) for none.
-        return Ok(Vec::new());
-    }
     let mut out = Vec::with_capacity(rows.len());
     let sealer = sealed::KeySealer::to(server);
     for (case, id, sealed) in rows {
