@@ -41,8 +41,9 @@ pub struct Report {
     /// limit), this whole process over the timed pushes, whose requests were built before.
     pub server_cpu_ms_per_report: f64,
     /// This process's CPU time over the timed phase per report, ms: the simulated phones
-    /// (requests, answers, HTTP), which share the machine's cores with the server.
-    pub phones_cpu_ms_per_report: f64,
+    /// (requests, answers, HTTP), which share the machine's cores with the server (`None` in
+    /// process, where this process is the store).
+    pub phones_cpu_ms_per_report: Option<f64>,
     /// The PostgreSQL processes' CPU time over the timed phase per report, ms (`None` on
     /// SQLite, whose work is the server's).
     pub database_cpu_ms_per_report: Option<f64>,

@@ -201,7 +201,7 @@ pub fn storm(opts: &StormOptions) -> anyhow::Result<Report> {
         r.server_rss_mb_max = rss.iter().copied().fold(0.0, f64::max);
         let per_report = |seconds: f64| seconds * 1000.0 / r.reports.max(1) as f64;
         r.server_cpu_ms_per_report = per_report(cpu);
-        r.phones_cpu_ms_per_report = per_report(phones);
+        r.phones_cpu_ms_per_report = Some(per_report(phones));
         r.database_cpu_ms_per_report =
             (w.database == Database::Postgres).then(|| per_report(database));
         drop(servers);
