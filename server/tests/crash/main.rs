@@ -266,7 +266,36 @@ async fn count(store: &Store, sql: &'static str) -> i64 {
 }
 
 /// Everything the server promised still holds (run while no server is up).
+/// Waits for the killed server's last statements to finish on PostgreSQL: its backends run a
+/// statement already received (a group's `COMMIT`) to its end before they notice the closed
+/// socket, so a check started at once could see that commit land halfway through.
+async fn killed_servers_statements_done(store: &Store) {
+    if store.backend() != Backend::Postgres {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let busy: i64 = sqlx::query(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .get(0);
+        if busy == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the killed server's statements still run after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn check_server(store: &Store, acked: &Acked, after: &str) {
+    killed_servers_statements_done(store).await;
     if store.backend() == Backend::Sqlite {
         let ok: String = sqlx::query("PRAGMA integrity_check")
             .fetch_one(store.pool())
