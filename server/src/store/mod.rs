@@ -632,6 +632,7 @@ mod tests {
             return;
         };
         let store = Store::connect(&db.url).await.unwrap();
+        // Both held at once, so the second is another connection, not the first again.
         let mut conns = Vec::new();
         for _ in 0..2 {
             let mut conn = store.pool().acquire().await.unwrap();

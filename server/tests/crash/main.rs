@@ -265,7 +265,6 @@ async fn count(store: &Store, sql: &'static str) -> i64 {
         .get::<i64, _>(0)
 }
 
-/// Everything the server promised still holds (run while no server is up).
 /// Waits for the killed server's last statements to finish on PostgreSQL: its backends run a
 /// statement already received (a group's `COMMIT`) to its end before they notice the closed
 /// socket, so a check started at once could see that commit land halfway through.
@@ -294,6 +293,7 @@ async fn killed_servers_statements_done(store: &Store) {
     }
 }
 
+/// Everything the server promised still holds (run while no server is up).
 async fn check_server(store: &Store, acked: &Acked, after: &str) {
     killed_servers_statements_done(store).await;
     if store.backend() == Backend::Sqlite {
